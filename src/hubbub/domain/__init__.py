@@ -1,0 +1,1 @@
+"""The chat domain: plain data and rules, importing only the standard library."""

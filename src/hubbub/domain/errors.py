@@ -1,0 +1,56 @@
+"""Domain errors, each with the stable code the public API reports.
+
+Entry points map these to HTTP statuses and WebSocket error frames in one place
+(`hubbub.server.errors` and `hubbub.protocol`); nothing else chooses a status.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a client may see; `code` is stable API surface."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
+class NotConfirmed(DomainError):
+    """Sign-in of an account whose confirmation code was never entered."""
+
+    code = "user_not_confirmed"

@@ -1,0 +1,73 @@
+"""The public JSON shapes of domain objects (camelCase, ISO-8601 UTC times).
+
+Every transport and the event log use these, so a message looks the same in a REST
+response, a WebSocket event and a /api/sync entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from hubbub.domain.models import Conversation, Membership, Message, User
+
+JsonObject = dict[str, object]
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with millisecond precision and a `Z` suffix."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_view(user: User, *, with_email: bool = False) -> JsonObject:
+    view: JsonObject = {
+        "id": user.id,
+        "username": user.username,
+        "displayName": user.display_name,
+        "createdAt": iso(user.created_at),
+    }
+    if with_email:
+        view["email"] = user.email
+    return view
+
+
+def message_view(message: Message) -> JsonObject:
+    return {
+        "id": message.id,
+        "conversationId": message.conversation_id,
+        "seq": message.seq,
+        "senderId": message.sender_id,
+        "body": "" if message.deleted else message.body,
+        "clientMessageId": message.client_message_id,
+        "createdAt": iso(message.created_at),
+        "editedAt": iso(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted,
+    }
+
+
+def conversation_view(
+    conversation: Conversation,
+    members: Iterable[tuple[Membership, User]],
+    last_message: Message | None,
+    viewer: Membership | None,
+) -> JsonObject:
+    """A conversation as `viewer` sees it; without a viewer (events) the per-user
+    fields are derived by the client from `memberReadSeqs`."""
+    pairs = list(members)
+    read_seqs: Mapping[str, int] = {m.user_id: m.read_seq for m, _ in pairs}
+    read_seq = viewer.read_seq if viewer else 0
+    return {
+        "id": conversation.id,
+        "kind": conversation.kind.value,
+        "title": conversation.title,
+        "members": [user_view(user) for _, user in pairs],
+        "ownerId": next((m.user_id for m, _ in pairs if m.role == "owner"), None),
+        "createdBy": conversation.created_by,
+        "createdAt": iso(conversation.created_at),
+        "updatedAt": iso(conversation.updated_at),
+        "lastMessage": message_view(last_message) if last_message else None,
+        "lastSeq": conversation.last_seq,
+        "unreadCount": max(conversation.last_seq - read_seq, 0) if viewer else 0,
+        "readSeq": read_seq,
+        "memberReadSeqs": dict(read_seqs),
+    }

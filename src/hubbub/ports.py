@@ -1,0 +1,264 @@
+"""The ports the services depend on: small Protocols, one per technology seam.
+
+Store repositories are synchronous on purpose: a service hands a whole transaction
+function to `Store.write`, and the adapter runs it atomically where the data lives
+(SQLite's writer thread, a lock over memory, a DynamoDB transaction). Everything
+that talks to the outside world is async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from hubbub.domain.events import Delivery
+from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
+from hubbub.domain.views import JsonObject
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A fresh opaque id, unique across processes and roughly time-ordered."""
+        ...
+
+
+class UserRepository(Protocol):
+    def get(self, user_id: str) -> User | None: ...
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, User]: ...
+    def by_username(self, username: str) -> User | None: ...
+    def by_email(self, email: str) -> User | None: ...
+
+    def insert(self, user: User) -> None:
+        """Raises `Conflict` when the username or email is taken."""
+        ...
+
+    def update(self, user: User) -> None: ...
+    def delete(self, user_id: str) -> None: ...
+
+    def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
+        """Users whose username or display name starts with `prefix` (lowercase),
+        case-insensitively, ordered by username."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    def get(self, conversation_id: str) -> Conversation | None: ...
+    def by_direct_key(self, key: str) -> Conversation | None: ...
+
+    def insert(self, conversation: Conversation) -> None:
+        """Raises `Conflict` if a direct conversation with the same key exists."""
+        ...
+
+    def update(self, conversation: Conversation) -> None: ...
+    def delete(self, conversation_id: str) -> None:
+        """Deletes the conversation with its memberships and messages."""
+        ...
+
+    def for_user(
+        self, user_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Conversation]:
+        """The user's conversations, most recently updated first, strictly after the
+        (updated_at, id) position `after` in that order."""
+        ...
+
+
+class MemberRepository(Protocol):
+    def get(self, conversation_id: str, user_id: str) -> Membership | None: ...
+    def of_conversation(self, conversation_id: str) -> list[Membership]:
+        """Members in join order."""
+        ...
+
+    def put(self, membership: Membership) -> None: ...
+    def remove(self, conversation_id: str, user_id: str) -> None: ...
+
+    def contacts_of(self, user_id: str) -> set[str]:
+        """Every other user who shares at least one conversation with `user_id`."""
+        ...
+
+
+class MessageRepository(Protocol):
+    def get(self, conversation_id: str, message_id: str) -> Message | None: ...
+    def by_seq(self, conversation_id: str, seq: int) -> Message | None: ...
+    def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None: ...
+
+    def insert(self, message: Message) -> None:
+        """Raises `Conflict` on a duplicate (sender, clientMessageId) or seq."""
+        ...
+
+    def update(self, message: Message) -> None: ...
+
+    def page(
+        self, conversation_id: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        """Up to `limit` messages in seq order: the newest ones below `before`, or the
+        oldest ones above `after` (with neither, the newest)."""
+        ...
+
+
+class EventLog(Protocol):
+    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
+        """Records one durable event for each recipient and returns its cursor, which
+        is greater than every cursor committed before it."""
+        ...
+
+    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+        """The user's events with a cursor above `cursor`, oldest first."""
+        ...
+
+    def head(self) -> int:
+        """The newest cursor committed so far (0 when empty)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    user_id: str
+    username: str
+    email: str
+    password_hash: str
+    confirmed: bool
+    confirmation_code_hash: str | None = None
+    code_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    token_hash: str
+    user_id: str
+    family_id: str
+    expires_at: datetime
+    used: bool = False
+
+
+class CredentialRepository(Protocol):
+    """What local password identity keeps; unused where Cognito holds credentials."""
+
+    def get(self, user_id: str) -> Credential | None: ...
+    def by_login(self, login: str) -> Credential | None:
+        """By username or email, case-insensitively."""
+        ...
+
+    def put(self, credential: Credential) -> None: ...
+    def get_refresh(self, token_hash: str) -> RefreshToken | None: ...
+    def put_refresh(self, token: RefreshToken) -> None: ...
+    def revoke_family(self, family_id: str) -> None: ...
+    def revoke_user(self, user_id: str) -> None: ...
+
+
+class Transaction(Protocol):
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def members(self) -> MemberRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def events(self) -> EventLog: ...
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+
+class Store(Protocol):
+    async def read(self, work: Callable[[Transaction], T]) -> T:
+        """Runs `work` against a consistent snapshot; it must not write."""
+        ...
+
+    async def write(self, work: Callable[[Transaction], T]) -> T:
+        """Runs `work` atomically: when it returns, every change it made is durable;
+        when it raises, none is kept. Writes are serialised in commit order."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class IdentityProvider(Protocol):
+    """Passwords, confirmation codes and tokens: local argon2 + JWT, or Cognito."""
+
+    async def register(self, user: User, password: str) -> bool:
+        """Creates the account; returns True when a confirmation code must be entered."""
+        ...
+
+    async def confirm(self, username: str, code: str) -> str:
+        """Confirms the account and returns its user id."""
+        ...
+
+    async def resend_code(self, username: str) -> None: ...
+
+    async def sign_in(self, login: str, password: str) -> tuple[str, TokenSet]:
+        """Returns (user id, tokens); raises `Unauthorized` without saying whether the
+        user exists, or `NotConfirmed` for a correct password on an unconfirmed account."""
+        ...
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Rotates: the presented token stops working; presenting it again revokes
+        the whole chain (reuse of a stolen token)."""
+        ...
+
+    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
+        ...
+
+    def verify_access_token(self, token: str) -> str:
+        """Returns the user id of a valid, unexpired access token or raises `Unauthorized`."""
+        ...
+
+    async def forget(self, user_id: str) -> None:
+        """Removes the account (used to undo a half-finished sign-up)."""
+        ...
+
+
+class CodeSender(Protocol):
+    async def send(self, email: str, username: str, code: str) -> None: ...
+
+
+class TicketStore(Protocol):
+    async def issue(self, user_id: str, ttl_seconds: int) -> str:
+        """A fresh single-use ticket for the WebSocket handshake."""
+        ...
+
+    async def consume(self, ticket: str) -> str | None:
+        """The ticket's user id, once; None if unknown, expired or already used."""
+        ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
+        """Counts one attempt; returns seconds to wait when over `limit` per window."""
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, deliveries: Sequence[Delivery]) -> None:
+        """Hands events to every open connection of their recipients, in call order,
+        without blocking: a connection that cannot keep up is dropped, never waited on."""
+        ...
+
+
+class PresenceTracker(Protocol):
+    async def connected(self, user_id: str, connection_id: str) -> bool:
+        """Records a connection; True if the user was offline until now."""
+        ...
+
+    async def disconnected(self, user_id: str, connection_id: str) -> bool:
+        """Forgets a connection; True if it was the user's last one."""
+        ...
+
+    async def online(self, user_ids: Sequence[str]) -> set[str]: ...
