@@ -213,8 +213,7 @@ class IdentityProvider(Protocol):
         the whole chain (reuse of a stolen token)."""
         ...
 
-    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
-        ...
+    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None: ...
 
     def verify_access_token(self, token: str) -> str:
         """Returns the user id of a valid, unexpired access token or raises `Unauthorized`."""

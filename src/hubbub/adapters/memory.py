@@ -1,0 +1,406 @@
+"""In-memory adapters: real implementations of the ports, used by unit tests and by
+single-process deployments for state that need not survive a restart (tickets,
+rate limits, presence).
+
+The store keeps an undo log per transaction, so a transaction that raises leaves
+no trace, exactly like the SQLite adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from hubbub.domain.errors import Conflict
+from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
+from hubbub.domain.views import JsonObject
+from hubbub.ports import Credential, RefreshToken
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+class _State:
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.usernames: dict[str, str] = {}
+        self.emails: dict[str, str] = {}
+        self.conversations: dict[str, Conversation] = {}
+        self.direct_keys: dict[str, str] = {}
+        self.members: dict[str, dict[str, Membership]] = defaultdict(dict)
+        self.user_conversations: dict[str, dict[str, None]] = defaultdict(dict)
+        self.messages: dict[str, dict[int, Message]] = defaultdict(dict)
+        self.message_ids: dict[str, Message] = {}
+        self.client_ids: dict[tuple[str, str], str] = {}
+        self.streams: dict[str, list[StoredEvent]] = defaultdict(list)
+        self.head: dict[str, int] = {"value": 0}
+        self.credentials: dict[str, Credential] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+
+
+class _Journal:
+    """Records how to undo each change made during one transaction."""
+
+    def __init__(self) -> None:
+        self.undo: list[Callable[[], None]] = []
+
+    def put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        old = table.get(key, _MISSING)
+        table[key] = value
+        self.undo.append(lambda: self._restore(table, key, old))
+
+    def pop(self, table: dict[Any, Any], key: Any) -> None:
+        old = table.pop(key, _MISSING)
+        self.undo.append(lambda: self._restore(table, key, old))
+
+    def append(self, items: list[Any], value: Any) -> None:
+        items.append(value)
+        self.undo.append(items.pop)
+
+    @staticmethod
+    def _restore(table: dict[Any, Any], key: Any, old: Any) -> None:
+        if old is _MISSING:
+            table.pop(key, None)
+        else:
+            table[key] = old
+
+    def rollback(self) -> None:
+        for step in reversed(self.undo):
+            step()
+
+
+class _Users:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def get(self, user_id: str) -> User | None:
+        return self._s.users.get(user_id)
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        return {uid: self._s.users[uid] for uid in user_ids if uid in self._s.users}
+
+    def by_username(self, username: str) -> User | None:
+        user_id = self._s.usernames.get(username.lower())
+        return self._s.users.get(user_id) if user_id else None
+
+    def by_email(self, email: str) -> User | None:
+        user_id = self._s.emails.get(email.lower())
+        return self._s.users.get(user_id) if user_id else None
+
+    def insert(self, user: User) -> None:
+        if user.username in self._s.usernames or user.email in self._s.emails:
+            raise Conflict("That username or email is already registered.")
+        self._j.put(self._s.users, user.id, user)
+        self._j.put(self._s.usernames, user.username, user.id)
+        self._j.put(self._s.emails, user.email, user.id)
+
+    def update(self, user: User) -> None:
+        self._j.put(self._s.users, user.id, user)
+
+    def delete(self, user_id: str) -> None:
+        user = self._s.users.get(user_id)
+        if user:
+            self._j.pop(self._s.users, user_id)
+            self._j.pop(self._s.usernames, user.username)
+            self._j.pop(self._s.emails, user.email)
+
+    def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
+        found = [
+            u
+            for u in self._s.users.values()
+            if u.id != exclude_id
+            and u.confirmed
+            and (u.username.startswith(prefix) or u.display_name.lower().startswith(prefix))
+        ]
+        return sorted(found, key=lambda u: u.username)[:limit]
+
+
+class _Conversations:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        return self._s.conversations.get(conversation_id)
+
+    def by_direct_key(self, key: str) -> Conversation | None:
+        conversation_id = self._s.direct_keys.get(key)
+        return self._s.conversations.get(conversation_id) if conversation_id else None
+
+    def insert(self, conversation: Conversation) -> None:
+        key = conversation.direct_key
+        if key is not None:
+            if key in self._s.direct_keys:
+                raise Conflict("That direct conversation already exists.")
+            self._j.put(self._s.direct_keys, key, conversation.id)
+        self._j.put(self._s.conversations, conversation.id, conversation)
+
+    def update(self, conversation: Conversation) -> None:
+        self._j.put(self._s.conversations, conversation.id, conversation)
+
+    def delete(self, conversation_id: str) -> None:
+        conversation = self._s.conversations.get(conversation_id)
+        if conversation is None:
+            return
+        if conversation.direct_key:
+            self._j.pop(self._s.direct_keys, conversation.direct_key)
+        for user_id in list(self._s.members.get(conversation_id, {})):
+            self._j.pop(self._s.user_conversations[user_id], conversation_id)
+        self._j.pop(self._s.members, conversation_id)
+        for message in self._s.messages.get(conversation_id, {}).values():
+            self._j.pop(self._s.message_ids, message.id)
+            self._j.pop(self._s.client_ids, (message.sender_id, message.client_message_id))
+        self._j.pop(self._s.messages, conversation_id)
+        self._j.pop(self._s.conversations, conversation_id)
+
+    def for_user(
+        self, user_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Conversation]:
+        mine = [self._s.conversations[c] for c in self._s.user_conversations.get(user_id, {})]
+        ordered = sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
+        if after is not None:
+            ordered = [c for c in ordered if (c.updated_at, c.id) < after]
+        return ordered[:limit]
+
+
+class _Members:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def get(self, conversation_id: str, user_id: str) -> Membership | None:
+        return self._s.members.get(conversation_id, {}).get(user_id)
+
+    def of_conversation(self, conversation_id: str) -> list[Membership]:
+        return list(self._s.members.get(conversation_id, {}).values())
+
+    def put(self, membership: Membership) -> None:
+        self._j.put(self._s.members[membership.conversation_id], membership.user_id, membership)
+        self._j.put(
+            self._s.user_conversations[membership.user_id], membership.conversation_id, None
+        )
+
+    def remove(self, conversation_id: str, user_id: str) -> None:
+        if user_id in self._s.members.get(conversation_id, {}):
+            self._j.pop(self._s.members[conversation_id], user_id)
+            self._j.pop(self._s.user_conversations[user_id], conversation_id)
+
+    def contacts_of(self, user_id: str) -> set[str]:
+        contacts: set[str] = set()
+        for conversation_id in self._s.user_conversations.get(user_id, {}):
+            contacts.update(self._s.members.get(conversation_id, {}))
+        contacts.discard(user_id)
+        return contacts
+
+
+class _Messages:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def get(self, conversation_id: str, message_id: str) -> Message | None:
+        message = self._s.message_ids.get(message_id)
+        return message if message and message.conversation_id == conversation_id else None
+
+    def by_seq(self, conversation_id: str, seq: int) -> Message | None:
+        return self._s.messages.get(conversation_id, {}).get(seq)
+
+    def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
+        message_id = self._s.client_ids.get((sender_id, client_message_id))
+        return self._s.message_ids.get(message_id) if message_id else None
+
+    def insert(self, message: Message) -> None:
+        client_key = (message.sender_id, message.client_message_id)
+        thread = self._s.messages[message.conversation_id]
+        if client_key in self._s.client_ids or message.seq in thread:
+            raise Conflict("Duplicate message.")
+        self._j.put(thread, message.seq, message)
+        self._j.put(self._s.message_ids, message.id, message)
+        self._j.put(self._s.client_ids, client_key, message.id)
+
+    def update(self, message: Message) -> None:
+        self._j.put(self._s.messages[message.conversation_id], message.seq, message)
+        self._j.put(self._s.message_ids, message.id, message)
+
+    def page(
+        self, conversation_id: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        thread = self._s.messages.get(conversation_id, {})
+        seqs = sorted(thread)
+        if after is not None:
+            return [thread[s] for s in seqs if s > after][:limit]
+        below = [s for s in seqs if before is None or s < before]
+        return [thread[s] for s in below[-limit:]]
+
+
+class _Events:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
+        cursor = self._s.head["value"] + 1
+        self._j.put(self._s.head, "value", cursor)
+        event = StoredEvent(cursor=cursor, type=event_type, payload=payload)
+        for user_id in set(recipients):
+            self._j.append(self._s.streams[user_id], event)
+        return cursor
+
+    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+        return [e for e in self._s.streams.get(user_id, []) if e.cursor > cursor][:limit]
+
+    def head(self) -> int:
+        return self._s.head["value"]
+
+
+class _Credentials:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def get(self, user_id: str) -> Credential | None:
+        return self._s.credentials.get(user_id)
+
+    def by_login(self, login: str) -> Credential | None:
+        needle = login.lower()
+        return next(
+            (c for c in self._s.credentials.values() if needle in (c.username, c.email)), None
+        )
+
+    def put(self, credential: Credential) -> None:
+        self._j.put(self._s.credentials, credential.user_id, credential)
+
+    def get_refresh(self, token_hash: str) -> RefreshToken | None:
+        return self._s.refresh_tokens.get(token_hash)
+
+    def put_refresh(self, token: RefreshToken) -> None:
+        self._j.put(self._s.refresh_tokens, token.token_hash, token)
+
+    def revoke_family(self, family_id: str) -> None:
+        for key, token in list(self._s.refresh_tokens.items()):
+            if token.family_id == family_id:
+                self._j.pop(self._s.refresh_tokens, key)
+
+    def revoke_user(self, user_id: str) -> None:
+        for key, token in list(self._s.refresh_tokens.items()):
+            if token.user_id == user_id:
+                self._j.pop(self._s.refresh_tokens, key)
+
+
+class MemoryTransaction:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self.users = _Users(state, journal)
+        self.conversations = _Conversations(state, journal)
+        self.members = _Members(state, journal)
+        self.messages = _Messages(state, journal)
+        self.events = _Events(state, journal)
+        self.credentials = _Credentials(state, journal)
+
+
+class MemoryStore:
+    """A `Store` in a dict; transactions are serialised by running to completion
+    without awaiting, so no lock is needed inside one event loop."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+
+    async def read(self, work: Callable[[MemoryTransaction], T]) -> T:
+        return work(MemoryTransaction(self._state, _Journal()))
+
+    async def write(self, work: Callable[[MemoryTransaction], T]) -> T:
+        journal = _Journal()
+        try:
+            return work(MemoryTransaction(self._state, journal))
+        except BaseException:
+            journal.rollback()
+            raise
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryTicketStore:
+    """Single-use tickets for one process; a restart forgets them (they live ≤ 60 s)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._tickets: dict[str, tuple[str, float]] = {}
+        self._monotonic = monotonic
+
+    async def issue(self, user_id: str, ttl_seconds: int) -> str:
+        now = self._monotonic()
+        self._tickets = {k: v for k, v in self._tickets.items() if v[1] > now}
+        ticket = secrets.token_urlsafe(32)
+        self._tickets[ticket] = (user_id, now + ttl_seconds)
+        return ticket
+
+    async def consume(self, ticket: str) -> str | None:
+        entry = self._tickets.pop(ticket, None)
+        if entry is None or entry[1] <= self._monotonic():
+            return None
+        return entry[0]
+
+
+class MemoryRateLimiter:
+    """Fixed-window counters per key, for one process."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._monotonic = monotonic
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
+        now = self._monotonic()
+        if len(self._windows) > 100_000:
+            self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
+        ends_at, count = self._windows.get(key, (0.0, 0))
+        if ends_at <= now:
+            ends_at, count = now + window_seconds, 0
+        count += 1
+        self._windows[key] = (ends_at, count)
+        if count > limit:
+            return max(1, int(ends_at - now + 0.999))
+        return None
+
+
+class MemoryPresence:
+    """Who is connected to this process."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, set[str]] = defaultdict(set)
+
+    async def connected(self, user_id: str, connection_id: str) -> bool:
+        mine = self._connections[user_id]
+        mine.add(connection_id)
+        return len(mine) == 1
+
+    async def disconnected(self, user_id: str, connection_id: str) -> bool:
+        mine = self._connections.get(user_id)
+        if not mine or connection_id not in mine:
+            return False
+        mine.discard(connection_id)
+        if not mine:
+            del self._connections[user_id]
+            return True
+        return False
+
+    async def online(self, user_ids: Sequence[str]) -> set[str]:
+        return {u for u in user_ids if self._connections.get(u)}
+
+
+class RecordingPublisher:
+    """An `EventPublisher` that keeps what it was given: the fan-out for unit tests
+    and for processes with no live connections (CLI, batch jobs)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Any] = []
+
+    def publish(self, deliveries: Sequence[Any]) -> None:
+        self.deliveries.extend(deliveries)
+
+
+class ConsoleCodeSender:
+    """Prints confirmation codes: the development stand-in for a mail sender."""
+
+    async def send(self, email: str, username: str, code: str) -> None:
+        await asyncio.to_thread(
+            print, f"[hubbub] confirmation code for {username} <{email}>: {code}"
+        )

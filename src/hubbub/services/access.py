@@ -1,0 +1,56 @@
+"""Reads shared by the services inside a transaction: membership checks and the
+conversation snapshot every transport shows."""
+
+from __future__ import annotations
+
+from hubbub.domain.errors import NotFound
+from hubbub.domain.events import Delivery
+from hubbub.domain.models import Conversation, Membership
+from hubbub.domain.views import JsonObject, conversation_view
+from hubbub.ports import Transaction
+
+
+def membership_of(
+    tx: Transaction, conversation_id: str, user_id: str
+) -> tuple[Conversation, Membership]:
+    """The conversation and the caller's membership; `NotFound` for outsiders, so a
+    conversation's existence never leaks to someone who is not in it."""
+    conversation = tx.conversations.get(conversation_id)
+    membership = tx.members.get(conversation_id, user_id) if conversation else None
+    if conversation is None or membership is None:
+        raise NotFound("Conversation not found.")
+    return conversation, membership
+
+
+def snapshot(tx: Transaction, conversation: Conversation, viewer_id: str | None) -> JsonObject:
+    memberships = tx.members.of_conversation(conversation.id)
+    users = tx.users.get_many([m.user_id for m in memberships])
+    pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
+    viewer = next((m for m in memberships if m.user_id == viewer_id), None)
+    last = tx.messages.by_seq(conversation.id, conversation.last_seq)
+    return conversation_view(conversation, pairs, last, viewer)
+
+
+def member_ids(tx: Transaction, conversation_id: str) -> list[str]:
+    return [m.user_id for m in tx.members.of_conversation(conversation_id)]
+
+
+def record(
+    tx: Transaction,
+    recipients: list[str],
+    payload: JsonObject,
+    *,
+    skip_connection: str | None = None,
+    conversation_id: str | None = None,
+) -> tuple[int, Delivery]:
+    """Writes a durable event to each recipient's stream (inside the caller's
+    transaction) and returns its cursor with the delivery to publish after commit."""
+    cursor = tx.events.append(recipients, str(payload["type"]), payload)
+    frame = {**payload, "cursor": str(cursor)}
+    delivery = Delivery(
+        recipients=frozenset(recipients),
+        frame=frame,
+        skip_connection=skip_connection,
+        conversation_id=conversation_id,
+    )
+    return cursor, delivery

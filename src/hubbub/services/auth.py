@@ -1,0 +1,138 @@
+"""Registration, sign-in, token rotation and WebSocket tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from hubbub.domain import rules
+from hubbub.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
+from hubbub.domain.models import User
+from hubbub.ports import (
+    Clock,
+    IdentityProvider,
+    IdGenerator,
+    RateLimiter,
+    Store,
+    TicketStore,
+    TokenSet,
+    Transaction,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthPolicy:
+    """Limits on the unauthenticated edges: attempts per window per key."""
+
+    ticket_ttl_seconds: int = 30
+    sign_in_per_account: int = 10
+    sign_in_per_ip: int = 50
+    sign_up_per_ip: int = 20
+    codes_per_account: int = 5
+    window_seconds: int = 300
+
+
+class AuthService:
+    def __init__(
+        self,
+        store: Store,
+        identity: IdentityProvider,
+        tickets: TicketStore,
+        limiter: RateLimiter,
+        ids: IdGenerator,
+        clock: Clock,
+        policy: AuthPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._identity = identity
+        self._tickets = tickets
+        self._limiter = limiter
+        self._ids = ids
+        self._clock = clock
+        self._policy = policy or AuthPolicy()
+
+    async def sign_up(
+        self, username: str, email: str, password: str, display_name: str, client_ip: str
+    ) -> tuple[User, bool]:
+        """Creates the profile and the account; returns (user, confirmation required).
+
+        The profile claims the username first; if the identity provider then fails,
+        the profile is removed so the name is free again.
+        """
+        await self._limit(f"signup:ip:{client_ip}", self._policy.sign_up_per_ip)
+        user = User(
+            id=self._ids.new_id(),
+            username=rules.username(username),
+            email=rules.email(email),
+            display_name=rules.display_name(display_name),
+            created_at=self._clock.now(),
+            confirmed=False,
+        )
+        rules.password(password)
+        await self._store.write(lambda tx: tx.users.insert(user))
+        try:
+            confirmation_required = await self._identity.register(user, password)
+        except BaseException:
+            await self._store.write(lambda tx: tx.users.delete(user.id))
+            raise
+        if not confirmation_required:
+            user = await self._store.write(lambda tx: _mark_confirmed(tx, user.id))
+        return user, confirmation_required
+
+    async def confirm(self, username: str, code: str) -> User:
+        await self._limit(f"confirm:{username.lower()}", self._policy.codes_per_account)
+        user_id = await self._identity.confirm(username.strip().lower(), code.strip())
+        return await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
+
+    async def resend_code(self, username: str) -> None:
+        await self._limit(f"resend:{username.lower()}", self._policy.codes_per_account)
+        await self._identity.resend_code(username.strip().lower())
+
+    async def sign_in(self, login: str, password: str, client_ip: str) -> tuple[TokenSet, User]:
+        """Never says whether the account exists: every failure is the same 401."""
+        await self._limit(f"signin:ip:{client_ip}", self._policy.sign_in_per_ip)
+        await self._limit(
+            f"signin:account:{login.strip().lower()}", self._policy.sign_in_per_account
+        )
+        user_id, tokens = await self._identity.sign_in(login.strip().lower(), password)
+        user = await self._store.read(lambda tx: tx.users.get(user_id))
+        if user is None:
+            raise Unauthorized("Invalid username or password.")
+        return tokens, user
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        return await self._identity.refresh(refresh_token)
+
+    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
+        await self._identity.sign_out(user_id, refresh_token, everywhere)
+
+    def authenticate(self, access_token: str) -> str:
+        """The user id behind a bearer token, or `Unauthorized`."""
+        return self._identity.verify_access_token(access_token)
+
+    async def issue_ticket(self, user_id: str) -> tuple[str, int]:
+        ttl = self._policy.ticket_ttl_seconds
+        return await self._tickets.issue(user_id, ttl), ttl
+
+    async def redeem_ticket(self, ticket: str) -> str | None:
+        """The ticket's user, once; None if it is unknown, expired or spent."""
+        if not ticket or len(ticket) > 256:
+            return None
+        return await self._tickets.consume(ticket)
+
+    async def _limit(self, key: str, limit: int) -> None:
+        retry_after = await self._limiter.hit(key, limit, self._policy.window_seconds)
+        if retry_after is not None:
+            raise RateLimited("Too many attempts; try again later.", retry_after=retry_after)
+
+
+def _mark_confirmed(tx: Transaction, user_id: str) -> User:
+    user = tx.users.get(user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    if not user.confirmed:
+        user = replace(user, confirmed=True)
+        tx.users.update(user)
+    return user
+
+
+__all__ = ["AuthPolicy", "AuthService", "Conflict"]

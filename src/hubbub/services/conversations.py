@@ -1,0 +1,308 @@
+"""Direct chats, groups, membership and read markers.
+
+Every change writes its event to the members' streams in the same transaction and
+is published only after the commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+from hubbub.domain import rules
+from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
+from hubbub.domain.events import Delivery, EventType
+from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
+from hubbub.domain.views import JsonObject
+from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
+from hubbub.services.access import member_ids, membership_of, record, snapshot
+
+Result = tuple[JsonObject, list[Delivery]]
+R = TypeVar("R")
+
+
+class ConversationService:
+    def __init__(
+        self, store: Store, publisher: EventPublisher, ids: IdGenerator, clock: Clock
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._ids = ids
+        self._clock = clock
+
+    async def open_direct(self, caller_id: str, other_id: str) -> tuple[JsonObject, bool]:
+        """The one direct conversation of this pair, created on first use.
+
+        Returns (conversation, created). Concurrent calls for the same pair get the same
+        conversation: the pair's key is unique in the store.
+        """
+        if other_id == caller_id:
+            raise ValidationFailed("You cannot start a direct conversation with yourself.")
+
+        def work(tx: Transaction) -> tuple[JsonObject, bool, list[Delivery]]:
+            key = direct_key(caller_id, other_id)
+            existing = tx.conversations.by_direct_key(key)
+            if existing is not None:
+                return snapshot(tx, existing, caller_id), False, []
+            other = tx.users.get(other_id)
+            if other is None or not other.confirmed:
+                raise NotFound("User not found.")
+            now = self._clock.now()
+            conversation = Conversation(
+                id=self._ids.new_id(),
+                kind=ConversationKind.DIRECT,
+                title="",
+                created_by=caller_id,
+                created_at=now,
+                updated_at=now,
+                direct_key=key,
+            )
+            tx.conversations.insert(conversation)
+            for user_id in (caller_id, other_id):
+                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
+            _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+            return snapshot(tx, conversation, caller_id), True, deliveries
+
+        view, created, deliveries = await self._store.write(work)
+        self._publisher.publish(deliveries)
+        return view, created
+
+    async def create_group(self, caller_id: str, title: str, member_ids_: list[str]) -> JsonObject:
+        """A group owned by the caller with the given members (duplicates ignored)."""
+        clean_title = rules.title(title)
+        invited = list(dict.fromkeys(m for m in member_ids_ if m != caller_id))
+        if len(invited) + 1 > rules.MAX_GROUP_MEMBERS:
+            raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
+
+        def work(tx: Transaction) -> Result:
+            found = tx.users.get_many(invited)
+            missing = [m for m in invited if m not in found or not found[m].confirmed]
+            if missing:
+                raise NotFound(f"User not found: {missing[0]}.")
+            now = self._clock.now()
+            conversation = Conversation(
+                id=self._ids.new_id(),
+                kind=ConversationKind.GROUP,
+                title=clean_title,
+                created_by=caller_id,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.conversations.insert(conversation)
+            tx.members.put(Membership(conversation.id, caller_id, Role.OWNER, now))
+            for user_id in invited:
+                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
+            _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+            return snapshot(tx, conversation, caller_id), deliveries
+
+        return await self._commit(work)
+
+    async def recent(
+        self, caller_id: str, limit: int | None, cursor: str | None
+    ) -> tuple[list[JsonObject], str | None]:
+        """Most recently active first; `nextCursor` is None at the end."""
+        count = rules.page_limit(limit, default=30, maximum=100)
+        after = _decode_position(cursor) if cursor else None
+
+        def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
+            page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
+            views = [snapshot(tx, c, caller_id) for c in page[:count]]
+            more = len(page) > count
+            return views, _encode_position(page[count - 1]) if more else None
+
+        return await self._store.read(work)
+
+    async def get(self, caller_id: str, conversation_id: str) -> JsonObject:
+        def work(tx: Transaction) -> JsonObject:
+            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            return snapshot(tx, conversation, caller_id)
+
+        return await self._store.read(work)
+
+    async def members(self, caller_id: str, conversation_id: str) -> list[JsonObject]:
+        view = await self.get(caller_id, conversation_id)
+        members = view["members"]
+        assert isinstance(members, list)
+        return members
+
+    async def rename(self, caller_id: str, conversation_id: str, title: str) -> JsonObject:
+        """Any member of a group may rename it; direct conversations have no title."""
+        clean_title = rules.title(title)
+
+        def work(tx: Transaction) -> Result:
+            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            _require_group(conversation)
+            renamed = replace(conversation, title=clean_title, updated_at=self._clock.now())
+            tx.conversations.update(renamed)
+            _, deliveries = self._announce(tx, renamed, EventType.CONVERSATION_UPDATED)
+            return snapshot(tx, renamed, caller_id), deliveries
+
+        return await self._commit(work)
+
+    async def delete(self, caller_id: str, conversation_id: str) -> None:
+        """Owner only; every member is told, then the history is gone."""
+
+        def work(tx: Transaction) -> tuple[None, list[Delivery]]:
+            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            _require_group(conversation)
+            _require_owner(membership)
+            recipients = member_ids(tx, conversation_id)
+            _, delivery = record(
+                tx,
+                recipients,
+                {"type": EventType.CONVERSATION_DELETED.value, "conversationId": conversation_id},
+            )
+            tx.conversations.delete(conversation_id)
+            return None, [delivery]
+
+        await self._commit(work)
+
+    async def add_member(self, caller_id: str, conversation_id: str, user_id: str) -> JsonObject:
+        """Owner only. The new member sees the history and starts with it all read."""
+
+        def work(tx: Transaction) -> Result:
+            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            _require_group(conversation)
+            _require_owner(membership)
+            if tx.members.get(conversation_id, user_id) is not None:
+                return snapshot(tx, conversation, caller_id), []
+            user = tx.users.get(user_id)
+            if user is None or not user.confirmed:
+                raise NotFound("User not found.")
+            if len(tx.members.of_conversation(conversation_id)) >= rules.MAX_GROUP_MEMBERS:
+                raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
+            now = self._clock.now()
+            tx.members.put(
+                Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
+            )
+            touched = replace(conversation, updated_at=now)
+            tx.conversations.update(touched)
+            shared = snapshot(tx, touched, None)
+            _, delivery = record(
+                tx,
+                member_ids(tx, conversation_id),
+                {"type": EventType.MEMBER_ADDED.value, "conversation": shared, "userId": user_id},
+                conversation_id=conversation_id,
+            )
+            return snapshot(tx, touched, caller_id), [delivery]
+
+        return await self._commit(work)
+
+    async def remove_member(self, caller_id: str, conversation_id: str, user_id: str) -> None:
+        """The owner removes anyone; a member may remove only themself (leave).
+
+        When the owner leaves, the longest-standing member becomes owner; when the last
+        member leaves, the group is deleted.
+        """
+
+        def work(tx: Transaction) -> tuple[None, list[Delivery]]:
+            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            _require_group(conversation)
+            if user_id != caller_id:
+                _require_owner(membership)
+            target = tx.members.get(conversation_id, user_id)
+            if target is None:
+                raise NotFound("That user is not a member.")
+            recipients = member_ids(tx, conversation_id)
+            _, removed = record(
+                tx,
+                recipients,
+                {
+                    "type": EventType.MEMBER_REMOVED.value,
+                    "conversationId": conversation_id,
+                    "userId": user_id,
+                },
+                conversation_id=conversation_id,
+            )
+            tx.members.remove(conversation_id, user_id)
+            remaining = tx.members.of_conversation(conversation_id)
+            if not remaining:
+                tx.conversations.delete(conversation_id)
+                return None, [removed]
+            deliveries = [removed]
+            touched = replace(conversation, updated_at=self._clock.now())
+            tx.conversations.update(touched)
+            if target.role == Role.OWNER:
+                heir = min(remaining, key=lambda m: (m.joined_at, m.user_id))
+                tx.members.put(replace(heir, role=Role.OWNER))
+                deliveries.append(self._announce(tx, touched, EventType.CONVERSATION_UPDATED)[1][0])
+            return None, deliveries
+
+        await self._commit(work)
+
+    async def mark_read(
+        self, caller_id: str, conversation_id: str, seq: int, origin: str | None = None
+    ) -> tuple[int, int | None]:
+        """Moves the caller's read marker forward (never back, never past the newest
+        message). Returns (readSeq, cursor of the `read` event or None if unchanged)."""
+        if seq < 0:
+            raise ValidationFailed("seq must not be negative.")
+
+        def work(tx: Transaction) -> tuple[tuple[int, int | None], list[Delivery]]:
+            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            target = min(seq, conversation.last_seq)
+            if target <= membership.read_seq:
+                return (membership.read_seq, None), []
+            tx.members.put(replace(membership, read_seq=target))
+            cursor, delivery = record(
+                tx,
+                member_ids(tx, conversation_id),
+                {
+                    "type": EventType.READ.value,
+                    "conversationId": conversation_id,
+                    "userId": caller_id,
+                    "seq": target,
+                },
+                skip_connection=origin,
+                conversation_id=conversation_id,
+            )
+            return (target, cursor), [delivery]
+
+        result, deliveries = await self._store.write(work)
+        self._publisher.publish(deliveries)
+        return result
+
+    def _announce(
+        self, tx: Transaction, conversation: Conversation, event_type: EventType
+    ) -> Result:
+        shared = snapshot(tx, conversation, None)
+        _, delivery = record(
+            tx,
+            member_ids(tx, conversation.id),
+            {"type": event_type.value, "conversation": shared},
+            conversation_id=conversation.id,
+        )
+        return shared, [delivery]
+
+    async def _commit(self, work: Callable[[Transaction], tuple[R, list[Delivery]]]) -> R:
+        result, deliveries = await self._store.write(work)
+        self._publisher.publish(deliveries)
+        return result
+
+
+def _require_group(conversation: Conversation) -> None:
+    if conversation.kind != ConversationKind.GROUP:
+        raise Forbidden("Direct conversations have a fixed pair of members and no title.")
+
+
+def _require_owner(membership: Membership) -> None:
+    if membership.role != Role.OWNER:
+        raise Forbidden("Only the group's owner may do that.")
+
+
+def _encode_position(conversation: Conversation) -> str:
+    raw = f"{conversation.updated_at.isoformat()}|{conversation.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_position(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, conversation_id = raw.split("|", 1)
+        return datetime.fromisoformat(moment), conversation_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise ValidationFailed("cursor is not valid.") from error

@@ -1,0 +1,67 @@
+"""Connections, presence and typing: the ephemeral side of real time."""
+
+from __future__ import annotations
+
+from hubbub.domain.events import Delivery, EventType
+from hubbub.domain.views import JsonObject
+from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
+from hubbub.services.access import member_ids, membership_of
+
+
+class RealtimeService:
+    def __init__(self, store: Store, publisher: EventPublisher, presence: PresenceTracker) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._presence = presence
+
+    async def connected(self, user_id: str, connection_id: str) -> JsonObject:
+        """Registers the connection and returns the `hello` frame; the user's contacts
+        hear `presence online` when this is their first connection."""
+        came_online = await self._presence.connected(user_id, connection_id)
+
+        def work(tx: Transaction) -> tuple[set[str], int]:
+            return tx.members.contacts_of(user_id), tx.events.head()
+
+        contacts, head = await self._store.read(work)
+        if came_online:
+            self._announce(user_id, contacts, online=True)
+        online = sorted(await self._presence.online(sorted(contacts)))
+        return {
+            "type": "hello",
+            "userId": user_id,
+            "connectionId": connection_id,
+            "cursor": str(head),
+            "online": online,
+        }
+
+    async def disconnected(self, user_id: str, connection_id: str) -> None:
+        if await self._presence.disconnected(user_id, connection_id):
+            contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
+            self._announce(user_id, contacts, online=False)
+
+    async def typing(
+        self, user_id: str, conversation_id: str, is_typing: bool, origin: str | None = None
+    ) -> None:
+        """Tells the other members; not stored, so never replayed by /api/sync."""
+
+        def work(tx: Transaction) -> list[str]:
+            membership_of(tx, conversation_id, user_id)
+            return [m for m in member_ids(tx, conversation_id) if m != user_id]
+
+        others = await self._store.read(work)
+        frame: JsonObject = {
+            "type": EventType.TYPING.value,
+            "conversationId": conversation_id,
+            "userId": user_id,
+            "isTyping": is_typing,
+        }
+        self._publisher.publish([Delivery(frozenset(others), frame, skip_connection=origin)])
+
+    def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
+        if contacts:
+            frame: JsonObject = {
+                "type": EventType.PRESENCE.value,
+                "userId": user_id,
+                "online": online,
+            }
+            self._publisher.publish([Delivery(frozenset(contacts), frame)])

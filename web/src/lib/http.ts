@@ -1,0 +1,113 @@
+import { apiUrl } from './config'
+import { clearSession, getAccessToken, getRefreshToken, setTokens } from './session'
+import type { Tokens } from './types'
+
+/** An API failure with the server's stable error code. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+/** The network failed (server down, offline): the request may be retried. */
+export class NetworkError extends Error {}
+
+export interface RequestOptions {
+  method?: string
+  body?: unknown
+  /** Send the bearer token and refresh it once on 401 (default true). */
+  auth?: boolean
+  signal?: AbortSignal
+}
+
+let refreshing: Promise<boolean> | null = null
+
+/** Rotate the refresh token; concurrent callers share one request. */
+export function refreshSession(): Promise<boolean> {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const refreshToken = getRefreshToken()
+      if (!refreshToken) return false
+      try {
+        const tokens = await raw<Tokens>('/api/auth/refresh', {
+          method: 'POST',
+          body: { refreshToken },
+          auth: false,
+        })
+        setTokens(tokens)
+        return true
+      } catch (err) {
+        if (err instanceof ApiError && err.status < 500) clearSession()
+        if (err instanceof NetworkError || (err instanceof ApiError && err.status >= 500)) throw err
+        return false
+      }
+    })().finally(() => {
+      refreshing = null
+    })
+  }
+  return refreshing
+}
+
+async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
+  const token = getAccessToken()
+  if (opts.auth !== false && token) headers.Authorization = `Bearer ${token}`
+  let res: Response
+  try {
+    res = await fetch(apiUrl(path), {
+      method: opts.method ?? 'GET',
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    })
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err
+    throw new NetworkError('Cannot reach the server. Check your connection.')
+  }
+  if (res.status === 204 || res.status === 202) return undefined as T
+  const text = await res.text()
+  let data: unknown = null
+  if (text) {
+    try {
+      data = JSON.parse(text)
+    } catch {
+      data = null
+    }
+  }
+  if (!res.ok) {
+    const error = (data as { error?: { code?: string; message?: string } } | null)?.error
+    throw new ApiError(
+      res.status,
+      error?.code ?? (res.status >= 500 ? 'server_error' : 'http_error'),
+      error?.message ?? `Request failed (HTTP ${res.status})`,
+    )
+  }
+  return data as T
+}
+
+/** Call the API; with auth, a 401 triggers one refresh and one retry. */
+export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  if (opts.auth !== false && !getAccessToken() && getRefreshToken()) {
+    await refreshSession()
+  }
+  try {
+    return await raw<T>(path, opts)
+  } catch (err) {
+    if (opts.auth !== false && err instanceof ApiError && err.status === 401) {
+      if (await refreshSession()) return raw<T>(path, opts)
+      clearSession()
+    }
+    throw err
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError || err instanceof NetworkError) return err.message
+  if (err instanceof Error) return err.message
+  return 'Something went wrong.'
+}
