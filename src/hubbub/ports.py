@@ -175,9 +175,13 @@ class Store(Protocol):
         """Runs `work` against a consistent snapshot; it must not write."""
         ...
 
-    async def write(self, work: Callable[[Transaction], T]) -> T:
+    async def write(
+        self, work: Callable[[Transaction], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
         """Runs `work` atomically: when it returns, every change it made is durable;
-        when it raises, none is kept. Writes are serialised in commit order."""
+        when it raises, none is kept. Writes are serialised, and `on_commit` runs on the
+        event loop in commit order as soon as the write is durable, even if the caller
+        was cancelled meanwhile (so no committed event goes unpublished)."""
         ...
 
     async def close(self) -> None: ...

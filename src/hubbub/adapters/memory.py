@@ -307,13 +307,18 @@ class MemoryStore:
     async def read(self, work: Callable[[MemoryTransaction], T]) -> T:
         return work(MemoryTransaction(self._state, _Journal()))
 
-    async def write(self, work: Callable[[MemoryTransaction], T]) -> T:
+    async def write(
+        self, work: Callable[[MemoryTransaction], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
         journal = _Journal()
         try:
-            return work(MemoryTransaction(self._state, journal))
+            result = work(MemoryTransaction(self._state, journal))
         except BaseException:
             journal.rollback()
             raise
+        if on_commit is not None:
+            on_commit(result)
+        return result
 
     async def close(self) -> None:
         return None

@@ -28,16 +28,24 @@ class EventType(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """The connection (and its request) that asked for a change: it is answered with
+    an ack in the event's place, in the same order as the events around it."""
+
+    connection_id: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One event for a set of users.
 
     `frame` is the complete client frame (with `cursor` for durable events); the
     publisher encodes it once and sends it to every open connection of every
-    recipient, except `skip_connection` (the connection that asked for the change
-    and gets an ack instead).
+    recipient; the `origin` connection gets an ack built from the frame instead.
     """
 
     recipients: frozenset[str]
     frame: JsonObject
-    skip_connection: str | None = None
+    origin: Origin | None = None
     conversation_id: str | None = field(default=None)

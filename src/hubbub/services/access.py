@@ -3,11 +3,16 @@ conversation snapshot every transport shows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from hubbub.domain.errors import NotFound
-from hubbub.domain.events import Delivery
+from hubbub.domain.events import Delivery, Origin
 from hubbub.domain.models import Conversation, Membership
 from hubbub.domain.views import JsonObject, conversation_view
-from hubbub.ports import Transaction
+from hubbub.ports import EventPublisher, Store, Transaction
+
+R = TypeVar("R")
 
 
 def membership_of(
@@ -40,7 +45,7 @@ def record(
     recipients: list[str],
     payload: JsonObject,
     *,
-    skip_connection: str | None = None,
+    origin: Origin | None = None,
     conversation_id: str | None = None,
 ) -> tuple[int, Delivery]:
     """Writes a durable event to each recipient's stream (inside the caller's
@@ -50,7 +55,18 @@ def record(
     delivery = Delivery(
         recipients=frozenset(recipients),
         frame=frame,
-        skip_connection=skip_connection,
+        origin=origin,
         conversation_id=conversation_id,
     )
     return cursor, delivery
+
+
+async def commit(
+    store: Store,
+    publisher: EventPublisher,
+    work: Callable[[Transaction], tuple[R, list[Delivery]]],
+) -> R:
+    """Runs `work` in one write transaction and publishes its deliveries after the
+    commit, in commit order."""
+    result, _ = await store.write(work, on_commit=lambda done: publisher.publish(done[1]))
+    return result

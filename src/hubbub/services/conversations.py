@@ -15,11 +15,11 @@ from typing import TypeVar
 
 from hubbub.domain import rules
 from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
-from hubbub.domain.events import Delivery, EventType
+from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
 from hubbub.domain.views import JsonObject
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
-from hubbub.services.access import member_ids, membership_of, record, snapshot
+from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
 
 Result = tuple[JsonObject, list[Delivery]]
 R = TypeVar("R")
@@ -67,9 +67,11 @@ class ConversationService:
             _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
             return snapshot(tx, conversation, caller_id), True, deliveries
 
-        view, created, deliveries = await self._store.write(work)
-        self._publisher.publish(deliveries)
-        return view, created
+        def split(tx: Transaction) -> tuple[tuple[JsonObject, bool], list[Delivery]]:
+            view, created, deliveries = work(tx)
+            return (view, created), deliveries
+
+        return await commit(self._store, self._publisher, split)
 
     async def create_group(self, caller_id: str, title: str, member_ids_: list[str]) -> JsonObject:
         """A group owned by the caller with the given members (duplicates ignored)."""
@@ -235,7 +237,7 @@ class ConversationService:
         await self._commit(work)
 
     async def mark_read(
-        self, caller_id: str, conversation_id: str, seq: int, origin: str | None = None
+        self, caller_id: str, conversation_id: str, seq: int, origin: Origin | None = None
     ) -> tuple[int, int | None]:
         """Moves the caller's read marker forward (never back, never past the newest
         message). Returns (readSeq, cursor of the `read` event or None if unchanged)."""
@@ -257,14 +259,12 @@ class ConversationService:
                     "userId": caller_id,
                     "seq": target,
                 },
-                skip_connection=origin,
+                origin=origin,
                 conversation_id=conversation_id,
             )
             return (target, cursor), [delivery]
 
-        result, deliveries = await self._store.write(work)
-        self._publisher.publish(deliveries)
-        return result
+        return await commit(self._store, self._publisher, work)
 
     def _announce(
         self, tx: Transaction, conversation: Conversation, event_type: EventType
@@ -279,9 +279,7 @@ class ConversationService:
         return shared, [delivery]
 
     async def _commit(self, work: Callable[[Transaction], tuple[R, list[Delivery]]]) -> R:
-        result, deliveries = await self._store.write(work)
-        self._publisher.publish(deliveries)
-        return result
+        return await commit(self._store, self._publisher, work)
 
 
 def _require_group(conversation: Conversation) -> None:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 
 from hubbub.domain import rules
 from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hubbub.domain.events import Delivery, EventType
+from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Message
 from hubbub.domain.views import JsonObject, message_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
-from hubbub.services.access import member_ids, membership_of, record
+from hubbub.services.access import commit, member_ids, membership_of, record
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class MessageService:
         conversation_id: str,
         client_message_id: str,
         body: str,
-        origin: str | None = None,
+        origin: Origin | None = None,
     ) -> Change:
         """Commits the message with the conversation's next seq, then publishes it.
 
@@ -79,7 +79,7 @@ class MessageService:
                 tx,
                 member_ids(tx, conversation_id),
                 {"type": EventType.MESSAGE_CREATED.value, "message": view},
-                skip_connection=origin,
+                origin=origin,
                 conversation_id=conversation_id,
             )
             return Change(view, cursor, created=True), [delivery]
@@ -92,7 +92,7 @@ class MessageService:
         conversation_id: str,
         message_id: str,
         body: str,
-        origin: str | None = None,
+        origin: Origin | None = None,
     ) -> Change:
         """Sender only; a deleted message cannot be edited."""
         text = rules.message_body(body)
@@ -110,7 +110,7 @@ class MessageService:
         return await self._commit(work)
 
     async def delete(
-        self, caller_id: str, conversation_id: str, message_id: str, origin: str | None = None
+        self, caller_id: str, conversation_id: str, message_id: str, origin: Origin | None = None
     ) -> Change:
         """Sender only. The message keeps its id and seq with an empty body; deleting
         it again changes nothing."""
@@ -182,22 +182,20 @@ class MessageService:
         return await self._store.read(work)
 
     def _changed(
-        self, tx: Transaction, message: Message, event_type: EventType, origin: str | None
+        self, tx: Transaction, message: Message, event_type: EventType, origin: Origin | None
     ) -> tuple[Change, list[Delivery]]:
         view = message_view(message)
         cursor, delivery = record(
             tx,
             member_ids(tx, message.conversation_id),
             {"type": event_type.value, "message": view},
-            skip_connection=origin,
+            origin=origin,
             conversation_id=message.conversation_id,
         )
         return Change(view, cursor), [delivery]
 
     async def _commit(self, work: _Work) -> Change:
-        change, deliveries = await self._store.write(work)
-        self._publisher.publish(deliveries)
-        return change
+        return await commit(self._store, self._publisher, work)
 
 
 def parse_cursor(raw: str) -> int:

@@ -39,9 +39,7 @@ class RealtimeService:
             contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
             self._announce(user_id, contacts, online=False)
 
-    async def typing(
-        self, user_id: str, conversation_id: str, is_typing: bool, origin: str | None = None
-    ) -> None:
+    async def typing(self, user_id: str, conversation_id: str, is_typing: bool) -> None:
         """Tells the other members; not stored, so never replayed by /api/sync."""
 
         def work(tx: Transaction) -> list[str]:
@@ -55,7 +53,7 @@ class RealtimeService:
             "userId": user_id,
             "isTyping": is_typing,
         }
-        self._publisher.publish([Delivery(frozenset(others), frame, skip_connection=origin)])
+        self._publisher.publish([Delivery(frozenset(others), frame)])
 
     def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
         if contacts:

@@ -1,0 +1,669 @@
+"""The SQLite store: one file in WAL mode, the default for a single machine.
+
+One writer thread owns the write connection. It takes every transaction waiting in
+its queue, runs each inside its own SAVEPOINT (so one that raises is undone alone),
+and commits the batch with a single fsync: group commit, without weakening "acked
+means durable", because no caller hears back before the COMMIT returns. Reads run on
+a small pool of read-only connections, each in its own snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from hubbub.domain.errors import Conflict
+from hubbub.domain.models import (
+    Conversation,
+    ConversationKind,
+    Membership,
+    Message,
+    Role,
+    StoredEvent,
+    User,
+)
+from hubbub.domain.views import JsonObject
+from hubbub.ports import Credential, RefreshToken
+
+T = TypeVar("T")
+MAX_BATCH = 256
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    display_name_lower TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    confirmed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_display_name ON users (display_name_lower);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    direct_key TEXT UNIQUE
+);
+CREATE TABLE IF NOT EXISTS members (
+    conversation_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    joined_at TEXT NOT NULL,
+    read_seq INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, conversation_id);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    sender_id TEXT NOT NULL,
+    client_message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    edited_at TEXT,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq),
+    UNIQUE (sender_id, client_message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_events (
+    user_id TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    PRIMARY KEY (user_id, cursor)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credentials (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    confirmed INTEGER NOT NULL,
+    code_hash TEXT,
+    code_expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    family_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refresh_by_family ON refresh_tokens (family_id);
+CREATE INDEX IF NOT EXISTS refresh_by_user ON refresh_tokens (user_id);
+"""
+
+
+def _ts(moment: datetime) -> str:
+    """Fixed-width UTC text, so string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        display_name=row["display_name"],
+        created_at=_dt(row["created_at"]),
+        confirmed=bool(row["confirmed"]),
+    )
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        kind=ConversationKind(row["kind"]),
+        title=row["title"],
+        created_by=row["created_by"],
+        created_at=_dt(row["created_at"]),
+        updated_at=_dt(row["updated_at"]),
+        last_seq=row["last_seq"],
+        direct_key=row["direct_key"],
+    )
+
+
+def _membership(row: sqlite3.Row) -> Membership:
+    return Membership(
+        conversation_id=row["conversation_id"],
+        user_id=row["user_id"],
+        role=Role(row["role"]),
+        joined_at=_dt(row["joined_at"]),
+        read_seq=row["read_seq"],
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        sender_id=row["sender_id"],
+        body=row["body"],
+        client_message_id=row["client_message_id"],
+        created_at=_dt(row["created_at"]),
+        edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _credential(row: sqlite3.Row) -> Credential:
+    return Credential(
+        user_id=row["user_id"],
+        username=row["username"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        confirmed=bool(row["confirmed"]),
+        confirmation_code_hash=row["code_hash"],
+        code_expires_at=_dt(row["code_expires_at"]) if row["code_expires_at"] else None,
+    )
+
+
+@contextlib.contextmanager
+def _unique(message: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        raise Conflict(message) from error
+
+
+class _Repo:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._db.execute(sql, args).fetchone()
+        return row
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._db.execute(sql, args).fetchall()
+
+
+class _Users(_Repo):
+    def get(self, user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
+        return _user(row) if row else None
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        if not user_ids:
+            return {}
+        marks = ",".join("?" * len(user_ids))
+        rows = self._all(f"SELECT * FROM users WHERE id IN ({marks})", *user_ids)
+        return {row["id"]: _user(row) for row in rows}
+
+    def by_username(self, username: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE username = ?", username.lower())
+        return _user(row) if row else None
+
+    def by_email(self, email: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE email = ?", email.lower())
+        return _user(row) if row else None
+
+    def insert(self, user: User) -> None:
+        with _unique("That username or email is already registered."):
+            self._db.execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user.id,
+                    user.username,
+                    user.email,
+                    user.display_name,
+                    user.display_name.lower(),
+                    _ts(user.created_at),
+                    int(user.confirmed),
+                ),
+            )
+
+    def update(self, user: User) -> None:
+        self._db.execute(
+            "UPDATE users SET display_name = ?, display_name_lower = ?, confirmed = ? WHERE id = ?",
+            (user.display_name, user.display_name.lower(), int(user.confirmed), user.id),
+        )
+
+    def delete(self, user_id: str) -> None:
+        self._db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+    def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
+        upper = prefix + "\U0010ffff"
+        rows = self._all(
+            "SELECT * FROM users WHERE confirmed = 1 AND id != ? AND "
+            "((username >= ? AND username < ?) OR "
+            "(display_name_lower >= ? AND display_name_lower < ?)) "
+            "ORDER BY username LIMIT ?",
+            exclude_id,
+            prefix,
+            upper,
+            prefix,
+            upper,
+            limit,
+        )
+        return [_user(row) for row in rows]
+
+
+class _Conversations(_Repo):
+    def get(self, conversation_id: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
+        return _conversation(row) if row else None
+
+    def by_direct_key(self, key: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE direct_key = ?", key)
+        return _conversation(row) if row else None
+
+    def insert(self, conversation: Conversation) -> None:
+        with _unique("That direct conversation already exists."):
+            self._db.execute(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation.id,
+                    conversation.kind.value,
+                    conversation.title,
+                    conversation.created_by,
+                    _ts(conversation.created_at),
+                    _ts(conversation.updated_at),
+                    conversation.last_seq,
+                    conversation.direct_key,
+                ),
+            )
+
+    def update(self, conversation: Conversation) -> None:
+        self._db.execute(
+            "UPDATE conversations SET title = ?, updated_at = ?, last_seq = ? WHERE id = ?",
+            (
+                conversation.title,
+                _ts(conversation.updated_at),
+                conversation.last_seq,
+                conversation.id,
+            ),
+        )
+
+    def delete(self, conversation_id: str) -> None:
+        for table in ("messages", "members"):
+            self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
+        self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def for_user(
+        self, user_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Conversation]:
+        if after is None:
+            rows = self._all(
+                "SELECT c.* FROM members m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.user_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                user_id,
+                limit,
+            )
+        else:
+            rows = self._all(
+                "SELECT c.* FROM members m JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE m.user_id = ? AND (c.updated_at, c.id) < (?, ?) "
+                "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+                user_id,
+                _ts(after[0]),
+                after[1],
+                limit,
+            )
+        return [_conversation(row) for row in rows]
+
+
+class _Members(_Repo):
+    def get(self, conversation_id: str, user_id: str) -> Membership | None:
+        row = self._one(
+            "SELECT * FROM members WHERE conversation_id = ? AND user_id = ?",
+            conversation_id,
+            user_id,
+        )
+        return _membership(row) if row else None
+
+    def of_conversation(self, conversation_id: str) -> list[Membership]:
+        rows = self._all(
+            "SELECT * FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id",
+            conversation_id,
+        )
+        return [_membership(row) for row in rows]
+
+    def put(self, membership: Membership) -> None:
+        self._db.execute(
+            "INSERT INTO members VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id, user_id) "
+            "DO UPDATE SET role = excluded.role, read_seq = excluded.read_seq",
+            (
+                membership.conversation_id,
+                membership.user_id,
+                membership.role.value,
+                _ts(membership.joined_at),
+                membership.read_seq,
+            ),
+        )
+
+    def remove(self, conversation_id: str, user_id: str) -> None:
+        self._db.execute(
+            "DELETE FROM members WHERE conversation_id = ? AND user_id = ?",
+            (conversation_id, user_id),
+        )
+
+    def contacts_of(self, user_id: str) -> set[str]:
+        rows = self._all(
+            "SELECT DISTINCT other.user_id FROM members mine "
+            "JOIN members other ON other.conversation_id = mine.conversation_id "
+            "WHERE mine.user_id = ? AND other.user_id != ?",
+            user_id,
+            user_id,
+        )
+        return {row[0] for row in rows}
+
+
+class _Messages(_Repo):
+    def get(self, conversation_id: str, message_id: str) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE id = ? AND conversation_id = ?",
+            message_id,
+            conversation_id,
+        )
+        return _message(row) if row else None
+
+    def by_seq(self, conversation_id: str, seq: int) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE conversation_id = ? AND seq = ?", conversation_id, seq
+        )
+        return _message(row) if row else None
+
+    def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE sender_id = ? AND client_message_id = ?",
+            sender_id,
+            client_message_id,
+        )
+        return _message(row) if row else None
+
+    def insert(self, message: Message) -> None:
+        with _unique("Duplicate message."):
+            self._db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.conversation_id,
+                    message.seq,
+                    message.id,
+                    message.sender_id,
+                    message.client_message_id,
+                    message.body,
+                    _ts(message.created_at),
+                    _ts(message.edited_at) if message.edited_at else None,
+                    int(message.deleted),
+                ),
+            )
+
+    def update(self, message: Message) -> None:
+        self._db.execute(
+            "UPDATE messages SET body = ?, edited_at = ?, deleted = ? "
+            "WHERE conversation_id = ? AND seq = ?",
+            (
+                message.body,
+                _ts(message.edited_at) if message.edited_at else None,
+                int(message.deleted),
+                message.conversation_id,
+                message.seq,
+            ),
+        )
+
+    def page(
+        self, conversation_id: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        if after is not None:
+            rows = self._all(
+                "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                conversation_id,
+                after,
+                limit,
+            )
+            return [_message(row) for row in rows]
+        rows = self._all(
+            "SELECT * FROM messages WHERE conversation_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            conversation_id,
+            before if before is not None else 2**62,
+            limit,
+        )
+        return [_message(row) for row in reversed(rows)]
+
+
+class _Events(_Repo):
+    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO events (type, payload) VALUES (?, ?)",
+            (event_type, orjson.dumps(payload)),
+        ).lastrowid
+        assert cursor is not None
+        self._db.executemany(
+            "INSERT INTO user_events VALUES (?, ?)", [(u, cursor) for u in set(recipients)]
+        )
+        return cursor
+
+    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+        rows = self._all(
+            "SELECT e.cursor, e.type, e.payload FROM user_events u "
+            "JOIN events e ON e.cursor = u.cursor "
+            "WHERE u.user_id = ? AND u.cursor > ? ORDER BY u.cursor LIMIT ?",
+            user_id,
+            cursor,
+            limit,
+        )
+        return [StoredEvent(row[0], row[1], orjson.loads(row[2])) for row in rows]
+
+    def head(self) -> int:
+        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        return int(row[0]) if row else 0
+
+
+class _Credentials(_Repo):
+    def get(self, user_id: str) -> Credential | None:
+        row = self._one("SELECT * FROM credentials WHERE user_id = ?", user_id)
+        return _credential(row) if row else None
+
+    def by_login(self, login: str) -> Credential | None:
+        needle = login.lower()
+        row = self._one("SELECT * FROM credentials WHERE username = ? OR email = ?", needle, needle)
+        return _credential(row) if row else None
+
+    def put(self, credential: Credential) -> None:
+        with _unique("That username or email is already registered."):
+            self._db.execute(
+                "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    credential.user_id,
+                    credential.username,
+                    credential.email,
+                    credential.password_hash,
+                    int(credential.confirmed),
+                    credential.confirmation_code_hash,
+                    _ts(credential.code_expires_at) if credential.code_expires_at else None,
+                ),
+            )
+
+    def get_refresh(self, token_hash: str) -> RefreshToken | None:
+        row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", token_hash)
+        if row is None:
+            return None
+        return RefreshToken(
+            token_hash=row["token_hash"],
+            user_id=row["user_id"],
+            family_id=row["family_id"],
+            expires_at=_dt(row["expires_at"]),
+            used=bool(row["used"]),
+        )
+
+    def put_refresh(self, token: RefreshToken) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO refresh_tokens VALUES (?, ?, ?, ?, ?)",
+            (token.token_hash, token.user_id, token.family_id, _ts(token.expires_at), token.used),
+        )
+
+    def revoke_family(self, family_id: str) -> None:
+        self._db.execute("DELETE FROM refresh_tokens WHERE family_id = ?", (family_id,))
+
+    def revoke_user(self, user_id: str) -> None:
+        self._db.execute("DELETE FROM refresh_tokens WHERE user_id = ?", (user_id,))
+
+
+class SqliteTransaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.users = _Users(db)
+        self.conversations = _Conversations(db)
+        self.members = _Members(db)
+        self.messages = _Messages(db)
+        self.events = _Events(db)
+        self.credentials = _Credentials(db)
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Callable[[SqliteTransaction], Any]
+    on_commit: Callable[[Any], None] | None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _connect(path: Path, synchronous: str, *, read_only: bool) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    db.execute("PRAGMA foreign_keys = OFF")
+    if read_only:
+        db.execute("PRAGMA query_only = 1")
+    return db
+
+
+class SqliteStore:
+    """A `Store` in one SQLite file. `synchronous` is FULL by default: an ack means
+    the message survives a power cut, not just a crash."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
+        if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_db = _connect(path, synchronous.upper(), read_only=False)
+        self._writer_db.execute("PRAGMA journal_mode = WAL")
+        self._writer_db.executescript(SCHEMA)
+        self._path = path
+        self._synchronous = synchronous.upper()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
+        self._writer.start()
+        self._local = threading.local()
+        self._reader_dbs: list[sqlite3.Connection] = []
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-reader")
+        self._closed = False
+
+    async def read(self, work: Callable[[SqliteTransaction], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, work)
+
+    async def write(
+        self,
+        work: Callable[[SqliteTransaction], T],
+        on_commit: Callable[[T], None] | None = None,
+    ) -> T:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_Job(work, on_commit, loop, future))
+        # The job commits and runs on_commit even if this caller is cancelled.
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        await asyncio.to_thread(self._writer.join)
+        self._readers.shutdown(wait=True)
+        for db in self._reader_dbs:
+            db.close()
+        self._writer_db.close()
+
+    def _read(self, work: Callable[[SqliteTransaction], T]) -> T:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = _connect(self._path, self._synchronous, read_only=True)
+            self._local.db = db
+            self._reader_dbs.append(db)
+        db.execute("BEGIN")
+        try:
+            return work(SqliteTransaction(db))
+        finally:
+            db.execute("COMMIT")
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        db = self._writer_db
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            tx = SqliteTransaction(db)
+            for job in batch:
+                db.execute("SAVEPOINT job")
+                try:
+                    result = job.work(tx)
+                except Exception as failure:
+                    db.execute("ROLLBACK TO job")
+                    outcomes.append((None, failure))
+                else:
+                    outcomes.append((result, None))
+                db.execute("RELEASE job")
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            outcomes = [(None, error) for _ in batch]
+        for job, (result, error) in zip(batch, outcomes, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job, result, error)
+
+
+def _settle(job: _Job, result: Any, error: BaseException | None) -> None:
+    """Runs on the job's event loop, in commit order."""
+    if error is None and job.on_commit is not None:
+        job.on_commit(result)
+    if job.future.done():
+        return
+    if error is None:
+        job.future.set_result(result)
+    else:
+        job.future.set_exception(error)

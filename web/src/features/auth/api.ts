@@ -1,0 +1,85 @@
+import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { ApiError, api } from '@/lib/http'
+import { keys } from '@/lib/query-keys'
+import { clearSession, getAccessToken, getRefreshToken, setTokens } from '@/lib/session'
+import type { SignInResult, SignUpResult, User } from '@/lib/types'
+
+// Fetchers
+export function signUp(input: { username: string; email: string; password: string; displayName: string }) {
+  return api<SignUpResult>('/api/auth/signup', { method: 'POST', body: input, auth: false })
+}
+
+export function confirmSignUp(input: { username: string; code: string }) {
+  return api<{ user: User }>('/api/auth/confirm', { method: 'POST', body: input, auth: false })
+}
+
+export function resendCode(username: string) {
+  return api<void>('/api/auth/resend-code', { method: 'POST', body: { username }, auth: false })
+}
+
+export function signIn(input: { username: string; password: string }) {
+  return api<SignInResult>('/api/auth/signin', { method: 'POST', body: input, auth: false })
+}
+
+export async function signOut(): Promise<void> {
+  const refreshToken = getRefreshToken()
+  try {
+    if (refreshToken) await api<void>('/api/auth/signout', { method: 'POST', body: { refreshToken } })
+  } finally {
+    clearSession()
+  }
+}
+
+/** The signed-in user, or null when there is no session. */
+export async function fetchMe(): Promise<User | null> {
+  if (!getAccessToken() && !getRefreshToken()) return null
+  try {
+    return (await api<{ user: User }>('/api/users/me')).user
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null
+    throw err
+  }
+}
+
+// Query options
+export const meQueryOptions = () =>
+  queryOptions({ queryKey: keys.me, queryFn: fetchMe, staleTime: Infinity, retry: 1 })
+
+// Hooks
+export function useMe() {
+  return useQuery(meQueryOptions())
+}
+
+export function useSignIn() {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: signIn,
+    onSuccess: (res) => {
+      setTokens(res)
+      qc.setQueryData(keys.me, res.user)
+    },
+  })
+}
+
+export function useSignUp() {
+  return useMutation({ mutationFn: signUp })
+}
+
+export function useConfirmSignUp() {
+  return useMutation({ mutationFn: confirmSignUp })
+}
+
+export function useResendCode() {
+  return useMutation({ mutationFn: resendCode })
+}
+
+export function useSignOut() {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: signOut,
+    onSettled: () => {
+      qc.clear()
+      qc.setQueryData(keys.me, null)
+    },
+  })
+}

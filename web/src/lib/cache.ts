@@ -1,0 +1,243 @@
+/**
+ * Writes server data and real-time events into the React Query cache: the only store.
+ *
+ * Every writer here is idempotent: applying the same message or event twice leaves the cache
+ * as applying it once (messages dedupe by id and by the sender's clientMessageId), so REST
+ * responses, acks, live events and /api/sync replays may overlap freely.
+ */
+import type { InfiniteData, QueryClient } from '@tanstack/react-query'
+import { keys } from './query-keys'
+import type { Conversation, DurableEvent, Message, MessagePage, ServerEvent } from './types'
+
+export type MessagesData = InfiniteData<MessagePage, number | null>
+
+/** A message the user sent that the server has not confirmed yet. */
+export interface OutboxEntry {
+  clientMessageId: string
+  conversationId: string
+  senderId: string
+  body: string
+  createdAt: string
+  status: 'sending' | 'failed'
+  error?: string
+}
+
+export type TypingState = Record<string, number> // userId -> expiry (ms epoch)
+export type PresenceState = Record<string, boolean>
+
+export const TYPING_TTL_MS = 5000
+
+function sameMessage(a: Message, b: Message): boolean {
+  return (
+    a.id === b.id ||
+    (a.clientMessageId !== null &&
+      a.clientMessageId === b.clientMessageId &&
+      a.senderId === b.senderId &&
+      a.conversationId === b.conversationId)
+  )
+}
+
+/** Prefer the newer state of one message: deletion and edits never go backwards. */
+function newer(existing: Message, incoming: Message): Message {
+  if (existing.deleted && !incoming.deleted) return existing
+  if (existing.editedAt && (!incoming.editedAt || incoming.editedAt < existing.editedAt)) {
+    return incoming.deleted ? incoming : existing
+  }
+  return incoming
+}
+
+/** Insert or replace `message` in the loaded pages. Pages run newest first; each page's
+ * messages are in seq order. Returns the data unchanged when nothing is loaded. */
+export function mergeMessage(data: MessagesData | undefined, message: Message): MessagesData | undefined {
+  if (!data || data.pages.length === 0) return data
+  let found = false
+  const pages = data.pages.map((page) => {
+    const idx = page.messages.findIndex((m) => sameMessage(m, message))
+    if (idx === -1) return page
+    found = true
+    const merged = newer(page.messages[idx], message)
+    if (merged === page.messages[idx]) return page
+    const messages = page.messages.slice()
+    messages[idx] = merged
+    return { ...page, messages }
+  })
+  if (found) return { ...data, pages }
+  // New message: it belongs in the newest page unless it is older than everything loaded
+  // there (then an older page will fetch it when scrolled to).
+  const lastPage = pages[pages.length - 1]
+  const oldestLoaded = lastPage.messages[0]
+  if (oldestLoaded && message.seq < oldestLoaded.seq && lastPage.hasMore) return data
+  let target = pages.length - 1
+  for (let i = 0; i < pages.length; i++) {
+    const first = pages[i].messages[0]
+    if (!first || message.seq >= first.seq) {
+      target = i
+      break
+    }
+  }
+  const page = pages[target]
+  const messages = [...page.messages, message].sort((a, b) => a.seq - b.seq)
+  pages[target] = { ...page, messages }
+  return { ...data, pages }
+}
+
+export function allMessages(data: MessagesData | undefined): Message[] {
+  if (!data) return []
+  const out: Message[] = []
+  for (let i = data.pages.length - 1; i >= 0; i--) out.push(...data.pages[i].messages)
+  // Dedupe defensively: pages fetched around a live insert may overlap.
+  const seen = new Set<string>()
+  return out
+    .sort((a, b) => a.seq - b.seq)
+    .filter((m) => (seen.has(m.id) ? false : (seen.add(m.id), true)))
+}
+
+function sortConversations(list: Conversation[]): Conversation[] {
+  const at = (c: Conversation) => c.lastMessage?.createdAt ?? c.updatedAt ?? c.createdAt
+  return list.slice().sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0))
+}
+
+/** The viewer's own fields of a shared conversation view (events carry zeros there). */
+export function personalise(conv: Conversation, meId: string | undefined, previous?: Conversation): Conversation {
+  const fromMap = meId ? conv.memberReadSeqs?.[meId] : undefined
+  const readSeq = Math.max(fromMap ?? conv.readSeq ?? 0, previous?.readSeq ?? 0)
+  let lastMessage = conv.lastMessage
+  let lastSeq = conv.lastSeq
+  if (previous && previous.lastSeq > conv.lastSeq) {
+    lastSeq = previous.lastSeq
+    lastMessage = previous.lastMessage
+  }
+  return { ...conv, lastSeq, lastMessage, readSeq, unreadCount: Math.max(lastSeq - readSeq, 0) }
+}
+
+function updateConversations(qc: QueryClient, fn: (list: Conversation[]) => Conversation[]): void {
+  qc.setQueryData<Conversation[]>(keys.conversations, (list) => (list ? sortConversations(fn(list)) : list))
+}
+
+function updateConversation(qc: QueryClient, id: string, fn: (c: Conversation) => Conversation): void {
+  updateConversations(qc, (list) => list.map((c) => (c.id === id ? fn(c) : c)))
+  qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? fn(c) : c))
+}
+
+export function upsertConversation(qc: QueryClient, conv: Conversation, meId: string | undefined): void {
+  updateConversations(qc, (list) => {
+    const prev = list.find((c) => c.id === conv.id)
+    const next = personalise(conv, meId, prev)
+    return prev ? list.map((c) => (c.id === conv.id ? next : c)) : [next, ...list]
+  })
+  qc.setQueryData<Conversation>(keys.conversation(conv.id), (prev) => (prev ? personalise(conv, meId, prev) : prev))
+}
+
+export function removeConversation(qc: QueryClient, id: string): void {
+  updateConversations(qc, (list) => list.filter((c) => c.id !== id))
+  qc.setQueryData(keys.conversation(id), null)
+  qc.removeQueries({ queryKey: keys.messages(id) })
+  qc.removeQueries({ queryKey: keys.outbox(id) })
+}
+
+/** Apply a message from any source (ack, REST, event) to the message pages, the outbox and
+ * the conversation's preview. */
+export function applyMessage(qc: QueryClient, message: Message, meId: string | undefined): void {
+  qc.setQueryData<MessagesData>(keys.messages(message.conversationId), (d) => mergeMessage(d, message))
+  if (message.clientMessageId && message.senderId === meId) {
+    qc.setQueryData<OutboxEntry[]>(keys.outbox(message.conversationId), (box) =>
+      box?.filter((e) => e.clientMessageId !== message.clientMessageId),
+    )
+  }
+  updateConversation(qc, message.conversationId, (c) => {
+    if (message.seq < c.lastSeq) return c
+    if (message.seq === c.lastSeq && c.lastMessage && c.lastMessage.id === message.id) {
+      return { ...c, lastMessage: newer(c.lastMessage, message) }
+    }
+    if (message.seq === c.lastSeq && c.lastMessage) return c
+    const mine = message.senderId === meId
+    const readSeq = mine ? Math.max(c.readSeq, message.seq) : c.readSeq
+    return {
+      ...c,
+      lastSeq: message.seq,
+      lastMessage: message,
+      updatedAt: message.createdAt,
+      readSeq,
+      unreadCount: Math.max(message.seq - readSeq, 0),
+      memberReadSeqs: mine && meId ? { ...c.memberReadSeqs, [meId]: readSeq } : c.memberReadSeqs,
+    }
+  })
+}
+
+/** A read marker moved (ours from any device, or another member's). */
+export function applyRead(qc: QueryClient, conversationId: string, userId: string, seq: number, meId: string | undefined): void {
+  updateConversation(qc, conversationId, (c) => {
+    const prev = c.memberReadSeqs?.[userId] ?? 0
+    const memberReadSeqs = { ...c.memberReadSeqs, [userId]: Math.max(prev, seq) }
+    if (userId !== meId) return { ...c, memberReadSeqs }
+    const readSeq = Math.max(c.readSeq, seq)
+    return { ...c, memberReadSeqs, readSeq, unreadCount: Math.max(c.lastSeq - readSeq, 0) }
+  })
+}
+
+export function applyTyping(qc: QueryClient, conversationId: string, userId: string, isTyping: boolean, now = Date.now()): void {
+  qc.setQueryData<TypingState>(keys.typing(conversationId), (prev) => {
+    const next: TypingState = {}
+    for (const [uid, exp] of Object.entries(prev ?? {})) if (exp > now && uid !== userId) next[uid] = exp
+    if (isTyping) next[userId] = now + TYPING_TTL_MS
+    return next
+  })
+}
+
+export function applyPresence(qc: QueryClient, userId: string, online: boolean): void {
+  qc.setQueryData<PresenceState>(keys.presence, (prev) => ({ ...prev, [userId]: online }))
+}
+
+export function setOnline(qc: QueryClient, online: string[]): void {
+  const next: PresenceState = {}
+  for (const id of online) next[id] = true
+  qc.setQueryData<PresenceState>(keys.presence, next)
+}
+
+/** Apply one server event. Durable events must already be deduped by cursor upstream;
+ * this stays idempotent regardless. */
+export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, meId: string | undefined): void {
+  switch (event.type) {
+    case 'message.created':
+    case 'message.updated':
+    case 'message.deleted': {
+      applyMessage(qc, event.message, meId)
+      // A message from someone else means they stopped typing.
+      if (event.type === 'message.created' && event.message.senderId !== meId) {
+        applyTyping(qc, event.message.conversationId, event.message.senderId, false)
+      }
+      if (event.type === 'message.created' && !qc.getQueryData<Conversation[]>(keys.conversations)?.some((c) => c.id === event.message.conversationId)) {
+        // A conversation we have not loaded yet: fetch the list again.
+        void qc.invalidateQueries({ queryKey: keys.conversations })
+      }
+      return
+    }
+    case 'read':
+      applyRead(qc, event.conversationId, event.userId, event.seq, meId)
+      return
+    case 'conversation.created':
+    case 'conversation.updated':
+      upsertConversation(qc, event.conversation, meId)
+      return
+    case 'member.added':
+      upsertConversation(qc, event.conversation, meId)
+      return
+    case 'conversation.deleted':
+      removeConversation(qc, event.conversationId)
+      return
+    case 'member.removed':
+      if (event.userId === meId) removeConversation(qc, event.conversationId)
+      else
+        updateConversation(qc, event.conversationId, (c) => ({
+          ...c,
+          members: c.members.filter((m) => m.id !== event.userId),
+        }))
+      return
+    case 'typing':
+      if (event.userId !== meId) applyTyping(qc, event.conversationId, event.userId, event.isTyping)
+      return
+    case 'presence':
+      applyPresence(qc, event.userId, event.online)
+      return
+  }
+}
