@@ -649,12 +649,12 @@ class SqliteStore:
                     outcomes.append((result, None))
                 db.execute("RELEASE job")
             db.execute("COMMIT")
-        except sqlite3.Error as error:
+        except sqlite3.Error as batch_failure:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            outcomes = [(None, error) for _ in batch]
-        for job, (result, error) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job, result, error)
+            outcomes = [(None, batch_failure) for _ in batch]
+        for job, (value, failed) in zip(batch, outcomes, strict=True):
+            job.loop.call_soon_threadsafe(_settle, job, value, failed)
 
 
 def _settle(job: _Job, result: Any, error: BaseException | None) -> None:
