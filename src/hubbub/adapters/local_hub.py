@@ -1,0 +1,101 @@
+"""In-process fan-out: the `EventPublisher` for connections held by this process.
+
+Each connection has its own bounded queue drained by its own writer task, so one slow
+or dead client never stalls the others (python-websockets' broadcasting advice). A
+connection whose queue overflows is closed; the client reconnects and catches up
+through /api/sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from hubbub import protocol
+from hubbub.domain.events import Delivery
+
+
+class Connection:
+    """One WebSocket's outgoing side: frames waiting to be written, in order."""
+
+    def __init__(self, connection_id: str, user_id: str, max_pending: int) -> None:
+        self.id = connection_id
+        self.user_id = user_id
+        self._pending: deque[str] = deque()
+        self._max_pending = max_pending
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+
+    def offer(self, text: str) -> None:
+        """Queues a frame without blocking; past the bound the connection is marked
+        overflowed and its writer closes it."""
+        if self.closed or self.overflowed:
+            return
+        if len(self._pending) >= self._max_pending:
+            self.overflowed = True
+            self._pending.clear()
+        else:
+            self._pending.append(text)
+        self._wake.set()
+
+    def offer_first(self, text: str) -> None:
+        """Puts a frame ahead of everything queued (the `hello` frame)."""
+        self._pending.appendleft(text)
+        self._wake.set()
+
+    async def next_batch(self) -> list[str]:
+        """Waits for frames and takes all that are queued; empty once closed or overflowed."""
+        while not self._pending and not self.closed and not self.overflowed:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.closed or self.overflowed:
+            return []
+        batch = list(self._pending)
+        self._pending.clear()
+        return batch
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+
+class LocalHub:
+    """Routes deliveries to the connections of their recipients in this process."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, dict[str, Connection]] = {}
+
+    def attach(self, connection: Connection) -> None:
+        self._by_user.setdefault(connection.user_id, {})[connection.id] = connection
+
+    def detach(self, connection: Connection) -> None:
+        mine = self._by_user.get(connection.user_id)
+        if mine is not None:
+            mine.pop(connection.id, None)
+            if not mine:
+                del self._by_user[connection.user_id]
+
+    def connections_of(self, user_id: str) -> list[Connection]:
+        return list(self._by_user.get(user_id, {}).values())
+
+    def count(self) -> int:
+        return sum(len(c) for c in self._by_user.values())
+
+    def publish(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            text = protocol.encode(delivery.frame)
+            origin = delivery.origin
+            for connection in self._targets(delivery.recipients):
+                if origin is not None and connection.id == origin.connection_id:
+                    ack = protocol.ack_for_event(delivery.frame, origin.request_id)
+                    connection.offer(protocol.encode(ack))
+                else:
+                    connection.offer(text)
+
+    def _targets(self, user_ids: Iterable[str]) -> Iterable[Connection]:
+        for user_id in user_ids:
+            mine = self._by_user.get(user_id)
+            if mine:
+                yield from mine.values()

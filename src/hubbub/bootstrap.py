@@ -1,0 +1,95 @@
+"""The composition root: turns settings into wired services. No adapter is chosen
+anywhere else."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from hubbub.adapters.local_hub import LocalHub
+from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.memory import (
+    ConsoleCodeSender,
+    MemoryPresence,
+    MemoryRateLimiter,
+    MemoryStore,
+    MemoryTicketStore,
+)
+from hubbub.adapters.sqlite import SqliteStore
+from hubbub.adapters.system import SystemClock, UlidGenerator
+from hubbub.config import Settings
+from hubbub.ports import Store
+from hubbub.services.auth import AuthPolicy, AuthService
+from hubbub.services.conversations import ConversationService
+from hubbub.services.messages import MessageService
+from hubbub.services.realtime import RealtimeService
+from hubbub.services.users import UserService
+
+
+@dataclass(slots=True)
+class Platform:
+    """Everything an entry point needs: the services, and the hub that holds this
+    process's live connections."""
+
+    settings: Settings
+    store: Store
+    hub: LocalHub
+    auth: AuthService
+    users: UserService
+    conversations: ConversationService
+    messages: MessageService
+    realtime: RealtimeService
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build(settings: Settings) -> Platform:
+    clock = SystemClock()
+    ids = UlidGenerator()
+    store: Store
+    if settings.store == "memory":
+        store = MemoryStore()
+    else:
+        store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    hub = LocalHub()
+    identity = LocalIdentity(
+        store,
+        clock,
+        signing_key=_signing_key(settings),
+        code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
+        access_ttl_seconds=settings.access_token_ttl,
+        refresh_ttl_days=settings.refresh_token_days,
+        hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
+    )
+    auth = AuthService(
+        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, AuthPolicy()
+    )
+    return Platform(
+        settings=settings,
+        store=store,
+        hub=hub,
+        auth=auth,
+        users=UserService(store),
+        conversations=ConversationService(store, hub, ids, clock),
+        messages=MessageService(store, hub, ids, clock),
+        realtime=RealtimeService(store, hub, MemoryPresence()),
+    )
+
+
+def _signing_key(settings: Settings) -> bytes:
+    """The configured secret, or one generated once and kept in the data directory so
+    sessions survive restarts."""
+    if settings.token_secret:
+        return settings.token_secret.encode()
+    if settings.store == "memory":
+        return secrets.token_bytes(32)
+    path: Path = settings.data_dir / "token-secret.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())

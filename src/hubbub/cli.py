@@ -1,0 +1,80 @@
+"""`hubbub serve` runs the platform; `hubbub openapi` prints the REST contract."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from hubbub.config import ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubbub", description="Hubbub chat platform")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API, WebSocket and web app")
+    serve.add_argument("--host", help="interface to bind (HUBBUB_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (HUBBUB_PORT, default 8000)")
+    serve.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
+    serve.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    commands.add_parser("openapi", help="print the OpenAPI document as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=getattr(args, "data_dir", None),
+            store=getattr(args, "store", None),
+        )
+    except ConfigError as error:
+        print(f"hubbub: configuration error: {error}", file=sys.stderr)
+        return 2
+    if args.command == "openapi":
+        return _print_openapi(settings)
+    return _serve(settings)
+
+
+def _print_openapi(settings: Settings) -> int:
+    from dataclasses import replace
+
+    from hubbub.bootstrap import build
+    from hubbub.server.app import create_app
+
+    app = create_app(build(replace(settings, store="memory")))
+    print(json.dumps(app.openapi(), indent=2, sort_keys=False))
+    return 0
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from hubbub.bootstrap import build
+    from hubbub.server.app import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    app = create_app(build(settings))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws_max_size=64 * 1024,
+        ws_per_message_deflate=False,
+        access_log=False,
+        lifespan="on",
+    )
+    print(f"Hubbub on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
+    uvicorn.Server(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

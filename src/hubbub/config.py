@@ -1,0 +1,111 @@
+"""Typed settings from the environment (HUBBUB_*), overridable by CLI flags.
+
+Every value is validated here, at start-up, with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    store: str = "sqlite"
+    sqlite_synchronous: str = "FULL"
+    token_secret: str = ""
+    access_token_ttl: int = 900
+    refresh_token_days: int = 30
+    confirmation: str = "none"
+    allowed_origins: tuple[str, ...] = ()
+    max_connections_per_user: int = 20
+    max_pending_frames: int = 1000
+    ws_frames_per_second: int = 30
+    ws_frame_burst: int = 60
+    max_body_bytes: int = 64 * 1024
+    password_hash_memory_kib: int = 65536
+    static_dir: Path | None = None
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
+        _check(self.store in {"sqlite", "memory"}, "HUBBUB_STORE must be sqlite or memory")
+        _check(
+            self.sqlite_synchronous in {"FULL", "NORMAL", "EXTRA"},
+            "HUBBUB_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA",
+        )
+        _check(
+            self.confirmation in {"none", "console"},
+            "HUBBUB_CONFIRMATION must be none or console",
+        )
+        _check(60 <= self.access_token_ttl <= 86400, "HUBBUB_ACCESS_TOKEN_TTL must be 60-86400 s")
+        _check(1 <= self.refresh_token_days <= 365, "HUBBUB_REFRESH_TOKEN_DAYS must be 1-365")
+        _check(
+            not self.token_secret or len(self.token_secret) >= 32,
+            "HUBBUB_TOKEN_SECRET must be at least 32 characters",
+        )
+        _check(self.max_connections_per_user >= 1, "HUBBUB_MAX_CONNECTIONS_PER_USER must be ≥ 1")
+        _check(self.max_pending_frames >= 10, "HUBBUB_MAX_PENDING_FRAMES must be ≥ 10")
+        _check(self.ws_frames_per_second >= 1, "HUBBUB_WS_FRAMES_PER_SECOND must be ≥ 1")
+        _check(self.ws_frame_burst >= 1, "HUBBUB_WS_FRAME_BURST must be ≥ 1")
+        _check(self.max_body_bytes >= 1024, "HUBBUB_MAX_BODY_BYTES must be ≥ 1024")
+        _check(
+            self.password_hash_memory_kib >= 8,
+            "HUBBUB_PASSWORD_HASH_MEMORY_KIB must be ≥ 8",
+        )
+        _check(
+            self.log_level in {"critical", "error", "warning", "info", "debug"},
+            "HUBBUB_LOG_LEVEL must be critical, error, warning, info or debug",
+        )
+        for origin in self.allowed_origins:
+            _check(
+                origin == "*" or origin.startswith(("http://", "https://")),
+                f"HUBBUB_ALLOWED_ORIGINS entry {origin!r} must start with http:// or https://",
+            )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "hubbub.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = env.get(f"HUBBUB_{item.name.upper()}")
+            if raw is not None and raw != "":
+                values[item.name] = _parse(item.name, raw)
+        settings = cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **given) if given else settings
+
+
+def _parse(name: str, raw: str) -> Any:
+    default = getattr(Settings, name, None)
+    if name in {"data_dir", "static_dir"}:
+        return Path(raw)
+    if name == "allowed_origins":
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name == "sqlite_synchronous":
+        return raw.strip().upper()
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"HUBBUB_{name.upper()} must be an integer, got {raw!r}") from None
+    return raw.strip().lower() if name in {"store", "confirmation", "log_level"} else raw
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,1 @@
+"""The ASGI entry point: REST routes, the WebSocket endpoint and the web app."""

@@ -1,0 +1,77 @@
+"""/api/auth: sign-up, confirmation, sign-in, token rotation, WebSocket tickets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from hubbub.domain.views import user_view
+from hubbub.server import schemas
+from hubbub.server.deps import CallerDep, ClientIpDep, PlatformDep
+from hubbub.server.openapi import ERRORS
+from hubbub.server.responses import json_response
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERRORS)
+
+
+@router.post("/signup", status_code=201, response_model=schemas.SignUpResponse)
+async def sign_up(body: schemas.SignUpRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
+    user, confirmation_required = await platform.auth.sign_up(
+        body.username, body.email, body.password, body.display_name, ip
+    )
+    return json_response(
+        {"user": user_view(user, with_email=True), "confirmationRequired": confirmation_required},
+        status=201,
+    )
+
+
+@router.post("/confirm", response_model=schemas.MeResponse)
+async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep) -> Response:
+    user = await platform.auth.confirm(body.username, body.code)
+    return json_response({"user": user_view(user, with_email=True)})
+
+
+@router.post("/resend-code", status_code=202)
+async def resend_code(body: schemas.ResendCodeRequest, platform: PlatformDep) -> Response:
+    await platform.auth.resend_code(body.username)
+    return Response(status_code=202)
+
+
+@router.post("/signin", response_model=schemas.SignInResponse)
+async def sign_in(body: schemas.SignInRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
+    tokens, user = await platform.auth.sign_in(body.username, body.password, ip)
+    return json_response(
+        {
+            "accessToken": tokens.access_token,
+            "refreshToken": tokens.refresh_token,
+            "expiresIn": tokens.expires_in,
+            "user": user_view(user, with_email=True),
+        }
+    )
+
+
+@router.post("/refresh", response_model=schemas.TokensResponse)
+async def refresh(body: schemas.RefreshRequest, platform: PlatformDep) -> Response:
+    tokens = await platform.auth.refresh(body.refresh_token)
+    return json_response(
+        {
+            "accessToken": tokens.access_token,
+            "refreshToken": tokens.refresh_token,
+            "expiresIn": tokens.expires_in,
+        }
+    )
+
+
+@router.post("/signout", status_code=204)
+async def sign_out(
+    platform: PlatformDep, caller: CallerDep, body: schemas.SignOutRequest | None = None
+) -> Response:
+    request = body or schemas.SignOutRequest()
+    await platform.auth.sign_out(caller, request.refresh_token, request.everywhere)
+    return Response(status_code=204)
+
+
+@router.post("/ws-ticket", response_model=schemas.TicketResponse)
+async def ws_ticket(platform: PlatformDep, caller: CallerDep) -> Response:
+    ticket, ttl = await platform.auth.issue_ticket(caller)
+    return json_response({"ticket": ticket, "expiresIn": ttl})

@@ -1,0 +1,36 @@
+"""Request-scoped dependencies: the platform and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hubbub.bootstrap import Platform
+from hubbub.domain.errors import Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/signin.")
+
+
+def platform(request: Request) -> Platform:
+    found: Platform = request.app.state.platform
+    return found
+
+
+def caller_id(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send Authorization: Bearer <accessToken>.")
+    return platform(request).auth.authenticate(credentials.credentials)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+PlatformDep = Annotated[Platform, Depends(platform)]
+CallerDep = Annotated[str, Depends(caller_id)]
+ClientIpDep = Annotated[str, Depends(client_ip)]

@@ -1,0 +1,83 @@
+"""/api/conversations/{id}/messages and /api/sync."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from hubbub.server import schemas
+from hubbub.server.deps import CallerDep, PlatformDep
+from hubbub.server.openapi import ERRORS
+from hubbub.server.responses import json_response
+
+router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)
+BASE = "/conversations/{conversation_id}/messages"
+
+
+@router.get(BASE, response_model=schemas.MessagesResponse)
+async def history(
+    conversation_id: str,
+    platform: PlatformDep,
+    caller: CallerDep,
+    before: Annotated[int | None, Query(ge=1, lt=2**53)] = None,
+    after: Annotated[int | None, Query(ge=0, lt=2**53)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+) -> Response:
+    page, has_more = await platform.messages.history(caller, conversation_id, before, after, limit)
+    return json_response({"messages": page, "hasMore": has_more})
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    response_model=schemas.MessageResponse,
+    responses={200: {"model": schemas.MessageResponse, "description": "A retry: the original."}},
+)
+async def send(
+    conversation_id: str, body: schemas.SendRequest, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    change = await platform.messages.send(
+        caller, conversation_id, body.client_message_id, body.body
+    )
+    return json_response({"message": change.message}, status=201 if change.created else 200)
+
+
+@router.get(BASE + "/{message_id}", response_model=schemas.MessageResponse)
+async def get_message(
+    conversation_id: str, message_id: str, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    message = await platform.messages.get(caller, conversation_id, message_id)
+    return json_response({"message": message})
+
+
+@router.patch(BASE + "/{message_id}", response_model=schemas.MessageResponse)
+async def edit(
+    conversation_id: str,
+    message_id: str,
+    body: schemas.EditRequest,
+    platform: PlatformDep,
+    caller: CallerDep,
+) -> Response:
+    change = await platform.messages.edit(caller, conversation_id, message_id, body.body)
+    return json_response({"message": change.message})
+
+
+@router.delete(BASE + "/{message_id}", status_code=204)
+async def delete(
+    conversation_id: str, message_id: str, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    await platform.messages.delete(caller, conversation_id, message_id)
+    return Response(status_code=204)
+
+
+@router.get("/sync", response_model=schemas.SyncResponse)
+async def sync(
+    platform: PlatformDep,
+    caller: CallerDep,
+    since: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+) -> Response:
+    events, cursor, has_more = await platform.messages.sync(caller, since, limit)
+    return json_response({"events": events, "cursor": cursor, "hasMore": has_more})

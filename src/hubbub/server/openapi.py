@@ -1,0 +1,20 @@
+"""Shared OpenAPI declarations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubbub.server.schemas import ErrorResponse
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        401: "Missing, invalid or expired access token (`unauthorized`).",
+        403: "Not allowed (`forbidden`, `user_not_confirmed`).",
+        404: "Unknown, or not visible to the caller (`not_found`).",
+        409: "Conflicts with the current state (`conflict`).",
+        413: "Body too large (`payload_too_large`).",
+        422: "Invalid input (`validation_error`).",
+        429: "Too many attempts (`rate_limited`, with Retry-After).",
+    }.items()
+}

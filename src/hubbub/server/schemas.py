@@ -1,0 +1,202 @@
+"""Request and response shapes of the REST API; the OpenAPI document is generated
+from these. Responses are built by `hubbub.domain.views` and match these models."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Api(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# Requests
+
+
+class SignUpRequest(Api):
+    username: str = Field(min_length=1, max_length=64)
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+    display_name: str = Field(min_length=1, max_length=200)
+
+
+class ConfirmRequest(Api):
+    username: str = Field(min_length=1, max_length=254)
+    code: str = Field(min_length=1, max_length=16)
+
+
+class ResendCodeRequest(Api):
+    username: str = Field(min_length=1, max_length=254)
+
+
+class SignInRequest(Api):
+    username: str = Field(min_length=1, max_length=254, description="Username or email.")
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(Api):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class SignOutRequest(Api):
+    refresh_token: str | None = Field(default=None, max_length=512)
+    everywhere: bool = False
+
+
+class UpdateMeRequest(Api):
+    display_name: str = Field(min_length=1, max_length=200)
+
+
+class DirectRequest(Api):
+    user_id: str = Field(min_length=1, max_length=64)
+
+
+class GroupRequest(Api):
+    title: str = Field(min_length=1, max_length=200)
+    member_ids: list[str] = Field(max_length=256)
+
+
+class RenameRequest(Api):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class AddMemberRequest(Api):
+    user_id: str = Field(min_length=1, max_length=64)
+
+
+class ReadRequest(Api):
+    seq: int = Field(ge=0, lt=2**53)
+
+
+class SendRequest(Api):
+    client_message_id: str = Field(min_length=1, max_length=64)
+    body: str = Field(max_length=64000)
+
+
+class EditRequest(Api):
+    body: str = Field(max_length=64000)
+
+
+# Responses
+
+
+class ErrorBody(Api):
+    code: str = Field(description="Stable snake_case code, e.g. validation_error.")
+    message: str
+
+
+class ErrorResponse(Api):
+    error: ErrorBody
+
+
+class User(Api):
+    id: str
+    username: str
+    display_name: str
+    created_at: str
+
+
+class Me(User):
+    email: str
+
+
+class Message(Api):
+    id: str
+    conversation_id: str
+    seq: int
+    sender_id: str
+    body: str
+    client_message_id: str
+    created_at: str
+    edited_at: str | None
+    deleted: bool
+
+
+class Conversation(Api):
+    id: str
+    kind: Literal["direct", "group"]
+    title: str
+    members: list[User]
+    owner_id: str | None
+    created_by: str
+    created_at: str
+    updated_at: str
+    last_message: Message | None
+    last_seq: int
+    unread_count: int
+    read_seq: int
+    member_read_seqs: dict[str, int]
+
+
+class SignUpResponse(Api):
+    user: Me
+    confirmation_required: bool
+
+
+class MeResponse(Api):
+    user: Me
+
+
+class UserResponse(Api):
+    user: User
+
+
+class UsersResponse(Api):
+    users: list[User]
+
+
+class TokensResponse(Api):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class SignInResponse(TokensResponse):
+    user: Me
+
+
+class TicketResponse(Api):
+    ticket: str
+    expires_in: int
+
+
+class ConversationResponse(Api):
+    conversation: Conversation
+
+
+class ConversationsResponse(Api):
+    conversations: list[Conversation]
+    next_cursor: str | None
+
+
+class MembersResponse(Api):
+    members: list[User]
+
+
+class ReadResponse(Api):
+    read_seq: int
+
+
+class MessageResponse(Api):
+    message: Message
+
+
+class MessagesResponse(Api):
+    messages: list[Message]
+    has_more: bool
+
+
+class SyncResponse(Api):
+    events: list[dict[str, object]] = Field(
+        description="Durable event frames, as on the WebSocket, each with its cursor."
+    )
+    cursor: str
+    has_more: bool
+
+
+class Health(Api):
+    status: Literal["ok"]
+    connections: int

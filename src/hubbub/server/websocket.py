@@ -1,0 +1,178 @@
+"""The /ws endpoint: a thin shell that pumps frames through `hubbub.protocol`.
+
+Reading and writing are separate tasks. Commands from one connection run one at a
+time, in order; events reach it through its own bounded queue (see `LocalHub`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hubbub import protocol
+from hubbub.adapters.local_hub import Connection
+from hubbub.bootstrap import Platform
+from hubbub.domain.errors import DomainError, RateLimited
+from hubbub.domain.events import Origin
+from hubbub.domain.views import JsonObject
+
+log = logging.getLogger("hubbub.ws")
+
+
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Non-browser clients send no Origin; browsers must come from our own host or
+    from an origin in the allowlist (HUBBUB_ALLOWED_ORIGINS)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+class _FrameBudget:
+    """Token bucket: `rate` frames per second, bursts up to `burst`."""
+
+    def __init__(self, rate: int, burst: int) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    platform: Platform = websocket.app.state.platform
+    settings = platform.settings
+    if not origin_allowed(websocket, settings.allowed_origins):
+        await _refuse(websocket, protocol.CLOSE_ORIGIN_REFUSED, "origin not allowed")
+        return
+    user_id = await platform.auth.redeem_ticket(websocket.query_params.get("ticket", ""))
+    if user_id is None:
+        await _refuse(websocket, protocol.CLOSE_BAD_TICKET, "invalid or used ticket")
+        return
+    if len(platform.hub.connections_of(user_id)) >= settings.max_connections_per_user:
+        await _refuse(websocket, protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
+        return
+
+    await websocket.accept()
+    connection = Connection(_connection_id(), user_id, settings.max_pending_frames)
+    platform.hub.attach(connection)
+    writer = asyncio.create_task(_write(websocket, connection))
+    try:
+        hello = await platform.realtime.connected(user_id, connection.id)
+        connection.offer_first(protocol.encode(hello))
+        await _read(websocket, connection, platform)
+    finally:
+        platform.hub.detach(connection)
+        connection.close()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        await platform.realtime.disconnected(user_id, connection.id)
+
+
+async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
+    await websocket.accept()
+    await websocket.close(code=code, reason=reason)
+
+
+async def _read(websocket: WebSocket, connection: Connection, platform: Platform) -> None:
+    budget = _FrameBudget(platform.settings.ws_frames_per_second, platform.settings.ws_frame_burst)
+    while True:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("text")
+        if data is None:
+            data = message.get("bytes") or b""
+        if not budget.take():
+            error = RateLimited("Too many frames; slow down.", retry_after=1)
+            connection.offer(protocol.encode(protocol.error_frame(None, error)))
+            continue
+        reply = await _handle(data, connection, platform)
+        if reply is not None:
+            connection.offer(protocol.encode(reply))
+
+
+async def _handle(
+    data: str | bytes, connection: Connection, platform: Platform
+) -> JsonObject | None:
+    """Runs one frame; returns the direct reply, or None when the ack travels with
+    the published events (so it keeps its place among them)."""
+    request_id: str | None = None
+    try:
+        request_id, command = protocol.parse(data)
+        return await _execute(command, request_id, connection, platform)
+    except protocol.FrameRejected as rejected:
+        return protocol.error_frame(rejected.request_id, rejected.error)
+    except DomainError as error:
+        return protocol.error_frame(request_id, error)
+    except Exception:
+        log.exception("unhandled error for a WebSocket frame")
+        failure = DomainError("Something went wrong on our side.")
+        return protocol.error_frame(request_id, failure)
+
+
+async def _execute(
+    command: protocol.Command, request_id: str | None, connection: Connection, platform: Platform
+) -> JsonObject | None:
+    user_id = connection.user_id
+    origin = Origin(connection.id, request_id)
+    match command:
+        case protocol.SendMessage(conversation_id, client_message_id, body):
+            change = await platform.messages.send(
+                user_id, conversation_id, client_message_id, body, origin
+            )
+        case protocol.EditMessage(conversation_id, message_id, body):
+            change = await platform.messages.edit(
+                user_id, conversation_id, message_id, body, origin
+            )
+        case protocol.DeleteMessage(conversation_id, message_id):
+            change = await platform.messages.delete(user_id, conversation_id, message_id, origin)
+        case protocol.MarkRead(conversation_id, seq):
+            read_seq, cursor = await platform.conversations.mark_read(
+                user_id, conversation_id, seq, origin
+            )
+            return protocol.ack(request_id, None, readSeq=read_seq) if cursor is None else None
+        case protocol.Typing(conversation_id, is_typing):
+            await platform.realtime.typing(user_id, conversation_id, is_typing)
+            return None
+        case protocol.Ping():
+            return protocol.pong(request_id)
+    if change.cursor is None:
+        return protocol.ack(request_id, None, message=change.message)
+    return None
+
+
+async def _write(websocket: WebSocket, connection: Connection) -> None:
+    try:
+        while batch := await connection.next_batch():
+            for text in batch:
+                await websocket.send_text(text)
+        if connection.overflowed:
+            await websocket.close(code=protocol.CLOSE_TOO_SLOW, reason="too slow; resync")
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
+
+
+_counter = iter(range(1, 2**63))
+
+
+def _connection_id() -> str:
+    return f"{time.time_ns():x}-{next(_counter)}"
