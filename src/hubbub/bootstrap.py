@@ -65,8 +65,14 @@ def build(settings: Settings) -> Platform:
         refresh_ttl_days=settings.refresh_token_days,
         hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
     )
+    policy = AuthPolicy(
+        sign_in_per_account=settings.sign_in_per_account,
+        sign_in_per_ip=settings.sign_in_per_ip,
+        sign_up_per_ip=settings.sign_up_per_ip,
+        window_seconds=settings.rate_window_seconds,
+    )
     auth = AuthService(
-        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, AuthPolicy()
+        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, policy
     )
     return Platform(
         settings=settings,

@@ -33,6 +33,10 @@ class Settings:
     ws_frames_per_second: int = 30
     ws_frame_burst: int = 60
     max_body_bytes: int = 64 * 1024
+    sign_up_per_ip: int = 20
+    sign_in_per_ip: int = 50
+    sign_in_per_account: int = 10
+    rate_window_seconds: int = 300
     password_hash_memory_kib: int = 65536
     static_dir: Path | None = None
     log_level: str = "info"
@@ -58,6 +62,9 @@ class Settings:
         _check(self.max_pending_frames >= 10, "HUBBUB_MAX_PENDING_FRAMES must be ≥ 10")
         _check(self.ws_frames_per_second >= 1, "HUBBUB_WS_FRAMES_PER_SECOND must be ≥ 1")
         _check(self.ws_frame_burst >= 1, "HUBBUB_WS_FRAME_BURST must be ≥ 1")
+        for name in ("sign_up_per_ip", "sign_in_per_ip", "sign_in_per_account"):
+            _check(getattr(self, name) >= 1, f"HUBBUB_{name.upper()} must be ≥ 1")
+        _check(self.rate_window_seconds >= 1, "HUBBUB_RATE_WINDOW_SECONDS must be ≥ 1")
         _check(self.max_body_bytes >= 1024, "HUBBUB_MAX_BODY_BYTES must be ≥ 1024")
         _check(
             self.password_hash_memory_kib >= 8,

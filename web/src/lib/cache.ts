@@ -20,6 +20,8 @@ export interface OutboxEntry {
   createdAt: string
   status: 'sending' | 'failed'
   error?: string
+  /** The server refused it: only a manual retry makes sense. */
+  permanent?: boolean
 }
 
 export type TypingState = Record<string, number> // userId -> expiry (ms epoch)
