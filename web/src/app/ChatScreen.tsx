@@ -1,0 +1,99 @@
+import * as DM from '@radix-ui/react-dropdown-menu'
+import { clsx } from 'clsx'
+import { useEffect, useState } from 'react'
+import { useParams } from 'react-router'
+import { Avatar } from '@/components/Avatar'
+import { ThemeToggle } from '@/components/ThemeToggle'
+import { ChatIcon, LogoutIcon, PlusIcon } from '@/components/icons'
+import { IconButton, focusRing } from '@/components/ui'
+import { useSignOut } from '@/features/auth/api'
+import { ConversationList } from '@/features/conversations/ConversationList'
+import { useMessageActions } from '@/features/messages/hooks'
+import { ConnectionStatusBadge } from '@/features/realtime/components'
+import { usePresence } from '@/features/realtime/hooks'
+import { useConnectionStatus } from '@/lib/realtime-context'
+import type { User } from '@/lib/types'
+import { ConversationPane } from './ConversationPane'
+import { Logo } from './Logo'
+import { NewChatDialog } from './NewChatDialog'
+
+export function ChatScreen({ me }: { me: User }) {
+  const { conversationId } = useParams()
+  const presence = usePresence()
+  const [newChat, setNewChat] = useState(false)
+  const status = useConnectionStatus()
+  const { retryFailed } = useMessageActions(me.id)
+
+  // Messages that failed because the connection dropped go out again once it is back.
+  useEffect(() => {
+    if (status === 'online') retryFailed()
+  }, [status, retryFailed])
+
+  return (
+    <div className="flex h-full overflow-hidden bg-white dark:bg-zinc-950">
+      <aside
+        aria-label="Chats"
+        className={clsx(
+          'flex w-full flex-col border-zinc-200 md:w-[340px] md:shrink-0 md:border-r lg:w-[380px] dark:border-zinc-800',
+          conversationId ? 'hidden md:flex' : 'flex',
+        )}
+      >
+        <header className="flex items-center gap-2 px-4 pt-4 pb-3">
+          <Logo className="size-8" />
+          <div className="min-w-0 flex-1">
+            <h1 className="text-lg leading-tight font-bold tracking-tight">Chats</h1>
+            <ConnectionStatusBadge />
+          </div>
+          <ThemeToggle />
+          <IconButton label="New chat" onClick={() => setNewChat(true)} className="bg-brand-600 text-white hover:bg-brand-700 hover:text-white dark:text-white dark:hover:text-white">
+            <PlusIcon />
+          </IconButton>
+          <AccountMenu me={me} />
+        </header>
+        <ConversationList meId={me.id} selectedId={conversationId} presence={presence} />
+      </aside>
+      <main className={clsx('min-w-0 flex-1 flex-col', conversationId ? 'flex' : 'hidden md:flex')}>
+        {conversationId ? (
+          <ConversationPane key={conversationId} conversationId={conversationId} me={me} presence={presence} />
+        ) : (
+          <div className="chat-wallpaper flex flex-1 flex-col items-center justify-center gap-3 p-8 text-center">
+            <span className="flex size-16 items-center justify-center rounded-3xl bg-brand-100 text-brand-700 dark:bg-brand-500/15 dark:text-brand-300">
+              <ChatIcon className="size-8" />
+            </span>
+            <h2 className="text-xl font-semibold">Your messages</h2>
+            <p className="max-w-xs text-sm text-zinc-500 dark:text-zinc-400">Pick a chat on the left, or start a new one with a friend or a group.</p>
+            <button onClick={() => setNewChat(true)} className={clsx('mt-2 rounded-full bg-brand-600 px-5 py-2.5 text-sm font-medium text-white shadow-sm hover:bg-brand-700', focusRing)}>
+              Start a chat
+            </button>
+          </div>
+        )}
+      </main>
+      <NewChatDialog open={newChat} onOpenChange={setNewChat} me={me} />
+    </div>
+  )
+}
+
+function AccountMenu({ me }: { me: User }) {
+  const signOut = useSignOut()
+  return (
+    <DM.Root>
+      <DM.Trigger asChild>
+        <button aria-label="Account" className={clsx('rounded-full', focusRing)}>
+          <Avatar size="sm" name={me.displayName} seed={me.id} />
+        </button>
+      </DM.Trigger>
+      <DM.Portal>
+        <DM.Content align="end" sideOffset={6} className="z-50 min-w-52 rounded-2xl border border-zinc-200 bg-white p-1.5 text-sm shadow-xl dark:border-zinc-700 dark:bg-zinc-900">
+          <div className="px-3 py-2">
+            <div className="font-semibold" data-testid="me-name">{me.displayName}</div>
+            <div className="text-xs text-zinc-500">@{me.username}</div>
+          </div>
+          <DM.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
+          <DM.Item onSelect={() => signOut.mutate()} className="flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800">
+            <LogoutIcon className="size-4" /> Sign out
+          </DM.Item>
+        </DM.Content>
+      </DM.Portal>
+    </DM.Root>
+  )
+}

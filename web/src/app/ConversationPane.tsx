@@ -1,0 +1,117 @@
+import { useCallback, useEffect, useState } from 'react'
+import { Link } from 'react-router'
+import { Avatar } from '@/components/Avatar'
+import { BackIcon, SettingsIcon } from '@/components/icons'
+import { IconButton, Spinner, focusRing } from '@/components/ui'
+import { useConversation } from '@/features/conversations/api'
+import { conversationTitle, otherMember } from '@/features/conversations/display'
+import { Composer } from '@/features/messages/Composer'
+import { MessageList } from '@/features/messages/MessageList'
+import { useMessageActions } from '@/features/messages/hooks'
+import { TypingIndicator } from '@/features/realtime/components'
+import { useTypingUsers } from '@/features/realtime/hooks'
+import type { PresenceState } from '@/lib/cache'
+import type { User } from '@/lib/types'
+import { GroupSettingsDialog } from './GroupSettingsDialog'
+
+/** Whether the user can see the page right now (read receipts wait for this). */
+function usePageAttention(): boolean {
+  const get = () => document.visibilityState === 'visible' && document.hasFocus()
+  const [attentive, setAttentive] = useState(get)
+  useEffect(() => {
+    const update = () => setAttentive(get())
+    window.addEventListener('focus', update)
+    window.addEventListener('blur', update)
+    document.addEventListener('visibilitychange', update)
+    return () => {
+      window.removeEventListener('focus', update)
+      window.removeEventListener('blur', update)
+      document.removeEventListener('visibilitychange', update)
+    }
+  }, [])
+  return attentive
+}
+
+export function ConversationPane({ conversationId, me, presence }: { conversationId: string; me: User; presence: PresenceState }) {
+  const { conversation, isLoading } = useConversation(conversationId)
+  const actions = useMessageActions(me.id)
+  const typingIds = useTypingUsers(conversationId)
+  const attentive = usePageAttention()
+  const [latestSeq, setLatestSeq] = useState(0)
+  const [settings, setSettings] = useState(false)
+
+  const readSeq = conversation?.readSeq ?? 0
+  const { markRead } = actions
+  useEffect(() => {
+    if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
+  }, [attentive, latestSeq, readSeq, conversationId, markRead])
+
+  const send = useCallback((body: string) => void actions.send(conversationId, body), [actions, conversationId])
+
+  if (!conversation) {
+    return (
+      <div className="flex flex-1 flex-col items-center justify-center gap-3 p-6 text-center text-zinc-500">
+        {isLoading ? (
+          <Spinner className="size-6" />
+        ) : (
+          <>
+            <p>This chat is not available.</p>
+            <Link to="/" className="text-sm font-medium text-brand-700 underline dark:text-brand-400">
+              Back to chats
+            </Link>
+          </>
+        )}
+      </div>
+    )
+  }
+
+  const title = conversationTitle(conversation, me.id)
+  const other = conversation.kind === 'direct' ? otherMember(conversation, me.id) : undefined
+  const online = other ? !!presence[other.id] : undefined
+  const subtitle =
+    typingIds.length > 0
+      ? 'typing…'
+      : conversation.kind === 'group'
+        ? `${conversation.members.length} members`
+        : online
+          ? 'online'
+          : `@${other?.username ?? ''}`
+  const typingNames = typingIds.map((id) => conversation.members.find((m) => m.id === id)?.displayName ?? 'Someone')
+
+  return (
+    <>
+      <header className="flex items-center gap-2 border-b border-zinc-200 bg-white/95 px-2 py-2 backdrop-blur sm:px-4 dark:border-zinc-800 dark:bg-zinc-950/95">
+        <Link to="/" aria-label="Back to chats" className={`inline-flex size-10 items-center justify-center rounded-full text-zinc-600 hover:bg-zinc-100 md:hidden dark:text-zinc-300 dark:hover:bg-zinc-800 ${focusRing}`}>
+          <BackIcon />
+        </Link>
+        <Avatar name={title} seed={other?.id ?? conversation.id} group={conversation.kind === 'group'} online={online} />
+        <div className="min-w-0 flex-1 px-1">
+          <h2 className="truncate font-semibold" data-testid="conversation-title">
+            {title}
+          </h2>
+          <p className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>{subtitle}</p>
+        </div>
+        {conversation.kind === 'group' && (
+          <IconButton label="Group settings" onClick={() => setSettings(true)}>
+            <SettingsIcon />
+          </IconButton>
+        )}
+      </header>
+      <MessageList
+        conversationId={conversationId}
+        meId={me.id}
+        members={conversation.members}
+        memberReadSeqs={conversation.memberReadSeqs ?? {}}
+        isGroup={conversation.kind === 'group'}
+        onRetry={(cmid) => void actions.retry(conversationId, cmid)}
+        onDiscard={(cmid) => actions.discard(conversationId, cmid)}
+        onEdit={actions.edit}
+        onDelete={actions.remove}
+        onLatestSeq={setLatestSeq}
+        footer={<TypingIndicator names={typingNames} />}
+      />
+      <Composer conversationId={conversationId} onSend={send} />
+      {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}
+    </>
+  )
+}

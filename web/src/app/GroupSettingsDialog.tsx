@@ -1,0 +1,94 @@
+import { useState } from 'react'
+import { useNavigate } from 'react-router'
+import { Avatar } from '@/components/Avatar'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
+import { Dialog } from '@/components/Dialog'
+import { Button, ErrorNote, TextInput } from '@/components/ui'
+import { useConversationMutations } from '@/features/conversations/api'
+import { UserSearch } from '@/features/users/UserSearch'
+import { errorMessage } from '@/lib/http'
+import type { Conversation, User } from '@/lib/types'
+
+export function GroupSettingsDialog({ open, onOpenChange, conversation, me }: { open: boolean; onOpenChange(open: boolean): void; conversation: Conversation; me: User }) {
+  const m = useConversationMutations(me.id)
+  const navigate = useNavigate()
+  const [title, setTitle] = useState(conversation.title ?? '')
+  const [confirm, setConfirm] = useState<'leave' | 'delete' | null>(null)
+  const isOwner = (conversation.ownerId ?? conversation.createdBy) === me.id
+  const error = m.rename.error ?? m.addMember.error ?? m.removeMember.error ?? m.remove.error
+
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange} title="Group settings" description={`${conversation.members.length} members`}>
+      <div className="space-y-5">
+        <ErrorNote message={error ? errorMessage(error) : null} />
+        <form
+          className="flex gap-2"
+          onSubmit={(e) => {
+            e.preventDefault()
+            if (title.trim() && title.trim() !== conversation.title) m.rename.mutate({ id: conversation.id, title: title.trim() })
+          }}
+        >
+          <label className="min-w-0 flex-1">
+            <span className="sr-only">Group name</span>
+            <TextInput aria-label="Group name" value={title} onChange={(e) => setTitle(e.target.value)} maxLength={100} />
+          </label>
+          <Button type="submit" variant="secondary" disabled={!title.trim() || title.trim() === conversation.title || m.rename.isPending}>
+            Rename
+          </Button>
+        </form>
+
+        <section>
+          <h3 className="mb-2 text-sm font-semibold text-zinc-700 dark:text-zinc-300">Members</h3>
+          <ul className="space-y-1" aria-label="Members">
+            {conversation.members.map((u) => (
+              <li key={u.id} className="flex items-center gap-3 rounded-xl px-1 py-1.5">
+                <Avatar size="sm" name={u.displayName} seed={u.id} />
+                <span className="min-w-0 flex-1">
+                  <span className="block truncate text-sm font-medium">
+                    {u.displayName} {u.id === me.id && <span className="text-zinc-500">(you)</span>}
+                  </span>
+                  <span className="block truncate text-xs text-zinc-500">{(conversation.ownerId ?? conversation.createdBy) === u.id ? 'Owner' : `@${u.username}`}</span>
+                </span>
+                {isOwner && u.id !== me.id && (
+                  <Button variant="ghost" className="px-2.5 py-1 text-xs" aria-label={`Remove ${u.displayName}`} onClick={() => m.removeMember.mutate({ id: conversation.id, userId: u.id })}>
+                    Remove
+                  </Button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </section>
+
+        {isOwner && (
+          <section>
+            <h3 className="mb-2 text-sm font-semibold text-zinc-700 dark:text-zinc-300">Add people</h3>
+            <UserSearch label="Add people" exclude={conversation.members.map((u) => u.id)} onPick={(u) => m.addMember.mutate({ id: conversation.id, user: u })} />
+          </section>
+        )}
+
+        <div className="flex flex-wrap gap-2 border-t border-zinc-200 pt-4 dark:border-zinc-800">
+          <Button variant="secondary" onClick={() => setConfirm('leave')}>
+            Leave group
+          </Button>
+          {isOwner && (
+            <Button variant="danger" onClick={() => setConfirm('delete')}>
+              Delete group
+            </Button>
+          )}
+        </div>
+      </div>
+      <ConfirmDialog
+        open={confirm !== null}
+        onOpenChange={(o) => !o && setConfirm(null)}
+        title={confirm === 'delete' ? 'Delete this group?' : 'Leave this group?'}
+        description={confirm === 'delete' ? 'The group and its messages are deleted for everyone.' : 'You will stop receiving its messages.'}
+        confirmLabel={confirm === 'delete' ? 'Delete' : 'Leave'}
+        onConfirm={() => {
+          const done = { onSuccess: () => { onOpenChange(false); navigate('/') } }
+          if (confirm === 'delete') m.remove.mutate(conversation.id, done)
+          else m.removeMember.mutate({ id: conversation.id, userId: me.id }, done)
+        }}
+      />
+    </Dialog>
+  )
+}

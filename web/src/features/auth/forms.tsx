@@ -1,0 +1,108 @@
+import { type FormEvent, useState } from 'react'
+import { Button, ErrorNote, Field, Spinner, TextInput } from '@/components/ui'
+import { ApiError, errorMessage } from '@/lib/http'
+import { useConfirmSignUp, useResendCode, useSignIn, useSignUp } from './api'
+
+function friendly(err: unknown): string {
+  if (err instanceof ApiError && err.status === 401) return 'Wrong username or password.'
+  return errorMessage(err)
+}
+
+export function SignInForm({ initialUsername = '', notice }: { initialUsername?: string; notice?: string }) {
+  const [username, setUsername] = useState(initialUsername)
+  const [password, setPassword] = useState('')
+  const signIn = useSignIn()
+  const submit = (e: FormEvent) => {
+    e.preventDefault()
+    signIn.mutate({ username: username.trim(), password })
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4" aria-label="Sign in">
+      {notice && <p className="rounded-xl bg-emerald-50 px-3.5 py-2.5 text-sm text-emerald-800 dark:bg-emerald-950/50 dark:text-emerald-300">{notice}</p>}
+      <ErrorNote message={signIn.error ? friendly(signIn.error) : null} />
+      <Field label="Username or email">
+        <TextInput autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+      </Field>
+      <Field label="Password">
+        <TextInput type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+      </Field>
+      <Button type="submit" className="w-full" disabled={signIn.isPending}>
+        {signIn.isPending && <Spinner />} Sign in
+      </Button>
+    </form>
+  )
+}
+
+/** Sign up, then (if the server asks) confirm with the emailed code; `onDone` gets the username. */
+export function SignUpForm({ onDone }: { onDone(username: string, password: string): void }) {
+  const [form, setForm] = useState({ username: '', displayName: '', email: '', password: '' })
+  const [confirming, setConfirming] = useState(false)
+  const [code, setCode] = useState('')
+  const signUp = useSignUp()
+  const confirm = useConfirmSignUp()
+  const resend = useResendCode()
+  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value })
+
+  const fieldErr = (field: string) => {
+    const msg = signUp.error instanceof ApiError ? signUp.error.message : ''
+    return msg.toLowerCase().includes(field.toLowerCase()) ? msg : undefined
+  }
+
+  if (confirming) {
+    return (
+      <form
+        aria-label="Confirm your account"
+        className="space-y-4"
+        onSubmit={(e) => {
+          e.preventDefault()
+          confirm.mutate({ username: form.username.trim(), code: code.trim() }, { onSuccess: () => onDone(form.username.trim(), form.password) })
+        }}
+      >
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">
+          We sent a confirmation code to <strong className="text-zinc-900 dark:text-zinc-100">{form.email}</strong>. Enter it to finish.
+        </p>
+        <ErrorNote message={confirm.error ? errorMessage(confirm.error) : null} />
+        <Field label="Confirmation code">
+          <TextInput inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
+        </Field>
+        <Button type="submit" className="w-full" disabled={confirm.isPending}>
+          {confirm.isPending && <Spinner />} Confirm
+        </Button>
+        <Button variant="ghost" className="w-full" disabled={resend.isPending} onClick={() => resend.mutate(form.username.trim())}>
+          {resend.isSuccess ? 'Code sent again' : 'Send the code again'}
+        </Button>
+      </form>
+    )
+  }
+
+  return (
+    <form
+      aria-label="Create account"
+      className="space-y-4"
+      onSubmit={(e) => {
+        e.preventDefault()
+        const input = { ...form, username: form.username.trim(), email: form.email.trim(), displayName: form.displayName.trim() || form.username.trim() }
+        signUp.mutate(input, {
+          onSuccess: (res) => (res.confirmationRequired ? setConfirming(true) : onDone(input.username, input.password)),
+        })
+      }}
+    >
+      <ErrorNote message={signUp.error ? errorMessage(signUp.error) : null} />
+      <Field label="Username" hint="Letters, digits and underscores." error={fieldErr('username')}>
+        <TextInput autoComplete="username" value={form.username} onChange={set('username')} required autoFocus />
+      </Field>
+      <Field label="Display name">
+        <TextInput autoComplete="name" value={form.displayName} onChange={set('displayName')} placeholder="How others see you" />
+      </Field>
+      <Field label="Email" error={fieldErr('email')}>
+        <TextInput type="email" autoComplete="email" value={form.email} onChange={set('email')} required />
+      </Field>
+      <Field label="Password" hint="At least 8 characters." error={fieldErr('password')}>
+        <TextInput type="password" autoComplete="new-password" value={form.password} onChange={set('password')} required minLength={8} />
+      </Field>
+      <Button type="submit" className="w-full" disabled={signUp.isPending}>
+        {signUp.isPending && <Spinner />} Create account
+      </Button>
+    </form>
+  )
+}

@@ -1,0 +1,79 @@
+import { type KeyboardEvent, useEffect, useRef, useState } from 'react'
+import { SendIcon } from '@/components/icons'
+import { focusRing } from '@/components/ui'
+import { useTypingSender } from './hooks'
+
+export const MAX_BODY = 4000
+
+export function Composer({ conversationId, onSend }: { conversationId: string; onSend(body: string): void }) {
+  const [text, setText] = useState('')
+  const ref = useRef<HTMLTextAreaElement>(null)
+  const typing = useTypingSender(conversationId)
+
+  useEffect(() => {
+    setText('')
+    ref.current?.focus()
+  }, [conversationId])
+
+  useEffect(() => {
+    const el = ref.current
+    if (!el) return
+    el.style.height = 'auto'
+    el.style.height = `${Math.min(el.scrollHeight, 160)}px`
+  }, [text])
+
+  const body = text.trim()
+  const tooLong = body.length > MAX_BODY
+  const submit = () => {
+    if (!body || tooLong) return
+    onSend(body)
+    setText('')
+    typing.stop()
+  }
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault()
+      submit()
+    }
+  }
+
+  return (
+    <form
+      className="flex items-end gap-2 border-t border-zinc-200 bg-white px-3 py-3 pb-[max(0.75rem,env(safe-area-inset-bottom))] dark:border-zinc-800 dark:bg-zinc-950"
+      onSubmit={(e) => {
+        e.preventDefault()
+        submit()
+      }}
+    >
+      <div className="relative min-w-0 flex-1">
+        <textarea
+          ref={ref}
+          rows={1}
+          value={text}
+          aria-label="Message"
+          placeholder="Write a message…"
+          onChange={(e) => {
+            setText(e.target.value)
+            typing.onInput(e.target.value)
+          }}
+          onBlur={typing.stop}
+          onKeyDown={onKeyDown}
+          className="block max-h-40 w-full resize-none rounded-3xl border border-zinc-200 bg-zinc-50 px-4 py-2.5 text-[15px] leading-6 placeholder:text-zinc-400 focus:border-brand-500 focus:bg-white focus:ring-2 focus:ring-brand-500/25 focus:outline-none dark:border-zinc-800 dark:bg-zinc-900 dark:focus:bg-zinc-900"
+        />
+        {body.length > MAX_BODY - 200 && (
+          <span className={`absolute right-4 -top-5 text-xs ${tooLong ? 'text-red-600' : 'text-zinc-500'}`}>
+            {body.length}/{MAX_BODY}
+          </span>
+        )}
+      </div>
+      <button
+        type="submit"
+        aria-label="Send"
+        disabled={!body || tooLong}
+        className={`inline-flex size-11 shrink-0 items-center justify-center rounded-full bg-brand-600 text-white shadow-sm transition hover:bg-brand-700 disabled:bg-zinc-200 disabled:text-zinc-400 dark:disabled:bg-zinc-800 dark:disabled:text-zinc-600 ${focusRing}`}
+      >
+        <SendIcon className="size-5" />
+      </button>
+    </form>
+  )
+}

@@ -1,0 +1,331 @@
+import * as DM from '@radix-ui/react-dropdown-menu'
+import { clsx } from 'clsx'
+import { type KeyboardEvent, forwardRef, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { Avatar } from '@/components/Avatar'
+import { ConfirmDialog } from '@/components/ConfirmDialog'
+import { AlertIcon, CheckIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
+import { Spinner, focusRing } from '@/components/ui'
+import type { OutboxEntry } from '@/lib/cache'
+import { dayKey, formatClock, formatDay } from '@/lib/time'
+import type { Message, User } from '@/lib/types'
+import { useMessages, useOutbox } from './hooks'
+
+type Item =
+  | { kind: 'message'; message: Message; key: string }
+  | { kind: 'pending'; entry: OutboxEntry; key: string }
+
+interface Group {
+  senderId: string
+  day: string
+  items: Item[]
+}
+
+const GROUP_GAP_MS = 5 * 60_000
+
+function timeOf(item: Item): string {
+  return item.kind === 'message' ? item.message.createdAt : item.entry.createdAt
+}
+function senderOf(item: Item): string {
+  return item.kind === 'message' ? item.message.senderId : item.entry.senderId
+}
+
+/** Group consecutive items by sender and day (a gap over 5 minutes starts a new group). */
+export function groupItems(items: Item[]): { day: string; label: string; groups: Group[] }[] {
+  const days: { day: string; label: string; groups: Group[] }[] = []
+  let prev: Item | undefined
+  for (const item of items) {
+    const day = dayKey(timeOf(item))
+    let d = days[days.length - 1]
+    if (!d || d.day !== day) {
+      d = { day, label: formatDay(timeOf(item)), groups: [] }
+      days.push(d)
+      prev = undefined
+    }
+    const g = d.groups[d.groups.length - 1]
+    if (g && prev && senderOf(prev) === senderOf(item) && Date.parse(timeOf(item)) - Date.parse(timeOf(prev)) < GROUP_GAP_MS) g.items.push(item)
+    else d.groups.push({ senderId: senderOf(item), day, items: [item] })
+    prev = item
+  }
+  return days
+}
+
+export interface MessageListProps {
+  conversationId: string
+  meId: string
+  members: User[]
+  memberReadSeqs: Record<string, number>
+  isGroup: boolean
+  onRetry(clientMessageId: string): void
+  onDiscard(clientMessageId: string): void
+  onEdit(message: Message, body: string): Promise<void>
+  onDelete(message: Message): Promise<void>
+  /** Called with the newest seq on screen, for read receipts. */
+  onLatestSeq?(seq: number): void
+  footer?: React.ReactNode
+}
+
+export function MessageList(props: MessageListProps) {
+  const { conversationId, meId, members, memberReadSeqs, isGroup } = props
+  const { messages, isPending, error, hasNextPage, fetchNextPage, isFetchingNextPage, refetch } = useMessages(conversationId)
+  const outbox = useOutbox(conversationId)
+  const scroller = useRef<HTMLDivElement>(null)
+  const sentinel = useRef<HTMLDivElement>(null)
+
+  const items = useMemo<Item[]>(() => {
+    const confirmed = new Set(messages.filter((m) => m.senderId === meId && m.clientMessageId).map((m) => m.clientMessageId))
+    return [
+      ...messages.map((m) => ({ kind: 'message' as const, message: m, key: m.id })),
+      ...outbox.filter((e) => !confirmed.has(e.clientMessageId)).map((e) => ({ kind: 'pending' as const, entry: e, key: `local:${e.clientMessageId}` })),
+    ]
+  }, [messages, outbox, meId])
+  const days = useMemo(() => groupItems(items), [items])
+  const names = useMemo(() => new Map(members.map((m) => [m.id, m])), [members])
+
+  const latestSeq = messages.length ? messages[messages.length - 1].seq : 0
+  const { onLatestSeq } = props
+  useEffect(() => {
+    if (latestSeq) onLatestSeq?.(latestSeq)
+  }, [latestSeq, onLatestSeq])
+
+  // Our own new message scrolls to the bottom.
+  const pendingCount = outbox.length
+  useLayoutEffect(() => {
+    if (pendingCount > 0 && scroller.current) scroller.current.scrollTop = 0
+  }, [pendingCount])
+
+  useEffect(() => {
+    const el = sentinel.current
+    if (!el || !hasNextPage) return
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && !isFetchingNextPage) void fetchNextPage()
+    }, { root: scroller.current, rootMargin: '300px 0px 0px 0px' })
+    io.observe(el)
+    return () => io.disconnect()
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage])
+
+  const others = members.filter((m) => m.id !== meId)
+  const readBy = (seq: number) => others.filter((m) => (memberReadSeqs[m.id] ?? 0) >= seq)
+
+  return (
+    <div ref={scroller} data-testid="message-scroller" className="chat-wallpaper flex min-h-0 flex-1 flex-col-reverse overflow-y-auto scroll-thin">
+      <div className="mx-auto w-full max-w-3xl px-3 pt-2 pb-3 sm:px-6">
+        <div ref={sentinel} aria-hidden className="h-1" />
+        {isFetchingNextPage && (
+          <div className="flex justify-center py-3 text-zinc-400">
+            <Spinner />
+          </div>
+        )}
+        {!hasNextPage && !isPending && messages.length > 0 && (
+          <p className="py-4 text-center text-xs text-zinc-400">This is the beginning of the conversation.</p>
+        )}
+        {isPending && (
+          <div className="flex justify-center py-10 text-zinc-400">
+            <Spinner className="size-6" />
+          </div>
+        )}
+        {error && (
+          <p className="py-6 text-center text-sm text-red-600">
+            Could not load messages.{' '}
+            <button className="underline" onClick={() => void refetch()}>
+              Try again
+            </button>
+          </p>
+        )}
+        {!isPending && items.length === 0 && !error && (
+          <div className="flex flex-col items-center gap-2 py-16 text-center text-sm text-zinc-500">
+            <span className="text-4xl">👋</span>
+            No messages yet. Say hello!
+          </div>
+        )}
+        <ol aria-label="Messages" className="space-y-1">
+          {days.map((d) => (
+            <li key={d.day}>
+              <div className="sticky top-1 z-10 my-3 flex justify-center">
+                <span className="rounded-full bg-white/90 px-3 py-1 text-xs font-medium text-zinc-600 shadow-sm backdrop-blur dark:bg-zinc-800/90 dark:text-zinc-300">{d.label}</span>
+              </div>
+              <ol className="space-y-2">
+                {d.groups.map((g, gi) => {
+                  const mine = g.senderId === meId
+                  const sender = names.get(g.senderId)
+                  return (
+                    <li key={`${g.items[0].key}-${gi}`} className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
+                      {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} />}
+                      <ol className={clsx('flex max-w-[85%] min-w-0 flex-col gap-0.5 sm:max-w-[75%]', mine ? 'items-end' : 'items-start')}>
+                        {!mine && isGroup && <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300">{sender?.displayName ?? 'Former member'}</li>}
+                        {g.items.map((item, i) => (
+                          <Bubble
+                            key={item.key}
+                            item={item}
+                            mine={mine}
+                            first={i === 0}
+                            last={i === g.items.length - 1}
+                            readers={item.kind === 'message' && mine ? readBy(item.message.seq) : []}
+                            othersCount={others.length}
+                            {...props}
+                          />
+                        ))}
+                      </ol>
+                    </li>
+                  )
+                })}
+              </ol>
+            </li>
+          ))}
+        </ol>
+        {props.footer}
+      </div>
+    </div>
+  )
+}
+
+function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDiscard, onEdit, onDelete }: MessageListProps & { item: Item; mine: boolean; first: boolean; last: boolean; readers: User[]; othersCount: number }) {
+  const [editing, setEditing] = useState(false)
+  const [confirmDelete, setConfirmDelete] = useState(false)
+  const [busyError, setBusyError] = useState<string | null>(null)
+  const message = item.kind === 'message' ? item.message : null
+  const pending = item.kind === 'pending' ? item.entry : null
+  const body = message ? message.body : pending!.body
+  const deleted = message?.deleted ?? false
+  const canAct = mine && message && !deleted
+
+  const shape = clsx(
+    'rounded-2xl px-3.5 py-2 text-[15px] leading-snug shadow-sm',
+    mine ? 'bg-brand-600 text-white dark:bg-brand-600' : 'bg-white text-zinc-900 dark:bg-zinc-800 dark:text-zinc-100',
+    mine ? (first ? 'rounded-tr-2xl' : 'rounded-tr-md') : first ? 'rounded-tl-2xl' : 'rounded-tl-md',
+    mine ? (last ? 'rounded-br-md' : 'rounded-br-md') : last ? 'rounded-bl-md' : 'rounded-bl-md',
+    deleted && 'bg-transparent! text-zinc-500! shadow-none! ring-1 ring-zinc-300 dark:text-zinc-400! dark:ring-zinc-700',
+    pending?.status === 'failed' && 'opacity-80 ring-2 ring-red-400',
+  )
+
+  let status: React.ReactNode = null
+  if (mine) {
+    if (pending?.status === 'sending') status = <span data-testid="message-status" data-status="sending" aria-label="Sending"><ClockIcon className="size-3.5" /></span>
+    else if (pending?.status === 'failed') status = <span data-testid="message-status" data-status="failed" aria-label="Not sent"><AlertIcon className="size-3.5" /></span>
+    else if (message && !deleted) {
+      const read = othersCount > 0 && readers.length === othersCount
+      status = read ? (
+        <span data-testid="message-status" data-status="read" aria-label="Read" title={othersCount > 1 ? 'Read by everyone' : 'Read'} className="text-sky-200">
+          <DoubleCheckIcon className="size-4" />
+        </span>
+      ) : (
+        <span data-testid="message-status" data-status="delivered" aria-label={readers.length ? `Read by ${readers.length}` : 'Delivered'} title={readers.length ? `Read by ${readers.map((r) => r.displayName).join(', ')}` : 'Delivered'}>
+          {readers.length ? <DoubleCheckIcon className="size-4" /> : <CheckIcon className="size-3.5" />}
+        </span>
+      )
+    }
+  }
+
+  return (
+    <li className="group/msg flex max-w-full items-center gap-1" data-testid="message" data-mine={mine ? 'true' : 'false'} data-message-id={message?.id} data-client-id={message?.clientMessageId ?? pending?.clientMessageId} data-seq={message?.seq}>
+      {canAct && !editing && (
+        <DM.Root>
+          <DM.Trigger asChild>
+            <button aria-label="Message actions" className={clsx('rounded-full p-1 text-zinc-400 opacity-0 transition group-hover/msg:opacity-100 group-focus-within/msg:opacity-100 hover:bg-zinc-200 hover:text-zinc-700 focus:opacity-100 data-[state=open]:opacity-100 dark:hover:bg-zinc-800 dark:hover:text-zinc-200 [@media(hover:none)]:opacity-60', focusRing)}>
+              <DotsIcon className="size-4" />
+            </button>
+          </DM.Trigger>
+          <DM.Portal>
+            <DM.Content align="end" sideOffset={4} className="z-50 min-w-36 rounded-xl border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+              <DM.Item className="cursor-pointer rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800" onSelect={() => setEditing(true)}>
+                Edit
+              </DM.Item>
+              <DM.Item className="cursor-pointer rounded-lg px-3 py-2 text-red-600 outline-none data-highlighted:bg-red-50 dark:text-red-400 dark:data-highlighted:bg-red-950/50" onSelect={() => setConfirmDelete(true)}>
+                Delete
+              </DM.Item>
+            </DM.Content>
+          </DM.Portal>
+        </DM.Root>
+      )}
+      <div className={clsx('min-w-0', shape)}>
+        {editing && message ? (
+          <EditBox
+            initial={message.body}
+            onCancel={() => setEditing(false)}
+            onSave={async (text) => {
+              setBusyError(null)
+              try {
+                if (text !== message.body) await onEdit(message, text)
+                setEditing(false)
+              } catch (err) {
+                setBusyError(err instanceof Error ? err.message : 'Could not save')
+              }
+            }}
+          />
+        ) : (
+          <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
+            {deleted ? 'This message was deleted' : body}
+            <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/75' : 'text-zinc-400')}>
+              {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
+              <time dateTime={message?.createdAt ?? pending!.createdAt}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
+              {status}
+            </span>
+          </p>
+        )}
+        {busyError && <p className="mt-1 text-xs text-red-200">{busyError}</p>}
+        {pending?.status === 'failed' && (
+          <div className="mt-1.5 flex items-center gap-2 text-xs">
+            <span className="text-white/90">Not sent{pending.error ? `: ${pending.error}` : ''}</span>
+            <button className={clsx('rounded-full bg-white/20 px-2 py-0.5 font-semibold hover:bg-white/30', focusRing)} onClick={() => onRetry(pending.clientMessageId)}>
+              Retry
+            </button>
+            <button className={clsx('rounded-full px-2 py-0.5 hover:bg-white/20', focusRing)} onClick={() => onDiscard(pending.clientMessageId)}>
+              Discard
+            </button>
+          </div>
+        )}
+      </div>
+      {message && (
+        <ConfirmDialog
+          open={confirmDelete}
+          onOpenChange={setConfirmDelete}
+          title="Delete message?"
+          description="It will be deleted for everyone in this chat."
+          confirmLabel="Delete"
+          onConfirm={() => void onDelete(message).catch(() => undefined)}
+        />
+      )}
+    </li>
+  )
+}
+
+const EditBox = forwardRef<HTMLTextAreaElement, { initial: string; onCancel(): void; onSave(text: string): void }>(function EditBox({ initial, onCancel, onSave }, _ref) {
+  const [text, setText] = useState(initial)
+  const ref = useRef<HTMLTextAreaElement>(null)
+  useEffect(() => {
+    const el = ref.current
+    if (el) {
+      el.focus()
+      el.setSelectionRange(el.value.length, el.value.length)
+    }
+  }, [])
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Escape') {
+      e.preventDefault()
+      onCancel()
+    } else if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault()
+      if (text.trim()) onSave(text.trim())
+    }
+  }
+  return (
+    <div className="w-64 max-w-full sm:w-80">
+      <textarea
+        ref={ref}
+        aria-label="Edit message"
+        value={text}
+        rows={Math.min(6, Math.max(1, text.split('\n').length))}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+        className="block w-full resize-none rounded-lg bg-white/15 px-2 py-1 text-[15px] text-inherit outline-none focus:ring-2 focus:ring-white/60"
+      />
+      <div className="mt-1.5 flex justify-end gap-1.5 text-xs">
+        <button className="rounded-full px-2.5 py-1 hover:bg-white/15" onClick={onCancel}>
+          Cancel
+        </button>
+        <button className="rounded-full bg-white px-2.5 py-1 font-semibold text-brand-700 hover:bg-white/90" disabled={!text.trim()} onClick={() => onSave(text.trim())}>
+          Save
+        </button>
+      </div>
+    </div>
+  )
+})

@@ -1,0 +1,129 @@
+import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useCallback, useMemo, useRef } from 'react'
+import { type MessagesData, type OutboxEntry, allMessages, applyMessage, applyRead } from '@/lib/cache'
+import { useRealtimeClient } from '@/lib/realtime-context'
+import { keys } from '@/lib/query-keys'
+import type { Message } from '@/lib/types'
+import { deleteMessageRest, markReadRest, messagesQueryOptions, patchMessage, postMessage } from './api'
+import { type SendContext, discardMessage, isPermanent, retryAllFailed, retryMessage, sendMessage } from './send'
+
+export function useMessages(conversationId: string) {
+  const query = useInfiniteQuery(messagesQueryOptions(conversationId))
+  const messages = useMemo(() => allMessages(query.data as MessagesData | undefined), [query.data])
+  return { ...query, messages }
+}
+
+export function useOutbox(conversationId: string) {
+  return useQuery<OutboxEntry[]>({
+    queryKey: keys.outbox(conversationId),
+    queryFn: () => [],
+    staleTime: Infinity,
+    gcTime: Infinity,
+    initialData: [],
+  }).data
+}
+
+function useSendContext(meId: string): SendContext {
+  const qc = useQueryClient()
+  const client = useRealtimeClient()
+  return useMemo(
+    () => ({ qc, meId, transport: { ws: client, rest: postMessage } }),
+    [qc, meId, client],
+  )
+}
+
+export function useMessageActions(meId: string) {
+  const ctx = useSendContext(meId)
+  const client = useRealtimeClient()
+  const qc = ctx.qc
+  const lastRead = useRef<Record<string, number>>({})
+
+  const send = useCallback((conversationId: string, body: string) => sendMessage(ctx, conversationId, body), [ctx])
+  const retry = useCallback((conversationId: string, cmid: string) => retryMessage(ctx, conversationId, cmid), [ctx])
+  const discard = useCallback((conversationId: string, cmid: string) => discardMessage(qc, conversationId, cmid), [qc])
+  const retryFailed = useCallback(() => retryAllFailed(ctx), [ctx])
+
+  const edit = useCallback(
+    async (message: Message, body: string): Promise<void> => {
+      let updated: Message | undefined
+      if (client?.isOpen) {
+        try {
+          updated = (await client.request({ action: 'editMessage', conversationId: message.conversationId, messageId: message.id, body })).message
+        } catch (err) {
+          if (isPermanent(err)) throw err
+        }
+      }
+      updated ??= await patchMessage(message.conversationId, message.id, body)
+      applyMessage(qc, updated, meId)
+    },
+    [client, qc, meId],
+  )
+
+  const remove = useCallback(
+    async (message: Message): Promise<void> => {
+      let updated: Message | undefined
+      let done = false
+      if (client?.isOpen) {
+        try {
+          updated = (await client.request({ action: 'deleteMessage', conversationId: message.conversationId, messageId: message.id })).message
+          done = true
+        } catch (err) {
+          if (isPermanent(err)) throw err
+        }
+      }
+      if (!done) await deleteMessageRest(message.conversationId, message.id)
+      applyMessage(qc, updated ?? { ...message, body: '', deleted: true }, meId)
+    },
+    [client, qc, meId],
+  )
+
+  /** Move our read marker forward to `seq` (no-op if already there). */
+  const markRead = useCallback(
+    async (conversationId: string, seq: number): Promise<void> => {
+      if ((lastRead.current[conversationId] ?? 0) >= seq) return
+      lastRead.current[conversationId] = seq
+      applyRead(qc, conversationId, meId, seq, meId)
+      try {
+        if (client?.isOpen) await client.request({ action: 'markRead', conversationId, seq })
+        else await markReadRest(conversationId, seq)
+      } catch {
+        try {
+          await markReadRest(conversationId, seq)
+        } catch {
+          lastRead.current[conversationId] = 0
+        }
+      }
+    },
+    [client, qc, meId],
+  )
+
+  return { send, retry, discard, retryFailed, edit, remove, markRead }
+}
+
+const TYPING_EVERY_MS = 3000
+
+/** Tells the others we are typing, at most every ~3 s, and that we stopped. */
+export function useTypingSender(conversationId: string) {
+  const client = useRealtimeClient()
+  const lastSent = useRef(0)
+  const onInput = useCallback(
+    (text: string) => {
+      if (!client) return
+      const now = Date.now()
+      if (text.trim() === '') {
+        if (lastSent.current) client.send({ action: 'typing', conversationId, isTyping: false })
+        lastSent.current = 0
+        return
+      }
+      if (now - lastSent.current >= TYPING_EVERY_MS) {
+        if (client.send({ action: 'typing', conversationId, isTyping: true })) lastSent.current = now
+      }
+    },
+    [client, conversationId],
+  )
+  const stop = useCallback(() => {
+    if (client && lastSent.current) client.send({ action: 'typing', conversationId, isTyping: false })
+    lastSent.current = 0
+  }, [client, conversationId])
+  return { onInput, stop }
+}

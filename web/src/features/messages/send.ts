@@ -1,0 +1,109 @@
+/**
+ * Optimistic sending. A message waits in the conversation's outbox (in the query cache) until
+ * the server confirms it; the confirmation (ack, REST response or a live/sync event) removes it
+ * by clientMessageId. A retry reuses the clientMessageId, so the server never stores it twice.
+ */
+import type { QueryClient } from '@tanstack/react-query'
+import { type OutboxEntry, applyMessage } from '@/lib/cache'
+import { ApiError } from '@/lib/http'
+import { newClientMessageId } from '@/lib/ids'
+import { keys } from '@/lib/query-keys'
+import type { AckFrame, ClientFrame, Message } from '@/lib/types'
+
+export interface SendTransport {
+  /** The socket path; null or closed means use REST. */
+  ws: { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
+  rest(conversationId: string, clientMessageId: string, body: string): Promise<Message>
+}
+
+export interface SendContext {
+  qc: QueryClient
+  transport: SendTransport
+  meId: string
+}
+
+function putEntry(qc: QueryClient, entry: OutboxEntry): void {
+  qc.setQueryData<OutboxEntry[]>(keys.outbox(entry.conversationId), (box = []) => {
+    const idx = box.findIndex((e) => e.clientMessageId === entry.clientMessageId)
+    if (idx === -1) return [...box, entry]
+    const next = box.slice()
+    next[idx] = entry
+    return next
+  })
+}
+
+/** Permanent failures (the server refused the message) are not retried automatically. */
+export function isPermanent(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && ['validation_error', 'payload_too_large', 'forbidden', 'not_found'].includes(code)
+}
+
+async function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
+  const { ws, rest } = ctx.transport
+  if (ws?.isOpen) {
+    try {
+      const ack = await ws.request({
+        action: 'sendMessage',
+        conversationId: entry.conversationId,
+        clientMessageId: entry.clientMessageId,
+        body: entry.body,
+      })
+      if (ack.message) return ack.message
+    } catch (err) {
+      if (isPermanent(err)) throw err
+      // Disconnected or timed out: REST with the same clientMessageId is safe.
+    }
+  }
+  return rest(entry.conversationId, entry.clientMessageId, entry.body)
+}
+
+/** Send (or resend) an outbox entry; resolves with the stored message or null on failure. */
+export async function sendEntry(ctx: SendContext, entry: OutboxEntry): Promise<Message | null> {
+  putEntry(ctx.qc, { ...entry, status: 'sending', error: undefined })
+  try {
+    const message = await deliver(ctx, entry)
+    applyMessage(ctx.qc, message, ctx.meId)
+    return message
+  } catch (err) {
+    const still = ctx.qc.getQueryData<OutboxEntry[]>(keys.outbox(entry.conversationId))?.some((e) => e.clientMessageId === entry.clientMessageId)
+    if (still) {
+      putEntry(ctx.qc, {
+        ...entry,
+        status: 'failed',
+        error: err instanceof Error ? err.message : 'Not sent',
+        permanent: isPermanent(err),
+      })
+    }
+    return null
+  }
+}
+
+export function sendMessage(ctx: SendContext, conversationId: string, body: string, clientMessageId = newClientMessageId()): Promise<Message | null> {
+  return sendEntry(ctx, {
+    clientMessageId,
+    conversationId,
+    senderId: ctx.meId,
+    body,
+    createdAt: new Date().toISOString(),
+    status: 'sending',
+  })
+}
+
+export function retryMessage(ctx: SendContext, conversationId: string, clientMessageId: string): Promise<Message | null> {
+  const entry = ctx.qc.getQueryData<OutboxEntry[]>(keys.outbox(conversationId))?.find((e) => e.clientMessageId === clientMessageId)
+  if (!entry || entry.status === 'sending') return Promise.resolve(null)
+  return sendEntry(ctx, entry)
+}
+
+export function discardMessage(qc: QueryClient, conversationId: string, clientMessageId: string): void {
+  qc.setQueryData<OutboxEntry[]>(keys.outbox(conversationId), (box) => box?.filter((e) => e.clientMessageId !== clientMessageId))
+}
+
+/** Resend every failed, retryable entry (called when the connection comes back). */
+export function retryAllFailed(ctx: SendContext): void {
+  for (const query of ctx.qc.getQueryCache().findAll({ queryKey: ['outbox'] })) {
+    const box = query.state.data as OutboxEntry[] | undefined
+    for (const e of box ?? []) if (e.status === 'failed' && !e.permanent) void sendEntry(ctx, e)
+  }
+}

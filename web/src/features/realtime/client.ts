@@ -1,0 +1,46 @@
+import type { QueryClient } from '@tanstack/react-query'
+import { applyEvent, setOnline } from '@/lib/cache'
+import { wsEndpoint } from '@/lib/config'
+import { ApiError, api } from '@/lib/http'
+import { keys } from '@/lib/query-keys'
+import { RealtimeClient, type SocketLike } from '@/lib/realtime'
+import type { RealtimeHandle } from '@/lib/realtime-context'
+import type { SyncPage } from '@/lib/types'
+
+export function fetchTicket(): Promise<{ ticket: string; expiresIn: number }> {
+  return api<{ ticket: string; expiresIn: number }>('/api/auth/ws-ticket', { method: 'POST' })
+}
+
+export function fetchSync(since: string): Promise<SyncPage> {
+  return api<SyncPage>(`/api/sync?${new URLSearchParams({ since })}`)
+}
+
+/** Build the tab's realtime client, writing every event into the query cache. */
+export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
+  const listeners = new Set<() => void>()
+  const client = new RealtimeClient({
+    getTicket: async () => (await fetchTicket()).ticket,
+    url: (ticket) => `${wsEndpoint()}?${new URLSearchParams({ ticket })}`,
+    fetchSync,
+    createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    onEvent: (event) => applyEvent(qc, event, meId),
+    onHello: (hello, resumed) => {
+      setOnline(qc, hello.online)
+      if (!resumed) {
+        // Anything loaded before this point may predate hello's cursor: load it again.
+        void qc.invalidateQueries({ queryKey: keys.conversations })
+        void qc.invalidateQueries({ queryKey: ['messages'] })
+        void qc.invalidateQueries({ queryKey: ['conversation'] })
+      }
+    },
+    onStatus: () => listeners.forEach((fn) => fn()),
+    isFatal: (err) => err instanceof ApiError && err.status === 401,
+  })
+  return {
+    client,
+    subscribe(fn) {
+      listeners.add(fn)
+      return () => listeners.delete(fn)
+    },
+  }
+}
