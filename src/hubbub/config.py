@@ -91,21 +91,20 @@ class Settings:
         for item in fields(cls):
             raw = env.get(f"HUBBUB_{item.name.upper()}")
             if raw is not None and raw != "":
-                values[item.name] = _parse(item.name, raw)
+                values[item.name] = _parse(item.name, str(item.type), raw)
         settings = cls(**values)
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings
 
 
-def _parse(name: str, raw: str) -> Any:
-    default = getattr(Settings, name, None)
+def _parse(name: str, declared: str, raw: str) -> Any:
     if name in {"data_dir", "static_dir"}:
         return Path(raw)
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     if name == "sqlite_synchronous":
         return raw.strip().upper()
-    if isinstance(default, int):
+    if declared == "int":
         try:
             return int(raw)
         except ValueError:

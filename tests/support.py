@@ -1,0 +1,277 @@
+"""Test helpers shared by the suites: a real server process and real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+FAST_TEST_ENV = {
+    "HUBBUB_PASSWORD_HASH_MEMORY_KIB": "1024",
+    "HUBBUB_SIGN_UP_PER_IP": "100000",
+    "HUBBUB_SIGN_IN_PER_IP": "100000",
+    "HUBBUB_LOG_LEVEL": "warning",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """`hubbub serve` in a subprocess on a free port, with its own data directory."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, **FAST_TEST_ENV, **self.env}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hubbub",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            env=env,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("server did not become healthy in 20 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        self.stop(sig)
+        self.start()
+
+
+_names = itertools.count()
+
+
+@dataclass
+class Account:
+    id: str
+    username: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class Api:
+    """A thin async client for the REST API that keeps the status of each reply."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=20)
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http", "ws", 1) + "/ws"
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(
+        self, method: str, path: str, account: Account | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if account is not None:
+            headers.update(account.headers)
+        return await self.http.request(method, "/api" + path, headers=headers, **kwargs)
+
+    async def sign_up(self, name: str | None = None, display: str | None = None) -> Account:
+        username = name or f"user{os.getpid()}x{next(_names)}{time.time_ns() % 100000}"
+        password = "correct horse battery"
+        reply = await self.call(
+            "POST",
+            "/auth/signup",
+            json={
+                "username": username,
+                "email": f"{username}@example.test",
+                "password": password,
+                "displayName": display or username.title(),
+            },
+        )
+        assert reply.status_code == 201, reply.text
+        return await self.sign_in(username, password)
+
+    async def sign_in(self, username: str, password: str) -> Account:
+        reply = await self.call(
+            "POST", "/auth/signin", json={"username": username, "password": password}
+        )
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        return Account(
+            id=body["user"]["id"],
+            username=username,
+            password=password,
+            access_token=body["accessToken"],
+            refresh_token=body["refreshToken"],
+        )
+
+    async def direct(self, me: Account, other: Account) -> str:
+        reply = await self.call("POST", "/conversations/direct", me, json={"userId": other.id})
+        assert reply.status_code in (200, 201), reply.text
+        conversation_id: str = reply.json()["conversation"]["id"]
+        return conversation_id
+
+    async def group(self, owner: Account, title: str, *members: Account) -> str:
+        reply = await self.call(
+            "POST",
+            "/conversations",
+            owner,
+            json={"title": title, "memberIds": [m.id for m in members]},
+        )
+        assert reply.status_code == 201, reply.text
+        conversation_id: str = reply.json()["conversation"]["id"]
+        return conversation_id
+
+    async def send(self, account: Account, conversation_id: str, body: str, cmid: str) -> Any:
+        reply = await self.call(
+            "POST",
+            f"/conversations/{conversation_id}/messages",
+            account,
+            json={"clientMessageId": cmid, "body": body},
+        )
+        assert reply.status_code in (200, 201), reply.text
+        return reply.json()["message"]
+
+    async def ticket(self, account: Account) -> str:
+        reply = await self.call("POST", "/auth/ws-ticket", account)
+        assert reply.status_code == 200, reply.text
+        ticket: str = reply.json()["ticket"]
+        return ticket
+
+    async def sync_all(self, account: Account, since: str) -> tuple[list[Any], str]:
+        events: list[Any] = []
+        while True:
+            reply = await self.call("GET", "/sync", account, params={"since": since})
+            assert reply.status_code == 200, reply.text
+            body = reply.json()
+            events.extend(body["events"])
+            since = body["cursor"]
+            if not body["hasMore"]:
+                return events, since
+
+
+class Socket:
+    """A real WebSocket client that records every frame it receives."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.frames: list[dict[str, Any]] = []
+        self._arrived = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read())
+        self.closed_code: int | None = None
+        self._ids = itertools.count(1)
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.connection:
+                async with self._arrived:
+                    self.frames.append(orjson.loads(raw))
+                    self._arrived.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed_code = self.connection.close_code
+            async with self._arrived:
+                self._arrived.notify_all()
+
+    async def wait_for(self, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The first frame (already received or arriving) whose fields equal `match`."""
+
+        def found() -> dict[str, Any] | None:
+            return next(
+                (f for f in self.frames if all(f.get(k) == v for k, v in match.items())), None
+            )
+
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: found() is not None or self._reader.done()),
+                timeout,
+            )
+        frame = found()
+        assert frame is not None, f"no frame {match}; got {self.frames}"
+        return frame
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f.get("type") == kind]
+
+    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        await self.connection.send(frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame).decode())
+
+    async def request(self, action: str, **fields: Any) -> dict[str, Any]:
+        request_id = f"r{next(self._ids)}"
+        await self.send({"action": action, "requestId": request_id, **fields})
+        return await self.wait_for(requestId=request_id)
+
+    async def quiet(self, seconds: float = 0.3) -> None:
+        """Lets in-flight frames arrive before asserting that something did not."""
+        await asyncio.sleep(seconds)
+
+    async def close(self) -> None:
+        await self.connection.close()
+        with contextlib.suppress(Exception):
+            await self._reader
+
+
+@contextlib.asynccontextmanager
+async def open_socket(api: Api, account: Account, **kwargs: Any) -> AsyncIterator[Socket]:
+    ticket = await api.ticket(account)
+    connection = await websockets.connect(f"{api.ws_url}?ticket={ticket}", **kwargs)
+    socket_ = Socket(connection)
+    try:
+        await socket_.wait_for(type="hello")
+        yield socket_
+    finally:
+        await socket_.close()
