@@ -1,0 +1,153 @@
+"""The WebSocket protocol: validation, typing, presence, read receipts, limits."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support import Api, open_socket
+
+
+async def test_malformed_frames_get_error_frames_and_the_connection_stays_open(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as socket_:
+        for frame in [
+            "not json",
+            "[1, 2]",
+            b"\x00\x01binary",
+            '{"action": "fly"}',
+            '{"action": "sendMessage", "requestId": 5}',
+            {"action": "sendMessage", "conversationId": conversation, "body": "no id"},
+            {"action": "sendMessage", "conversationId": conversation, "clientMessageId": "x",
+             "body": 42},
+            {"action": "markRead", "conversationId": conversation, "seq": "1"},
+            {"action": "typing", "conversationId": conversation, "isTyping": "yes"},
+            {"action": "sendMessage", "conversationId": conversation, "clientMessageId": "big",
+             "body": "z" * 5000},
+            "x" * 20_000,
+        ]:
+            await socket_.send(frame)
+        await socket_.quiet(0.5)
+        errors = socket_.of_type("error")
+        assert len(errors) == 11
+        codes = [e["error"]["code"] for e in errors]
+        assert codes.count("payload_too_large") == 2
+        assert set(codes) == {"validation_error", "payload_too_large"}
+        pong = await socket_.request("ping")
+        assert pong["type"] == "pong"
+        ok = await socket_.request(
+            "sendMessage", conversationId=conversation, clientMessageId="ok-1", body="still here"
+        )
+        assert ok["message"]["seq"] == 1
+
+
+async def test_typing_reaches_the_other_members_only(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        await ana_socket.send(
+            {"action": "typing", "conversationId": conversation, "isTyping": True}
+        )
+        typing = await bob_socket.wait_for(type="typing")
+        assert typing == {"type": "typing", "conversationId": conversation, "userId": ana.id,
+                          "isTyping": True}
+        await ana_socket.quiet()
+        assert not ana_socket.of_type("typing")
+    events, _ = await api.sync_all(bob, "0")
+    assert not [e for e in events if e["type"] == "typing"]
+
+
+async def test_presence_is_told_to_contacts(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_socket:
+        async with open_socket(api, bob) as bob_socket:
+            assert bob_socket.of_type("hello")[0]["online"] == [ana.id]
+            online = await ana_socket.wait_for(type="presence", userId=bob.id)
+            assert online["online"] is True
+        offline = await ana_socket.wait_for(type="presence", userId=bob.id, online=False)
+        assert offline["online"] is False
+
+
+async def test_edit_delete_and_mark_read_over_the_socket(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        sent = await ana_socket.request(
+            "sendMessage", conversationId=conversation, clientMessageId="w-1", body="draft"
+        )
+        message_id = sent["message"]["id"]
+        edited = await ana_socket.request(
+            "editMessage", conversationId=conversation, messageId=message_id, body="final"
+        )
+        assert edited["message"]["body"] == "final"
+        update = await bob_socket.wait_for(type="message.updated")
+        assert update["cursor"] == edited["cursor"]
+        forbidden = await bob_socket.request(
+            "deleteMessage", conversationId=conversation, messageId=message_id
+        )
+        assert forbidden["error"]["code"] == "forbidden"
+        read = await bob_socket.request("markRead", conversationId=conversation, seq=1)
+        assert read["readSeq"] == 1 and read["cursor"] is not None
+        receipt = await ana_socket.wait_for(type="read")
+        assert receipt["cursor"] == read["cursor"]
+        deleted = await ana_socket.request(
+            "deleteMessage", conversationId=conversation, messageId=message_id
+        )
+        assert deleted["message"]["deleted"] is True
+        removal = await bob_socket.wait_for(type="message.deleted")
+        assert removal["message"]["body"] == ""
+
+
+async def test_cursors_on_one_connection_only_increase(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        async def ana_sends() -> None:
+            for i in range(20):
+                await ana_socket.request(
+                    "sendMessage", conversationId=conversation, clientMessageId=f"o-a{i}",
+                    body=f"a{i}")
+
+        async def bob_sends() -> None:
+            for i in range(20):
+                await bob_socket.request(
+                    "sendMessage", conversationId=conversation, clientMessageId=f"o-b{i}",
+                    body=f"b{i}")
+
+        await asyncio.gather(ana_sends(), bob_sends())
+        await ana_socket.quiet()
+        for socket_ in (ana_socket, bob_socket):
+            cursors = [int(f["cursor"]) for f in socket_.frames if f["type"] in {"ack", "message.created"}]
+            assert len(cursors) == 40
+            assert cursors == sorted(cursors)
+
+
+async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) -> None:
+    account = await api.sign_up()
+    async with open_socket(api, account) as socket_:
+        for _ in range(150):
+            await socket_.send({"action": "ping"})
+        await socket_.quiet(0.5)
+        limited = [f for f in socket_.of_type("error") if f["error"]["code"] == "rate_limited"]
+        assert limited, "a flood must be throttled"
+        await asyncio.sleep(1.1)
+        assert (await socket_.request("ping"))["type"] == "pong"
+
+
+async def test_origin_allowlist_refuses_foreign_browsers(api: Api) -> None:
+    account = await api.sign_up()
+    import websockets
+
+    ticket = await api.ticket(account)
+    async with websockets.connect(f"{api.ws_url}?ticket={ticket}",
+                                  origin="https://evil.example") as refused:  # type: ignore[arg-type]
+        try:
+            await refused.recv()
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 4403
+        else:
+            raise AssertionError("a foreign origin must be refused")
+    host = api.base_url.split("//", 1)[1]
+    async with open_socket(api, account, origin=f"http://{host}") as same_origin:
+        assert same_origin.of_type("hello")

@@ -1,0 +1,64 @@
+"""What a person does in the app, as reusable steps (role- and label-based locators)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from playwright.sync_api import Locator, Page, expect
+
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{os.getpid() % 1000}{next(_counter)}"
+
+
+def sign_up(page: Page, username: str, display_name: str, password: str = "correct horse battery") -> None:
+    page.goto("/signup")
+    form = page.get_by_role("form", name="Create account")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Display name").fill(display_name)
+    form.get_by_label("Email").fill(f"{username}@example.com")
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Chats")).to_be_visible()
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "online")
+
+
+def sign_in(page: Page, username: str, password: str = "correct horse battery") -> None:
+    page.goto("/signin")
+    form = page.get_by_role("form", name="Sign in")
+    form.get_by_label("Username or email").fill(username)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Chats")).to_be_visible()
+
+
+def start_direct_chat(page: Page, query: str, display_name: str) -> None:
+    page.get_by_role("button", name="New chat").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Search people").fill(query)
+    dialog.get_by_role("button", name=display_name).click()
+    expect(page.get_by_test_id("conversation-title")).to_have_text(display_name)
+
+
+def open_chat(page: Page, title: str) -> None:
+    page.get_by_role("navigation", name="Conversations").get_by_role("link", name=title).click()
+    expect(page.get_by_test_id("conversation-title")).to_have_text(title)
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message")
+    box.fill(text)
+    box.press("Enter")
+
+
+def messages(page: Page) -> Locator:
+    return page.get_by_test_id("message")
+
+
+def bodies(page: Page) -> list[str]:
+    return [b.strip() for b in page.get_by_test_id("message-body").evaluate_all(
+        "els => els.map(e => e.firstChild && e.firstChild.nodeType === 3 ? e.firstChild.textContent : e.textContent)"
+    )]
