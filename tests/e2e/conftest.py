@@ -80,12 +80,14 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.process = None
                 raise RuntimeError(f"hubbub serve exited early:\n{self.log.read_text()}")
             with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/api/health", timeout=1) as res:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:
                     if res.status == 200:
                         return
             time.sleep(0.1)
+        self.stop()
         raise RuntimeError(f"hubbub serve did not start:\n{self.log.read_text()}")
 
     def stop(self) -> None:

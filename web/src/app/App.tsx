@@ -2,10 +2,9 @@ import { QueryClient, QueryClientProvider, useQueryClient } from '@tanstack/reac
 import { useEffect, useState } from 'react'
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router'
 import { Button, Spinner } from '@/components/ui'
-import { useMe } from '@/features/auth/api'
+import { forgetSession, useMe } from '@/features/auth/api'
 import { createRealtime } from '@/features/realtime/client'
 import { errorMessage } from '@/lib/http'
-import { keys } from '@/lib/query-keys'
 import { RealtimeContext, type RealtimeHandle } from '@/lib/realtime-context'
 import { onSessionEnded } from '@/lib/session'
 import { AuthScreen } from './AuthScreen'
@@ -35,10 +34,7 @@ function SessionGate() {
   const me = useMe()
   useEffect(
     () =>
-      onSessionEnded(() => {
-        qc.clear()
-        qc.setQueryData(keys.me, null)
-      }),
+      onSessionEnded(() => forgetSession(qc)),
     [qc],
   )
 

@@ -1,70 +1,23 @@
 /**
  * The API's JSON shapes, one place for the whole app.
  *
- * Written against ../shared/API.md and docs/websocket.md; REST shapes are checked against
- * the server's OpenAPI document by `npm run gen:api` (src/lib/api-types.ts).
+ * REST shapes come from the server's OpenAPI document (`npm run gen:api` writes
+ * src/lib/api-types.ts); WebSocket frames are typed here from docs/websocket.md.
  */
 
-export interface User {
-  id: string
-  username: string
-  displayName: string
-  createdAt: string
-  email?: string | null
-}
+import type { components } from './api-types'
 
-export interface Message {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  body: string
-  clientMessageId: string | null
-  createdAt: string
-  editedAt: string | null
-  deleted: boolean
-}
+type Schemas = components['schemas']
 
-export interface Conversation {
-  id: string
-  kind: 'direct' | 'group'
-  title: string | null
-  members: User[]
-  ownerId?: string | null
-  createdBy: string
-  createdAt: string
-  updatedAt: string
-  lastMessage: Message | null
-  lastSeq: number
-  unreadCount: number
-  readSeq: number
-  memberReadSeqs?: Record<string, number>
-}
-
-export interface MessagePage {
-  messages: Message[]
-  hasMore: boolean
-}
-
-export interface ConversationPage {
-  conversations: Conversation[]
-  nextCursor: string | null
-}
-
-export interface Tokens {
-  accessToken: string
-  refreshToken: string
-  expiresIn: number
-}
-
-export interface SignInResult extends Tokens {
-  user: User
-}
-
-export interface SignUpResult {
-  user: User
-  confirmationRequired: boolean
-}
+export type User = Schemas['User'] & { email?: string }
+export type Me = Schemas['Me']
+export type Message = Schemas['Message']
+export type Conversation = Schemas['Conversation']
+export type MessagePage = Schemas['MessagesResponse']
+export type ConversationPage = Schemas['ConversationsResponse']
+export type Tokens = Schemas['TokensResponse']
+export type SignInResult = Schemas['SignInResponse']
+export type SignUpResult = Schemas['SignUpResponse']
 
 /** Durable events carry a cursor; the same frames come back from GET /api/sync. */
 export type DurableEvent =

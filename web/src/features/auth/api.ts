@@ -1,4 +1,4 @@
-import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { type QueryClient, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { ApiError, api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import { clearSession, getAccessToken, getRefreshToken, setTokens } from '@/lib/session'
@@ -45,6 +45,12 @@ export async function fetchMe(): Promise<User | null> {
 export const meQueryOptions = () =>
   queryOptions({ queryKey: keys.me, queryFn: fetchMe, staleTime: Infinity, retry: 1 })
 
+/** Drop everything the signed-in user had in the cache; `me` becomes null. */
+export function forgetSession(qc: QueryClient): void {
+  qc.setQueryData(keys.me, null)
+  qc.removeQueries({ predicate: (q) => q.queryKey[0] !== keys.me[0] })
+}
+
 // Hooks
 export function useMe() {
   return useQuery(meQueryOptions())
@@ -77,9 +83,6 @@ export function useSignOut() {
   const qc = useQueryClient()
   return useMutation({
     mutationFn: signOut,
-    onSettled: () => {
-      qc.clear()
-      qc.setQueryData(keys.me, null)
-    },
+    onSettled: () => forgetSession(qc),
   })
 }
