@@ -227,7 +227,7 @@ class Socket:
             async with self._arrived:
                 self._arrived.notify_all()
 
-    async def wait_for(self, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    async def wait_for(self, within: float = 5.0, **match: Any) -> dict[str, Any]:
         """The first frame (already received or arriving) whose fields equal `match`."""
 
         def found() -> dict[str, Any] | None:
@@ -238,7 +238,7 @@ class Socket:
         async with self._arrived:
             await asyncio.wait_for(
                 self._arrived.wait_for(lambda: found() is not None or self._reader.done()),
-                timeout,
+                within,
             )
         frame = found()
         assert frame is not None, f"no frame {match}; got {self.frames}"
@@ -248,7 +248,9 @@ class Socket:
         return [f for f in self.frames if f.get("type") == kind]
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
-        await self.connection.send(frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame).decode())
+        await self.connection.send(
+            frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame).decode()
+        )
 
     async def request(self, action: str, **fields: Any) -> dict[str, Any]:
         request_id = f"r{next(self._ids)}"

@@ -11,25 +11,53 @@ from tests.support import Api
 async def test_sign_up_validates_and_refuses_taken_names(api: Api) -> None:
     taken = await api.sign_up()
     for body, code in [
-        ({"username": "x", "email": "a@b.io", "password": "long enough", "displayName": "X"},
-         "validation_error"),
-        ({"username": "validname", "email": "nope", "password": "long enough",
-          "displayName": "X"}, "validation_error"),
-        ({"username": "validname", "email": "a@b.io", "password": "short", "displayName": "X"},
-         "validation_error"),
-        ({"username": "validname", "email": "a@b.io", "password": "long enough"},
-         "validation_error"),
-        ({"username": taken.username.upper(), "email": "other@b.io", "password": "long enough",
-          "displayName": "X"}, "conflict"),
-        ({"username": "freshname1", "email": f"{taken.username}@example.test",
-          "password": "long enough", "displayName": "X"}, "conflict"),
+        (
+            {"username": "x", "email": "a@b.io", "password": "long enough", "displayName": "X"},
+            "validation_error",
+        ),
+        (
+            {
+                "username": "validname",
+                "email": "nope",
+                "password": "long enough",
+                "displayName": "X",
+            },
+            "validation_error",
+        ),
+        (
+            {"username": "validname", "email": "a@b.io", "password": "short", "displayName": "X"},
+            "validation_error",
+        ),
+        (
+            {"username": "validname", "email": "a@b.io", "password": "long enough"},
+            "validation_error",
+        ),
+        (
+            {
+                "username": taken.username.upper(),
+                "email": "other@b.io",
+                "password": "long enough",
+                "displayName": "X",
+            },
+            "conflict",
+        ),
+        (
+            {
+                "username": "freshname1",
+                "email": f"{taken.username}@example.test",
+                "password": "long enough",
+                "displayName": "X",
+            },
+            "conflict",
+        ),
     ]:
         reply = await api.call("POST", "/auth/signup", json=body)
         expected = 409 if code == "conflict" else 422
         assert reply.status_code == expected, (body, reply.text)
         assert reply.json()["error"]["code"] == code
-    not_json = await api.call("POST", "/auth/signup", content=b"{", headers={
-        "content-type": "application/json"})
+    not_json = await api.call(
+        "POST", "/auth/signup", content=b"{", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 422
     assert not_json.json()["error"]["code"] == "validation_error"
 
@@ -38,8 +66,12 @@ async def test_sign_up_without_mail_is_confirmed_and_can_sign_in_by_email(api: A
     reply = await api.call(
         "POST",
         "/auth/signup",
-        json={"username": "Carla_1", "email": "Carla_1@Example.test", "password": "pass word 1",
-              "displayName": "  Carla   Diaz "},
+        json={
+            "username": "Carla_1",
+            "email": "Carla_1@Example.test",
+            "password": "pass word 1",
+            "displayName": "  Carla   Diaz ",
+        },
     )
     assert reply.status_code == 201
     body = reply.json()
@@ -84,14 +116,17 @@ async def test_refresh_rotates_and_reuse_revokes_the_session(api: Api) -> None:
     assert first.status_code == 200
     rotated = first.json()
     assert rotated["refreshToken"] != account.refresh_token
-    me = await api.call("GET", "/users/me", headers={
-        "Authorization": f"Bearer {rotated['accessToken']}"})
+    me = await api.call(
+        "GET", "/users/me", headers={"Authorization": f"Bearer {rotated['accessToken']}"}
+    )
     assert me.status_code == 200
 
     replay = await api.call("POST", "/auth/refresh", json={"refreshToken": account.refresh_token})
     assert replay.status_code == 401
     # Reuse of a spent token is treated as theft: the whole chain is revoked.
-    chained = await api.call("POST", "/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+    chained = await api.call(
+        "POST", "/auth/refresh", json={"refreshToken": rotated["refreshToken"]}
+    )
     assert chained.status_code == 401
 
 
@@ -100,7 +135,9 @@ async def test_sign_out_and_sign_out_everywhere(api: Api) -> None:
     laptop = await api.sign_in(account.username, account.password)
     phone = await api.sign_in(account.username, account.password)
 
-    out = await api.call("POST", "/auth/signout", laptop, json={"refreshToken": laptop.refresh_token})
+    out = await api.call(
+        "POST", "/auth/signout", laptop, json={"refreshToken": laptop.refresh_token}
+    )
     assert out.status_code == 204
     dead = await api.call("POST", "/auth/refresh", json={"refreshToken": laptop.refresh_token})
     assert dead.status_code == 401
@@ -126,8 +163,12 @@ async def test_sign_out_and_sign_out_everywhere(api: Api) -> None:
 )
 async def test_protected_routes_need_a_valid_bearer_token(api: Api, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    for method, path in [("GET", "/users/me"), ("GET", "/conversations"), ("GET", "/sync"),
-                         ("POST", "/auth/ws-ticket")]:
+    for method, path in [
+        ("GET", "/users/me"),
+        ("GET", "/conversations"),
+        ("GET", "/sync"),
+        ("POST", "/auth/ws-ticket"),
+    ]:
         reply = await api.call(method, path, headers=headers)
         assert reply.status_code == 401, (method, path)
         assert reply.json()["error"]["code"] == "unauthorized"
@@ -139,8 +180,12 @@ async def test_websocket_tickets_are_single_use(api: Api) -> None:
     async with websockets.connect(f"{api.ws_url}?ticket={ticket}") as first:
         hello = await first.recv()
         assert '"hello"' in str(hello)
-    for url in (f"{api.ws_url}?ticket={ticket}", f"{api.ws_url}?ticket=forged", api.ws_url,
-                f"{api.ws_url}?token={account.access_token}"):
+    for url in (
+        f"{api.ws_url}?ticket={ticket}",
+        f"{api.ws_url}?ticket=forged",
+        api.ws_url,
+        f"{api.ws_url}?token={account.access_token}",
+    ):
         async with websockets.connect(url) as refused:
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await refused.recv()

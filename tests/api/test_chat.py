@@ -170,7 +170,12 @@ async def test_a_restart_loses_nothing(api: Api, local_server: ServerProcess) ->
     assert after["seq"] == 6
     events, _ = await api.sync_all(bob, "0")
     assert [e["message"]["seq"] for e in events if e["type"] == "message.created"] == [
-        1, 2, 3, 4, 5, 6,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
     ]
     again = await api.sign_in(ana.username, ana.password)
     assert again.id == ana.id

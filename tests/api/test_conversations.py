@@ -86,8 +86,11 @@ async def test_group_lifecycle_with_owner_rules(api: Api) -> None:
     assert deleted.status_code == 204
     assert (await api.call("GET", base, owner)).status_code == 404
     events, _ = await api.sync_all(carl, "0")
-    assert events[-1] == {"type": "conversation.deleted", "conversationId": group,
-                          "cursor": events[-1]["cursor"]}
+    assert events[-1] == {
+        "type": "conversation.deleted",
+        "conversationId": group,
+        "cursor": events[-1]["cursor"],
+    }
 
 
 async def test_when_the_owner_leaves_the_longest_standing_member_takes_over(api: Api) -> None:

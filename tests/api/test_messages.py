@@ -47,7 +47,10 @@ async def test_only_the_sender_edits_and_deletes(api: Api) -> None:
     assert (await api.call("PATCH", path, ana, json={"body": "revive"})).status_code == 409
     events, _ = await api.sync_all(bob, "0")
     assert [e["type"] for e in events if "message" in e] == [
-        "message.created", "message.updated", "message.deleted"]
+        "message.created",
+        "message.updated",
+        "message.deleted",
+    ]
     missing = f"/conversations/{conversation}/messages/nope"
     assert (await api.call("GET", missing, ana)).status_code == 404
 
@@ -64,8 +67,9 @@ async def test_bodies_are_trimmed_and_limited(api: Api) -> None:
     assert exact.status_code == 201
     bad_id = await api.call("POST", path, ana, json={"clientMessageId": "has space", "body": "x"})
     assert bad_id.status_code == 422
-    huge = await api.call("POST", path, ana, content=b"x" * 200_000,
-                          headers={"content-type": "application/json"})
+    huge = await api.call(
+        "POST", path, ana, content=b"x" * 200_000, headers={"content-type": "application/json"}
+    )
     assert (huge.status_code, huge.json()["error"]["code"]) == (413, "payload_too_large")
     history = (await api.call("GET", path, ana)).json()["messages"]
     assert [m["clientMessageId"] for m in history] == ["b-ok"]

@@ -18,12 +18,20 @@ async def test_malformed_frames_get_error_frames_and_the_connection_stays_open(a
             '{"action": "fly"}',
             '{"action": "sendMessage", "requestId": 5}',
             {"action": "sendMessage", "conversationId": conversation, "body": "no id"},
-            {"action": "sendMessage", "conversationId": conversation, "clientMessageId": "x",
-             "body": 42},
+            {
+                "action": "sendMessage",
+                "conversationId": conversation,
+                "clientMessageId": "x",
+                "body": 42,
+            },
             {"action": "markRead", "conversationId": conversation, "seq": "1"},
             {"action": "typing", "conversationId": conversation, "isTyping": "yes"},
-            {"action": "sendMessage", "conversationId": conversation, "clientMessageId": "big",
-             "body": "z" * 5000},
+            {
+                "action": "sendMessage",
+                "conversationId": conversation,
+                "clientMessageId": "big",
+                "body": "z" * 5000,
+            },
             "x" * 20_000,
         ]:
             await socket_.send(frame)
@@ -49,8 +57,12 @@ async def test_typing_reaches_the_other_members_only(api: Api) -> None:
             {"action": "typing", "conversationId": conversation, "isTyping": True}
         )
         typing = await bob_socket.wait_for(type="typing")
-        assert typing == {"type": "typing", "conversationId": conversation, "userId": ana.id,
-                          "isTyping": True}
+        assert typing == {
+            "type": "typing",
+            "conversationId": conversation,
+            "userId": ana.id,
+            "isTyping": True,
+        }
         await ana_socket.quiet()
         assert not ana_socket.of_type("typing")
     events, _ = await api.sync_all(bob, "0")
@@ -103,22 +115,31 @@ async def test_cursors_on_one_connection_only_increase(api: Api) -> None:
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
     async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+
         async def ana_sends() -> None:
             for i in range(20):
                 await ana_socket.request(
-                    "sendMessage", conversationId=conversation, clientMessageId=f"o-a{i}",
-                    body=f"a{i}")
+                    "sendMessage",
+                    conversationId=conversation,
+                    clientMessageId=f"o-a{i}",
+                    body=f"a{i}",
+                )
 
         async def bob_sends() -> None:
             for i in range(20):
                 await bob_socket.request(
-                    "sendMessage", conversationId=conversation, clientMessageId=f"o-b{i}",
-                    body=f"b{i}")
+                    "sendMessage",
+                    conversationId=conversation,
+                    clientMessageId=f"o-b{i}",
+                    body=f"b{i}",
+                )
 
         await asyncio.gather(ana_sends(), bob_sends())
         await ana_socket.quiet()
         for socket_ in (ana_socket, bob_socket):
-            cursors = [int(f["cursor"]) for f in socket_.frames if f["type"] in {"ack", "message.created"}]
+            cursors = [
+                int(f["cursor"]) for f in socket_.frames if f["type"] in {"ack", "message.created"}
+            ]
             assert len(cursors) == 40
             assert cursors == sorted(cursors)
 
@@ -140,8 +161,9 @@ async def test_origin_allowlist_refuses_foreign_browsers(api: Api) -> None:
     import websockets
 
     ticket = await api.ticket(account)
-    async with websockets.connect(f"{api.ws_url}?ticket={ticket}",
-                                  origin="https://evil.example") as refused:  # type: ignore[arg-type]
+    async with websockets.connect(
+        f"{api.ws_url}?ticket={ticket}", origin="https://evil.example"
+    ) as refused:  # type: ignore[arg-type]
         try:
             await refused.recv()
         except websockets.ConnectionClosed as closed:

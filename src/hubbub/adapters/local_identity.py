@@ -165,12 +165,25 @@ class LocalIdentity:
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                # Expiry is checked below against the injected clock, the same one
+                # that stamped the token.
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as error:
             raise Unauthorized("Access token is missing, invalid or expired.") from error
         subject = claims.get("sub")
-        if claims.get("token_use") != "access" or not isinstance(subject, str):
+        expires = claims.get("exp")
+        now = self._clock.now().timestamp()
+        if (
+            claims.get("token_use") != "access"
+            or not isinstance(subject, str)
+            or not isinstance(expires, int)
+            or expires <= now
+        ):
             raise Unauthorized("Access token is missing, invalid or expired.")
         return subject
 

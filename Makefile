@@ -1,0 +1,46 @@
+# The two commands a person needs: `make run` and `make test`. CI runs `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STATIC := src/hubbub/static/index.html
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run test install web lint unit api e2e web-test bench bench-quick openapi clean
+
+run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
+	$(BIN)/hubbub serve
+
+test: install web lint ## install everything and run every test suite
+	$(BIN)/pytest -q
+	npm test --prefix web
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+web: $(STATIC)
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+	touch $@
+
+$(STATIC): web/node_modules/.installed $(WEB_SOURCES)
+	npm run build --prefix web
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+openapi: install ## regenerate docs/openapi.json from the code
+	$(BIN)/hubbub openapi > docs/openapi.json
+
+bench: install ## the full benchmark suite (minutes; never part of `make test`)
+	$(BIN)/python -m bench run
+
+clean:
+	rm -rf $(VENV) web/node_modules src/hubbub/static

@@ -1,0 +1,71 @@
+"""Local identity: confirmation codes and the tokens it refuses."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from hubbub.domain.errors import NotConfirmed, Unauthorized, ValidationFailed
+from tests.unit.conftest import KEY, World
+
+
+async def test_confirmation_codes_gate_sign_in(world: World) -> None:
+    user, required = await world.auth.sign_up("dana", "dana@x.io", "password1", "Dana", "ip")
+    assert required is True and user.confirmed is False
+    with pytest.raises(NotConfirmed):
+        await world.auth.sign_in("dana", "password1", "ip")
+    code = world.codes.codes["dana"]
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(ValidationFailed):
+        await world.auth.confirm("dana", wrong)
+    await world.auth.resend_code("dana")
+    assert len(world.codes.codes["dana"]) == 6
+    confirmed = await world.auth.confirm("dana", world.codes.codes["dana"])
+    assert confirmed.confirmed is True
+    tokens, signed_in = await world.auth.sign_in("dana@x.io", "password1", "ip")
+    assert signed_in.id == user.id
+    assert world.auth.authenticate(tokens.access_token) == user.id
+
+
+async def test_codes_expire_and_unknown_users_learn_nothing(world: World) -> None:
+    await world.auth.sign_up("erin", "erin@x.io", "password1", "Erin", "ip")
+    world.clock.advance(25 * 3600)
+    with pytest.raises(ValidationFailed):
+        await world.auth.confirm("erin", world.codes.codes["erin"])
+    await world.auth.resend_code("nobody")  # no error, no code
+    assert "nobody" not in world.codes.codes
+    with pytest.raises(ValidationFailed):
+        await world.auth.confirm("nobody", "123456")
+
+
+async def test_forged_and_expired_access_tokens_are_refused(world: World) -> None:
+    await world.auth.sign_up("finn", "finn@x.io", "password1", "Finn", "ip")
+    await world.auth.confirm("finn", world.codes.codes["finn"])
+    tokens, user = await world.auth.sign_in("finn", "password1", "ip")
+    claims = jwt.decode(
+        tokens.access_token,
+        KEY,
+        algorithms=["HS256"],
+        audience="hubbub",
+        options={"verify_exp": False},
+    )
+    forgeries = [
+        jwt.encode(claims, b"x" * 32, algorithm="HS256"),
+        jwt.encode({**claims, "aud": "someone-else"}, KEY, algorithm="HS256"),
+        jwt.encode({**claims, "token_use": "refresh"}, KEY, algorithm="HS256"),
+        jwt.encode({**claims, "exp": claims["iat"] - 1}, KEY, algorithm="HS256"),
+        jwt.encode(claims, None, algorithm="none"),
+        tokens.access_token[:-3] + "abc",
+    ]
+    for token in forgeries:
+        with pytest.raises(Unauthorized):
+            world.auth.authenticate(token)
+    assert world.auth.authenticate(tokens.access_token) == user.id
+
+
+async def test_tickets_are_single_use_and_expire(world: World) -> None:
+    ticket, ttl = await world.auth.issue_ticket("u1")
+    assert ttl <= 60
+    assert await world.auth.redeem_ticket(ticket) == "u1"
+    assert await world.auth.redeem_ticket(ticket) is None
+    assert await world.auth.redeem_ticket("") is None
