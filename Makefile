@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STATIC := src/hubbub/static/index.html
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web lint unit api e2e web-test bench bench-quick openapi clean
+.PHONY: run test install web browser lint unit api e2e web-test bench bench-quick openapi clean
 
 run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
 	$(BIN)/hubbub serve
 
-test: install web lint ## install everything and run every test suite
+test: install web lint browser ## install everything and run every test suite
 	$(BIN)/pytest -q
 	npm test --prefix web
 
@@ -30,6 +30,9 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 
 $(STATIC): web/node_modules/.installed $(WEB_SOURCES)
 	npm run build --prefix web
+
+browser: ## Debian's chromium for the browser tests
+	scripts/ensure-chromium.sh
 
 lint: install
 	$(BIN)/ruff check src tests bench

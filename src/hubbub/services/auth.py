@@ -59,6 +59,7 @@ class AuthService:
         the profile is removed so the name is free again.
         """
         await self._limit(f"signup:ip:{client_ip}", self._policy.sign_up_per_ip)
+        await self._limit(f"signup:name:{username.strip().lower()}", self._policy.codes_per_account)
         user = User(
             id=self._ids.new_id(),
             username=rules.username(username),
