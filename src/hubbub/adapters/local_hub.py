@@ -40,11 +40,6 @@ class Connection:
             self._pending.append(text)
         self._wake.set()
 
-    def offer_first(self, text: str) -> None:
-        """Puts a frame ahead of everything queued (the `hello` frame)."""
-        self._pending.appendleft(text)
-        self._wake.set()
-
     async def next_batch(self) -> list[str]:
         """Waits for frames and takes all that are queued; empty once closed or overflowed."""
         while not self._pending and not self.closed and not self.overflowed:

@@ -69,11 +69,13 @@ async def endpoint(websocket: WebSocket) -> None:
 
     await websocket.accept()
     connection = Connection(_connection_id(), user_id, settings.max_pending_frames)
+    # The hello's cursor is read before the connection joins the hub: every event
+    # after it either arrives live here or is returned by /api/sync?since=<it>.
+    hello = await platform.realtime.connected(user_id, connection.id)
     platform.hub.attach(connection)
+    connection.offer(protocol.encode(hello))
     writer = asyncio.create_task(_write(websocket, connection))
     try:
-        hello = await platform.realtime.connected(user_id, connection.id)
-        connection.offer_first(protocol.encode(hello))
         await _read(websocket, connection, platform)
     finally:
         platform.hub.detach(connection)
