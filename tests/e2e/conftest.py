@@ -69,9 +69,16 @@ class Server:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "hubbub", "serve",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--data-dir", str(self.data_dir),
+                    sys.executable,
+                    "-m",
+                    "hubbub",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
                 ],
                 env={**os.environ, **SERVER_ENV},
                 stdout=out,
@@ -112,7 +119,12 @@ def _build_is_stale() -> bool:
     if not index.exists():
         return True
     built = index.stat().st_mtime
-    sources = [*WEB.joinpath("src").rglob("*"), WEB / "index.html", WEB / "vite.config.ts", WEB / "package.json"]
+    sources = [
+        *WEB.joinpath("src").rglob("*"),
+        WEB / "index.html",
+        WEB / "vite.config.ts",
+        WEB / "package.json",
+    ]
     return any(p.is_file() and p.stat().st_mtime > built for p in sources)
 
 
@@ -142,7 +154,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield browser
     browser.close()
 

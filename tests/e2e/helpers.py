@@ -14,7 +14,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid() % 1000}{next(_counter)}"
 
 
-def sign_up(page: Page, username: str, display_name: str, password: str = "correct horse battery") -> None:
+def sign_up(
+    page: Page, username: str, display_name: str, password: str = "correct horse battery"
+) -> None:
     page.goto("/signup")
     form = page.get_by_role("form", name="Create account")
     form.get_by_label("Username").fill(username)
@@ -59,6 +61,9 @@ def messages(page: Page) -> Locator:
 
 
 def bodies(page: Page) -> list[str]:
-    return [b.strip() for b in page.get_by_test_id("message-body").evaluate_all(
-        "els => els.map(e => e.firstChild && e.firstChild.nodeType === 3 ? e.firstChild.textContent : e.textContent)"
-    )]
+    return [
+        b.strip()
+        for b in page.get_by_test_id("message-body").evaluate_all(
+            "els => els.map(e => e.firstChild && e.firstChild.nodeType === 3 ? e.firstChild.textContent : e.textContent)"
+        )
+    ]

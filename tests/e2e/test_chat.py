@@ -8,7 +8,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import bodies, messages, open_chat, send, sign_in, sign_up, start_direct_chat, unique
+from tests.e2e.helpers import (
+    bodies,
+    messages,
+    open_chat,
+    send,
+    sign_in,
+    sign_up,
+    start_direct_chat,
+    unique,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -105,12 +114,16 @@ def test_network_drop_loses_and_doubles_nothing(new_page: NewPage, server: Serve
 
     server.stop()
     for page in (ana, bob):
-        expect(page.get_by_test_id("connection-status")).not_to_have_attribute("data-status", "online")
+        expect(page.get_by_test_id("connection-status")).not_to_have_attribute(
+            "data-status", "online"
+        )
     # Ana writes while the server is down: it waits (or fails) locally, then goes out.
     send(ana, "during outage")
     server.start()
     for page in (ana, bob):
-        expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "online", timeout=30_000)
+        expect(page.get_by_test_id("connection-status")).to_have_attribute(
+            "data-status", "online", timeout=30_000
+        )
     retry = ana.get_by_role("button", name="Retry")
     if retry.count():
         retry.click()

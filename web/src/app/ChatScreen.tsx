@@ -5,7 +5,7 @@ import { useParams } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { ThemeToggle } from '@/components/ThemeToggle'
 import { ChatIcon, LogoutIcon, PlusIcon } from '@/components/icons'
-import { IconButton, focusRing } from '@/components/ui'
+import { focusRing } from '@/components/ui'
 import { useSignOut } from '@/features/auth/api'
 import { ConversationList } from '@/features/conversations/ConversationList'
 import { useMessageActions } from '@/features/messages/hooks'
@@ -45,9 +45,15 @@ export function ChatScreen({ me }: { me: User }) {
             <ConnectionStatusBadge />
           </div>
           <ThemeToggle />
-          <IconButton label="New chat" onClick={() => setNewChat(true)} className="bg-brand-600 text-white hover:bg-brand-700 hover:text-white dark:text-white dark:hover:text-white">
+          <button
+            type="button"
+            aria-label="New chat"
+            title="New chat"
+            onClick={() => setNewChat(true)}
+            className={clsx('inline-flex size-10 shrink-0 items-center justify-center rounded-full bg-brand-600 text-white shadow-sm shadow-brand-900/20 transition-colors hover:bg-brand-700', focusRing)}
+          >
             <PlusIcon />
-          </IconButton>
+          </button>
           <AccountMenu me={me} />
         </header>
         <ConversationList meId={me.id} selectedId={conversationId} presence={presence} />

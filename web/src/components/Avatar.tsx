@@ -6,7 +6,11 @@ const palette = [
 ]
 
 export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean)
+  const parts = name
+    .trim()
+    .split(/\s+/)
+    .map((w) => w.replace(/[^\p{L}\p{N}]/gu, ''))
+    .filter(Boolean)
   if (parts.length === 0) return '?'
   const first = [...parts[0]][0] ?? ''
   const second = parts.length > 1 ? ([...parts[parts.length - 1]][0] ?? '') : ([...parts[0]][1] ?? '')
@@ -24,7 +28,7 @@ const sizes = { sm: 'size-8 text-xs', md: 'size-11 text-sm', lg: 'size-14 text-l
 export function Avatar({ name, seed, size = 'md', online, group }: { name: string; seed: string; size?: keyof typeof sizes; online?: boolean; group?: boolean }) {
   return (
     <span className="relative inline-flex shrink-0">
-      <span aria-hidden className={clsx('inline-flex items-center justify-center rounded-full font-semibold text-white select-none', sizes[size], colorFor(seed), group && 'rounded-2xl')}>
+      <span aria-hidden className={clsx('inline-flex items-center justify-center font-semibold text-white select-none', sizes[size], colorFor(seed), group ? 'rounded-2xl' : 'rounded-full')}>
         {initials(name)}
       </span>
       {online !== undefined && (

@@ -1,0 +1,140 @@
+"""Screenshots of the main screens, light and dark, desktop (1280x800) and phone (390x844).
+
+    .venv/bin/python -m tests.e2e.screenshots [OUT_DIR]   # default docs/screenshots
+
+Starts its own server on a temporary data dir, seeds a few people and chats over the REST API,
+then signs in as one of them in Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, Server
+
+PASSWORD = "correct horse battery"
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.token = ""
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.base}{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req) as res:
+            raw = res.read()
+            return json.loads(raw) if raw else None
+
+
+def person(base: str, username: str, name: str) -> tuple[Api, dict[str, Any]]:
+    api = Api(base)
+    api.call("POST", "/api/auth/signup", {"username": username, "email": f"{username}@example.com", "password": PASSWORD, "displayName": name})
+    res = api.call("POST", "/api/auth/signin", {"username": username, "password": PASSWORD})
+    api.token = res["accessToken"]
+    return api, res["user"]
+
+
+def say(api: Api, conversation_id: str, body: str, n: list[int] = [0]) -> dict[str, Any]:  # noqa: B006
+    n[0] += 1
+    return api.call("POST", f"/api/conversations/{conversation_id}/messages", {"clientMessageId": f"seed-{n[0]}", "body": body})["message"]
+
+
+def seed(base: str) -> dict[str, str]:
+    ana, ana_u = person(base, "ana", "Ana Lima")
+    bob, bob_u = person(base, "bob", "Bob Stone")
+    cleo, cleo_u = person(base, "cleo", "Cleo Park")
+    dev, dev_u = person(base, "dev", "Dev Patel")
+    eli, _ = person(base, "eli", "Eli Moreau")
+
+    group = ana.call("POST", "/api/conversations", {"title": "Weekend hike 🥾", "memberIds": [bob_u["id"], cleo_u["id"], dev_u["id"]]})["conversation"]
+    say(bob, group["id"], "Trail opens at 8. Who's driving?")
+    say(cleo, group["id"], "I can take three people 🚗")
+    say(dev, group["id"], "Count me in! I'll bring snacks")
+
+    eli_direct = eli.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})["conversation"]
+    say(eli, eli_direct["id"], "Sent you the slides for Monday")
+
+    cleo_direct = cleo.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})["conversation"]
+    say(cleo, cleo_direct["id"], "Lunch tomorrow?")
+    say(ana, cleo_direct["id"], "Yes! The ramen place?")
+    m = say(cleo, cleo_direct["id"], "Perfect, 12:30 🍜")
+    ana.call("POST", f"/api/conversations/{cleo_direct['id']}/read", {"seq": m["seq"]})
+
+    direct = ana.call("POST", "/api/conversations/direct", {"userId": bob_u["id"]})["conversation"]
+    cid = direct["id"]
+    say(bob, cid, "Hey Ana! Are we still on for the release review?")
+    say(ana, cid, "Yes, 3pm works for me.")
+    say(ana, cid, "I'll put the checklist in the doc so we can go through it together.")
+    say(bob, cid, "Great. I tested the reconnect flow this morning: stop the server, start it again and nothing is lost 🎉")
+    edited = say(bob, cid, "Also the dark theme looks sharp")
+    bob.call("PATCH", f"/api/conversations/{cid}/messages/{edited['id']}", {"body": "Also the dark theme looks really sharp"})
+    gone = say(ana, cid, "oops, wrong chat")
+    ana.call("DELETE", f"/api/conversations/{cid}/messages/{gone['id']}")
+    last = say(ana, cid, "Ha, thanks! See you at 3 👋")
+    bob.call("POST", f"/api/conversations/{cid}/read", {"seq": last["seq"] - 1})
+    return {"direct": cid, "group": group["id"]}
+
+
+def sign_in(page: Page) -> None:
+    page.goto("/signin")
+    page.get_by_label("Username or email").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-status", "online")
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        server = Server(data_dir=data)
+        server.start()
+        try:
+            ids = seed(server.url)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                for scheme in ("light", "dark"):
+                    for device, (w, h) in {"desktop": (1280, 800), "phone": (390, 844)}.items():
+                        ctx = browser.new_context(base_url=server.url, viewport={"width": w, "height": h}, color_scheme=scheme, device_scale_factor=1 if device == "desktop" else 2)  # type: ignore[arg-type]
+                        page = ctx.new_page()
+                        page.goto("/signin")
+                        page.wait_for_timeout(200)
+                        page.screenshot(path=str(out / f"signin-{device}-{scheme}.png"))
+                        sign_in(page)
+                        if device == "phone":
+                            page.wait_for_timeout(300)
+                            page.screenshot(path=str(out / f"list-{device}-{scheme}.png"))
+                        page.goto(f"/c/{ids['direct']}")
+                        expect(page.get_by_test_id("message").first).to_be_visible()
+                        page.wait_for_timeout(500)
+                        page.screenshot(path=str(out / f"chat-{device}-{scheme}.png"))
+                        if device == "desktop":
+                            page.goto(f"/c/{ids['group']}")
+                            expect(page.get_by_test_id("message").first).to_be_visible()
+                            page.get_by_role("button", name="New chat").click()
+                            page.get_by_role("dialog").get_by_label("Search people").fill("d")
+                            expect(page.get_by_role("dialog").get_by_role("button", name="Dev Patel @dev")).to_be_visible()
+                            page.wait_for_timeout(300)
+                            page.screenshot(path=str(out / f"new-chat-{device}-{scheme}.png"))
+                        ctx.close()
+                browser.close()
+        finally:
+            server.stop()
+    print("\n".join(sorted(str(p) for p in out.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
