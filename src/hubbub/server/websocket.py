@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hubbub import protocol
+from hubbub import commands, protocol
 from hubbub.adapters.local_hub import Connection
 from hubbub.bootstrap import Platform
-from hubbub.domain.errors import DomainError, RateLimited
-from hubbub.domain.events import Origin
-from hubbub.domain.views import JsonObject
-
-log = logging.getLogger("hubbub.ws")
+from hubbub.domain.errors import RateLimited
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -107,59 +102,9 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
             error = RateLimited("Too many frames; slow down.", retry_after=1)
             connection.offer(protocol.encode(protocol.error_frame(None, error)))
             continue
-        reply = await _handle(data, connection, platform)
+        reply = await commands.handle(platform, connection.user_id, connection.id, data)
         if reply is not None:
             connection.offer(protocol.encode(reply))
-
-
-async def _handle(
-    data: str | bytes, connection: Connection, platform: Platform
-) -> JsonObject | None:
-    """Runs one frame; returns the direct reply, or None when the ack travels with
-    the published events (so it keeps its place among them)."""
-    request_id: str | None = None
-    try:
-        request_id, command = protocol.parse(data)
-        return await _execute(command, request_id, connection, platform)
-    except protocol.FrameRejected as rejected:
-        return protocol.error_frame(rejected.request_id, rejected.error)
-    except DomainError as error:
-        return protocol.error_frame(request_id, error)
-    except Exception:
-        log.exception("unhandled error for a WebSocket frame")
-        failure = DomainError("Something went wrong on our side.")
-        return protocol.error_frame(request_id, failure)
-
-
-async def _execute(
-    command: protocol.Command, request_id: str | None, connection: Connection, platform: Platform
-) -> JsonObject | None:
-    user_id = connection.user_id
-    origin = Origin(connection.id, request_id)
-    match command:
-        case protocol.SendMessage(conversation_id, client_message_id, body):
-            change = await platform.messages.send(
-                user_id, conversation_id, client_message_id, body, origin
-            )
-        case protocol.EditMessage(conversation_id, message_id, body):
-            change = await platform.messages.edit(
-                user_id, conversation_id, message_id, body, origin
-            )
-        case protocol.DeleteMessage(conversation_id, message_id):
-            change = await platform.messages.delete(user_id, conversation_id, message_id, origin)
-        case protocol.MarkRead(conversation_id, seq):
-            read_seq, cursor = await platform.conversations.mark_read(
-                user_id, conversation_id, seq, origin
-            )
-            return protocol.ack(request_id, None, readSeq=read_seq) if cursor is None else None
-        case protocol.Typing(conversation_id, is_typing):
-            await platform.realtime.typing(user_id, conversation_id, is_typing)
-            return None
-        case protocol.Ping():
-            return protocol.pong(request_id)
-    if change.cursor is None:
-        return protocol.ack(request_id, None, message=change.message)
-    return None
 
 
 async def _write(websocket: WebSocket, connection: Connection) -> None:
