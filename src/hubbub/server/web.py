@@ -18,13 +18,15 @@ PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>Hubbub</title>
 
 class SinglePageApp(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.startswith(("api/", "ws")):
+            raise HTTPException(status_code=404, detail="Not Found")
         try:
             response = await super().get_response(path, scope)
         except HTTPException as error:
-            if error.status_code != 404 or path.startswith(("api/", "ws")):
+            if error.status_code != 404:
                 raise
             return await super().get_response("index.html", scope)
-        if response.status_code == 404 and not path.startswith(("api/", "ws")):
+        if response.status_code == 404:
             return await super().get_response("index.html", scope)
         return response
 
