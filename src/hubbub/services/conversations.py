@@ -43,11 +43,11 @@ class ConversationService:
         if other_id == caller_id:
             raise ValidationFailed("You cannot start a direct conversation with yourself.")
 
-        def work(tx: Transaction) -> tuple[JsonObject, bool, list[Delivery]]:
+        def work(tx: Transaction) -> tuple[tuple[JsonObject, bool], list[Delivery]]:
             key = direct_key(caller_id, other_id)
             existing = tx.conversations.by_direct_key(key)
             if existing is not None:
-                return snapshot(tx, existing, caller_id), False, []
+                return (snapshot(tx, existing, caller_id), False), []
             other = tx.users.get(other_id)
             if other is None or not other.confirmed:
                 raise NotFound("User not found.")
@@ -65,18 +65,14 @@ class ConversationService:
             for user_id in (caller_id, other_id):
                 tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
             _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
-            return snapshot(tx, conversation, caller_id), True, deliveries
+            return (snapshot(tx, conversation, caller_id), True), deliveries
 
-        def split(tx: Transaction) -> tuple[tuple[JsonObject, bool], list[Delivery]]:
-            view, created, deliveries = work(tx)
-            return (view, created), deliveries
+        return await commit(self._store, self._publisher, work)
 
-        return await commit(self._store, self._publisher, split)
-
-    async def create_group(self, caller_id: str, title: str, member_ids_: list[str]) -> JsonObject:
+    async def create_group(self, caller_id: str, title: str, invitees: list[str]) -> JsonObject:
         """A group owned by the caller with the given members (duplicates ignored)."""
         clean_title = rules.title(title)
-        invited = list(dict.fromkeys(m for m in member_ids_ if m != caller_id))
+        invited = list(dict.fromkeys(m for m in invitees if m != caller_id))
         if len(invited) + 1 > rules.MAX_GROUP_MEMBERS:
             raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
 
