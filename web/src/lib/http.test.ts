@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { parseConfig, setConfig } from './config'
+import { ApiError, NetworkError, api } from './http'
+import { getAccessToken, getRefreshToken, onSessionEnded, setTokens } from './session'
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+}
+
+let calls: { url: string; auth?: string; body?: unknown }[] = []
+function stubFetch(handler: Handler) {
+  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+    const headers = (init.headers ?? {}) as Record<string, string>
+    calls.push({ url, auth: headers.Authorization, body: init.body ? JSON.parse(init.body as string) : undefined })
+    return handler(url, init)
+  })
+}
+
+describe('api()', () => {
+  beforeEach(() => {
+    calls = []
+    localStorage.clear()
+    setConfig({ apiBaseUrl: 'http://api.test', wsUrl: '' })
+  })
+  afterEach(() => vi.unstubAllGlobals())
+
+  it('refreshes once on 401 and retries with the rotated token', async () => {
+    setTokens({ accessToken: 'old', refreshToken: 'r1' })
+    stubFetch((url, init) => {
+      if (url.endsWith('/api/auth/refresh')) return json(200, { accessToken: 'new', refreshToken: 'r2', expiresIn: 900 })
+      const auth = (init.headers as Record<string, string>).Authorization
+      return auth === 'Bearer new' ? json(200, { ok: true }) : json(401, { error: { code: 'unauthorized', message: 'expired' } })
+    })
+    await expect(api('/api/users/me')).resolves.toEqual({ ok: true })
+    expect(calls.map((c) => c.url)).toEqual(['http://api.test/api/users/me', 'http://api.test/api/auth/refresh', 'http://api.test/api/users/me'])
+    expect(calls[1].body).toEqual({ refreshToken: 'r1' })
+    expect(getAccessToken()).toBe('new')
+    expect(getRefreshToken()).toBe('r2')
+  })
+
+  it('ends the session when the refresh token is refused', async () => {
+    setTokens({ accessToken: 'old', refreshToken: 'r1' })
+    const ended = vi.fn()
+    const off = onSessionEnded(ended)
+    stubFetch(() => json(401, { error: { code: 'unauthorized', message: 'no' } }))
+    await expect(api('/api/users/me')).rejects.toMatchObject({ status: 401, code: 'unauthorized' })
+    expect(getRefreshToken()).toBeNull()
+    expect(ended).toHaveBeenCalled()
+    off()
+  })
+
+  it('surfaces the server error code and message', async () => {
+    stubFetch(() => json(409, { error: { code: 'conflict', message: 'That username is taken.' } }))
+    const err = await api('/api/auth/signup', { method: 'POST', body: {}, auth: false }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect(err).toMatchObject({ status: 409, code: 'conflict', message: 'That username is taken.' })
+  })
+
+  it('reports an unreachable server as a NetworkError', async () => {
+    vi.stubGlobal('fetch', async () => {
+      throw new TypeError('Failed to fetch')
+    })
+    await expect(api('/api/users/me', { auth: false })).rejects.toBeInstanceOf(NetworkError)
+  })
+})
+
+describe('parseConfig', () => {
+  it('accepts empty values and trims trailing slashes', () => {
+    expect(parseConfig({ apiBaseUrl: '', wsUrl: '' })).toEqual({ apiBaseUrl: '', wsUrl: '' })
+    expect(parseConfig({ apiBaseUrl: 'https://chat.example.com/', wsUrl: 'wss://ws.example.com/prod' })).toEqual({
+      apiBaseUrl: 'https://chat.example.com',
+      wsUrl: 'wss://ws.example.com/prod',
+    })
+  })
+  it('rejects wrong types and schemes', () => {
+    expect(() => parseConfig([])).toThrow()
+    expect(() => parseConfig({ apiBaseUrl: 3 })).toThrow(/string/)
+    expect(() => parseConfig({ apiBaseUrl: 'ftp://x' })).toThrow(/http/)
+    expect(() => parseConfig({ wsUrl: 'https://x' })).toThrow(/ws/)
+    expect(() => parseConfig({ apiBaseUrl: 'not a url' })).toThrow(/absolute/)
+  })
+})
