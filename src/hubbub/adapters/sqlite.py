@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -38,6 +39,7 @@ from hubbub.ports import Credential, RefreshToken
 
 T = TypeVar("T")
 MAX_BATCH = 256
+log = logging.getLogger("hubbub.sqlite")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -653,17 +655,26 @@ class SqliteStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             outcomes = [(None, batch_failure) for _ in batch]
-        for job, (value, failed) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job, value, failed)
+        settled = list(zip(batch, outcomes, strict=True))
+        # One wake-up per loop per batch, not per transaction: each costs a syscall.
+        for loop in dict.fromkeys(job.loop for job in batch):
+            mine = [entry for entry in settled if entry[0].loop is loop]
+            loop.call_soon_threadsafe(_settle, mine)
 
 
-def _settle(job: _Job, result: Any, error: BaseException | None) -> None:
-    """Runs on the job's event loop, in commit order."""
-    if error is None and job.on_commit is not None:
-        job.on_commit(result)
-    if job.future.done():
-        return
-    if error is None:
-        job.future.set_result(result)
-    else:
-        job.future.set_exception(error)
+def _settle(settled: list[tuple[_Job, tuple[Any, BaseException | None]]]) -> None:
+    """Runs on the jobs' event loop, in commit order."""
+    for job, (result, error) in settled:
+        if error is None and job.on_commit is not None:
+            try:
+                job.on_commit(result)
+            except Exception:
+                # Publishing is best effort (clients resync); the commit stands and
+                # the other callers in this batch must still hear back.
+                log.exception("after-commit callback failed")
+        if job.future.done():
+            continue
+        if error is None:
+            job.future.set_result(result)
+        else:
+            job.future.set_exception(error)
