@@ -1,0 +1,128 @@
+"""python -m bench run [--quick] [--only B1,B3] [--out DIR]
+python -m bench list"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, cpu_layout, machine_info, print_table, write_result
+from bench.suite import BENCHMARKS, Ctx
+
+
+def _saturated(result: dict[str, Any]) -> bool:
+    """True if any step of the run saw the generator above 90 % CPU."""
+    found = False
+
+    def walk(node: Any) -> None:
+        nonlocal found
+        if isinstance(node, dict):
+            if node.get("saturated") is True:
+                found = True
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(result)
+    return found
+
+
+def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
+    h = result.get("headline", {})
+    if result.get("error"):
+        return [bench_id, "ERROR", "-", "-", h.get("target", "-"), result["error"][:80]]
+    if result.get("runnable") is False:
+        return [bench_id, "-", "-", "-", h["target"], h["note"]]
+    if bench_id == "B1":
+        hub, bare = result["hubbub"], result["bare"]
+        vals = [f"{hub['rss_per_conn_kib']} KiB/conn", f"{bare['rss_per_conn_kib']} KiB/conn",
+                f"{h['ratio']}x"]
+        note = f"{result['connections']:,} conns"
+    elif bench_id == "B4":
+        vals = [f"p50 {h['hubbub_p50_ms']} / p99 {h['hubbub_p99_ms']} ms",
+                f"p50 {h['bare_p50_ms']} / p99 {h['bare_p99_ms']} ms",
+                f"p50 {h['ratio_p50']}x, p99 {h['ratio_p99']}x"]
+        note = f"at {result['rate_per_s']:,.0f} msgs/s"
+    else:
+        unit = {"B2": "conn/s", "B3": "msg/s", "B5": "deliv/s", "B6": "req/s"}[bench_id]
+        vals = [f"{h['hubbub_per_s']} {unit}", f"{h['bare_per_s']} {unit}", f"{h['ratio']}x"]
+        note = ""
+        if bench_id == "B2":
+            note = f"hubbub p99 {h['hubbub_p99_ms']} ms"
+        elif bench_id in ("B5", "B6"):
+            note = f"p99 at half load {h.get('hubbub_p99_ms_at_half')} ms (bare {h.get('bare_p99_ms_at_half')})"
+    if _saturated(result):
+        note += " [generator saturated in some step]"
+    verdict = "PASS" if h.get("pass") else "short"
+    return [bench_id, *vals, h.get("target", "-"), f"{verdict} {note}".strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run all benchmarks or some")
+    run.add_argument("--quick", action="store_true", help="seconds, tiny sizes (the test suite's mode)")
+    run.add_argument("--only", help="comma-separated ids, e.g. B3,B4")
+    run.add_argument("--out", type=Path, default=RESULTS, help="where JSON results go")
+    sub.add_parser("list", help="list the benchmarks")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for key, (what, _) in BENCHMARKS.items():
+            print(f"{key}  {what}")
+        return 0
+    wanted = [x.strip().upper() for x in args.only.split(",")] if args.only else list(BENCHMARKS)
+    unknown = [x for x in wanted if x not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    ctx = Ctx(quick=args.quick, out=args.out)
+    machine = machine_info()
+    server_cpus, gen_cpus = cpu_layout()
+    machine["server_cpus"], machine["generator_cpus"] = server_cpus, gen_cpus
+    mode = "quick" if args.quick else "full"
+    print(f"Hubbub benchmarks ({mode}) on {machine['nproc']} x {machine['cpu_model']}, "
+          f"{machine['date']}; server on CPU {server_cpus}, generator on CPU {gen_cpus}", flush=True)
+    started = time.monotonic()
+    failed = False
+    for bench_id in wanted:
+        what, fn = BENCHMARKS[bench_id]
+        print(f"\n== {bench_id}: {what}", flush=True)
+        t = time.monotonic()
+        try:
+            result = fn(ctx)
+        except Exception as error:
+            traceback.print_exc()
+            result = {"error": f"{type(error).__name__}: {error}", "headline": {}}
+            failed = True
+        result.update(id=bench_id, what=what, mode=mode, machine=machine,
+                      seconds=round(time.monotonic() - t, 1))
+        ctx.results[bench_id] = result
+        path = write_result(args.out, bench_id, result)
+        print(f"    -> {path} ({result['seconds']} s)", flush=True)
+    rows = [_row(k, ctx.results[k]) for k in wanted]
+    header = ["id", "hubbub", "bare baseline", "ratio", "target", "verdict / notes"]
+    print()
+    table = print_table(
+        f"Hubbub vs bare baselines ({mode}, {machine['nproc']} CPUs, {machine['cpu_model']}, "
+        f"{machine['date']}, {time.monotonic() - started:.0f} s)",
+        header,
+        rows,
+    )
+    summary = {"mode": mode, "machine": machine, "table": table, "rows": rows,
+               "results": {k: ctx.results[k].get("headline") for k in wanted}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary-latest.json").write_text(json.dumps(summary, indent=2, default=str))
+    md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    (args.out / "summary-latest.md").write_text("\n".join(md) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
