@@ -98,6 +98,21 @@ def parse(data: str | bytes) -> tuple[str | None, Command]:
         raise FrameRejected(request_id, error) from None
 
 
+def request_id_of(data: str | bytes) -> str | None:
+    """The requestId of a frame that will not be run (e.g. throttled), so the client
+    can still match the error to its request; None if the frame has no valid one."""
+    if isinstance(data, bytes) or len(data.encode()) > MAX_FRAME_BYTES:
+        return None
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    request_id = raw.get("requestId") if isinstance(raw, dict) else None
+    if isinstance(request_id, str) and len(request_id) <= MAX_REQUEST_ID_CHARS:
+        return request_id
+    return None
+
+
 def _command(raw: dict[str, Any]) -> Command:
     action = raw.get("action")
     if action == "sendMessage":

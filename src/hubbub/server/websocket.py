@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -58,16 +59,24 @@ async def endpoint(websocket: WebSocket) -> None:
     if user_id is None:
         await _refuse(websocket, protocol.CLOSE_BAD_TICKET, "invalid or used ticket")
         return
-    if len(platform.hub.connections_of(user_id)) >= settings.max_connections_per_user:
+    # The check and the claim of a slot happen with no await between them, so
+    # concurrent handshakes of one user cannot all pass the limit.
+    held = len(platform.hub.connections_of(user_id)) + _opening[user_id]
+    if held >= settings.max_connections_per_user:
         await _refuse(websocket, protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
         return
-
-    await websocket.accept()
-    connection = Connection(_connection_id(), user_id, settings.max_pending_frames)
-    # The hello's cursor is read before the connection joins the hub: every event
-    # after it either arrives live here or is returned by /api/sync?since=<it>.
-    hello = await platform.realtime.connected(user_id, connection.id)
-    platform.hub.attach(connection)
+    _opening[user_id] += 1
+    try:
+        await websocket.accept()
+        connection = Connection(_connection_id(), user_id, settings.max_pending_frames)
+        # The hello's cursor is read before the connection joins the hub: every event
+        # after it either arrives live here or is returned by /api/sync?since=<it>.
+        hello = await platform.realtime.connected(user_id, connection.id)
+        platform.hub.attach(connection)
+    finally:
+        _opening[user_id] -= 1
+        if not _opening[user_id]:
+            del _opening[user_id]
     connection.offer(protocol.encode(hello))
     writer = asyncio.create_task(_write(websocket, connection))
     try:
@@ -100,7 +109,8 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
             data = message.get("bytes") or b""
         if not budget.take():
             error = RateLimited("Too many frames; slow down.", retry_after=1)
-            connection.offer(protocol.encode(protocol.error_frame(None, error)))
+            request_id = protocol.request_id_of(data)
+            connection.offer(protocol.encode(protocol.error_frame(request_id, error)))
             continue
         reply = await commands.handle(platform, connection.user_id, connection.id, data)
         if reply is not None:
@@ -119,6 +129,8 @@ async def _write(websocket: WebSocket, connection: Connection) -> None:
 
 
 _counter = iter(range(1, 2**63))
+# Per user: handshakes past the connection limit check that are not in the hub yet.
+_opening: Counter[str] = Counter()
 
 
 def _connection_id() -> str:

@@ -80,12 +80,12 @@ class AuthService:
         return user, confirmation_required
 
     async def confirm(self, username: str, code: str) -> User:
-        await self._limit(f"confirm:{username.lower()}", self._policy.codes_per_account)
+        await self._limit(f"confirm:{username.strip().lower()}", self._policy.codes_per_account)
         user_id = await self._identity.confirm(username.strip().lower(), code.strip())
         return await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
 
     async def resend_code(self, username: str) -> None:
-        await self._limit(f"resend:{username.lower()}", self._policy.codes_per_account)
+        await self._limit(f"resend:{username.strip().lower()}", self._policy.codes_per_account)
         await self._identity.resend_code(username.strip().lower())
 
     async def sign_in(self, login: str, password: str, client_ip: str) -> tuple[TokenSet, User]:

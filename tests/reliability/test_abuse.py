@@ -1,0 +1,254 @@
+"""Abuse: brute force, connection and message floods, oversized input. The limits hold
+with 429 / close codes / error frames, and the server stays healthy throughout."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import websockets
+
+from tests.reliability.helpers import own_server
+from tests.support import Api, Socket, open_socket
+
+
+async def _healthy(api: Api) -> None:
+    reply = await api.http.get("/healthz")
+    assert reply.status_code == 200 and reply.json()["status"] == "ok"
+
+
+async def test_sign_in_is_limited_per_ip_across_accounts_even_for_the_right_password(
+    tmp_path: Path,
+) -> None:
+    with own_server(tmp_path, HUBBUB_SIGN_IN_PER_IP="8") as server:
+        api = Api(server.base_url)
+        try:
+            victims = [await api.sign_up() for _ in range(3)]  # 3 sign-ins spent
+            statuses = []
+            for i in range(8):
+                victim = victims[i % 3]
+                reply = await api.call(
+                    "POST", "/auth/signin", json={"username": victim.username, "password": "x" * 9}
+                )
+                statuses.append(reply.status_code)
+            assert statuses == [401] * 5 + [429] * 3
+            assert int(reply.headers["Retry-After"]) >= 1
+            assert reply.json()["error"]["code"] == "rate_limited"
+            right = await api.call(
+                "POST",
+                "/auth/signin",
+                json={"username": victims[0].username, "password": victims[0].password},
+            )
+            assert right.status_code == 429, "the limit must not tell a right guess apart"
+            await _healthy(api)
+        finally:
+            await api.close()
+
+
+async def test_sign_in_limit_per_account_ignores_case_and_padding(api: Api) -> None:
+    account = await api.sign_up()  # 1 of the 10 attempts per account
+    spellings = [account.username, account.username.upper(), f"  {account.username} "]
+    statuses = []
+    for i in range(12):
+        reply = await api.call(
+            "POST", "/auth/signin", json={"username": spellings[i % 3], "password": "guess 1234"}
+        )
+        statuses.append(reply.status_code)
+    assert statuses[:9] == [401] * 9 and set(statuses[9:]) == {429}
+
+
+async def test_confirmation_codes_cannot_be_brute_forced_by_respelling_the_name(
+    tmp_path: Path,
+) -> None:
+    """Five tries per account and window, whatever the spelling of the username."""
+    with own_server(tmp_path, HUBBUB_CONFIRMATION="console") as server:
+        api = Api(server.base_url)
+        try:
+            reply = await api.call(
+                "POST",
+                "/auth/signup",
+                json={
+                    "username": "pending1",
+                    "email": "pending1@example.test",
+                    "password": "long enough 1",
+                    "displayName": "Pending",
+                },
+            )
+            assert reply.json()["confirmationRequired"] is True
+            statuses = []
+            for name in [
+                "pending1",
+                " pending1",
+                "pending1 ",
+                "PENDING1",
+                "\tpending1",
+                "  pending1",
+            ]:
+                guess = await api.call(
+                    "POST", "/auth/confirm", json={"username": name, "code": "000000"}
+                )
+                statuses.append(guess.status_code)
+            assert statuses == [422] * 5 + [429], statuses
+            resends = []
+            for name in [
+                "pending1",
+                " pending1",
+                "pending1 ",
+                "PENDING1",
+                "\tpending1",
+                " pending1 ",
+            ]:
+                resend = await api.call("POST", "/auth/resend-code", json={"username": name})
+                resends.append(resend.status_code)
+            assert resends == [202] * 5 + [429], resends
+        finally:
+            await api.close()
+
+
+async def test_concurrent_connection_flood_from_one_user_is_capped(tmp_path: Path) -> None:
+    with own_server(tmp_path, HUBBUB_MAX_CONNECTIONS_PER_USER="3") as server:
+        api = Api(server.base_url)
+        try:
+            account = await api.sign_up()
+            tickets = [await api.ticket(account) for _ in range(15)]
+            connections = await asyncio.gather(
+                *[websockets.connect(f"{api.ws_url}?ticket={t}") for t in tickets]
+            )
+            outcomes: list[int | None] = []
+            for connection in connections:
+                try:
+                    await asyncio.wait_for(connection.recv(), 5)
+                    outcomes.append(None)
+                except websockets.ConnectionClosed as closed:
+                    outcomes.append(closed.rcvd.code if closed.rcvd else -1)
+            assert outcomes.count(None) == 3, outcomes
+            assert outcomes.count(4429) == 12, outcomes
+            health = (await api.http.get("/healthz")).json()
+            assert health == {"status": "ok", "connections": 3}
+            for connection in connections:
+                await connection.close()
+            # Slots come back once the connections close.
+            await asyncio.sleep(0.2)
+            async with open_socket(api, account) as again:
+                assert again.of_type("hello")
+        finally:
+            await api.close()
+
+
+async def test_message_flood_is_throttled_without_losing_or_doubling_anything(api: Api) -> None:
+    spammer, bystander = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(spammer, bystander)
+    async with open_socket(api, spammer) as flood, open_socket(api, bystander) as calm:
+        for i in range(300):
+            await flood.send(
+                {
+                    "action": "sendMessage",
+                    "requestId": f"f{i}",
+                    "conversationId": conversation,
+                    "clientMessageId": f"flood-{i}",
+                    "body": f"spam {i}",
+                }
+            )
+        # The bystander still chats while the flood is processed.
+        reply = await calm.request(
+            "sendMessage", conversationId=conversation, clientMessageId="calm-1", body="hi"
+        )
+        assert reply["type"] == "ack"
+        await flood.wait_for(within=15, requestId="f299")
+        acked = {f["requestId"] for f in flood.of_type("ack")}
+        limited = {
+            f["requestId"] for f in flood.of_type("error") if f["error"]["code"] == "rate_limited"
+        }
+        assert limited and acked and not acked & limited
+        assert acked | limited == {f"f{i}" for i in range(300)}
+        messages = await _all_messages(api, spammer, conversation)
+        flood_bodies = sorted(m["body"] for m in messages if m["senderId"] == spammer.id)
+        assert flood_bodies == sorted(f"spam {r[1:]}" for r in acked)
+        assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
+    await _healthy(api)
+
+
+async def test_oversized_rest_bodies_are_refused_early(api: Api) -> None:
+    account = await api.sign_up()
+    friend = await api.sign_up()
+    conversation = await api.direct(account, friend)
+    path = f"/conversations/{conversation}/messages"
+    huge = b'{"clientMessageId":"big-1","body":"' + b"x" * 2_000_000 + b'"}'
+    declared = await api.call(
+        "POST", path, account, content=huge, headers={"content-type": "application/json"}
+    )
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(huge), 65536):
+            yield huge[start : start + 65536]
+
+    streamed = await api.call(
+        "POST", path, account, content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    # A declared length over the limit is refused before a byte of the body is read.
+    host, port = api.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST /api{path} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {account.access_token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n".encode()
+    )
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    assert status_line.split()[1] == b"413"
+    writer.close()
+    over_limit = await api.call(
+        "POST", path, account, json={"clientMessageId": "big-2", "body": "y" * 4001}
+    )
+    assert over_limit.status_code == 413
+    assert over_limit.json()["error"]["code"] == "payload_too_large"
+    assert await _all_messages(api, account, conversation) == []
+    await _healthy(api)
+
+
+async def test_oversized_frames(api: Api) -> None:
+    account, friend = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(account, friend)
+    async with open_socket(api, account) as socket_:
+        frame = {
+            "action": "sendMessage",
+            "conversationId": conversation,
+            "clientMessageId": "f-1",
+            "body": "b" * 20_000,
+        }
+        await socket_.send({**frame, "requestId": "big"})
+        # Too big to be parsed, so the requestId cannot be echoed.
+        reply = await socket_.wait_for(type="error")
+        assert reply["error"]["code"] == "payload_too_large"
+        assert (await socket_.request("ping"))["type"] == "pong"
+    # Past the transport's limit (64 KiB) the frame is never buffered: close 1009.
+    async with open_socket(api, account, max_size=None) as socket_:
+        await socket_.send("x" * 200_000)
+        await _closed(socket_)
+        assert socket_.closed_code == 1009
+    await _healthy(api)
+
+
+async def _closed(socket_: Socket, within: float = 5) -> None:
+    await asyncio.wait_for(asyncio.shield(socket_._reader), within)
+
+
+async def _all_messages(api: Api, account: object, conversation: str) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = []
+    after = 0
+    while True:
+        reply = await api.call(
+            "GET",
+            f"/conversations/{conversation}/messages",
+            account,  # type: ignore[arg-type]
+            params={"after": after, "limit": 200},
+        )
+        assert reply.status_code == 200, reply.text
+        page = reply.json()
+        found += page["messages"]
+        if not page["hasMore"]:
+            return found
+        after = page["messages"][-1]["seq"]
