@@ -1,0 +1,51 @@
+"""Keeps the benchmark suite from rotting: runs `python -m bench run --quick` once and
+checks that B1-B6 produced numbers and JSON. No thresholds on speed: the full suite
+(`python -m bench run`) measures that, never the test suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_suite_produces_numbers_for_every_runnable_benchmark(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=55,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    results = {p.name.split("-")[0]: json.loads(p.read_text()) for p in tmp_path.glob("B*-latest.json")}
+    assert sorted(results) == [f"B{i}" for i in range(1, 9)]
+    for bench_id in ("B1", "B2", "B3", "B4", "B5", "B6"):
+        result = results[bench_id]
+        assert "error" not in result, result.get("error")
+        assert result["mode"] == "quick"
+        headline = result["headline"]
+        if bench_id == "B1":
+            assert result["hubbub"]["open"] > 0 and result["bare"]["open"] > 0
+            assert result["hubbub"]["rss_per_conn_kib"] > 0
+        elif bench_id == "B4":
+            assert headline["hubbub_p50_ms"] > 0 and headline["bare_p50_ms"] > 0
+            assert headline["ratio_p50"] is not None and headline["ratio_p99"] is not None
+        else:
+            assert headline["hubbub_per_s"] > 0 and headline["bare_per_s"] > 0
+        if bench_id != "B4":
+            assert headline["ratio"] is not None
+    for bench_id in ("B7", "B8"):
+        assert results[bench_id]["runnable"] is False
+        assert "not runnable yet" in results[bench_id]["headline"]["note"]
+
+    summary = json.loads((tmp_path / "summary-latest.json").read_text())
+    assert len(summary["rows"]) == 8
+    assert "B3" in run.stdout and "ratio" in run.stdout
