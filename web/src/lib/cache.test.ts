@@ -1,7 +1,7 @@
 import { QueryClient } from '@tanstack/react-query'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { ana, bob, conv, msg } from '@/test/fixtures'
-import { type MessagesData, type OutboxEntry, allMessages, applyEvent, applyMessage, mergeMessage } from './cache'
+import { type MessagesData, type OutboxEntry, allMessages, applyEvent, applyMessage, mergeConversationLists, mergeMessage, mergeMessagePages } from './cache'
 import { keys } from './query-keys'
 import type { Conversation } from './types'
 
@@ -130,5 +130,24 @@ describe('applyEvent', () => {
     expect(qc.getQueryData<Record<string, number>>(keys.typing('c1'))).toEqual({})
     applyEvent(qc, { type: 'presence', userId: bob.id, online: true }, ana.id)
     expect(qc.getQueryData(keys.presence)).toEqual({ [bob.id]: true })
+  })
+})
+
+describe('refetch merging', () => {
+  it('a stale conversation list does not undo a newer read marker or message', () => {
+    const live = [conv({ lastSeq: 3, readSeq: 3, lastMessage: msg(3), memberReadSeqs: { [ana.id]: 3, [bob.id]: 2 } })]
+    const stale = [conv({ lastSeq: 2, readSeq: 0, unreadCount: 2, lastMessage: msg(2), memberReadSeqs: { [ana.id]: 0, [bob.id]: 2 } }), conv({ id: 'c9' })]
+    const out = mergeConversationLists(live, stale) as Conversation[]
+    const c1 = out.find((c) => c.id === 'c1')!
+    expect(c1).toMatchObject({ lastSeq: 3, readSeq: 3, unreadCount: 0 })
+    expect(c1.lastMessage?.seq).toBe(3)
+    expect(out.map((c) => c.id).sort()).toEqual(['c1', 'c9'])
+    expect(mergeConversationLists(live, [])).toEqual([])
+  })
+
+  it('a stale page of messages keeps messages that arrived live meanwhile', () => {
+    const live = pages({ seqs: [1, 2, 3], hasMore: false })
+    const stale = pages({ seqs: [1, 2], hasMore: false })
+    expect(allMessages(mergeMessagePages(live, stale) as MessagesData).map((m) => m.seq)).toEqual([1, 2, 3])
   })
 })

@@ -243,3 +243,41 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       return
   }
 }
+
+/**
+ * `structuralSharing` for the conversation list: a refetch that started before a live update
+ * must not undo it, so read markers and last messages only move forward. Membership of the list
+ * follows the fresh data (deleted or left conversations disappear).
+ */
+export function mergeConversationLists(old: unknown, fresh: unknown): unknown {
+  if (!Array.isArray(old) || !Array.isArray(fresh)) return fresh
+  const before = new Map((old as Conversation[]).map((c) => [c.id, c]))
+  return sortConversations(
+    (fresh as Conversation[]).map((c) => {
+      const prev = before.get(c.id)
+      if (!prev) return c
+      const memberReadSeqs = { ...c.memberReadSeqs }
+      for (const [uid, seq] of Object.entries(prev.memberReadSeqs ?? {})) {
+        if (c.members.some((m) => m.id === uid)) memberReadSeqs[uid] = Math.max(seq, memberReadSeqs[uid] ?? 0)
+      }
+      const readSeq = Math.max(c.readSeq, prev.readSeq)
+      let { lastSeq, lastMessage } = c
+      if (prev.lastSeq > lastSeq) {
+        lastSeq = prev.lastSeq
+        lastMessage = prev.lastMessage
+      } else if (prev.lastSeq === lastSeq && prev.lastMessage && lastMessage && prev.lastMessage.id === lastMessage.id) {
+        lastMessage = newer(prev.lastMessage, lastMessage)
+      }
+      return { ...c, memberReadSeqs, readSeq, lastSeq, lastMessage, unreadCount: Math.max(lastSeq - readSeq, 0) }
+    }),
+  )
+}
+
+/** `structuralSharing` for message pages: keep live messages newer than what a refetch saw. */
+export function mergeMessagePages(old: unknown, fresh: unknown): unknown {
+  const prev = old as MessagesData | undefined
+  let next = fresh as MessagesData | undefined
+  if (!prev?.pages || !next?.pages || next.pages.length === 0) return fresh
+  for (const m of allMessages(prev)) next = mergeMessage(next, m)
+  return next
+}

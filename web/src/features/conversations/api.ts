@@ -1,5 +1,5 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { removeConversation, upsertConversation } from '@/lib/cache'
+import { mergeConversationLists, removeConversation, upsertConversation } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { Conversation, ConversationPage, User } from '@/lib/types'
@@ -65,7 +65,7 @@ function unwrap(res: { conversation: Conversation } | Conversation): Conversatio
 
 // Query options
 export const conversationsQueryOptions = () =>
-  queryOptions({ queryKey: keys.conversations, queryFn: fetchConversations, staleTime: Infinity })
+  queryOptions({ queryKey: keys.conversations, queryFn: fetchConversations, staleTime: Infinity, structuralSharing: mergeConversationLists })
 
 export const conversationQueryOptions = (id: string) =>
   queryOptions({ queryKey: keys.conversation(id), queryFn: () => fetchConversation(id), staleTime: Infinity, retry: false })

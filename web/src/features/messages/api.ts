@@ -1,4 +1,5 @@
 import { infiniteQueryOptions } from '@tanstack/react-query'
+import { mergeMessagePages } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { Message, MessagePage } from '@/lib/types'
@@ -38,4 +39,5 @@ export const messagesQueryOptions = (conversationId: string) =>
     getNextPageParam: (last: MessagePage) => (last.hasMore && last.messages.length > 0 ? last.messages[0].seq : undefined),
     staleTime: Infinity,
     refetchOnWindowFocus: false,
+    structuralSharing: mergeMessagePages,
   })

@@ -80,9 +80,9 @@ export function useMessageActions(meId: string) {
   /** Move our read marker forward to `seq` (no-op if already there). */
   const markRead = useCallback(
     async (conversationId: string, seq: number): Promise<void> => {
+      applyRead(qc, conversationId, meId, seq, meId)
       if ((lastRead.current[conversationId] ?? 0) >= seq) return
       lastRead.current[conversationId] = seq
-      applyRead(qc, conversationId, meId, seq, meId)
       try {
         if (client?.isOpen) await client.request({ action: 'markRead', conversationId, seq })
         else await markReadRest(conversationId, seq)
