@@ -41,6 +41,7 @@ SERVER_ENV = {
     "HUBBUB_SIGN_IN_PER_IP": "100000",
     "HUBBUB_SIGN_IN_PER_ACCOUNT": "100000",
     "HUBBUB_LOG_LEVEL": "warning",
+    "PYTHONUNBUFFERED": "1",
 }
 
 
@@ -57,6 +58,7 @@ class Server:
 
     data_dir: Path
     port: int = field(default_factory=_free_port)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
@@ -80,7 +82,7 @@ class Server:
                     "--data-dir",
                     str(self.data_dir),
                 ],
-                env={**os.environ, **SERVER_ENV},
+                env={**os.environ, **SERVER_ENV, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
