@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, cpu_layout, machine_info, print_table, write_result
+from bench import suite
 from bench.suite import BENCHMARKS, Ctx
 
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     ctx = Ctx(quick=args.quick, out=args.out)
+    if args.quick:
+        suite.QUIET_WAIT_S = 0.0
     machine = machine_info()
     server_cpus, gen_cpus = cpu_layout()
     machine["server_cpus"], machine["generator_cpus"] = server_cpus, gen_cpus

@@ -138,6 +138,14 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / ticks
 
 
+def machine_busy_cpus() -> float:
+    """Busy CPU-seconds of the whole machine so far (all processes, from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    values = [int(v) for v in fields]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -148,6 +156,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     workdir: Path | None = None
     log: Path | None = None
+    profiler: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -168,6 +177,10 @@ class Server:
         return proc_cpu_seconds(self.pid)
 
     def stop(self) -> None:
+        if self.profiler is not None and self.profiler.poll() is None:
+            self.profiler.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.profiler.wait(timeout=20)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -238,6 +251,17 @@ def start_hubbub(extra_env: dict[str, str] | None = None) -> Server:
     )
     server = Server("hubbub", port, proc, workdir, log)
     _wait_ready(server, "/healthz")
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    pyspy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
+    if profile_dir and Path(pyspy).exists():
+        # collapsed stacks of the whole server life (set up + every step), see bench.hotspots
+        out = Path(profile_dir) / f"hubbub-{time.strftime('%H%M%S')}-{port}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        server.profiler = subprocess.Popen(
+            [pyspy, "record", "-p", str(proc.pid), "-f", "raw", "-r", "250", "-o", str(out),
+             "--nonblocking", "--threads"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
     return server
 
 
