@@ -420,3 +420,29 @@ async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(
         "member.added",
         "member.removed",
     ]
+
+
+async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> None:
+    """Deleting is for everyone: a replay of /api/sync from the start must not bring
+    back what was deleted, neither the message nor a conversation's lastMessage."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    direct = await api.direct(ana, bob)
+    regret = await api.send(ana, direct, "something I regret", "regret-1")
+    await api.send(ana, direct, "fine to keep", "keep-1")
+    reply = await api.call("DELETE", f"/conversations/{direct}/messages/{regret['id']}", ana)
+    assert reply.status_code == 204
+    group = await api.group(ana, "Short-lived", bob)
+    await api.send(bob, group, "group secret", "gs-1")
+    # A member added afterwards gets a snapshot whose lastMessage is the secret.
+    carl = await api.sign_up()
+    await api.call("POST", f"/conversations/{group}/members", ana, json={"userId": carl.id})
+    assert (await api.call("DELETE", f"/conversations/{group}", ana)).status_code == 204
+    for account in (ana, bob, carl):
+        events, _ = await api.sync_all(account, "0")
+        text = orjson.dumps(events).decode()
+        assert "something I regret" not in text and "group secret" not in text, account
+        assert account is carl or "fine to keep" in text
+    events, _ = await api.sync_all(bob, "0")
+    replayed = [e for e in events if e.get("message", {}).get("id") == regret["id"]]
+    assert [e["type"] for e in replayed] == ["message.created", "message.deleted"]
+    assert all(e["message"]["deleted"] and e["message"]["body"] == "" for e in replayed)

@@ -31,7 +31,7 @@ async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep) -> Respon
     return json_response({"user": user_view(user, with_email=True)})
 
 
-@router.post("/resend-code", status_code=202)
+@router.post("/resend-code", status_code=202, response_class=Response)
 async def resend_code(body: schemas.ResendCodeRequest, platform: PlatformDep) -> Response:
     await platform.auth.resend_code(body.username)
     return Response(status_code=202)

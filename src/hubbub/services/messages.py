@@ -175,7 +175,8 @@ class MessageService:
             events = tx.events.since(caller_id, position, count + 1)
             more = len(events) > count
             events = events[:count]
-            frames = [{**e.payload, "cursor": str(e.cursor)} for e in events]
+            redact = _Redactor(tx)
+            frames = [redact({**e.payload, "cursor": str(e.cursor)}) for e in events]
             cursor = events[-1].cursor if events else position
             return frames, str(cursor), more
 
@@ -198,9 +199,42 @@ class MessageService:
         return await commit(self._store, self._publisher, work)
 
 
+class _Redactor:
+    """Replayed events never bring back the body of a message deleted since (or of a
+    deleted group): they show such a message as it is now, deleted and empty."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self._gone: dict[str, JsonObject | None] = {}
+
+    def __call__(self, frame: JsonObject) -> JsonObject:
+        message = frame.get("message")
+        if isinstance(message, dict):
+            frame["message"] = self._message(message)
+        conversation = frame.get("conversation")
+        if isinstance(conversation, dict) and isinstance(conversation.get("lastMessage"), dict):
+            frame["conversation"] = {
+                **conversation,
+                "lastMessage": self._message(conversation["lastMessage"]),
+            }
+        return frame
+
+    def _message(self, view: dict[str, object]) -> dict[str, object]:
+        if view.get("deleted"):
+            return view
+        key = f"{view.get('conversationId')}/{view.get('id')}"
+        if key not in self._gone:
+            current = self._tx.messages.get(str(view.get("conversationId")), str(view.get("id")))
+            if current is None:
+                self._gone[key] = {**view, "body": "", "deleted": True}
+            else:
+                self._gone[key] = message_view(current) if current.deleted else None
+        return self._gone[key] or view
+
+
 def parse_cursor(raw: str) -> int:
     """Cursors are opaque to clients; here they are decimal event positions."""
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise ValidationFailed("cursor is not valid.")
     return int(raw)
 

@@ -1,0 +1,281 @@
+"""Fuzzing: schemathesis over the served OpenAPI document (no 5xx, every response as
+documented), and random and malformed WebSocket frames (error frames, no crash, other
+clients unaffected)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import httpx
+import hypothesis
+import orjson
+import pytest
+import schemathesis
+import websockets
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+from schemathesis import checks
+
+from tests.support import Api, ServerProcess, open_socket
+
+EXAMPLES = 100
+
+
+@pytest.fixture(scope="module")
+def bearer(server: ServerProcess) -> str:
+    """A real account's token, so the fuzzer gets past authentication."""
+    name = f"fuzzer{random.randrange(10**9)}"
+    body = {
+        "username": name,
+        "email": f"{name}@example.test",
+        "password": "fuzzing is fun",
+        "displayName": "Fuzzer",
+    }
+    assert httpx.post(f"{server.base_url}/api/auth/signup", json=body).status_code == 201
+    reply = httpx.post(
+        f"{server.base_url}/api/auth/signin", json={"username": name, "password": body["password"]}
+    )
+    token: str = reply.json()["accessToken"]
+    return token
+
+
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.response_headers_conformance,
+]
+
+
+def test_rest_api_conforms_to_its_openapi(bearer: str, server: ServerProcess) -> None:
+    """Every operation of the served document, fuzzed with a valid token; failures of
+    all operations are gathered so one run shows them all. (schemathesis' own pytest
+    plugin does not load under pytest 9, hence the loop.)"""
+    schema = schemathesis.openapi.from_url(f"{server.base_url}/api/openapi.json")
+    failures: dict[str, str] = {}
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @hypothesis.given(case=operation.as_strategy())
+        @hypothesis.settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        )
+        def fuzz(case: Any) -> None:
+            case.call_and_validate(
+                base_url=server.base_url,
+                headers={"Authorization": f"Bearer {bearer}"},
+                checks=CHECKS,
+            )
+
+        try:
+            fuzz()
+        except BaseException as failure:  # schemathesis' FailureGroup is not an Exception
+            if isinstance(failure, KeyboardInterrupt | SystemExit):
+                raise
+            failures[operation.label] = _describe(failure)
+    assert operations >= 25
+    assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+def _describe(failure: BaseException) -> str:
+    parts = [str(failure)]
+    if isinstance(failure, BaseExceptionGroup):
+        parts += [str(e) for e in failure.exceptions]
+    return "\n".join(parts)[:3000]
+
+
+async def test_lone_surrogates_in_json_are_refused_not_crashed_on(api: Api) -> None:
+    """Python's JSON parser accepts "\\ud800"; such text cannot be stored as UTF-8."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    group = await api.group(ana, "Surrogates", bob)
+    raw = '"bad \\ud800 text"'
+    for method, path, body in [
+        ("POST", f"/conversations/{conversation}/messages", '{"clientMessageId":"s-1","body":%s}'),
+        ("PATCH", "/users/me", '{"displayName":%s}'),
+        ("PATCH", f"/conversations/{group}", '{"title":%s}'),
+        ("POST", "/conversations", '{"title":%s,"memberIds":[]}'),
+        ("POST", "/conversations/direct", '{"userId":%s}'),
+        ("POST", "/auth/signin", '{"username":%s,"password":"whatever1"}'),
+    ]:
+        reply = await api.call(
+            method,
+            path,
+            ana,
+            content=(body % raw).encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert reply.status_code in (401, 404, 422), (method, path, reply.status_code, reply.text)
+    messages = await api.call("GET", f"/conversations/{conversation}/messages", ana)
+    assert messages.status_code == 200 and messages.json()["messages"] == []
+
+
+async def test_odd_sync_cursors_are_validation_errors(api: Api) -> None:
+    account = await api.sign_up()
+    for since in ["²", "١٢", "-1", "1e3", " 1", "0x10", "9" * 20, "", "+1"]:
+        reply = await api.call("GET", "/sync", account, params={"since": since})
+        assert reply.status_code in (200, 422), (since, reply.status_code, reply.text)
+        if reply.status_code == 422:
+            assert reply.json()["error"]["code"] == "validation_error"
+
+
+def _nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+MALFORMED: list[str | bytes] = [
+    "",
+    " ",
+    "null",
+    "true",
+    "1",
+    '"ping"',
+    "[]",
+    "{}",
+    "{",
+    '{"action":"ping"',
+    '{"action":"ping"}}',
+    "\x00",
+    "[" * 5000,  # deeper than the parser allows, smaller than the frame limit
+    _nested(2000),
+    '{"action":' + _nested(1500) + "}",
+    '{"action":"ping","requestId":' + _nested(100) + "}",
+    '{"action":"ping","requestId":"' + "r" * 65 + '"}',
+    '{"action":"ping","requestId":null}',
+    '{"action":"markRead","conversationId":"c","seq":1e400}',
+    '{"action":"markRead","conversationId":"c","seq":99999999999999999999999}',
+    '{"action":"markRead","conversationId":"c","seq":1.5}',
+    '{"action":"markRead","conversationId":"c","seq":-1}',
+    '{"action":"markRead","conversationId":"c","seq":true}',
+    '{"action":"markRead","conversationId":"c","seq":NaN}',
+    '{"action":"sendMessage","conversationId":["c"],"clientMessageId":"x","body":"b"}',
+    '{"action":"sendMessage","conversationId":"c","clientMessageId":"x","body":null}',
+    '{"action":"sendMessage","conversationId":"c","clientMessageId":"x y","body":"b"}',
+    '{"action":"sendMessage","conversationId":"' + "c" * 65 + '","clientMessageId":"x","body":"b"}',
+    '{"action":"sendMessage","conversationId":"c","clientMessageId":"x","body":"\\ud800"}',
+    '{"action":"typing","conversationId":"c","isTyping":1}',
+    '{"action":"editMessage","conversationId":"c","messageId":{},"body":"b"}',
+    '{"action":"deleteMessage"}',
+    '{"action":["ping"]}',
+    '{"action":"__class__"}',
+    '{"action":"PING"}',
+    '{"action":"ping","action":"fly"}',
+    '{"action":"ping","extra":' + '"x",' * 10 + '"y":1}',
+    b"",
+    b"\xff\xfe\xfd",
+    b'{"action":"ping"}',
+    "\u202e\ufeff{}",
+]
+
+
+async def test_malformed_frames_get_error_frames_and_others_chat_on(api: Api) -> None:
+    attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with (
+        open_socket(api, attacker) as evil,
+        open_socket(api, ana) as ana_ws,
+        open_socket(api, bob) as bob_ws,
+    ):
+        for frame in MALFORMED:
+            await evil.send(frame)
+        pong = await evil.request("ping")
+        assert pong["type"] == "pong"
+        # One reply per frame: an error, or a pong for the one valid ping among them
+        # (a null requestId is no requestId).
+        replies = [f for f in evil.frames if f["type"] in {"error", "pong"}]
+        assert len(replies) == len(MALFORMED) + 1, replies
+        assert len(evil.of_type("pong")) == 2
+        codes = {e["error"]["code"] for e in evil.of_type("error")}
+        assert codes <= {"validation_error", "payload_too_large"}, codes
+        await _still_chatting(ana_ws, bob_ws, conversation, "after-malformed")
+
+
+@hypothesis.settings(max_examples=1, deadline=None, database=None)
+@hypothesis.given(data=st.data())
+def test_random_frames_never_break_the_server(data: st.DataObject, server: ServerProcess) -> None:
+    """Hypothesis-generated frames: JSON values of any shape with the protocol's field
+    names mixed in, and random text and bytes; every one is answered, none crashes."""
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=5)
+        ),
+        max_leaves=20,
+    )
+    actions = st.fixed_dictionaries(
+        {"action": st.sampled_from(ACTIONS)},
+        optional={name: json_values for name in FIELDS},
+    )
+    frames = data.draw(
+        st.lists(
+            actions.map(lambda f: orjson.dumps(f).decode())
+            | json_values.map(lambda v: orjson.dumps(v).decode())
+            | st.text(max_size=200)
+            | st.binary(max_size=200),
+            min_size=150,
+            max_size=150,
+        )
+    )
+    asyncio.run(_random_frames(server, frames))
+
+
+ACTIONS = ["sendMessage", "editMessage", "deleteMessage", "typing", "markRead", "ping", "x"]
+FIELDS = ["requestId", "conversationId", "clientMessageId", "messageId", "body", "seq", "isTyping"]
+
+
+async def _random_frames(server: ServerProcess, frames: list[str | bytes]) -> None:
+    api = Api(server.base_url)
+    try:
+        attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
+        conversation = await api.direct(ana, bob)
+        async with (
+            open_socket(api, attacker) as evil,
+            open_socket(api, ana) as ana_ws,
+            open_socket(api, bob) as bob_ws,
+        ):
+            for frame in frames:
+                await evil.send(frame)
+                await asyncio.sleep(0.02)  # stay under the frame rate limit
+            assert (await evil.request("ping"))["type"] == "pong"
+            codes = {f["error"]["code"] for f in evil.of_type("error")}
+            assert "internal_error" not in codes, codes
+            await _still_chatting(ana_ws, bob_ws, conversation, "after-random")
+        assert (await api.http.get("/healthz")).json()["status"] == "ok"
+    finally:
+        await api.close()
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_only_that_connection(api: Api) -> None:
+    attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_ws, open_socket(api, bob) as bob_ws:
+        ticket = await api.ticket(attacker)
+        async with websockets.connect(f"{api.ws_url}?ticket={ticket}") as raw:
+            await raw.recv()  # hello
+            await raw.send(b'{"action":"ping","body":"\xff\xfe"}', text=True)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(raw.recv(), 5)
+            # The WebSocket protocol requires closing on invalid UTF-8 (RFC 6455 8.1).
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+        await _still_chatting(ana_ws, bob_ws, conversation, "after-utf8")
+
+
+async def _still_chatting(ana_ws: Any, bob_ws: Any, conversation: str, cmid: str) -> None:
+    ack = await ana_ws.request(
+        "sendMessage", conversationId=conversation, clientMessageId=cmid, body="still here"
+    )
+    assert ack["type"] == "ack", ack
+    live = await bob_ws.wait_for(type="message.created", cursor=ack["cursor"])
+    assert live["message"]["body"] == "still here"
