@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -46,10 +47,21 @@ SERVER_ENV = {
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port below Linux's ephemeral range (32768+), so the browser's and other tests'
+    outgoing connections cannot be holding it when the server binds or rebinds."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class _PortInUse(RuntimeError):
+    pass
 
 
 @dataclass
@@ -61,12 +73,28 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    _started_before: bool = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Start and wait until healthy. A port taken in the meantime is retried: a new port on
+        the first start, the same one (after a pause) on a restart."""
+        for attempt in range(20):
+            try:
+                self._start_once()
+                return
+            except _PortInUse:
+                if attempt == 19:
+                    raise
+                if not self._started_before:
+                    self.port = _free_port()
+                else:
+                    time.sleep(0.5)
+
+    def _start_once(self) -> None:
         self.log = self.data_dir.parent / f"server-{self.port}.log"
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
@@ -90,11 +118,16 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.process = None
+                if "address already in use" in self.log.read_text():
+                    raise _PortInUse(self.port)
                 raise RuntimeError(f"hubbub serve exited early:\n{self.log.read_text()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res:
-                    if res.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res,
+            ):
+                if res.status == 200:
+                    self._started_before = True
+                    return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"hubbub serve did not start:\n{self.log.read_text()}")
@@ -182,7 +215,7 @@ def new_page(browser: Browser, server: Server) -> Iterator[object]:
         ctx = browser.new_context(
             base_url=server.url,
             viewport={"width": width, "height": height},
-            color_scheme=color_scheme,  # type: ignore[arg-type]
+            color_scheme=color_scheme,
         )
         ctx.set_default_timeout(10_000)
         contexts.append(ctx)

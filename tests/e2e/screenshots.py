@@ -40,7 +40,16 @@ class Api:
 
 def person(base: str, username: str, name: str) -> tuple[Api, dict[str, Any]]:
     api = Api(base)
-    api.call("POST", "/api/auth/signup", {"username": username, "email": f"{username}@example.com", "password": PASSWORD, "displayName": name})
+    api.call(
+        "POST",
+        "/api/auth/signup",
+        {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": PASSWORD,
+            "displayName": name,
+        },
+    )
     res = api.call("POST", "/api/auth/signin", {"username": username, "password": PASSWORD})
     api.token = res["accessToken"]
     return api, res["user"]
@@ -48,7 +57,11 @@ def person(base: str, username: str, name: str) -> tuple[Api, dict[str, Any]]:
 
 def say(api: Api, conversation_id: str, body: str, n: list[int] = [0]) -> dict[str, Any]:  # noqa: B006
     n[0] += 1
-    return api.call("POST", f"/api/conversations/{conversation_id}/messages", {"clientMessageId": f"seed-{n[0]}", "body": body})["message"]
+    return api.call(
+        "POST",
+        f"/api/conversations/{conversation_id}/messages",
+        {"clientMessageId": f"seed-{n[0]}", "body": body},
+    )["message"]
 
 
 def seed(base: str) -> dict[str, str]:
@@ -58,15 +71,23 @@ def seed(base: str) -> dict[str, str]:
     dev, dev_u = person(base, "dev", "Dev Patel")
     eli, _ = person(base, "eli", "Eli Moreau")
 
-    group = ana.call("POST", "/api/conversations", {"title": "Weekend hike 🥾", "memberIds": [bob_u["id"], cleo_u["id"], dev_u["id"]]})["conversation"]
+    group = ana.call(
+        "POST",
+        "/api/conversations",
+        {"title": "Weekend hike 🥾", "memberIds": [bob_u["id"], cleo_u["id"], dev_u["id"]]},
+    )["conversation"]
     say(bob, group["id"], "Trail opens at 8. Who's driving?")
     say(cleo, group["id"], "I can take three people 🚗")
     say(dev, group["id"], "Count me in! I'll bring snacks")
 
-    eli_direct = eli.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})["conversation"]
+    eli_direct = eli.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})[
+        "conversation"
+    ]
     say(eli, eli_direct["id"], "Sent you the slides for Monday")
 
-    cleo_direct = cleo.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})["conversation"]
+    cleo_direct = cleo.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})[
+        "conversation"
+    ]
     say(cleo, cleo_direct["id"], "Lunch tomorrow?")
     say(ana, cleo_direct["id"], "Yes! The ramen place?")
     m = say(cleo, cleo_direct["id"], "Perfect, 12:30 🍜")
@@ -77,9 +98,18 @@ def seed(base: str) -> dict[str, str]:
     say(bob, cid, "Hey Ana! Are we still on for the release review?")
     say(ana, cid, "Yes, 3pm works for me.")
     say(ana, cid, "I'll put the checklist in the doc so we can go through it together.")
-    say(bob, cid, "Great. I tested the reconnect flow this morning: stop the server, start it again and nothing is lost 🎉")
+    say(
+        bob,
+        cid,
+        "Great. I tested the reconnect flow this morning: stop the server, start it again "
+        "and nothing is lost 🎉",
+    )
     edited = say(bob, cid, "Also the dark theme looks sharp")
-    bob.call("PATCH", f"/api/conversations/{cid}/messages/{edited['id']}", {"body": "Also the dark theme looks really sharp"})
+    bob.call(
+        "PATCH",
+        f"/api/conversations/{cid}/messages/{edited['id']}",
+        {"body": "Also the dark theme looks really sharp"},
+    )
     gone = say(ana, cid, "oops, wrong chat")
     ana.call("DELETE", f"/api/conversations/{cid}/messages/{gone['id']}")
     last = say(ana, cid, "Ha, thanks! See you at 3 👋")
@@ -105,10 +135,17 @@ def main(out: Path) -> None:
         try:
             ids = seed(server.url)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
                 for scheme in ("light", "dark"):
                     for device, (w, h) in {"desktop": (1280, 800), "phone": (390, 844)}.items():
-                        ctx = browser.new_context(base_url=server.url, viewport={"width": w, "height": h}, color_scheme=scheme, device_scale_factor=1 if device == "desktop" else 2)  # type: ignore[arg-type]
+                        ctx = browser.new_context(
+                            base_url=server.url,
+                            viewport={"width": w, "height": h},
+                            color_scheme=scheme,
+                            device_scale_factor=1 if device == "desktop" else 2,
+                        )
                         page = ctx.new_page()
                         page.goto("/signin")
                         page.wait_for_timeout(200)
@@ -124,9 +161,15 @@ def main(out: Path) -> None:
                         if device == "desktop":
                             page.goto(f"/c/{ids['group']}")
                             expect(page.get_by_test_id("message").first).to_be_visible()
+                            page.wait_for_timeout(300)
+                            page.screenshot(path=str(out / f"group-{device}-{scheme}.png"))
                             page.get_by_role("button", name="New chat").click()
                             page.get_by_role("dialog").get_by_label("Search people").fill("d")
-                            expect(page.get_by_role("dialog").get_by_role("button", name="Dev Patel @dev")).to_be_visible()
+                            expect(
+                                page.get_by_role("dialog").get_by_role(
+                                    "button", name="Dev Patel @dev"
+                                )
+                            ).to_be_visible()
                             page.wait_for_timeout(300)
                             page.screenshot(path=str(out / f"new-chat-{device}-{scheme}.png"))
                         ctx.close()

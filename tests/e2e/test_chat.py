@@ -124,6 +124,13 @@ def test_network_drop_loses_and_doubles_nothing(new_page: NewPage, server: Serve
         expect(page.get_by_test_id("connection-status")).to_have_attribute(
             "data-status", "online", timeout=30_000
         )
+    # Both are back, so each sees the other online.
+    expect(ana.get_by_role("main").get_by_test_id("presence-dot")).to_have_attribute(
+        "data-online", "true"
+    )
+    expect(bob.get_by_role("main").get_by_test_id("presence-dot")).to_have_attribute(
+        "data-online", "true"
+    )
     retry = ana.get_by_role("button", name="Retry")
     if retry.count():
         retry.click()

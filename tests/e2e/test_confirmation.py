@@ -30,7 +30,9 @@ def _code_for(server: Server, username: str) -> str:
     assert server.log is not None
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        found = re.findall(rf"confirmation code for {re.escape(username)} <[^>]*>: (\S+)", server.log.read_text())
+        found = re.findall(
+            rf"confirmation code for {re.escape(username)} <[^>]*>: (\S+)", server.log.read_text()
+        )
         if found:
             return found[-1]
         time.sleep(0.1)

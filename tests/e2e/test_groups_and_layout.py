@@ -19,7 +19,11 @@ NewPage = Callable[..., Page]
 
 
 def _rest(server: Server, method: str, path: str, body: Any = None, token: str = "") -> Any:
-    req = urllib.request.Request(f"{server.url}{path}", data=json.dumps(body).encode() if body is not None else None, method=method)
+    req = urllib.request.Request(
+        f"{server.url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+    )
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -64,34 +68,66 @@ def test_group_lifecycle(new_page: NewPage) -> None:
 
     # Remove Xav; then Mia leaves.
     settings.get_by_role("button", name="Remove Xav Extra").click()
-    expect(extra.get_by_role("navigation", name="Conversations").get_by_role("link", name="Book club 2026")).to_have_count(0)
+    expect(
+        extra.get_by_role("navigation", name="Conversations").get_by_role(
+            "link", name="Book club 2026"
+        )
+    ).to_have_count(0)
     owner.keyboard.press("Escape")
     expect(owner.get_by_role("dialog")).to_have_count(0)
 
     member.get_by_role("button", name="Group settings").click()
     member.get_by_role("dialog").get_by_role("button", name="Leave group").click()
     member.get_by_role("alertdialog").get_by_role("button", name="Leave").click()
-    expect(member.get_by_role("navigation", name="Conversations").get_by_role("link", name="Book club 2026")).to_have_count(0)
+    expect(
+        member.get_by_role("navigation", name="Conversations").get_by_role(
+            "link", name="Book club 2026"
+        )
+    ).to_have_count(0)
     expect(owner.get_by_text("2 members")).to_have_count(0)
 
     # The owner deletes the group.
     owner.get_by_role("button", name="Group settings").click()
     owner.get_by_role("dialog").get_by_role("button", name="Delete group").click()
     owner.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
-    expect(owner.get_by_role("navigation", name="Conversations").get_by_role("link", name="Book club 2026")).to_have_count(0)
+    expect(
+        owner.get_by_role("navigation", name="Conversations").get_by_role(
+            "link", name="Book club 2026"
+        )
+    ).to_have_count(0)
 
 
 def test_history_pages_in_as_you_scroll_up(new_page: NewPage, server: Server) -> None:
     page = new_page()
     me, other = unique("hana"), unique("ivo")
     sign_up(page, me, "Hana Hist")
-    _rest(server, "POST", "/api/auth/signup", {"username": other, "email": f"{other}@example.com", "password": "correct horse battery", "displayName": "Ivo Old"})
-    token = _rest(server, "POST", "/api/auth/signin", {"username": other, "password": "correct horse battery"})["accessToken"]
+    _rest(
+        server,
+        "POST",
+        "/api/auth/signup",
+        {
+            "username": other,
+            "email": f"{other}@example.com",
+            "password": "correct horse battery",
+            "displayName": "Ivo Old",
+        },
+    )
+    token = _rest(
+        server, "POST", "/api/auth/signin", {"username": other, "password": "correct horse battery"}
+    )["accessToken"]
     me_id = _rest(server, "GET", f"/api/users/search?q={me}", token=token)["users"][0]["id"]
-    conv = _rest(server, "POST", "/api/conversations/direct", {"userId": me_id}, token=token)["conversation"]
+    conv = _rest(server, "POST", "/api/conversations/direct", {"userId": me_id}, token=token)[
+        "conversation"
+    ]
     total = 130
     for i in range(1, total + 1):
-        _rest(server, "POST", f"/api/conversations/{conv['id']}/messages", {"clientMessageId": f"h-{i}", "body": f"history {i}"}, token=token)
+        _rest(
+            server,
+            "POST",
+            f"/api/conversations/{conv['id']}/messages",
+            {"clientMessageId": f"h-{i}", "body": f"history {i}"},
+            token=token,
+        )
 
     open_chat(page, "Ivo Old")
     expect(messages(page).filter(has_text=f"history {total}")).to_have_count(1)
@@ -118,7 +154,9 @@ def test_phone_layout_and_theme(new_page: NewPage) -> None:
     send(page, "from my phone")
     page.get_by_role("link", name="Back to chats").click()
     expect(page.get_by_role("complementary", name="Chats")).to_be_visible()
-    expect(page.get_by_role("navigation", name="Conversations")).to_contain_text("You: from my phone")
+    expect(page.get_by_role("navigation", name="Conversations")).to_contain_text(
+        "You: from my phone"
+    )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
     # Theme: toggle to dark, persists across reloads.

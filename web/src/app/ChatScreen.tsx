@@ -8,6 +8,7 @@ import { ChatIcon, LogoutIcon, PlusIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import { useSignOut } from '@/features/auth/api'
 import { ConversationList } from '@/features/conversations/ConversationList'
+import { useConversations } from '@/features/conversations/api'
 import { useMessageActions } from '@/features/messages/hooks'
 import { ConnectionStatusBadge } from '@/features/realtime/components'
 import { usePresence } from '@/features/realtime/hooks'
@@ -23,6 +24,11 @@ export function ChatScreen({ me }: { me: User }) {
   const [newChat, setNewChat] = useState(false)
   const status = useConnectionStatus()
   const { retryFailed } = useMessageActions(me.id)
+
+  const unread = useConversations().data?.reduce((n, c) => n + c.unreadCount, 0) ?? 0
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Hubbub` : 'Hubbub'
+  }, [unread])
 
   // Messages that failed because the connection dropped go out again once it is back.
   useEffect(() => {

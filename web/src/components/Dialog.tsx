@@ -10,7 +10,6 @@ export function Dialog({ open, onOpenChange, title, description, children }: { o
       <RD.Portal>
         <RD.Overlay className="fixed inset-0 z-40 bg-zinc-950/40 backdrop-blur-[2px] data-[state=open]:animate-in" />
         <RD.Content
-          aria-describedby={description ? undefined : undefined}
           className="fixed top-1/2 left-1/2 z-50 flex max-h-[min(640px,calc(100dvh-2rem))] w-[calc(100vw-2rem)] max-w-md -translate-x-1/2 -translate-y-1/2 flex-col rounded-2xl border border-zinc-200 bg-white shadow-2xl focus:outline-none dark:border-zinc-800 dark:bg-zinc-900"
         >
           <div className="flex items-start justify-between gap-4 px-5 pt-5 pb-3">
