@@ -95,7 +95,7 @@ def _signing_key(settings: Settings) -> bytes:
         return secrets.token_bytes(32)
     path: Path = settings.data_dir / "token-secret.key"
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32))
     return bytes.fromhex(path.read_text().strip())

@@ -563,7 +563,7 @@ class SqliteStore:
     def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages: owner only
         self._writer_db = _connect(path, synchronous.upper(), read_only=False)
         self._writer_db.execute("PRAGMA journal_mode = WAL")
         self._writer_db.executescript(SCHEMA)
