@@ -423,14 +423,20 @@ async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(
 
 
 async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> None:
-    """Deleting is for everyone: a replay of /api/sync from the start must not bring
-    back what was deleted, neither the message nor a conversation's lastMessage."""
+    """Deleting and editing are for everyone: a replay of /api/sync from the start must
+    not bring back what was deleted or edited away, neither in the message nor in a
+    conversation's lastMessage."""
     ana, bob = await api.sign_up(), await api.sign_up()
     direct = await api.direct(ana, bob)
     regret = await api.send(ana, direct, "something I regret", "regret-1")
     await api.send(ana, direct, "fine to keep", "keep-1")
     reply = await api.call("DELETE", f"/conversations/{direct}/messages/{regret['id']}", ana)
     assert reply.status_code == 204
+    typo = await api.send(ana, direct, "my pasword is hunter2", "typo-1")
+    fixed = await api.call(
+        "PATCH", f"/conversations/{direct}/messages/{typo['id']}", ana, json={"body": "oops"}
+    )
+    assert fixed.status_code == 200
     group = await api.group(ana, "Short-lived", bob)
     await api.send(bob, group, "group secret", "gs-1")
     # A member added afterwards gets a snapshot whose lastMessage is the secret.
@@ -440,7 +446,8 @@ async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> 
     for account in (ana, bob, carl):
         events, _ = await api.sync_all(account, "0")
         text = orjson.dumps(events).decode()
-        assert "something I regret" not in text and "group secret" not in text, account
+        for gone in ("something I regret", "group secret", "hunter2"):
+            assert gone not in text, (gone, account)
         assert account is carl or "fine to keep" in text
     events, _ = await api.sync_all(bob, "0")
     replayed = [e for e in events if e.get("message", {}).get("id") == regret["id"]]

@@ -200,12 +200,12 @@ class MessageService:
 
 
 class _Redactor:
-    """Replayed events never bring back the body of a message deleted since (or of a
-    deleted group): they show such a message as it is now, deleted and empty."""
+    """Replayed events show each message as it is now: a body deleted or edited since
+    (or a message of a deleted group) never comes back through /api/sync."""
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
-        self._gone: dict[str, JsonObject | None] = {}
+        self._now: dict[str, JsonObject] = {}
 
     def __call__(self, frame: JsonObject) -> JsonObject:
         message = frame.get("message")
@@ -219,17 +219,13 @@ class _Redactor:
             }
         return frame
 
-    def _message(self, view: dict[str, object]) -> dict[str, object]:
-        if view.get("deleted"):
-            return view
+    def _message(self, view: dict[str, object]) -> JsonObject:
         key = f"{view.get('conversationId')}/{view.get('id')}"
-        if key not in self._gone:
+        if key not in self._now:
             current = self._tx.messages.get(str(view.get("conversationId")), str(view.get("id")))
-            if current is None:
-                self._gone[key] = {**view, "body": "", "deleted": True}
-            else:
-                self._gone[key] = message_view(current) if current.deleted else None
-        return self._gone[key] or view
+            gone = {**view, "body": "", "deleted": True}
+            self._now[key] = message_view(current) if current is not None else gone
+        return self._now[key]
 
 
 def parse_cursor(raw: str) -> int:
