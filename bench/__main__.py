@@ -38,7 +38,7 @@ def _saturated(result: dict[str, Any]) -> bool:
 def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
     h = result.get("headline", {})
     if result.get("error"):
-        return [bench_id, "ERROR", "-", "-", h.get("target", "-"), result["error"][:80]]
+        return [bench_id, "ERROR", "-", "-", h.get("target", "-"), result["error"].splitlines()[0][:80]]
     if result.get("runnable") is False:
         return [bench_id, "-", "-", "-", h["target"], h["note"]]
     if bench_id == "B1":
@@ -65,6 +65,29 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
     return [bench_id, *vals, h.get("target", "-"), f"{verdict} {note}".strip()]
 
 
+HEADER = ["id", "hubbub", "bare baseline", "ratio", "target", "verdict / notes"]
+
+
+def _markdown(rows: list[list[Any]]) -> str:
+    md = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    md += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(md) + "\n"
+
+
+def _table_from_latest(out: Path) -> int:
+    rows = []
+    when = set()
+    for bench_id in BENCHMARKS:
+        path = out / f"{bench_id}-latest.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            rows.append(_row(bench_id, result))
+            when.add(f"{result['mode']} {result['machine']['date']} ({result.get('seconds')} s)")
+    print(_markdown(rows))
+    print("runs: " + "; ".join(sorted(when)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", help="comma-separated ids, e.g. B3,B4")
     run.add_argument("--out", type=Path, default=RESULTS, help="where JSON results go")
     sub.add_parser("list", help="list the benchmarks")
+    table = sub.add_parser("table", help="print the table (Markdown) of the latest result of each")
+    table.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.command == "table":
+        return _table_from_latest(args.out)
     if args.command == "list":
         for key, (what, _) in BENCHMARKS.items():
             print(f"{key}  {what}")

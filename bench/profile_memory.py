@@ -71,6 +71,11 @@ def main() -> None:
         frame = stat.traceback[0]
         print(f"{stat.size_diff / opened:8.0f} B/conn {stat.count_diff / opened:6.1f} obj/conn  "
               f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}")
+    by_file = after.compare_to(before, "filename")
+    print("by file:")
+    for stat in by_file[:15]:
+        name = stat.traceback[0].filename.split("site-packages/")[-1]
+        print(f"{stat.size_diff / opened:8.0f} B/conn {stat.count_diff / opened:6.1f} obj/conn  {name}")
     workers.stop()
     server.should_exit = True
     thread.join(timeout=10)
