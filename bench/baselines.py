@@ -13,7 +13,6 @@ page has.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any

@@ -120,52 +120,105 @@ def _step(
     return step
 
 
-def _ramp(
-    workers: Workers,
-    server: Server,
-    commands: Callable[[float, int], list[dict[str, Any]]],
-    start: float,
-    factor: float,
-    limit: float,
-    duration: float,
-    grace: float,
-    refine: bool,
-    unit: str = "msgs",
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Raises the offered rate geometrically until a step is not sustained; with
-    `refine`, tries the midpoint once. Returns (best sustained step, all steps)."""
+@dataclass
+class Side:
+    """One server under test with its generator processes and its step commands."""
+
+    kind: str
+    server: Server
+    workers: Workers
+    commands: Callable[[float, int], list[dict[str, Any]]]
+
+    def close(self) -> None:
+        self.workers.stop()
+        self.server.stop()
+
+
+def _sides(setup: Callable[[str], Side]) -> list[Side]:
+    sides: list[Side] = []
+    try:
+        for kind in ("hubbub", "bare"):
+            sides.append(setup(kind))
+    except BaseException:
+        for side in sides:
+            side.close()
+        raise
+    return sides
+
+
+def _attempt(side: Side, rate: float, duration: float, grace: float, unit: str,
+             retry: bool) -> list[dict[str, Any]]:
+    """One step at `rate`; with `retry` a failed step is tried again once, and up to
+    3 more times while other processes were busy during it (a shared machine)."""
     steps: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
+    while True:
+        step = _step(side.workers, side.server, lambda t0: side.commands(rate, t0), rate,
+                     duration, grace, unit)
+        if steps:
+            step["retry"] = len(steps)
+        steps.append(step)
+        time.sleep(0.3)
+        tries = len(steps)
+        if step["sustained"] or not retry or tries >= 4 or (tries >= 2 and not step["contended"]):
+            return steps
+
+
+def _paired_ramp(
+    sides: list[Side], start: float, factor: float, limit: float, duration: float,
+    grace: float, refine: bool, unit: str, half: bool,
+) -> dict[str, dict[str, Any]]:
+    """Both servers stay up; at each offered rate Hubbub's step and the baseline's run
+    back to back, so a busy spell on the shared machine hits both sides alike. The
+    rate grows by `factor` until a side is not sustained (that side stops); with
+    `refine` each side then tries its midpoint once; with `half` each side runs one
+    more step at half its maximum for latency."""
+    state: dict[str, dict[str, Any]] = {
+        s.kind: {"steps": [], "max_sustained": None, "failed": None} for s in sides
+    }
     rate = start
-    failed: float | None = None
-    while rate <= limit:
-        step = _step(workers, server, lambda t0, r=rate: commands(r, t0), rate, duration, grace, unit)
-        steps.append(step)
-        time.sleep(0.5)
-        tries = 1
-        while not step["sustained"] and refine and (tries < 2 or (tries < 4 and step["contended"])):
-            # the machine is shared: a failed step is tried again before the ramp stops,
-            # up to 3 more times while other processes were busy during it
-            step = _step(workers, server, lambda t0, r=rate: commands(r, t0), rate, duration, grace, unit)
-            step["retry"] = tries
-            tries += 1
-            steps.append(step)
-            time.sleep(0.5)
-        if not step["sustained"]:
-            failed = rate
-            break
-        best = step
+    while rate <= limit and any(st["failed"] is None for st in state.values()):
+        for side in sides:
+            st = state[side.kind]
+            if st["failed"] is not None:
+                continue
+            steps = _attempt(side, rate, duration, grace, unit, refine)
+            st["steps"] += steps
+            if steps[-1]["sustained"]:
+                st["max_sustained"] = steps[-1]
+            else:
+                st["failed"] = rate
         rate *= factor
-    if refine and failed is not None and best is not None:
-        mid = (best["offered_per_s"] + failed) / 2
-        step = _step(workers, server, lambda t0: commands(mid, t0), mid, duration, grace, unit)
-        steps.append(step)
-        if step["sustained"]:
-            best = step
-    if best is None and not refine and steps:
-        # quick mode only proves the plumbing: report the step it ran, marked as such
-        best = {**steps[-1], "not_sustained": True}
-    return best, steps
+    for side in sides:
+        st = state[side.kind]
+        best = st["max_sustained"]
+        if refine and st["failed"] is not None and best is not None:
+            mid = (best["offered_per_s"] + st["failed"]) / 2
+            step = _step(side.workers, side.server, lambda t0, m=mid: side.commands(m, t0), mid,
+                         duration, grace, unit)
+            st["steps"].append(step)
+            if step["sustained"]:
+                st["max_sustained"] = step
+        if st["max_sustained"] is None and not refine and st["steps"]:
+            # quick mode only proves the plumbing: report the step it ran, marked as such
+            st["max_sustained"] = {**st["steps"][-1], "not_sustained": True}
+    for side in sides:
+        st = state[side.kind]
+        st["half_load"] = None
+        if half and st["max_sustained"]:
+            r = st["max_sustained"]["offered_per_s"] / 2
+            st["half_load"] = _step(side.workers, side.server, lambda t0, r=r: side.commands(r, t0),
+                                    r, duration, grace, unit)
+    return state
+
+
+def _rate_of(state: dict[str, Any], key: str) -> float | None:
+    best = state["max_sustained"]
+    return best[key] if best else None
+
+
+def _half_p99(state: dict[str, Any]) -> float | None:
+    half = state.get("half_load")
+    return half["latency_ms"].get("p99") if half else None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -230,12 +283,12 @@ def b1(ctx: Ctx) -> dict[str, Any]:
             ]
             workers = Workers.start(W.idle_worker, args)
             workers.collect(120)
-            time.sleep(1.0)
+            time.sleep(ctx.pick(0.2, 1.0))
             rss0 = server.rss_kib()
             t = time.monotonic()
             replies = workers.ask_all({"cmd": "connect"}, timeout=1800)
             took = time.monotonic() - t
-            time.sleep(2.0)
+            time.sleep(ctx.pick(0.5, 2.0))
             rss1 = server.rss_kib()
             opened = sum(r["open"] for r in workers.ask_all({"cmd": "check"}))
             failures = sum(r["failures"] for r in replies)
@@ -279,37 +332,44 @@ def b2(ctx: Ctx) -> dict[str, Any]:
     start, factor, limit = ctx.pick((100, 2.0, 100), (250, 1.5, 20_000))
     raise_nofile(int(limit * duration) * 2 + 10_000)
     out: dict[str, Any] = {"step_seconds": duration, "slo_p99_ms": SLO_P99_MS}
-    for kind in ("hubbub", "bare"):
+
+    def setup(kind: str) -> Side:
         env = {"HUBBUB_MAX_CONNECTIONS_PER_USER": "1000000"}
         server = start_hubbub(env) if kind == "hubbub" else start_baseline("ws-idle")
-        workers: Workers | None = None
         try:
             tokens = [u.token for u in _run(create_users(server.port, 8))] if kind == "hubbub" else []
             args = [{"kind": kind, "http_port": server.port, "ws_url": server.ws, "tokens": tokens}] * n_workers
             workers = Workers.start(W.storm_worker, args)
             workers.collect(120)
-            step_no = [0]
-
-            def commands(rate: float, t0: int, w: Workers = workers) -> list[dict[str, Any]]:
-                step_no[0] += 1
-                counts = _split(int(rate * duration), n_workers)
-                w.ask_each([{"cmd": "prepare", "count": c} for c in counts], timeout=600)
-                t0 = time.monotonic_ns() + 300_000_000  # after the tickets were fetched
-                src = f"127.0.{step_no[0] % 250 + 1}.{2 if kind == 'hubbub' else 3}"
-                return [
-                    {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "src": src, "grace": 10.0}
-                    for c in counts
-                ]
-
-            best, steps = _ramp(workers, server, commands, start, factor, limit, duration, 10.0, not ctx.quick, "conns")
-            out[kind] = {"steps": steps, "max_sustained": best}
-        finally:
-            if workers:
-                workers.stop()
+        except BaseException:
             server.stop()
-    h, b = out["hubbub"]["max_sustained"], out["bare"]["max_sustained"]
-    hr = h["conns_per_s"] if h else None
-    br = b["conns_per_s"] if b else None
+            raise
+        step_no = [0]
+
+        def commands(rate: float, t0: int) -> list[dict[str, Any]]:
+            step_no[0] += 1
+            counts = _split(int(rate * duration), n_workers)
+            # tickets are single use and expire: fetched right before the step
+            workers.ask_each([{"cmd": "prepare", "count": c} for c in counts], timeout=600)
+            t0 = time.monotonic_ns() + 300_000_000
+            # a fresh source address per step: TIME_WAIT sockets never exhaust ports
+            src = f"127.0.{step_no[0] % 250 + 1}.{2 if kind == 'hubbub' else 3}"
+            return [
+                {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "src": src, "grace": 10.0}
+                for c in counts
+            ]
+
+        return Side(kind, server, workers, commands)
+
+    sides = _sides(setup)
+    try:
+        state = _paired_ramp(sides, start, factor, limit, duration, 10.0, not ctx.quick, "conns", False)
+    finally:
+        for side in sides:
+            side.close()
+    out.update(state)
+    h = state["hubbub"]["max_sustained"]
+    hr, br = _rate_of(state["hubbub"], "conns_per_s"), _rate_of(state["bare"], "conns_per_s")
     out["headline"] = {
         "metric": "new authenticated connections/s at p99 ≤ 100 ms, hubbub / bare",
         "hubbub_per_s": hr,
@@ -325,7 +385,7 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 # ------------------------------------------------------------------ B3 / B4
 
 
-def _chat_setup(ctx: Ctx, kind: str, pairs_n: int, n_workers: int) -> tuple[Server, Workers]:
+def _chat_side(kind: str, pairs_n: int, n_workers: int, duration: float, grace: float) -> Side:
     server = start_hubbub() if kind == "hubbub" else start_baseline("ws-echo")
     try:
         if kind == "hubbub":
@@ -341,20 +401,17 @@ def _chat_setup(ctx: Ctx, kind: str, pairs_n: int, n_workers: int) -> tuple[Serv
         ]
         workers = Workers.start(W.chat_worker, args)
         workers.collect(120)
-        return server, workers
     except BaseException:
         server.stop()
         raise
 
-
-def _chat_commands(n_workers: int, duration: float, grace: float) -> Callable[[float, int], list[dict[str, Any]]]:
     def commands(rate: float, t0: int) -> list[dict[str, Any]]:
         return [
             {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
             for c in _split(int(rate * duration), n_workers)
         ]
 
-    return commands
+    return Side(kind, server, workers, commands)
 
 
 def b3(ctx: Ctx) -> dict[str, Any]:
@@ -363,18 +420,14 @@ def b3(ctx: Ctx) -> dict[str, Any]:
     start, factor, limit = ctx.pick((100, 2.0, 100), (250, 1.5, 200_000))
     out: dict[str, Any] = {"pairs": pairs_n, "step_seconds": duration, "slo_p99_ms": SLO_P99_MS,
                            "durability": "ack after SQLite commit, synchronous=FULL"}
-    for kind in ("hubbub", "bare"):
-        server, workers = _chat_setup(ctx, kind, pairs_n, n_workers)
-        try:
-            best, steps = _ramp(workers, server, _chat_commands(n_workers, duration, grace),
-                                start, factor, limit, duration, grace, not ctx.quick)
-            out[kind] = {"steps": steps, "max_sustained": best}
-        finally:
-            workers.stop()
-            server.stop()
-    h, b = out["hubbub"]["max_sustained"], out["bare"]["max_sustained"]
-    hr = h["msgs_per_s"] if h else None
-    br = b["msgs_per_s"] if b else None
+    sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
+    try:
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick, "msgs", False)
+    finally:
+        for side in sides:
+            side.close()
+    out.update(state)
+    hr, br = _rate_of(state["hubbub"], "msgs_per_s"), _rate_of(state["bare"], "msgs_per_s")
     ratio = _ratio(hr, br)
     out["headline"] = {
         "metric": "max sustained 1:1 msgs/s delivered (durable) / bare echo round trips/s",
@@ -398,26 +451,28 @@ def b4(ctx: Ctx) -> dict[str, Any]:
     duration, grace = ctx.pick((0.5, 2.0), (8.0, 3.0))
     out: dict[str, Any] = {"rate_per_s": rate, "pairs": pairs_n, "step_seconds": duration,
                            "from_b3_max": hmax}
-    for kind in ("hubbub", "bare"):
-        server, workers = _chat_setup(ctx, kind, pairs_n, n_workers)
-        try:
-            attempts = [
-                _step(workers, server, lambda t0: _chat_commands(n_workers, duration, grace)(rate, t0),
-                      rate, duration, grace)
-                for _ in range(ctx.pick(1, 2))
-            ]
-            # a shared machine: keep the least disturbed attempt (same rule for both sides)
-            out[kind] = min(attempts, key=lambda st: st["latency_ms"].get("p99", 1e9))
-            out[kind]["attempts"] = [a["latency_ms"] for a in attempts]
-        finally:
-            workers.stop()
-            server.stop()
+    sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
+    attempts: dict[str, list[dict[str, Any]]] = {"hubbub": [], "bare": []}
+    try:
+        for _ in range(ctx.pick(1, 2)):  # alternating: hubbub, bare, hubbub, bare
+            for side in sides:
+                attempts[side.kind].append(
+                    _step(side.workers, side.server, lambda t0, s=side: s.commands(rate, t0),
+                          rate, duration, grace))
+    finally:
+        for side in sides:
+            side.close()
+    for kind, tries in attempts.items():
+        # a shared machine: keep each side's least disturbed attempt (same rule for both)
+        out[kind] = dict(min(tries, key=lambda st: st["latency_ms"].get("p99", 1e9)))
+        out[kind]["attempts"] = [t["latency_ms"] for t in tries]
     hl, bl = out["hubbub"]["latency_ms"], out["bare"]["latency_ms"]
     r50, r99 = _ratio(hl.get("p50"), bl.get("p50")), _ratio(hl.get("p99"), bl.get("p99"))
     out["headline"] = {
         "metric": "send→recipient latency at half of B3's max, hubbub / bare echo RTT",
         "hubbub_p50_ms": hl.get("p50"), "hubbub_p99_ms": hl.get("p99"),
         "bare_p50_ms": bl.get("p50"), "bare_p99_ms": bl.get("p99"),
+        "hubbub_ack_p50_ms": out["hubbub"].get("ack_latency_ms", {}).get("p50"),
         "ratio_p50": r50, "ratio_p99": r99,
         "target": "p50 ≤ 3×, p99 ≤ 10×",
         "pass": bool(r50 is not None and r99 is not None and r50 <= 3 and r99 <= 10),
@@ -429,14 +484,14 @@ def b4(ctx: Ctx) -> dict[str, Any]:
 
 
 def b5(ctx: Ctx) -> dict[str, Any]:
-    members_n, senders_n = 100, 10
-    n_workers = 4
+    members_n, senders_n, n_workers = ctx.pick((20, 4, 2), (100, 10, 4))
     duration, grace = ctx.pick((0.5, 2.0), (3.0, 3.0))
     start, factor, limit = ctx.pick((10, 2.0, 10), (20, 1.5, 20_000))
-    out: dict[str, Any] = {"members": members_n, "senders": senders_n, "step_seconds": duration, "slo_p99_ms": SLO_P99_MS}
-    for kind in ("hubbub", "bare"):
+    out: dict[str, Any] = {"members": members_n, "senders": senders_n, "step_seconds": duration,
+                           "slo_p99_ms": SLO_P99_MS}
+
+    def setup(kind: str) -> Side:
         server = start_hubbub() if kind == "hubbub" else start_baseline("ws-broadcast")
-        workers: Workers | None = None
         try:
             conv = ""
             tokens: list[str] = []
@@ -456,40 +511,41 @@ def b5(ctx: Ctx) -> dict[str, Any]:
             ]
             workers = Workers.start(W.fanout_worker, args)
             workers.collect(120)
-
-            def commands(rate: float, t0: int) -> list[dict[str, Any]]:
-                total = int(rate * duration)
-                shares = [total * k // senders_n for k in send_counts]
-                shares[0] += total - sum(shares)
-                end = t0 + int(duration * 1e9)
-                return [
-                    {"cmd": "step", "rate": max(rate * k / senders_n, 1e-3), "count": c, "total": total,
-                     "t0": t0, "end": end, "grace": grace}
-                    for k, c in zip(send_counts, shares, strict=True)
-                ]
-
-            best, steps = _ramp(workers, server, commands, start, factor, limit, duration, grace,
-                                not ctx.quick, "deliveries")
-            half = None
-            if best and not ctx.quick:
-                r = best["offered_per_s"] / 2
-                half = _step(workers, server, lambda t0: commands(r, t0), r, duration, grace, "deliveries")
-            out[kind] = {"steps": steps, "max_sustained": best, "half_load": half}
-        finally:
-            if workers:
-                workers.stop()
+        except BaseException:
             server.stop()
-    h, b = out["hubbub"]["max_sustained"], out["bare"]["max_sustained"]
-    hr = h["deliveries_per_s"] if h else None
-    br = b["deliveries_per_s"] if b else None
+            raise
+
+        def commands(rate: float, t0: int) -> list[dict[str, Any]]:
+            total = int(rate * duration)
+            shares = [total * k // senders_n for k in send_counts]
+            shares[0] += total - sum(shares)
+            end = t0 + int(duration * 1e9)
+            return [
+                {"cmd": "step", "rate": max(rate * k / senders_n, 1e-3), "count": c, "total": total,
+                 "t0": t0, "end": end, "grace": grace}
+                for k, c in zip(send_counts, shares, strict=True)
+            ]
+
+        return Side(kind, server, workers, commands)
+
+    sides = _sides(setup)
+    try:
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick,
+                             "deliveries", not ctx.quick)
+    finally:
+        for side in sides:
+            side.close()
+    out.update(state)
+    hr = _rate_of(state["hubbub"], "deliveries_per_s")
+    br = _rate_of(state["bare"], "deliveries_per_s")
     ratio = _ratio(hr, br)
-    hh = out["hubbub"]["half_load"]
+    h = state["hubbub"]["max_sustained"]
     out["headline"] = {
         "metric": "max sustained deliveries/s to a 100-member group, hubbub / websockets.broadcast",
         "hubbub_per_s": hr, "bare_per_s": br, "ratio": ratio,
         "hubbub_p99_ms_at_max": h["latency_ms"].get("p99") if h else None,
-        "hubbub_p99_ms_at_half": hh["latency_ms"].get("p99") if hh else None,
-        "bare_p99_ms_at_half": (out["bare"]["half_load"] or {}).get("latency_ms", {}).get("p99"),
+        "hubbub_p99_ms_at_half": _half_p99(state["hubbub"]),
+        "bare_p99_ms_at_half": _half_p99(state["bare"]),
         "target": "≥ 0.5",
         "pass": bool(ratio is not None and ratio >= 0.5),
     }
@@ -505,13 +561,13 @@ def b6(ctx: Ctx) -> dict[str, Any]:
     start, factor, limit = ctx.pick((100, 2.0, 100), (200, 1.5, 200_000))
     out: dict[str, Any] = {"page": 50, "connections": conns * n_workers, "step_seconds": duration}
     body_file = Path(tempfile.mkdtemp(prefix="bench-b6-")) / "page.json"
-    for kind in ("hubbub", "bare"):
+
+    def setup(kind: str) -> Side:
         path, token = "/page", None
         if kind == "hubbub":
             server = start_hubbub()
-        else:
+        else:  # Hubbub's side is set up first and wrote the page it serves
             server = start_baseline("asgi-json", "--body-file", str(body_file))
-        workers: Workers | None = None
         try:
             if kind == "hubbub":
                 users = _run(create_users(server.port, 2))
@@ -532,35 +588,34 @@ def b6(ctx: Ctx) -> dict[str, Any]:
             args = [{"port": server.port, "path": path, "token": token, "conns": conns}] * n_workers
             workers = Workers.start(W.http_worker, args)
             workers.collect(60)
-
-            def commands(rate: float, t0: int) -> list[dict[str, Any]]:
-                return [
-                    {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
-                    for c in _split(int(rate * duration), n_workers)
-                ]
-
-            best, steps = _ramp(workers, server, commands, start, factor, limit, duration, grace,
-                                not ctx.quick, "reqs")
-            half = None
-            if best and not ctx.quick:
-                r = best["offered_per_s"] / 2
-                half = _step(workers, server, lambda t0: commands(r, t0), r, duration, grace, "reqs")
-            out[kind] = {"steps": steps, "max_sustained": best, "half_load": half}
-        finally:
-            if workers:
-                workers.stop()
+        except BaseException:
             server.stop()
-    h, b = out["hubbub"]["max_sustained"], out["bare"]["max_sustained"]
-    hr = h["reqs_per_s"] if h else None
-    br = b["reqs_per_s"] if b else None
+            raise
+
+        def commands(rate: float, t0: int) -> list[dict[str, Any]]:
+            return [
+                {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
+                for c in _split(int(rate * duration), n_workers)
+            ]
+
+        return Side(kind, server, workers, commands)
+
+    sides = _sides(setup)
+    try:
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick, "reqs",
+                             not ctx.quick)
+    finally:
+        for side in sides:
+            side.close()
+    out.update(state)
+    hr, br = _rate_of(state["hubbub"], "reqs_per_s"), _rate_of(state["bare"], "reqs_per_s")
     ratio = _ratio(hr, br)
-    hh = out["hubbub"]["half_load"]
-    p99 = hh["latency_ms"].get("p99") if hh else None
+    p99 = _half_p99(state["hubbub"])
     out["headline"] = {
         "metric": "history page (50 messages) req/s, hubbub / bare ASGI JSON of the same bytes",
         "hubbub_per_s": hr, "bare_per_s": br, "ratio": ratio,
         "hubbub_p99_ms_at_half": p99,
-        "bare_p99_ms_at_half": (out["bare"]["half_load"] or {}).get("latency_ms", {}).get("p99"),
+        "bare_p99_ms_at_half": _half_p99(state["bare"]),
         "target": "≥ 0.5, p99 ≤ 20 ms",
         "pass": bool(ratio is not None and ratio >= 0.5 and p99 is not None and p99 <= 20),
     }
