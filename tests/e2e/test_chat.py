@@ -53,6 +53,8 @@ def test_live_chat_typing_receipts_edit_delete(new_page: NewPage) -> None:
     # Typing shows on the other side and goes away after the message arrives.
     bob.get_by_role("textbox", name="Message").press_sequentially("Hey", delay=30)
     expect(ana.get_by_test_id("typing-indicator")).to_have_text("Bob Stone is typing…")
+    ana_list = ana.get_by_role("navigation", name="Conversations")
+    expect(ana_list.get_by_role("link", name="Bob Stone")).to_contain_text("typing…")
     bob.get_by_role("textbox", name="Message").press("Enter")
     expect(messages(ana).filter(has_text="Hey")).to_have_count(1)
     expect(ana.get_by_test_id("typing-indicator")).to_have_count(0)

@@ -130,7 +130,7 @@ def test_history_pages_in_as_you_scroll_up(new_page: NewPage, server: Server) ->
         )
 
     open_chat(page, "Ivo Old")
-    expect(messages(page).filter(has_text=f"history {total}")).to_have_count(1)
+    expect(page.locator(f'[data-testid="message"][data-seq="{total}"]')).to_be_visible()
     scroller = page.get_by_test_id("message-scroller")
     for _ in range(20):
         if page.get_by_text("This is the beginning of the conversation.").count():
@@ -141,9 +141,14 @@ def test_history_pages_in_as_you_scroll_up(new_page: NewPage, server: Server) ->
     expect(messages(page)).to_have_count(total)
     assert bodies(page) == [f"history {i}" for i in range(1, total + 1)]
 
+    # Scrolled up, a button leads back to the newest message.
+    page.get_by_role("button", name="Jump to latest").click()
+    expect(page.get_by_role("button", name="Jump to latest")).to_have_count(0)
+    expect(page.locator(f'[data-testid="message"][data-seq="{total}"]')).to_be_in_viewport()
+
 
 def test_phone_layout_and_theme(new_page: NewPage) -> None:
-    page, friend = new_page(390, 844), new_page()
+    page, friend = new_page(375, 812), new_page()
     me, f = unique("pia"), unique("quin")
     sign_up(friend, f, "Quin Friend")
     sign_up(page, me, "Pia Phone")
@@ -157,7 +162,7 @@ def test_phone_layout_and_theme(new_page: NewPage) -> None:
     expect(page.get_by_role("navigation", name="Conversations")).to_contain_text(
         "You: from my phone"
     )
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
     # Theme: toggle to dark, persists across reloads.
     assert not page.evaluate("document.documentElement.classList.contains('dark')")

@@ -11,7 +11,7 @@ import { ConversationList } from '@/features/conversations/ConversationList'
 import { useConversations } from '@/features/conversations/api'
 import { useMessageActions } from '@/features/messages/hooks'
 import { ConnectionStatusBadge } from '@/features/realtime/components'
-import { usePresence } from '@/features/realtime/hooks'
+import { usePresence, useTypingConversations } from '@/features/realtime/hooks'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import type { User } from '@/lib/types'
 import { ConversationPane } from './ConversationPane'
@@ -21,6 +21,7 @@ import { NewChatDialog } from './NewChatDialog'
 export function ChatScreen({ me }: { me: User }) {
   const { conversationId } = useParams()
   const presence = usePresence()
+  const typing = useTypingConversations()
   const [newChat, setNewChat] = useState(false)
   const status = useConnectionStatus()
   const { retryFailed } = useMessageActions(me.id)
@@ -62,7 +63,7 @@ export function ChatScreen({ me }: { me: User }) {
           </button>
           <AccountMenu me={me} />
         </header>
-        <ConversationList meId={me.id} selectedId={conversationId} presence={presence} />
+        <ConversationList meId={me.id} selectedId={conversationId} presence={presence} typingIn={(c) => typing.has(c.id)} />
       </aside>
       <main className={clsx('min-w-0 flex-1 flex-col', conversationId ? 'flex' : 'hidden md:flex')}>
         {conversationId ? (

@@ -33,6 +33,9 @@ export interface RealtimeDeps {
   /** `resumed` is false on the first connection (and after a failed catch-up): the caller
    * should reload its queries, which are then at least as new as `hello.cursor`. */
   onHello(hello: HelloFrame, resumed: boolean): void
+  /** Who is online, from hello; called as soon as hello arrives, before any catch-up, so
+   * presence events that follow it are not overwritten. */
+  onOnline?(online: string[]): void
   onStatus?(status: ConnectionStatus): void
   /** The ticket could not be had because the session is gone: stop reconnecting. */
   isFatal?(err: unknown): boolean
@@ -296,6 +299,7 @@ export class RealtimeClient {
   private async onHello(hello: HelloFrame): Promise<void> {
     const socket = this.socket
     this.attempt = 0
+    this.deps.onOnline?.(hello.online ?? [])
     const since = this.cursor
     if (since === null) {
       this.markApplied(hello.cursor)

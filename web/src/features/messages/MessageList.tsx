@@ -3,7 +3,7 @@ import { clsx } from 'clsx'
 import { type KeyboardEvent, forwardRef, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
-import { AlertIcon, CheckIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
+import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
 import type { OutboxEntry } from '@/lib/cache'
 import { dayKey, formatClock, formatDay } from '@/lib/time'
@@ -103,11 +103,23 @@ export function MessageList(props: MessageListProps) {
     return () => io.disconnect()
   }, [hasNextPage, isFetchingNextPage, fetchNextPage])
 
+  // Scrolled away from the newest messages: offer a way back, counting what arrived since.
+  const [awayFromSeq, setAwayFromSeq] = useState<number | null>(null)
+  const onScroll = () => {
+    const el = scroller.current
+    if (!el) return
+    const away = el.scrollTop < -240 // column-reverse: 0 is the bottom
+    if (away && awayFromSeq === null) setAwayFromSeq(latestSeq)
+    else if (!away && awayFromSeq !== null) setAwayFromSeq(null)
+  }
+  const newSince = awayFromSeq === null ? 0 : messages.filter((m) => m.seq > awayFromSeq && m.senderId !== meId).length
+
   const others = members.filter((m) => m.id !== meId)
   const readBy = (seq: number) => others.filter((m) => (memberReadSeqs[m.id] ?? 0) >= seq)
 
   return (
-    <div ref={scroller} data-testid="message-scroller" className="chat-wallpaper flex min-h-0 flex-1 flex-col-reverse overflow-y-auto scroll-thin">
+    <div className="relative flex min-h-0 flex-1 flex-col">
+    <div ref={scroller} onScroll={onScroll} data-testid="message-scroller" className="chat-wallpaper flex min-h-0 flex-1 flex-col-reverse overflow-y-auto scroll-thin">
       <div className="mx-auto w-full max-w-3xl px-3 pt-2 pb-3 sm:px-6">
         <div ref={sentinel} aria-hidden className="h-1" />
         {isFetchingNextPage && (
@@ -174,6 +186,20 @@ export function MessageList(props: MessageListProps) {
         </ol>
         {props.footer}
       </div>
+    </div>
+    {awayFromSeq !== null && (
+      <button
+        type="button"
+        onClick={() => scroller.current?.scrollTo({ top: 0, behavior: 'smooth' })}
+        aria-label={newSince ? `Jump to latest, ${newSince} new` : 'Jump to latest'}
+        className={clsx('absolute right-4 bottom-4 inline-flex size-11 items-center justify-center rounded-full border border-zinc-200 bg-white text-zinc-600 shadow-lg hover:text-zinc-900 dark:border-zinc-700 dark:bg-zinc-800 dark:text-zinc-300', focusRing)}
+      >
+        <ChevronDownIcon />
+        {newSince > 0 && (
+          <span className="absolute -top-1.5 -right-1 inline-flex h-5 min-w-5 items-center justify-center rounded-full bg-brand-600 px-1 text-[11px] font-semibold text-white">{newSince}</span>
+        )}
+      </button>
+    )}
     </div>
   )
 }

@@ -24,8 +24,8 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     fetchSync,
     createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
     onEvent: (event) => applyEvent(qc, event, meId),
-    onHello: (hello, resumed) => {
-      setOnline(qc, hello.online)
+    onOnline: (online) => setOnline(qc, online),
+    onHello: (_hello, resumed) => {
       if (!resumed) {
         // Anything loaded before this point may predate hello's cursor: load it again.
         void qc.invalidateQueries({ queryKey: keys.conversations })

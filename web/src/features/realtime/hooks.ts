@@ -1,5 +1,5 @@
-import { useQuery } from '@tanstack/react-query'
-import { useEffect, useState } from 'react'
+import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-query'
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
 import type { PresenceState, TypingState } from '@/lib/cache'
 import { keys } from '@/lib/query-keys'
 
@@ -32,4 +32,45 @@ export function usePresence(): PresenceState {
     staleTime: Infinity,
     initialData: empty,
   }).data
+}
+
+/** Conversation ids where someone is typing right now (for the conversation list). */
+export function useTypingConversations(): Set<string> {
+  const qc = useQueryClient()
+  const [tick, setTick] = useState(0)
+  const subscribe = useCallback(
+    (notify: () => void) =>
+      qc.getQueryCache().subscribe((e) => {
+        if (e.query.queryKey[0] === 'typing' && e.type === 'updated') notify()
+      }),
+    [qc],
+  )
+  // A string snapshot, so only a real change re-renders (not every cache event).
+  const snapshot = useSyncExternalStore(subscribe, () => typingSnapshot(qc, Date.now()))
+  const [ids, nextExpiry] = useMemo(() => {
+    const [list, next] = snapshot.split('|')
+    return [new Set(list ? list.split(',') : []), Number(next)] as const
+  }, [snapshot])
+  useEffect(() => {
+    if (!Number.isFinite(nextExpiry)) return
+    const t = setTimeout(() => setTick(tick + 1), Math.max(50, nextExpiry - Date.now() + 20))
+    return () => clearTimeout(t)
+  }, [nextExpiry, tick])
+  return ids
+}
+
+function typingSnapshot(qc: QueryClient, now: number): string {
+  const ids: string[] = []
+  let next = Infinity
+  for (const q of qc.getQueryCache().findAll({ queryKey: ['typing'] })) {
+    let active = false
+    for (const exp of Object.values((q.state.data as TypingState | undefined) ?? {})) {
+      if (exp > now) {
+        active = true
+        next = Math.min(next, exp)
+      }
+    }
+    if (active) ids.push(q.queryKey[1] as string)
+  }
+  return `${ids.sort().join(',')}|${next}`
 }
