@@ -227,6 +227,11 @@ class IdentityProvider(Protocol):
         """Removes the account (used to undo a half-finished sign-up)."""
         ...
 
+    async def has_account(self, user_id: str) -> bool:
+        """Whether an account exists for this user id, confirmed or not (a sign-up cut
+        short by a crash leaves a profile without one)."""
+        ...
+
 
 class CodeSender(Protocol):
     async def send(self, email: str, username: str, code: str) -> None: ...

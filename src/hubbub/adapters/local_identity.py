@@ -187,6 +187,9 @@ class LocalIdentity:
             raise Unauthorized("Access token is missing, invalid or expired.")
         return subject
 
+    async def has_account(self, user_id: str) -> bool:
+        return await self._store.read(lambda tx: tx.credentials.get(user_id) is not None)
+
     async def forget(self, user_id: str) -> None:
         def work(tx: Transaction) -> None:
             credential = tx.credentials.get(user_id)

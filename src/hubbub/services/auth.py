@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from hubbub.domain import rules
 from hubbub.domain.errors import Conflict, NotFound, RateLimited, Unauthorized
@@ -17,6 +18,10 @@ from hubbub.ports import (
     TokenSet,
     Transaction,
 )
+
+# A sign-up whose profile is this old without an account was cut short (a crash
+# between its two writes); a younger one may still be hashing the password.
+ABANDONED_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,7 @@ class AuthService:
         self._ids = ids
         self._clock = clock
         self._policy = policy or AuthPolicy()
+        self._started = clock.now()
 
     async def sign_up(
         self, username: str, email: str, password: str, display_name: str, client_ip: str
@@ -69,7 +75,12 @@ class AuthService:
             confirmed=False,
         )
         rules.password(password)
-        await self._store.write(lambda tx: tx.users.insert(user))
+        try:
+            await self._store.write(lambda tx: tx.users.insert(user))
+        except Conflict:
+            if not await self._free_abandoned(user):
+                raise
+            await self._store.write(lambda tx: tx.users.insert(user))
         try:
             confirmation_required = await self._identity.register(user, password)
         except BaseException:
@@ -98,6 +109,10 @@ class AuthService:
         user = await self._store.read(lambda tx: tx.users.get(user_id))
         if user is None:
             raise Unauthorized("Invalid username or password.")
+        if not user.confirmed:
+            # The account is confirmed (or sign-in would have failed) but a crash kept
+            # the profile from hearing it: finish the job.
+            user = await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
         return tokens, user
 
     async def refresh(self, refresh_token: str) -> TokenSet:
@@ -119,6 +134,33 @@ class AuthService:
         if not ticket or len(ticket) > 256:
             return None
         return await self._tickets.consume(ticket)
+
+    async def _free_abandoned(self, user: User) -> bool:
+        """Frees the username and email of `user` when they are held only by sign-ups
+        that never finished: unconfirmed profiles with no account behind them, created
+        before this process started (sign-ups do not survive a restart) or longer ago
+        than ABANDONED_AFTER. Returns whether there is now room for `user`."""
+
+        def holders(tx: Transaction) -> list[User]:
+            found = [tx.users.by_username(user.username), tx.users.by_email(user.email)]
+            return list({u.id: u for u in found if u is not None}.values())
+
+        now = self._clock.now()
+        abandoned = []
+        for holder in await self._store.read(holders):
+            stale = holder.created_at < self._started or now - holder.created_at > ABANDONED_AFTER
+            if holder.confirmed or not stale or await self._identity.has_account(holder.id):
+                return False
+            abandoned.append(holder.id)
+
+        def free(tx: Transaction) -> None:
+            for user_id in abandoned:
+                held = tx.users.get(user_id)
+                if held is not None and not held.confirmed:
+                    tx.users.delete(user_id)
+
+        await self._store.write(free)
+        return True
 
     async def _limit(self, key: str, limit: int) -> None:
         retry_after = await self._limiter.hit(key, limit, self._policy.window_seconds)
