@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -25,6 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from tests.reliability.helpers import own_server, start
 from tests.support import Account, Api, ServerProcess, Socket, open_socket
 
 EPHEMERAL = {"hello", "pong", "error", "typing", "presence"}  # nothing durable
@@ -38,7 +41,7 @@ ACTIONS = (
     + ["rename", "mark_read", "mark_read", "open_direct", "create_group", "delete_group"]
     + ["connect"] * 2
     + ["disconnect"] * 2
-    + ["check"]
+    + ["check", "restart"]
 )
 MAX_EXAMPLES = 15
 STEPS = 30
@@ -85,12 +88,12 @@ def _conversation(view: dict[str, Any]) -> Conversation:
 
 
 class CatchUp(RuleBasedStateMachine):
-    base_url = ""
+    server: ServerProcess
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.api = Api(self.base_url)
+        self.api = Api(self.server.base_url)
         accounts = [self._run(self.api.sign_up()) for _ in range(USERS)]
         self.clients = [Client(a) for a in accounts]
         self.ids = itertools.count()
@@ -432,6 +435,19 @@ class CatchUp(RuleBasedStateMachine):
         for frame in arrived:
             self._run(self._apply(client, frame))
 
+    def _restart(self, pick: int, who: int, aim: bool, kill: bool) -> None:
+        """The server goes away (kill -9 or a clean stop) and comes back on the same
+        data: every connected client loses its socket, reconnects and catches up."""
+        online = [c for c in self.clients if c.socket is not None]
+        self._run(self.api.close())
+        self.server.stop(signal.SIGKILL if kill else signal.SIGTERM)
+        start(self.server)
+        self.api = Api(self.server.base_url)
+        for client in online:
+            self._run(asyncio.wait_for(asyncio.shield(client.socket._reader), 10))  # type: ignore[union-attr]
+            self._disconnect(self.clients.index(client), 0, True, False)
+            self._connect(self.clients.index(client))
+
     def _check(self, pick: int, who: int, aim: bool, flag: bool) -> None:
         self.check_every_model_equals_a_fresh_fetch()
 
@@ -459,10 +475,15 @@ class CatchUp(RuleBasedStateMachine):
                 assert events == sorted(set(events)), cursors
 
 
-def test_live_events_plus_sync_equal_a_fresh_fetch(server: ServerProcess) -> None:
-    CatchUp.base_url = server.base_url
+def test_live_events_plus_sync_equal_a_fresh_fetch(tmp_path: Path) -> None:
+    with own_server(tmp_path) as server:  # its own: the machine restarts it
+        CatchUp.server = server
+        _run(CatchUp)
+
+
+def _run(machine: type[CatchUp]) -> None:
     run_state_machine_as_test(
-        CatchUp,
+        machine,
         settings=hypothesis.settings(
             max_examples=MAX_EXAMPLES,
             stateful_step_count=STEPS,
