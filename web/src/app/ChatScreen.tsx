@@ -4,12 +4,14 @@ import { useEffect, useState } from 'react'
 import { useParams } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { ThemeToggle } from '@/components/ThemeToggle'
-import { ChatIcon, LogoutIcon, PlusIcon } from '@/components/icons'
+import { Dialog } from '@/components/Dialog'
+import { ChatIcon, LogoutIcon, PlusIcon, UserIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import { useSignOut } from '@/features/auth/api'
 import { ConversationList } from '@/features/conversations/ConversationList'
 import { useConversations } from '@/features/conversations/api'
 import { useMessageActions } from '@/features/messages/hooks'
+import { ProfileForm } from '@/features/users/ProfileForm'
 import { ConnectionStatusBadge } from '@/features/realtime/components'
 import { usePresence, useTypingConversations } from '@/features/realtime/hooks'
 import { useConnectionStatus } from '@/lib/realtime-context'
@@ -88,7 +90,12 @@ export function ChatScreen({ me }: { me: User }) {
 
 function AccountMenu({ me }: { me: User }) {
   const signOut = useSignOut()
+  const [profile, setProfile] = useState(false)
   return (
+    <>
+    <Dialog open={profile} onOpenChange={setProfile} title="Your profile" description="This is how other people see you.">
+      <ProfileForm me={me} onDone={() => setProfile(false)} />
+    </Dialog>
     <DM.Root>
       <DM.Trigger asChild>
         <button aria-label="Account" className={clsx('rounded-full', focusRing)}>
@@ -102,11 +109,15 @@ function AccountMenu({ me }: { me: User }) {
             <div className="text-xs text-zinc-500">@{me.username}</div>
           </div>
           <DM.Separator className="my-1 h-px bg-zinc-200 dark:bg-zinc-800" />
+          <DM.Item onSelect={() => setProfile(true)} className="flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800">
+            <UserIcon className="size-4" /> Edit profile
+          </DM.Item>
           <DM.Item onSelect={() => signOut.mutate()} className="flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800">
             <LogoutIcon className="size-4" /> Sign out
           </DM.Item>
         </DM.Content>
       </DM.Portal>
     </DM.Root>
+    </>
   )
 }

@@ -5,49 +5,10 @@ import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
-import type { OutboxEntry } from '@/lib/cache'
-import { dayKey, formatClock, formatDay } from '@/lib/time'
+import { formatClock } from '@/lib/time'
 import type { Message, User } from '@/lib/types'
+import { type Item, groupItems } from './grouping'
 import { useMessages, useOutbox } from './hooks'
-
-type Item =
-  | { kind: 'message'; message: Message; key: string }
-  | { kind: 'pending'; entry: OutboxEntry; key: string }
-
-interface Group {
-  senderId: string
-  day: string
-  items: Item[]
-}
-
-const GROUP_GAP_MS = 5 * 60_000
-
-function timeOf(item: Item): string {
-  return item.kind === 'message' ? item.message.createdAt : item.entry.createdAt
-}
-function senderOf(item: Item): string {
-  return item.kind === 'message' ? item.message.senderId : item.entry.senderId
-}
-
-/** Group consecutive items by sender and day (a gap over 5 minutes starts a new group). */
-export function groupItems(items: Item[]): { day: string; label: string; groups: Group[] }[] {
-  const days: { day: string; label: string; groups: Group[] }[] = []
-  let prev: Item | undefined
-  for (const item of items) {
-    const day = dayKey(timeOf(item))
-    let d = days[days.length - 1]
-    if (!d || d.day !== day) {
-      d = { day, label: formatDay(timeOf(item)), groups: [] }
-      days.push(d)
-      prev = undefined
-    }
-    const g = d.groups[d.groups.length - 1]
-    if (g && prev && senderOf(prev) === senderOf(item) && Date.parse(timeOf(item)) - Date.parse(timeOf(prev)) < GROUP_GAP_MS) g.items.push(item)
-    else d.groups.push({ senderId: senderOf(item), day, items: [item] })
-    prev = item
-  }
-  return days
-}
 
 export interface MessageListProps {
   conversationId: string

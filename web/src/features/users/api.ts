@@ -1,4 +1,4 @@
-import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query'
+import { keepPreviousData, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { User } from '@/lib/types'
@@ -19,4 +19,16 @@ export const userSearchQueryOptions = (q: string) =>
 
 export function useUserSearch(q: string) {
   return useQuery(userSearchQueryOptions(q.trim()))
+}
+
+export async function updateMe(displayName: string): Promise<User> {
+  return (await api<{ user: User }>('/api/users/me', { method: 'PATCH', body: { displayName } })).user
+}
+
+export function useUpdateMe() {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: updateMe,
+    onSuccess: (user) => qc.setQueryData(keys.me, user),
+  })
 }
