@@ -4,8 +4,12 @@ with 429 / close codes / error frames, and the server stays healthy throughout."
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
 import websockets
 
 from tests.reliability.helpers import own_server
@@ -166,6 +170,55 @@ async def test_message_flood_is_throttled_without_losing_or_doubling_anything(ap
         assert flood_bodies == sorted(f"spam {r[1:]}" for r in acked)
         assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
     await _healthy(api)
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(
+    tmp_path: Path,
+) -> None:
+    """A client that does not read (tiny receive buffer, never calls recv) while its
+    group is flooded: once the kernel buffers and its queue are full it is closed with
+    4008; a reading member gets every message meanwhile; the dropped client reconnects
+    and /api/sync gives it exactly the rest."""
+    with own_server(tmp_path, HUBBUB_MAX_PENDING_FRAMES="300") as server:
+        api = Api(server.base_url)
+        try:
+            ana, lazy, quick = await api.sign_up(), await api.sign_up(), await api.sign_up()
+            room = await api.group(ana, "firehose", lazy, quick)
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
+            ticket = await api.ticket(lazy)
+            stalled = await websockets.connect(
+                f"{api.ws_url}?ticket={ticket}", sock=raw, max_queue=1
+            )
+            total = 2000  # ~8 MB: past the kernel buffers (tcp_wmem max is 4 MB by default)
+            async with open_socket(api, quick) as reader:
+                gate = asyncio.Semaphore(16)
+
+                async def send(i: int) -> None:
+                    async with gate:
+                        await api.send(ana, room, "x" * 3990 + str(i), f"fire-{i}")
+
+                await asyncio.gather(*[send(i) for i in range(total)])
+                async with asyncio.timeout(5):
+                    while len(reader.of_type("message.created")) < total:  # noqa: ASYNC110
+                        await asyncio.sleep(0.05)
+                assert reader.closed_code is None
+            await _healthy(api)
+            received: list[dict[str, Any]] = []
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    received.append(orjson.loads(await asyncio.wait_for(stalled.recv(), 10)))
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+            live = [f for f in received if f["type"] == "message.created"]
+            assert 0 < len(live) < total
+            events, _ = await api.sync_all(lazy, live[-1]["cursor"])
+            rest = [e["message"]["id"] for e in events if e["type"] == "message.created"]
+            ids = [f["message"]["id"] for f in live] + rest
+            assert len(ids) == len(set(ids)) == total
+        finally:
+            await api.close()
 
 
 async def test_oversized_rest_bodies_are_refused_early(api: Api) -> None:
