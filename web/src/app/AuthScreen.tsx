@@ -12,7 +12,7 @@ export function AuthScreen({ mode }: { mode: 'signin' | 'signup' }) {
   const signIn = useSignIn()
   const [notice, setNotice] = useState<{ username: string; text: string } | null>(null)
   return (
-    <div className="relative flex min-h-full items-center justify-center bg-gradient-to-br from-brand-50 via-white to-sky-50 px-4 py-10 dark:from-zinc-950 dark:via-zinc-950 dark:to-brand-950/40">
+    <div className="relative flex min-h-full items-center justify-center bg-gradient-to-br from-brand-50 via-white to-sky-50 px-4 py-10 dark:from-zinc-950 dark:via-zinc-950 dark:to-brand-900/30">
       <ThemeToggle className="absolute top-4 right-4" />
       <main className="w-full max-w-sm">
         <div className="mb-8 flex flex-col items-center text-center">

@@ -21,8 +21,8 @@ export function ConnectionStatusBadge() {
       data-testid="connection-status"
       data-status={status}
       className={clsx(
-        'inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-medium',
-        ok ? 'text-emerald-700 dark:text-emerald-400' : 'bg-amber-100 text-amber-800 dark:bg-amber-500/15 dark:text-amber-300',
+        'inline-flex items-center gap-1.5 rounded-full py-0.5 text-xs font-medium',
+        ok ? 'text-emerald-700 dark:text-emerald-400' : 'bg-amber-100 px-2 text-amber-800 dark:bg-amber-500/15 dark:text-amber-300',
       )}
     >
       <span className={clsx('size-2 rounded-full', ok ? 'bg-emerald-500' : 'animate-pulse bg-amber-500')} />
