@@ -6,39 +6,64 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import hypothesis
+import hypothesis.errors
 import orjson
 import pytest
 import schemathesis
 import websockets
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 
 from tests.support import Api, ServerProcess, open_socket
 
-EXAMPLES = 100
+EXAMPLES = 50
+
+
+@dataclass
+class Fuzzer:
+    """A real account with a real group, a member and a message, so that generated
+    requests get past authentication and, with real ids, past the 404s too."""
+
+    token: str
+    path_parameters: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def bearer(server: ServerProcess) -> str:
-    """A real account's token, so the fuzzer gets past authentication."""
-    name = f"fuzzer{random.randrange(10**9)}"
-    body = {
-        "username": name,
-        "email": f"{name}@example.test",
-        "password": "fuzzing is fun",
-        "displayName": "Fuzzer",
-    }
-    assert httpx.post(f"{server.base_url}/api/auth/signup", json=body).status_code == 201
-    reply = httpx.post(
-        f"{server.base_url}/api/auth/signin", json={"username": name, "password": body["password"]}
-    )
-    token: str = reply.json()["accessToken"]
-    return token
+def fuzzer(server: ServerProcess) -> Fuzzer:
+    def account() -> tuple[str, str]:
+        name = f"fuzzer{random.randrange(10**9)}"
+        body = {
+            "username": name,
+            "email": f"{name}@example.test",
+            "password": "fuzzing is fun",
+            "displayName": "Fuzzer",
+        }
+        assert httpx.post(f"{base}/auth/signup", json=body).status_code == 201
+        reply = httpx.post(
+            f"{base}/auth/signin", json={"username": name, "password": "fuzzing is fun"}
+        )
+        return reply.json()["accessToken"], reply.json()["user"]["id"]
+
+    base = f"{server.base_url}/api"
+    token, _ = account()
+    _, friend = account()
+    auth = {"Authorization": f"Bearer {token}"}
+    group = httpx.post(
+        f"{base}/conversations", json={"title": "fuzz", "memberIds": [friend]}, headers=auth
+    ).json()["conversation"]["id"]
+    message = httpx.post(
+        f"{base}/conversations/{group}/messages",
+        json={"clientMessageId": "fuzz-1", "body": "fuzz me"},
+        headers=auth,
+    ).json()["message"]["id"]
+    ids = {"conversation_id": group, "message_id": message, "user_id": friend}
+    return Fuzzer(token, ids)
 
 
 CHECKS = [
@@ -50,8 +75,9 @@ CHECKS = [
 ]
 
 
-def test_rest_api_conforms_to_its_openapi(bearer: str, server: ServerProcess) -> None:
-    """Every operation of the served document, fuzzed with a valid token; failures of
+def test_rest_api_conforms_to_its_openapi(fuzzer: Fuzzer, server: ServerProcess) -> None:
+    """Every operation of the served document, fuzzed with a valid token three ways:
+    valid data with random ids, valid data with real ids, and invalid data. Failures of
     all operations are gathered so one run shows them all. (schemathesis' own pytest
     plugin does not load under pytest 9, hence the loop.)"""
     schema = schemathesis.openapi.from_url(f"{server.base_url}/api/openapi.json")
@@ -60,29 +86,40 @@ def test_rest_api_conforms_to_its_openapi(bearer: str, server: ServerProcess) ->
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        wanted = {p.name for p in operation.path_parameters}
+        real_ids = {k: v for k, v in fuzzer.path_parameters.items() if k in wanted}
+        for label, strategy, examples in [
+            ("random ids", operation.as_strategy(), EXAMPLES),
+            ("real ids", operation.as_strategy(path_parameters=real_ids), EXAMPLES),
+            ("invalid", operation.as_strategy(GenerationMode.NEGATIVE), EXAMPLES // 2),
+        ]:
+            if label == "real ids" and not real_ids:
+                continue
 
-        @hypothesis.given(case=operation.as_strategy())
-        @hypothesis.settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-        )
-        def fuzz(case: Any) -> None:
-            case.call_and_validate(
-                base_url=server.base_url,
-                headers={"Authorization": f"Bearer {bearer}"},
-                checks=CHECKS,
+            @hypothesis.given(case=strategy)
+            @hypothesis.settings(
+                max_examples=examples,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
             )
+            def fuzz(case: Any) -> None:
+                case.call_and_validate(
+                    base_url=server.base_url,
+                    headers={"Authorization": f"Bearer {fuzzer.token}"},
+                    checks=CHECKS,
+                )
 
-        try:
-            fuzz()
-        except BaseException as failure:  # schemathesis' FailureGroup is not an Exception
-            if isinstance(failure, KeyboardInterrupt | SystemExit):
-                raise
-            failures[operation.label] = _describe(failure)
+            try:
+                fuzz()
+            except hypothesis.errors.Unsatisfiable:
+                assert label == "invalid"  # nothing can be invalid about e.g. /healthz
+            except BaseException as failure:  # schemathesis' FailureGroup is no Exception
+                if isinstance(failure, KeyboardInterrupt | SystemExit):
+                    raise
+                failures[f"{operation.label} ({label})"] = _describe(failure)
     assert operations >= 25
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
 
@@ -279,3 +316,19 @@ async def _still_chatting(ana_ws: Any, bob_ws: Any, conversation: str, cmid: str
     assert ack["type"] == "ack", ack
     live = await bob_ws.wait_for(type="message.created", cursor=ack["cursor"])
     assert live["message"]["body"] == "still here"
+
+
+async def test_an_unreadable_body_is_a_documented_validation_error(api: Api) -> None:
+    account = await api.sign_up()
+    for content in (b"\xff\xfe\xfd", b'{"displayName": "\xff"}', b"{"):
+        reply = await api.call(
+            "PATCH",
+            "/users/me",
+            account,
+            content=content,
+            headers={"content-type": "application/json"},
+        )
+        assert reply.status_code in (400, 422), reply.text
+        assert reply.json()["error"]["code"] == "validation_error"
+    documented = (await api.http.get("/api/openapi.json")).json()
+    assert "400" in documented["paths"]["/api/users/me"]["patch"]["responses"]

@@ -36,7 +36,7 @@ STATUS: dict[type[DomainError], int] = {
 }
 
 HTTP_CODES = {
-    400: "bad_request",
+    400: "validation_error",  # a body that cannot be read at all (e.g. not UTF-8)
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",

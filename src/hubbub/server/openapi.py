@@ -9,6 +9,7 @@ from hubbub.server.schemas import ErrorResponse
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
+        400: "Unreadable request body, e.g. not UTF-8 (`validation_error`).",
         401: "Missing, invalid or expired access token (`unauthorized`).",
         403: "Not allowed (`forbidden`, `user_not_confirmed`).",
         404: "Unknown, or not visible to the caller (`not_found`).",
