@@ -1,0 +1,96 @@
+"""One client loses its WebSocket while the others carry on; on reconnect it catches up
+through /api/sync: nothing missing, nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, WebSocketRoute, expect
+
+from tests.e2e.helpers import bodies, messages, open_chat, send, sign_up, start_direct_chat, unique
+
+pytestmark = pytest.mark.browser
+
+NewPage = Callable[..., Page]
+
+
+class SocketSwitch:
+    """Proxies the page's WebSocket through Playwright so a test can cut it."""
+
+    def __init__(self, page: Page) -> None:
+        self.blocked = False
+        self.live: list[WebSocketRoute] = []
+        page.route_web_socket("**/ws?*", self._route)
+
+    def _route(self, ws: WebSocketRoute) -> None:
+        if self.blocked:
+            ws.close(code=1011, reason="test: network down")
+            return
+        ws.connect_to_server()
+        self.live.append(ws)
+
+    def cut(self) -> None:
+        self.blocked = True
+        for ws in self.live:
+            ws.close(code=1011, reason="test: network down")
+        self.live.clear()
+
+    def restore(self) -> None:
+        self.blocked = False
+
+
+def test_catch_up_after_losing_the_socket(new_page: NewPage) -> None:
+    ana, bob = new_page(), new_page()
+    switch = SocketSwitch(ana)
+    syncs: list[int] = []
+    ana.on("response", lambda r: syncs.append(r.status) if "/api/sync?since=" in r.url else None)
+    a, b = unique("ana"), unique("bob")
+    sign_up(ana, a, "Ana Lima")
+    sign_up(bob, b, "Bob Stone")
+    start_direct_chat(bob, a[:5], "Ana Lima")
+    send(bob, "one")
+    open_chat(ana, "Bob Stone")
+    expect(messages(ana).filter(has_text="one")).to_have_count(1)
+
+    switch.cut()
+    expect(ana.get_by_test_id("connection-status")).not_to_have_attribute("data-status", "online")
+
+    # While Ana is away: new messages, an edit, a delete, and Ana's own send (over REST).
+    send(bob, "two")
+    send(bob, "three")
+    send(bob, "four")
+    expect(messages(bob)).to_have_count(4)
+    target = messages(bob).filter(has_text="two")
+    target.hover()
+    target.get_by_role("button", name="Message actions").click()
+    bob.get_by_role("menuitem", name="Edit").click()
+    bob.get_by_role("textbox", name="Edit message").fill("two (edited)")
+    bob.get_by_role("textbox", name="Edit message").press("Enter")
+    target = messages(bob).filter(has_text="three")
+    target.hover()
+    target.get_by_role("button", name="Message actions").click()
+    bob.get_by_role("menuitem", name="Delete").click()
+    bob.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(messages(bob).filter(has_text="This message was deleted")).to_have_count(1)
+    send(ana, "sent while offline")
+    expect(messages(bob).filter(has_text="sent while offline")).to_have_count(1)
+    expect(messages(ana).filter(has_text="two")).to_have_count(0)  # really cut off
+
+    switch.restore()
+    expect(ana.get_by_test_id("connection-status")).to_have_attribute(
+        "data-status", "online", timeout=30_000
+    )
+    expected = ["one", "two (edited)", "This message was deleted", "four", "sent while offline"]
+    expect(messages(ana)).to_have_count(len(expected))
+    expect(
+        messages(ana).filter(has_text="two (edited)").get_by_test_id("edited-marker")
+    ).to_be_visible()
+    assert bodies(ana) == expected
+    assert syncs and all(s == 200 for s in syncs), syncs  # caught up through /api/sync
+
+    # Live again: the next message arrives once.
+    send(bob, "five")
+    expect(messages(ana).filter(has_text="five")).to_have_count(1)
+    assert bodies(ana) == [*expected, "five"]
+    assert bodies(bob) == [*expected, "five"]
