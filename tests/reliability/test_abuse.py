@@ -61,6 +61,19 @@ async def test_sign_in_limit_per_account_ignores_case_and_padding(api: Api) -> N
     assert statuses[:9] == [401] * 9 and set(statuses[9:]) == {429}
 
 
+async def test_sign_in_limit_per_account_counts_username_and_email_together(api: Api) -> None:
+    account = await api.sign_up()  # 1 of the 10 attempts per account
+    email = f"{account.username}@example.test"
+    statuses = []
+    for i in range(12):
+        login = account.username if i % 2 else email.upper()
+        reply = await api.call(
+            "POST", "/auth/signin", json={"username": login, "password": "guess 1234"}
+        )
+        statuses.append(reply.status_code)
+    assert statuses[:9] == [401] * 9 and set(statuses[9:]) == {429}, statuses
+
+
 async def test_confirmation_codes_cannot_be_brute_forced_by_respelling_the_name(
     tmp_path: Path,
 ) -> None:
@@ -83,10 +96,10 @@ async def test_confirmation_codes_cannot_be_brute_forced_by_respelling_the_name(
             for name in [
                 "pending1",
                 " pending1",
-                "pending1 ",
+                "pending1@example.test",
                 "PENDING1",
                 "\tpending1",
-                "  pending1",
+                " PENDING1@example.test ",
             ]:
                 guess = await api.call(
                     "POST", "/auth/confirm", json={"username": name, "code": "000000"}

@@ -91,7 +91,9 @@ class AuthService:
         return user, confirmation_required
 
     async def confirm(self, username: str, code: str) -> User:
-        await self._limit(f"confirm:{username.strip().lower()}", self._policy.codes_per_account)
+        await self._limit(
+            f"confirm:{await self._account_key(username)}", self._policy.codes_per_account
+        )
         user_id = await self._identity.confirm(username.strip().lower(), code.strip())
         return await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
 
@@ -103,7 +105,7 @@ class AuthService:
         """Never says whether the account exists: every failure is the same 401."""
         await self._limit(f"signin:ip:{client_ip}", self._policy.sign_in_per_ip)
         await self._limit(
-            f"signin:account:{login.strip().lower()}", self._policy.sign_in_per_account
+            f"signin:account:{await self._account_key(login)}", self._policy.sign_in_per_account
         )
         user_id, tokens = await self._identity.sign_in(login.strip().lower(), password)
         user = await self._store.read(lambda tx: tx.users.get(user_id))
@@ -134,6 +136,17 @@ class AuthService:
         if not ticket or len(ticket) > 256:
             return None
         return await self._tickets.consume(ticket)
+
+    async def _account_key(self, login: str) -> str:
+        """One rate-limit key per account whether it is named by username or email
+        (the same for existing and unknown logins, so it reveals nothing)."""
+        name = login.strip().lower()
+
+        def lookup(tx: Transaction) -> User | None:
+            return tx.users.by_username(name) or tx.users.by_email(name)
+
+        holder = await self._store.read(lookup)
+        return f"id:{holder.id}" if holder else f"name:{name}"
 
     async def _free_abandoned(self, user: User) -> bool:
         """Frees the username and email of `user` when they are held only by sign-ups
