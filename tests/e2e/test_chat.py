@@ -48,6 +48,7 @@ def test_live_chat_typing_receipts_edit_delete(new_page: NewPage) -> None:
     expect(item.get_by_test_id("unread-badge")).to_have_text("1")
     open_chat(bob, "Ana Lima")
     expect(messages(bob).filter(has_text="Hi Bob!")).to_have_attribute("data-mine", "false")
+    expect(bob.get_by_test_id("unread-divider")).to_have_text("New messages")
     expect(mine.get_by_test_id("message-status")).to_have_attribute("data-status", "read")
     expect(item.get_by_test_id("unread-badge")).to_have_count(0)
 

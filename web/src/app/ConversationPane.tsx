@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { BackIcon, SettingsIcon } from '@/components/icons'
@@ -41,6 +41,9 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const [settings, setSettings] = useState(false)
 
   const readSeq = conversation?.readSeq ?? 0
+  // Where the unread messages started when the chat was opened (fixed while it stays open).
+  const unreadAfter = useRef<number | undefined | null>(null)
+  if (conversation && unreadAfter.current === null) unreadAfter.current = conversation.unreadCount > 0 ? conversation.readSeq : undefined
   const { markRead } = actions
   useEffect(() => {
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
@@ -108,6 +111,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         onEdit={actions.edit}
         onDelete={actions.remove}
         onLatestSeq={setLatestSeq}
+        unreadAfter={unreadAfter.current ?? undefined}
         footer={<TypingIndicator names={typingNames} />}
       />
       <Composer conversationId={conversationId} onSend={send} />

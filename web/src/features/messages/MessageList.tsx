@@ -1,6 +1,6 @@
 import * as DM from '@radix-ui/react-dropdown-menu'
 import { clsx } from 'clsx'
-import { type KeyboardEvent, forwardRef, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { Fragment, type KeyboardEvent, forwardRef, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
@@ -22,6 +22,8 @@ export interface MessageListProps {
   onDelete(message: Message): Promise<void>
   /** Called with the newest seq on screen, for read receipts. */
   onLatestSeq?(seq: number): void
+  /** Messages after this seq were unread on opening: a "New messages" line goes before them. */
+  unreadAfter?: number
   footer?: React.ReactNode
 }
 
@@ -39,7 +41,7 @@ export function MessageList(props: MessageListProps) {
       ...outbox.filter((e) => !confirmed.has(e.clientMessageId)).map((e) => ({ kind: 'pending' as const, entry: e, key: `local:${e.clientMessageId}` })),
     ]
   }, [messages, outbox, meId])
-  const days = useMemo(() => groupItems(items), [items])
+  const days = useMemo(() => groupItems(items, props.unreadAfter, meId), [items, props.unreadAfter, meId])
   const names = useMemo(() => new Map(members.map((m) => [m.id, m])), [members])
 
   const latestSeq = messages.length ? messages[messages.length - 1].seq : 0
@@ -121,7 +123,15 @@ export function MessageList(props: MessageListProps) {
                   const mine = g.senderId === meId
                   const sender = names.get(g.senderId)
                   return (
-                    <li key={`${g.items[0].key}-${gi}`} className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
+                    <Fragment key={`${g.items[0].key}-${gi}`}>
+                    {g.firstUnread && (
+                      <li data-testid="unread-divider" className="flex items-center gap-3 py-1 text-xs font-semibold text-brand-700 dark:text-brand-300">
+                        <span className="h-px flex-1 bg-brand-300/60 dark:bg-brand-500/40" />
+                        New messages
+                        <span className="h-px flex-1 bg-brand-300/60 dark:bg-brand-500/40" />
+                      </li>
+                    )}
+                    <li className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
                       {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} />}
                       <ol className={clsx('flex max-w-[85%] min-w-0 flex-col gap-0.5 sm:max-w-[75%]', mine ? 'items-end' : 'items-start')}>
                         {!mine && isGroup && <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300">{sender?.displayName ?? 'Former member'}</li>}
@@ -139,6 +149,7 @@ export function MessageList(props: MessageListProps) {
                         ))}
                       </ol>
                     </li>
+                    </Fragment>
                   )
                 })}
               </ol>
@@ -243,7 +254,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
             {deleted ? 'This message was deleted' : body}
             <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/75' : 'text-zinc-400')}>
               {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
-              <time dateTime={message?.createdAt ?? pending!.createdAt}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
+              <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
               {status}
             </span>
           </p>

@@ -35,4 +35,18 @@ describe('groupItems', () => {
     expect(days[0].groups).toHaveLength(1)
     expect(days[0].groups[0].items.map((i) => i.key)).toEqual(['m3', 'local:x'])
   })
+
+  it('starts a group at the first message that was unread, skipping our own', () => {
+    const days = groupItems(
+      [item(1, bob.id, '2026-03-01T10:00:00'), item(2, ana.id, '2026-03-01T10:00:10'), item(3, bob.id, '2026-03-01T10:00:20'), item(4, bob.id, '2026-03-01T10:00:30')],
+      1,
+      ana.id,
+    )
+    const groups = days[0].groups
+    expect(groups.map((g) => [g.items.map((i) => i.key), !!g.firstUnread])).toEqual([
+      [['m1'], false],
+      [['m2'], false],
+      [['m3', 'm4'], true],
+    ])
+  })
 })

@@ -8,6 +8,8 @@ export type Item =
 
 export interface Group {
   senderId: string
+  /** The first group of messages that were unread when the conversation was opened. */
+  firstUnread?: boolean
   day: string
   items: Item[]
 }
@@ -22,10 +24,13 @@ function senderOf(item: Item): string {
 }
 
 /** Group consecutive items by sender and day (a gap over 5 minutes starts a new group). */
-export function groupItems(items: Item[]): { day: string; label: string; groups: Group[] }[] {
+export function groupItems(items: Item[], unreadAfter?: number, meId?: string): { day: string; label: string; groups: Group[] }[] {
   const days: { day: string; label: string; groups: Group[] }[] = []
   let prev: Item | undefined
+  let marked = unreadAfter === undefined
   for (const item of items) {
+    const firstUnread = !marked && item.kind === 'message' && item.message.seq > unreadAfter! && item.message.senderId !== meId
+    if (firstUnread) marked = true
     const day = dayKey(timeOf(item))
     let d = days[days.length - 1]
     if (!d || d.day !== day) {
@@ -34,7 +39,8 @@ export function groupItems(items: Item[]): { day: string; label: string; groups:
       prev = undefined
     }
     const g = d.groups[d.groups.length - 1]
-    if (g && prev && senderOf(prev) === senderOf(item) && Date.parse(timeOf(item)) - Date.parse(timeOf(prev)) < GROUP_GAP_MS) g.items.push(item)
+    if (firstUnread) d.groups.push({ senderId: senderOf(item), day, items: [item], firstUnread: true })
+    else if (g && prev && senderOf(prev) === senderOf(item) && Date.parse(timeOf(item)) - Date.parse(timeOf(prev)) < GROUP_GAP_MS) g.items.push(item)
     else d.groups.push({ senderId: senderOf(item), day, items: [item] })
     prev = item
   }
