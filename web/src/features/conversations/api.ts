@@ -55,10 +55,6 @@ export function removeMember(id: string, userId: string) {
   return api<void>(`/api/conversations/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { method: 'DELETE' })
 }
 
-export function markReadRest(id: string, seq: number) {
-  return api<{ readSeq: number }>(`/api/conversations/${encodeURIComponent(id)}/read`, { method: 'POST', body: { seq } })
-}
-
 function unwrap(res: { conversation: Conversation } | Conversation): Conversation {
   return 'conversation' in res ? res.conversation : res
 }

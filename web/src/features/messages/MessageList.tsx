@@ -1,6 +1,6 @@
 import * as DM from '@radix-ui/react-dropdown-menu'
 import { clsx } from 'clsx'
-import { Fragment, type KeyboardEvent, forwardRef, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
+import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
@@ -286,7 +286,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
   )
 }
 
-const EditBox = forwardRef<HTMLTextAreaElement, { initial: string; onCancel(): void; onSave(text: string): void }>(function EditBox({ initial, onCancel, onSave }, _ref) {
+function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel(): void; onSave(text: string): void }) {
   const [text, setText] = useState(initial)
   const ref = useRef<HTMLTextAreaElement>(null)
   useEffect(() => {
@@ -326,4 +326,4 @@ const EditBox = forwardRef<HTMLTextAreaElement, { initial: string; onCancel(): v
       </div>
     </div>
   )
-})
+}
