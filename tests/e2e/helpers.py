@@ -60,10 +60,7 @@ def messages(page: Page) -> Locator:
     return page.get_by_test_id("message")
 
 
-_BODY_TEXT = """els => els.map(e =>
-    e.firstChild && e.firstChild.nodeType === 3 ? e.firstChild.textContent : e.textContent)"""
-
-
 def bodies(page: Page) -> list[str]:
     """Message texts in screen order, without the time and status that follow them."""
-    return [b.strip() for b in page.get_by_test_id("message-body").evaluate_all(_BODY_TEXT)]
+    texts = page.get_by_test_id("message-text").evaluate_all("els => els.map(e => e.textContent)")
+    return [t.strip() for t in texts]

@@ -90,6 +90,11 @@ def test_live_chat_typing_receipts_edit_delete(new_page: NewPage) -> None:
     expect(messages(bob).filter(has_text="Hi Bob, how are you?")).to_have_count(0)
     expect(messages(ana).filter(has_text="This message was deleted")).to_have_count(1)
 
+    # Links are clickable.
+    send(ana, "docs at https://example.com/docs.")
+    link = messages(bob).get_by_role("link", name="https://example.com/docs")
+    expect(link).to_have_attribute("href", "https://example.com/docs")
+
 
 def test_session_survives_reload_and_sign_out(new_page: NewPage) -> None:
     page = new_page()

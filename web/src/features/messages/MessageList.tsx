@@ -251,7 +251,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
           />
         ) : (
           <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
-            {deleted ? 'This message was deleted' : body}
+            <span data-testid="message-text">{deleted ? 'This message was deleted' : <Linkified text={body} mine={mine} />}</span>
             <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/75' : 'text-zinc-400')}>
               {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
               <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
@@ -326,4 +326,24 @@ function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel(): v
       </div>
     </div>
   )
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g
+
+/** Plain text with http(s) links made clickable (opened in a new tab, no referrer). */
+export function Linkified({ text, mine }: { text: string; mine: boolean }) {
+  const parts: React.ReactNode[] = []
+  let last = 0
+  for (const m of text.matchAll(URL_RE)) {
+    const at = m.index ?? 0
+    if (at > last) parts.push(text.slice(last, at))
+    parts.push(
+      <a key={at} href={m[0]} target="_blank" rel="noopener noreferrer nofollow" className={clsx('underline underline-offset-2 break-all', mine ? 'text-white' : 'text-brand-700 dark:text-brand-300')}>
+        {m[0]}
+      </a>,
+    )
+    last = at + m[0].length
+  }
+  if (last < text.length) parts.push(text.slice(last))
+  return <>{parts}</>
 }
