@@ -8,6 +8,7 @@ then signs in as one of them in Chromium.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, Server
 
@@ -114,7 +116,7 @@ def seed(base: str) -> dict[str, str]:
     ana.call("DELETE", f"/api/conversations/{cid}/messages/{gone['id']}")
     last = say(ana, cid, "Ha, thanks! See you at 3 👋")
     bob.call("POST", f"/api/conversations/{cid}/read", {"seq": last["seq"] - 1})
-    return {"direct": cid, "group": group["id"]}
+    return {"direct": cid, "group": group["id"], "bob_token": bob.token}
 
 
 def sign_in(page: Page) -> None:
@@ -134,7 +136,17 @@ def main(out: Path) -> None:
         server.start()
         try:
             ids = seed(server.url)
-            with sync_playwright() as p:
+            with contextlib.ExitStack() as stack, sync_playwright() as p:
+                # Bob is online (a plain WebSocket client) and starts typing before each chat shot.
+                bob = Api(server.url)
+                bob.token = ids["bob_token"]
+                ticket = bob.call("POST", "/api/auth/ws-ticket")["ticket"]
+                bob_ws = stack.enter_context(
+                    connect(f"ws://127.0.0.1:{server.port}/ws?ticket={ticket}")
+                )
+                bob_typing = json.dumps(
+                    {"action": "typing", "conversationId": ids["direct"], "isTyping": True}
+                )
                 browser = p.chromium.launch(
                     executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
                 )
@@ -156,7 +168,9 @@ def main(out: Path) -> None:
                             page.screenshot(path=str(out / f"list-{device}-{scheme}.png"))
                         page.goto(f"/c/{ids['direct']}")
                         expect(page.get_by_test_id("message").first).to_be_visible()
-                        page.wait_for_timeout(500)
+                        bob_ws.send(bob_typing)
+                        expect(page.get_by_test_id("typing-indicator")).to_be_visible()
+                        page.wait_for_timeout(400)
                         page.screenshot(path=str(out / f"chat-{device}-{scheme}.png"))
                         if device == "desktop":
                             page.goto(f"/c/{ids['group']}")

@@ -6,7 +6,7 @@ export function dayKey(iso: string): string {
 }
 
 export function formatClock(iso: string): string {
-  return new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+  return new Date(iso).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' })
 }
 
 /** "Today", "Yesterday", a weekday within a week, else a date. */
