@@ -95,7 +95,9 @@ class CatchUp(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.api = Api(self.server.base_url)
         accounts = [self._run(self.api.sign_up()) for _ in range(USERS)]
-        self.clients = [Client(a) for a in accounts]
+        # The first user also has a second device: its own actions reach that device as
+        # events while the device that acted gets acks.
+        self.clients = [Client(a) for a in accounts] + [Client(accounts[0])]
         self.ids = itertools.count()
         # Ground truth of what exists, to aim the actions (the server decides).
         self.rooms: list[str] = []
@@ -251,6 +253,7 @@ class CatchUp(RuleBasedStateMachine):
         self._open_direct(0, 1)
         self._connect(0)
         self._connect(1)
+        self._connect(USERS)  # the first user's second device
 
     @rule(
         action=st.sampled_from(ACTIONS),
@@ -308,12 +311,16 @@ class CatchUp(RuleBasedStateMachine):
         truth = self.truth.get(room)
         if aim and truth:
             if role == "owner" and truth["owner"]:
-                return room, next(c for c in self.clients if c.me == truth["owner"])
+                return room, self._device(truth["owner"], pick)
             members = sorted(truth["members"])
             if members:
-                chosen = members[who % len(members)]
-                return room, next(c for c in self.clients if c.me == chosen)
+                return room, self._device(members[who % len(members)], pick)
         return room, self._user(who)
+
+    def _device(self, user_id: str, pick: int) -> Client:
+        """The user's client; for the first user, sometimes their second device."""
+        devices = [c for c in self.clients if c.me == user_id]
+        return devices[pick // 7 % len(devices)]
 
     def _open_direct(self, pick: int, who: int, aim: bool = True, flag: bool = False) -> None:
         me, other = self._user(who), self._user(who + 1 + pick % (USERS - 1))
@@ -353,7 +360,7 @@ class CatchUp(RuleBasedStateMachine):
         if not self.sent:
             return
         room, message_id, sender = self.sent[pick % len(self.sent)]
-        client = next(c for c in self.clients if c.me == sender) if aim else self._user(who)
+        client = self._device(sender, pick) if aim else self._user(who)
         if over_ws and client.socket is not None:
             if delete:
                 self._ws(client, "deleteMessage", room, messageId=message_id)
@@ -415,7 +422,7 @@ class CatchUp(RuleBasedStateMachine):
     def _connect(self, pick: int, who: int = 0, aim: bool = True, flag: bool = False) -> None:
         """Connect (or reconnect): socket first, then /api/sync from the last applied
         cursor; live frames after that skip what sync already applied."""
-        client = self._user(pick)
+        client = self.clients[pick % len(self.clients)]
         if client.socket is not None:
             return
         client.socket_context = open_socket(self.api, client.account)
@@ -425,7 +432,7 @@ class CatchUp(RuleBasedStateMachine):
         self._run(self._catch_up(client))
 
     def _disconnect(self, pick: int, who: int, aim: bool, flag: bool) -> None:
-        client = self._user(pick)
+        client = self.clients[pick % len(self.clients)]
         if client.socket is None:
             return
         # Frames that arrived before the hang-up are applied; the rest is missed.
@@ -438,15 +445,17 @@ class CatchUp(RuleBasedStateMachine):
     def _restart(self, pick: int, who: int, aim: bool, kill: bool) -> None:
         """The server goes away (kill -9 or a clean stop) and comes back on the same
         data: every connected client loses its socket, reconnects and catches up."""
-        online = [c for c in self.clients if c.socket is not None]
+        online = [i for i, c in enumerate(self.clients) if c.socket is not None]
         self._run(self.api.close())
         self.server.stop(signal.SIGKILL if kill else signal.SIGTERM)
         start(self.server)
         self.api = Api(self.server.base_url)
-        for client in online:
-            self._run(asyncio.wait_for(asyncio.shield(client.socket._reader), 10))  # type: ignore[union-attr]
-            self._disconnect(self.clients.index(client), 0, True, False)
-            self._connect(self.clients.index(client))
+        for index in online:
+            socket_ = self.clients[index].socket
+            assert socket_ is not None
+            self._run(asyncio.wait_for(asyncio.shield(socket_._reader), 10))
+            self._disconnect(index, 0, True, False)
+            self._connect(index)
 
     def _check(self, pick: int, who: int, aim: bool, flag: bool) -> None:
         self.check_every_model_equals_a_fresh_fetch()
