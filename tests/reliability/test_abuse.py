@@ -214,7 +214,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(
                         await api.send(ana, room, "x" * 3990 + str(i), f"fire-{i}")
 
                 await asyncio.gather(*[send(i) for i in range(total)])
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(30):  # generous: CI machines are busy
                     while len(reader.of_type("message.created")) < total:  # noqa: ASYNC110
                         await asyncio.sleep(0.05)
                 assert reader.closed_code is None
