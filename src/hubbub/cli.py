@@ -47,7 +47,7 @@ def _print_openapi(settings: Settings) -> int:
     from hubbub.server.app import create_app
 
     app = create_app(build(replace(settings, store="memory")))
-    print(json.dumps(app.openapi(), indent=2, sort_keys=False))
+    print(json.dumps(app.api.openapi(), indent=2, sort_keys=False))
     return 0
 
 
@@ -66,6 +66,7 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        ws="websockets-sansio",
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
         access_log=False,

@@ -2,33 +2,76 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hubbub.adapters.local_hub import Connection, LocalHub
 from hubbub.domain.events import Delivery, Origin
 
 
+class RecordingSink:
+    """A transport whose sends can be held up, like a peer that stopped reading."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed_with: int | None = None
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def send(self, text: str) -> None:
+        await self.open.wait()
+        self.sent.append(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_with = code
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 async def test_a_client_that_cannot_keep_up_is_dropped_alone() -> None:
     hub = LocalHub()
-    slow = Connection("slow", "bob", max_pending=10)
-    fast = Connection("fast", "ana", max_pending=10)
-    hub.attach(slow)
-    hub.attach(fast)
+    slow_sink, fast_sink = RecordingSink(), RecordingSink()
+    slow_sink.open.clear()
+    hub.attach(Connection("slow", "bob", max_pending=10, sink=slow_sink))
+    hub.attach(fast := Connection("fast", "ana", max_pending=10, sink=fast_sink))
     for n in range(25):
         hub.publish([Delivery(frozenset({"ana", "bob"}), {"type": "t", "n": n})])
-        if n % 5 == 4:
-            assert len(await fast.next_batch()) == 5
-    assert slow.overflowed and not fast.overflowed
-    assert await slow.next_batch() == []
+        await settle()
+    assert len(fast_sink.sent) == 25 and not fast.overflowed
+    slow_sink.open.set()
+    await settle()
+    assert slow_sink.closed_with == 4008
+    assert len(slow_sink.sent) < 25
+
+
+async def test_an_idle_connection_holds_no_task() -> None:
+    sink = RecordingSink()
+    connection = Connection("c", "ana", max_pending=10, sink=sink)
+    connection.offer("one")
+    connection.offer("two")
+    await settle()
+    assert sink.sent == ["one", "two"]
+    assert connection._drain is None
+    connection.close()
+    connection.offer("after close")
+    await settle()
+    assert sink.sent == ["one", "two"]
 
 
 async def test_the_origin_connection_gets_an_ack_in_the_events_place() -> None:
     hub = LocalHub()
-    phone, laptop = Connection("p", "ana", 10), Connection("l", "ana", 10)
+    phone_sink, laptop_sink = RecordingSink(), RecordingSink()
+    phone = Connection("p", "ana", 10, phone_sink)
+    laptop = Connection("l", "ana", 10, laptop_sink)
     hub.attach(phone)
     hub.attach(laptop)
     frame = {"type": "message.created", "message": {"id": "m1"}, "cursor": "5"}
     hub.publish([Delivery(frozenset({"ana"}), frame, origin=Origin("p", "req-1"))])
-    (ack,) = await phone.next_batch()
-    (event,) = await laptop.next_batch()
+    await settle()
+    (ack,) = phone_sink.sent
+    (event,) = laptop_sink.sent
     assert '"type":"ack"' in ack and '"requestId":"req-1"' in ack and '"cursor":"5"' in ack
     assert '"type":"message.created"' in event
     hub.detach(phone)

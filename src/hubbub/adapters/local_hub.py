@@ -11,26 +11,39 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from hubbub import protocol
 from hubbub.domain.events import Delivery
 
 
-class Connection:
-    """One WebSocket's outgoing side: frames waiting to be written, in order."""
+class FrameSink(Protocol):
+    """Where a connection's frames go: the transport's send and close."""
 
-    def __init__(self, connection_id: str, user_id: str, max_pending: int) -> None:
+    async def send(self, text: str) -> None: ...
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class Connection:
+    """One WebSocket's outgoing side: frames waiting to be written, in order.
+
+    A task drains the queue only while it holds frames, so an idle connection costs
+    no task at all (it is most of what a chat server holds).
+    """
+
+    def __init__(self, connection_id: str, user_id: str, max_pending: int, sink: FrameSink) -> None:
         self.id = connection_id
         self.user_id = user_id
         self._pending: deque[str] = deque()
         self._max_pending = max_pending
-        self._wake = asyncio.Event()
+        self._sink = sink
+        self._drain: asyncio.Task[None] | None = None
         self.overflowed = False
         self.closed = False
 
     def offer(self, text: str) -> None:
         """Queues a frame without blocking; past the bound the connection is marked
-        overflowed and its writer closes it."""
+        overflowed, its queue dropped and the socket closed with 4008."""
         if self.closed or self.overflowed:
             return
         if len(self._pending) >= self._max_pending:
@@ -38,22 +51,29 @@ class Connection:
             self._pending.clear()
         else:
             self._pending.append(text)
-        self._wake.set()
-
-    async def next_batch(self) -> list[str]:
-        """Waits for frames and takes all that are queued; empty once closed or overflowed."""
-        while not self._pending and not self.closed and not self.overflowed:
-            self._wake.clear()
-            await self._wake.wait()
-        if self.closed or self.overflowed:
-            return []
-        batch = list(self._pending)
-        self._pending.clear()
-        return batch
+        if self._drain is None:
+            self._drain = asyncio.get_running_loop().create_task(self._run())
 
     def close(self) -> None:
         self.closed = True
-        self._wake.set()
+        self._pending.clear()
+        if self._drain is not None:
+            self._drain.cancel()
+
+    async def _run(self) -> None:
+        try:
+            while self._pending and not self.closed:
+                batch = list(self._pending)
+                self._pending.clear()
+                for text in batch:
+                    await self._sink.send(text)
+            if self.overflowed and not self.closed:
+                await self._sink.close(protocol.CLOSE_TOO_SLOW, "too slow; resync")
+        except Exception:
+            # The peer is gone; the reading side notices and cleans up.
+            self.closed = True
+        finally:
+            self._drain = None
 
 
 class LocalHub:

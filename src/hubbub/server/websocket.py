@@ -6,8 +6,6 @@ time, in order; events reach it through its own bounded queue (see `LocalHub`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -49,8 +47,8 @@ class _FrameBudget:
         return True
 
 
-async def endpoint(websocket: WebSocket) -> None:
-    platform: Platform = websocket.app.state.platform
+async def serve(platform: Platform, websocket: WebSocket) -> None:
+    """Runs one /ws connection from handshake to close."""
     settings = platform.settings
     if not origin_allowed(websocket, settings.allowed_origins):
         await _refuse(websocket, protocol.CLOSE_ORIGIN_REFUSED, "origin not allowed")
@@ -68,7 +66,9 @@ async def endpoint(websocket: WebSocket) -> None:
     _opening[user_id] += 1
     try:
         await websocket.accept()
-        connection = Connection(_connection_id(), user_id, settings.max_pending_frames)
+        connection = Connection(
+            _connection_id(), user_id, settings.max_pending_frames, _Sink(websocket)
+        )
         # The hello's cursor is read before the connection joins the hub: every event
         # after it either arrives live here or is returned by /api/sync?since=<it>.
         hello = await platform.realtime.connected(user_id, connection.id)
@@ -78,15 +78,11 @@ async def endpoint(websocket: WebSocket) -> None:
         if not _opening[user_id]:
             del _opening[user_id]
     connection.offer(protocol.encode(hello))
-    writer = asyncio.create_task(_write(websocket, connection))
     try:
         await _read(websocket, connection, platform)
     finally:
         platform.hub.detach(connection)
         connection.close()
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
         await platform.realtime.disconnected(user_id, connection.id)
 
 
@@ -117,15 +113,19 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
             connection.offer(protocol.encode(reply))
 
 
-async def _write(websocket: WebSocket, connection: Connection) -> None:
-    try:
-        while batch := await connection.next_batch():
-            for text in batch:
-                await websocket.send_text(text)
-        if connection.overflowed:
-            await websocket.close(code=protocol.CLOSE_TOO_SLOW, reason="too slow; resync")
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return
+class _Sink:
+    """The transport side of a `Connection`."""
+
+    __slots__ = ("_websocket",)
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+
+    async def send(self, text: str) -> None:
+        await self._websocket.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._websocket.close(code=code, reason=reason)
 
 
 _counter = iter(range(1, 2**63))
