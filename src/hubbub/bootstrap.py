@@ -56,6 +56,7 @@ def build(settings: Settings) -> Platform:
     else:
         store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     hub = LocalHub()
+    presence = MemoryPresence()
     identity = LocalIdentity(
         store,
         clock,
@@ -80,9 +81,9 @@ def build(settings: Settings) -> Platform:
         hub=hub,
         auth=auth,
         users=UserService(store),
-        conversations=ConversationService(store, hub, ids, clock),
+        conversations=ConversationService(store, hub, ids, clock, presence),
         messages=MessageService(store, hub, ids, clock),
-        realtime=RealtimeService(store, hub, MemoryPresence()),
+        realtime=RealtimeService(store, hub, presence),
     )
 
 

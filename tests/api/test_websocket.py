@@ -173,3 +173,13 @@ async def test_origin_allowlist_refuses_foreign_browsers(api: Api) -> None:
     host = api.base_url.split("//", 1)[1]
     async with open_socket(api, account, origin=f"http://{host}") as same_origin:
         assert same_origin.of_type("hello")
+
+
+async def test_new_contacts_learn_each_others_presence_at_once(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        assert ana_socket.of_type("hello")[0]["online"] == []
+        await api.direct(ana, bob)
+        seen_by_ana = await ana_socket.wait_for(type="presence", userId=bob.id)
+        seen_by_bob = await bob_socket.wait_for(type="presence", userId=ana.id)
+        assert seen_by_ana["online"] is seen_by_bob["online"] is True

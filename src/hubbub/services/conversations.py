@@ -18,7 +18,7 @@ from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
 from hubbub.domain.views import JsonObject
-from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
+from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
 
 Result = tuple[JsonObject, list[Delivery]]
@@ -27,12 +27,18 @@ R = TypeVar("R")
 
 class ConversationService:
     def __init__(
-        self, store: Store, publisher: EventPublisher, ids: IdGenerator, clock: Clock
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        ids: IdGenerator,
+        clock: Clock,
+        presence: PresenceTracker | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._ids = ids
         self._clock = clock
+        self._presence = presence
 
     async def open_direct(self, caller_id: str, other_id: str) -> tuple[JsonObject, bool]:
         """The one direct conversation of this pair, created on first use.
@@ -67,7 +73,10 @@ class ConversationService:
             _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
             return (snapshot(tx, conversation, caller_id), True), deliveries
 
-        return await commit(self._store, self._publisher, work)
+        view, created = await commit(self._store, self._publisher, work)
+        if created:
+            await self._introduce(view)
+        return view, created
 
     async def create_group(self, caller_id: str, title: str, invitees: list[str]) -> JsonObject:
         """A group owned by the caller with the given members (duplicates ignored)."""
@@ -97,7 +106,9 @@ class ConversationService:
             _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
             return snapshot(tx, conversation, caller_id), deliveries
 
-        return await self._commit(work)
+        view = await self._commit(work)
+        await self._introduce(view)
+        return view
 
     async def recent(
         self, caller_id: str, limit: int | None, cursor: str | None
@@ -188,7 +199,9 @@ class ConversationService:
             )
             return snapshot(tx, touched, caller_id), [delivery]
 
-        return await self._commit(work)
+        view = await self._commit(work)
+        await self._introduce(view)
+        return view
 
     async def remove_member(self, caller_id: str, conversation_id: str, user_id: str) -> None:
         """The owner removes anyone; a member may remove only themself (leave).
@@ -261,6 +274,25 @@ class ConversationService:
             return (target, cursor), [delivery]
 
         return await commit(self._store, self._publisher, work)
+
+    async def _introduce(self, conversation: JsonObject) -> None:
+        """New contacts learn at once which of each other are online (presence is
+        otherwise told only when someone connects or leaves)."""
+        if self._presence is None:
+            return
+        members = conversation["members"]
+        assert isinstance(members, list)
+        member_ids = [str(m["id"]) for m in members]
+        online = await self._presence.online(member_ids)
+        self._publisher.publish(
+            [
+                Delivery(
+                    frozenset(member_ids) - {user_id},
+                    {"type": EventType.PRESENCE.value, "userId": user_id, "online": True},
+                )
+                for user_id in sorted(online)
+            ]
+        )
 
     def _announce(
         self, tx: Transaction, conversation: Conversation, event_type: EventType
