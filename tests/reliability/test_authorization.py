@@ -453,3 +453,25 @@ async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> 
     replayed = [e for e in events if e.get("message", {}).get("id") == regret["id"]]
     assert [e["type"] for e in replayed] == ["message.created", "message.deleted"]
     assert all(e["message"]["deleted"] and e["message"]["body"] == "" for e in replayed)
+
+
+async def test_a_former_member_never_sees_an_edit_made_after_they_left(api: Api) -> None:
+    ana, bob, carl = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    group = await api.group(ana, "Edits", bob, carl)
+    first = await api.send(ana, group, "the first draft", "draft-1")
+    gone = await api.call("DELETE", f"/conversations/{group}/members/{bob.id}", ana)
+    assert gone.status_code == 204
+    edited = await api.call(
+        "PATCH",
+        f"/conversations/{group}/messages/{first['id']}",
+        ana,
+        json={"body": "written after bob left"},
+    )
+    assert edited.status_code == 200
+    bob_events, _ = await api.sync_all(bob, "0")
+    bob_text = orjson.dumps(bob_events).decode()
+    assert "written after bob left" not in bob_text
+    assert "the first draft" in bob_text  # what bob was sent while a member
+    carl_events, _ = await api.sync_all(carl, "0")
+    carl_text = orjson.dumps(carl_events).decode()
+    assert "the first draft" not in carl_text and "written after bob left" in carl_text

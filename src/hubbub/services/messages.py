@@ -175,7 +175,7 @@ class MessageService:
             events = tx.events.since(caller_id, position, count + 1)
             more = len(events) > count
             events = events[:count]
-            redact = _Redactor(tx)
+            redact = _Redactor(tx, caller_id)
             frames = [redact({**e.payload, "cursor": str(e.cursor)}) for e in events]
             cursor = events[-1].cursor if events else position
             return frames, str(cursor), more
@@ -200,12 +200,16 @@ class MessageService:
 
 
 class _Redactor:
-    """Replayed events show each message as it is now: a body deleted or edited since
-    (or a message of a deleted group) never comes back through /api/sync."""
+    """Replayed events never bring back a body that is gone: a message deleted since
+    (or one of a deleted group) replays deleted and empty, and to a member a message
+    edited since replays as it is now. A former member gets what they were sent, minus
+    deletions, and never anything newer."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, caller_id: str) -> None:
         self._tx = tx
-        self._now: dict[str, JsonObject] = {}
+        self._caller = caller_id
+        self._now: dict[str, JsonObject | None] = {}
+        self._member: dict[str, bool] = {}
 
     def __call__(self, frame: JsonObject) -> JsonObject:
         message = frame.get("message")
@@ -220,12 +224,19 @@ class _Redactor:
         return frame
 
     def _message(self, view: dict[str, object]) -> JsonObject:
-        key = f"{view.get('conversationId')}/{view.get('id')}"
+        room, message_id = str(view.get("conversationId")), str(view.get("id"))
+        key = f"{room}/{message_id}"
         if key not in self._now:
-            current = self._tx.messages.get(str(view.get("conversationId")), str(view.get("id")))
-            gone = {**view, "body": "", "deleted": True}
-            self._now[key] = message_view(current) if current is not None else gone
-        return self._now[key]
+            current = self._tx.messages.get(room, message_id)
+            if room not in self._member:
+                self._member[room] = self._tx.members.get(room, self._caller) is not None
+            if current is not None and self._member[room]:
+                self._now[key] = message_view(current)
+            elif current is None or current.deleted:
+                self._now[key] = {**view, "body": "", "deleted": True}
+            else:
+                self._now[key] = None  # a former member: as it was sent to them
+        return self._now[key] or view
 
 
 def parse_cursor(raw: str) -> int:
