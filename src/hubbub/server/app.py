@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -49,7 +50,7 @@ def create_app(platform: Platform) -> HubbubApp:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -65,6 +66,20 @@ def create_app(platform: Platform) -> HubbubApp:
         return json_response({"status": "ok", "connections": platform.hub.count()})
 
     static_dir = platform.settings.static_dir or default_static_dir()
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> Response:
+        # The web build ships Swagger UI, so the docs work on a machine with no internet.
+        if not (static_dir / "api-docs" / "swagger-ui-bundle.js").exists():
+            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Hubbub API")
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Hubbub API",
+            swagger_js_url="/api-docs/swagger-ui-bundle.js",
+            swagger_css_url="/api-docs/swagger-ui.css",
+            swagger_favicon_url="/favicon.svg",
+        )
+
     if (static_dir / "index.html").exists():
         app.mount("/", SinglePageApp(directory=static_dir, html=True), name="web")
     else:
