@@ -36,6 +36,7 @@ def start(process: ServerProcess, attempts: int = 4) -> None:
             process.start()
             return
         except RuntimeError:
+            process.stop(signal.SIGKILL)  # in case it is alive but never became healthy
             if attempt == attempts - 1:
                 raise
             process.port = free_port()
