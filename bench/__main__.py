@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quick", action="store_true", help="seconds, tiny sizes (the test suite's mode)")
     run.add_argument("--only", help="comma-separated ids, e.g. B3,B4")
     run.add_argument("--out", type=Path, default=RESULTS, help="where JSON results go")
+    run.add_argument("--rate", type=float, help="no ramp: one step at this offered rate (profiling)")
+    run.add_argument("--seconds", type=float, help="step length with --rate")
     sub.add_parser("list", help="list the benchmarks")
     table = sub.add_parser("table", help="print the table (Markdown) of the latest result of each")
     table.add_argument("--out", type=Path, default=RESULTS)
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in wanted if x not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    ctx = Ctx(quick=args.quick, out=args.out)
+    ctx = Ctx(quick=args.quick, out=args.out, fixed_rate=args.rate, fixed_seconds=args.seconds)
     if args.quick:
         suite.QUIET_WAIT_S = 0.0
     machine = machine_info()

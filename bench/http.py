@@ -76,6 +76,10 @@ class HttpConn:
         return self
 
     @property
+    def closed(self) -> bool:
+        return self._proto is None or self._proto.closed
+
+    @property
     def in_flight(self) -> int:
         return len(self._proto.waiters) if self._proto else 0
 

@@ -4,6 +4,7 @@ measured one after the other in the same run, and the ratio against the target."
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import tempfile
@@ -37,8 +38,25 @@ class Ctx:
     out: Path
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    fixed_rate: float | None = None  # --rate: one step at this rate (for profiling)
+    fixed_seconds: float | None = None
+
     def pick(self, quick: Any, full: Any) -> Any:
         return quick if self.quick else full
+
+    def ramp(self, quick: Any, full: Any) -> tuple[float, float, float]:
+        if self.fixed_rate:
+            return self.fixed_rate, 2.0, self.fixed_rate
+        return self.pick(quick, full)  # type: ignore[no-any-return]
+
+    def seconds(self, quick: tuple[float, float], full: tuple[float, float]) -> tuple[float, float]:
+        duration, grace = self.pick(quick, full)
+        return (self.fixed_seconds or duration), grace
+
+    @property
+    def searching(self) -> bool:
+        """Full ramps with retries and refinement (not quick, not a fixed rate)."""
+        return not self.quick and not self.fixed_rate
 
 
 def _run(coro: Any) -> Any:
@@ -328,8 +346,8 @@ def b1(ctx: Ctx) -> dict[str, Any]:
 
 def b2(ctx: Ctx) -> dict[str, Any]:
     n_workers = 2
-    duration = ctx.pick(0.5, 2.0)
-    start, factor, limit = ctx.pick((100, 2.0, 100), (250, 1.5, 20_000))
+    duration, _ = ctx.seconds((0.5, 0.0), (2.0, 0.0))
+    start, factor, limit = ctx.ramp((100, 2.0, 100), (250, 1.5, 20_000))
     raise_nofile(int(limit * duration) * 2 + 10_000)
     out: dict[str, Any] = {"step_seconds": duration, "slo_p99_ms": SLO_P99_MS}
 
@@ -363,7 +381,7 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, 10.0, not ctx.quick, "conns", False)
+        state = _paired_ramp(sides, start, factor, limit, duration, 10.0, ctx.searching, "conns", False)
     finally:
         for side in sides:
             side.close()
@@ -416,13 +434,13 @@ def _chat_side(kind: str, pairs_n: int, n_workers: int, duration: float, grace: 
 
 def b3(ctx: Ctx) -> dict[str, Any]:
     pairs_n, n_workers = ctx.pick((4, 2), (32, 2))
-    duration, grace = ctx.pick((0.5, 2.0), (3.0, 3.0))
-    start, factor, limit = ctx.pick((100, 2.0, 100), (250, 1.5, 200_000))
+    duration, grace = ctx.seconds((0.5, 2.0), (3.0, 3.0))
+    start, factor, limit = ctx.ramp((100, 2.0, 100), (250, 1.5, 200_000))
     out: dict[str, Any] = {"pairs": pairs_n, "step_seconds": duration, "slo_p99_ms": SLO_P99_MS,
                            "durability": "ack after SQLite commit, synchronous=FULL"}
     sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick, "msgs", False)
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching, "msgs", False)
     finally:
         for side in sides:
             side.close()
@@ -442,13 +460,20 @@ def b3(ctx: Ctx) -> dict[str, Any]:
 
 def b4(ctx: Ctx) -> dict[str, Any]:
     b3r = ctx.results.get("B3")
+    latest = ctx.out / "B3-latest.json"
+    if b3r is None and latest.exists() and ctx.searching:
+        b3r = json.loads(latest.read_text())
+        if b3r.get("mode") != "full" or not b3r.get("headline", {}).get("hubbub_per_s"):
+            b3r = None
+        else:
+            print(f"    (using B3's maximum from {latest})", flush=True)
     if b3r is None:
         print("    (B4 needs B3's maximum: running B3 first)", flush=True)
         b3r = ctx.results["B3"] = b3(ctx)
     hmax = b3r["headline"]["hubbub_per_s"] or 50.0
     rate = max(hmax / 2, 10.0)
     pairs_n, n_workers = ctx.pick((4, 2), (32, 2))
-    duration, grace = ctx.pick((0.5, 2.0), (8.0, 3.0))
+    duration, grace = ctx.seconds((0.5, 2.0), (8.0, 3.0))
     out: dict[str, Any] = {"rate_per_s": rate, "pairs": pairs_n, "step_seconds": duration,
                            "from_b3_max": hmax}
     sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
@@ -485,8 +510,8 @@ def b4(ctx: Ctx) -> dict[str, Any]:
 
 def b5(ctx: Ctx) -> dict[str, Any]:
     members_n, senders_n, n_workers = ctx.pick((20, 4, 2), (100, 10, 4))
-    duration, grace = ctx.pick((0.5, 2.0), (3.0, 3.0))
-    start, factor, limit = ctx.pick((10, 2.0, 10), (20, 1.5, 20_000))
+    duration, grace = ctx.seconds((0.5, 2.0), (3.0, 3.0))
+    start, factor, limit = ctx.ramp((10, 2.0, 10), (20, 1.5, 20_000))
     out: dict[str, Any] = {"members": members_n, "senders": senders_n, "step_seconds": duration,
                            "slo_p99_ms": SLO_P99_MS}
 
@@ -530,8 +555,8 @@ def b5(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick,
-                             "deliveries", not ctx.quick)
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching,
+                             "deliveries", ctx.searching)
     finally:
         for side in sides:
             side.close()
@@ -557,8 +582,8 @@ def b5(ctx: Ctx) -> dict[str, Any]:
 
 def b6(ctx: Ctx) -> dict[str, Any]:
     n_workers, conns = 2, ctx.pick(4, 16)
-    duration, grace = ctx.pick((0.5, 2.0), (3.0, 3.0))
-    start, factor, limit = ctx.pick((100, 2.0, 100), (200, 1.5, 200_000))
+    duration, grace = ctx.seconds((0.5, 2.0), (3.0, 3.0))
+    start, factor, limit = ctx.ramp((100, 2.0, 100), (200, 1.5, 200_000))
     out: dict[str, Any] = {"page": 50, "connections": conns * n_workers, "step_seconds": duration}
     body_file = Path(tempfile.mkdtemp(prefix="bench-b6-")) / "page.json"
 
@@ -602,8 +627,8 @@ def b6(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, not ctx.quick, "reqs",
-                             not ctx.quick)
+        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching, "reqs",
+                             ctx.searching)
     finally:
         for side in sides:
             side.close()
