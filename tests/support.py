@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,63 +31,107 @@ FAST_TEST_ENV = {
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port below Linux's ephemeral range (32768+), so outgoing connections of the
+    browser or of other tests cannot be holding it when a server binds or rebinds."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+class _PortInUse(RuntimeError):
+    pass
 
 
 @dataclass
 class ServerProcess:
-    """`hubbub serve` in a subprocess on a free port, with its own data directory."""
+    """`hubbub serve` in a subprocess with its own data directory and log file; it can be
+    stopped (gracefully or with SIGKILL) and started again on the same port and data."""
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+    _started_before: bool = False
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, **FAST_TEST_ENV, **self.env}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hubbub",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            env=env,
-        )
-        deadline = time.monotonic() + 20
+        """Starts and waits until healthy. A port taken meanwhile by a parallel suite is
+        retried: a new port on the first start, the same one after a pause on a restart."""
+        for attempt in range(20):
+            try:
+                self._start_once()
+                return
+            except _PortInUse:
+                if attempt == 19:
+                    raise
+                if self._started_before:
+                    time.sleep(0.5)
+                else:
+                    self.port = free_port()
+
+    def _start_once(self) -> None:
+        # The log sits beside the data directory, which the server creates itself.
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.log = self.data_dir.parent / f"server-{self.port}.log"
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "hubbub",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
+                env={**os.environ, **FAST_TEST_ENV, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                self.process = None
+                output = self.log.read_text()
+                if "address already in use" in output:
+                    raise _PortInUse(self.port)
+                raise RuntimeError(f"hubbub serve exited early:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    self._started_before = True
                     return
             time.sleep(0.05)
-        raise RuntimeError("server did not become healthy in 20 s")
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"hubbub serve did not become healthy:\n{self.log.read_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.process = None
 
-    def restart(self, sig: int = signal.SIGTERM) -> None:
+    def restart(self, sig: int = signal.SIGTERM, downtime: float = 0.0) -> None:
         self.stop(sig)
+        time.sleep(downtime)
         self.start()
 
 

@@ -43,7 +43,7 @@ async def test_health_reports_ok(api: Api) -> None:
 async def test_the_openapi_document_covers_the_whole_contract(api: Api) -> None:
     document = (await api.http.get("/api/openapi.json")).json()
     served = {(method, path) for path, ops in document["paths"].items() for method in ops}
-    assert CONTRACT <= served
+    assert served >= CONTRACT
     assert (await api.http.get("/api/docs")).status_code == 200
 
 

@@ -6,21 +6,16 @@ web/src. Without /usr/bin/chromium the tests skip locally and fail under CI (env
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from tests.support import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -46,107 +41,16 @@ SERVER_ENV = {
 }
 
 
-def _free_port() -> int:
-    """A free port below Linux's ephemeral range (32768+), so the browser's and other tests'
-    outgoing connections cannot be holding it when the server binds or rebinds."""
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
+class Server(ServerProcess):
+    """The shared `ServerProcess` with the browser suites' settings (a fixed token secret,
+    sign-in limits out of the way, unbuffered output for reading confirmation codes)."""
 
-
-class _PortInUse(RuntimeError):
-    pass
-
-
-@dataclass
-class Server:
-    """`hubbub serve` on a fixed port and data dir, so it can be stopped and started again."""
-
-    data_dir: Path
-    port: int = field(default_factory=_free_port)
-    env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
-    _started_before: bool = False
+    def __post_init__(self) -> None:
+        self.env = {**SERVER_ENV, **self.env}
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start and wait until healthy. A port taken in the meantime is retried: a new port on
-        the first start, the same one (after a pause) on a restart."""
-        for attempt in range(20):
-            try:
-                self._start_once()
-                return
-            except _PortInUse:
-                if attempt == 19:
-                    raise
-                if not self._started_before:
-                    self.port = _free_port()
-                else:
-                    time.sleep(0.5)
-
-    def _start_once(self) -> None:
-        self.log = self.data_dir.parent / f"server-{self.port}.log"
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hubbub",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
-                env={**os.environ, **SERVER_ENV, **self.env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                if "address already in use" in self.log.read_text():
-                    raise _PortInUse(self.port)
-                raise RuntimeError(f"hubbub serve exited early:\n{self.log.read_text()}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as res,
-            ):
-                if res.status == 200:
-                    self._started_before = True
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"hubbub serve did not start:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def restart(self, downtime: float = 0.0) -> None:
-        self.stop()
-        time.sleep(downtime)
-        self.start()
+        return self.base_url
 
 
 def _build_is_stale() -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import jwt
 
-from tests.support import ServerProcess, free_port
+from tests.support import ServerProcess
 
 TOKEN_SECRET = "reliability-suite-secret-0123456789abcdef"
 
@@ -21,25 +21,11 @@ def own_server(data_dir: Path, **env: str) -> Iterator[ServerProcess]:
     """`hubbub serve` with a known token secret and the given HUBBUB_* settings;
     killed at the end even if the test failed."""
     process = ServerProcess(data_dir=data_dir, env={"HUBBUB_TOKEN_SECRET": TOKEN_SECRET, **env})
-    start(process)
+    process.start()
     try:
         yield process
     finally:
         process.stop(signal.SIGKILL)
-
-
-def start(process: ServerProcess, attempts: int = 4) -> None:
-    """Starts the server; when another process took its port between the pick and the
-    bind (other suites run in parallel on the same machine), tries a fresh port."""
-    for attempt in range(attempts):
-        try:
-            process.start()
-            return
-        except RuntimeError:
-            process.stop(signal.SIGKILL)  # in case it is alive but never became healthy
-            if attempt == attempts - 1:
-                raise
-            process.port = free_port()
 
 
 def server_rss_kib(process: ServerProcess) -> int:

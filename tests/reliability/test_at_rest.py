@@ -8,7 +8,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from tests.reliability.helpers import own_server, start
+from tests.reliability.helpers import own_server
 from tests.support import Api, ServerProcess, free_port
 
 
@@ -32,7 +32,7 @@ def test_a_new_data_directory_is_private_and_the_key_owner_only(tmp_path: Path) 
     data = tmp_path / "fresh" / "data"
     # No HUBBUB_TOKEN_SECRET: the server generates its key into the data directory.
     process = ServerProcess(data_dir=data, port=free_port())
-    start(process)
+    process.start()
     try:
         assert stat.S_IMODE(data.stat().st_mode) & 0o077 == 0, oct(data.stat().st_mode)
         key = data / "token-secret.key"

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.reliability.helpers import own_server, start
+from tests.reliability.helpers import own_server
 from tests.support import Account, Api, ServerProcess, Socket, open_socket
 
 EPHEMERAL = {"hello", "pong", "error", "typing", "presence"}  # nothing durable
@@ -448,7 +448,7 @@ class CatchUp(RuleBasedStateMachine):
         online = [i for i, c in enumerate(self.clients) if c.socket is not None]
         self._run(self.api.close())
         self.server.stop(signal.SIGKILL if kill else signal.SIGTERM)
-        start(self.server)
+        self.server.start()
         self.api = Api(self.server.base_url)
         for index in online:
             socket_ = self.clients[index].socket

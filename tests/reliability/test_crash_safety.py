@@ -29,7 +29,7 @@ from hubbub.adapters.system import UlidGenerator
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import User
 from hubbub.services.auth import AuthService
-from tests.reliability.helpers import own_server, start
+from tests.reliability.helpers import own_server
 from tests.support import Account, Api, ServerProcess, open_socket
 
 ROUNDS = 4
@@ -175,7 +175,7 @@ async def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> N
             await asyncio.wait_for(asyncio.gather(*senders), 30)
             await api.close()
 
-            start(server)
+            server.start()
             api = Api(server.base_url)
             in_flight = await _retry_in_flight(api, ledger)
             total = await _check_store(api, people, rooms, ledger)
@@ -234,7 +234,7 @@ async def test_a_sign_up_cut_by_kill_9_is_whole_or_can_be_done_again(tmp_path: P
             await api.close()
             if round_ == 1:  # checking needs no expensive hashes
                 server.env["HUBBUB_PASSWORD_HASH_MEMORY_KIB"] = "1024"
-            start(server)
+            server.start()
         api = Api(server.base_url)
         observer = await api.sign_up()
         outcomes: dict[str, str] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 import websockets
 
-from tests.reliability.helpers import own_server, start
+from tests.reliability.helpers import own_server
 from tests.support import Account, Api, Socket, open_socket
 
 
@@ -177,7 +177,7 @@ async def test_retries_across_restarts_graceful_and_kill_9(tmp_path: Path) -> No
             await api.close()
             server.stop(how)
             await socket_.close()
-            start(server)
+            server.start()
             api = Api(server.base_url)
             for retry_cmid in (cmid, f"flight-{n}"):
                 async with open_socket(api, ana) as retry:
