@@ -414,8 +414,11 @@ async def http_worker(conn: Any, args: dict[str, Any]) -> None:
         cmd = await _recv(conn)
         if cmd["cmd"] == "stop":
             break
-        # uvicorn drops keep-alive connections idle for 5 s (e.g. while the other side ran)
-        pool = [c if not c.closed else await HttpConn("127.0.0.1", args["port"]).connect() for c in pool]
+        # uvicorn drops keep-alive connections idle for 5 s (e.g. while the other side ran):
+        # every step starts on fresh ones
+        for c in pool:
+            c.close()
+        pool = [await HttpConn("127.0.0.1", args["port"]).connect() for _ in range(args["conns"])]
         hist = new_hist()
         idle = list(pool)
         backlog: list[int] = []
