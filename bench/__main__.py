@@ -11,8 +11,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench.common import RESULTS, cpu_layout, machine_info, print_table, write_result
 from bench import suite
+from bench.common import RESULTS, cpu_layout, machine_info, print_table, write_result
 from bench.suite import BENCHMARKS, Ctx
 
 
@@ -49,18 +49,30 @@ def _saturated(result: dict[str, Any]) -> bool:
 def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
     h = result.get("headline", {})
     if result.get("error"):
-        return [bench_id, "ERROR", "-", "-", h.get("target", "-"), result["error"].splitlines()[0][:80]]
+        return [
+            bench_id,
+            "ERROR",
+            "-",
+            "-",
+            h.get("target", "-"),
+            result["error"].splitlines()[0][:80],
+        ]
     if result.get("runnable") is False:
         return [bench_id, "-", "-", "-", h["target"], h["note"]]
     if bench_id == "B1":
         hub, bare = result["hubbub"], result["bare"]
-        vals = [f"{hub['rss_per_conn_kib']} KiB/conn", f"{bare['rss_per_conn_kib']} KiB/conn",
-                f"{h['ratio']}x"]
+        vals = [
+            f"{hub['rss_per_conn_kib']} KiB/conn",
+            f"{bare['rss_per_conn_kib']} KiB/conn",
+            f"{h['ratio']}x",
+        ]
         note = f"{result['connections']:,} conns"
     elif bench_id == "B4":
-        vals = [f"p50 {h['hubbub_p50_ms']} / p99 {h['hubbub_p99_ms']} ms",
-                f"p50 {h['bare_p50_ms']} / p99 {h['bare_p99_ms']} ms",
-                f"p50 {h['ratio_p50']}x, p99 {h['ratio_p99']}x"]
+        vals = [
+            f"p50 {h['hubbub_p50_ms']} / p99 {h['hubbub_p99_ms']} ms",
+            f"p50 {h['bare_p50_ms']} / p99 {h['bare_p99_ms']} ms",
+            f"p50 {h['ratio_p50']}x, p99 {h['ratio_p99']}x",
+        ]
         note = f"at {result['rate_per_s']:,.0f} msgs/s"
     else:
         unit = {"B2": "conn/s", "B3": "msg/s", "B5": "deliv/s", "B6": "req/s"}[bench_id]
@@ -69,7 +81,8 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
         if bench_id == "B2":
             note = f"hubbub p99 {h['hubbub_p99_ms']} ms"
         elif bench_id in ("B5", "B6"):
-            note = f"p99 at half load {h.get('hubbub_p99_ms_at_half')} ms (bare {h.get('bare_p99_ms_at_half')})"
+            hub, bare = h.get("hubbub_p99_ms_at_half"), h.get("bare_p99_ms_at_half")
+            note = f"p99 at half load {hub} ms (bare {bare})"
     if _saturated(result):
         note += " [generator saturated in some step]"
     verdict = "PASS" if h.get("pass") else "short"
@@ -103,10 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run all benchmarks or some")
-    run.add_argument("--quick", action="store_true", help="seconds, tiny sizes (the test suite's mode)")
+    run.add_argument(
+        "--quick", action="store_true", help="seconds, tiny sizes (the test suite's mode)"
+    )
     run.add_argument("--only", help="comma-separated ids, e.g. B3,B4")
     run.add_argument("--out", type=Path, default=RESULTS, help="where JSON results go")
-    run.add_argument("--rate", type=float, help="no ramp: one step at this offered rate (profiling)")
+    run.add_argument(
+        "--rate", type=float, help="no ramp: one step at this offered rate (profiling)"
+    )
     run.add_argument("--seconds", type=float, help="step length with --rate")
     sub.add_parser("list", help="list the benchmarks")
     table = sub.add_parser("table", help="print the table (Markdown) of the latest result of each")
@@ -129,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     server_cpus, gen_cpus = cpu_layout()
     machine["server_cpus"], machine["generator_cpus"] = server_cpus, gen_cpus
     mode = "quick" if args.quick else "full"
-    print(f"Hubbub benchmarks ({mode}) on {machine['nproc']} x {machine['cpu_model']}, "
-          f"{machine['date']}; server on CPU {server_cpus}, generator on CPU {gen_cpus}", flush=True)
+    print(
+        f"Hubbub benchmarks ({mode}) on {machine['nproc']} x {machine['cpu_model']}, "
+        f"{machine['date']}; server on CPU {server_cpus}, generator on CPU {gen_cpus}",
+        flush=True,
+    )
     started = time.monotonic()
     failed = False
     for bench_id in wanted:
@@ -143,8 +163,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             result = {"error": f"{type(error).__name__}: {error}", "headline": {}}
             failed = True
-        result.update(id=bench_id, what=what, mode=mode, machine=machine,
-                      seconds=round(time.monotonic() - t, 1))
+        result.update(
+            id=bench_id,
+            what=what,
+            mode=mode,
+            machine=machine,
+            seconds=round(time.monotonic() - t, 1),
+        )
         ctx.results[bench_id] = result
         path = write_result(args.out, bench_id, result)
         print(f"    -> {path} ({result['seconds']} s)", flush=True)
@@ -157,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         header,
         rows,
     )
-    summary = {"mode": mode, "machine": machine, "table": table, "rows": rows,
-               "results": {k: ctx.results[k].get("headline") for k in wanted}}
+    summary = {
+        "mode": mode,
+        "machine": machine,
+        "table": table,
+        "rows": rows,
+        "results": {k: ctx.results[k].get("headline") for k in wanted},
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary-latest.json").write_text(json.dumps(summary, indent=2, default=str))
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

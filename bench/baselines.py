@@ -13,6 +13,7 @@ page has.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,8 @@ def main() -> None:
         return
     import uvloop
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(_ws_server(args.kind, args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

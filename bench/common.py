@@ -258,9 +258,22 @@ def start_hubbub(extra_env: dict[str, str] | None = None) -> Server:
         out = Path(profile_dir) / f"hubbub-{time.strftime('%H%M%S')}-{port}.txt"
         out.parent.mkdir(parents=True, exist_ok=True)
         server.profiler = subprocess.Popen(
-            [pyspy, "record", "-p", str(proc.pid), "-f", "raw", "-r", "250", "-o", str(out),
-             "--nonblocking", "--threads"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                pyspy,
+                "record",
+                "-p",
+                str(proc.pid),
+                "-f",
+                "raw",
+                "-r",
+                "250",
+                "-o",
+                str(out),
+                "--nonblocking",
+                "--threads",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     return server
 

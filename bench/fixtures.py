@@ -66,11 +66,15 @@ async def create_users(port: int, count: int, prefix: str = "u") -> list[BenchUs
     return await _pooled(port, list(range(count)), one)
 
 
-async def direct_pairs(port: int, users: Sequence[BenchUser]) -> list[tuple[str, BenchUser, BenchUser]]:
+async def direct_pairs(
+    port: int, users: Sequence[BenchUser]
+) -> list[tuple[str, BenchUser, BenchUser]]:
     """Pairs users (0,1), (2,3), ... into direct conversations: (conversation id, a, b)."""
     pairs = [(users[i], users[i + 1]) for i in range(0, len(users) - 1, 2)]
 
-    async def one(conn: HttpConn, pair: tuple[BenchUser, BenchUser]) -> tuple[str, BenchUser, BenchUser]:
+    async def one(
+        conn: HttpConn, pair: tuple[BenchUser, BenchUser]
+    ) -> tuple[str, BenchUser, BenchUser]:
         a, b = pair
         made = await conn.json("POST", "/api/conversations/direct", {"userId": b.id}, a.token)
         return made["conversation"]["id"], a, b
@@ -88,7 +92,9 @@ async def group(port: int, owner: BenchUser, members: Sequence[BenchUser], title
         conn.close()
 
 
-async def post_messages(port: int, user: BenchUser, conversation_id: str, count: int, size: int) -> None:
+async def post_messages(
+    port: int, user: BenchUser, conversation_id: str, count: int, size: int
+) -> None:
     filler = ("lorem ipsum dolor sit amet " * (size // 27 + 1))[:size]
 
     async def one(conn: HttpConn, n: int) -> None:

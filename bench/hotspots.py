@@ -13,8 +13,15 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-IDLE = ("select (", "poll (", "_run_once", "run_forever", "wait (threading", "_worker (concurrent",
-        "get (queue")
+IDLE = (
+    "select (",
+    "poll (",
+    "_run_once",
+    "run_forever",
+    "wait (threading",
+    "_worker (concurrent",
+    "get (queue",
+)
 
 
 def main() -> None:

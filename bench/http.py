@@ -69,9 +69,7 @@ class HttpConn:
 
     async def connect(self, local_addr: tuple[str, int] | None = None) -> HttpConn:
         loop = asyncio.get_running_loop()
-        _, proto = await loop.create_connection(
-            _Proto, self.host, self.port, local_addr=local_addr
-        )
+        _, proto = await loop.create_connection(_Proto, self.host, self.port, local_addr=local_addr)
         self._proto = proto
         return self
 
@@ -92,9 +90,7 @@ class HttpConn:
         self._proto.transport.write(request)
         return fut
 
-    def build(
-        self, method: str, path: str, body: Any = None, token: str | None = None
-    ) -> bytes:
+    def build(self, method: str, path: str, body: Any = None, token: str | None = None) -> bytes:
         payload = b"" if body is None else orjson.dumps(body)
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         if token:
@@ -104,9 +100,7 @@ class HttpConn:
         lines.append(f"Content-Length: {len(payload)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
-    async def json(
-        self, method: str, path: str, body: Any = None, token: str | None = None
-    ) -> Any:
+    async def json(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         status, data = await self.raw(self.build(method, path, body, token))
         if status >= 400:
             raise HttpError(status, data)

@@ -17,10 +17,10 @@ from typing import Any
 from bench import workers as W
 from bench.common import (
     Server,
-    machine_busy_cpus,
     Workers,
     gen_cpu_summary,
     hist_merge,
+    machine_busy_cpus,
     pct_ms,
     raise_nofile,
     start_baseline,
@@ -164,14 +164,22 @@ def _sides(setup: Callable[[str], Side]) -> list[Side]:
     return sides
 
 
-def _attempt(side: Side, rate: float, duration: float, grace: float, unit: str,
-             retry: bool) -> list[dict[str, Any]]:
+def _attempt(
+    side: Side, rate: float, duration: float, grace: float, unit: str, retry: bool
+) -> list[dict[str, Any]]:
     """One step at `rate`; with `retry` a failed step is tried again once, and up to
     3 more times while other processes were busy during it (a shared machine)."""
     steps: list[dict[str, Any]] = []
     while True:
-        step = _step(side.workers, side.server, lambda t0: side.commands(rate, t0), rate,
-                     duration, grace, unit)
+        step = _step(
+            side.workers,
+            side.server,
+            lambda t0: side.commands(rate, t0),
+            rate,
+            duration,
+            grace,
+            unit,
+        )
         if steps:
             step["retry"] = len(steps)
         steps.append(step)
@@ -182,8 +190,15 @@ def _attempt(side: Side, rate: float, duration: float, grace: float, unit: str,
 
 
 def _paired_ramp(
-    sides: list[Side], start: float, factor: float, limit: float, duration: float,
-    grace: float, refine: bool, unit: str, half: bool,
+    sides: list[Side],
+    start: float,
+    factor: float,
+    limit: float,
+    duration: float,
+    grace: float,
+    refine: bool,
+    unit: str,
+    half: bool,
 ) -> dict[str, dict[str, Any]]:
     """Both servers stay up; at each offered rate Hubbub's step and the baseline's run
     back to back, so a busy spell on the shared machine hits both sides alike. The
@@ -211,8 +226,15 @@ def _paired_ramp(
         best = st["max_sustained"]
         if refine and st["failed"] is not None and best is not None:
             mid = (best["offered_per_s"] + st["failed"]) / 2
-            step = _step(side.workers, side.server, lambda t0, m=mid: side.commands(m, t0), mid,
-                         duration, grace, unit)
+            step = _step(
+                side.workers,
+                side.server,
+                lambda t0, m=mid, s=side: s.commands(m, t0),
+                mid,
+                duration,
+                grace,
+                unit,
+            )
             st["steps"].append(step)
             if step["sustained"]:
                 st["max_sustained"] = step
@@ -224,8 +246,15 @@ def _paired_ramp(
         st["half_load"] = None
         if half and st["max_sustained"]:
             r = st["max_sustained"]["offered_per_s"] / 2
-            st["half_load"] = _step(side.workers, side.server, lambda t0, r=r: side.commands(r, t0),
-                                    r, duration, grace, unit)
+            st["half_load"] = _step(
+                side.workers,
+                side.server,
+                lambda t0, r=r, s=side: s.commands(r, t0),
+                r,
+                duration,
+                grace,
+                unit,
+            )
     return state
 
 
@@ -266,12 +295,19 @@ def b1(ctx: Ctx) -> dict[str, Any]:
     if limit < n + 500:
         # the server is one process: it cannot hold more sockets than its fd limit
         n = limit - 500
-        note = (f"{requested:,} requested; RLIMIT_NOFILE hard limit is {limit:,} here and cannot "
-                "be raised (no CAP_SYS_RESOURCE), so one server process holds at most that")
+        note = (
+            f"{requested:,} requested; RLIMIT_NOFILE hard limit is {limit:,} here and cannot "
+            "be raised (no CAP_SYS_RESOURCE), so one server process holds at most that"
+        )
         print(f"    {note}", flush=True)
     srcs = [f"127.0.0.{i}" for i in range(1, 2 + n // 25_000)]
-    out: dict[str, Any] = {"connections": n, "requested": requested, "note": note,
-                           "source_addresses": srcs, "per_user": per_user}
+    out: dict[str, Any] = {
+        "connections": n,
+        "requested": requested,
+        "note": note,
+        "source_addresses": srcs,
+        "per_user": per_user,
+    }
     for kind in ("hubbub", "bare"):
         server = start_hubbub() if kind == "hubbub" else start_baseline("ws-idle")
         workers: Workers | None = None
@@ -290,7 +326,9 @@ def b1(ctx: Ctx) -> dict[str, Any]:
                     "kind": kind,
                     "http_port": server.port,
                     "ws_url": server.ws,
-                    "tokens": [tokens[(offsets[i] + j) // per_user] for j in range(counts[i])] if tokens else [],
+                    "tokens": [tokens[(offsets[i] + j) // per_user] for j in range(counts[i])]
+                    if tokens
+                    else [],
                     "count": counts[i],
                     "offset": offsets[i],
                     "srcs": srcs,
@@ -355,8 +393,12 @@ def b2(ctx: Ctx) -> dict[str, Any]:
         env = {"HUBBUB_MAX_CONNECTIONS_PER_USER": "1000000"}
         server = start_hubbub(env) if kind == "hubbub" else start_baseline("ws-idle")
         try:
-            tokens = [u.token for u in _run(create_users(server.port, 8))] if kind == "hubbub" else []
-            args = [{"kind": kind, "http_port": server.port, "ws_url": server.ws, "tokens": tokens}] * n_workers
+            tokens = (
+                [u.token for u in _run(create_users(server.port, 8))] if kind == "hubbub" else []
+            )
+            args = [
+                {"kind": kind, "http_port": server.port, "ws_url": server.ws, "tokens": tokens}
+            ] * n_workers
             workers = Workers.start(W.storm_worker, args)
             workers.collect(120)
         except BaseException:
@@ -373,7 +415,14 @@ def b2(ctx: Ctx) -> dict[str, Any]:
             # a fresh source address per step: TIME_WAIT sockets never exhaust ports
             src = f"127.0.{step_no[0] % 250 + 1}.{2 if kind == 'hubbub' else 3}"
             return [
-                {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "src": src, "grace": 10.0}
+                {
+                    "cmd": "step",
+                    "rate": rate / n_workers,
+                    "count": c,
+                    "t0": t0,
+                    "src": src,
+                    "grace": 10.0,
+                }
                 for c in counts
             ]
 
@@ -381,7 +430,9 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, 10.0, ctx.searching, "conns", False)
+        state = _paired_ramp(
+            sides, start, factor, limit, duration, 10.0, ctx.searching, "conns", False
+        )
     finally:
         for side in sides:
             side.close()
@@ -408,13 +459,20 @@ def _chat_side(kind: str, pairs_n: int, n_workers: int, duration: float, grace: 
     try:
         if kind == "hubbub":
             users = _run(create_users(server.port, pairs_n * 2))
-            pairs = [(cid, a.token, b.token) for cid, a, b in _run(direct_pairs(server.port, users))]
+            pairs = [
+                (cid, a.token, b.token) for cid, a, b in _run(direct_pairs(server.port, users))
+            ]
             parts: list[Any] = _chunks(pairs, n_workers)
         else:
             parts = _split(pairs_n, n_workers)
         args = [
-            {"kind": "hubbub" if kind == "hubbub" else "echo", "http_port": server.port,
-             "ws_url": server.ws, "pairs": parts[i], "wid": i}
+            {
+                "kind": "hubbub" if kind == "hubbub" else "echo",
+                "http_port": server.port,
+                "ws_url": server.ws,
+                "pairs": parts[i],
+                "wid": i,
+            }
             for i in range(n_workers)
         ]
         workers = Workers.start(W.chat_worker, args)
@@ -436,11 +494,17 @@ def b3(ctx: Ctx) -> dict[str, Any]:
     pairs_n, n_workers = ctx.pick((4, 2), (32, 2))
     duration, grace = ctx.seconds((0.5, 2.0), (3.0, 3.0))
     start, factor, limit = ctx.ramp((100, 2.0, 100), (250, 1.5, 200_000))
-    out: dict[str, Any] = {"pairs": pairs_n, "step_seconds": duration, "slo_p99_ms": SLO_P99_MS,
-                           "durability": "ack after SQLite commit, synchronous=FULL"}
+    out: dict[str, Any] = {
+        "pairs": pairs_n,
+        "step_seconds": duration,
+        "slo_p99_ms": SLO_P99_MS,
+        "durability": "ack after SQLite commit, synchronous=FULL",
+    }
     sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching, "msgs", False)
+        state = _paired_ramp(
+            sides, start, factor, limit, duration, grace, ctx.searching, "msgs", False
+        )
     finally:
         for side in sides:
             side.close()
@@ -474,16 +538,27 @@ def b4(ctx: Ctx) -> dict[str, Any]:
     rate = max(hmax / 2, 10.0)
     pairs_n, n_workers = ctx.pick((4, 2), (32, 2))
     duration, grace = ctx.seconds((0.5, 2.0), (8.0, 3.0))
-    out: dict[str, Any] = {"rate_per_s": rate, "pairs": pairs_n, "step_seconds": duration,
-                           "from_b3_max": hmax}
+    out: dict[str, Any] = {
+        "rate_per_s": rate,
+        "pairs": pairs_n,
+        "step_seconds": duration,
+        "from_b3_max": hmax,
+    }
     sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
     attempts: dict[str, list[dict[str, Any]]] = {"hubbub": [], "bare": []}
     try:
         for _ in range(ctx.pick(1, 2)):  # alternating: hubbub, bare, hubbub, bare
             for side in sides:
                 attempts[side.kind].append(
-                    _step(side.workers, side.server, lambda t0, s=side: s.commands(rate, t0),
-                          rate, duration, grace))
+                    _step(
+                        side.workers,
+                        side.server,
+                        lambda t0, s=side: s.commands(rate, t0),
+                        rate,
+                        duration,
+                        grace,
+                    )
+                )
     finally:
         for side in sides:
             side.close()
@@ -495,11 +570,14 @@ def b4(ctx: Ctx) -> dict[str, Any]:
     r50, r99 = _ratio(hl.get("p50"), bl.get("p50")), _ratio(hl.get("p99"), bl.get("p99"))
     out["headline"] = {
         "metric": "send→recipient latency at half of B3's max, hubbub / bare echo RTT",
-        "hubbub_p50_ms": hl.get("p50"), "hubbub_p99_ms": hl.get("p99"),
-        "bare_p50_ms": bl.get("p50"), "bare_p99_ms": bl.get("p99"),
+        "hubbub_p50_ms": hl.get("p50"),
+        "hubbub_p99_ms": hl.get("p99"),
+        "bare_p50_ms": bl.get("p50"),
+        "bare_p99_ms": bl.get("p99"),
         "hubbub_ack_p50_ms": out["hubbub"].get("ack_latency_ms", {}).get("p50"),
-        "ratio_p50": r50, "ratio_p99": r99,
-        "target": "p50 ≤ 3×, p99 ≤ 10×",
+        "ratio_p50": r50,
+        "ratio_p99": r99,
+        "target": "p50 ≤ 3x, p99 ≤ 10x",
         "pass": bool(r50 is not None and r99 is not None and r50 <= 3 and r99 <= 10),
     }
     return out
@@ -512,8 +590,12 @@ def b5(ctx: Ctx) -> dict[str, Any]:
     members_n, senders_n, n_workers = ctx.pick((20, 4, 2), (100, 10, 4))
     duration, grace = ctx.seconds((0.5, 2.0), (3.0, 3.0))
     start, factor, limit = ctx.ramp((10, 2.0, 10), (20, 1.5, 20_000))
-    out: dict[str, Any] = {"members": members_n, "senders": senders_n, "step_seconds": duration,
-                           "slo_p99_ms": SLO_P99_MS}
+    out: dict[str, Any] = {
+        "members": members_n,
+        "senders": senders_n,
+        "step_seconds": duration,
+        "slo_p99_ms": SLO_P99_MS,
+    }
 
     def setup(kind: str) -> Side:
         server = start_hubbub() if kind == "hubbub" else start_baseline("ws-broadcast")
@@ -529,9 +611,16 @@ def b5(ctx: Ctx) -> dict[str, Any]:
             send_counts = _split(senders_n, n_workers)
             offsets = [sum(counts[:i]) for i in range(n_workers)]
             args = [
-                {"kind": kind, "http_port": server.port, "ws_url": server.ws, "wid": i,
-                 "tokens": tokens[offsets[i]: offsets[i] + counts[i]] if tokens else [],
-                 "count": counts[i], "senders": send_counts[i], "conversation_id": conv}
+                {
+                    "kind": kind,
+                    "http_port": server.port,
+                    "ws_url": server.ws,
+                    "wid": i,
+                    "tokens": tokens[offsets[i] : offsets[i] + counts[i]] if tokens else [],
+                    "count": counts[i],
+                    "senders": send_counts[i],
+                    "conversation_id": conv,
+                }
                 for i in range(n_workers)
             ]
             workers = Workers.start(W.fanout_worker, args)
@@ -546,8 +635,15 @@ def b5(ctx: Ctx) -> dict[str, Any]:
             shares[0] += total - sum(shares)
             end = t0 + int(duration * 1e9)
             return [
-                {"cmd": "step", "rate": max(rate * k / senders_n, 1e-3), "count": c, "total": total,
-                 "t0": t0, "end": end, "grace": grace}
+                {
+                    "cmd": "step",
+                    "rate": max(rate * k / senders_n, 1e-3),
+                    "count": c,
+                    "total": total,
+                    "t0": t0,
+                    "end": end,
+                    "grace": grace,
+                }
                 for k, c in zip(send_counts, shares, strict=True)
             ]
 
@@ -555,8 +651,9 @@ def b5(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching,
-                             "deliveries", ctx.searching)
+        state = _paired_ramp(
+            sides, start, factor, limit, duration, grace, ctx.searching, "deliveries", ctx.searching
+        )
     finally:
         for side in sides:
             side.close()
@@ -567,7 +664,9 @@ def b5(ctx: Ctx) -> dict[str, Any]:
     h = state["hubbub"]["max_sustained"]
     out["headline"] = {
         "metric": "max sustained deliveries/s to a 100-member group, hubbub / websockets.broadcast",
-        "hubbub_per_s": hr, "bare_per_s": br, "ratio": ratio,
+        "hubbub_per_s": hr,
+        "bare_per_s": br,
+        "ratio": ratio,
         "hubbub_p99_ms_at_max": h["latency_ms"].get("p99") if h else None,
         "hubbub_p99_ms_at_half": _half_p99(state["hubbub"]),
         "bare_p99_ms_at_half": _half_p99(state["bare"]),
@@ -627,8 +726,9 @@ def b6(ctx: Ctx) -> dict[str, Any]:
 
     sides = _sides(setup)
     try:
-        state = _paired_ramp(sides, start, factor, limit, duration, grace, ctx.searching, "reqs",
-                             ctx.searching)
+        state = _paired_ramp(
+            sides, start, factor, limit, duration, grace, ctx.searching, "reqs", ctx.searching
+        )
     finally:
         for side in sides:
             side.close()
@@ -638,7 +738,9 @@ def b6(ctx: Ctx) -> dict[str, Any]:
     p99 = _half_p99(state["hubbub"])
     out["headline"] = {
         "metric": "history page (50 messages) req/s, hubbub / bare ASGI JSON of the same bytes",
-        "hubbub_per_s": hr, "bare_per_s": br, "ratio": ratio,
+        "hubbub_per_s": hr,
+        "bare_per_s": br,
+        "ratio": ratio,
         "hubbub_p99_ms_at_half": p99,
         "bare_p99_ms_at_half": _half_p99(state["bare"]),
         "target": "≥ 0.5, p99 ≤ 20 ms",
@@ -653,14 +755,22 @@ def b6(ctx: Ctx) -> dict[str, Any]:
 def _not_runnable(what: str, issue: str, target: str) -> dict[str, Any]:
     return {
         "runnable": False,
-        "headline": {"metric": what, "ratio": None, "target": target, "pass": None,
-                     "note": f"not runnable yet: needs the {issue} issue"},
+        "headline": {
+            "metric": what,
+            "ratio": None,
+            "target": target,
+            "pass": None,
+            "note": f"not runnable yet: needs the {issue} issue",
+        },
     }
 
 
 def b7(ctx: Ctx) -> dict[str, Any]:
-    return _not_runnable("cross-process delivery through Redis (two servers) vs one process",
-                         "scale-out", "adds ≤ 1 ms p99")
+    return _not_runnable(
+        "cross-process delivery through Redis (two servers) vs one process",
+        "scale-out",
+        "adds ≤ 1 ms p99",
+    )
 
 
 def b8(ctx: Ctx) -> dict[str, Any]:

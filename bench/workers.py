@@ -10,6 +10,8 @@ latencies are not inflated by the generator; spin time is subtracted from the
 reported generator CPU.
 """
 
+# Step closures (send/fire/finished) read the step's own locals and finish within the step.
+# ruff: noqa: B023
 from __future__ import annotations
 
 import asyncio
@@ -63,7 +65,9 @@ class Pacer:
     def spin_cpu(self) -> float:
         return self.spins * (_SPIN_COST[0] if _SPIN_COST else 0.0)
 
-    async def run(self, rate: float, t0_ns: int, count: int, send: Callable[[int, int], None]) -> int:
+    async def run(
+        self, rate: float, t0_ns: int, count: int, send: Callable[[int, int], None]
+    ) -> int:
         interval = 1e9 / rate
         for i in range(count):
             due = t0_ns + int(i * interval)
@@ -84,7 +88,7 @@ class Pacer:
 
 
 async def _wait_count(get: Callable[[], int], target: int, deadline_ns: int) -> None:
-    while get() < target and time.monotonic_ns() < deadline_ns:
+    while get() < target and time.monotonic_ns() < deadline_ns:  # noqa: ASYNC110 (polls a counter)
         await asyncio.sleep(0.01)
 
 
@@ -141,7 +145,11 @@ async def idle_worker(conn: Any, args: dict[str, Any]) -> None:
         if cmd["cmd"] == "connect":
             c0, w0 = time.process_time(), time.monotonic()
             failures = 0
-            http = [await HttpConn("127.0.0.1", args["http_port"]).connect() for _ in range(4)] if tokens else []
+            http = (
+                [await HttpConn("127.0.0.1", args["http_port"]).connect() for _ in range(4)]
+                if tokens
+                else []
+            )
             todo = list(range(args["count"]))
             todo.reverse()
 
@@ -149,7 +157,11 @@ async def idle_worker(conn: Any, args: dict[str, Any]) -> None:
                 nonlocal failures
                 while todo:
                     i = todo.pop()
-                    tkt = await _ticket_retry(http, k % len(http), tokens[i % len(tokens)]) if tokens else None
+                    tkt = (
+                        await _ticket_retry(http, k % len(http), tokens[i % len(tokens)])
+                        if tokens
+                        else None
+                    )
                     src = srcs[(args["offset"] + i) // per_src % len(srcs)]
                     try:
                         clients.append(await connect(_ws_url(args, tkt), src))
@@ -189,7 +201,11 @@ async def storm_worker(conn: Any, args: dict[str, Any]) -> None:
             break
         if cmd["cmd"] == "prepare":
             need = cmd["count"]
-            prepared = await _tickets(args["http_port"], [tokens[i % len(tokens)] for i in range(need)]) if tokens else []
+            prepared = (
+                await _tickets(args["http_port"], [tokens[i % len(tokens)] for i in range(need)])
+                if tokens
+                else []
+            )
             conn.send({"prepared": len(prepared)})
             continue
         rate, count, src = cmd["rate"], cmd["count"], cmd["src"]
@@ -211,7 +227,9 @@ async def storm_worker(conn: Any, args: dict[str, Any]) -> None:
 
         tasks: list[asyncio.Task[None]] = []
         c0 = time.process_time()
-        await pacer.run(rate, cmd["t0"], count, lambda i, due: tasks.append(asyncio.ensure_future(one(i, due))))
+        await pacer.run(
+            rate, cmd["t0"], count, lambda i, due: tasks.append(asyncio.ensure_future(one(i, due)))
+        )
         if tasks:
             await asyncio.wait(tasks, timeout=cmd["grace"])
         cpu_raw = time.process_time() - c0
@@ -221,7 +239,16 @@ async def storm_worker(conn: Any, args: dict[str, Any]) -> None:
         await asyncio.sleep(0.3)
         for t in tasks:
             t.cancel()
-        conn.send({"sent": count, "done": done, "failures": failures, "hist": hist_dump(hist), "cpu": cpu, "cpu_raw": cpu_raw})
+        conn.send(
+            {
+                "sent": count,
+                "done": done,
+                "failures": failures,
+                "hist": hist_dump(hist),
+                "cpu": cpu,
+                "cpu_raw": cpu_raw,
+            }
+        )
 
 
 # --------------------------------------------------------------------------- B3/B4
@@ -305,7 +332,9 @@ async def chat_worker(conn: Any, args: dict[str, Any]) -> None:
         c0 = time.process_time()
         count = cmd["count"]
         await pacer.run(cmd["rate"], cmd["t0"], count, send)
-        await _wait_count(lambda: state["delivered"], count, time.monotonic_ns() + int(cmd["grace"] * 1e9))
+        await _wait_count(
+            lambda: state["delivered"], count, time.monotonic_ns() + int(cmd["grace"] * 1e9)
+        )
         if kind == "hubbub":
             await _wait_count(lambda: state["acked"], count, time.monotonic_ns() + int(0.2e9))
         cpu_raw = time.process_time() - c0
@@ -353,7 +382,11 @@ async def fanout_worker(conn: Any, args: dict[str, Any]) -> None:
         hist_record(hist, (time.monotonic_ns() - int(body.split(" ", 1)[0])) / 1000)
         state["delivered"] += 1
 
-    toks = await _tickets(args["http_port"], args["tokens"]) if kind == "hubbub" else [None] * args["count"]
+    toks = (
+        await _tickets(args["http_port"], args["tokens"])
+        if kind == "hubbub"
+        else [None] * args["count"]
+    )
     for tkt in toks:
         client = await connect(_ws_url(args, tkt))
         client.on_text = on_delivery
@@ -390,10 +423,21 @@ async def fanout_worker(conn: Any, args: dict[str, Any]) -> None:
             await asyncio.sleep(max(0, cmd["end"] - time.monotonic_ns()) / 1e9)
         # every member receives every message but its own
         expected = cmd["total"] * len(members) - count
-        await _wait_count(lambda: state["delivered"], expected, time.monotonic_ns() + int(cmd["grace"] * 1e9))
+        await _wait_count(
+            lambda: state["delivered"], expected, time.monotonic_ns() + int(cmd["grace"] * 1e9)
+        )
         cpu_raw = time.process_time() - c0
         cpu = max(cpu_raw - pacer.spin_cpu, 0.0)
-        conn.send({"sent": count, "done": state["delivered"], "expected": expected, "hist": hist_dump(hist), "cpu": cpu, "cpu_raw": cpu_raw})
+        conn.send(
+            {
+                "sent": count,
+                "done": state["delivered"],
+                "expected": expected,
+                "hist": hist_dump(hist),
+                "cpu": cpu,
+                "cpu_raw": cpu_raw,
+            }
+        )
     for c in members:
         c.close()
     await asyncio.sleep(0.2)
@@ -453,14 +497,29 @@ async def http_worker(conn: Any, args: dict[str, Any]) -> None:
         c0 = time.process_time()
         count = cmd["count"]
         await pacer.run(cmd["rate"], cmd["t0"], count, send)
-        await _wait_count(lambda: state["done"] + state["bad"], count, time.monotonic_ns() + int(cmd["grace"] * 1e9))
+        await _wait_count(
+            lambda: state["done"] + state["bad"],
+            count,
+            time.monotonic_ns() + int(cmd["grace"] * 1e9),
+        )
         cpu_raw = time.process_time() - c0
         cpu = max(cpu_raw - pacer.spin_cpu, 0.0)
         if state["done"] + state["bad"] < count:  # abandon what is still queued
             for c in pool:
                 c.close()
-            pool = [await HttpConn("127.0.0.1", args["port"]).connect() for _ in range(args["conns"])]
-        conn.send({"sent": count, "done": state["done"], "bad": state["bad"], "hist": hist_dump(hist), "cpu": cpu, "cpu_raw": cpu_raw})
+            pool = [
+                await HttpConn("127.0.0.1", args["port"]).connect() for _ in range(args["conns"])
+            ]
+        conn.send(
+            {
+                "sent": count,
+                "done": state["done"],
+                "bad": state["bad"],
+                "hist": hist_dump(hist),
+                "cpu": cpu,
+                "cpu_raw": cpu_raw,
+            }
+        )
     for c in pool:
         c.close()
     with contextlib.suppress(Exception):

@@ -51,7 +51,7 @@ class Client(WSListener):  # type: ignore[misc]
             self.transport.disconnect()
 
 
-async def connect(url: str, src: str | None = None, timeout: float = 30.0) -> Client:
+async def connect(url: str, src: str | None = None, timeout: float = 30.0) -> Client:  # noqa: ASYNC109
     """Opens a connection and waits for the server's first frame (`hello`)."""
     kwargs: dict[str, Any] = {}
     if src is not None:

@@ -25,7 +25,9 @@ def test_quick_suite_produces_numbers_for_every_runnable_benchmark(tmp_path: Pat
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
-    results = {p.name.split("-")[0]: json.loads(p.read_text()) for p in tmp_path.glob("B*-latest.json")}
+    results = {
+        p.name.split("-")[0]: json.loads(p.read_text()) for p in tmp_path.glob("B*-latest.json")
+    }
     assert sorted(results) == [f"B{i}" for i in range(1, 9)]
     for bench_id in ("B1", "B2", "B3", "B4", "B5", "B6"):
         result = results[bench_id]
