@@ -1,4 +1,8 @@
-"""Request-scoped dependencies: the platform and the authenticated caller."""
+"""Request-scoped dependencies: the platform and the authenticated caller.
+
+All `async def`: FastAPI runs a plain `def` dependency in a worker thread, a thread hop
+per dependency per request for work that takes microseconds.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +17,22 @@ from hubbub.domain.errors import Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/signin.")
 
 
-def platform(request: Request) -> Platform:
+async def platform(request: Request) -> Platform:
     found: Platform = request.app.state.platform
     return found
 
 
-def caller_id(
+async def caller_id(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send Authorization: Bearer <accessToken>.")
-    return platform(request).auth.authenticate(credentials.credentials)
+    found: Platform = request.app.state.platform
+    return found.auth.authenticate(credentials.credentials)
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

@@ -6,6 +6,7 @@ time, in order; events reach it through its own bounded queue (see `LocalHub`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -92,7 +93,15 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
 
 
 async def _read(websocket: WebSocket, connection: Connection, platform: Platform) -> None:
+    """Reads frames and runs them concurrently, at most `MAX_IN_FLIGHT` at a time.
+
+    Running them one by one would make every send wait for its own commit before the next
+    frame is even read, so a connection could never share a group commit with itself.
+    Order still holds: each frame's write is queued to the store before the next frame
+    starts, the store commits in queue order, and acks travel with the published events.
+    """
     budget = _FrameBudget(platform.settings.ws_frames_per_second, platform.settings.ws_frame_burst)
+    in_flight: set[asyncio.Task[None]] = set()
     while True:
         try:
             message = await websocket.receive()
@@ -108,9 +117,17 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
             request_id = protocol.request_id_of(data)
             connection.offer(protocol.encode(protocol.error_frame(request_id, error)))
             continue
-        reply = await commands.handle(platform, connection.user_id, connection.id, data)
-        if reply is not None:
-            connection.offer(protocol.encode(reply))
+        if len(in_flight) >= MAX_IN_FLIGHT:
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(_run(data, connection, platform))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+
+
+async def _run(data: str | bytes, connection: Connection, platform: Platform) -> None:
+    reply = await commands.handle(platform, connection.user_id, connection.id, data)
+    if reply is not None:
+        connection.offer(protocol.encode(reply))
 
 
 class _Sink:
@@ -130,6 +147,7 @@ class _Sink:
 
 _counter = iter(range(1, 2**63))
 # Per user: handshakes past the connection limit check that are not in the hub yet.
+MAX_IN_FLIGHT = 32
 _opening: Counter[str] = Counter()
 
 
