@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Ctx(quick=args.quick, out=args.out, fixed_rate=args.rate, fixed_seconds=args.seconds)
     if args.quick:
         suite.QUIET_WAIT_S = 0.0
+        suite.SETTLE_S = 0.2
     machine = machine_info()
     server_cpus, gen_cpus = cpu_layout()
     machine["server_cpus"], machine["generator_cpus"] = server_cpus, gen_cpus
