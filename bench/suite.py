@@ -285,6 +285,20 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
+def _even_steps(
+    n_workers: int, duration: float, grace: float
+) -> Callable[[float, int], list[dict[str, Any]]]:
+    """Step commands that share a rate evenly between the workers."""
+
+    def commands(rate: float, t0: int) -> list[dict[str, Any]]:
+        return [
+            {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
+            for c in _split(int(rate * duration), n_workers)
+        ]
+
+    return commands
+
+
 def _chunks(items: Sequence[Any], parts: int) -> list[list[Any]]:
     return [list(items[i::parts]) for i in range(parts)]
 
@@ -488,13 +502,7 @@ def _chat_side(kind: str, pairs_n: int, n_workers: int, duration: float, grace: 
         server.stop()
         raise
 
-    def commands(rate: float, t0: int) -> list[dict[str, Any]]:
-        return [
-            {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
-            for c in _split(int(rate * duration), n_workers)
-        ]
-
-    return Side(kind, server, workers, commands)
+    return Side(kind, server, workers, _even_steps(n_workers, duration, grace))
 
 
 def b3(ctx: Ctx) -> dict[str, Any]:
@@ -723,13 +731,7 @@ def b6(ctx: Ctx) -> dict[str, Any]:
             server.stop()
             raise
 
-        def commands(rate: float, t0: int) -> list[dict[str, Any]]:
-            return [
-                {"cmd": "step", "rate": rate / n_workers, "count": c, "t0": t0, "grace": grace}
-                for c in _split(int(rate * duration), n_workers)
-            ]
-
-        return Side(kind, server, workers, commands)
+        return Side(kind, server, workers, _even_steps(n_workers, duration, grace))
 
     sides = _sides(setup)
     try:

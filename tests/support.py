@@ -236,6 +236,27 @@ class Api:
         ticket: str = reply.json()["ticket"]
         return ticket
 
+    async def history_all(self, account: Account, conversation_id: str) -> list[Any] | None:
+        """Every message of a conversation in seq order, paging forward; None when the
+        conversation is not visible to `account` (404)."""
+        found: list[Any] = []
+        after = 0
+        while True:
+            reply = await self.call(
+                "GET",
+                f"/conversations/{conversation_id}/messages",
+                account,
+                params={"after": after, "limit": 200},
+            )
+            if reply.status_code == 404:
+                return None
+            assert reply.status_code == 200, reply.text
+            page = reply.json()
+            found += page["messages"]
+            if not page["hasMore"]:
+                return found
+            after = page["messages"][-1]["seq"]
+
     async def sync_all(self, account: Account, since: str) -> tuple[list[Any], str]:
         events: list[Any] = []
         while True:

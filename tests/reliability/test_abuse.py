@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from tests.reliability.helpers import own_server
-from tests.support import Api, Socket, open_socket
+from tests.support import Account, Api, Socket, open_socket
 
 
 async def _healthy(api: Api) -> None:
@@ -304,19 +304,7 @@ async def _closed(socket_: Socket, within: float = 5) -> None:
     await asyncio.wait_for(asyncio.shield(socket_._reader), within)
 
 
-async def _all_messages(api: Api, account: object, conversation: str) -> list[dict[str, object]]:
-    found: list[dict[str, object]] = []
-    after = 0
-    while True:
-        reply = await api.call(
-            "GET",
-            f"/conversations/{conversation}/messages",
-            account,  # type: ignore[arg-type]
-            params={"after": after, "limit": 200},
-        )
-        assert reply.status_code == 200, reply.text
-        page = reply.json()
-        found += page["messages"]
-        if not page["hasMore"]:
-            return found
-        after = page["messages"][-1]["seq"]
+async def _all_messages(api: Api, account: Account, conversation: str) -> list[Any]:
+    messages = await api.history_all(account, conversation)
+    assert messages is not None
+    return messages

@@ -204,23 +204,7 @@ class CatchUp(RuleBasedStateMachine):
             await self._apply(client, event)
 
     async def _history(self, account: Account, room: str) -> list[dict[str, Any]] | None:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while True:
-            reply = await self.api.call(
-                "GET",
-                f"/conversations/{room}/messages",
-                account,
-                params={"after": after, "limit": 200},
-            )
-            if reply.status_code == 404:
-                return None
-            assert reply.status_code == 200, reply.text
-            page = reply.json()
-            found += page["messages"]
-            if not page["hasMore"]:
-                return found
-            after = page["messages"][-1]["seq"]
+        return await self.api.history_all(account, room)
 
     async def _fresh(self, account: Account) -> tuple[dict[str, Any], dict[str, Any]]:
         conversations: dict[str, Any] = {}

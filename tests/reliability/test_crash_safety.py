@@ -85,18 +85,9 @@ async def _ws_sender(api: Api, me: Account, rooms: list[str], ledger: Ledger, ta
 
 
 async def _all_messages(api: Api, account: Account, room: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        reply = await api.call(
-            "GET", f"/conversations/{room}/messages", account, params={"after": after, "limit": 200}
-        )
-        assert reply.status_code == 200, reply.text
-        page = reply.json()
-        found += page["messages"]
-        if not page["hasMore"]:
-            return found
-        after = page["messages"][-1]["seq"]
+    messages = await api.history_all(account, room)
+    assert messages is not None
+    return messages
 
 
 async def _check_store(api: Api, people: list[Account], rooms: list[str], ledger: Ledger) -> int:
