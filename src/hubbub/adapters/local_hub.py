@@ -9,7 +9,7 @@ through /api/sync.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -81,6 +81,23 @@ class LocalHub:
 
     def __init__(self) -> None:
         self._by_user: dict[str, dict[str, Connection]] = {}
+        self._opening: Counter[str] = Counter()
+
+    def reserve(self, user_id: str, limit: int) -> bool:
+        """Claims one of the user's `limit` connection slots for a handshake in progress.
+
+        Checks and claims with no await in between, so concurrent handshakes of one user
+        cannot all pass; `attach` or `release` ends the reservation.
+        """
+        if len(self._by_user.get(user_id, {})) + self._opening[user_id] >= limit:
+            return False
+        self._opening[user_id] += 1
+        return True
+
+    def release(self, user_id: str) -> None:
+        self._opening[user_id] -= 1
+        if self._opening[user_id] <= 0:
+            del self._opening[user_id]
 
     def attach(self, connection: Connection) -> None:
         self._by_user.setdefault(connection.user_id, {})[connection.id] = connection

@@ -7,7 +7,7 @@ events (typing, presence) are published and never stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from hubbub.domain.views import JsonObject
@@ -48,4 +48,3 @@ class Delivery:
     recipients: frozenset[str]
     frame: JsonObject
     origin: Origin | None = None
-    conversation_id: str | None = field(default=None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -58,13 +57,9 @@ async def serve(platform: Platform, websocket: WebSocket) -> None:
     if user_id is None:
         await _refuse(websocket, protocol.CLOSE_BAD_TICKET, "invalid or used ticket")
         return
-    # The check and the claim of a slot happen with no await between them, so
-    # concurrent handshakes of one user cannot all pass the limit.
-    held = len(platform.hub.connections_of(user_id)) + _opening[user_id]
-    if held >= settings.max_connections_per_user:
+    if not platform.hub.reserve(user_id, settings.max_connections_per_user):
         await _refuse(websocket, protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
         return
-    _opening[user_id] += 1
     try:
         await websocket.accept()
         connection = Connection(
@@ -75,9 +70,7 @@ async def serve(platform: Platform, websocket: WebSocket) -> None:
         hello = await platform.realtime.connected(user_id, connection.id)
         platform.hub.attach(connection)
     finally:
-        _opening[user_id] -= 1
-        if not _opening[user_id]:
-            del _opening[user_id]
+        platform.hub.release(user_id)
     connection.offer(protocol.encode(hello))
     try:
         await _read(websocket, connection, platform)
@@ -148,7 +141,6 @@ class _Sink:
 _counter = iter(range(1, 2**63))
 # Per user: handshakes past the connection limit check that are not in the hub yet.
 MAX_IN_FLIGHT = 32
-_opening: Counter[str] = Counter()
 
 
 def _connection_id() -> str:

@@ -46,7 +46,6 @@ def record(
     payload: JsonObject,
     *,
     origin: Origin | None = None,
-    conversation_id: str | None = None,
 ) -> tuple[int, Delivery]:
     """Writes a durable event to each recipient's stream (inside the caller's
     transaction) and returns its cursor with the delivery to publish after commit."""
@@ -56,7 +55,6 @@ def record(
         recipients=frozenset(recipients),
         frame=frame,
         origin=origin,
-        conversation_id=conversation_id,
     )
     return cursor, delivery
 

@@ -189,6 +189,3 @@ def _mark_confirmed(tx: Transaction, user_id: str) -> User:
         user = replace(user, confirmed=True)
         tx.users.update(user)
     return user
-
-
-__all__ = ["AuthPolicy", "AuthService", "Conflict"]

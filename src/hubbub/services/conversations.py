@@ -195,7 +195,6 @@ class ConversationService:
                 tx,
                 member_ids(tx, conversation_id),
                 {"type": EventType.MEMBER_ADDED.value, "conversation": shared, "userId": user_id},
-                conversation_id=conversation_id,
             )
             return snapshot(tx, touched, caller_id), [delivery]
 
@@ -227,7 +226,6 @@ class ConversationService:
                     "conversationId": conversation_id,
                     "userId": user_id,
                 },
-                conversation_id=conversation_id,
             )
             tx.members.remove(conversation_id, user_id)
             remaining = tx.members.of_conversation(conversation_id)
@@ -269,7 +267,6 @@ class ConversationService:
                     "seq": target,
                 },
                 origin=origin,
-                conversation_id=conversation_id,
             )
             return (target, cursor), [delivery]
 
@@ -302,7 +299,6 @@ class ConversationService:
             tx,
             member_ids(tx, conversation.id),
             {"type": event_type.value, "conversation": shared},
-            conversation_id=conversation.id,
         )
         return shared, [delivery]
 

@@ -80,7 +80,6 @@ class MessageService:
                 member_ids(tx, conversation_id),
                 {"type": EventType.MESSAGE_CREATED.value, "message": view},
                 origin=origin,
-                conversation_id=conversation_id,
             )
             return Change(view, cursor, created=True), [delivery]
 
@@ -191,7 +190,6 @@ class MessageService:
             member_ids(tx, message.conversation_id),
             {"type": event_type.value, "message": view},
             origin=origin,
-            conversation_id=message.conversation_id,
         )
         return Change(view, cursor), [delivery]
 
