@@ -71,3 +71,13 @@ def conversation_view(
         "readSeq": read_seq,
         "memberReadSeqs": dict(read_seqs),
     }
+
+
+def as_seen_by(shared: JsonObject, viewer_id: str) -> JsonObject:
+    """The shared view of a conversation (as sent in events) with the viewer's own
+    `readSeq` and `unreadCount` filled in from `memberReadSeqs`."""
+    reads = shared["memberReadSeqs"]
+    last_seq = shared["lastSeq"]
+    assert isinstance(reads, dict) and isinstance(last_seq, int)
+    read_seq = int(reads.get(viewer_id, 0))
+    return {**shared, "readSeq": read_seq, "unreadCount": max(last_seq - read_seq, 0)}

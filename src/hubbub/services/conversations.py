@@ -17,7 +17,7 @@ from hubbub.domain import rules
 from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
-from hubbub.domain.views import JsonObject
+from hubbub.domain.views import JsonObject, as_seen_by
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
 
@@ -70,8 +70,8 @@ class ConversationService:
             tx.conversations.insert(conversation)
             for user_id in (caller_id, other_id):
                 tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
-            _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
-            return (snapshot(tx, conversation, caller_id), True), deliveries
+            shared, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+            return (as_seen_by(shared, caller_id), True), deliveries
 
         view, created = await commit(self._store, self._publisher, work)
         if created:
@@ -103,8 +103,8 @@ class ConversationService:
             tx.members.put(Membership(conversation.id, caller_id, Role.OWNER, now))
             for user_id in invited:
                 tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
-            _, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
-            return snapshot(tx, conversation, caller_id), deliveries
+            shared, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+            return as_seen_by(shared, caller_id), deliveries
 
         view = await self._commit(work)
         await self._introduce(view)
@@ -147,8 +147,8 @@ class ConversationService:
             _require_group(conversation)
             renamed = replace(conversation, title=clean_title, updated_at=self._clock.now())
             tx.conversations.update(renamed)
-            _, deliveries = self._announce(tx, renamed, EventType.CONVERSATION_UPDATED)
-            return snapshot(tx, renamed, caller_id), deliveries
+            shared, deliveries = self._announce(tx, renamed, EventType.CONVERSATION_UPDATED)
+            return as_seen_by(shared, caller_id), deliveries
 
         return await self._commit(work)
 
@@ -196,7 +196,7 @@ class ConversationService:
                 member_ids(tx, conversation_id),
                 {"type": EventType.MEMBER_ADDED.value, "conversation": shared, "userId": user_id},
             )
-            return snapshot(tx, touched, caller_id), [delivery]
+            return as_seen_by(shared, caller_id), [delivery]
 
         view = await self._commit(work)
         await self._introduce(view)
