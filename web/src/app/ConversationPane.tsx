@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { Avatar } from '@/components/Avatar'
+import { personLabel } from '@/components/PersonName'
 import { BackIcon, SettingsIcon } from '@/components/icons'
 import { IconButton, Spinner, focusRing } from '@/components/ui'
 import { useConversation } from '@/features/conversations/api'
@@ -79,7 +80,13 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         : online
           ? 'online'
           : `@${other?.username ?? ''}`
-  const typingNames = typingIds.map((id) => conversation.members.find((m) => m.id === id)?.displayName ?? 'Someone')
+  const typingNames = typingIds.map((id) => {
+    const member = conversation.members.find((m) => m.id === id)
+    if (!member) return 'Someone'
+    // A shared display name gets the @username, so it is clear who is typing.
+    const shared = conversation.members.some((m) => m.id !== id && m.displayName === member.displayName)
+    return shared ? personLabel(member) : member.displayName
+  })
 
   return (
     <>
