@@ -40,6 +40,8 @@ ATTACKS = {
     "noncharacter": "Alice\ufffe",
     "tag characters outside a flag": "Alice\U000e0041",
     "variation selector with nothing under it": "\ufe0fAlice",
+    "flag tags never cancelled": "Ian \U0001f3f4\U000e0067\U000e0062",
+    "flag tags then a letter": "Ian \U0001f3f4\U000e0067\U000e0062x",
     "only invisible": "\u200b\u200b",
     "too long": "A" * 65,
 }

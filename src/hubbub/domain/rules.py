@@ -10,6 +10,7 @@ from hubbub.domain.errors import PayloadTooLarge, ValidationFailed
 MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 100
 MAX_DISPLAY_NAME_CHARS = 64
+MAX_MARKS_PER_BASE = 4  # Vietnamese, Thai and Tibetan stacks fit; "Zalgo" text does not
 MAX_CLIENT_MESSAGE_ID_CHARS = 64
 MAX_GROUP_MEMBERS = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
@@ -108,10 +109,11 @@ def display_name(raw: str) -> str:
                 )
             continue
         marks = 0
+    if in_flag_tags:
+        raise _refuse(name[-1], "an unfinished flag")
     return name
 
 
-MAX_MARKS_PER_BASE = 4
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
 _JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ, ZWJ
 _BLACK_FLAG = 0x1F3F4
