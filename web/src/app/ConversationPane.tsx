@@ -77,9 +77,8 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
       ? 'typing…'
       : conversation.kind === 'group'
         ? `${conversation.members.length} members`
-        : online
-          ? 'online'
-          : `@${other?.username ?? ''}`
+        : // The @username always shows: a direct chat's title is a display name anyone may copy.
+          `@${other?.username ?? ''}${online ? ' · online' : ''}`
   const typingNames = typingIds.map((id) => {
     const member = conversation.members.find((m) => m.id === id)
     if (!member) return 'Someone'
@@ -97,7 +96,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         <Avatar name={title} seed={other?.id ?? conversation.id} group={conversation.kind === 'group'} online={online} />
         <div className="min-w-0 flex-1 px-1">
           <h2 className="truncate font-semibold" data-testid="conversation-title">
-            {title}
+            <bdi>{title}</bdi>
           </h2>
           <p className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>{subtitle}</p>
         </div>
