@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from hubbub.domain.events import Delivery
 from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
@@ -149,6 +149,11 @@ class CredentialRepository(Protocol):
         ...
 
     def put(self, credential: Credential) -> None: ...
+    def delete(self, user_id: str) -> None:
+        """Removes the credential, freeing its username and email (refresh tokens are
+        revoked separately)."""
+        ...
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None: ...
     def put_refresh(self, token: RefreshToken) -> None: ...
     def revoke_family(self, family_id: str) -> None: ...
@@ -232,9 +237,36 @@ class IdentityProvider(Protocol):
         short by a crash leaves a profile without one)."""
         ...
 
+    # Expiry of unconfirmed sign-ups and password reset (Cognito: AdminDeleteUser of an
+    # UNCONFIRMED user, ForgotPassword, ConfirmForgotPassword).
+
+    async def discard_unconfirmed(self, user_id: str) -> bool:
+        """Deletes the account if it is still unconfirmed, freeing its username and
+        email; True if there is now no account for `user_id`, False if it is confirmed."""
+        ...
+
+    async def forgot_password(self, login: str) -> None:
+        """Sends a single-use, expiring reset code to a confirmed account named by
+        username or email (replacing any earlier one); silently does nothing for unknown
+        or unconfirmed accounts, so the caller learns nothing."""
+        ...
+
+    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> str:
+        """Sets a new password with a reset code, spends the code and revokes every
+        refresh token of the account; returns its user id. Every failure (unknown
+        account, wrong, spent or expired code) is the same `ValidationFailed`."""
+        ...
+
+
+CodePurpose = Literal["confirmation", "password_reset"]
+
 
 class CodeSender(Protocol):
-    async def send(self, email: str, username: str, code: str) -> None: ...
+    async def send(
+        self, email: str, username: str, code: str, *, purpose: CodePurpose = "confirmation"
+    ) -> None:
+        """Delivers a one-time code to the account's email (or the console)."""
+        ...
 
 
 class TicketStore(Protocol):

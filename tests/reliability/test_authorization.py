@@ -24,6 +24,8 @@ PUBLIC = {
     ("POST", "/api/auth/resend-code"),
     ("POST", "/api/auth/signin"),
     ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/forgot-password"),
+    ("POST", "/api/auth/reset-password"),
     ("GET", "/healthz"),
 }
 SECRET_TITLE = "Project Nightjar"

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
@@ -34,10 +34,21 @@ ALGORITHM = "HS256"
 AUDIENCE = "hubbub"
 ISSUER = "hubbub-local"
 CODE_TTL = timedelta(hours=24)
+RESET_CODE_TTL = timedelta(hours=1)
+# One answer for every failed confirm or reset, so neither tells whether an account exists.
+BAD_CODE = "That code is not valid or has expired."
 
 
 def _digest(secret_text: str) -> str:
     return hashlib.sha256(secret_text.encode()).hexdigest()
+
+
+def _code_matches(credential: Credential, code: str, now: datetime) -> bool:
+    expected = credential.confirmation_code_hash
+    expires = credential.code_expires_at
+    if expected is None or expires is None or expires < now:
+        return False
+    return hmac.compare_digest(expected, _digest(code))
 
 
 class LocalIdentity:
@@ -85,12 +96,12 @@ class LocalIdentity:
 
         def work(tx: Transaction) -> str:
             credential = tx.credentials.by_login(username)
-            if credential is None or credential.confirmed:
-                raise ValidationFailed("That code is not valid for this account.")
-            expected = credential.confirmation_code_hash or ""
-            expired = credential.code_expires_at is None or credential.code_expires_at < now
-            if expired or not hmac.compare_digest(expected, _digest(code)):
-                raise ValidationFailed("That code is not valid or has expired.")
+            if (
+                credential is None
+                or credential.confirmed
+                or not _code_matches(credential, code, now)
+            ):
+                raise ValidationFailed(BAD_CODE)
             tx.credentials.put(replace(credential, confirmed=True, confirmation_code_hash=None))
             return credential.user_id
 
@@ -198,6 +209,77 @@ class LocalIdentity:
                 tx.credentials.put(replace(credential, password_hash="!", confirmed=False))
 
         await self._store.write(work)
+
+    async def discard_unconfirmed(self, user_id: str) -> bool:
+        def work(tx: Transaction) -> bool:
+            credential = tx.credentials.get(user_id)
+            if credential is None:
+                return True
+            if credential.confirmed:
+                return False
+            tx.credentials.delete(user_id)
+            tx.credentials.revoke_user(user_id)
+            return True
+
+        return await self._store.write(work)
+
+    async def forgot_password(self, login: str) -> None:
+        """The reset code sits in the account's one code slot, which a confirmed account
+        otherwise leaves empty: so a reset code never confirms and a confirmation code
+        never resets, and asking again replaces the earlier code."""
+        if self._sender is None:
+            return
+        code = self._new_code()
+        expires = self._clock.now() + RESET_CODE_TTL
+
+        def work(tx: Transaction) -> Credential | None:
+            credential = tx.credentials.by_login(login)
+            if credential is None or not credential.confirmed:
+                return None
+            tx.credentials.put(
+                replace(credential, confirmation_code_hash=_digest(code), code_expires_at=expires)
+            )
+            return credential
+
+        credential = await self._store.write(work)
+        if credential is not None:
+            await self._sender.send(
+                credential.email, credential.username, code, purpose="password_reset"
+            )
+
+    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> str:
+        now = self._clock.now()
+
+        def check(tx: Transaction) -> Credential | None:
+            credential = tx.credentials.by_login(login)
+            if credential is None or not credential.confirmed:
+                return None
+            return credential if _code_matches(credential, code, now) else None
+
+        # The code is checked before the (deliberately slow) hash, so guesses cost little.
+        checked = await self._store.read(check)
+        if checked is None:
+            raise ValidationFailed(BAD_CODE)
+        password_hash = await asyncio.to_thread(self._hasher.hash, new_password)
+
+        def spend(tx: Transaction) -> bool:
+            current = tx.credentials.get(checked.user_id)
+            if current is None or current.confirmation_code_hash != checked.confirmation_code_hash:
+                return False  # spent or replaced while we hashed
+            tx.credentials.put(
+                replace(
+                    current,
+                    password_hash=password_hash,
+                    confirmation_code_hash=None,
+                    code_expires_at=None,
+                )
+            )
+            tx.credentials.revoke_user(current.user_id)
+            return True
+
+        if not await self._store.write(spend):
+            raise ValidationFailed(BAD_CODE)
+        return checked.user_id
 
     def _issue(self, tx: Transaction, user_id: str, family_id: str | None) -> TokenSet:
         now = self._clock.now()

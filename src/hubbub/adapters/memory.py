@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
 from hubbub.domain.views import JsonObject
-from hubbub.ports import Credential, RefreshToken
+from hubbub.ports import CodePurpose, Credential, RefreshToken
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -270,6 +270,9 @@ class _Credentials:
     def put(self, credential: Credential) -> None:
         self._j.put(self._s.credentials, credential.user_id, credential)
 
+    def delete(self, user_id: str) -> None:
+        self._j.pop(self._s.credentials, user_id)
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         return self._s.refresh_tokens.get(token_hash)
 
@@ -403,9 +406,13 @@ class RecordingPublisher:
 
 
 class ConsoleCodeSender:
-    """Prints confirmation codes: the development stand-in for a mail sender."""
+    """Prints confirmation and password reset codes: the development stand-in for a
+    mail sender."""
 
-    async def send(self, email: str, username: str, code: str) -> None:
-        await asyncio.to_thread(
-            print, f"[hubbub] confirmation code for {username} <{email}>: {code}"
-        )
+    async def send(
+        self, email: str, username: str, code: str, *, purpose: CodePurpose = "confirmation"
+    ) -> None:
+        what = "password reset" if purpose == "password_reset" else "confirmation"
+        # Flushed: on a pipe or file stdout is block-buffered and the code would wait.
+        line = f"[hubbub] {what} code for {username} <{email}>: {code}"
+        await asyncio.to_thread(print, line, flush=True)

@@ -502,6 +502,9 @@ class _Credentials(_Repo):
                 ),
             )
 
+    def delete(self, user_id: str) -> None:
+        self._db.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", token_hash)
         if row is None:

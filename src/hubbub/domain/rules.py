@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hubbub.domain.errors import PayloadTooLarge, ValidationFailed
 
 MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 100
 MAX_DISPLAY_NAME_CHARS = 64
+MAX_MARKS_PER_BASE = 4  # Vietnamese, Thai and Tibetan stacks fit; "Zalgo" text does not
 MAX_CLIENT_MESSAGE_ID_CHARS = 64
 MAX_GROUP_MEMBERS = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
@@ -62,10 +64,111 @@ def password(raw: str) -> str:
 
 
 def display_name(raw: str) -> str:
-    name = " ".join(raw.split())
+    """The name as shown to others: NFC, whitespace trimmed and collapsed to single
+    spaces, 1-64 characters, and nothing that hides, reorders or piles up.
+
+    Refused (with the offending code point in the message): control characters;
+    bidirectional overrides, embeddings, isolates and marks; invisible characters
+    (zero-width spaces, word joiners, fillers, blank glyphs, tags, private use,
+    surrogates, noncharacters); combining marks with nothing under them, or more than
+    MAX_MARKS_PER_BASE on one character. Zero-width joiners are kept only where a script
+    or an emoji sequence needs them (after a virama, between Arabic-script letters, or
+    joining two emoji), and tag characters only inside a subdivision flag.
+    """
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
         raise ValidationFailed(f"Display name must be 1-{MAX_DISPLAY_NAME_CHARS} characters.")
+    marks = 0
+    in_flag_tags = False
+    for index, char in enumerate(name):
+        point = ord(char)
+        previous = name[index - 1] if index else " "
+        following = name[index + 1] if index + 1 < len(name) else " "
+        if in_flag_tags:
+            if _TAG_FIRST <= point <= _TAG_CANCEL:
+                in_flag_tags = point != _TAG_CANCEL
+                continue
+            raise _refuse(name[index - 1], "an unfinished flag")
+        if point == _BLACK_FLAG and _TAG_FIRST <= ord(following) < _TAG_CANCEL:
+            in_flag_tags = True
+        elif char in _JOINERS:
+            if not _joiner_fits(char, previous, following):
+                raise _refuse(char, "an invisible joiner outside a script or emoji that needs it")
+            marks = 0
+            continue
+        category = unicodedata.category(char)
+        if category in _REFUSED_CATEGORIES or _is_invisible(point):
+            raise _refuse(char, "a control, formatting or invisible character")
+        if category.startswith("M"):
+            marks += 1
+            if previous == " " or index == 0:
+                raise _refuse(char, "a combining mark with no character under it")
+            if marks > MAX_MARKS_PER_BASE:
+                raise _refuse(
+                    char, f"more than {MAX_MARKS_PER_BASE} combining marks on one character"
+                )
+            continue
+        marks = 0
+    if in_flag_tags:
+        raise _refuse(name[-1], "an unfinished flag")
     return name
+
+
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co"})
+_JOINERS = frozenset({"\u200c", "\u200d"})  # ZWNJ, ZWJ
+_BLACK_FLAG = 0x1F3F4
+_TAG_FIRST = 0xE0020
+_TAG_CANCEL = 0xE007F
+# Blank or ignorable characters whose category (Lo, So, Mn...) does not say so: Unicode's
+# Default_Ignorable_Code_Point outside Cf, plus glyphs that render as nothing.
+_INVISIBLE_RANGES = (
+    (0x115F, 0x1160),  # Hangul choseong/jungseong fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian variation selectors and vowel separator
+    (0x2800, 0x2800),  # Braille pattern blank
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFFA0, 0xFFA0),  # Halfwidth Hangul filler
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical format controls
+    (0xE0000, 0xE0FFF),  # tags and supplementary variation selectors outside a flag
+    (0x034F, 0x034F),  # combining grapheme joiner
+)
+
+
+def _is_invisible(point: int) -> bool:
+    if point & 0xFFFE == 0xFFFE or 0xFDD0 <= point <= 0xFDEF:  # noncharacters
+        return True
+    return any(first <= point <= last for first, last in _INVISIBLE_RANGES)
+
+
+def _joiner_fits(joiner: str, previous: str, following: str) -> bool:
+    """ZWJ/ZWNJ only where they change how a script or emoji renders."""
+    if following == " " or previous == " ":
+        return False
+    if unicodedata.combining(previous) == 9:  # a virama: Indic half forms and conjuncts
+        return True
+    if _is_arabic(previous) and _is_arabic(following):
+        return True
+    return joiner == "\u200d" and _is_emoji(previous) and _is_emoji(following)
+
+
+def _is_arabic(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("ARABIC")
+
+
+def _is_emoji(char: str) -> bool:
+    point = ord(char)
+    return (
+        unicodedata.category(char) == "So"
+        or 0x1F3FB <= point <= 0x1F3FF  # skin tones
+        or point == 0xFE0F  # emoji presentation selector
+        or 0x1F000 <= point <= 0x1FAFF
+    )
+
+
+def _refuse(char: str, what: str) -> ValidationFailed:
+    return ValidationFailed(f"Display name must not contain {what} (U+{ord(char):04X}).")
 
 
 def title(raw: str) -> str:

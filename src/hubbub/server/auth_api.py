@@ -1,4 +1,5 @@
-"""/api/auth: sign-up, confirmation, sign-in, token rotation, WebSocket tickets."""
+"""/api/auth: sign-up, confirmation, sign-in, token rotation, WebSocket tickets,
+password reset."""
 
 from __future__ import annotations
 
@@ -75,3 +76,29 @@ async def sign_out(
 async def ws_ticket(platform: PlatformDep, caller: CallerDep) -> Response:
     ticket, ttl = await platform.auth.issue_ticket(caller)
     return json_response({"ticket": ticket, "expiresIn": ttl})
+
+
+@router.post(
+    "/forgot-password",
+    status_code=202,
+    response_class=Response,
+    summary="Send a password reset code",
+    description="Sends a reset code (valid 1 hour, single use) to the email of a confirmed "
+    "account named by username or email. Answers 202 whether or not the account exists.",
+)
+async def forgot_password(body: schemas.ForgotPasswordRequest, platform: PlatformDep) -> Response:
+    await platform.auth.forgot_password(body.username)
+    return Response(status_code=202)
+
+
+@router.post(
+    "/reset-password",
+    status_code=204,
+    response_class=Response,
+    summary="Set a new password with a reset code",
+    description="Spends the code, sets the new password and signs the account out on every "
+    "device. A wrong, spent or expired code, or an unknown account, is the same 422.",
+)
+async def reset_password(body: schemas.ResetPasswordRequest, platform: PlatformDep) -> Response:
+    await platform.auth.reset_password(body.username, body.code, body.new_password)
+    return Response(status_code=204)

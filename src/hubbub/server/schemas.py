@@ -46,6 +46,16 @@ class SignOutRequest(Api):
     everywhere: bool = False
 
 
+class ForgotPasswordRequest(Api):
+    username: str = Field(min_length=1, max_length=254, description="Username or email.")
+
+
+class ResetPasswordRequest(Api):
+    username: str = Field(min_length=1, max_length=254, description="Username or email.")
+    code: str = Field(min_length=1, max_length=16, description="The code sent by forgot-password.")
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class UpdateMeRequest(Api):
     display_name: str = Field(min_length=1, max_length=200)
 

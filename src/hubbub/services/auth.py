@@ -22,6 +22,9 @@ from hubbub.ports import (
 # A sign-up whose profile is this old without an account was cut short (a crash
 # between its two writes); a younger one may still be hashing the password.
 ABANDONED_AFTER = timedelta(minutes=10)
+# An unconfirmed sign-up holds its username and email this long (the life of its first
+# code; resending does not extend it), then the next sign-up for either replaces it.
+UNCONFIRMED_EXPIRE_AFTER = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,25 @@ class AuthService:
             user = await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
         return tokens, user
 
+    async def forgot_password(self, login: str) -> None:
+        """Sends a password reset code to the account named by username or email, if it
+        exists and is confirmed; answers the same either way (no enumeration)."""
+        await self._limit(
+            f"forgot:{await self._account_key(login)}", self._policy.codes_per_account
+        )
+        await self._identity.forgot_password(login.strip().lower())
+
+    async def reset_password(self, login: str, code: str, new_password: str) -> None:
+        """Sets a new password with a reset code, then signs the account out everywhere.
+        Attempts are limited per account like confirmation codes; every bad code, for
+        any account or none, is the same `ValidationFailed`."""
+        rules.password(new_password)
+        await self._limit(f"reset:{await self._account_key(login)}", self._policy.codes_per_account)
+        user_id = await self._identity.confirm_forgot_password(
+            login.strip().lower(), code.strip(), new_password
+        )
+        await self.sign_out(user_id, None, everywhere=True)
+
     async def refresh(self, refresh_token: str) -> TokenSet:
         return await self._identity.refresh(refresh_token)
 
@@ -152,7 +174,9 @@ class AuthService:
         """Frees the username and email of `user` when they are held only by sign-ups
         that never finished: unconfirmed profiles with no account behind them, created
         before this process started (sign-ups do not survive a restart) or longer ago
-        than ABANDONED_AFTER. Returns whether there is now room for `user`."""
+        than ABANDONED_AFTER, and unconfirmed sign-ups older than
+        UNCONFIRMED_EXPIRE_AFTER (their account is discarded too). Returns whether there
+        is now room for `user`."""
 
         def holders(tx: Transaction) -> list[User]:
             found = [tx.users.by_username(user.username), tx.users.by_email(user.email)]
@@ -160,11 +184,22 @@ class AuthService:
 
         now = self._clock.now()
         abandoned = []
+        expired = []
         for holder in await self._store.read(holders):
+            if holder.confirmed:
+                return False
+            if now - holder.created_at >= UNCONFIRMED_EXPIRE_AFTER:
+                expired.append(holder.id)
+                continue
             stale = holder.created_at < self._started or now - holder.created_at > ABANDONED_AFTER
-            if holder.confirmed or not stale or await self._identity.has_account(holder.id):
+            if not stale or await self._identity.has_account(holder.id):
                 return False
             abandoned.append(holder.id)
+        for user_id in expired:
+            # Only while still unconfirmed: a confirm racing this one wins.
+            if not await self._identity.discard_unconfirmed(user_id):
+                return False
+            abandoned.append(user_id)
 
         def free(tx: Transaction) -> None:
             for user_id in abandoned:

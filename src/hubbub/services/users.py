@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 
 from hubbub.domain import rules
@@ -35,8 +36,9 @@ class UserService:
         return await self._store.write(work)
 
     async def search(self, caller_id: str, query: str, limit: int | None) -> list[User]:
-        """Case-insensitive prefix match on username and display name, caller excluded."""
-        prefix = " ".join(query.split()).lower()
+        """Case-insensitive prefix match on username and display name, caller excluded.
+        The query is NFC-normalised like stored names, so a decomposed accent matches."""
+        prefix = " ".join(unicodedata.normalize("NFC", query).split()).lower()
         if not prefix:
             raise ValidationFailed("q must not be empty.")
         if len(prefix) > 64:

@@ -51,6 +51,7 @@ function SessionGate() {
       <Routes>
         <Route path="/signin" element={<AuthScreen mode="signin" />} />
         <Route path="/signup" element={<AuthScreen mode="signup" />} />
+        <Route path="/forgot-password" element={<AuthScreen mode="reset" />} />
         <Route path="*" element={<Navigate to="/signin" replace />} />
       </Routes>
     )

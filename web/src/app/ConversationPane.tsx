@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { Link } from 'react-router'
 import { Avatar } from '@/components/Avatar'
+import { personLabel } from '@/components/PersonName'
 import { BackIcon, SettingsIcon } from '@/components/icons'
 import { IconButton, Spinner, focusRing } from '@/components/ui'
 import { useConversation } from '@/features/conversations/api'
@@ -76,10 +77,15 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
       ? 'typing…'
       : conversation.kind === 'group'
         ? `${conversation.members.length} members`
-        : online
-          ? 'online'
-          : `@${other?.username ?? ''}`
-  const typingNames = typingIds.map((id) => conversation.members.find((m) => m.id === id)?.displayName ?? 'Someone')
+        : // The @username always shows: a direct chat's title is a display name anyone may copy.
+          `@${other?.username ?? ''}${online ? ' · online' : ''}`
+  const typingNames = typingIds.map((id) => {
+    const member = conversation.members.find((m) => m.id === id)
+    if (!member) return 'Someone'
+    // A shared display name gets the @username, so it is clear who is typing.
+    const shared = conversation.members.some((m) => m.id !== id && m.displayName === member.displayName)
+    return shared ? personLabel(member) : member.displayName
+  })
 
   return (
     <>
@@ -90,7 +96,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         <Avatar name={title} seed={other?.id ?? conversation.id} group={conversation.kind === 'group'} online={online} />
         <div className="min-w-0 flex-1 px-1">
           <h2 className="truncate font-semibold" data-testid="conversation-title">
-            {title}
+            <bdi>{title}</bdi>
           </h2>
           <p className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>{subtitle}</p>
         </div>

@@ -1,6 +1,7 @@
 import { useState } from 'react'
 import { useNavigate } from 'react-router'
 import { Avatar } from '@/components/Avatar'
+import { personLabel } from '@/components/PersonName'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { Dialog } from '@/components/Dialog'
 import { Button, ErrorNote, TextInput } from '@/components/ui'
@@ -45,12 +46,15 @@ export function GroupSettingsDialog({ open, onOpenChange, conversation, me }: { 
                 <Avatar size="sm" name={u.displayName} seed={u.id} />
                 <span className="min-w-0 flex-1">
                   <span className="block truncate text-sm font-medium">
-                    {u.displayName} {u.id === me.id && <span className="text-zinc-500">(you)</span>}
+                    <bdi>{u.displayName}</bdi> {u.id === me.id && <span className="text-zinc-500">(you)</span>}
                   </span>
-                  <span className="block truncate text-xs text-zinc-500">{(conversation.ownerId ?? conversation.createdBy) === u.id ? 'Owner' : `@${u.username}`}</span>
+                  <span className="block truncate text-xs text-zinc-500">
+                    @{u.username}
+                    {(conversation.ownerId ?? conversation.createdBy) === u.id && ' · Owner'}
+                  </span>
                 </span>
                 {isOwner && u.id !== me.id && (
-                  <Button variant="ghost" className="px-2.5 py-1 text-xs" aria-label={`Remove ${u.displayName}`} onClick={() => m.removeMember.mutate({ id: conversation.id, userId: u.id })}>
+                  <Button variant="ghost" className="px-2.5 py-1 text-xs" aria-label={`Remove ${personLabel(u)}`} onClick={() => m.removeMember.mutate({ id: conversation.id, userId: u.id })}>
                     Remove
                   </Button>
                 )}

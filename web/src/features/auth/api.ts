@@ -17,6 +17,16 @@ export function resendCode(username: string) {
   return api<void>('/api/auth/resend-code', { method: 'POST', body: { username }, auth: false })
 }
 
+/** Asks for a password reset code; the server answers 202 whether or not the account exists. */
+export function forgotPassword(username: string) {
+  return api<void>('/api/auth/forgot-password', { method: 'POST', body: { username }, auth: false })
+}
+
+/** Sets a new password with the emailed code; every session of the account is signed out. */
+export function resetPassword(input: { username: string; code: string; newPassword: string }) {
+  return api<void>('/api/auth/reset-password', { method: 'POST', body: input, auth: false })
+}
+
 export function signIn(input: { username: string; password: string }) {
   return api<SignInResult>('/api/auth/signin', { method: 'POST', body: input, auth: false })
 }
@@ -77,6 +87,14 @@ export function useConfirmSignUp() {
 
 export function useResendCode() {
   return useMutation({ mutationFn: resendCode })
+}
+
+export function useForgotPassword() {
+  return useMutation({ mutationFn: forgotPassword })
+}
+
+export function useResetPassword() {
+  return useMutation({ mutationFn: resetPassword })
 }
 
 export function useSignOut() {

@@ -1,7 +1,8 @@
 import { type FormEvent, useState } from 'react'
+import { Link } from 'react-router'
 import { Button, ErrorNote, Field, Spinner, TextInput } from '@/components/ui'
 import { ApiError, errorMessage } from '@/lib/http'
-import { useConfirmSignUp, useResendCode, useSignIn, useSignUp } from './api'
+import { useConfirmSignUp, useForgotPassword, useResendCode, useResetPassword, useSignIn, useSignUp } from './api'
 
 function friendly(err: unknown): string {
   if (err instanceof ApiError && err.status === 401) return 'Wrong username or password.'
@@ -26,8 +27,77 @@ export function SignInForm({ initialUsername = '', notice }: { initialUsername?:
       <Field label="Password">
         <TextInput type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
       </Field>
+      <div className="-mt-2 text-right text-sm">
+        <Link to="/forgot-password" state={{ username: username.trim() }} className="font-medium text-brand-700 hover:underline dark:text-brand-400">
+          Forgot password?
+        </Link>
+      </div>
       <Button type="submit" className="w-full" disabled={signIn.isPending}>
         {signIn.isPending && <Spinner />} Sign in
+      </Button>
+    </form>
+  )
+}
+
+/**
+ * Two steps: ask for a code for a username or email, then enter the code with a new
+ * password. `onDone` gets the login to prefill on the sign-in form.
+ */
+export function ResetPasswordForm({ initialUsername = '', onDone }: { initialUsername?: string; onDone(username: string): void }) {
+  const [username, setUsername] = useState(initialUsername)
+  const [codeSent, setCodeSent] = useState(false)
+  const [code, setCode] = useState('')
+  const [newPassword, setNewPassword] = useState('')
+  const [resent, setResent] = useState(false)
+  const forgot = useForgotPassword()
+  const reset = useResetPassword()
+
+  if (!codeSent) {
+    return (
+      <form
+        aria-label="Reset your password"
+        className="space-y-4"
+        onSubmit={(e) => {
+          e.preventDefault()
+          forgot.mutate(username.trim(), { onSuccess: () => setCodeSent(true) })
+        }}
+      >
+        <p className="text-sm text-zinc-600 dark:text-zinc-400">Enter your username or email and we will send a code to the email on the account.</p>
+        <ErrorNote message={forgot.error ? errorMessage(forgot.error) : null} />
+        <Field label="Username or email">
+          <TextInput autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+        </Field>
+        <Button type="submit" className="w-full" disabled={forgot.isPending}>
+          {forgot.isPending && <Spinner />} Send code
+        </Button>
+      </form>
+    )
+  }
+
+  return (
+    <form
+      aria-label="Choose a new password"
+      className="space-y-4"
+      onSubmit={(e) => {
+        e.preventDefault()
+        reset.mutate({ username: username.trim(), code: code.trim(), newPassword }, { onSuccess: () => onDone(username.trim()) })
+      }}
+    >
+      <p className="text-sm text-zinc-600 dark:text-zinc-400">
+        If <strong className="text-zinc-900 dark:text-zinc-100">{username.trim()}</strong> has an account, we sent it a code, valid for one hour.
+      </p>
+      <ErrorNote message={reset.error ? errorMessage(reset.error) : null} />
+      <Field label="Reset code">
+        <TextInput inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
+      </Field>
+      <Field label="New password" hint="At least 8 characters. You will be signed out everywhere.">
+        <TextInput type="password" autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} required minLength={8} />
+      </Field>
+      <Button type="submit" className="w-full" disabled={reset.isPending}>
+        {reset.isPending && <Spinner />} Set new password
+      </Button>
+      <Button variant="ghost" className="w-full" disabled={forgot.isPending} onClick={() => forgot.mutate(username.trim(), { onSuccess: () => setResent(true) })}>
+        {resent ? 'Code sent again' : 'Send the code again'}
       </Button>
     </form>
   )

@@ -3,6 +3,7 @@ import { clsx } from 'clsx'
 import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
+import { PersonName, personLabel } from '@/components/PersonName'
 import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
 import { formatClock } from '@/lib/time'
@@ -134,7 +135,11 @@ export function MessageList(props: MessageListProps) {
                     <li className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
                       {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} />}
                       <ol className={clsx('flex max-w-[85%] min-w-0 flex-col gap-0.5 sm:max-w-[75%]', mine ? 'items-end' : 'items-start')}>
-                        {!mine && isGroup && <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300">{sender?.displayName ?? 'Former member'}</li>}
+                        {!mine && isGroup && (
+                          <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300" data-testid="sender-name">
+                            {sender ? <PersonName user={sender} /> : 'Former member'}
+                          </li>
+                        )}
                         {g.items.map((item, i) => (
                           <Bubble
                             key={item.key}
@@ -206,7 +211,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
           <DoubleCheckIcon className="size-4" />
         </span>
       ) : (
-        <span data-testid="message-status" data-status="delivered" aria-label={readers.length ? `Read by ${readers.length}` : 'Delivered'} title={readers.length ? `Read by ${readers.map((r) => r.displayName).join(', ')}` : 'Delivered'}>
+        <span data-testid="message-status" data-status="delivered" aria-label={readers.length ? `Read by ${readers.length}` : 'Delivered'} title={readers.length ? `Read by ${readers.map(personLabel).join(', ')}` : 'Delivered'}>
           {readers.length ? <DoubleCheckIcon className="size-4" /> : <CheckIcon className="size-3.5" />}
         </span>
       )
