@@ -26,6 +26,7 @@ from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.messages import MessageService
 from hubbub.services.realtime import RealtimeService
+from hubbub.services.throttle import WriteThrottle
 from hubbub.services.users import UserService
 
 
@@ -42,6 +43,7 @@ class Platform:
     conversations: ConversationService
     messages: MessageService
     realtime: RealtimeService
+    writes: WriteThrottle
 
     async def close(self) -> None:
         await self.store.close()
@@ -71,10 +73,12 @@ def build(settings: Settings) -> Platform:
         sign_in_per_ip=settings.sign_in_per_ip,
         sign_up_per_ip=settings.sign_up_per_ip,
         window_seconds=settings.rate_window_seconds,
+        sign_in_per_account_total=settings.sign_in_per_account_total,
+        codes_per_ip=settings.codes_per_ip,
+        tickets_per_minute=settings.tickets_per_minute,
     )
-    auth = AuthService(
-        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, policy
-    )
+    limiter = MemoryRateLimiter(max_keys=settings.rate_limit_keys)
+    auth = AuthService(store, identity, MemoryTicketStore(), limiter, ids, clock, policy)
     return Platform(
         settings=settings,
         store=store,
@@ -84,6 +88,7 @@ def build(settings: Settings) -> Platform:
         conversations=ConversationService(store, hub, ids, clock, presence),
         messages=MessageService(store, hub, ids, clock),
         realtime=RealtimeService(store, hub, presence),
+        writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
     )
 
 

@@ -26,14 +26,16 @@ async def sign_up(body: schemas.SignUpRequest, platform: PlatformDep, ip: Client
 
 
 @router.post("/confirm", response_model=schemas.MeResponse)
-async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep) -> Response:
-    user = await platform.auth.confirm(body.username, body.code)
+async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
+    user = await platform.auth.confirm(body.username, body.code, ip)
     return json_response({"user": user_view(user, with_email=True)})
 
 
 @router.post("/resend-code", status_code=202, response_class=Response)
-async def resend_code(body: schemas.ResendCodeRequest, platform: PlatformDep) -> Response:
-    await platform.auth.resend_code(body.username)
+async def resend_code(
+    body: schemas.ResendCodeRequest, platform: PlatformDep, ip: ClientIpDep
+) -> Response:
+    await platform.auth.resend_code(body.username, ip)
     return Response(status_code=202)
 
 

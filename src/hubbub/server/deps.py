@@ -32,10 +32,19 @@ async def caller_id(
     return found.auth.authenticate(credentials.credentials)
 
 
+async def writer_id(request: Request, caller: Annotated[str, Depends(caller_id)]) -> str:
+    """The caller of a REST write, counted against their write budget (429 past it)."""
+    found: Platform = request.app.state.platform
+    await found.writes.write(caller)
+    return caller
+
+
 async def client_ip(request: Request) -> str:
+    """The peer's address, or the client a trusted proxy names (see server/proxies.py)."""
     return request.client.host if request.client else "unknown"
 
 
 PlatformDep = Annotated[Platform, Depends(platform)]
 CallerDep = Annotated[str, Depends(caller_id)]
+WriterDep = Annotated[str, Depends(writer_id)]
 ClientIpDep = Annotated[str, Depends(client_ip)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -26,13 +27,22 @@ ABANDONED_AFTER = timedelta(minutes=10)
 
 @dataclass(frozen=True, slots=True)
 class AuthPolicy:
-    """Limits on the unauthenticated edges: attempts per window per key."""
+    """Limits on the unauthenticated edges: attempts per window per key (token buckets:
+    the limit at once, then one more every window/limit seconds).
+
+    Sign-in is limited per source address, per account *from* one source, and per
+    account from all sources together with a higher limit: one source cannot lock an
+    account (its own budget runs out first), and many sources together still get only
+    `sign_in_per_account_total` guesses per window."""
 
     ticket_ttl_seconds: int = 30
     sign_in_per_account: int = 10
+    sign_in_per_account_total: int = 30
     sign_in_per_ip: int = 50
     sign_up_per_ip: int = 20
     codes_per_account: int = 5
+    codes_per_ip: int = 30
+    tickets_per_minute: int = 60
     window_seconds: int = 300
 
 
@@ -64,7 +74,7 @@ class AuthService:
         The profile claims the username first; if the identity provider then fails,
         the profile is removed so the name is free again.
         """
-        await self._limit(f"signup:ip:{client_ip}", self._policy.sign_up_per_ip)
+        await self._limit(f"signup:ip:{_source(client_ip)}", self._policy.sign_up_per_ip)
         await self._limit(f"signup:name:{username.strip().lower()}", self._policy.codes_per_account)
         user = User(
             id=self._ids.new_id(),
@@ -90,23 +100,26 @@ class AuthService:
             user = await self._store.write(lambda tx: _mark_confirmed(tx, user.id))
         return user, confirmation_required
 
-    async def confirm(self, username: str, code: str) -> User:
+    async def confirm(self, username: str, code: str, client_ip: str = "unknown") -> User:
+        await self._limit(f"confirm:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(
             f"confirm:{await self._account_key(username)}", self._policy.codes_per_account
         )
         user_id = await self._identity.confirm(username.strip().lower(), code.strip())
         return await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
 
-    async def resend_code(self, username: str) -> None:
+    async def resend_code(self, username: str, client_ip: str = "unknown") -> None:
+        await self._limit(f"resend:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(f"resend:{username.strip().lower()}", self._policy.codes_per_account)
         await self._identity.resend_code(username.strip().lower())
 
     async def sign_in(self, login: str, password: str, client_ip: str) -> tuple[TokenSet, User]:
         """Never says whether the account exists: every failure is the same 401."""
-        await self._limit(f"signin:ip:{client_ip}", self._policy.sign_in_per_ip)
-        await self._limit(
-            f"signin:account:{await self._account_key(login)}", self._policy.sign_in_per_account
-        )
+        source = _source(client_ip)
+        await self._limit(f"signin:ip:{source}", self._policy.sign_in_per_ip)
+        account = await self._account_key(login)
+        await self._limit(f"signin:account:{account}:{source}", self._policy.sign_in_per_account)
+        await self._limit(f"signin:account:{account}", self._policy.sign_in_per_account_total)
         user_id, tokens = await self._identity.sign_in(login.strip().lower(), password)
         user = await self._store.read(lambda tx: tx.users.get(user_id))
         if user is None:
@@ -128,6 +141,7 @@ class AuthService:
         return self._identity.verify_access_token(access_token)
 
     async def issue_ticket(self, user_id: str) -> tuple[str, int]:
+        await self._limit(f"ticket:{user_id}", self._policy.tickets_per_minute, window=60)
         ttl = self._policy.ticket_ttl_seconds
         return await self._tickets.issue(user_id, ttl), ttl
 
@@ -175,10 +189,24 @@ class AuthService:
         await self._store.write(free)
         return True
 
-    async def _limit(self, key: str, limit: int) -> None:
-        retry_after = await self._limiter.hit(key, limit, self._policy.window_seconds)
+    async def _limit(self, key: str, limit: int, window: int | None = None) -> None:
+        retry_after = await self._limiter.hit(key, limit, window or self._policy.window_seconds)
         if retry_after is not None:
             raise RateLimited("Too many attempts; try again later.", retry_after=retry_after)
+
+
+def _source(client_ip: str) -> str:
+    """The rate-limit key of an address: an IPv6 host usually holds a whole /64, so
+    that is one source."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _mark_confirmed(tx: Transaction, user_id: str) -> User:
