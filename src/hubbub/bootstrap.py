@@ -3,6 +3,8 @@ anywhere else."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from hubbub.config import Settings
 from hubbub.ports import Store
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
+from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
 from hubbub.services.realtime import RealtimeService
 from hubbub.services.throttle import WriteThrottle
@@ -59,10 +62,11 @@ def build(settings: Settings) -> Platform:
         store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     hub = LocalHub()
     presence = MemoryPresence()
+    signing_key = _signing_key(settings)
     identity = LocalIdentity(
         store,
         clock,
-        signing_key=_signing_key(settings),
+        signing_key=signing_key,
         code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
         access_ttl_seconds=settings.access_token_ttl,
         refresh_ttl_days=settings.refresh_token_days,
@@ -78,7 +82,10 @@ def build(settings: Settings) -> Platform:
         tickets_per_minute=settings.tickets_per_minute,
     )
     limiter = MemoryRateLimiter(max_keys=settings.rate_limit_keys)
-    auth = AuthService(store, identity, MemoryTicketStore(), limiter, ids, clock, policy)
+    devices = KnownDevices(hmac.new(signing_key, b"device", hashlib.sha256).digest(), clock)
+    auth = AuthService(
+        store, identity, MemoryTicketStore(), limiter, ids, clock, policy, devices=devices
+    )
     return Platform(
         settings=settings,
         store=store,

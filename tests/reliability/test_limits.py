@@ -109,23 +109,26 @@ async def test_an_attacker_cannot_lock_the_owner_out_nor_guess_past_the_limit(
     tmp_path: Path,
 ) -> None:
     with own_server(tmp_path, HUBBUB_TRUSTED_PROXIES="127.0.0.1") as server:
-        api = Api(server.base_url)
+        api, evil = Api(server.base_url), Api(server.base_url)
         try:
             owner = await api.sign_up()
             attacker = "198.51.100.66"
             guesses = [
-                (await _sign_in(api, owner.username, f"guess {i:04}", attacker)).status_code
+                (await _sign_in(evil, owner.username, f"guess {i:04}", attacker)).status_code
                 for i in range(30)
             ]
             assert guesses == [401] * 10 + [429] * 20, guesses
-            # The owner, from their own address, is not locked out.
-            mine = await _sign_in(api, owner.username, owner.password, "192.0.2.10")
+            # The owner, from their own address and on a new device, is not locked out.
+            elsewhere = Api(server.base_url)
+            mine = await _sign_in(elsewhere, owner.username, owner.password, "192.0.2.10")
+            await elsewhere.close()
             assert mine.status_code == 200, mine.text
             # The attacker stays limited, even when the guess is right.
-            _assert_limited(await _sign_in(api, owner.username, owner.password, attacker))
-            _assert_limited(await _sign_in(api, owner.username.upper(), "guess", attacker))
+            _assert_limited(await _sign_in(evil, owner.username, owner.password, attacker))
+            _assert_limited(await _sign_in(evil, owner.username.upper(), "guess", attacker))
         finally:
             await api.close()
+            await evil.close()
 
 
 async def test_guesses_from_many_sources_are_capped_per_account(tmp_path: Path) -> None:
@@ -140,6 +143,7 @@ async def test_guesses_from_many_sources_are_capped_per_account(tmp_path: Path) 
         api = Api(server.base_url)
         try:
             owner = await api.sign_up()  # one attempt of the 12, from 127.0.0.1
+            api.http.cookies.clear()  # the attacker is not the owner's browser
             statuses = [
                 (await _sign_in(api, owner.username, f"guess {i}", f"198.51.{i % 8}.1")).status_code
                 for i in range(40)
@@ -148,6 +152,44 @@ async def test_guesses_from_many_sources_are_capped_per_account(tmp_path: Path) 
             assert set(statuses) == {401, 429}
         finally:
             await api.close()
+
+
+async def test_the_owners_usual_browser_is_not_slowed_by_a_distributed_attack(
+    tmp_path: Path,
+) -> None:
+    """Sign-in gives the browser a device cookie; with it, a later sign-in to the same
+    account skips the budget that many attacking addresses share. Nothing else does."""
+    with own_server(
+        tmp_path,
+        HUBBUB_TRUSTED_PROXIES="127.0.0.1",
+        HUBBUB_SIGN_IN_PER_ACCOUNT="3",
+        HUBBUB_SIGN_IN_PER_ACCOUNT_TOTAL="6",
+    ) as server:
+        browser, evil, other = (Api(server.base_url) for _ in range(3))
+        try:
+            owner = await browser.sign_up()
+            cookie = browser.http.cookies.get("hubbub_device")
+            assert cookie and owner.id in cookie
+            for i in range(24):
+                await _sign_in(evil, owner.username, f"guess {i}", f"198.51.{i % 8}.1")
+            # The budget is spent: a new device, even with the right password, waits...
+            _assert_limited(await _sign_in(other, owner.username, owner.password, "192.0.2.7"))
+            # ...as does one that forges or borrows a device cookie...
+            forged = cookie.rsplit(".", 1)[0] + ".AAAA"
+            other.http.cookies.set("hubbub_device", forged, path="/api/auth/signin")
+            _assert_limited(await _sign_in(other, owner.username, owner.password, "192.0.2.7"))
+            stranger = await browser.sign_up()  # the browser now holds a stranger's cookie
+            theirs = browser.http.cookies.get("hubbub_device")
+            assert theirs and stranger.id in theirs
+            other.http.cookies.set("hubbub_device", theirs, path="/api/auth/signin")
+            _assert_limited(await _sign_in(other, owner.username, owner.password, "192.0.2.7"))
+            # ...but the owner's usual browser signs in, from wherever it is.
+            browser.http.cookies.set("hubbub_device", cookie, path="/api/auth/signin")
+            mine = await _sign_in(browser, owner.username, owner.password, "192.0.2.99")
+            assert mine.status_code == 200, mine.text
+        finally:
+            for client in (browser, evil, other):
+                await client.close()
 
 
 # Finding 5: every endpoint that costs the server is limited.

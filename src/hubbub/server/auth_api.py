@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hubbub.domain.views import user_view
 from hubbub.server import schemas
-from hubbub.server.deps import CallerDep, ClientIpDep, PlatformDep
+from hubbub.server.deps import DEVICE_COOKIE, CallerDep, ClientIpDep, DeviceDep, PlatformDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
+from hubbub.services.devices import DEVICE_TOKEN_LIFETIME
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERRORS)
 
@@ -40,9 +41,15 @@ async def resend_code(
 
 
 @router.post("/signin", response_model=schemas.SignInResponse)
-async def sign_in(body: schemas.SignInRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
-    tokens, user = await platform.auth.sign_in(body.username, body.password, ip)
-    return json_response(
+async def sign_in(
+    request: Request,
+    body: schemas.SignInRequest,
+    platform: PlatformDep,
+    ip: ClientIpDep,
+    device: DeviceDep,
+) -> Response:
+    tokens, user = await platform.auth.sign_in(body.username, body.password, ip, device)
+    response = json_response(
         {
             "accessToken": tokens.access_token,
             "refreshToken": tokens.refresh_token,
@@ -50,6 +57,18 @@ async def sign_in(body: schemas.SignInRequest, platform: PlatformDep, ip: Client
             "user": user_view(user, with_email=True),
         }
     )
+    remembered = platform.auth.remember_device(user.id)
+    if remembered is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            remembered,
+            max_age=int(DEVICE_TOKEN_LIFETIME.total_seconds()),
+            path=request.url.path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+    return response
 
 
 @router.post("/refresh", response_model=schemas.TokensResponse)

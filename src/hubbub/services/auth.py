@@ -19,6 +19,7 @@ from hubbub.ports import (
     TokenSet,
     Transaction,
 )
+from hubbub.services.devices import KnownDevices
 
 # A sign-up whose profile is this old without an account was cut short (a crash
 # between its two writes); a younger one may still be hashing the password.
@@ -56,6 +57,7 @@ class AuthService:
         ids: IdGenerator,
         clock: Clock,
         policy: AuthPolicy | None = None,
+        devices: KnownDevices | None = None,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -64,6 +66,7 @@ class AuthService:
         self._ids = ids
         self._clock = clock
         self._policy = policy or AuthPolicy()
+        self._devices = devices
         self._started = clock.now()
 
     async def sign_up(
@@ -113,13 +116,19 @@ class AuthService:
         await self._limit(f"resend:{username.strip().lower()}", self._policy.codes_per_account)
         await self._identity.resend_code(username.strip().lower())
 
-    async def sign_in(self, login: str, password: str, client_ip: str) -> tuple[TokenSet, User]:
-        """Never says whether the account exists: every failure is the same 401."""
+    async def sign_in(
+        self, login: str, password: str, client_ip: str, device: str | None = None
+    ) -> tuple[TokenSet, User]:
+        """Never says whether the account exists: every failure is the same 401.
+
+        `device` is a token from `remember_device` (see services/devices.py): a browser
+        that signed in to this account before skips the account's shared budget."""
         source = _source(client_ip)
         await self._limit(f"signin:ip:{source}", self._policy.sign_in_per_ip)
         account = await self._account_key(login)
         await self._limit(f"signin:account:{account}:{source}", self._policy.sign_in_per_account)
-        await self._limit(f"signin:account:{account}", self._policy.sign_in_per_account_total)
+        if not self._known_device(device, account):
+            await self._limit(f"signin:account:{account}", self._policy.sign_in_per_account_total)
         user_id, tokens = await self._identity.sign_in(login.strip().lower(), password)
         user = await self._store.read(lambda tx: tx.users.get(user_id))
         if user is None:
@@ -129,6 +138,15 @@ class AuthService:
             # the profile from hearing it: finish the job.
             user = await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
         return tokens, user
+
+    def remember_device(self, user_id: str) -> str | None:
+        """A device token for the browser that just signed in as `user_id` (None when
+        this service does not keep them)."""
+        return self._devices.issue(user_id) if self._devices else None
+
+    def _known_device(self, device: str | None, account: str) -> bool:
+        holder = self._devices.user_of(device) if self._devices else None
+        return holder is not None and account == f"id:{holder}"
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         return await self._identity.refresh(refresh_token)
