@@ -3,6 +3,8 @@ anywhere else."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,10 @@ from hubbub.config import Settings
 from hubbub.ports import Store
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
+from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
 from hubbub.services.realtime import RealtimeService
+from hubbub.services.throttle import WriteThrottle
 from hubbub.services.users import UserService
 
 
@@ -42,6 +46,7 @@ class Platform:
     conversations: ConversationService
     messages: MessageService
     realtime: RealtimeService
+    writes: WriteThrottle
 
     async def close(self) -> None:
         await self.store.close()
@@ -57,10 +62,11 @@ def build(settings: Settings) -> Platform:
         store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     hub = LocalHub()
     presence = MemoryPresence()
+    signing_key = _signing_key(settings)
     identity = LocalIdentity(
         store,
         clock,
-        signing_key=_signing_key(settings),
+        signing_key=signing_key,
         code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
         access_ttl_seconds=settings.access_token_ttl,
         refresh_ttl_days=settings.refresh_token_days,
@@ -71,9 +77,14 @@ def build(settings: Settings) -> Platform:
         sign_in_per_ip=settings.sign_in_per_ip,
         sign_up_per_ip=settings.sign_up_per_ip,
         window_seconds=settings.rate_window_seconds,
+        sign_in_per_account_total=settings.sign_in_per_account_total,
+        codes_per_ip=settings.codes_per_ip,
+        tickets_per_minute=settings.tickets_per_minute,
     )
+    limiter = MemoryRateLimiter(max_keys=settings.rate_limit_keys)
+    devices = KnownDevices(hmac.new(signing_key, b"device", hashlib.sha256).digest(), clock)
     auth = AuthService(
-        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, policy
+        store, identity, MemoryTicketStore(), limiter, ids, clock, policy, devices=devices
     )
     return Platform(
         settings=settings,
@@ -84,6 +95,7 @@ def build(settings: Settings) -> Platform:
         conversations=ConversationService(store, hub, ids, clock, presence),
         messages=MessageService(store, hub, ids, clock),
         realtime=RealtimeService(store, hub, presence),
+        writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
     )
 
 

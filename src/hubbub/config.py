@@ -5,6 +5,7 @@ Every value is validated here, at start-up, with a message that names the variab
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -37,6 +38,15 @@ class Settings:
     sign_in_per_ip: int = 50
     sign_in_per_account: int = 10
     rate_window_seconds: int = 300
+    # Limits on everything else that costs the server, and who may say where a request
+    # came from (addresses or CIDRs of reverse proxies; none by default).
+    trusted_proxies: tuple[str, ...] = ()
+    sign_in_per_account_total: int = 30
+    codes_per_ip: int = 30
+    tickets_per_minute: int = 60
+    writes_per_second: int = 30
+    write_burst: int = 60
+    rate_limit_keys: int = 100_000
     password_hash_memory_kib: int = 65536
     static_dir: Path | None = None
     log_level: str = "info"
@@ -65,6 +75,22 @@ class Settings:
         for name in ("sign_up_per_ip", "sign_in_per_ip", "sign_in_per_account"):
             _check(getattr(self, name) >= 1, f"HUBBUB_{name.upper()} must be ≥ 1")
         _check(self.rate_window_seconds >= 1, "HUBBUB_RATE_WINDOW_SECONDS must be ≥ 1")
+        for name in (
+            "sign_in_per_account_total",
+            "codes_per_ip",
+            "tickets_per_minute",
+            "writes_per_second",
+            "write_burst",
+        ):
+            _check(getattr(self, name) >= 1, f"HUBBUB_{name.upper()} must be ≥ 1")
+        _check(self.rate_limit_keys >= 1000, "HUBBUB_RATE_LIMIT_KEYS must be ≥ 1000")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"HUBBUB_TRUSTED_PROXIES entry {proxy!r} must be an IP address or CIDR"
+                ) from None
         _check(self.max_body_bytes >= 1024, "HUBBUB_MAX_BODY_BYTES must be ≥ 1024")
         _check(
             self.password_hash_memory_kib >= 8,
@@ -102,6 +128,8 @@ def _parse(name: str, declared: str, raw: str) -> Any:
         return Path(raw)
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if name == "trusted_proxies":
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
     if name == "sqlite_synchronous":
         return raw.strip().upper()
     if declared == "int":

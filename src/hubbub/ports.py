@@ -270,6 +270,10 @@ class CodeSender(Protocol):
 
 
 class TicketStore(Protocol):
+    """Single-use WebSocket tickets. Issuing and consuming cost O(1) however many
+    tickets are live, and an adapter may bound how many it keeps (dropping the oldest):
+    tickets are short-lived and minting them is rate-limited per user."""
+
     async def issue(self, user_id: str, ttl_seconds: int) -> str:
         """A fresh single-use ticket for the WebSocket handshake."""
         ...
@@ -280,8 +284,17 @@ class TicketStore(Protocol):
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
-        """Counts one attempt; returns seconds to wait when over `limit` per window."""
+    """Attempts per key, as a token bucket: `limit` attempts at once, refilled evenly
+    over `window_seconds` (so at most `limit` per window in the long run, and one more
+    every window/limit seconds once spent). A refused attempt costs nothing.
+
+    Each hit costs O(1) whatever the number of keys, and an adapter keeps a bounded
+    number of keys: a key left alone until its bucket is full again is forgotten, and at
+    the bound the least recently used key may be (it then starts full)."""
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> int | None:
+        """Counts one attempt; returns whole seconds to wait (≥ 1) when the key is
+        over its limit, else None."""
         ...
 
 

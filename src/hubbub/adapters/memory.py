@@ -9,9 +9,10 @@ no trace, exactly like the SQLite adapter.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -328,45 +329,88 @@ class MemoryStore:
 
 
 class MemoryTicketStore:
-    """Single-use tickets for one process; a restart forgets them (they live ≤ 60 s)."""
+    """Single-use tickets for one process; a restart forgets them (they live ≤ 60 s).
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    Tickets sit in a dict and in a queue in issue order (which, with the one lifetime
+    the service uses, is expiry order): each call drops the expired ones from the front,
+    so issuing and consuming are O(1) amortised, and past `max_tickets` the oldest go."""
+
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, max_tickets: int = 100_000
+    ) -> None:
         self._tickets: dict[str, tuple[str, float]] = {}
+        self._issued: deque[tuple[float, str]] = deque()
         self._monotonic = monotonic
+        self._max = max_tickets
+
+    def __len__(self) -> int:
+        return len(self._tickets)
 
     async def issue(self, user_id: str, ttl_seconds: int) -> str:
         now = self._monotonic()
-        self._tickets = {k: v for k, v in self._tickets.items() if v[1] > now}
+        self._drop_expired(now)
         ticket = secrets.token_urlsafe(32)
         self._tickets[ticket] = (user_id, now + ttl_seconds)
+        self._issued.append((now + ttl_seconds, ticket))
+        while len(self._issued) > self._max:
+            self._tickets.pop(self._issued.popleft()[1], None)
         return ticket
 
     async def consume(self, ticket: str) -> str | None:
+        now = self._monotonic()
+        self._drop_expired(now)
         entry = self._tickets.pop(ticket, None)
-        if entry is None or entry[1] <= self._monotonic():
+        if entry is None or entry[1] <= now:
             return None
         return entry[0]
 
+    def _drop_expired(self, now: float) -> None:
+        while self._issued and self._issued[0][0] <= now:
+            self._tickets.pop(self._issued.popleft()[1], None)
+
 
 class MemoryRateLimiter:
-    """Fixed-window counters per key, for one process."""
+    """Token buckets per key for one process, in GCRA form: each key keeps one number,
+    the moment its bucket will be full again. Keys live in a dict kept in least recently
+    used order: each hit forgets up to two keys at the front whose bucket is full
+    again, and past `max_keys` the least recently used one, so a hit is O(1) and memory
+    stays bounded however many names and addresses come by."""
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._windows: dict[str, tuple[float, int]] = {}
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        self._full_at: OrderedDict[str, float] = OrderedDict()
         self._monotonic = monotonic
+        self._max = max_keys
 
-    async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
+    def __len__(self) -> int:
+        return len(self._full_at)
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> int | None:
         now = self._monotonic()
-        if len(self._windows) > 100_000:
-            self._windows = {k: v for k, v in self._windows.items() if v[0] > now}
-        ends_at, count = self._windows.get(key, (0.0, 0))
-        if ends_at <= now:
-            ends_at, count = now + window_seconds, 0
-        count += 1
-        self._windows[key] = (ends_at, count)
-        if count > limit:
-            return max(1, int(ends_at - now + 0.999))
+        self._forget_full(now)
+        interval = window_seconds / limit
+        full_at = max(self._full_at.get(key, now), now)
+        wait = full_at + interval - window_seconds - now
+        if wait > _EPSILON:
+            self._full_at.move_to_end(key)  # in use: a flood of new keys must not evict it
+            return max(1, math.ceil(wait - _EPSILON))
+        self._full_at[key] = full_at + interval
+        self._full_at.move_to_end(key)
+        if len(self._full_at) > self._max:
+            self._full_at.popitem(last=False)
         return None
+
+    def _forget_full(self, now: float) -> None:
+        for _ in range(2):
+            oldest = next(iter(self._full_at.items()), None)
+            if oldest is None or oldest[1] > now:
+                return
+            del self._full_at[oldest[0]]
+
+
+# Float slack, so that (say) the 7th of 7 attempts per 300 s is never refused by rounding.
+_EPSILON = 1e-6
 
 
 class MemoryPresence:

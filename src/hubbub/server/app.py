@@ -15,6 +15,7 @@ from hubbub import __version__
 from hubbub.bootstrap import Platform
 from hubbub.server import auth_api, conversations_api, errors, messages_api, users_api, websocket
 from hubbub.server.limits import BodyLimit
+from hubbub.server.proxies import TrustedProxies
 from hubbub.server.responses import json_response
 from hubbub.server.schemas import Health
 from hubbub.server.web import SinglePageApp, default_static_dir, placeholder
@@ -89,4 +90,6 @@ def create_app(platform: Platform) -> HubbubApp:
             return placeholder()
 
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
+    if platform.settings.trusted_proxies:
+        app.add_middleware(TrustedProxies, trusted=platform.settings.trusted_proxies)
     return HubbubApp(app, platform)

@@ -3,14 +3,15 @@ password reset."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from hubbub.domain.views import user_view
 from hubbub.server import schemas
-from hubbub.server.deps import CallerDep, ClientIpDep, PlatformDep
+from hubbub.server.deps import DEVICE_COOKIE, CallerDep, ClientIpDep, DeviceDep, PlatformDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
+from hubbub.services.devices import DEVICE_TOKEN_LIFETIME
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=ERRORS)
 
@@ -27,21 +28,29 @@ async def sign_up(body: schemas.SignUpRequest, platform: PlatformDep, ip: Client
 
 
 @router.post("/confirm", response_model=schemas.MeResponse)
-async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep) -> Response:
-    user = await platform.auth.confirm(body.username, body.code)
+async def confirm(body: schemas.ConfirmRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
+    user = await platform.auth.confirm(body.username, body.code, ip)
     return json_response({"user": user_view(user, with_email=True)})
 
 
 @router.post("/resend-code", status_code=202, response_class=Response)
-async def resend_code(body: schemas.ResendCodeRequest, platform: PlatformDep) -> Response:
-    await platform.auth.resend_code(body.username)
+async def resend_code(
+    body: schemas.ResendCodeRequest, platform: PlatformDep, ip: ClientIpDep
+) -> Response:
+    await platform.auth.resend_code(body.username, ip)
     return Response(status_code=202)
 
 
 @router.post("/signin", response_model=schemas.SignInResponse)
-async def sign_in(body: schemas.SignInRequest, platform: PlatformDep, ip: ClientIpDep) -> Response:
-    tokens, user = await platform.auth.sign_in(body.username, body.password, ip)
-    return json_response(
+async def sign_in(
+    request: Request,
+    body: schemas.SignInRequest,
+    platform: PlatformDep,
+    ip: ClientIpDep,
+    device: DeviceDep,
+) -> Response:
+    tokens, user = await platform.auth.sign_in(body.username, body.password, ip, device)
+    response = json_response(
         {
             "accessToken": tokens.access_token,
             "refreshToken": tokens.refresh_token,
@@ -49,6 +58,18 @@ async def sign_in(body: schemas.SignInRequest, platform: PlatformDep, ip: Client
             "user": user_view(user, with_email=True),
         }
     )
+    remembered = platform.auth.remember_device(user.id)
+    if remembered is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            remembered,
+            max_age=int(DEVICE_TOKEN_LIFETIME.total_seconds()),
+            path=request.url.path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+    return response
 
 
 @router.post("/refresh", response_model=schemas.TokensResponse)
@@ -86,8 +107,10 @@ async def ws_ticket(platform: PlatformDep, caller: CallerDep) -> Response:
     description="Sends a reset code (valid 1 hour, single use) to the email of a confirmed "
     "account named by username or email. Answers 202 whether or not the account exists.",
 )
-async def forgot_password(body: schemas.ForgotPasswordRequest, platform: PlatformDep) -> Response:
-    await platform.auth.forgot_password(body.username)
+async def forgot_password(
+    body: schemas.ForgotPasswordRequest, platform: PlatformDep, ip: ClientIpDep
+) -> Response:
+    await platform.auth.forgot_password(body.username, ip)
     return Response(status_code=202)
 
 
@@ -99,6 +122,8 @@ async def forgot_password(body: schemas.ForgotPasswordRequest, platform: Platfor
     description="Spends the code, sets the new password and signs the account out on every "
     "device. A wrong, spent or expired code, or an unknown account, is the same 422.",
 )
-async def reset_password(body: schemas.ResetPasswordRequest, platform: PlatformDep) -> Response:
-    await platform.auth.reset_password(body.username, body.code, body.new_password)
+async def reset_password(
+    body: schemas.ResetPasswordRequest, platform: PlatformDep, ip: ClientIpDep
+) -> Response:
+    await platform.auth.reset_password(body.username, body.code, body.new_password, ip)
     return Response(status_code=204)

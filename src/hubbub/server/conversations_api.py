@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hubbub.server import schemas
-from hubbub.server.deps import CallerDep, PlatformDep
+from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"], response
     responses={200: {"model": schemas.ConversationResponse, "description": "Already existed."}},
 )
 async def open_direct(
-    body: schemas.DirectRequest, platform: PlatformDep, caller: CallerDep
+    body: schemas.DirectRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     conversation, created = await platform.conversations.open_direct(caller, body.user_id)
     return json_response({"conversation": conversation}, status=201 if created else 200)
@@ -30,7 +30,7 @@ async def open_direct(
 
 @router.post("", status_code=201, response_model=schemas.ConversationResponse)
 async def create_group(
-    body: schemas.GroupRequest, platform: PlatformDep, caller: CallerDep
+    body: schemas.GroupRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     conversation = await platform.conversations.create_group(caller, body.title, body.member_ids)
     return json_response({"conversation": conversation}, status=201)
@@ -57,14 +57,14 @@ async def get_conversation(
 
 @router.patch("/{conversation_id}", response_model=schemas.ConversationResponse)
 async def rename(
-    conversation_id: str, body: schemas.RenameRequest, platform: PlatformDep, caller: CallerDep
+    conversation_id: str, body: schemas.RenameRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     conversation = await platform.conversations.rename(caller, conversation_id, body.title)
     return json_response({"conversation": conversation})
 
 
 @router.delete("/{conversation_id}", status_code=204)
-async def delete(conversation_id: str, platform: PlatformDep, caller: CallerDep) -> Response:
+async def delete(conversation_id: str, platform: PlatformDep, caller: WriterDep) -> Response:
     await platform.conversations.delete(caller, conversation_id)
     return Response(status_code=204)
 
@@ -80,7 +80,7 @@ async def add_member(
     conversation_id: str,
     body: schemas.AddMemberRequest,
     platform: PlatformDep,
-    caller: CallerDep,
+    caller: WriterDep,
 ) -> Response:
     conversation = await platform.conversations.add_member(caller, conversation_id, body.user_id)
     return json_response({"conversation": conversation})
@@ -88,7 +88,7 @@ async def add_member(
 
 @router.delete("/{conversation_id}/members/{user_id}", status_code=204)
 async def remove_member(
-    conversation_id: str, user_id: str, platform: PlatformDep, caller: CallerDep
+    conversation_id: str, user_id: str, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     await platform.conversations.remove_member(caller, conversation_id, user_id)
     return Response(status_code=204)
@@ -96,7 +96,7 @@ async def remove_member(
 
 @router.post("/{conversation_id}/read", response_model=schemas.ReadResponse)
 async def mark_read(
-    conversation_id: str, body: schemas.ReadRequest, platform: PlatformDep, caller: CallerDep
+    conversation_id: str, body: schemas.ReadRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     read_seq, _ = await platform.conversations.mark_read(caller, conversation_id, body.seq)
     return json_response({"readSeq": read_seq})

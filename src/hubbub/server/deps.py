@@ -32,10 +32,28 @@ async def caller_id(
     return found.auth.authenticate(credentials.credentials)
 
 
+async def writer_id(request: Request, caller: Annotated[str, Depends(caller_id)]) -> str:
+    """The caller of a REST write, counted against their write budget (429 past it)."""
+    found: Platform = request.app.state.platform
+    await found.writes.write(caller)
+    return caller
+
+
+DEVICE_COOKIE = "hubbub_device"
+
+
+async def device_token(request: Request) -> str | None:
+    """The device token a browser got at an earlier sign-in (services/devices.py)."""
+    return request.cookies.get(DEVICE_COOKIE)
+
+
 async def client_ip(request: Request) -> str:
+    """The peer's address, or the client a trusted proxy names (see server/proxies.py)."""
     return request.client.host if request.client else "unknown"
 
 
 PlatformDep = Annotated[Platform, Depends(platform)]
 CallerDep = Annotated[str, Depends(caller_id)]
+WriterDep = Annotated[str, Depends(writer_id)]
+DeviceDep = Annotated[str | None, Depends(device_token)]
 ClientIpDep = Annotated[str, Depends(client_ip)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hubbub.server.errors import error_response
 
 
 class _TooLarge(Exception):
@@ -21,7 +22,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self._max):
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         started = refused = False
@@ -35,7 +36,7 @@ class BodyLimit:
                 # the body into a 400, which is then dropped by tracking_send.
                 if not started and not refused:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(scope, receive, send)
                 raise _TooLarge
             return message
 
@@ -50,22 +51,8 @@ class BodyLimit:
             await self._app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started and not refused:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"Request bodies are limited to {self._max} bytes.",
-                }
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"Request bodies are limited to {self._max} bytes."
+        await error_response(413, "payload_too_large", message)(scope, receive, send)

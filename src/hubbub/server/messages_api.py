@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from hubbub.server import schemas
-from hubbub.server.deps import CallerDep, PlatformDep
+from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
 
@@ -36,7 +36,7 @@ async def history(
     responses={200: {"model": schemas.MessageResponse, "description": "A retry: the original."}},
 )
 async def send(
-    conversation_id: str, body: schemas.SendRequest, platform: PlatformDep, caller: CallerDep
+    conversation_id: str, body: schemas.SendRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     change = await platform.messages.send(
         caller, conversation_id, body.client_message_id, body.body
@@ -58,7 +58,7 @@ async def edit(
     message_id: str,
     body: schemas.EditRequest,
     platform: PlatformDep,
-    caller: CallerDep,
+    caller: WriterDep,
 ) -> Response:
     change = await platform.messages.edit(caller, conversation_id, message_id, body.body)
     return json_response({"message": change.message})
@@ -66,7 +66,7 @@ async def edit(
 
 @router.delete(BASE + "/{message_id}", status_code=204)
 async def delete(
-    conversation_id: str, message_id: str, platform: PlatformDep, caller: CallerDep
+    conversation_id: str, message_id: str, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     await platform.messages.delete(caller, conversation_id, message_id)
     return Response(status_code=204)

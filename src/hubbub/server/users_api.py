@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from hubbub.domain.views import user_view
 from hubbub.server import schemas
-from hubbub.server.deps import CallerDep, PlatformDep
+from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
 
@@ -24,7 +24,7 @@ async def me(platform: PlatformDep, caller: CallerDep) -> Response:
 
 @router.patch("/me", response_model=schemas.MeResponse)
 async def update_me(
-    body: schemas.UpdateMeRequest, platform: PlatformDep, caller: CallerDep
+    body: schemas.UpdateMeRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     user = await platform.users.update_display_name(caller, body.display_name)
     return json_response({"user": user_view(user, with_email=True)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from hubbub.ports import (
     TokenSet,
     Transaction,
 )
+from hubbub.services.devices import KnownDevices
 
 # A sign-up whose profile is this old without an account was cut short (a crash
 # between its two writes); a younger one may still be hashing the password.
@@ -29,13 +31,22 @@ UNCONFIRMED_EXPIRE_AFTER = timedelta(hours=24)
 
 @dataclass(frozen=True, slots=True)
 class AuthPolicy:
-    """Limits on the unauthenticated edges: attempts per window per key."""
+    """Limits on the unauthenticated edges: attempts per window per key (token buckets:
+    the limit at once, then one more every window/limit seconds).
+
+    Sign-in is limited per source address, per account *from* one source, and per
+    account from all sources together with a higher limit: one source cannot lock an
+    account (its own budget runs out first), and many sources together still get only
+    `sign_in_per_account_total` guesses per window."""
 
     ticket_ttl_seconds: int = 30
     sign_in_per_account: int = 10
+    sign_in_per_account_total: int = 30
     sign_in_per_ip: int = 50
     sign_up_per_ip: int = 20
     codes_per_account: int = 5
+    codes_per_ip: int = 30
+    tickets_per_minute: int = 60
     window_seconds: int = 300
 
 
@@ -49,6 +60,7 @@ class AuthService:
         ids: IdGenerator,
         clock: Clock,
         policy: AuthPolicy | None = None,
+        devices: KnownDevices | None = None,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -57,6 +69,7 @@ class AuthService:
         self._ids = ids
         self._clock = clock
         self._policy = policy or AuthPolicy()
+        self._devices = devices
         self._started = clock.now()
 
     async def sign_up(
@@ -67,7 +80,7 @@ class AuthService:
         The profile claims the username first; if the identity provider then fails,
         the profile is removed so the name is free again.
         """
-        await self._limit(f"signup:ip:{client_ip}", self._policy.sign_up_per_ip)
+        await self._limit(f"signup:ip:{_source(client_ip)}", self._policy.sign_up_per_ip)
         await self._limit(f"signup:name:{username.strip().lower()}", self._policy.codes_per_account)
         user = User(
             id=self._ids.new_id(),
@@ -93,23 +106,32 @@ class AuthService:
             user = await self._store.write(lambda tx: _mark_confirmed(tx, user.id))
         return user, confirmation_required
 
-    async def confirm(self, username: str, code: str) -> User:
+    async def confirm(self, username: str, code: str, client_ip: str = "unknown") -> User:
+        await self._limit(f"confirm:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(
             f"confirm:{await self._account_key(username)}", self._policy.codes_per_account
         )
         user_id = await self._identity.confirm(username.strip().lower(), code.strip())
         return await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
 
-    async def resend_code(self, username: str) -> None:
+    async def resend_code(self, username: str, client_ip: str = "unknown") -> None:
+        await self._limit(f"resend:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(f"resend:{username.strip().lower()}", self._policy.codes_per_account)
         await self._identity.resend_code(username.strip().lower())
 
-    async def sign_in(self, login: str, password: str, client_ip: str) -> tuple[TokenSet, User]:
-        """Never says whether the account exists: every failure is the same 401."""
-        await self._limit(f"signin:ip:{client_ip}", self._policy.sign_in_per_ip)
-        await self._limit(
-            f"signin:account:{await self._account_key(login)}", self._policy.sign_in_per_account
-        )
+    async def sign_in(
+        self, login: str, password: str, client_ip: str, device: str | None = None
+    ) -> tuple[TokenSet, User]:
+        """Never says whether the account exists: every failure is the same 401.
+
+        `device` is a token from `remember_device` (see services/devices.py): a browser
+        that signed in to this account before skips the account's shared budget."""
+        source = _source(client_ip)
+        await self._limit(f"signin:ip:{source}", self._policy.sign_in_per_ip)
+        account = await self._account_key(login)
+        await self._limit(f"signin:account:{account}:{source}", self._policy.sign_in_per_account)
+        if not self._known_device(device, account):
+            await self._limit(f"signin:account:{account}", self._policy.sign_in_per_account_total)
         user_id, tokens = await self._identity.sign_in(login.strip().lower(), password)
         user = await self._store.read(lambda tx: tx.users.get(user_id))
         if user is None:
@@ -120,24 +142,37 @@ class AuthService:
             user = await self._store.write(lambda tx: _mark_confirmed(tx, user_id))
         return tokens, user
 
-    async def forgot_password(self, login: str) -> None:
+    async def forgot_password(self, login: str, client_ip: str = "unknown") -> None:
         """Sends a password reset code to the account named by username or email, if it
         exists and is confirmed; answers the same either way (no enumeration)."""
+        await self._limit(f"forgot:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(
             f"forgot:{await self._account_key(login)}", self._policy.codes_per_account
         )
         await self._identity.forgot_password(login.strip().lower())
 
-    async def reset_password(self, login: str, code: str, new_password: str) -> None:
+    async def reset_password(
+        self, login: str, code: str, new_password: str, client_ip: str = "unknown"
+    ) -> None:
         """Sets a new password with a reset code, then signs the account out everywhere.
         Attempts are limited per account like confirmation codes; every bad code, for
         any account or none, is the same `ValidationFailed`."""
         rules.password(new_password)
+        await self._limit(f"reset:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(f"reset:{await self._account_key(login)}", self._policy.codes_per_account)
         user_id = await self._identity.confirm_forgot_password(
             login.strip().lower(), code.strip(), new_password
         )
         await self.sign_out(user_id, None, everywhere=True)
+
+    def remember_device(self, user_id: str) -> str | None:
+        """A device token for the browser that just signed in as `user_id` (None when
+        this service does not keep them)."""
+        return self._devices.issue(user_id) if self._devices else None
+
+    def _known_device(self, device: str | None, account: str) -> bool:
+        holder = self._devices.user_of(device) if self._devices else None
+        return holder is not None and account == f"id:{holder}"
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         return await self._identity.refresh(refresh_token)
@@ -150,6 +185,7 @@ class AuthService:
         return self._identity.verify_access_token(access_token)
 
     async def issue_ticket(self, user_id: str) -> tuple[str, int]:
+        await self._limit(f"ticket:{user_id}", self._policy.tickets_per_minute, window=60)
         ttl = self._policy.ticket_ttl_seconds
         return await self._tickets.issue(user_id, ttl), ttl
 
@@ -210,10 +246,24 @@ class AuthService:
         await self._store.write(free)
         return True
 
-    async def _limit(self, key: str, limit: int) -> None:
-        retry_after = await self._limiter.hit(key, limit, self._policy.window_seconds)
+    async def _limit(self, key: str, limit: int, window: int | None = None) -> None:
+        retry_after = await self._limiter.hit(key, limit, window or self._policy.window_seconds)
         if retry_after is not None:
             raise RateLimited("Too many attempts; try again later.", retry_after=retry_after)
+
+
+def _source(client_ip: str) -> str:
+    """The rate-limit key of an address: an IPv6 host usually holds a whole /64, so
+    that is one source."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _mark_confirmed(tx: Transaction, user_id: str) -> User:

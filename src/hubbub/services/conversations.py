@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from hubbub.domain import rules
@@ -115,7 +115,7 @@ class ConversationService:
     ) -> tuple[list[JsonObject], str | None]:
         """Most recently active first; `nextCursor` is None at the end."""
         count = rules.page_limit(limit, default=30, maximum=100)
-        after = _decode_position(cursor) if cursor else None
+        after = _decode_position(cursor) if cursor is not None else None
 
         def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
             page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
@@ -325,6 +325,11 @@ def _decode_position(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, conversation_id = raw.split("|", 1)
-        return datetime.fromisoformat(moment), conversation_id
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        # Aware and representable in UTC: positions are compared as UTC instants, and
+        # a date at the edge of the calendar cannot be moved to UTC (OverflowError).
+        position = datetime.fromisoformat(moment)
+        if position.tzinfo is None:
+            raise ValueError("naive")
+        return position.astimezone(UTC), conversation_id
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as error:
         raise ValidationFailed("cursor is not valid.") from error

@@ -239,9 +239,13 @@ class _Redactor:
 
 def parse_cursor(raw: str) -> int:
     """Cursors are opaque to clients; here they are decimal event positions."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_CURSOR:
         raise ValidationFailed("cursor is not valid.")
     return int(raw)
+
+
+# Event positions are signed 64-bit integers in every store.
+MAX_CURSOR = 2**63 - 1
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:
