@@ -164,7 +164,7 @@ class CatchUp(RuleBasedStateMachine):
             state = client.conversations.get(frame["conversationId"])
             if state is not None:
                 state.read_seqs[frame["userId"]] = frame["seq"]
-        elif kind in {"conversation.created", "conversation.updated", "member.added"}:
+        elif "conversation" in frame:  # created, or the newcomer's own member.added
             view = frame["conversation"]
             client.conversations[view["id"]] = _conversation(view)
             if kind == "member.added" and frame["userId"] == client.me:
@@ -172,6 +172,15 @@ class CatchUp(RuleBasedStateMachine):
                 client.messages[view["id"]] = {
                     m["id"]: m for m in await self._history(client.account, view["id"]) or []
                 }
+        elif kind == "conversation.updated":  # what changed, not the whole conversation
+            state = client.conversations.get(frame["conversationId"])
+            if state is not None:
+                state.title = frame["changes"].get("title", state.title)
+        elif kind == "member.added":
+            state = client.conversations.get(frame["conversationId"])
+            if state is not None:
+                state.members.add(frame["member"]["id"])
+                state.read_seqs[frame["userId"]] = frame["readSeq"]
         elif kind == "member.removed":
             room = frame["conversationId"]
             if frame["userId"] == client.me:
@@ -180,6 +189,7 @@ class CatchUp(RuleBasedStateMachine):
             elif room in client.conversations:
                 client.conversations[room].members.discard(frame["userId"])
                 client.conversations[room].read_seqs.pop(frame["userId"], None)
+                client.conversations[room].owner = frame["ownerId"]
         elif kind == "conversation.deleted":
             client.conversations.pop(frame["conversationId"], None)
             client.messages.pop(frame["conversationId"], None)

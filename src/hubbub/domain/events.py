@@ -3,14 +3,21 @@
 Durable events change stored state: they are written to each recipient's stream in
 the same transaction as the change, and published only after it commits. Ephemeral
 events (typing, presence) are published and never stored.
+
+A change to a conversation is told as what changed (a new title, who joined with their
+profile and role, who left and who owns it now), so its cost grows with the members
+who hear it, not with the size of the conversation times its members. Only someone who
+has nothing yet (a new conversation, a newcomer) is sent the whole conversation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from hubbub.domain.views import JsonObject
+from hubbub.domain.models import Membership, User
+from hubbub.domain.views import JsonObject, iso, user_view
 
 
 class EventType(StrEnum):
@@ -48,3 +55,42 @@ class Delivery:
     recipients: frozenset[str]
     frame: JsonObject
     origin: Origin | None = None
+
+
+def renamed(conversation_id: str, by: str, title: str, at: datetime) -> JsonObject:
+    """`conversation.updated`: `changes` holds the conversation fields that changed,
+    with their new values, for the client to merge into its copy."""
+    return {
+        "type": EventType.CONVERSATION_UPDATED.value,
+        "conversationId": conversation_id,
+        "userId": by,
+        "changes": {"title": title, "updatedAt": iso(at)},
+    }
+
+
+def member_added(joined: Membership, user: User, at: datetime) -> JsonObject:
+    """`member.added` as the members who were there see it: the newcomer's public
+    profile, role and read marker. The newcomer's own copy adds `conversation`."""
+    return {
+        "type": EventType.MEMBER_ADDED.value,
+        "conversationId": joined.conversation_id,
+        "userId": joined.user_id,
+        "member": user_view(user),
+        "role": joined.role.value,
+        "readSeq": joined.read_seq,
+        "updatedAt": iso(at),
+    }
+
+
+def member_removed(
+    conversation_id: str, user_id: str, owner_id: str | None, at: datetime
+) -> JsonObject:
+    """`member.removed`, with the owner after the removal (it moves when the owner
+    leaves; None when nobody is left and the group is gone)."""
+    return {
+        "type": EventType.MEMBER_REMOVED.value,
+        "conversationId": conversation_id,
+        "userId": user_id,
+        "ownerId": owner_id,
+        "updatedAt": iso(at),
+    }

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from hubbub.domain import rules
+from hubbub.domain import events, rules
 from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
@@ -139,16 +139,23 @@ class ConversationService:
         return members
 
     async def rename(self, caller_id: str, conversation_id: str, title: str) -> JsonObject:
-        """Any member of a group may rename it; direct conversations have no title."""
+        """Any member of a group may rename it; direct conversations have no title.
+        Members are told the new title only; the same title again changes nothing."""
         clean_title = rules.title(title)
 
         def work(tx: Transaction) -> Result:
             conversation, _ = membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
+            if conversation.title == clean_title:
+                return snapshot(tx, conversation, caller_id), []
             renamed = replace(conversation, title=clean_title, updated_at=self._clock.now())
             tx.conversations.update(renamed)
-            shared, deliveries = self._announce(tx, renamed, EventType.CONVERSATION_UPDATED)
-            return as_seen_by(shared, caller_id), deliveries
+            _, delivery = record(
+                tx,
+                member_ids(tx, conversation_id),
+                events.renamed(conversation_id, caller_id, clean_title, renamed.updated_at),
+            )
+            return snapshot(tx, renamed, caller_id), [delivery]
 
         return await self._commit(work)
 
@@ -171,7 +178,11 @@ class ConversationService:
         await self._commit(work)
 
     async def add_member(self, caller_id: str, conversation_id: str, user_id: str) -> JsonObject:
-        """Owner only. The new member sees the history and starts with it all read."""
+        """Owner only. The new member sees the history and starts with it all read.
+
+        The members who were there hear who joined (profile and role); the newcomer,
+        who has nothing yet, is sent the whole conversation in its own `member.added`.
+        """
 
         def work(tx: Transaction) -> Result:
             conversation, membership = membership_of(tx, conversation_id, caller_id)
@@ -185,21 +196,19 @@ class ConversationService:
             if len(tx.members.of_conversation(conversation_id)) >= rules.MAX_GROUP_MEMBERS:
                 raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
             now = self._clock.now()
-            tx.members.put(
-                Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
-            )
+            joined = Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
+            tx.members.put(joined)
             touched = replace(conversation, updated_at=now)
             tx.conversations.update(touched)
+            delta = events.member_added(joined, user, now)
+            others = [m for m in member_ids(tx, conversation_id) if m != user_id]
+            _, told = record(tx, others, delta)
             shared = snapshot(tx, touched, None)
-            _, delivery = record(
-                tx,
-                member_ids(tx, conversation_id),
-                {"type": EventType.MEMBER_ADDED.value, "conversation": shared, "userId": user_id},
-            )
-            return as_seen_by(shared, caller_id), [delivery]
+            _, welcomed = record(tx, [user_id], {**delta, "conversation": shared})
+            return as_seen_by(shared, caller_id), [told, welcomed]
 
         view = await self._commit(work)
-        await self._introduce(view)
+        await self._introduce(view, newcomer=user_id)
         return view
 
     async def remove_member(self, caller_id: str, conversation_id: str, user_id: str) -> None:
@@ -218,28 +227,23 @@ class ConversationService:
             if target is None:
                 raise NotFound("That user is not a member.")
             recipients = member_ids(tx, conversation_id)
-            _, removed = record(
-                tx,
-                recipients,
-                {
-                    "type": EventType.MEMBER_REMOVED.value,
-                    "conversationId": conversation_id,
-                    "userId": user_id,
-                },
-            )
+            now = self._clock.now()
             tx.members.remove(conversation_id, user_id)
             remaining = tx.members.of_conversation(conversation_id)
+            owner = next((m for m in remaining if m.role == Role.OWNER), None)
             if not remaining:
                 tx.conversations.delete(conversation_id)
-                return None, [removed]
-            deliveries = [removed]
-            touched = replace(conversation, updated_at=self._clock.now())
-            tx.conversations.update(touched)
-            if target.role == Role.OWNER:
-                heir = min(remaining, key=lambda m: (m.joined_at, m.user_id))
-                tx.members.put(replace(heir, role=Role.OWNER))
-                deliveries.append(self._announce(tx, touched, EventType.CONVERSATION_UPDATED)[1][0])
-            return None, deliveries
+            else:
+                tx.conversations.update(replace(conversation, updated_at=now))
+                if target.role == Role.OWNER:
+                    heir = min(remaining, key=lambda m: (m.joined_at, m.user_id))
+                    owner = replace(heir, role=Role.OWNER)
+                    tx.members.put(owner)
+            owner_id = owner.user_id if owner else None
+            _, removed = record(
+                tx, recipients, events.member_removed(conversation_id, user_id, owner_id, now)
+            )
+            return None, [removed]
 
         await self._commit(work)
 
@@ -272,19 +276,23 @@ class ConversationService:
 
         return await commit(self._store, self._publisher, work)
 
-    async def _introduce(self, conversation: JsonObject) -> None:
+    async def _introduce(self, conversation: JsonObject, newcomer: str | None = None) -> None:
         """New contacts learn at once which of each other are online (presence is
-        otherwise told only when someone connects or leaves)."""
+        otherwise told only when someone connects or leaves). With a `newcomer`, only
+        they are new: they hear about the others, the others hear about them."""
         if self._presence is None:
             return
         members = conversation["members"]
         assert isinstance(members, list)
         member_ids = [str(m["id"]) for m in members]
         online = await self._presence.online(member_ids)
+        everyone = frozenset(member_ids)
         self._publisher.publish(
             [
                 Delivery(
-                    frozenset(member_ids) - {user_id},
+                    everyone - {user_id}
+                    if newcomer is None or user_id == newcomer
+                    else frozenset({newcomer}),
                     {"type": EventType.PRESENCE.value, "userId": user_id, "online": True},
                 )
                 for user_id in sorted(online)

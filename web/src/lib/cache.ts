@@ -7,7 +7,7 @@
  */
 import type { InfiniteData, QueryClient } from '@tanstack/react-query'
 import { keys } from './query-keys'
-import type { Conversation, DurableEvent, Message, MessagePage, ServerEvent } from './types'
+import type { Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
 
 export type MessagesData = InfiniteData<MessagePage, number | null>
 
@@ -137,6 +137,63 @@ export function removeConversation(qc: QueryClient, id: string): void {
   qc.removeQueries({ queryKey: keys.outbox(id) })
 }
 
+/** The later of two ISO-8601 UTC times (same format, so they compare as strings). */
+function later(a: string, b: string | undefined): string {
+  return b !== undefined && b > a ? b : a
+}
+
+/** Apply a delta to a conversation we hold; one we have not loaded (an older page of the list)
+ * has just become recent, so the list is fetched again. */
+function updateHeldConversation(qc: QueryClient, id: string, fn: (c: Conversation) => Conversation): void {
+  const missing = qc.getQueryData<Conversation[]>(keys.conversations)?.some((c) => c.id === id) === false
+  updateConversation(qc, id, fn)
+  if (missing) void qc.invalidateQueries({ queryKey: keys.conversations })
+}
+
+/** `conversation.updated`: merge the changed fields into our copy. */
+export function applyConversationChanges(qc: QueryClient, conversationId: string, changes: ConversationChanges): void {
+  updateHeldConversation(qc, conversationId, (c) => ({ ...c, ...changes, updatedAt: later(c.updatedAt, changes.updatedAt) }))
+}
+
+/** `member.added` for a conversation we were already in: append the newcomer (members are in
+ * join order) with their read marker. Applying it twice changes nothing more. */
+export function applyMemberAdded(
+  qc: QueryClient,
+  conversationId: string,
+  member: User,
+  readSeq: number,
+  updatedAt: string | undefined,
+): void {
+  updateHeldConversation(qc, conversationId, (c) => ({
+    ...c,
+    members: c.members.some((m) => m.id === member.id) ? c.members.map((m) => (m.id === member.id ? member : m)) : [...c.members, member],
+    memberReadSeqs: { ...c.memberReadSeqs, [member.id]: Math.max(c.memberReadSeqs?.[member.id] ?? 0, readSeq) },
+    updatedAt: later(c.updatedAt, updatedAt),
+  }))
+}
+
+/** `member.removed` for someone else: drop them, and take the owner the event names (it moves
+ * when the owner leaves). Events recorded before deltas name no owner: keep ours then. */
+export function applyMemberRemoved(
+  qc: QueryClient,
+  conversationId: string,
+  userId: string,
+  ownerId: string | null | undefined,
+  updatedAt: string | undefined,
+): void {
+  updateHeldConversation(qc, conversationId, (c) => {
+    const memberReadSeqs = { ...c.memberReadSeqs }
+    delete memberReadSeqs[userId]
+    return {
+      ...c,
+      members: c.members.filter((m) => m.id !== userId),
+      memberReadSeqs,
+      ownerId: ownerId === undefined ? c.ownerId : ownerId,
+      updatedAt: later(c.updatedAt, updatedAt),
+    }
+  })
+}
+
 /** Apply a message from any source (ack, REST, event) to the message pages, the outbox and
  * the conversation's preview. */
 export function applyMessage(qc: QueryClient, message: Message, meId: string | undefined): void {
@@ -218,22 +275,22 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       applyRead(qc, event.conversationId, event.userId, event.seq, meId)
       return
     case 'conversation.created':
-    case 'conversation.updated':
       upsertConversation(qc, event.conversation, meId)
       return
+    case 'conversation.updated':
+      if (event.conversation) upsertConversation(qc, event.conversation, meId)
+      else if (event.conversationId && event.changes) applyConversationChanges(qc, event.conversationId, event.changes)
+      return
     case 'member.added':
-      upsertConversation(qc, event.conversation, meId)
+      if (event.conversation) upsertConversation(qc, event.conversation, meId)
+      else if (event.conversationId && event.member) applyMemberAdded(qc, event.conversationId, event.member, event.readSeq ?? 0, event.updatedAt)
       return
     case 'conversation.deleted':
       removeConversation(qc, event.conversationId)
       return
     case 'member.removed':
       if (event.userId === meId) removeConversation(qc, event.conversationId)
-      else
-        updateConversation(qc, event.conversationId, (c) => ({
-          ...c,
-          members: c.members.filter((m) => m.id !== event.userId),
-        }))
+      else applyMemberRemoved(qc, event.conversationId, event.userId, event.ownerId, event.updatedAt)
       return
     case 'typing':
       if (event.userId !== meId) applyTyping(qc, event.conversationId, event.userId, event.isTyping)

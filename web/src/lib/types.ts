@@ -19,14 +19,39 @@ export type Tokens = Schemas['TokensResponse']
 export type SignInResult = Schemas['SignInResponse']
 export type SignUpResult = Schemas['SignUpResponse']
 
-/** Durable events carry a cursor; the same frames come back from GET /api/sync. */
+/** The fields of a conversation that a `conversation.updated` changes, with their new values. */
+export type ConversationChanges = Partial<Pick<Conversation, 'title' | 'ownerId' | 'updatedAt'>>
+
+/** Durable events carry a cursor; the same frames come back from GET /api/sync.
+ *
+ * Conversation events carry what changed. A `conversation` in `conversation.updated` or
+ * `member.added` is a whole shared view: the newcomer's own `member.added` has one, and so do
+ * events recorded by servers before deltas (a /api/sync replay may still return them). */
 export type DurableEvent =
   | { type: 'message.created' | 'message.updated' | 'message.deleted'; message: Message; cursor: string }
   | { type: 'read'; conversationId: string; userId: string; seq: number; cursor: string }
-  | { type: 'conversation.created' | 'conversation.updated'; conversation: Conversation; cursor: string }
+  | { type: 'conversation.created'; conversation: Conversation; cursor: string }
+  | {
+      type: 'conversation.updated'
+      conversationId?: string
+      userId?: string
+      changes?: ConversationChanges
+      conversation?: Conversation
+      cursor: string
+    }
   | { type: 'conversation.deleted'; conversationId: string; cursor: string }
-  | { type: 'member.added'; conversation: Conversation; userId: string; cursor: string }
-  | { type: 'member.removed'; conversationId: string; userId: string; cursor: string }
+  | {
+      type: 'member.added'
+      conversationId?: string
+      userId: string
+      member?: User
+      role?: 'owner' | 'member'
+      readSeq?: number
+      updatedAt?: string
+      conversation?: Conversation
+      cursor: string
+    }
+  | { type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string; cursor: string }
 
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
