@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     ConsoleCodeSender,
     MemoryPresence,
@@ -64,6 +65,7 @@ def build(settings: Settings) -> Platform:
         code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
         access_ttl_seconds=settings.access_token_ttl,
         refresh_ttl_days=settings.refresh_token_days,
+        refresh_grace_seconds=settings.refresh_grace_seconds,
         hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
     )
     policy = AuthPolicy(
@@ -71,9 +73,18 @@ def build(settings: Settings) -> Platform:
         sign_in_per_ip=settings.sign_in_per_ip,
         sign_up_per_ip=settings.sign_up_per_ip,
         window_seconds=settings.rate_window_seconds,
+        access_ttl_seconds=settings.access_token_ttl,
     )
     auth = AuthService(
-        store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock, policy
+        store,
+        identity,
+        MemoryTicketStore(),
+        MemoryRateLimiter(),
+        ids,
+        clock,
+        policy,
+        sessions=StoredSessions(store, clock),
+        connections=hub,
     )
     return Platform(
         settings=settings,

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
 from hubbub.domain.views import JsonObject
-from hubbub.ports import Credential, RefreshToken
+from hubbub.ports import Credential, RefreshToken, Session
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -41,6 +41,7 @@ class _State:
         self.head: dict[str, int] = {"value": 0}
         self.credentials: dict[str, Credential] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.ended_sessions: dict[str, datetime] = {}
 
 
 class _Journal:
@@ -286,6 +287,26 @@ class _Credentials:
             if token.user_id == user_id:
                 self._j.pop(self._s.refresh_tokens, key)
 
+    def families_of(self, user_id: str) -> set[str]:
+        return {t.family_id for t in self._s.refresh_tokens.values() if t.user_id == user_id}
+
+
+class _EndedSessions:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def end(self, session_id: str, until: datetime) -> None:
+        known = self._s.ended_sessions.get(session_id)
+        self._j.put(self._s.ended_sessions, session_id, max(until, known or until))
+
+    def live(self, now: datetime) -> dict[str, datetime]:
+        return {k: v for k, v in self._s.ended_sessions.items() if v > now}
+
+    def forget_before(self, now: datetime) -> None:
+        for key, until in list(self._s.ended_sessions.items()):
+            if until <= now:
+                self._j.pop(self._s.ended_sessions, key)
+
 
 class MemoryTransaction:
     def __init__(self, state: _State, journal: _Journal) -> None:
@@ -295,6 +316,7 @@ class MemoryTransaction:
         self.messages = _Messages(state, journal)
         self.events = _Events(state, journal)
         self.credentials = _Credentials(state, journal)
+        self.sessions = _EndedSessions(state, journal)
 
 
 class MemoryStore:
@@ -328,17 +350,17 @@ class MemoryTicketStore:
     """Single-use tickets for one process; a restart forgets them (they live ≤ 60 s)."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._tickets: dict[str, tuple[str, float]] = {}
+        self._tickets: dict[str, tuple[Session, float]] = {}
         self._monotonic = monotonic
 
-    async def issue(self, user_id: str, ttl_seconds: int) -> str:
+    async def issue(self, session: Session, ttl_seconds: int) -> str:
         now = self._monotonic()
         self._tickets = {k: v for k, v in self._tickets.items() if v[1] > now}
         ticket = secrets.token_urlsafe(32)
-        self._tickets[ticket] = (user_id, now + ttl_seconds)
+        self._tickets[ticket] = (session, now + ttl_seconds)
         return ticket
 
-    async def consume(self, ticket: str) -> str | None:
+    async def consume(self, ticket: str) -> Session | None:
         entry = self._tickets.pop(ticket, None)
         if entry is None or entry[1] <= self._monotonic():
             return None

@@ -150,7 +150,11 @@ class UsersResponse(Api):
 
 class TokensResponse(Api):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None,
+        description="The new refresh token; absent when the request carried"
+        " `X-Hubbub-Refresh: cookie` (it is then only in the HttpOnly cookie).",
+    )
     expires_in: int
 
 

@@ -13,8 +13,12 @@ from hubbub.ports import (
     IdentityProvider,
     IdGenerator,
     RateLimiter,
+    Session,
+    SessionConnections,
+    SessionStore,
     Store,
     TicketStore,
+    TokenReused,
     TokenSet,
     Transaction,
 )
@@ -34,6 +38,8 @@ class AuthPolicy:
     sign_up_per_ip: int = 20
     codes_per_account: int = 5
     window_seconds: int = 300
+    # How long an access token lives: an ended session is remembered that long.
+    access_ttl_seconds: int = 900
 
 
 class AuthService:
@@ -46,6 +52,9 @@ class AuthService:
         ids: IdGenerator,
         clock: Clock,
         policy: AuthPolicy | None = None,
+        *,
+        sessions: SessionStore,
+        connections: SessionConnections,
     ) -> None:
         self._store = store
         self._identity = identity
@@ -55,6 +64,8 @@ class AuthService:
         self._clock = clock
         self._policy = policy or AuthPolicy()
         self._started = clock.now()
+        self._sessions = sessions
+        self._connections = connections
 
     async def sign_up(
         self, username: str, email: str, password: str, display_name: str, client_ip: str
@@ -118,24 +129,45 @@ class AuthService:
         return tokens, user
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        return await self._identity.refresh(refresh_token)
+        """Rotates the refresh token; a stolen copy used after the real owner (or the
+        other way round) ends the whole session, access tokens and sockets too."""
+        try:
+            return await self._identity.refresh(refresh_token)
+        except TokenReused as reuse:
+            await self._end([reuse.session_id])
+            raise Unauthorized(reuse.message) from None
 
-    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
-        await self._identity.sign_out(user_id, refresh_token, everywhere)
+    async def sign_out(self, caller: Session, refresh_token: str | None, everywhere: bool) -> None:
+        """Ends the caller's session (and the one `refresh_token` belongs to), or every
+        session of the caller: their refresh and access tokens stop working and their
+        WebSocket connections are closed before this returns."""
+        await self._end(await self._identity.sign_out(caller, refresh_token, everywhere))
 
-    def authenticate(self, access_token: str) -> str:
-        """The user id behind a bearer token, or `Unauthorized`."""
-        return self._identity.verify_access_token(access_token)
+    async def authenticate(self, access_token: str) -> Session:
+        """The session behind a bearer token, or `Unauthorized` (also once it ended)."""
+        session = self._identity.verify_access_token(access_token)
+        if await self._sessions.is_ended(session.session_id):
+            raise Unauthorized("This session has ended; sign in again.")
+        return session
 
-    async def issue_ticket(self, user_id: str) -> tuple[str, int]:
+    async def issue_ticket(self, caller: Session) -> tuple[str, int]:
         ttl = self._policy.ticket_ttl_seconds
-        return await self._tickets.issue(user_id, ttl), ttl
+        return await self._tickets.issue(caller, ttl), ttl
 
-    async def redeem_ticket(self, ticket: str) -> str | None:
-        """The ticket's user, once; None if it is unknown, expired or spent."""
+    async def redeem_ticket(self, ticket: str) -> Session | None:
+        """The ticket's session, once; None if it is unknown, expired or spent, or its
+        session has ended since."""
         if not ticket or len(ticket) > 256:
             return None
-        return await self._tickets.consume(ticket)
+        session = await self._tickets.consume(ticket)
+        if session is None or await self._sessions.is_ended(session.session_id):
+            return None
+        return session
+
+    async def _end(self, session_ids: list[str]) -> None:
+        until = self._clock.now() + timedelta(seconds=self._policy.access_ttl_seconds)
+        await self._sessions.end(session_ids, until)
+        self._connections.close_sessions(session_ids)
 
     async def _account_key(self, login: str) -> str:
         """One rate-limit key per account whether it is named by username or email
