@@ -139,8 +139,9 @@ class LocalIdentity:
         """Each token's successor is derived from it (an HMAC under the server key), so
         a token presented twice within the grace, by two tabs refreshing at once, gets
         the same successor both times: the family stays one chain, and whoever holds
-        a copy of it is caught at its next rotation. After the grace, presenting a
-        rotated token revokes the family (`TokenReused`)."""
+        a copy of it is caught at its next rotation. After the grace, or once that
+        successor has been rotated in turn, presenting a rotated token revokes the
+        family (`TokenReused`)."""
         presented = _digest(refresh_token)
         successor = self._successor(refresh_token)
         now = self._clock.now()
@@ -151,7 +152,8 @@ class LocalIdentity:
                 return None
             if record.used_at is not None:
                 following = tx.credentials.get_refresh(_digest(successor))
-                if now - record.used_at >= self._grace or following is None:
+                late = now - record.used_at >= self._grace
+                if late or following is None or following.used_at is not None:
                     tx.credentials.revoke_family(record.family_id)
                     return record.family_id
                 return self._issue(tx, record.user_id, record.family_id, successor, following)
