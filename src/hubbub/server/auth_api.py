@@ -79,14 +79,17 @@ async def refresh(
     mode: CookieMode = None,
     cookie: RefreshCookie = None,
 ) -> Response:
-    """Rotates the refresh token from the body, or (with `X-Hubbub-Refresh: cookie` and
-    no body) from the cookie. Two refreshes of one token within a few seconds (two
-    tabs) both succeed with the same new token; a later reuse ends the session."""
-    presented = body.refresh_token if body else cookie if mode == "cookie" else None
+    """Rotates the refresh token from the body or, with `X-Hubbub-Refresh: cookie`, from
+    the cookie; with that header the new one goes only into the cookie. Two refreshes
+    of one token within a few seconds (two tabs) both succeed with the same new token;
+    a later reuse ends the session."""
+    presented = body.refresh_token if body else None
+    if presented is None and mode == "cookie":
+        presented = cookie
     if not presented:
         raise Unauthorized("Send {refreshToken}, or the cookie with X-Hubbub-Refresh: cookie.")
     tokens = await platform.auth.refresh(presented)
-    return _tokens(request, platform, tokens, None if body else mode, {})
+    return _tokens(request, platform, tokens, mode, {})
 
 
 @router.post("/signout", status_code=204)
