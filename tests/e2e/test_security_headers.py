@@ -4,6 +4,7 @@ ends the session in the others."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
@@ -80,3 +81,12 @@ def test_signing_out_in_one_tab_signs_out_the_others(new_page: NewPage) -> None:
     expect(first.get_by_role("form", name="Sign in")).to_be_visible()
     # The other tab's socket is closed by the server; it cannot get back in.
     expect(second.get_by_role("form", name="Sign in")).to_be_visible()
+
+
+def test_the_api_docs_render_under_their_policy(new_page: NewPage) -> None:
+    page = new_page()
+    page.add_init_script(WATCH_CSP)
+    page.goto("/api/docs")
+    expect(page.get_by_role("heading", name=re.compile("Hubbub"))).to_be_visible()
+    expect(page.get_by_text("/api/auth/signin").first).to_be_visible()
+    assert _violations(page) == []
