@@ -180,6 +180,7 @@ async def test_the_refresh_cookie_is_httponly_strict_and_scoped(api: Api) -> Non
         reply = await browser.post("/api/auth/signin", json=body, headers=COOKIE)
         assert reply.status_code == 200
         assert "refreshToken" not in reply.json()  # never readable by page scripts
+        assert reply.headers["cache-control"] == "no-store"
         flags = _cookie_flags(reply)
         assert flags["httponly"] and flags["samesite"] == "strict"
         assert flags["path"] == "/api/auth"

@@ -129,7 +129,7 @@ def _tokens(
     body: JsonObject = {"accessToken": tokens.access_token, "expiresIn": tokens.expires_in}
     if mode != "cookie":
         body["refreshToken"] = tokens.refresh_token
-    response = json_response({**body, **extra})
+    response = json_response({**body, **extra}, headers={"Cache-Control": "no-store"})
     if mode == "cookie":
         response.set_cookie(
             REFRESH_COOKIE,
