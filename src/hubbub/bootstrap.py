@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 
 from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     ConsoleCodeSender,
     MemoryPresence,
@@ -70,6 +71,7 @@ def build(settings: Settings) -> Platform:
         code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
         access_ttl_seconds=settings.access_token_ttl,
         refresh_ttl_days=settings.refresh_token_days,
+        refresh_grace_seconds=settings.refresh_grace_seconds,
         hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
     )
     policy = AuthPolicy(
@@ -80,11 +82,21 @@ def build(settings: Settings) -> Platform:
         sign_in_per_account_total=settings.sign_in_per_account_total,
         codes_per_ip=settings.codes_per_ip,
         tickets_per_minute=settings.tickets_per_minute,
+        access_ttl_seconds=settings.access_token_ttl,
     )
     limiter = MemoryRateLimiter(max_keys=settings.rate_limit_keys)
     devices = KnownDevices(hmac.new(signing_key, b"device", hashlib.sha256).digest(), clock)
     auth = AuthService(
-        store, identity, MemoryTicketStore(), limiter, ids, clock, policy, devices=devices
+        store,
+        identity,
+        MemoryTicketStore(),
+        limiter,
+        ids,
+        clock,
+        policy,
+        sessions=StoredSessions(store, clock),
+        connections=hub,
+        devices=devices,
     )
     return Platform(
         settings=settings,

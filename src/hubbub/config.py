@@ -27,6 +27,7 @@ class Settings:
     token_secret: str = ""
     access_token_ttl: int = 900
     refresh_token_days: int = 30
+    refresh_grace_seconds: int = 10
     confirmation: str = "none"
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_user: int = 20
@@ -64,6 +65,7 @@ class Settings:
         )
         _check(60 <= self.access_token_ttl <= 86400, "HUBBUB_ACCESS_TOKEN_TTL must be 60-86400 s")
         _check(1 <= self.refresh_token_days <= 365, "HUBBUB_REFRESH_TOKEN_DAYS must be 1-365")
+        _check(0 <= self.refresh_grace_seconds <= 60, "HUBBUB_REFRESH_GRACE_SECONDS must be 0-60")
         _check(
             not self.token_secret or len(self.token_secret) >= 32,
             "HUBBUB_TOKEN_SECRET must be at least 32 characters",

@@ -8,11 +8,12 @@ that talks to the outside world is async.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
+from hubbub.domain.errors import Unauthorized
 from hubbub.domain.events import Delivery
 from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
 from hubbub.domain.views import JsonObject
@@ -137,7 +138,8 @@ class RefreshToken:
     user_id: str
     family_id: str
     expires_at: datetime
-    used: bool = False
+    # When it was rotated; None while it is the family's current token.
+    used_at: datetime | None = None
 
 
 class CredentialRepository(Protocol):
@@ -158,6 +160,9 @@ class CredentialRepository(Protocol):
     def put_refresh(self, token: RefreshToken) -> None: ...
     def revoke_family(self, family_id: str) -> None: ...
     def revoke_user(self, user_id: str) -> None: ...
+    def families_of(self, user_id: str) -> set[str]:
+        """The refresh-token families (sessions) the user still holds tokens of."""
+        ...
 
 
 class Transaction(Protocol):
@@ -173,6 +178,8 @@ class Transaction(Protocol):
     def events(self) -> EventLog: ...
     @property
     def credentials(self) -> CredentialRepository: ...
+    @property
+    def sessions(self) -> EndedSessionRepository: ...
 
 
 class Store(Protocol):
@@ -218,14 +225,22 @@ class IdentityProvider(Protocol):
         ...
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        """Rotates: the presented token stops working; presenting it again revokes
-        the whole chain (reuse of a stolen token)."""
+        """Rotates: the presented token stops working. Presented again within a short
+        grace (two tabs refreshing at once) it yields the same successor; later, it
+        revokes the whole chain (reuse of a stolen token) and raises `TokenReused`."""
         ...
 
-    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None: ...
+    async def sign_out(
+        self, session: Session, refresh_token: str | None, everywhere: bool
+    ) -> list[str]:
+        """Revokes the refresh tokens of `session` (and of the session `refresh_token`
+        belongs to, if it is the same user's), or of every session of the user; returns
+        the ids of the sessions it ended."""
+        ...
 
-    def verify_access_token(self, token: str) -> str:
-        """Returns the user id of a valid, unexpired access token or raises `Unauthorized`."""
+    def verify_access_token(self, token: str) -> Session:
+        """The session of a valid, unexpired access token (signature, audience, issuer
+        and expiry checked; not whether the session has ended since), or `Unauthorized`."""
         ...
 
     async def forget(self, user_id: str) -> None:
@@ -251,10 +266,11 @@ class IdentityProvider(Protocol):
         or unconfirmed accounts, so the caller learns nothing."""
         ...
 
-    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> str:
+    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> list[str]:
         """Sets a new password with a reset code, spends the code and revokes every
-        refresh token of the account; returns its user id. Every failure (unknown
-        account, wrong, spent or expired code) is the same `ValidationFailed`."""
+        refresh token of the account, all at once; returns the sessions this ended.
+        Every failure (unknown account, wrong, spent or expired code) is the same
+        `ValidationFailed`."""
         ...
 
 
@@ -274,12 +290,12 @@ class TicketStore(Protocol):
     tickets are live, and an adapter may bound how many it keeps (dropping the oldest):
     tickets are short-lived and minting them is rate-limited per user."""
 
-    async def issue(self, user_id: str, ttl_seconds: int) -> str:
+    async def issue(self, session: Session, ttl_seconds: int) -> str:
         """A fresh single-use ticket for the WebSocket handshake."""
         ...
 
-    async def consume(self, ticket: str) -> str | None:
-        """The ticket's user id, once; None if unknown, expired or already used."""
+    async def consume(self, ticket: str) -> Session | None:
+        """The ticket's session, once; None if unknown, expired or already used."""
         ...
 
 
@@ -315,3 +331,64 @@ class PresenceTracker(Protocol):
         ...
 
     async def online(self, user_ids: Sequence[str]) -> set[str]: ...
+
+
+# Sessions: one sign-in (a refresh-token family), which signing out ends at once.
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Whom an access token or a WebSocket ticket speaks for: the user, and the sign-in
+    (refresh-token family) it was issued under."""
+
+    user_id: str
+    session_id: str
+
+
+class TokenReused(Unauthorized):
+    """A rotated refresh token came back after its grace: its session was revoked."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__("Refresh token is not valid; sign in again.")
+        self.session_id = session_id
+
+
+class EndedSessionRepository(Protocol):
+    """Sessions ended before their last access token expired, kept in the store so a
+    restart does not bring them back."""
+
+    def end(self, session_id: str, until: datetime) -> None:
+        """Records the session as ended until `until` (a later call may extend it)."""
+        ...
+
+    def live(self, now: datetime) -> dict[str, datetime]:
+        """Every session still recorded as ended at `now`, with its `until`."""
+        ...
+
+    def forget_before(self, now: datetime) -> None:
+        """Drops the records whose `until` has passed."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Which sessions have ended, asked on every authenticated request.
+
+    Every process that accepts access tokens must agree: once `end` returns, every
+    process refuses the sessions' access tokens and tickets.
+    """
+
+    async def end(self, session_ids: Collection[str], until: datetime) -> None:
+        """Ends the sessions until `until`, when their last access token has expired
+        anyway. Durable when it returns."""
+        ...
+
+    async def is_ended(self, session_id: str) -> bool:
+        """Whether the session was ended: O(1), no store round trip in one process."""
+        ...
+
+
+class SessionConnections(Protocol):
+    def close_sessions(self, session_ids: Collection[str]) -> None:
+        """Closes, without blocking, every live connection opened under one of these
+        sessions (close code 4401), and any whose handshake is still under way."""
+        ...

@@ -19,6 +19,8 @@ MAX_REQUEST_ID_CHARS = 64
 MAX_ID_CHARS = 64
 
 CLOSE_BAD_TICKET = 4401
+# After the handshake: the session was signed out (or revoked); sign in again.
+CLOSE_SESSION_ENDED = 4401
 CLOSE_ORIGIN_REFUSED = 4403
 CLOSE_TOO_SLOW = 4008
 CLOSE_TOO_MANY_CONNECTIONS = 4429

@@ -121,11 +121,19 @@ async def test_refresh_rotates_and_reuse_revokes_the_session(api: Api) -> None:
     )
     assert me.status_code == 200
 
+    # Presented again at once (two tabs refreshing together) it gets the same successor.
+    again = await api.call("POST", "/auth/refresh", json={"refreshToken": account.refresh_token})
+    assert again.status_code == 200
+    assert again.json()["refreshToken"] == rotated["refreshToken"]
+    onward = await api.call("POST", "/auth/refresh", json={"refreshToken": rotated["refreshToken"]})
+    assert onward.status_code == 200
+
+    # Once its successor has moved on, reuse of a spent token is treated as theft: the
+    # whole chain is revoked (reuse after the grace: tests/reliability/test_sessions.py).
     replay = await api.call("POST", "/auth/refresh", json={"refreshToken": account.refresh_token})
     assert replay.status_code == 401
-    # Reuse of a spent token is treated as theft: the whole chain is revoked.
     chained = await api.call(
-        "POST", "/auth/refresh", json={"refreshToken": rotated["refreshToken"]}
+        "POST", "/auth/refresh", json={"refreshToken": onward.json()["refreshToken"]}
     )
     assert chained.status_code == 401
 

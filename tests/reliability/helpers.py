@@ -54,6 +54,7 @@ def mint_token(
         "iss": "hubbub-local",
         "aud": "hubbub",
         "token_use": "access",
+        "sid": "minted-session",
         **claims,
     }
     for name in drop:

@@ -23,7 +23,9 @@ import pytest
 import websockets
 from argon2 import PasswordHasher
 
+from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
 from hubbub.adapters.system import UlidGenerator
 from hubbub.domain.errors import Conflict
@@ -272,7 +274,16 @@ async def test_a_sign_up_in_progress_is_never_taken_for_an_abandoned_one() -> No
         store, clock, signing_key=b"k" * 32, hasher=PasswordHasher(memory_cost=1024, time_cost=1)
     )
     ids = UlidGenerator()
-    auth = AuthService(store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock)
+    auth = AuthService(
+        store,
+        identity,
+        MemoryTicketStore(),
+        MemoryRateLimiter(),
+        ids,
+        clock,
+        sessions=StoredSessions(store, clock),
+        connections=LocalHub(),
+    )
     clock.moment += timedelta(seconds=1)
     # A profile whose account is not written yet, as in the middle of a sign-up.
     pending = User(ids.new_id(), "pending", "pending@example.test", "P", clock.now(), False)
@@ -299,7 +310,16 @@ async def test_sign_in_finishes_a_sign_up_cut_after_the_account_was_written() ->
         store, clock, signing_key=b"k" * 32, hasher=PasswordHasher(memory_cost=1024, time_cost=1)
     )
     ids = UlidGenerator()
-    auth = AuthService(store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock)
+    auth = AuthService(
+        store,
+        identity,
+        MemoryTicketStore(),
+        MemoryRateLimiter(),
+        ids,
+        clock,
+        sessions=StoredSessions(store, clock),
+        connections=LocalHub(),
+    )
     half = User(ids.new_id(), "halfway", "halfway@example.test", "H", clock.now(), False)
     await store.write(lambda tx: tx.users.insert(half))
     await identity.register(half, "long enough")  # the account, confirmed (no mail step)

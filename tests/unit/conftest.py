@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from argon2 import PasswordHasher
 
+from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     MemoryRateLimiter,
     MemoryStore,
@@ -74,7 +76,16 @@ def world() -> World:
         published=published,
         codes=codes,
         identity=identity,
-        auth=AuthService(store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock),
+        auth=AuthService(
+            store,
+            identity,
+            MemoryTicketStore(),
+            MemoryRateLimiter(),
+            ids,
+            clock,
+            sessions=StoredSessions(store, clock),
+            connections=LocalHub(),
+        ),
         conversations=ConversationService(store, published, ids, clock),
         messages=MessageService(store, published, ids, clock),
     )

@@ -6,6 +6,7 @@ import jwt
 import pytest
 
 from hubbub.domain.errors import NotConfirmed, Unauthorized, ValidationFailed
+from hubbub.ports import Session
 from tests.unit.conftest import KEY, World
 
 
@@ -24,7 +25,7 @@ async def test_confirmation_codes_gate_sign_in(world: World) -> None:
     assert confirmed.confirmed is True
     tokens, signed_in = await world.auth.sign_in("dana@x.io", "password1", "ip")
     assert signed_in.id == user.id
-    assert world.auth.authenticate(tokens.access_token) == user.id
+    assert (await world.auth.authenticate(tokens.access_token)).user_id == user.id
 
 
 async def test_codes_expire_and_unknown_users_learn_nothing(world: World) -> None:
@@ -59,13 +60,13 @@ async def test_forged_and_expired_access_tokens_are_refused(world: World) -> Non
     ]
     for token in forgeries:
         with pytest.raises(Unauthorized):
-            world.auth.authenticate(token)
-    assert world.auth.authenticate(tokens.access_token) == user.id
+            await world.auth.authenticate(token)
+    assert (await world.auth.authenticate(tokens.access_token)).user_id == user.id
 
 
 async def test_tickets_are_single_use_and_expire(world: World) -> None:
-    ticket, ttl = await world.auth.issue_ticket("u1")
+    ticket, ttl = await world.auth.issue_ticket(Session("u1", "s1"))
     assert ttl <= 60
-    assert await world.auth.redeem_ticket(ticket) == "u1"
+    assert await world.auth.redeem_ticket(ticket) == Session("u1", "s1")
     assert await world.auth.redeem_ticket(ticket) is None
     assert await world.auth.redeem_ticket("") is None

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import pytest
 from argon2 import PasswordHasher
 
+from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
 from hubbub.adapters.system import UlidGenerator
 from hubbub.domain.errors import RateLimited, Unauthorized, ValidationFailed
@@ -62,7 +64,14 @@ def accounts() -> Accounts:
         hasher=PasswordHasher(memory_cost=1024, time_cost=1),
     )
     auth = AuthService(
-        store, identity, MemoryTicketStore(), MemoryRateLimiter(), UlidGenerator(), clock
+        store,
+        identity,
+        MemoryTicketStore(),
+        MemoryRateLimiter(),
+        UlidGenerator(),
+        clock,
+        sessions=StoredSessions(store, clock),
+        connections=LocalHub(),
     )
     return Accounts(clock=clock, mail=mail, auth=auth)
 
@@ -86,6 +95,8 @@ async def test_a_reset_code_sets_a_new_password_and_ends_every_session(
     for session in (laptop, phone):
         with pytest.raises(Unauthorized):
             await accounts.auth.refresh(session.refresh_token)
+        with pytest.raises(Unauthorized):
+            await accounts.auth.authenticate(session.access_token)
     with pytest.raises(Unauthorized):
         await accounts.auth.sign_in("mona", "password1", "ip")
     _, user = await accounts.auth.sign_in("mona", "brand new password", "ip")

@@ -9,8 +9,9 @@ through /api/sync.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Protocol
 
 from hubbub import protocol
@@ -31,9 +32,17 @@ class Connection:
     no task at all (it is most of what a chat server holds).
     """
 
-    def __init__(self, connection_id: str, user_id: str, max_pending: int, sink: FrameSink) -> None:
+    def __init__(
+        self,
+        connection_id: str,
+        user_id: str,
+        max_pending: int,
+        sink: FrameSink,
+        session_id: str = "",
+    ) -> None:
         self.id = connection_id
         self.user_id = user_id
+        self.session_id = session_id
         self._pending: deque[str] = deque()
         self._max_pending = max_pending
         self._sink = sink
@@ -60,6 +69,16 @@ class Connection:
         if self._drain is not None:
             self._drain.cancel()
 
+    def end(self, code: int, reason: str) -> None:
+        """Drops what is queued and closes the socket with `code`, without blocking;
+        the reading side then sees the disconnect and cleans up."""
+        if self.closed:
+            return
+        self.close()
+        task = asyncio.get_running_loop().create_task(self._sink.close(code, reason))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
     async def _run(self) -> None:
         try:
             while self._pending and not self.closed:
@@ -76,12 +95,22 @@ class Connection:
             self._drain = None
 
 
+# Close handshakes under way (a strong reference, so they are not collected mid-way).
+_closing: set[asyncio.Task[None]] = set()
+# How long an ended session is remembered for handshakes that were past the ticket
+# check when it ended: far longer than any handshake takes.
+ENDED_MEMORY_SECONDS = 120.0
+
+
 class LocalHub:
     """Routes deliveries to the connections of their recipients in this process."""
 
-    def __init__(self) -> None:
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._by_user: dict[str, dict[str, Connection]] = {}
         self._opening: Counter[str] = Counter()
+        self._by_session: dict[str, dict[str, Connection]] = {}
+        self._ended: OrderedDict[str, float] = OrderedDict()
+        self._monotonic = monotonic
 
     def reserve(self, user_id: str, limit: int) -> bool:
         """Claims one of the user's `limit` connection slots for a handshake in progress.
@@ -101,6 +130,10 @@ class LocalHub:
 
     def attach(self, connection: Connection) -> None:
         self._by_user.setdefault(connection.user_id, {})[connection.id] = connection
+        if connection.session_id:
+            self._by_session.setdefault(connection.session_id, {})[connection.id] = connection
+            if connection.session_id in self._ended:
+                connection.end(protocol.CLOSE_SESSION_ENDED, "session ended")
 
     def detach(self, connection: Connection) -> None:
         mine = self._by_user.get(connection.user_id)
@@ -108,6 +141,23 @@ class LocalHub:
             mine.pop(connection.id, None)
             if not mine:
                 del self._by_user[connection.user_id]
+        same = self._by_session.get(connection.session_id)
+        if same is not None:
+            same.pop(connection.id, None)
+            if not same:
+                del self._by_session[connection.session_id]
+
+    def close_sessions(self, session_ids: Collection[str]) -> None:
+        """`SessionConnections` for this process: closes the sessions' connections with
+        4401, now and (for handshakes already past the ticket check) when they attach."""
+        now = self._monotonic()
+        while self._ended and next(iter(self._ended.values())) <= now:
+            self._ended.popitem(last=False)
+        for session_id in session_ids:
+            self._ended.pop(session_id, None)
+            self._ended[session_id] = now + ENDED_MEMORY_SECONDS
+            for connection in list(self._by_session.get(session_id, {}).values()):
+                connection.end(protocol.CLOSE_SESSION_ENDED, "session ended")
 
     def connections_of(self, user_id: str) -> list[Connection]:
         return list(self._by_user.get(user_id, {}).values())

@@ -1,6 +1,9 @@
 """Local password identity: argon2id hashes, HS256 access tokens, rotating refresh
 tokens stored as SHA-256 hashes, and optional confirmation codes.
 
+A sign-in starts a session: a family of refresh tokens, each rotated into the next.
+Its id is the access tokens' `sid` claim, so signing out can end them at once.
+
 Shaped like Cognito's user pool so the two are interchangeable behind
 `IdentityProvider`.
 """
@@ -8,6 +11,7 @@ Shaped like Cognito's user pool so the two are interchangeable behind
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
@@ -25,7 +29,9 @@ from hubbub.ports import (
     CodeSender,
     Credential,
     RefreshToken,
+    Session,
     Store,
+    TokenReused,
     TokenSet,
     Transaction,
 )
@@ -61,6 +67,7 @@ class LocalIdentity:
         code_sender: CodeSender | None = None,
         access_ttl_seconds: int = 900,
         refresh_ttl_days: int = 30,
+        refresh_grace_seconds: float = 10,
         hasher: PasswordHasher | None = None,
     ) -> None:
         if len(signing_key) < 32:
@@ -71,6 +78,7 @@ class LocalIdentity:
         self._sender = code_sender
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = timedelta(days=refresh_ttl_days)
+        self._grace = timedelta(seconds=refresh_grace_seconds)
         self._hasher = hasher or PasswordHasher()
         self._decoy_hash = self._hasher.hash(secrets.token_hex(16))
 
@@ -139,36 +147,57 @@ class LocalIdentity:
         return credential.user_id, tokens
 
     async def refresh(self, refresh_token: str) -> TokenSet:
+        """Each token's successor is derived from it (an HMAC under the server key), so
+        a token presented twice within the grace, by two tabs refreshing at once, gets
+        the same successor both times: the family stays one chain, and whoever holds
+        a copy of it is caught at its next rotation. After the grace, or once that
+        successor has been rotated in turn, presenting a rotated token revokes the
+        family (`TokenReused`)."""
         presented = _digest(refresh_token)
+        successor = self._successor(refresh_token)
         now = self._clock.now()
 
-        def work(tx: Transaction) -> TokenSet | None:
+        def work(tx: Transaction) -> TokenSet | str | None:
             record = tx.credentials.get_refresh(presented)
             if record is None or record.expires_at <= now:
                 return None
-            if record.used:
-                tx.credentials.revoke_family(record.family_id)
-                return None
-            tx.credentials.put_refresh(replace(record, used=True))
-            return self._issue(tx, record.user_id, record.family_id)
-
-        tokens = await self._store.write(work)
-        if tokens is None:
-            raise Unauthorized("Refresh token is not valid; sign in again.")
-        return tokens
-
-    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
-        def work(tx: Transaction) -> None:
-            if everywhere:
-                tx.credentials.revoke_user(user_id)
-            elif refresh_token:
-                record = tx.credentials.get_refresh(_digest(refresh_token))
-                if record is not None and record.user_id == user_id:
+            if record.used_at is not None:
+                following = tx.credentials.get_refresh(_digest(successor))
+                late = now - record.used_at >= self._grace
+                if late or following is None or following.used_at is not None:
                     tx.credentials.revoke_family(record.family_id)
+                    return record.family_id
+                return self._issue(tx, record.user_id, record.family_id, successor, following)
+            tx.credentials.put_refresh(replace(record, used_at=now))
+            return self._issue(tx, record.user_id, record.family_id, successor)
 
-        await self._store.write(work)
+        outcome = await self._store.write(work)
+        if isinstance(outcome, str):
+            raise TokenReused(outcome)
+        if outcome is None:
+            raise Unauthorized("Refresh token is not valid; sign in again.")
+        return outcome
 
-    def verify_access_token(self, token: str) -> str:
+    async def sign_out(
+        self, session: Session, refresh_token: str | None, everywhere: bool
+    ) -> list[str]:
+        def work(tx: Transaction) -> list[str]:
+            if everywhere:
+                ended = tx.credentials.families_of(session.user_id) | {session.session_id}
+                tx.credentials.revoke_user(session.user_id)
+                return sorted(ended)
+            ended = {session.session_id}
+            if refresh_token:
+                record = tx.credentials.get_refresh(_digest(refresh_token))
+                if record is not None and record.user_id == session.user_id:
+                    ended.add(record.family_id)
+            for family_id in ended:
+                tx.credentials.revoke_family(family_id)
+            return sorted(ended)
+
+        return await self._store.write(work)
+
+    def verify_access_token(self, token: str) -> Session:
         try:
             claims = jwt.decode(
                 token,
@@ -187,16 +216,19 @@ class LocalIdentity:
         except jwt.PyJWTError as error:
             raise Unauthorized("Access token is missing, invalid or expired.") from error
         subject = claims.get("sub")
+        session_id = claims.get("sid")
         expires = claims.get("exp")
         now = self._clock.now().timestamp()
         if (
             claims.get("token_use") != "access"
             or not isinstance(subject, str)
+            or not isinstance(session_id, str)
+            or not session_id
             or not isinstance(expires, int)
             or expires <= now
         ):
             raise Unauthorized("Access token is missing, invalid or expired.")
-        return subject
+        return Session(user_id=subject, session_id=session_id)
 
     async def has_account(self, user_id: str) -> bool:
         return await self._store.read(lambda tx: tx.credentials.get(user_id) is not None)
@@ -247,7 +279,7 @@ class LocalIdentity:
                 credential.email, credential.username, code, purpose="password_reset"
             )
 
-    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> str:
+    async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> list[str]:
         now = self._clock.now()
 
         def check(tx: Transaction) -> Credential | None:
@@ -262,10 +294,10 @@ class LocalIdentity:
             raise ValidationFailed(BAD_CODE)
         password_hash = await asyncio.to_thread(self._hasher.hash, new_password)
 
-        def spend(tx: Transaction) -> bool:
+        def spend(tx: Transaction) -> list[str] | None:
             current = tx.credentials.get(checked.user_id)
             if current is None or current.confirmation_code_hash != checked.confirmation_code_hash:
-                return False  # spent or replaced while we hashed
+                return None  # spent or replaced while we hashed
             tx.credentials.put(
                 replace(
                     current,
@@ -274,15 +306,27 @@ class LocalIdentity:
                     code_expires_at=None,
                 )
             )
+            ended = sorted(tx.credentials.families_of(current.user_id))
             tx.credentials.revoke_user(current.user_id)
-            return True
+            return ended
 
-        if not await self._store.write(spend):
+        ended = await self._store.write(spend)
+        if ended is None:
             raise ValidationFailed(BAD_CODE)
-        return checked.user_id
+        return ended
 
-    def _issue(self, tx: Transaction, user_id: str, family_id: str | None) -> TokenSet:
+    def _issue(
+        self,
+        tx: Transaction,
+        user_id: str,
+        family_id: str | None,
+        refresh: str | None = None,
+        existing: RefreshToken | None = None,
+    ) -> TokenSet:
+        """A new access token and `refresh` (random for a new session), stored unless
+        it is `existing` already."""
         now = self._clock.now()
+        family_id = family_id or secrets.token_hex(16)
         access = jwt.encode(
             {
                 "sub": user_id,
@@ -291,21 +335,27 @@ class LocalIdentity:
                 "iss": ISSUER,
                 "aud": AUDIENCE,
                 "jti": secrets.token_hex(8),
+                "sid": family_id,
                 "token_use": "access",
             },
             self._key,
             algorithm=ALGORITHM,
         )
-        refresh = secrets.token_urlsafe(32)
-        tx.credentials.put_refresh(
-            RefreshToken(
-                token_hash=_digest(refresh),
-                user_id=user_id,
-                family_id=family_id or secrets.token_hex(16),
-                expires_at=now + self._refresh_ttl,
+        refresh = refresh or secrets.token_urlsafe(32)
+        if existing is None:
+            tx.credentials.put_refresh(
+                RefreshToken(
+                    token_hash=_digest(refresh),
+                    user_id=user_id,
+                    family_id=family_id,
+                    expires_at=now + self._refresh_ttl,
+                )
             )
-        )
         return TokenSet(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
+
+    def _successor(self, refresh_token: str) -> str:
+        mac = hmac.new(self._key, b"refresh-successor\0" + refresh_token.encode(), "sha256")
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

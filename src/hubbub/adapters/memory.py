@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
 from hubbub.domain.views import JsonObject
-from hubbub.ports import CodePurpose, Credential, RefreshToken
+from hubbub.ports import CodePurpose, Credential, RefreshToken, Session
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -42,6 +42,7 @@ class _State:
         self.head: dict[str, int] = {"value": 0}
         self.credentials: dict[str, Credential] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.ended_sessions: dict[str, datetime] = {}
 
 
 class _Journal:
@@ -290,6 +291,26 @@ class _Credentials:
             if token.user_id == user_id:
                 self._j.pop(self._s.refresh_tokens, key)
 
+    def families_of(self, user_id: str) -> set[str]:
+        return {t.family_id for t in self._s.refresh_tokens.values() if t.user_id == user_id}
+
+
+class _EndedSessions:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def end(self, session_id: str, until: datetime) -> None:
+        known = self._s.ended_sessions.get(session_id)
+        self._j.put(self._s.ended_sessions, session_id, max(until, known or until))
+
+    def live(self, now: datetime) -> dict[str, datetime]:
+        return {k: v for k, v in self._s.ended_sessions.items() if v > now}
+
+    def forget_before(self, now: datetime) -> None:
+        for key, until in list(self._s.ended_sessions.items()):
+            if until <= now:
+                self._j.pop(self._s.ended_sessions, key)
+
 
 class MemoryTransaction:
     def __init__(self, state: _State, journal: _Journal) -> None:
@@ -299,6 +320,7 @@ class MemoryTransaction:
         self.messages = _Messages(state, journal)
         self.events = _Events(state, journal)
         self.credentials = _Credentials(state, journal)
+        self.sessions = _EndedSessions(state, journal)
 
 
 class MemoryStore:
@@ -338,7 +360,7 @@ class MemoryTicketStore:
     def __init__(
         self, monotonic: Callable[[], float] = time.monotonic, max_tickets: int = 100_000
     ) -> None:
-        self._tickets: dict[str, tuple[str, float]] = {}
+        self._tickets: dict[str, tuple[Session, float]] = {}
         self._issued: deque[tuple[float, str]] = deque()
         self._monotonic = monotonic
         self._max = max_tickets
@@ -346,17 +368,17 @@ class MemoryTicketStore:
     def __len__(self) -> int:
         return len(self._tickets)
 
-    async def issue(self, user_id: str, ttl_seconds: int) -> str:
+    async def issue(self, session: Session, ttl_seconds: int) -> str:
         now = self._monotonic()
         self._drop_expired(now)
         ticket = secrets.token_urlsafe(32)
-        self._tickets[ticket] = (user_id, now + ttl_seconds)
+        self._tickets[ticket] = (session, now + ttl_seconds)
         self._issued.append((now + ttl_seconds, ticket))
         while len(self._issued) > self._max:
             self._tickets.pop(self._issued.popleft()[1], None)
         return ticket
 
-    async def consume(self, ticket: str) -> str | None:
+    async def consume(self, ticket: str) -> Session | None:
         now = self._monotonic()
         self._drop_expired(now)
         entry = self._tickets.pop(ticket, None)

@@ -514,13 +514,22 @@ class _Credentials(_Repo):
             user_id=row["user_id"],
             family_id=row["family_id"],
             expires_at=_dt(row["expires_at"]),
-            used=bool(row["used"]),
+            used_at=_used_at(row),
         )
 
     def put_refresh(self, token: RefreshToken) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO refresh_tokens VALUES (?, ?, ?, ?, ?)",
-            (token.token_hash, token.user_id, token.family_id, _ts(token.expires_at), token.used),
+            "INSERT OR REPLACE INTO refresh_tokens"
+            " (token_hash, user_id, family_id, expires_at, used, used_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                token.token_hash,
+                token.user_id,
+                token.family_id,
+                _ts(token.expires_at),
+                token.used_at is not None,
+                _ts(token.used_at) if token.used_at else None,
+            ),
         )
 
     def revoke_family(self, family_id: str) -> None:
@@ -528,6 +537,51 @@ class _Credentials(_Repo):
 
     def revoke_user(self, user_id: str) -> None:
         self._db.execute("DELETE FROM refresh_tokens WHERE user_id = ?", (user_id,))
+
+    def families_of(self, user_id: str) -> set[str]:
+        rows = self._all("SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = ?", user_id)
+        return {row[0] for row in rows}
+
+
+# Sessions: ended sessions, and when each refresh token was rotated.
+
+SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    session_id TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+# Rows written before `used_at` existed say only `used = 1`: rotated long ago.
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _migrate_sessions(db: sqlite3.Connection) -> None:
+    db.executescript(SESSIONS_SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(refresh_tokens)")}
+    if "used_at" not in columns:
+        db.execute("ALTER TABLE refresh_tokens ADD COLUMN used_at TEXT")
+
+
+def _used_at(row: sqlite3.Row) -> datetime | None:
+    if row["used_at"]:
+        return _dt(row["used_at"])
+    return _LONG_AGO if row["used"] else None
+
+
+class _EndedSessions(_Repo):
+    def end(self, session_id: str, until: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO ended_sessions VALUES (?, ?) ON CONFLICT (session_id)"
+            " DO UPDATE SET until = max(until, excluded.until)",
+            (session_id, _ts(until)),
+        )
+
+    def live(self, now: datetime) -> dict[str, datetime]:
+        rows = self._all("SELECT session_id, until FROM ended_sessions WHERE until > ?", _ts(now))
+        return {row[0]: _dt(row[1]) for row in rows}
+
+    def forget_before(self, now: datetime) -> None:
+        self._db.execute("DELETE FROM ended_sessions WHERE until <= ?", (_ts(now),))
 
 
 class SqliteTransaction:
@@ -538,6 +592,7 @@ class SqliteTransaction:
         self.messages = _Messages(db)
         self.events = _Events(db)
         self.credentials = _Credentials(db)
+        self.sessions = _EndedSessions(db)
 
 
 @dataclass(slots=True)
@@ -570,6 +625,7 @@ class SqliteStore:
         self._writer_db = _connect(path, synchronous.upper(), read_only=False)
         self._writer_db.execute("PRAGMA journal_mode = WAL")
         self._writer_db.executescript(SCHEMA)
+        _migrate_sessions(self._writer_db)
         self._path = path
         self._synchronous = synchronous.upper()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from hubbub import __version__
 from hubbub.bootstrap import Platform
 from hubbub.server import auth_api, conversations_api, errors, messages_api, users_api, websocket
+from hubbub.server.headers import SecurityHeaders
 from hubbub.server.limits import BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.responses import json_response
@@ -32,12 +33,14 @@ class HubbubApp:
     def __init__(self, api: FastAPI, platform: Platform) -> None:
         self.api = api
         self.platform = platform
+        # Outside FastAPI's own middleware, so even its 500s carry the headers.
+        self._http = SecurityHeaders(api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             await websocket.serve(self.platform, WebSocket(scope, receive, send))
         else:
-            await self.api(scope, receive, send)
+            await self._http(scope, receive, send)
 
 
 def create_app(platform: Platform) -> HubbubApp:

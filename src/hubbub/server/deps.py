@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hubbub.bootstrap import Platform
 from hubbub.domain.errors import Unauthorized
+from hubbub.ports import Session
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/signin.")
 
@@ -22,14 +23,19 @@ async def platform(request: Request) -> Platform:
     return found
 
 
-async def caller_id(
+async def caller_session(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+) -> Session:
+    """The session of a valid bearer token whose session has not ended (sign-out)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send Authorization: Bearer <accessToken>.")
     found: Platform = request.app.state.platform
-    return found.auth.authenticate(credentials.credentials)
+    return await found.auth.authenticate(credentials.credentials)
+
+
+async def caller_id(session: Annotated[Session, Depends(caller_session)]) -> str:
+    return session.user_id
 
 
 async def writer_id(request: Request, caller: Annotated[str, Depends(caller_id)]) -> str:
@@ -56,4 +62,5 @@ PlatformDep = Annotated[Platform, Depends(platform)]
 CallerDep = Annotated[str, Depends(caller_id)]
 WriterDep = Annotated[str, Depends(writer_id)]
 DeviceDep = Annotated[str | None, Depends(device_token)]
+SessionDep = Annotated[Session, Depends(caller_session)]
 ClientIpDep = Annotated[str, Depends(client_ip)]

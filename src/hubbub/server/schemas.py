@@ -38,7 +38,13 @@ class SignInRequest(Api):
 
 
 class RefreshRequest(Api):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="Required unless the request carries `X-Hubbub-Refresh: cookie` and the"
+        " refresh cookie.",
+    )
 
 
 class SignOutRequest(Api):
@@ -160,7 +166,11 @@ class UsersResponse(Api):
 
 class TokensResponse(Api):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None,
+        description="The new refresh token; absent when the request carried"
+        " `X-Hubbub-Refresh: cookie` (it is then only in the HttpOnly cookie).",
+    )
     expires_in: int
 
 

@@ -53,17 +53,22 @@ async def serve(platform: Platform, websocket: WebSocket) -> None:
     if not origin_allowed(websocket, settings.allowed_origins):
         await _refuse(websocket, protocol.CLOSE_ORIGIN_REFUSED, "origin not allowed")
         return
-    user_id = await platform.auth.redeem_ticket(websocket.query_params.get("ticket", ""))
-    if user_id is None:
+    session = await platform.auth.redeem_ticket(websocket.query_params.get("ticket", ""))
+    if session is None:
         await _refuse(websocket, protocol.CLOSE_BAD_TICKET, "invalid or used ticket")
         return
+    user_id = session.user_id
     if not platform.hub.reserve(user_id, settings.max_connections_per_user):
         await _refuse(websocket, protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
         return
     try:
         await websocket.accept()
         connection = Connection(
-            _connection_id(), user_id, settings.max_pending_frames, _Sink(websocket)
+            _connection_id(),
+            user_id,
+            settings.max_pending_frames,
+            _Sink(websocket),
+            session.session_id,
         )
         # The hello's cursor is read before the connection joins the hub: every event
         # after it either arrives live here or is returned by /api/sync?since=<it>.

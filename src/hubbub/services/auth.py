@@ -14,8 +14,12 @@ from hubbub.ports import (
     IdentityProvider,
     IdGenerator,
     RateLimiter,
+    Session,
+    SessionConnections,
+    SessionStore,
     Store,
     TicketStore,
+    TokenReused,
     TokenSet,
     Transaction,
 )
@@ -48,6 +52,8 @@ class AuthPolicy:
     codes_per_ip: int = 30
     tickets_per_minute: int = 60
     window_seconds: int = 300
+    # How long an access token lives: an ended session is remembered that long.
+    access_ttl_seconds: int = 900
 
 
 class AuthService:
@@ -60,6 +66,9 @@ class AuthService:
         ids: IdGenerator,
         clock: Clock,
         policy: AuthPolicy | None = None,
+        *,
+        sessions: SessionStore,
+        connections: SessionConnections,
         devices: KnownDevices | None = None,
     ) -> None:
         self._store = store
@@ -71,6 +80,8 @@ class AuthService:
         self._policy = policy or AuthPolicy()
         self._devices = devices
         self._started = clock.now()
+        self._sessions = sessions
+        self._connections = connections
 
     async def sign_up(
         self, username: str, email: str, password: str, display_name: str, client_ip: str
@@ -154,16 +165,17 @@ class AuthService:
     async def reset_password(
         self, login: str, code: str, new_password: str, client_ip: str = "unknown"
     ) -> None:
-        """Sets a new password with a reset code, then signs the account out everywhere.
+        """Sets a new password with a reset code and ends every session of the account
+        (refresh and access tokens, sockets).
         Attempts are limited per account like confirmation codes; every bad code, for
         any account or none, is the same `ValidationFailed`."""
         rules.password(new_password)
         await self._limit(f"reset:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(f"reset:{await self._account_key(login)}", self._policy.codes_per_account)
-        user_id = await self._identity.confirm_forgot_password(
+        ended = await self._identity.confirm_forgot_password(
             login.strip().lower(), code.strip(), new_password
         )
-        await self.sign_out(user_id, None, everywhere=True)
+        await self._end(ended)
 
     def remember_device(self, user_id: str) -> str | None:
         """A device token for the browser that just signed in as `user_id` (None when
@@ -175,25 +187,46 @@ class AuthService:
         return holder is not None and account == f"id:{holder}"
 
     async def refresh(self, refresh_token: str) -> TokenSet:
-        return await self._identity.refresh(refresh_token)
+        """Rotates the refresh token; a stolen copy used after the real owner (or the
+        other way round) ends the whole session, access tokens and sockets too."""
+        try:
+            return await self._identity.refresh(refresh_token)
+        except TokenReused as reuse:
+            await self._end([reuse.session_id])
+            raise Unauthorized(reuse.message) from None
 
-    async def sign_out(self, user_id: str, refresh_token: str | None, everywhere: bool) -> None:
-        await self._identity.sign_out(user_id, refresh_token, everywhere)
+    async def sign_out(self, caller: Session, refresh_token: str | None, everywhere: bool) -> None:
+        """Ends the caller's session (and the one `refresh_token` belongs to), or every
+        session of the caller: their refresh and access tokens stop working and their
+        WebSocket connections are closed before this returns."""
+        await self._end(await self._identity.sign_out(caller, refresh_token, everywhere))
 
-    def authenticate(self, access_token: str) -> str:
-        """The user id behind a bearer token, or `Unauthorized`."""
-        return self._identity.verify_access_token(access_token)
+    async def authenticate(self, access_token: str) -> Session:
+        """The session behind a bearer token, or `Unauthorized` (also once it ended)."""
+        session = self._identity.verify_access_token(access_token)
+        if await self._sessions.is_ended(session.session_id):
+            raise Unauthorized("This session has ended; sign in again.")
+        return session
 
-    async def issue_ticket(self, user_id: str) -> tuple[str, int]:
-        await self._limit(f"ticket:{user_id}", self._policy.tickets_per_minute, window=60)
+    async def issue_ticket(self, caller: Session) -> tuple[str, int]:
+        await self._limit(f"ticket:{caller.user_id}", self._policy.tickets_per_minute, window=60)
         ttl = self._policy.ticket_ttl_seconds
-        return await self._tickets.issue(user_id, ttl), ttl
+        return await self._tickets.issue(caller, ttl), ttl
 
-    async def redeem_ticket(self, ticket: str) -> str | None:
-        """The ticket's user, once; None if it is unknown, expired or spent."""
+    async def redeem_ticket(self, ticket: str) -> Session | None:
+        """The ticket's session, once; None if it is unknown, expired or spent, or its
+        session has ended since."""
         if not ticket or len(ticket) > 256:
             return None
-        return await self._tickets.consume(ticket)
+        session = await self._tickets.consume(ticket)
+        if session is None or await self._sessions.is_ended(session.session_id):
+            return None
+        return session
+
+    async def _end(self, session_ids: list[str]) -> None:
+        until = self._clock.now() + timedelta(seconds=self._policy.access_ttl_seconds)
+        await self._sessions.end(session_ids, until)
+        self._connections.close_sessions(session_ids)
 
     async def _account_key(self, login: str) -> str:
         """One rate-limit key per account whether it is named by username or email

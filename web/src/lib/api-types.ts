@@ -81,7 +81,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Refresh */
+        /**
+         * Refresh
+         * @description Rotates the refresh token from the body or, with `X-Hubbub-Refresh: cookie`, from
+         *     the cookie; with that header the new one goes only into the cookie. Two refreshes
+         *     of one token within a few seconds (two tabs) both succeed with the same new token;
+         *     a later reuse ends the session.
+         */
         post: operations["refresh_api_auth_refresh_post"];
         delete?: never;
         options?: never;
@@ -98,7 +104,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign Out */
+        /**
+         * Sign Out
+         * @description Ends the caller's session (and the one `refreshToken` belongs to), or with
+         *     `everywhere` every session of the caller: their access tokens stop working at
+         *     once and their WebSocket connections are closed with 4401.
+         */
         post: operations["sign_out_api_auth_signout_post"];
         delete?: never;
         options?: never;
@@ -567,8 +578,11 @@ export interface components {
         };
         /** RefreshRequest */
         RefreshRequest: {
-            /** Refreshtoken */
-            refreshToken: string;
+            /**
+             * Refreshtoken
+             * @description Required unless the request carries `X-Hubbub-Refresh: cookie` and the refresh cookie.
+             */
+            refreshToken?: string | null;
         };
         /** RenameRequest */
         RenameRequest: {
@@ -616,8 +630,11 @@ export interface components {
         SignInResponse: {
             /** Accesstoken */
             accessToken: string;
-            /** Refreshtoken */
-            refreshToken: string;
+            /**
+             * Refreshtoken
+             * @description The new refresh token; absent when the request carried `X-Hubbub-Refresh: cookie` (it is then only in the HttpOnly cookie).
+             */
+            refreshToken?: string | null;
             /** Expiresin */
             expiresIn: number;
             user: components["schemas"]["Me"];
@@ -674,8 +691,11 @@ export interface components {
         TokensResponse: {
             /** Accesstoken */
             accessToken: string;
-            /** Refreshtoken */
-            refreshToken: string;
+            /**
+             * Refreshtoken
+             * @description The new refresh token; absent when the request carried `X-Hubbub-Refresh: cookie` (it is then only in the HttpOnly cookie).
+             */
+            refreshToken?: string | null;
             /** Expiresin */
             expiresIn: number;
         };
@@ -1002,7 +1022,10 @@ export interface operations {
     sign_in_api_auth_signin_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: keep the refresh token in an HttpOnly cookie, not in JSON. */
+                "X-Hubbub-Refresh"?: "cookie" | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1098,13 +1121,16 @@ export interface operations {
     refresh_api_auth_refresh_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: keep the refresh token in an HttpOnly cookie, not in JSON. */
+                "X-Hubbub-Refresh"?: "cookie" | null;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["RefreshRequest"];
+                "application/json": components["schemas"]["RefreshRequest"] | null;
             };
         };
         responses: {
@@ -1194,7 +1220,10 @@ export interface operations {
     sign_out_api_auth_signout_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description `cookie`: keep the refresh token in an HttpOnly cookie, not in JSON. */
+                "X-Hubbub-Refresh"?: "cookie" | null;
+            };
             path?: never;
             cookie?: never;
         };

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { parseConfig, setConfig } from './config'
 import { ApiError, NetworkError, api } from './http'
-import { getAccessToken, getRefreshToken, onSessionEnded, setTokens } from './session'
+import { clearSession, getAccessToken, hasSession, onSessionEnded, setTokens } from './session'
 
 type Handler = (url: string, init: RequestInit) => Response | Promise<Response>
 
@@ -9,11 +9,16 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 }
 
-let calls: { url: string; auth?: string; body?: unknown }[] = []
+let calls: { url: string; auth?: string; mode?: string; body?: unknown }[] = []
 function stubFetch(handler: Handler) {
   vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
     const headers = (init.headers ?? {}) as Record<string, string>
-    calls.push({ url, auth: headers.Authorization, body: init.body ? JSON.parse(init.body as string) : undefined })
+    calls.push({
+      url,
+      auth: headers.Authorization,
+      mode: headers['X-Hubbub-Refresh'],
+      body: init.body ? JSON.parse(init.body as string) : undefined,
+    })
     return handler(url, init)
   })
 }
@@ -21,32 +26,52 @@ function stubFetch(handler: Handler) {
 describe('api()', () => {
   beforeEach(() => {
     calls = []
+    clearSession()
     localStorage.clear()
     setConfig({ apiBaseUrl: 'http://api.test', wsUrl: '' })
   })
   afterEach(() => vi.unstubAllGlobals())
 
-  it('refreshes once on 401 and retries with the rotated token', async () => {
-    setTokens({ accessToken: 'old', refreshToken: 'r1' })
+  it('refreshes once on 401 through the cookie and retries with the new access token', async () => {
+    setTokens({ accessToken: 'old' })
     stubFetch((url, init) => {
-      if (url.endsWith('/api/auth/refresh')) return json(200, { accessToken: 'new', refreshToken: 'r2', expiresIn: 900 })
+      if (url.endsWith('/api/auth/refresh')) return json(200, { accessToken: 'new', expiresIn: 900 })
       const auth = (init.headers as Record<string, string>).Authorization
       return auth === 'Bearer new' ? json(200, { ok: true }) : json(401, { error: { code: 'unauthorized', message: 'expired' } })
     })
     await expect(api('/api/users/me')).resolves.toEqual({ ok: true })
     expect(calls.map((c) => c.url)).toEqual(['http://api.test/api/users/me', 'http://api.test/api/auth/refresh', 'http://api.test/api/users/me'])
-    expect(calls[1].body).toEqual({ refreshToken: 'r1' })
+    // The refresh token is the HttpOnly cookie's business: never in the body, never stored.
+    expect(calls[1]).toMatchObject({ mode: 'cookie', body: {} })
     expect(getAccessToken()).toBe('new')
-    expect(getRefreshToken()).toBe('r2')
+    expect(Object.keys(localStorage)).toEqual(['hubbub.session'])
   })
 
-  it('ends the session when the refresh token is refused', async () => {
-    setTokens({ accessToken: 'old', refreshToken: 'r1' })
+  it('moves a refresh token left in localStorage by an earlier version into the cookie', async () => {
+    localStorage.setItem('hubbub.refreshToken', 'r1')
+    stubFetch((url) =>
+      url.endsWith('/api/auth/refresh') ? json(200, { accessToken: 'new', expiresIn: 900 }) : json(200, { ok: true }),
+    )
+    await expect(api('/api/users/me')).resolves.toEqual({ ok: true })
+    expect(calls[0]).toMatchObject({ url: 'http://api.test/api/auth/refresh', mode: 'cookie', body: { refreshToken: 'r1' } })
+    expect(localStorage.getItem('hubbub.refreshToken')).toBeNull()
+    expect(calls[1].auth).toBe('Bearer new')
+  })
+
+  it('does not try to refresh when there was never a session', async () => {
+    stubFetch(() => json(401, { error: { code: 'unauthorized', message: 'no' } }))
+    await expect(api('/api/users/me')).rejects.toMatchObject({ status: 401 })
+    expect(calls.map((c) => c.url)).toEqual(['http://api.test/api/users/me'])
+  })
+
+  it('ends the session when the refresh is refused', async () => {
+    setTokens({ accessToken: 'old' })
     const ended = vi.fn()
     const off = onSessionEnded(ended)
     stubFetch(() => json(401, { error: { code: 'unauthorized', message: 'no' } }))
     await expect(api('/api/users/me')).rejects.toMatchObject({ status: 401, code: 'unauthorized' })
-    expect(getRefreshToken()).toBeNull()
+    expect(hasSession()).toBe(false)
+    expect(getAccessToken()).toBeNull()
     expect(ended).toHaveBeenCalled()
     off()
   })

@@ -1,5 +1,5 @@
 import { apiUrl } from './config'
-import { clearSession, getAccessToken, getRefreshToken, setTokens } from './session'
+import { COOKIE_SESSION_HEADERS, clearSession, getAccessToken, hasSession, setTokens, takeLegacyRefreshToken } from './session'
 import type { Tokens } from './types'
 
 /** An API failure with the server's stable error code. */
@@ -21,21 +21,28 @@ export interface RequestOptions {
   body?: unknown
   /** Send the bearer token and refresh it once on 401 (default true). */
   auth?: boolean
+  /** Extra request headers. */
+  headers?: Readonly<Record<string, string>>
   signal?: AbortSignal
 }
 
 let refreshing: Promise<boolean> | null = null
 
-/** Rotate the refresh token; concurrent callers share one request. */
+/**
+ * Rotate the refresh token (it travels only in the HttpOnly cookie); concurrent callers in
+ * this tab share one request. Other tabs may refresh at the same moment with the same
+ * cookie: the server answers both with the same successor, so no tab is signed out.
+ */
 export function refreshSession(): Promise<boolean> {
   if (!refreshing) {
     refreshing = (async () => {
-      const refreshToken = getRefreshToken()
-      if (!refreshToken) return false
+      if (!hasSession()) return false
+      const legacy = takeLegacyRefreshToken()
       try {
         const tokens = await raw<Tokens>('/api/auth/refresh', {
           method: 'POST',
-          body: { refreshToken },
+          body: legacy ? { refreshToken: legacy } : {},
+          headers: COOKIE_SESSION_HEADERS,
           auth: false,
         })
         setTokens(tokens)
@@ -53,7 +60,7 @@ export function refreshSession(): Promise<boolean> {
 }
 
 async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers }
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
   const token = getAccessToken()
   if (opts.auth !== false && token) headers.Authorization = `Bearer ${token}`
@@ -92,7 +99,7 @@ async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
 
 /** Call the API; with auth, a 401 triggers one refresh and one retry. */
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
-  if (opts.auth !== false && !getAccessToken() && getRefreshToken()) {
+  if (opts.auth !== false && !getAccessToken() && hasSession()) {
     await refreshSession()
   }
   try {

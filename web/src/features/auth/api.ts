@@ -1,7 +1,7 @@
 import { type QueryClient, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { ApiError, api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
-import { clearSession, getAccessToken, getRefreshToken, setTokens } from '@/lib/session'
+import { COOKIE_SESSION_HEADERS, clearSession, hasSession, setTokens } from '@/lib/session'
 import type { SignInResult, SignUpResult, User } from '@/lib/types'
 
 // Fetchers
@@ -27,14 +27,20 @@ export function resetPassword(input: { username: string; code: string; newPasswo
   return api<void>('/api/auth/reset-password', { method: 'POST', body: input, auth: false })
 }
 
+/** Signs in; the refresh token comes back only as an HttpOnly cookie. */
 export function signIn(input: { username: string; password: string }) {
-  return api<SignInResult>('/api/auth/signin', { method: 'POST', body: input, auth: false })
+  return api<SignInResult>('/api/auth/signin', {
+    method: 'POST',
+    body: input,
+    headers: COOKIE_SESSION_HEADERS,
+    auth: false,
+  })
 }
 
+/** Ends this session on the server (its tokens and sockets) and clears the cookie. */
 export async function signOut(): Promise<void> {
-  const refreshToken = getRefreshToken()
   try {
-    if (refreshToken) await api<void>('/api/auth/signout', { method: 'POST', body: { refreshToken } })
+    if (hasSession()) await api<void>('/api/auth/signout', { method: 'POST', body: {}, headers: COOKIE_SESSION_HEADERS })
   } finally {
     clearSession()
   }
@@ -42,7 +48,7 @@ export async function signOut(): Promise<void> {
 
 /** The signed-in user, or null when there is no session. */
 export async function fetchMe(): Promise<User | null> {
-  if (!getAccessToken() && !getRefreshToken()) return null
+  if (!hasSession()) return null
   try {
     return (await api<{ user: User }>('/api/users/me')).user
   } catch (err) {
