@@ -78,6 +78,8 @@ async def test_a_reset_sets_the_new_password_and_signs_out_every_session(
             "POST", "/auth/refresh", json={"refreshToken": session.refresh_token}
         )
         assert refreshed.status_code == 401
+        # The access tokens of those sessions end at once too, not when they expire.
+        assert (await client.call("GET", "/users/me", session)).status_code == 401
     old = await client.call(
         "POST", "/auth/signin", json={"username": name, "password": "old password"}
     )
