@@ -199,4 +199,3 @@ class SyncResponse(Api):
 
 class Health(Api):
     status: Literal["ok"]
-    connections: int

@@ -1,7 +1,9 @@
 """The /ws endpoint: a thin shell that pumps frames through `hubbub.protocol`.
 
-Reading and writing are separate tasks. Commands from one connection run one at a
-time, in order; events reach it through its own bounded queue (see `LocalHub`).
+Reading and writing are separate tasks. Commands from one connection start in the
+order they arrive and up to `MAX_IN_FLIGHT` (32) run at once; their writes commit in
+arrival order (see `_read`). Events reach it through its own bounded queue (see
+`LocalHub`). Limits below the app (heads, PINGs, backpressure) are in `transport`.
 """
 
 from __future__ import annotations
@@ -19,14 +21,19 @@ from hubbub.domain.errors import RateLimited
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
-    """Non-browser clients send no Origin; browsers must come from our own host or
-    from an origin in the allowlist (HUBBUB_ALLOWED_ORIGINS)."""
+    """Non-browser clients send no Origin; browsers must come from our own page (same
+    host, and `http` for `ws` or `https` for `wss`) or from an origin in the allowlist
+    (HUBBUB_ALLOWED_ORIGINS). The scheme is the request's as the ASGI scope tells it, so
+    behind a TLS proxy it is `wss` only when a trusted proxy says so."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
     if "*" in allowed or origin.rstrip("/") in allowed:
         return True
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+    parts = urlsplit(origin)
+    page_scheme = "https" if websocket.scope.get("scheme") == "wss" else "http"
+    host = websocket.headers.get("host", "")
+    return parts.scheme == page_scheme and bool(host) and parts.netloc.lower() == host.lower()
 
 
 class _FrameBudget:

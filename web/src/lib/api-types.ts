@@ -450,8 +450,6 @@ export interface components {
              * @constant
              */
             status: "ok";
-            /** Connections */
-            connections: number;
         };
         /** Me */
         Me: {
