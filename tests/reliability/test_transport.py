@@ -327,22 +327,29 @@ async def _status(server: ServerProcess) -> int:
 async def test_same_host_origins_must_match_the_scheme(api: Api) -> None:
     account = await api.sign_up()
     host = api.base_url.split("//", 1)[1]
-    for origin, expected in [
-        (f"http://{host}", None),
-        (f"https://{host}", 4403),  # not this plain-HTTP server's page
-        (f"ftp://{host}", 4403),
-        (f"ws://{host}", 4403),
-        (f"//{host}", 4403),
+    behind_tls = {"X-Forwarded-Proto": "https"}  # what a TLS-terminating proxy adds
+    for origin, headers, expected in [
+        (f"http://{host}", {}, None),
+        (f"https://{host}", {}, 4403),  # not this plain-HTTP server's page
+        (f"ftp://{host}", {}, 4403),
+        (f"ws://{host}", {}, 4403),
+        (f"//{host}", {}, 4403),
+        (f"https://{host}", behind_tls, None),
+        (f"http://{host}", behind_tls, 4403),
     ]:
         url = f"{api.ws_url}?ticket={await api.ticket(account)}"
-        async with websockets.connect(url, origin=origin) as connection:  # type: ignore[arg-type]
+        async with websockets.connect(
+            url,
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers=headers,
+        ) as connection:
             try:
                 frame = await asyncio.wait_for(connection.recv(), 5)
                 code = None
                 assert '"hello"' in str(frame)
             except websockets.ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
-        assert code == expected, origin
+        assert code == expected, (origin, headers)
 
 
 async def test_health_does_not_tell_the_connection_count(api: Api) -> None:

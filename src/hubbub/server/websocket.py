@@ -23,17 +23,31 @@ from hubbub.domain.errors import RateLimited
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     """Non-browser clients send no Origin; browsers must come from our own page (same
     host, and `http` for `ws` or `https` for `wss`) or from an origin in the allowlist
-    (HUBBUB_ALLOWED_ORIGINS). The scheme is the request's as the ASGI scope tells it, so
-    behind a TLS proxy it is `wss` only when a trusted proxy says so."""
+    (HUBBUB_ALLOWED_ORIGINS).
+
+    Behind a TLS-terminating proxy the request reaches us as `ws`; the proxy's
+    `X-Forwarded-Proto` then gives the scheme the browser used. It is believed from any
+    peer because it can only loosen the check for a client that could forge `Origin`
+    anyway: a page cannot make a browser send that header on a WebSocket handshake."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
     if "*" in allowed or origin.rstrip("/") in allowed:
         return True
     parts = urlsplit(origin)
-    page_scheme = "https" if websocket.scope.get("scheme") == "wss" else "http"
     host = websocket.headers.get("host", "")
-    return parts.scheme == page_scheme and bool(host) and parts.netloc.lower() == host.lower()
+    return (
+        parts.scheme == _page_scheme(websocket)
+        and bool(host)
+        and parts.netloc.lower() == host.lower()
+    )
+
+
+def _page_scheme(websocket: WebSocket) -> str:
+    forwarded = websocket.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if forwarded in ("http", "https"):
+        return forwarded
+    return "https" if websocket.scope.get("scheme") == "wss" else "http"
 
 
 class _FrameBudget:
