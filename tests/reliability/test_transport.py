@@ -44,7 +44,8 @@ async def _ping_flood(port: int, ticket: str, deadline: float) -> asyncio.Stream
     """Opens /ws, reads the 101 and then sends PING frames without ever reading again,
     until FLOOD_MIB are sent, the server stops reading (writes stall) or closes, or the
     deadline. Returns the writer, still open, so whatever the server holds for it stays
-    held."""
+    held. With HUBBUB_SOAK=1, a socket the server cut off is replaced by a new one until
+    the deadline, so what is left behind by each one would add up."""
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(_upgrade(port, ticket))
@@ -56,6 +57,9 @@ async def _ping_flood(port: int, ticket: str, deadline: float) -> asyncio.Stream
             writer.write(PINGS)
             await asyncio.wait_for(writer.drain(), STALL_SECONDS)
             sent += len(PINGS)
+    if SOAK and ticket == "bogus" and loop.time() < deadline:
+        writer.close()
+        return await _ping_flood(port, ticket, deadline)
     return writer
 
 

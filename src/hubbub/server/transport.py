@@ -250,7 +250,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     _ping_tokens: float = PING_BURST
     _ping_stamp: float = 0.0
     _aborts: bool = False
-    _discarding: bool = False
+    _deaf: bool = False  # stopped reading for good: the close timer ends the socket
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -265,7 +265,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        if not self.read_paused and not self.transport.is_closing():
+        if not self.read_paused and not self._deaf and not self.transport.is_closing():
             self.transport.resume_reading()
 
     async def receive(self) -> ASGIReceiveEvent:
@@ -293,10 +293,6 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     # PINGs.
 
-    def data_received(self, data: bytes) -> None:
-        if not self._discarding:
-            super().data_received(data)
-
     def handle_ping(self) -> None:
         # websockets has already queued a PONG for every PING it parsed.
         pongs = self.conn.data_to_send()
@@ -304,11 +300,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             return
         if self.close_sent:
             # Not answered. A peer that keeps pinging instead of answering our close is
-            # not parsed any more: its bytes are dropped until the close timer ends it.
-            # (Closing the socket now, with its bytes unread, would send a reset that
-            # can destroy the close frame on its way.)
+            # not read any more until the close timer aborts it. (Closing the socket
+            # now, with its bytes unread, would send a reset that can destroy the close
+            # frame on its way.)
             if not self._take_pings(1):
-                self._discarding = True
+                self._deaf = True
+                self.transport.pause_reading()
             return
         if not self._take_pings(len(pongs)):
             self._fail(CLOSE_POLICY_VIOLATION, "too many pings")
