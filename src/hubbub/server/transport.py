@@ -21,8 +21,10 @@ must hold before any ASGI code runs live here, as two small subclasses handed to
 Subclassing rather than wrapping: these are the only places that see control frames and
 partial heads, and uvicorn has no settings for them (its `limit_concurrency` counts idle
 WebSockets and would turn every REST call into a 503 once they fill it). Every override
-calls uvicorn's own method and adds a check, so a uvicorn upgrade changes little here;
-the transport tests (`tests/reliability/test_transport.py`) pin the behaviour.
+calls uvicorn's own method and adds a check, except `HttpProtocol.data_received`, which
+repeats uvicorn's few lines to count head bytes and to tell its own refusals from parse
+errors; so a uvicorn upgrade changes little here, and the transport tests
+(`tests/reliability/test_transport.py`) pin the behaviour.
 """
 
 from __future__ import annotations
