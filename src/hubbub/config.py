@@ -43,6 +43,7 @@ class Settings:
     # Transport limits (issue 8): what one socket may cost before the app sees it.
     max_header_bytes: int = 16 * 1024
     head_timeout_seconds: int = 10
+    body_timeout_seconds: int = 10
     keep_alive_seconds: int = 5
     max_open_connections: int = 0  # 0: the open-file limit less a reserve
 
@@ -84,6 +85,7 @@ class Settings:
             "HUBBUB_MAX_HEADER_BYTES must be 1024-1048576",
         )
         _check(1 <= self.head_timeout_seconds <= 300, "HUBBUB_HEAD_TIMEOUT_SECONDS must be 1-300")
+        _check(1 <= self.body_timeout_seconds <= 300, "HUBBUB_BODY_TIMEOUT_SECONDS must be 1-300")
         _check(1 <= self.keep_alive_seconds <= 300, "HUBBUB_KEEP_ALIVE_SECONDS must be 1-300")
         _check(
             self.max_open_connections == 0 or self.max_open_connections >= 10,

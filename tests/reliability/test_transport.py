@@ -253,6 +253,32 @@ async def test_unfinished_heads_are_closed_after_the_head_timeout(tmp_path: Path
             await api.close()
 
 
+async def test_a_request_body_that_stops_arriving_is_timed_out(tmp_path: Path) -> None:
+    """A head that promises a body, then too little of it (slow POST): 408, closed."""
+    with own_server(tmp_path, HUBBUB_BODY_TIMEOUT_SECONDS="1") as server:
+        api = Api(server.base_url)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            try:
+                writer.write(
+                    b"POST /api/auth/signin HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                    b'{"username": '
+                )
+                timed_out = await _closed_by_server(reader)
+                assert timed_out.startswith(b"HTTP/1.1 408 "), timed_out
+                assert b'"request_timeout"' in timed_out
+            finally:
+                writer.close()
+            # A body that does arrive in time is served as before.
+            reply = await api.call(
+                "POST", "/auth/signin", json={"username": "nobody", "password": "wrong one"}
+            )
+            assert reply.status_code == 401
+        finally:
+            await api.close()
+
+
 async def test_idle_keep_alive_connections_are_closed(tmp_path: Path) -> None:
     with own_server(tmp_path, HUBBUB_KEEP_ALIVE_SECONDS="1") as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

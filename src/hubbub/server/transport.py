@@ -6,8 +6,9 @@ must hold before any ASGI code runs live here, as two small subclasses handed to
 
 - `HttpProtocol` (httptools): a request head is at most `max_header_bytes` (431), must
   arrive within `head_timeout` of its first byte, or of the connection opening (408, or a
-  silent close if nothing was sent: bytes trickling in do not restart the clock), and
-  the process holds at most `max_connections` sockets (503 at once, before reading).
+  silent close if nothing was sent: bytes trickling in do not restart the clock); its
+  body must follow within `body_timeout` (408; the app sees a disconnect); and the
+  process holds at most `max_connections` sockets (503 at once, before reading).
   WebSocket upgrades stop `headroom` short of that, so when sockets fill the process,
   sign-in, tickets and `/healthz` still get through.
 - `WebSocketProtocol` (websockets, Sans-I/O): uvicorn answers every PING straight into
@@ -68,6 +69,7 @@ LINGER_SECONDS = 2.0
 class Limits:
     max_header_bytes: int
     head_timeout: float
+    body_timeout: float
     max_connections: int
     headroom: int
 
@@ -78,6 +80,7 @@ class Limits:
         return cls(
             max_header_bytes=settings.max_header_bytes,
             head_timeout=float(settings.head_timeout_seconds),
+            body_timeout=float(settings.body_timeout_seconds),
             max_connections=cap,
             headroom=max(1, min(64, cap // 10)),
         )
@@ -179,6 +182,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._cancel_timer()  # the body's deadline
         self._head_open = True  # what comes next is the next request's head
         self._head_bytes = 0
 
@@ -192,6 +196,8 @@ class HttpProtocol(HttpToolsProtocol):
             self._refuse_head()
             raise _Refused
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
+            self._timer = self.loop.call_later(self.LIMITS.body_timeout, self._body_late)
 
     def handle_websocket_upgrade(self) -> None:
         if len(self.connections) > self.LIMITS.max_connections - self.LIMITS.headroom:
@@ -227,6 +233,22 @@ class HttpProtocol(HttpToolsProtocol):
             self.transport.close()  # nothing was asked: nothing to answer
             return
         self._answer(408, "request_timeout", "The request head took too long to arrive.")
+
+    def _body_late(self) -> None:
+        self._timer = None
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or self.transport.is_closing():
+            return
+        if cycle.response_started:
+            # Answered without reading the body (413, 404...): no keep-alive, since the
+            # rest of the body would be read as the next request.
+            cycle.keep_alive = False
+            if cycle.response_complete:
+                self.transport.close()
+            return
+        cycle.disconnected = True  # the app's receive() returns http.disconnect
+        cycle.message_event.set()
+        self._answer(408, "request_timeout", "The request body took too long to arrive.")
 
     def _answer(self, status: int, code: str, message: str, *, linger: bool = False) -> None:
         """Writes a JSON error response and closes the connection (after a linger)."""
