@@ -56,21 +56,27 @@ def _serve(settings: Settings) -> int:
 
     from hubbub.bootstrap import build
     from hubbub.server.app import create_app
+    from hubbub.server.transport import Limits, protocols
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
     app = create_app(build(settings))
+    http, ws = protocols(Limits.from_settings(settings))
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
+        http=http,  # httptools, with head limits and a connection cap
+        ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
         access_log=False,
         lifespan="on",
+        server_header=False,  # responses do not name the server software
+        proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
     print(f"Hubbub on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
     uvicorn.Server(config).run()

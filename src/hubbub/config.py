@@ -51,6 +51,12 @@ class Settings:
     password_hash_memory_kib: int = 65536
     static_dir: Path | None = None
     log_level: str = "info"
+    # Transport limits (issue 8): what one socket may cost before the app sees it.
+    max_header_bytes: int = 16 * 1024
+    head_timeout_seconds: int = 10
+    body_timeout_seconds: int = 10
+    keep_alive_seconds: int = 5
+    max_open_connections: int = 0  # 0: the open-file limit less a reserve
 
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
@@ -101,6 +107,17 @@ class Settings:
         _check(
             self.log_level in {"critical", "error", "warning", "info", "debug"},
             "HUBBUB_LOG_LEVEL must be critical, error, warning, info or debug",
+        )
+        _check(
+            1024 <= self.max_header_bytes <= 1024 * 1024,
+            "HUBBUB_MAX_HEADER_BYTES must be 1024-1048576",
+        )
+        _check(1 <= self.head_timeout_seconds <= 300, "HUBBUB_HEAD_TIMEOUT_SECONDS must be 1-300")
+        _check(1 <= self.body_timeout_seconds <= 300, "HUBBUB_BODY_TIMEOUT_SECONDS must be 1-300")
+        _check(1 <= self.keep_alive_seconds <= 300, "HUBBUB_KEEP_ALIVE_SECONDS must be 1-300")
+        _check(
+            self.max_open_connections == 0 or self.max_open_connections >= 10,
+            "HUBBUB_MAX_OPEN_CONNECTIONS must be 0 (from the open-file limit) or ≥ 10",
         )
         for origin in self.allowed_origins:
             _check(

@@ -141,7 +141,7 @@ async def test_concurrent_connection_flood_from_one_user_is_capped(tmp_path: Pat
             assert outcomes.count(None) == 3, outcomes
             assert outcomes.count(4429) == 12, outcomes
             health = (await api.http.get("/healthz")).json()
-            assert health == {"status": "ok", "connections": 3}
+            assert health == {"status": "ok"}
             for connection in connections:
                 await connection.close()
             # Slots come back once the connections close.

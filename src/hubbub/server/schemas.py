@@ -219,4 +219,3 @@ class SyncResponse(Api):
 
 class Health(Api):
     status: Literal["ok"]
-    connections: int

@@ -1,7 +1,9 @@
 """The /ws endpoint: a thin shell that pumps frames through `hubbub.protocol`.
 
-Reading and writing are separate tasks. Commands from one connection run one at a
-time, in order; events reach it through its own bounded queue (see `LocalHub`).
+Reading and writing are separate tasks. Commands from one connection start in the
+order they arrive and up to `MAX_IN_FLIGHT` (32) run at once; their writes commit in
+arrival order (see `_read`). Events reach it through its own bounded queue (see
+`LocalHub`). Limits below the app (heads, PINGs, backpressure) are in `transport`.
 """
 
 from __future__ import annotations
@@ -19,14 +21,33 @@ from hubbub.domain.errors import RateLimited
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
-    """Non-browser clients send no Origin; browsers must come from our own host or
-    from an origin in the allowlist (HUBBUB_ALLOWED_ORIGINS)."""
+    """Non-browser clients send no Origin; browsers must come from our own page (same
+    host, and `http` for `ws` or `https` for `wss`) or from an origin in the allowlist
+    (HUBBUB_ALLOWED_ORIGINS).
+
+    Behind a TLS-terminating proxy the request reaches us as `ws`; the proxy's
+    `X-Forwarded-Proto` then gives the scheme the browser used. It is believed from any
+    peer because it can only loosen the check for a client that could forge `Origin`
+    anyway: a page cannot make a browser send that header on a WebSocket handshake."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
     if "*" in allowed or origin.rstrip("/") in allowed:
         return True
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+    parts = urlsplit(origin)
+    host = websocket.headers.get("host", "")
+    return (
+        parts.scheme == _page_scheme(websocket)
+        and bool(host)
+        and parts.netloc.lower() == host.lower()
+    )
+
+
+def _page_scheme(websocket: WebSocket) -> str:
+    forwarded = websocket.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if forwarded in ("http", "https"):
+        return forwarded
+    return "https" if websocket.scope.get("scheme") == "wss" else "http"
 
 
 class _FrameBudget:

@@ -509,8 +509,6 @@ export interface components {
              * @constant
              */
             status: "ok";
-            /** Connections */
-            connections: number;
         };
         /** Me */
         Me: {
