@@ -66,3 +66,44 @@ def test_trusted_proxies_are_parsed_and_validated() -> None:
         Settings.from_env({"HUBBUB_TRUSTED_PROXIES": "127.0.0.1, proxy.example"})
     with pytest.raises(ConfigError, match="HUBBUB_WRITE_BURST"):
         Settings.from_env({"HUBBUB_WRITE_BURST": "0"})
+
+
+async def _scheme_seen(trusted: tuple[str, ...], kind: str, scheme: str, proto: str) -> str:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["scheme"])
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        return None
+
+    scope = {
+        "type": kind,
+        "scheme": scheme,
+        "client": ("127.0.0.1", 5000),
+        "headers": [(b"x-forwarded-proto", proto.encode())],
+    }
+    await TrustedProxies(app, trusted)(scope, receive, send)
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "kind", "scheme", "proto", "seen"),
+    [
+        # A TLS-terminating proxy we trust: the client's scheme, in the request's kind.
+        (("127.0.0.1",), "http", "http", "https", "https"),
+        (("127.0.0.1",), "websocket", "ws", "https", "wss"),
+        (("127.0.0.1",), "http", "https", "http", "http"),
+        # Anyone else's word is ignored, and so is nonsense.
+        ((), "http", "http", "https", "http"),
+        (("10.0.0.1",), "http", "http", "https", "http"),
+        (("127.0.0.1",), "http", "http", "gopher", "http"),
+    ],
+)
+async def test_the_scheme_comes_from_a_trusted_proxy_only(
+    trusted: tuple[str, ...], kind: str, scheme: str, proto: str, seen: str
+) -> None:
+    assert await _scheme_seen(trusted, kind, scheme, proto) == seen

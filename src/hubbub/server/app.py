@@ -35,8 +35,14 @@ class HubbubApp:
         self.platform = platform
         # Outside FastAPI's own middleware, so even its 500s carry the headers.
         self._http = SecurityHeaders(api)
+        trusted = platform.settings.trusted_proxies
+        # Outermost, so /ws and every response see the client a trusted proxy names.
+        self._entry = TrustedProxies(self._route, trusted) if trusted else self._route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             await websocket.serve(self.platform, WebSocket(scope, receive, send))
         else:
@@ -94,6 +100,4 @@ def create_app(platform: Platform) -> HubbubApp:
             return placeholder()
 
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
-    if platform.settings.trusted_proxies:
-        app.add_middleware(TrustedProxies, trusted=platform.settings.trusted_proxies)
     return HubbubApp(app, platform)

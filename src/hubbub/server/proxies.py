@@ -4,7 +4,9 @@
 default): anyone else could put any address there and pick their own rate-limit key.
 Each proxy appends the address it received the request from, so the list is read from
 the right, skipping trusted hops; the first address that is not trusted is the client.
-Anything to its left was written by the client itself and is ignored.
+Anything to its left was written by the client itself and is ignored. From a trusted
+proxy, `X-Forwarded-Proto` also gives the scheme the client used, so a TLS-terminating
+proxy's clients get `Secure` cookies and HSTS.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class TrustedProxies:
-    """Rewrites `scope["client"]` from `X-Forwarded-For` when the peer is trusted."""
+    """Rewrites `scope["client"]` from `X-Forwarded-For`, and `scope["scheme"]` from
+    `X-Forwarded-Proto`, when the peer is trusted."""
 
     def __init__(self, app: ASGIApp, trusted: Sequence[str]) -> None:
         self._app = app
@@ -35,6 +38,9 @@ class TrustedProxies:
                 if forwarded:
                     client = self.client_of(b",".join(forwarded).decode("latin-1"), peer[0])
                     scope = {**scope, "client": (client, 0)}
+                scheme = _forwarded_scheme(scope)
+                if scheme is not None:
+                    scope = {**scope, "scheme": scheme}
         await self._app(scope, receive, send)
 
     def client_of(self, forwarded_for: str, peer: str) -> str:
@@ -53,6 +59,22 @@ class TrustedProxies:
 
     def _trusted(self, address: _Address | None) -> bool:
         return address is not None and any(address in network for network in self._networks)
+
+
+def _forwarded_scheme(scope: Scope) -> str | None:
+    """The scheme the nearest proxy says the client used, in this request's kind
+    (`https` or `wss` for TLS), or None when it says nothing readable."""
+    values = [v for k, v in scope["headers"] if k == b"x-forwarded-proto"]
+    if not values:
+        return None
+    # The last proxy to set it is the one we trust, and it speaks for its own client.
+    said: str = values[-1].decode("latin-1").split(",")[-1].strip().lower()
+    if said not in ("http", "https"):
+        return None
+    secure = said == "https"
+    if scope["type"] == "websocket":
+        return "wss" if secure else "ws"
+    return said
 
 
 def _address(text: str) -> _Address | None:
