@@ -158,12 +158,18 @@ async def test_lone_surrogates_in_json_are_refused_not_crashed_on(api: Api) -> N
 
 
 async def test_odd_sync_cursors_are_validation_errors(api: Api) -> None:
+    """A cursor is what the server handed out: ASCII decimal digits, nothing else."""
     account = await api.sign_up()
-    for since in ["²", "١٢", "-1", "1e3", " 1", "0x10", "9" * 20, "", "+1"]:
+    odd = ["²", "١٢", "-1", "1e3", " 1", "1 ", "0x10", "9" * 20, "", "+1", "1.0", "1_0"]
+    for since in odd:
         reply = await api.call("GET", "/sync", account, params={"since": since})
-        assert reply.status_code in (200, 422), (since, reply.status_code, reply.text)
-        if reply.status_code == 422:
-            assert reply.json()["error"]["code"] == "validation_error"
+        assert reply.status_code == 422, (since, reply.status_code, reply.text)
+        assert reply.json()["error"]["code"] == "validation_error", (since, reply.text)
+    head = await api.call("GET", "/sync", account)
+    assert head.status_code == 200, head.text
+    for since in ["0", head.json()["cursor"]]:
+        reply = await api.call("GET", "/sync", account, params={"since": since})
+        assert reply.status_code == 200, (since, reply.status_code, reply.text)
 
 
 def _nested(depth: int) -> str:
