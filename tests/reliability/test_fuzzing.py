@@ -5,6 +5,8 @@ clients unaffected)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -12,15 +14,13 @@ from typing import Any
 import httpx
 import hypothesis
 import hypothesis.errors
-import orjson
 import pytest
 import schemathesis
-import websockets
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 
-from tests.support import Api, ServerProcess, open_socket
+from tests.support import Account, Api, ServerProcess, open_socket
 
 EXAMPLES = 50
 
@@ -243,76 +243,91 @@ async def test_malformed_frames_get_error_frames_and_others_chat_on(api: Api) ->
         await _still_chatting(ana_ws, bob_ws, conversation, "after-malformed")
 
 
-@hypothesis.settings(max_examples=1, deadline=None, database=None)
-@hypothesis.given(data=st.data())
-def test_random_frames_never_break_the_server(data: st.DataObject, server: ServerProcess) -> None:
-    """Hypothesis-generated frames: JSON values of any shape with the protocol's field
-    names mixed in, and random text and bytes; every one is answered, none crashes."""
-    json_values = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-        lambda inner: (
-            st.lists(inner, max_size=4)
-            | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=5)
-        ),
-        max_leaves=20,
-    )
-    actions = st.fixed_dictionaries(
-        {"action": st.sampled_from(ACTIONS)},
-        optional={name: json_values for name in FIELDS},
-    )
-    frames = data.draw(
-        st.lists(
-            actions.map(lambda f: orjson.dumps(f).decode())
-            | json_values.map(lambda v: orjson.dumps(v).decode())
-            | st.text(max_size=200)
-            | st.binary(max_size=200),
-            min_size=150,
-            max_size=150,
-        )
-    )
-    asyncio.run(_random_frames(server, frames))
-
-
 ACTIONS = ["sendMessage", "editMessage", "deleteMessage", "typing", "markRead", "ping", "x"]
 FIELDS = ["requestId", "conversationId", "clientMessageId", "messageId", "body", "seq", "isTyping"]
 
 
-async def _random_frames(server: ServerProcess, frames: list[str | bytes]) -> None:
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+_FRAMES = st.lists(
+    st.fixed_dictionaries(
+        {"action": st.sampled_from(ACTIONS)},
+        optional={name: _JSON_VALUES for name in FIELDS},
+    ).map(json.dumps)
+    | _JSON_VALUES.map(json.dumps)
+    | st.text(max_size=200)
+    | st.binary(max_size=200),
+    min_size=1,
+    # A fresh connection per example, and fewer frames than its burst allowance, so
+    # every frame is read as a command rather than refused by the frame rate limit.
+    max_size=50,
+)
+
+
+@dataclass
+class _Cast:
+    attacker: Account
+    ana: Account
+    bob: Account
+    conversation: str
+
+
+@pytest.fixture(scope="module")
+def cast(server: ServerProcess) -> _Cast:
+    async def make() -> _Cast:
+        api = Api(server.base_url)
+        try:
+            attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
+            return _Cast(attacker, ana, bob, await api.direct(ana, bob))
+        finally:
+            await api.close()
+
+    return asyncio.run(make())
+
+
+_examples = itertools.count()
+
+
+@hypothesis.settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@hypothesis.given(frames=_FRAMES)
+def test_random_frames_never_break_the_server(
+    frames: list[str | bytes], server: ServerProcess, cast: _Cast
+) -> None:
+    """Hypothesis-generated frames: JSON values of any shape with the protocol's field
+    names mixed in, and random text and bytes; every one is answered, none crashes."""
+    asyncio.run(_random_frames(server, cast, frames, f"after-random-{next(_examples)}"))
+
+
+async def _random_frames(
+    server: ServerProcess, cast: _Cast, frames: list[str | bytes], cmid: str
+) -> None:
     api = Api(server.base_url)
     try:
-        attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
-        conversation = await api.direct(ana, bob)
         async with (
-            open_socket(api, attacker) as evil,
-            open_socket(api, ana) as ana_ws,
-            open_socket(api, bob) as bob_ws,
+            open_socket(api, cast.attacker) as evil,
+            open_socket(api, cast.ana) as ana_ws,
+            open_socket(api, cast.bob) as bob_ws,
         ):
             for frame in frames:
                 await evil.send(frame)
-                await asyncio.sleep(0.02)  # stay under the frame rate limit
             assert (await evil.request("ping"))["type"] == "pong"
             codes = {f["error"]["code"] for f in evil.of_type("error")}
-            assert "internal_error" not in codes, codes
-            await _still_chatting(ana_ws, bob_ws, conversation, "after-random")
+            assert codes <= {"validation_error", "payload_too_large", "not_found"}, codes
+            await _still_chatting(ana_ws, bob_ws, cast.conversation, cmid)
         assert (await api.http.get("/healthz")).json()["status"] == "ok"
     finally:
         await api.close()
-
-
-async def test_invalid_utf8_in_a_text_frame_closes_only_that_connection(api: Api) -> None:
-    attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
-    conversation = await api.direct(ana, bob)
-    async with open_socket(api, ana) as ana_ws, open_socket(api, bob) as bob_ws:
-        ticket = await api.ticket(attacker)
-        async with websockets.connect(f"{api.ws_url}?ticket={ticket}") as raw:
-            await raw.recv()  # hello
-            await raw.send(b'{"action":"ping","body":"\xff\xfe"}', text=True)
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                while True:
-                    await asyncio.wait_for(raw.recv(), 5)
-            # The WebSocket protocol requires closing on invalid UTF-8 (RFC 6455 8.1).
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
-        await _still_chatting(ana_ws, bob_ws, conversation, "after-utf8")
 
 
 async def _still_chatting(ana_ws: Any, bob_ws: Any, conversation: str, cmid: str) -> None:
