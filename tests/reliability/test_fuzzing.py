@@ -16,6 +16,7 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import schemathesis
+import websockets
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
@@ -328,6 +329,22 @@ async def _random_frames(
         assert (await api.http.get("/healthz")).json()["status"] == "ok"
     finally:
         await api.close()
+
+
+async def test_invalid_utf8_in_a_text_frame_closes_only_that_connection(api: Api) -> None:
+    attacker, ana, bob = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    async with open_socket(api, ana) as ana_ws, open_socket(api, bob) as bob_ws:
+        ticket = await api.ticket(attacker)
+        async with websockets.connect(f"{api.ws_url}?ticket={ticket}") as raw:
+            await raw.recv()  # hello
+            await raw.send(b'{"action":"ping","body":"\xff\xfe"}', text=True)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(raw.recv(), 5)
+            # The WebSocket protocol requires closing on invalid UTF-8 (RFC 6455 8.1).
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+        await _still_chatting(ana_ws, bob_ws, conversation, "after-utf8")
 
 
 async def _still_chatting(ana_ws: Any, bob_ws: Any, conversation: str, cmid: str) -> None:
