@@ -318,10 +318,15 @@ class Socket:
             frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame).decode()
         )
 
-    async def request(self, action: str, **fields: Any) -> dict[str, Any]:
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (no more frames will arrive)."""
+        return self._reader.done()
+
+    async def request(self, action: str, /, within: float = 5.0, **fields: Any) -> dict[str, Any]:
         request_id = f"r{next(self._ids)}"
         await self.send({"action": action, "requestId": request_id, **fields})
-        return await self.wait_for(requestId=request_id)
+        return await self.wait_for(within, requestId=request_id)
 
     async def quiet(self, seconds: float = 0.3) -> None:
         """Lets in-flight frames arrive before asserting that something did not."""
