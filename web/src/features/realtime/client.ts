@@ -35,6 +35,7 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     },
     onStatus: () => listeners.forEach((fn) => fn()),
     isFatal: (err) => err instanceof ApiError && err.status === 401,
+    isCursorRejected: (err) => err instanceof ApiError && err.status >= 400 && err.status < 500,
   })
   return {
     client,
