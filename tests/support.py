@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,9 +328,21 @@ class Socket:
         await self.send({"action": action, "requestId": request_id, **fields})
         return await self.wait_for(within, requestId=request_id)
 
-    async def quiet(self, seconds: float = 0.3) -> None:
-        """Lets in-flight frames arrive before asserting that something did not."""
-        await asyncio.sleep(seconds)
+    async def until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
+        """Waits until `condition` (over the frames received so far) holds."""
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: condition() or self._reader.done()), within
+            )
+        assert condition(), f"condition not met; got {self.frames}"
+
+    async def settle(self) -> None:
+        """A barrier before asserting that something did NOT arrive: the pong to a ping
+        comes after every frame the server had queued for this connection when it read
+        the ping. So first make sure the thing that must not arrive would have been sent
+        by now (its ack came back, another member received it), then settle, then check."""
+        pong = await self.request("ping", within=10)
+        assert pong["type"] == "pong", pong
 
     async def close(self) -> None:
         await self.connection.close()
