@@ -15,24 +15,19 @@ import random
 import signal
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from argon2 import PasswordHasher
 
-from hubbub.adapters.local_identity import LocalIdentity
-from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
-from hubbub.adapters.system import UlidGenerator
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import User
-from hubbub.services.auth import AuthService
 from tests.reliability.helpers import own_server
 from tests.support import Account, Api, ServerProcess, open_socket
+from tests.unit.conftest import SETTINGS, World, make_world
 
 ROUNDS = 4
 WS_SENDERS = 3
@@ -337,37 +332,29 @@ def _half_signed_up(server: ServerProcess, names: list[str]) -> list[str]:
     return [row[0] for row in rows]
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.moment = datetime(2026, 5, 1, 12, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.moment
+def _world() -> World:
+    """The platform as bootstrap builds it, on the memory store, confirmation off."""
+    return make_world(replace(SETTINGS, confirmation="none"))
 
 
 async def test_a_sign_up_in_progress_is_never_taken_for_an_abandoned_one() -> None:
     """Only a profile from before this process started, or older than ten minutes, is
     freed: a younger one may be a sign-up still hashing its password."""
-    clock = _Clock()
-    store = MemoryStore()
-    identity = LocalIdentity(
-        store, clock, signing_key=b"k" * 32, hasher=PasswordHasher(memory_cost=1024, time_cost=1)
-    )
-    ids = UlidGenerator()
-    auth = AuthService(store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock)
-    clock.moment += timedelta(seconds=1)
+    world = _world()
+    store, auth, clock = world.store, world.auth, world.clock
+    clock.advance(1)
     # A profile whose account is not written yet, as in the middle of a sign-up.
-    pending = User(ids.new_id(), "pending", "pending@example.test", "P", clock.now(), False)
+    pending = User("01pending", "pending", "pending@example.test", "P", clock.now(), False)
     await store.write(lambda tx: tx.users.insert(pending))
     with pytest.raises(Conflict):
         await auth.sign_up("pending", "other@example.test", "long enough", "X", "ip")
     with pytest.raises(Conflict):
         await auth.sign_up("someone", "pending@example.test", "long enough", "X", "ip")
-    clock.moment += timedelta(minutes=11)
+    clock.advance(11 * 60)
     user, _ = await auth.sign_up("pending", "pending@example.test", "long enough", "X", "ip")
     assert user.id != pending.id and user.confirmed
     # A finished account is never freed, however old.
-    clock.moment += timedelta(days=1)
+    clock.advance(86400)
     with pytest.raises(Conflict):
         await auth.sign_up("pending", "third@example.test", "long enough", "X", "ip")
 
@@ -375,17 +362,12 @@ async def test_a_sign_up_in_progress_is_never_taken_for_an_abandoned_one() -> No
 async def test_sign_in_finishes_a_sign_up_cut_after_the_account_was_written() -> None:
     """Killed between the account and the profile's confirmation, the user can sign
     in; signing in confirms the profile, so others can find and add them again."""
-    clock = _Clock()
-    store = MemoryStore()
-    identity = LocalIdentity(
-        store, clock, signing_key=b"k" * 32, hasher=PasswordHasher(memory_cost=1024, time_cost=1)
-    )
-    ids = UlidGenerator()
-    auth = AuthService(store, identity, MemoryTicketStore(), MemoryRateLimiter(), ids, clock)
-    half = User(ids.new_id(), "halfway", "halfway@example.test", "H", clock.now(), False)
-    await store.write(lambda tx: tx.users.insert(half))
-    await identity.register(half, "long enough")  # the account, confirmed (no mail step)
+    world = _world()
+    store, auth = world.store, world.auth
+    whole, _ = await auth.sign_up("halfway", "halfway@example.test", "long enough", "H", "ip")
+    # The state such a kill leaves: the account written, the profile not yet confirmed.
+    await store.write(lambda tx: tx.users.update(replace(whole, confirmed=False)))
     _, user = await auth.sign_in("halfway", "long enough", "ip")
     assert user.confirmed
-    stored = await store.read(lambda tx: tx.users.get(half.id))
+    stored = await store.read(lambda tx: tx.users.get(whole.id))
     assert stored is not None and stored.confirmed
