@@ -77,6 +77,14 @@ describe('module boundaries (bulletproof-react)', () => {
     expect(imports('./lib/x.ts', `import { h } from "../features/auth/h"`)).toEqual(['@/features/auth/h'])
   })
 
+  it('query keys come from lib/query-keys.ts, never written out by hand', () => {
+    const literal = /queryKey\s*:\s*\[|(?:Query|Queries|QueryData|QueriesData)(?:<[^>]*>)?\(\s*\[/
+    const bad = Object.entries(sources)
+      .filter(([path, source]) => path !== './lib/query-keys.ts' && literal.test(source))
+      .map(([path]) => path)
+    expect(bad).toEqual([])
+  })
+
   it('found the sources', () => {
     expect(Object.keys(sources).some((p) => p.startsWith('./features/messages/'))).toBe(true)
   })
