@@ -256,8 +256,22 @@ _JSON_VALUES = st.recursive(
     ),
     max_leaves=20,
 )
+# Frames of the right shape with random values, so that most get past validation and reach
+# the commands themselves.
+_WELL_FORMED = st.fixed_dictionaries(
+    {"action": st.sampled_from(ACTIONS), "conversationId": st.text(min_size=1, max_size=30)},
+    optional={
+        "requestId": st.text(max_size=64),
+        "clientMessageId": st.text(min_size=1, max_size=64),
+        "messageId": st.text(min_size=1, max_size=30),
+        "body": st.text(max_size=100),
+        "seq": st.integers(min_value=-1, max_value=2**63),
+        "isTyping": st.booleans(),
+    },
+).map(json.dumps)
 _FRAMES = st.lists(
-    st.fixed_dictionaries(
+    _WELL_FORMED
+    | st.fixed_dictionaries(
         {"action": st.sampled_from(ACTIONS)},
         optional={name: _JSON_VALUES for name in FIELDS},
     ).map(json.dumps)
