@@ -295,6 +295,22 @@ describe('RealtimeClient', () => {
     expect(timers.queue).toEqual([]) // no retry is scheduled, now or ever
   })
 
+  it('stops for good when the session ends during a catch-up', async () => {
+    const { client, sockets, timers, errors } = setup({ c1: new HttpError(401) })
+    client.start()
+    await flush()
+    sockets[0].hello('c0')
+    sockets[0].receive(created(1, 'c1'))
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('c9')
+    await flush()
+    expect(client.status).toBe('stopped')
+    expect(timers.queue).toEqual([])
+    expect(errors).toEqual([])
+  })
+
   it('keeps retrying when the ticket failed for another reason', async () => {
     let down = true
     const { client, sockets, timers } = setup({}, () => (down ? new HttpError(503) : null))
