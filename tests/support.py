@@ -48,6 +48,26 @@ class _PortInUse(RuntimeError):
     pass
 
 
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (Linux /proc; elsewhere
+    assumed)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return True
+    inodes = set()
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            inodes.add(f"socket:[{inode}]")
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
+    return False
+
+
 @dataclass
 class ServerProcess:
     """`hubbub serve` in a subprocess with its own data directory and log file; it can be
@@ -110,7 +130,10 @@ class ServerProcess:
                     raise _PortInUse(self.port)
                 raise RuntimeError(f"hubbub serve exited early:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                healthy = httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+                # A parallel suite's server may hold the port for a moment: the answer
+                # counts only if it came from ours.
+                if healthy and _listens_on(self.process.pid, self.port):
                     self._started_before = True
                     return
             time.sleep(0.05)
