@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,26 @@ def free_port() -> int:
 
 class _PortInUse(RuntimeError):
     pass
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on `port` (Linux /proc; elsewhere
+    assumed)."""
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        return True
+    inodes = set()
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+            inodes.add(f"socket:[{inode}]")
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
+    return False
 
 
 @dataclass
@@ -112,7 +132,10 @@ class ServerProcess:
                     raise _PortInUse(self.port)
                 raise RuntimeError(f"hubbub serve exited early:\n{output}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                healthy = httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+                # A parallel suite's server may hold the port for a moment: the answer
+                # counts only if it came from ours.
+                if healthy and _listens_on(self.process.pid, self.port):
                     self._started_before = True
                     return
             time.sleep(0.05)
@@ -320,14 +343,31 @@ class Socket:
             frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame).decode()
         )
 
-    async def request(self, action: str, **fields: Any) -> dict[str, Any]:
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended (no more frames will arrive)."""
+        return self._reader.done()
+
+    async def request(self, action: str, /, within: float = 5.0, **fields: Any) -> dict[str, Any]:
         request_id = f"r{next(self._ids)}"
         await self.send({"action": action, "requestId": request_id, **fields})
-        return await self.wait_for(requestId=request_id)
+        return await self.wait_for(within, requestId=request_id)
 
-    async def quiet(self, seconds: float = 0.3) -> None:
-        """Lets in-flight frames arrive before asserting that something did not."""
-        await asyncio.sleep(seconds)
+    async def until(self, condition: Callable[[], bool], within: float = 10.0) -> None:
+        """Waits until `condition` (over the frames received so far) holds."""
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: condition() or self._reader.done()), within
+            )
+        assert condition(), f"condition not met; got {self.frames}"
+
+    async def settle(self) -> None:
+        """A barrier before asserting that something did NOT arrive: the pong to a ping
+        comes after every frame the server had queued for this connection when it read
+        the ping. So first make sure the thing that must not arrive would have been sent
+        by now (its ack came back, another member received it), then settle, then check."""
+        pong = await self.request("ping", within=10)
+        assert pong["type"] == "pong", pong
 
     async def close(self) -> None:
         await self.connection.close()

@@ -24,7 +24,7 @@ from hubbub.adapters.memory import (
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
-from hubbub.ports import Store
+from hubbub.ports import Clock, CodeSender, EventPublisher, Store
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
@@ -53,8 +53,17 @@ class Platform:
         await self.store.close()
 
 
-def build(settings: Settings) -> Platform:
-    clock = SystemClock()
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    code_sender: CodeSender | None = None,
+    publisher: EventPublisher | None = None,
+) -> Platform:
+    """Wires the adapters `settings` choose. Tests pass their fakes for the outside world:
+    a clock they move, a code sender they read, a publisher that records the fan-out
+    instead of the hub (which then has no connections)."""
+    clock = clock or SystemClock()
     ids = UlidGenerator()
     store: Store
     if settings.store == "memory":
@@ -68,7 +77,9 @@ def build(settings: Settings) -> Platform:
         store,
         clock,
         signing_key=signing_key,
-        code_sender=ConsoleCodeSender() if settings.confirmation == "console" else None,
+        code_sender=(code_sender or ConsoleCodeSender())
+        if settings.confirmation == "console"
+        else None,
         access_ttl_seconds=settings.access_token_ttl,
         refresh_ttl_days=settings.refresh_token_days,
         refresh_grace_seconds=settings.refresh_grace_seconds,
@@ -104,9 +115,9 @@ def build(settings: Settings) -> Platform:
         hub=hub,
         auth=auth,
         users=UserService(store),
-        conversations=ConversationService(store, hub, ids, clock, presence),
-        messages=MessageService(store, hub, ids, clock),
-        realtime=RealtimeService(store, hub, presence),
+        conversations=ConversationService(store, publisher or hub, ids, clock, presence),
+        messages=MessageService(store, publisher or hub, ids, clock),
+        realtime=RealtimeService(store, publisher or hub, presence),
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
     )
 

@@ -37,7 +37,7 @@ async def test_two_users_chat_live_on_every_device(api: Api) -> None:
         assert reply["message"]["seq"] == 2
         await ana_phone.wait_for(type="message.created", cursor=reply["cursor"])
 
-        await ana_phone.quiet()
+        await ana_phone.settle()
         # The sending screen gets the ack, never a second copy as an event.
         assert [f["message"]["id"] for f in ana_phone.of_type("message.created")] == [
             reply["message"]["id"]
@@ -76,9 +76,11 @@ async def test_a_third_user_sees_nothing_and_can_do_nothing(api: Api) -> None:
         typing = await eve_socket.request("markRead", conversationId=conversation, seq=1)
         assert typing["error"]["code"] == "not_found"
 
-        await api.send(ana, conversation, "still private", "p-2")
-        await eve_socket.quiet()
-        assert not [f for f in eve_socket.frames if f.get("type") not in {"hello", "error"}]
+        async with open_socket(api, bob) as bob_socket:
+            await api.send(ana, conversation, "still private", "p-2")
+            await bob_socket.wait_for(type="message.created")
+        await eve_socket.settle()
+        assert not [f for f in eve_socket.frames if f.get("type") not in {"hello", "error", "pong"}]
     events, _ = await api.sync_all(eve, "0")
     assert events == []
     history = await api.call("GET", f"{base}/messages", ana)
@@ -109,7 +111,8 @@ async def test_retries_never_duplicate_a_message(api: Api) -> None:
             )
         )
         assert len({ack["message"]["id"] for ack in burst}) == 1
-        await bob_socket.quiet()
+        await bob_socket.wait_for(type="message.created")
+        await bob_socket.settle()
         assert len(bob_socket.of_type("message.created")) == 1
 
     # Bob may use the same clientMessageId: it is scoped to its sender.

@@ -69,7 +69,7 @@ async def test_group_lifecycle_with_owner_rules(api: Api) -> None:
         # Removal takes effect at once: bob hears nothing more from the group.
         await api.send(ana, group, "after bob left", "after-1")
         await carl_socket.wait_for(type="message.created")
-        await bob_socket.quiet()
+        await bob_socket.settle()
         assert not bob_socket.of_type("message.created")
         assert (await api.call("GET", f"{base}/messages", bob)).status_code == 404
 

@@ -73,3 +73,27 @@ async def test_bodies_are_trimmed_and_limited(api: Api) -> None:
     assert (huge.status_code, huge.json()["error"]["code"]) == (413, "payload_too_large")
     history = (await api.call("GET", path, ana)).json()["messages"]
     assert [m["clientMessageId"] for m in history] == ["b-ok"]
+
+
+async def test_sync_pages_by_limit(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    start = (await api.call("GET", "/sync", ana)).json()["cursor"]
+    sent = [await api.send(ana, conversation, f"m{i}", f"limit-{i}") for i in range(5)]
+    pages, since = [], start
+    while True:
+        reply = await api.call("GET", "/sync", ana, params={"since": since, "limit": 2})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        pages.append(([e["message"]["id"] for e in body["events"]], body["hasMore"]))
+        since = body["cursor"]
+        if not body["hasMore"]:
+            break
+    ids = [m["id"] for m in sent]
+    assert pages == [(ids[0:2], True), (ids[2:4], True), (ids[4:], False)]
+    everything = await api.call("GET", "/sync", ana, params={"since": start})
+    assert [e["message"]["id"] for e in everything.json()["events"]] == ids
+    for limit in (0, 501, -1):
+        refused = await api.call("GET", "/sync", ana, params={"since": start, "limit": limit})
+        assert refused.status_code == 422, (limit, refused.text)
+        assert refused.json()["error"]["code"] == "validation_error"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from tests.support import Api, open_socket
+from tests.support import Api, Socket, open_socket
 
 
 async def test_malformed_frames_get_error_frames_and_the_connection_stays_open(api: Api) -> None:
@@ -35,9 +36,10 @@ async def test_malformed_frames_get_error_frames_and_the_connection_stays_open(a
             "x" * 20_000,
         ]:
             await socket_.send(frame)
-        await socket_.quiet(0.5)
+        await socket_.until(lambda: len(socket_.of_type("error")) >= 11)
+        await socket_.settle()
         errors = socket_.of_type("error")
-        assert len(errors) == 11
+        assert len(errors) == 11, errors
         codes = [e["error"]["code"] for e in errors]
         assert codes.count("payload_too_large") == 2
         assert set(codes) == {"validation_error", "payload_too_large"}
@@ -63,7 +65,12 @@ async def test_typing_reaches_the_other_members_only(api: Api) -> None:
             "userId": ana.id,
             "isTyping": True,
         }
-        await ana_socket.quiet()
+        await ana_socket.send(
+            {"action": "typing", "conversationId": conversation, "isTyping": False}
+        )
+        stopped = await bob_socket.wait_for(type="typing", isTyping=False)
+        assert stopped == {**typing, "isTyping": False}
+        await ana_socket.settle()
         assert not ana_socket.of_type("typing")
     events, _ = await api.sync_all(bob, "0")
     assert not [e for e in events if e["type"] == "typing"]
@@ -135,13 +142,16 @@ async def test_cursors_on_one_connection_only_increase(api: Api) -> None:
                 )
 
         await asyncio.gather(ana_sends(), bob_sends())
-        await ana_socket.quiet()
         for socket_ in (ana_socket, bob_socket):
-            cursors = [
-                int(f["cursor"]) for f in socket_.frames if f["type"] in {"ack", "message.created"}
-            ]
-            assert len(cursors) == 40
-            assert cursors == sorted(cursors)
+
+            def cursors(socket_: Socket = socket_) -> list[int]:
+                kinds = {"ack", "message.created"}
+                return [int(f["cursor"]) for f in socket_.frames if f["type"] in kinds]
+
+            await socket_.until(lambda cursors=cursors: len(cursors()) >= 40)
+            await socket_.settle()
+            assert len(cursors()) == 40
+            assert cursors() == sorted(cursors())
 
 
 async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) -> None:
@@ -149,11 +159,18 @@ async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) ->
     async with open_socket(api, account) as socket_:
         for _ in range(150):
             await socket_.send({"action": "ping"})
-        await socket_.quiet(0.5)
-        limited = [f for f in socket_.of_type("error") if f["error"]["code"] == "rate_limited"]
-        assert limited, "a flood must be throttled"
-        await asyncio.sleep(1.1)
-        assert (await socket_.request("ping"))["type"] == "pong"
+
+        def limited() -> list[dict[str, Any]]:
+            errors = socket_.of_type("error")
+            return [f for f in errors if f["error"]["code"] == "rate_limited"]
+
+        await socket_.until(lambda: bool(limited()))  # a flood must be throttled
+        # ... and the connection survives: once the budget refills, a ping gets its pong.
+        deadline = asyncio.get_running_loop().time() + 30
+        while (reply := await socket_.request("ping"))["type"] != "pong":
+            assert reply["error"]["code"] == "rate_limited", reply
+            assert asyncio.get_running_loop().time() < deadline, "the budget never refilled"
+            await asyncio.sleep(0.1)
 
 
 async def test_origin_allowlist_refuses_foreign_browsers(api: Api) -> None:
@@ -183,3 +200,14 @@ async def test_new_contacts_learn_each_others_presence_at_once(api: Api) -> None
         seen_by_ana = await ana_socket.wait_for(type="presence", userId=bob.id)
         seen_by_bob = await bob_socket.wait_for(type="presence", userId=ana.id)
         assert seen_by_ana["online"] is seen_by_bob["online"] is True
+
+
+async def test_hello_names_the_user_and_each_connection(api: Api) -> None:
+    ana = await api.sign_up()
+    async with open_socket(api, ana) as phone, open_socket(api, ana) as laptop:
+        hellos = [phone.of_type("hello")[0], laptop.of_type("hello")[0]]
+        for hello in hellos:
+            assert set(hello) == {"type", "userId", "connectionId", "cursor", "online"}, hello
+            assert hello["userId"] == ana.id
+            assert isinstance(hello["connectionId"], str) and hello["connectionId"]
+        assert hellos[0]["connectionId"] != hellos[1]["connectionId"]

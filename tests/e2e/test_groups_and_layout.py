@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -132,11 +133,12 @@ def test_history_pages_in_as_you_scroll_up(new_page: NewPage, server: Server) ->
     open_chat(page, "Ivo Old")
     expect(page.locator(f'[data-testid="message"][data-seq="{total}"]')).to_be_visible()
     scroller = page.get_by_test_id("message-scroller")
-    for _ in range(20):
-        if page.get_by_text("This is the beginning of the conversation.").count():
-            break
+    # Each scroll to the top loads an older page; keep scrolling until the first one is in.
+    deadline = time.monotonic() + 60
+    while not page.get_by_text("This is the beginning of the conversation.").count():
+        assert time.monotonic() < deadline, "the oldest page never loaded"
         scroller.evaluate("el => { el.scrollTop = -el.scrollHeight }")
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(100)
     expect(page.get_by_text("This is the beginning of the conversation.")).to_be_visible()
     expect(messages(page)).to_have_count(total)
     assert bodies(page) == [f"history {i}" for i in range(1, total + 1)]

@@ -145,7 +145,9 @@ async def test_concurrent_connection_flood_from_one_user_is_capped(tmp_path: Pat
             for connection in connections:
                 await connection.close()
             # Slots come back once the connections close.
-            await asyncio.sleep(0.2)
+            async with asyncio.timeout(30):
+                while (await api.http.get("/healthz")).json()["connections"]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
             async with open_socket(api, account) as again:
                 assert again.of_type("hello")
         finally:

@@ -6,18 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 
-from hubbub.adapters.local_hub import LocalHub
-from hubbub.adapters.local_identity import LocalIdentity
-from hubbub.adapters.local_sessions import StoredSessions
-from hubbub.adapters.memory import (
-    MemoryRateLimiter,
-    MemoryStore,
-    MemoryTicketStore,
-    RecordingPublisher,
-)
-from hubbub.adapters.system import UlidGenerator
+from hubbub.adapters.memory import MemoryStore, RecordingPublisher
+from hubbub.bootstrap import Platform, build
+from hubbub.config import Settings
+from hubbub.ports import CodePurpose
 from hubbub.services.auth import AuthService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.messages import MessageService
@@ -40,52 +33,54 @@ class ManualClock:
 class CapturingCodeSender:
     codes: dict[str, str] = field(default_factory=dict)
 
-    async def send(self, email: str, username: str, code: str) -> None:
+    async def send(
+        self, email: str, username: str, code: str, *, purpose: CodePurpose = "confirmation"
+    ) -> None:
         self.codes[username] = code
+
+
+# The in-memory store, confirmation codes on, a cheap password hash.
+SETTINGS = Settings(
+    store="memory",
+    token_secret=KEY.decode(),
+    confirmation="console",
+    password_hash_memory_kib=1024,
+)
 
 
 @dataclass
 class World:
+    """The platform as `bootstrap.build` wires it, with the outside world faked."""
+
+    platform: Platform
     clock: ManualClock
-    store: MemoryStore
     published: RecordingPublisher
     codes: CapturingCodeSender
-    identity: LocalIdentity
-    auth: AuthService
-    conversations: ConversationService
-    messages: MessageService
+
+    @property
+    def auth(self) -> AuthService:
+        return self.platform.auth
+
+    @property
+    def conversations(self) -> ConversationService:
+        return self.platform.conversations
+
+    @property
+    def messages(self) -> MessageService:
+        return self.platform.messages
+
+    @property
+    def store(self) -> MemoryStore:
+        assert isinstance(self.platform.store, MemoryStore)
+        return self.platform.store
+
+
+def make_world(settings: Settings = SETTINGS) -> World:
+    clock, published, codes = ManualClock(), RecordingPublisher(), CapturingCodeSender()
+    platform = build(settings, clock=clock, code_sender=codes, publisher=published)
+    return World(platform, clock, published, codes)
 
 
 @pytest.fixture
 def world() -> World:
-    clock = ManualClock()
-    store = MemoryStore()
-    published = RecordingPublisher()
-    codes = CapturingCodeSender()
-    ids = UlidGenerator()
-    identity = LocalIdentity(
-        store,
-        clock,
-        signing_key=KEY,
-        code_sender=codes,
-        hasher=PasswordHasher(memory_cost=1024, time_cost=1),
-    )
-    return World(
-        clock=clock,
-        store=store,
-        published=published,
-        codes=codes,
-        identity=identity,
-        auth=AuthService(
-            store,
-            identity,
-            MemoryTicketStore(),
-            MemoryRateLimiter(),
-            ids,
-            clock,
-            sessions=StoredSessions(store, clock),
-            connections=LocalHub(),
-        ),
-        conversations=ConversationService(store, published, ids, clock),
-        messages=MessageService(store, published, ids, clock),
-    )
+    return make_world()

@@ -10,14 +10,42 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "hubbub"
 
 
-def imports_of(path: Path) -> set[str]:
+def imports_of(path: Path, root: Path = PACKAGE) -> set[str]:
+    """Every module `path` imports, relative imports resolved to absolute names, and
+    `from package import name` counted as `package.name` (it may be a module)."""
+    package = (root.name, *path.relative_to(root).parent.parts)
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_relative_and_from_imports_are_resolved(tmp_path: Path) -> None:
+    root = tmp_path / "hubbub"
+    (root / "services").mkdir(parents=True)
+    module = root / "services" / "sneaky.py"
+    module.write_text(
+        "from ..adapters.sqlite import SqliteStore\n"
+        "from .. import adapters\n"
+        "from . import auth\n"
+        "from hubbub import bootstrap\n"
+        "import json\n"
+    )
+    assert imports_of(module, root) == {
+        "hubbub.adapters.sqlite.SqliteStore",
+        "hubbub.adapters",
+        "hubbub.services.auth",
+        "hubbub.bootstrap",
+        "json",
+    }
 
 
 def test_the_domain_imports_only_the_standard_library() -> None:

@@ -70,3 +70,16 @@ async def test_tickets_are_single_use_and_expire(world: World) -> None:
     assert await world.auth.redeem_ticket(ticket) == Session("u1", "s1")
     assert await world.auth.redeem_ticket(ticket) is None
     assert await world.auth.redeem_ticket("") is None
+
+
+async def test_refresh_tokens_expire_after_their_lifetime(world: World) -> None:
+    await world.auth.sign_up("gus", "gus@x.io", "password1", "Gus", "ip")
+    await world.auth.confirm("gus", world.codes.codes["gus"])
+    tokens, _ = await world.auth.sign_in("gus", "password1", "ip")
+    world.clock.advance(30 * 86400 - 1)  # the default lifetime is 30 days
+    rotated = await world.auth.refresh(tokens.refresh_token)
+    world.clock.advance(30 * 86400 - 1)  # a rotated token lives 30 days from its issue
+    newest = await world.auth.refresh(rotated.refresh_token)
+    world.clock.advance(30 * 86400)
+    with pytest.raises(Unauthorized):
+        await world.auth.refresh(newest.refresh_token)

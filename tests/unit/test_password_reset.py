@@ -6,17 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from argon2 import PasswordHasher
 
-from hubbub.adapters.local_hub import LocalHub
-from hubbub.adapters.local_identity import LocalIdentity
-from hubbub.adapters.local_sessions import StoredSessions
-from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
-from hubbub.adapters.system import UlidGenerator
+from hubbub.bootstrap import build
 from hubbub.domain.errors import RateLimited, Unauthorized, ValidationFailed
 from hubbub.ports import CodePurpose
 from hubbub.services.auth import AuthService
-from tests.unit.conftest import KEY, ManualClock
+from tests.unit.conftest import SETTINGS, ManualClock
 
 
 @dataclass
@@ -53,27 +48,9 @@ class Accounts:
 
 @pytest.fixture
 def accounts() -> Accounts:
-    clock = ManualClock()
-    store = MemoryStore()
-    mail = MailBox()
-    identity = LocalIdentity(
-        store,
-        clock,
-        signing_key=KEY,
-        code_sender=mail,
-        hasher=PasswordHasher(memory_cost=1024, time_cost=1),
-    )
-    auth = AuthService(
-        store,
-        identity,
-        MemoryTicketStore(),
-        MemoryRateLimiter(),
-        UlidGenerator(),
-        clock,
-        sessions=StoredSessions(store, clock),
-        connections=LocalHub(),
-    )
-    return Accounts(clock=clock, mail=mail, auth=auth)
+    clock, mail = ManualClock(), MailBox()
+    platform = build(SETTINGS, clock=clock, code_sender=mail)
+    return Accounts(clock=clock, mail=mail, auth=platform.auth)
 
 
 def _other_than(code: str) -> str:

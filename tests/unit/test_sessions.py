@@ -4,20 +4,18 @@ signing out reaching access tokens, tickets and live connections."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
-from argon2 import PasswordHasher
 
 from hubbub.adapters.local_hub import Connection, LocalHub
-from hubbub.adapters.local_identity import LocalIdentity
 from hubbub.adapters.local_sessions import StoredSessions
-from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
-from hubbub.adapters.system import UlidGenerator
+from hubbub.adapters.memory import MemoryStore
+from hubbub.bootstrap import build
 from hubbub.domain.errors import Unauthorized
 from hubbub.ports import TokenSet
 from hubbub.services.auth import AuthService
-from tests.unit.conftest import KEY, ManualClock
+from tests.unit.conftest import SETTINGS, ManualClock
 
 
 @dataclass
@@ -43,26 +41,9 @@ class _Setup:
 @pytest.fixture
 def setup() -> _Setup:
     clock = ManualClock()
-    store = MemoryStore()
-    identity = LocalIdentity(
-        store,
-        clock,
-        signing_key=KEY,
-        refresh_grace_seconds=10,
-        hasher=PasswordHasher(memory_cost=1024, time_cost=1),
-    )
-    hub = LocalHub()
-    auth = AuthService(
-        store,
-        identity,
-        MemoryTicketStore(),
-        MemoryRateLimiter(),
-        UlidGenerator(),
-        clock,
-        sessions=StoredSessions(store, clock),
-        connections=hub,
-    )
-    return _Setup(clock, store, hub, auth)
+    platform = build(replace(SETTINGS, confirmation="none"), clock=clock)
+    assert isinstance(platform.store, MemoryStore)
+    return _Setup(clock, platform.store, platform.hub, platform.auth)
 
 
 async def _signed_in(setup: _Setup, name: str = "ada") -> TokenSet:

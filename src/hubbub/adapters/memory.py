@@ -270,6 +270,10 @@ class _Credentials:
         )
 
     def put(self, credential: Credential) -> None:
+        taken = {credential.username, credential.email}
+        for other in self._s.credentials.values():
+            if other.user_id != credential.user_id and taken & {other.username, other.email}:
+                raise Conflict("That username or email is already registered.")
         self._j.put(self._s.credentials, credential.user_id, credential)
 
     def delete(self, user_id: str) -> None:

@@ -490,7 +490,13 @@ class _Credentials(_Repo):
     def put(self, credential: Credential) -> None:
         with _unique("That username or email is already registered."):
             self._db.execute(
-                "INSERT OR REPLACE INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
+                # An upsert on the user only: a username or email held by another
+                # account is a conflict, never a silent replacement of that account.
+                "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+                " email = excluded.email, password_hash = excluded.password_hash,"
+                " confirmed = excluded.confirmed, code_hash = excluded.code_hash,"
+                " code_expires_at = excluded.code_expires_at",
                 (
                     credential.user_id,
                     credential.username,

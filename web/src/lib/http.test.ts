@@ -76,6 +76,15 @@ describe('api()', () => {
     off()
   })
 
+  it('refuses a success whose body is not JSON instead of returning null', async () => {
+    for (const body of ['<html>proxy login</html>', '']) {
+      stubFetch(() => new Response(body, { status: 200, headers: { 'Content-Type': 'text/html' } }))
+      const err = await api('/api/users/me').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ApiError)
+      expect(err).toMatchObject({ status: 200, code: 'invalid_response' })
+    }
+  })
+
   it('surfaces the server error code and message', async () => {
     stubFetch(() => json(409, { error: { code: 'conflict', message: 'That username is taken.' } }))
     const err = await api('/api/auth/signup', { method: 'POST', body: {}, auth: false }).catch((e: unknown) => e)

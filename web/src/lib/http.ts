@@ -79,10 +79,12 @@ async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
   if (res.status === 204 || res.status === 202) return undefined as T
   const text = await res.text()
   let data: unknown = null
-  if (text) {
+  if (text || res.ok) {
     try {
       data = JSON.parse(text)
     } catch {
+      // A success must carry the JSON it promises; only an error body may be anything.
+      if (res.ok) throw new ApiError(res.status, 'invalid_response', `The server sent an unreadable reply (HTTP ${res.status}).`)
       data = null
     }
   }

@@ -1,11 +1,21 @@
 /** Every query key in the app, so cache writers and readers agree. */
+
+/** Prefixes that match every key of one kind, to find or invalidate them all at once. */
+const every = {
+  conversation: ['conversation'] as const,
+  messages: ['messages'] as const,
+  outbox: ['outbox'] as const,
+  typing: ['typing'] as const,
+}
+
 export const keys = {
   me: ['me'] as const,
   conversations: ['conversations'] as const,
-  conversation: (id: string) => ['conversation', id] as const,
-  messages: (conversationId: string) => ['messages', conversationId] as const,
-  outbox: (conversationId: string) => ['outbox', conversationId] as const,
-  typing: (conversationId: string) => ['typing', conversationId] as const,
+  conversation: (id: string) => [...every.conversation, id] as const,
+  messages: (conversationId: string) => [...every.messages, conversationId] as const,
+  outbox: (conversationId: string) => [...every.outbox, conversationId] as const,
+  typing: (conversationId: string) => [...every.typing, conversationId] as const,
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
+  every,
 }

@@ -55,23 +55,41 @@ class Timers {
 const flush = () => new Promise((r) => setTimeout(r, 0))
 const created = (seq: number, cursor: string): DurableEvent => ({ type: 'message.created', message: msg(seq), cursor })
 
-function setup(syncPages: Record<string, SyncPage> = {}) {
+/** What the fake server answers a catch-up from a cursor: a page, or an error to throw. */
+type SyncAnswer = SyncPage | Error
+
+class HttpError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`)
+  }
+}
+
+function setup(syncPages: Record<string, SyncAnswer> = {}, ticketError?: () => Error | null) {
   const sockets: FakeSocket[] = []
   const applied: ServerEvent[] = []
   const hellos: boolean[] = []
   const statuses: string[] = []
   const syncCalls: string[] = []
+  const errors: unknown[] = []
   let tickets = 0
   const timers = new Timers()
   const deps: RealtimeDeps = {
-    getTicket: async () => `t${++tickets}`,
+    getTicket: async () => {
+      const err = ticketError?.()
+      if (err) throw err
+      return `t${++tickets}`
+    },
     url: (t) => `ws://test/ws?ticket=${t}`,
     fetchSync: async (since) => {
       syncCalls.push(since)
       const page = syncPages[since]
       if (!page) throw new Error(`unexpected sync since ${since}`)
+      if (page instanceof Error) throw page
       return page
     },
+    isFatal: (err) => err instanceof HttpError && err.status === 401,
+    isCursorRejected: (err) => err instanceof HttpError && err.status >= 400 && err.status < 500,
+    onError: (err) => errors.push(err),
     createSocket: (url) => {
       const s = new FakeSocket(url)
       sockets.push(s)
@@ -85,7 +103,7 @@ function setup(syncPages: Record<string, SyncPage> = {}) {
     clearTimer: timers.clear,
   }
   const client = new RealtimeClient(deps)
-  return { client, sockets, applied, hellos, statuses, syncCalls, timers }
+  return { client, deps, sockets, applied, hellos, statuses, syncCalls, timers, errors }
 }
 
 describe('backoffDelay', () => {
@@ -164,8 +182,8 @@ describe('RealtimeClient', () => {
     expect(timers.runShortest()).toBe(375)
   })
 
-  it('falls back to a full reload when the cursor cannot be resumed', async () => {
-    const { client, sockets, hellos, timers } = setup({})
+  it('falls back to a full reload when the server refuses the cursor', async () => {
+    const { client, sockets, hellos, timers, errors } = setup({ c1: new HttpError(422) })
     client.start()
     await flush()
     sockets[0].hello('c0')
@@ -178,6 +196,56 @@ describe('RealtimeClient', () => {
     expect(hellos).toEqual([false, false])
     expect(client.cursor).toBe('c9')
     expect(client.status).toBe('online')
+    expect(errors).toEqual([])
+  })
+
+  it('retries a catch-up that failed for another reason, from the same cursor, and reports it', async () => {
+    const pages: Record<string, SyncAnswer> = { c1: new HttpError(503) }
+    const { client, sockets, hellos, timers, errors, applied } = setup(pages)
+    client.start()
+    await flush()
+    sockets[0].hello('c0')
+    sockets[0].receive(created(1, 'c1'))
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('c9')
+    await flush()
+    expect(errors).toEqual([pages.c1])
+    expect(client.status).toBe('reconnecting') // not a reload: the cursor is still good
+    expect(sockets[1].readyState).toBe(3)
+    expect(client.cursor).toBe('c1')
+    pages.c1 = { events: [created(2, 'c2')], cursor: 'c2', hasMore: false }
+    timers.runShortest()
+    await flush()
+    sockets[2].hello('c9')
+    await flush()
+    expect(hellos).toEqual([false, true])
+    expect(applied.map((e) => (e.type === 'message.created' ? e.message.seq : -1))).toEqual([1, 2])
+    expect(client.status).toBe('online')
+  })
+
+  it('reports an event that could not be applied instead of passing it off as an old cursor', async () => {
+    const { client, deps, sockets, hellos, timers, errors } = setup({
+      c1: { events: [created(2, 'c2')], cursor: 'c2', hasMore: false },
+    })
+    client.start()
+    await flush()
+    sockets[0].hello('c0')
+    sockets[0].receive(created(1, 'c1'))
+    sockets[0].close(1006)
+    const bug = new TypeError('cannot read properties of undefined')
+    deps.onEvent = () => {
+      throw bug
+    }
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('c9')
+    await flush()
+    expect(errors).toEqual([bug])
+    expect(hellos).toEqual([false]) // no reload that would hide it
+    expect(client.cursor).toBe('c1')
+    expect(client.status).toBe('reconnecting')
   })
 
   it('resolves requests with their ack, records the ack cursor, and rejects them on disconnect', async () => {
@@ -212,12 +280,50 @@ describe('RealtimeClient', () => {
   })
 
   it('stops for good when the session is gone', async () => {
-    const { client, sockets } = setup()
-    client.stop()
+    let sessionGone = false
+    const { client, sockets, timers } = setup({}, () => (sessionGone ? new HttpError(401) : null))
     client.start()
     await flush()
-    client.stop()
+    sockets[0].hello('c0')
+    sessionGone = true
+    sockets[0].close(1006)
+    expect(client.status).toBe('reconnecting')
+    timers.runShortest()
+    await flush()
     expect(client.status).toBe('stopped')
-    expect(sockets[0].readyState).toBe(3)
+    expect(sockets).toHaveLength(1)
+    expect(timers.queue).toEqual([]) // no retry is scheduled, now or ever
+  })
+
+  it('stops for good when the session ends during a catch-up', async () => {
+    const { client, sockets, timers, errors } = setup({ c1: new HttpError(401) })
+    client.start()
+    await flush()
+    sockets[0].hello('c0')
+    sockets[0].receive(created(1, 'c1'))
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('c9')
+    await flush()
+    expect(client.status).toBe('stopped')
+    expect(timers.queue).toEqual([])
+    expect(errors).toEqual([])
+  })
+
+  it('keeps retrying when the ticket failed for another reason', async () => {
+    let down = true
+    const { client, sockets, timers } = setup({}, () => (down ? new HttpError(503) : null))
+    client.start()
+    await flush()
+    expect(client.status).toBe('reconnecting')
+    timers.runShortest()
+    await flush()
+    expect(client.status).toBe('reconnecting')
+    down = false
+    timers.runShortest()
+    await flush()
+    sockets[0].hello('c0')
+    expect(client.status).toBe('online')
   })
 })

@@ -37,8 +37,15 @@ export interface RealtimeDeps {
    * presence events that follow it are not overwritten. */
   onOnline?(online: string[]): void
   onStatus?(status: ConnectionStatus): void
-  /** The ticket could not be had because the session is gone: stop reconnecting. */
+  /** The ticket (or a catch-up page) could not be had because the session is gone: stop
+   * reconnecting. */
   isFatal?(err: unknown): boolean
+  /** The server refused the cursor itself (a 4xx answer to the catch-up): reload instead of
+   * resuming. Any other catch-up failure (network, 5xx, an event that could not be applied)
+   * is reported through `onError` and retried on a fresh connection from the same cursor. */
+  isCursorRejected?(err: unknown): boolean
+  /** A failure the client recovered from by retrying; default `console.error`. */
+  onError?(err: unknown): void
   random?(): number
   setTimer?(fn: () => void, ms: number): unknown
   clearTimer?(handle: unknown): void
@@ -310,28 +317,47 @@ export class RealtimeClient {
     }
     this.setStatus('syncing')
     this.buffer = []
-    let resumed = true
+    let resumed: boolean | null
     try {
-      let cursor = since
-      for (let guard = 0; guard < 10_000; guard++) {
-        const page = await this.deps.fetchSync(cursor)
-        if (this.socket !== socket) return
-        for (const event of page.events) this.deliver(event)
-        cursor = page.cursor
-        if (!page.hasMore) break
-      }
-      this.cursor = cursor
-    } catch {
+      resumed = await this.catchUp(since, socket)
+    } catch (err) {
       if (this.socket !== socket) return
-      // The cursor could not be resumed: reload everything from hello's position instead.
-      resumed = false
-      this.markApplied(hello.cursor)
+      if (this.deps.isFatal?.(err)) {
+        this.stop()
+        return
+      }
+      ;(this.deps.onError ?? console.error)(err)
+      socket?.close(4000, 'catch-up failed') // reconnect with backoff, resume from this.cursor
+      return
     }
+    if (resumed === null) return
+    if (!resumed) this.markApplied(hello.cursor) // reload everything from hello's position
     const buffered = this.buffer ?? []
     this.buffer = null
     this.deps.onHello(hello, resumed)
     for (const event of buffered) this.deliver(event)
     this.setStatus('online')
     this.schedulePing()
+  }
+
+  /** Applies every event after `since`, page by page. False when the server refused the
+   * cursor; null when `socket` was replaced meanwhile; throws on any other failure. */
+  private async catchUp(since: string, socket: SocketLike | null): Promise<boolean | null> {
+    let cursor = since
+    for (let guard = 0; guard < 10_000; guard++) {
+      let page: SyncPage
+      try {
+        page = await this.deps.fetchSync(cursor)
+      } catch (err) {
+        if (this.deps.isCursorRejected?.(err) && !this.deps.isFatal?.(err)) return false
+        throw err
+      }
+      if (this.socket !== socket) return null
+      for (const event of page.events) this.deliver(event)
+      cursor = page.cursor
+      if (!page.hasMore) break
+    }
+    this.cursor = cursor
+    return true
   }
 }

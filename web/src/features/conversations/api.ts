@@ -1,5 +1,5 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { mergeConversationLists, removeConversation, upsertConversation } from '@/lib/cache'
+import { applyEvent, mergeConversationLists, removeConversation, upsertConversation } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { Conversation, ConversationPage, User } from '@/lib/types'
@@ -96,13 +96,9 @@ export function useConversationMutations(meId: string | undefined) {
     }),
     removeMember: useMutation({
       mutationFn: (v: { id: string; userId: string }) => removeMember(v.id, v.userId),
-      onSuccess: (_r, v) => {
-        if (v.userId === meId) removeConversation(qc, v.id)
-        else
-          qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
-            list?.map((c) => (c.id === v.id ? { ...c, members: c.members.filter((m) => m.id !== v.userId) } : c)),
-          )
-      },
+      // The change the server's member.removed event makes (it follows on the socket),
+      // applied now through the same code; an event has a cursor, this has none to record.
+      onSuccess: (_r, v) => applyEvent(qc, { type: 'member.removed', conversationId: v.id, userId: v.userId, cursor: '' }, meId),
     }),
     remove: useMutation({ mutationFn: deleteGroup, onSuccess: (_r, id) => removeConversation(qc, id) }),
   }

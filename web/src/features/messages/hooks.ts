@@ -5,7 +5,7 @@ import { useRealtimeClient } from '@/lib/realtime-context'
 import { keys } from '@/lib/query-keys'
 import type { Message } from '@/lib/types'
 import { deleteMessageRest, markReadRest, messagesQueryOptions, patchMessage, postMessage } from './api'
-import { type SendContext, discardMessage, isPermanent, retryAllFailed, retryMessage, sendMessage } from './send'
+import { type SendContext, discardMessage, retryAllFailed, retryMessage, sendMessage, socketOrRest } from './send'
 
 export function useMessages(conversationId: string) {
   const query = useInfiniteQuery(messagesQueryOptions(conversationId))
@@ -45,15 +45,13 @@ export function useMessageActions(meId: string) {
 
   const edit = useCallback(
     async (message: Message, body: string): Promise<void> => {
-      let updated: Message | undefined
-      if (client?.isOpen) {
-        try {
-          updated = (await client.request({ action: 'editMessage', conversationId: message.conversationId, messageId: message.id, body })).message
-        } catch (err) {
-          if (isPermanent(err)) throw err
-        }
-      }
-      updated ??= await patchMessage(message.conversationId, message.id, body)
+      const { conversationId, id: messageId } = message
+      const updated = await socketOrRest(
+        client,
+        { action: 'editMessage', conversationId, messageId, body },
+        (ack) => ack.message,
+        () => patchMessage(conversationId, messageId, body),
+      )
       applyMessage(qc, updated, meId)
     },
     [client, qc, meId],
@@ -61,37 +59,42 @@ export function useMessageActions(meId: string) {
 
   const remove = useCallback(
     async (message: Message): Promise<void> => {
-      let updated: Message | undefined
-      let done = false
-      if (client?.isOpen) {
-        try {
-          updated = (await client.request({ action: 'deleteMessage', conversationId: message.conversationId, messageId: message.id })).message
-          done = true
-        } catch (err) {
-          if (isPermanent(err)) throw err
-        }
-      }
-      if (!done) await deleteMessageRest(message.conversationId, message.id)
-      applyMessage(qc, updated ?? { ...message, body: '', deleted: true }, meId)
+      const { conversationId, id: messageId } = message
+      const deleted = { ...message, body: '', deleted: true }
+      const updated = await socketOrRest(
+        client,
+        { action: 'deleteMessage', conversationId, messageId },
+        (ack) => ack.message ?? deleted,
+        async () => {
+          await deleteMessageRest(conversationId, messageId)
+          return deleted
+        },
+      )
+      applyMessage(qc, updated, meId)
     },
     [client, qc, meId],
   )
 
-  /** Move our read marker forward to `seq` (no-op if already there). */
+  /** Move our read marker forward to `seq` (no-op if already there). A failure is logged and
+   * forgotten, so the next call (a new message, the tab regaining attention) tries again. */
   const markRead = useCallback(
     async (conversationId: string, seq: number): Promise<void> => {
       applyRead(qc, conversationId, meId, seq, meId)
       if ((lastRead.current[conversationId] ?? 0) >= seq) return
       lastRead.current[conversationId] = seq
       try {
-        if (client?.isOpen) await client.request({ action: 'markRead', conversationId, seq })
-        else await markReadRest(conversationId, seq)
-      } catch {
-        try {
-          await markReadRest(conversationId, seq)
-        } catch {
-          lastRead.current[conversationId] = 0
-        }
+        await socketOrRest(
+          client,
+          { action: 'markRead', conversationId, seq },
+          () => true,
+          async () => {
+            await markReadRest(conversationId, seq)
+            return true
+          },
+        )
+      } catch (err) {
+        if (lastRead.current[conversationId] === seq) lastRead.current[conversationId] = 0
+        console.warn(`Could not record the read position in ${conversationId}:`, err)
       }
     },
     [client, qc, meId],

@@ -10,9 +10,11 @@ import { newClientMessageId } from '@/lib/ids'
 import { keys } from '@/lib/query-keys'
 import type { AckFrame, ClientFrame, Message } from '@/lib/types'
 
+/** The socket path; null or closed means use REST. */
+export type SocketPath = { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
+
 export interface SendTransport {
-  /** The socket path; null or closed means use REST. */
-  ws: { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
+  ws: SocketPath
   rest(conversationId: string, clientMessageId: string, body: string): Promise<Message>
 }
 
@@ -39,23 +41,38 @@ export function isPermanent(err: unknown): boolean {
   return typeof code === 'string' && ['validation_error', 'payload_too_large', 'forbidden', 'not_found'].includes(code)
 }
 
-async function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
-  const { ws, rest } = ctx.transport
+/**
+ * The one WebSocket-then-REST path of every change a user makes: over the socket when it is
+ * open; over REST when it is not, when the ack carries nothing (`fromAck` gives undefined), or
+ * when the socket attempt failed for any reason but a refusal (disconnected, timed out). A
+ * refusal is final and thrown. Each change is safe to repeat (a clientMessageId, or a state it
+ * sets), so a REST retry after a socket attempt whose ack was lost does nothing twice.
+ */
+export async function socketOrRest<T>(
+  ws: SocketPath,
+  frame: ClientFrame,
+  fromAck: (ack: AckFrame) => T | undefined,
+  rest: () => Promise<T>,
+): Promise<T> {
   if (ws?.isOpen) {
     try {
-      const ack = await ws.request({
-        action: 'sendMessage',
-        conversationId: entry.conversationId,
-        clientMessageId: entry.clientMessageId,
-        body: entry.body,
-      })
-      if (ack.message) return ack.message
+      const value = fromAck(await ws.request(frame))
+      if (value !== undefined) return value
     } catch (err) {
       if (isPermanent(err)) throw err
-      // Disconnected or timed out: REST with the same clientMessageId is safe.
     }
   }
-  return rest(entry.conversationId, entry.clientMessageId, entry.body)
+  return rest()
+}
+
+function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
+  const { conversationId, clientMessageId, body } = entry
+  return socketOrRest(
+    ctx.transport.ws,
+    { action: 'sendMessage', conversationId, clientMessageId, body },
+    (ack) => ack.message,
+    () => ctx.transport.rest(conversationId, clientMessageId, body),
+  )
 }
 
 /** Send (or resend) an outbox entry; resolves with the stored message or null on failure. */
@@ -102,7 +119,7 @@ export function discardMessage(qc: QueryClient, conversationId: string, clientMe
 
 /** Resend every failed, retryable entry (called when the connection comes back). */
 export function retryAllFailed(ctx: SendContext): void {
-  for (const query of ctx.qc.getQueryCache().findAll({ queryKey: ['outbox'] })) {
+  for (const query of ctx.qc.getQueryCache().findAll({ queryKey: keys.every.outbox })) {
     const box = query.state.data as OutboxEntry[] | undefined
     for (const e of box ?? []) if (e.status === 'failed' && !e.permanent) void sendEntry(ctx, e)
   }

@@ -29,12 +29,13 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
       if (!resumed) {
         // Anything loaded before this point may predate hello's cursor: load it again.
         void qc.invalidateQueries({ queryKey: keys.conversations })
-        void qc.invalidateQueries({ queryKey: ['messages'] })
-        void qc.invalidateQueries({ queryKey: ['conversation'] })
+        void qc.invalidateQueries({ queryKey: keys.every.messages })
+        void qc.invalidateQueries({ queryKey: keys.every.conversation })
       }
     },
     onStatus: () => listeners.forEach((fn) => fn()),
     isFatal: (err) => err instanceof ApiError && err.status === 401,
+    isCursorRejected: (err) => err instanceof ApiError && err.status >= 400 && err.status < 500,
   })
   return {
     client,

@@ -62,7 +62,7 @@ export function useTypingConversations(): Set<string> {
 function typingSnapshot(qc: QueryClient, now: number): string {
   const ids: string[] = []
   let next = Infinity
-  for (const q of qc.getQueryCache().findAll({ queryKey: ['typing'] })) {
+  for (const q of qc.getQueryCache().findAll({ queryKey: keys.every.typing })) {
     let active = false
     for (const exp of Object.values((q.state.data as TypingState | undefined) ?? {})) {
       if (exp > now) {
