@@ -3,6 +3,7 @@ single use, limited attempts, and a reset ends every signed-in session."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.api.console import codes, next_code, start_console_server
-from tests.support import Account, Api, ServerProcess
+from tests.support import Account, Api, ServerProcess, open_socket
 
 _serial = itertools.count()
 
@@ -61,17 +62,21 @@ async def test_a_reset_sets_the_new_password_and_signs_out_every_session(
         await client.sign_in(f"{name}@example.test", "old password"),
     ]
 
-    asked = await client.call(
-        "POST", "/auth/forgot-password", json={"username": f"{name}@example.test"}
-    )
-    assert asked.status_code == 202 and asked.content == b""
-    code = next_code(console, "password reset", name)
-    reset = await client.call(
-        "POST",
-        "/auth/reset-password",
-        json={"username": name, "code": code, "newPassword": "new password"},
-    )
-    assert reset.status_code == 204, reset.text
+    async with open_socket(client, sessions[0]) as live:
+        asked = await client.call(
+            "POST", "/auth/forgot-password", json={"username": f"{name}@example.test"}
+        )
+        assert asked.status_code == 202 and asked.content == b""
+        code = next_code(console, "password reset", name)
+        reset = await client.call(
+            "POST",
+            "/auth/reset-password",
+            json={"username": name, "code": code, "newPassword": "new password"},
+        )
+        assert reset.status_code == 204, reset.text
+        # A socket of an ended session is closed at once, as at sign-out.
+        await asyncio.wait_for(live.connection.wait_closed(), 10)
+        assert live.connection.close_code == 4401
 
     for session in sessions:
         refreshed = await client.call(

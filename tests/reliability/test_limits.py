@@ -217,6 +217,31 @@ async def test_confirm_and_resend_code_are_limited_per_ip(tmp_path: Path) -> Non
             await api.close()
 
 
+async def test_password_reset_requests_are_limited_per_ip(tmp_path: Path) -> None:
+    """Each name has its own per-account budget, so only the per-source one can stop a
+    client that walks through many accounts."""
+    with own_server(tmp_path, HUBBUB_CONFIRMATION="console", HUBBUB_CODES_PER_IP="4") as server:
+        api = Api(server.base_url)
+        try:
+            asked = []
+            for i in range(6):
+                reply = await api.call(
+                    "POST", "/auth/forgot-password", json={"username": f"name{i}"}
+                )
+                asked.append(reply.status_code)
+            assert asked == [202] * 4 + [429] * 2, asked
+            _assert_limited(reply)
+            resets = []
+            for i in range(6):
+                body = {"username": f"name{i}", "code": "123456", "newPassword": "long enough"}
+                reply = await api.call("POST", "/auth/reset-password", json=body)
+                resets.append(reply.status_code)
+            assert resets == [422] * 4 + [429] * 2, resets
+            _assert_limited(reply)
+        finally:
+            await api.close()
+
+
 async def test_websocket_tickets_are_limited_per_user(tmp_path: Path) -> None:
     with own_server(tmp_path, HUBBUB_TICKETS_PER_MINUTE="3") as server:
         api = Api(server.base_url)
