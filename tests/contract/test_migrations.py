@@ -313,3 +313,11 @@ def test_migrations_are_numbered_in_order_and_stamped_with_their_time(tmp_path: 
             for row in db.execute("SELECT applied_at FROM schema_migrations")
         ]
     assert all(stamp >= before for stamp in stamps)
+
+
+def test_hubbub_migrate_on_the_memory_store_has_nothing_to_do(tmp_path: Path) -> None:
+    for command in (["migrate", "--store", "memory"], ["migrate", "--store", "memory", "--check"]):
+        done = hubbub(*command, data_dir=tmp_path / "data")
+        assert done.returncode == 0, done.stderr
+        assert "nothing to migrate" in done.stdout
+    assert not (tmp_path / "data").exists()
