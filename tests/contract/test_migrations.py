@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,11 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
     try:
         for username, seen in USERS.items():
             profile = await platform.users.get(seen["id"])
+            # Display names are NFC now, like every name typed since (migration 3).
             assert (profile.username, profile.email, profile.display_name) == (
                 username,
                 seen["email"],
-                seen["displayName"],
+                unicodedata.normalize("NFC", seen["displayName"]),
             )
             views, more = await platform.conversations.recent(seen["id"], 100, None)
             assert more is None
@@ -131,6 +133,21 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
     finally:
         await platform.close()
     assert versions_of(tmp_path / "data" / "hubbub.db") == LATEST
+
+
+async def test_a_v1_display_name_typed_decomposed_is_found_by_search(tmp_path: Path) -> None:
+    """The release stored names as typed; search now folds the query to NFC, so a name
+    stored decomposed (e + U+0301) would never match however it was typed."""
+    decomposed = USERS["eve"]["displayName"]
+    assert unicodedata.normalize("NFC", decomposed) != decomposed  # the fixture's point
+    load_v1(tmp_path / "data")
+    platform = platform_on(tmp_path / "data")
+    try:
+        for typed in (decomposed, unicodedata.normalize("NFC", decomposed)):
+            found = await platform.users.search(USERS["ada"]["id"], typed.lower(), 10)
+            assert [u.username for u in found] == ["eve"], typed
+    finally:
+        await platform.close()
 
 
 async def test_v1_accounts_still_sign_in_and_their_sessions_go_on(tmp_path: Path) -> None:

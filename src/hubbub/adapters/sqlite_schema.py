@@ -15,6 +15,7 @@ is never edited.
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,6 +112,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE refresh_tokens ADD COLUMN used_at TEXT",
         ),
     ),
+    # Display names are NFC since abd8ffc and search folds its query to NFC: a name the
+    # release stored decomposed could not be found. (hubbub_nfc, hubbub_lower: below.)
+    Migration(
+        3,
+        "nfc-display-names",
+        (
+            "UPDATE users SET display_name = hubbub_nfc(display_name),"
+            " display_name_lower = hubbub_lower(hubbub_nfc(display_name))"
+            " WHERE display_name != hubbub_nfc(display_name)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (
@@ -137,6 +149,7 @@ def migrate(
     one that is not Hubbub's; `MigrationFailed` leaves the version before the failure."""
     top = latest(migrations)
     where = f"the database {_name(db)}"
+    _add_functions(db)
     before: int | None = None
     while True:
         db.execute("BEGIN IMMEDIATE")
@@ -226,6 +239,21 @@ def _adopt(db: sqlite3.Connection, tables: set[str], migrations: tuple[Migration
         return 0
     columns = {row[1] for row in db.execute("PRAGMA table_info(refresh_tokens)")}
     return min(2 if "used_at" in columns else 1, len(migrations))
+
+
+def _add_functions(db: sqlite3.Connection) -> None:
+    """What the migrations need that SQLite lacks: NFC, and Python's Unicode lower()
+    (the store's own folding; SQLite's lower() folds ASCII only)."""
+    db.create_function("hubbub_nfc", 1, _nfc, deterministic=True)
+    db.create_function("hubbub_lower", 1, _lower, deterministic=True)
+
+
+def _nfc(text: str | None) -> str | None:
+    return None if text is None else unicodedata.normalize("NFC", text)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _stamp(db: sqlite3.Connection, step: Migration) -> None:
