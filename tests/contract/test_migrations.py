@@ -52,6 +52,9 @@ def load_v1(data_dir: Path) -> Path:
     path = data_dir / "hubbub.db"
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript((FIXTURES / "v1.sql").read_text())
+    key = data_dir / "token-secret.key"
+    key.touch(mode=0o600)
+    key.write_text(EXPECTED["tokenSecret"])
     return path
 
 
@@ -160,8 +163,15 @@ async def test_v1_accounts_still_sign_in_and_their_sessions_go_on(tmp_path: Path
             assert user.id == seen["id"]
             with pytest.raises(Unauthorized):
                 await platform.auth.sign_in(username, "not the password", "10.0.0.1")
-        # A session the release started goes on; one it ended stays ended.
-        assert (await platform.auth.refresh(tokens["live"])).refresh_token
+        # The release's access tokens name no session (sid): refused, so the client
+        # refreshes, and the session the release started goes on.
+        with pytest.raises(Unauthorized):
+            await platform.auth.authenticate(EXPECTED["accessToken"])
+        renewed = await platform.auth.refresh(tokens["live"])
+        assert (await platform.auth.authenticate(renewed.access_token)).user_id == USERS["ada"][
+            "id"
+        ]
+        # One it ended stays ended.
         assert (await platform.auth.refresh(tokens["successor"])).refresh_token
         with pytest.raises(Unauthorized):
             await platform.auth.refresh(tokens["signedOut"])
