@@ -11,6 +11,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
+from hubbub.adapters import sqlite_schema
 from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_identity import LocalIdentity
 from hubbub.adapters.local_sessions import StoredSessions
@@ -25,6 +26,7 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
 from hubbub.ports import Clock, CodeSender, EventPublisher, Store
+from hubbub.schema import SchemaStatus
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
@@ -120,6 +122,22 @@ def build(
         realtime=RealtimeService(store, publisher or hub, presence),
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
     )
+
+
+def schema_status(settings: Settings) -> SchemaStatus | None:
+    """Where the configured store's schema stands, changing nothing; None for a store
+    without one (memory)."""
+    if settings.store == "memory":
+        return None
+    return sqlite_schema.status(settings.database_path)
+
+
+def migrate(settings: Settings) -> tuple[int, int] | None:
+    """Upgrades the configured store's schema in place: (version before, after); None
+    for a store without one. `build` does the same for SQLite when it opens the store."""
+    if settings.store == "memory":
+        return None
+    return sqlite_schema.upgrade(settings.database_path)
 
 
 def _signing_key(settings: Settings) -> bytes:

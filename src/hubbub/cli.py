@@ -1,4 +1,5 @@
-"""`hubbub serve` runs the platform; `hubbub openapi` prints the REST contract."""
+"""`hubbub serve` runs the platform; `hubbub migrate` upgrades the database schema in
+place; `hubbub openapi` prints the REST contract."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 from hubbub.config import ConfigError, Settings
+from hubbub.schema import SchemaError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (HUBBUB_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
     serve.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    migrate = commands.add_parser("migrate", help="upgrade the database schema in place")
+    migrate.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
+    migrate.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    migrate.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if an upgrade is pending"
+    )
     commands.add_parser("openapi", help="print the OpenAPI document as JSON")
     return parser
 
@@ -35,9 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"hubbub: configuration error: {error}", file=sys.stderr)
         return 2
-    if args.command == "openapi":
-        return _print_openapi(settings)
-    return _serve(settings)
+    try:
+        if args.command == "openapi":
+            return _print_openapi(settings)
+        if args.command == "migrate":
+            return _migrate(settings, check=args.check)
+        return _serve(settings)
+    except SchemaError as error:
+        print(f"hubbub: {error}", file=sys.stderr)
+        return 2
 
 
 def _print_openapi(settings: Settings) -> int:
@@ -48,6 +62,28 @@ def _print_openapi(settings: Settings) -> int:
 
     app = create_app(build(replace(settings, store="memory")))
     print(json.dumps(app.api.openapi(), indent=2, sort_keys=False))
+    return 0
+
+
+def _migrate(settings: Settings, *, check: bool) -> int:
+    from hubbub.bootstrap import migrate, schema_status
+
+    if check:
+        status = schema_status(settings)
+        if status is None:
+            print("The memory store has no schema: nothing to migrate.")
+            return 0
+        if status.pending:
+            print(f"Schema version {status.current}, upgrade to {status.latest} pending.")
+            return 1
+        print(f"Schema version {status.current} is current.")
+        return 0
+    versions = migrate(settings)
+    if versions is None:
+        print("The memory store has no schema: nothing to migrate.")
+        return 0
+    before, after = versions
+    print(f"Schema version {before} -> {after} ({settings.database_path}).")
     return 0
 
 

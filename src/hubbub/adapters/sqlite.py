@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from hubbub.adapters.sqlite_schema import migrate
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
@@ -40,79 +41,6 @@ from hubbub.ports import Credential, RefreshToken
 T = TypeVar("T")
 MAX_BATCH = 256
 log = logging.getLogger("hubbub.sqlite")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    email TEXT NOT NULL UNIQUE,
-    display_name TEXT NOT NULL,
-    display_name_lower TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    confirmed INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS users_by_display_name ON users (display_name_lower);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    title TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    last_seq INTEGER NOT NULL,
-    direct_key TEXT UNIQUE
-);
-CREATE TABLE IF NOT EXISTS members (
-    conversation_id TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    role TEXT NOT NULL,
-    joined_at TEXT NOT NULL,
-    read_seq INTEGER NOT NULL,
-    PRIMARY KEY (conversation_id, user_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, conversation_id);
-CREATE TABLE IF NOT EXISTS messages (
-    conversation_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    id TEXT NOT NULL UNIQUE,
-    sender_id TEXT NOT NULL,
-    client_message_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    edited_at TEXT,
-    deleted INTEGER NOT NULL,
-    PRIMARY KEY (conversation_id, seq),
-    UNIQUE (sender_id, client_message_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS user_events (
-    user_id TEXT NOT NULL,
-    cursor INTEGER NOT NULL,
-    PRIMARY KEY (user_id, cursor)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS credentials (
-    user_id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    email TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    confirmed INTEGER NOT NULL,
-    code_hash TEXT,
-    code_expires_at TEXT
-);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    family_id TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    used INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS refresh_by_family ON refresh_tokens (family_id);
-CREATE INDEX IF NOT EXISTS refresh_by_user ON refresh_tokens (user_id);
-"""
 
 
 def _ts(moment: datetime) -> str:
@@ -551,21 +479,8 @@ class _Credentials(_Repo):
 
 # Sessions: ended sessions, and when each refresh token was rotated.
 
-SESSIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ended_sessions (
-    session_id TEXT PRIMARY KEY,
-    until TEXT NOT NULL
-) WITHOUT ROWID;
-"""
 # Rows written before `used_at` existed say only `used = 1`: rotated long ago.
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _migrate_sessions(db: sqlite3.Connection) -> None:
-    db.executescript(SESSIONS_SCHEMA)
-    columns = {row[1] for row in db.execute("PRAGMA table_info(refresh_tokens)")}
-    if "used_at" not in columns:
-        db.execute("ALTER TABLE refresh_tokens ADD COLUMN used_at TEXT")
 
 
 def _used_at(row: sqlite3.Row) -> datetime | None:
@@ -629,9 +544,13 @@ class SqliteStore:
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages: owner only
         self._writer_db = _connect(path, synchronous.upper(), read_only=False)
-        self._writer_db.execute("PRAGMA journal_mode = WAL")
-        self._writer_db.executescript(SCHEMA)
-        _migrate_sessions(self._writer_db)
+        try:
+            self._writer_db.execute("PRAGMA journal_mode = WAL")
+            # The schema is brought up to date before anything reads it (sqlite_schema).
+            migrate(self._writer_db)
+        except BaseException:
+            self._writer_db.close()
+            raise
         self._path = path
         self._synchronous = synchronous.upper()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

@@ -1,0 +1,268 @@
+"""The SQLite schema as ordered migrations, and the runner that applies them.
+
+Version 1 is the schema of release 77635e6, statement for statement, so a database
+it wrote is that version exactly. Databases from before versioning have no
+`schema_migrations` table; they are recognised by their tables and stamped with the
+version their shape shows (see `_adopt`). Each later migration runs in its own
+`BEGIN IMMEDIATE` transaction together with its `schema_migrations` row: SQLite's DDL
+is transactional, so a failure leaves the previous version, and two processes starting
+at once take turns (the second finds the work done).
+
+A new change to the schema is a new entry at the end of `MIGRATIONS`; a released entry
+is never edited.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hubbub.schema import Migration, MigrationFailed, SchemaError, SchemaStatus, latest, pending
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial",
+        (
+            """CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    display_name_lower TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    confirmed INTEGER NOT NULL
+)""",
+            "CREATE INDEX IF NOT EXISTS users_by_display_name ON users (display_name_lower)",
+            """CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    direct_key TEXT UNIQUE
+)""",
+            """CREATE TABLE IF NOT EXISTS members (
+    conversation_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    joined_at TEXT NOT NULL,
+    read_seq INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID""",
+            "CREATE INDEX IF NOT EXISTS members_by_user ON members (user_id, conversation_id)",
+            """CREATE TABLE IF NOT EXISTS messages (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    sender_id TEXT NOT NULL,
+    client_message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    edited_at TEXT,
+    deleted INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq),
+    UNIQUE (sender_id, client_message_id)
+) WITHOUT ROWID""",
+            """CREATE TABLE IF NOT EXISTS events (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL
+)""",
+            """CREATE TABLE IF NOT EXISTS user_events (
+    user_id TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    PRIMARY KEY (user_id, cursor)
+) WITHOUT ROWID""",
+            """CREATE TABLE IF NOT EXISTS credentials (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    confirmed INTEGER NOT NULL,
+    code_hash TEXT,
+    code_expires_at TEXT
+)""",
+            """CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    family_id TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used INTEGER NOT NULL
+)""",
+            "CREATE INDEX IF NOT EXISTS refresh_by_family ON refresh_tokens (family_id)",
+            "CREATE INDEX IF NOT EXISTS refresh_by_user ON refresh_tokens (user_id)",
+        ),
+    ),
+    # Sign-out ends sessions at once (70c646c, 1ba5dc5): ended sessions, and when each
+    # refresh token was rotated. Rows from version 1 keep used_at NULL; the store reads
+    # `used = 1` without a time as "rotated long ago".
+    Migration(
+        2,
+        "sessions",
+        (
+            """CREATE TABLE IF NOT EXISTS ended_sessions (
+    session_id TEXT PRIMARY KEY,
+    until TEXT NOT NULL
+) WITHOUT ROWID""",
+            "ALTER TABLE refresh_tokens ADD COLUMN used_at TEXT",
+        ),
+    ),
+    # Display names are NFC since abd8ffc and search folds its query to NFC: a name the
+    # release stored decomposed could not be found. (hubbub_nfc, hubbub_lower: below.)
+    Migration(
+        3,
+        "nfc-display-names",
+        (
+            "UPDATE users SET display_name = hubbub_nfc(display_name),"
+            " display_name_lower = hubbub_lower(hubbub_nfc(display_name))"
+            " WHERE display_name != hubbub_nfc(display_name)",
+        ),
+    ),
+)
+
+_VERSIONS = """CREATE TABLE schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+_V1_TABLES = frozenset(
+    {"users", "conversations", "members", "messages", "events", "user_events"}
+    | {"credentials", "refresh_tokens"}
+)
+# What code from before versioning may have created (sqlite_sequence comes with
+# AUTOINCREMENT).
+_UNVERSIONED = _V1_TABLES | {"ended_sessions", "sqlite_sequence"}
+
+
+def migrate(
+    db: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> tuple[int, int]:
+    """Brings the database on `db` (autocommit mode, no transaction open) to the latest
+    version, one transaction per migration. Returns (version before, version after).
+
+    Raises `SchemaTooNew` for a database a newer Hubbub migrated and `SchemaError` for
+    one that is not Hubbub's; `MigrationFailed` leaves the version before the failure."""
+    top = latest(migrations)
+    where = f"the database {_name(db)}"
+    _add_functions(db)
+    before: int | None = None
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            applied = _applied(db, migrations)
+            todo = pending(applied, migrations, where)
+            if before is None:
+                before = max(applied, default=0)
+            if not todo:
+                db.execute("COMMIT")
+                return before, top
+            step = todo[0]
+            try:
+                for statement in step.statements:
+                    db.execute(statement)
+            except sqlite3.Error as error:
+                raise MigrationFailed(
+                    f"migration {step.version} ({step.name}) of {where} failed: {error};"
+                    f" the database stays at version {step.version - 1}"
+                ) from error
+            _stamp(db, step)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def upgrade(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple[int, int]:
+    """`migrate` on the database file at `path`, created (owner-only directory) if it
+    does not exist yet. Waits for a running server's write transaction to finish."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA journal_mode = WAL")
+        return migrate(db, migrations)
+    finally:
+        db.close()
+
+
+def status(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> SchemaStatus:
+    """Where the database file at `path` stands, without changing it (nor creating it).
+    Raises like `migrate` for a database this code cannot use."""
+    top = latest(migrations)
+    if not path.exists():
+        return SchemaStatus(0, top)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        applied = _applied(db, migrations, stamp=False)
+        pending(applied, migrations, f"the database {path}")
+        return SchemaStatus(max(applied, default=0), top)
+    finally:
+        db.close()
+
+
+def _applied(
+    db: sqlite3.Connection, migrations: tuple[Migration, ...], *, stamp: bool = True
+) -> dict[int, str]:
+    """{version: name} of the migrations applied, adopting (and with `stamp`, recording)
+    a database from before versioning."""
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_migrations" in tables:
+        rows = db.execute("SELECT version, name FROM schema_migrations")
+        return {int(version): str(name) for version, name in rows}
+    adopted = _adopt(db, tables, migrations)
+    if stamp:
+        db.execute(_VERSIONS)
+        for step in migrations[:adopted]:
+            _stamp(db, step)
+    return {step.version: step.name for step in migrations[:adopted]}
+
+
+def _adopt(db: sqlite3.Connection, tables: set[str], migrations: tuple[Migration, ...]) -> int:
+    """The version of a database written before versioning, told by its shape: none of
+    our tables is 0 (an interrupted first start-up is also 0: version 1's statements
+    say IF NOT EXISTS and complete it); every table of version 1 is 1; with the
+    `used_at` column too, 2 (that code created `ended_sessions` just before it)."""
+    foreign = tables - _UNVERSIONED
+    if foreign:
+        raise SchemaError(
+            f"the database {_name(db)} is not a Hubbub database (it has tables"
+            f" {', '.join(sorted(foreign))}); point HUBBUB_DATA_DIR at Hubbub's data directory"
+        )
+    if not tables >= _V1_TABLES:
+        return 0
+    columns = {row[1] for row in db.execute("PRAGMA table_info(refresh_tokens)")}
+    return min(2 if "used_at" in columns else 1, len(migrations))
+
+
+def _add_functions(db: sqlite3.Connection) -> None:
+    """What the migrations need that SQLite lacks: NFC, and Python's Unicode lower()
+    (the store's own folding; SQLite's lower() folds ASCII only)."""
+    db.create_function("hubbub_nfc", 1, _nfc, deterministic=True)
+    db.create_function("hubbub_lower", 1, _lower, deterministic=True)
+
+
+def _nfc(text: str | None) -> str | None:
+    return None if text is None else unicodedata.normalize("NFC", text)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def _stamp(db: sqlite3.Connection, step: Migration) -> None:
+    db.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+        (step.version, step.name, datetime.now(UTC).isoformat()),
+    )
+
+
+def _name(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else "in memory"
