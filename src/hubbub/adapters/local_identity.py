@@ -152,7 +152,14 @@ class LocalIdentity:
         the same successor both times: the family stays one chain, and whoever holds
         a copy of it is caught at its next rotation. After the grace, or once that
         successor has been rotated in turn, presenting a rotated token revokes the
-        family (`TokenReused`)."""
+        family (`TokenReused`).
+
+        Safe against concurrent refreshes and sign-outs: the token is marked used only
+        if it is unused, by one conditional write, and only the caller that did so adds
+        the successor, and only while the token is still stored (its family not
+        revoked). A caller that lost the race reads the token again and is answered as
+        a presentation within the grace: the same successor, never a second chain; a
+        caller whose token was revoked meanwhile is refused, reviving nothing."""
         presented = _digest(refresh_token)
         successor = self._successor(refresh_token)
         now = self._clock.now()
@@ -161,15 +168,21 @@ class LocalIdentity:
             record = tx.credentials.get_refresh(presented)
             if record is None or record.expires_at <= now:
                 return None
-            if record.used_at is not None:
-                following = tx.credentials.get_refresh(_digest(successor))
-                late = now - record.used_at >= self._grace
-                if late or following is None or following.used_at is not None:
-                    tx.credentials.revoke_family(record.family_id)
-                    return record.family_id
-                return self._issue(tx, record.user_id, record.family_id, successor, following)
-            tx.credentials.put_refresh(replace(record, used_at=now))
-            return self._issue(tx, record.user_id, record.family_id, successor)
+            if record.used_at is None:
+                if tx.credentials.claim_refresh(presented, now):
+                    return self._issue(
+                        tx, record.user_id, record.family_id, successor, after=presented
+                    )
+                # Rotated or revoked since we read it: what is stored now decides.
+                record = tx.credentials.get_refresh(presented)
+                if record is None or record.used_at is None:
+                    return None
+            following = tx.credentials.get_refresh(_digest(successor))
+            late = now - record.used_at >= self._grace
+            if late or following is None or following.used_at is not None:
+                tx.credentials.revoke_family(record.family_id)
+                return record.family_id
+            return self._issue(tx, record.user_id, record.family_id, successor, following)
 
         outcome = await self._store.write(work)
         if isinstance(outcome, str):
@@ -322,9 +335,12 @@ class LocalIdentity:
         family_id: str | None,
         refresh: str | None = None,
         existing: RefreshToken | None = None,
+        *,
+        after: str | None = None,
     ) -> TokenSet:
         """A new access token and `refresh` (random for a new session), stored unless
-        it is `existing` already."""
+        it is `existing` already; a successor of the token hashed `after` is stored
+        only while that token still is (see `CredentialRepository.add_refresh`)."""
         now = self._clock.now()
         family_id = family_id or secrets.token_hex(16)
         access = jwt.encode(
@@ -343,13 +359,14 @@ class LocalIdentity:
         )
         refresh = refresh or secrets.token_urlsafe(32)
         if existing is None:
-            tx.credentials.put_refresh(
+            tx.credentials.add_refresh(
                 RefreshToken(
                     token_hash=_digest(refresh),
                     user_id=user_id,
                     family_id=family_id,
                     expires_at=now + self._refresh_ttl,
-                )
+                ),
+                after=after,
             )
         return TokenSet(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
 

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -282,8 +283,19 @@ class _Credentials:
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         return self._s.refresh_tokens.get(token_hash)
 
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._j.put(self._s.refresh_tokens, token.token_hash, token)
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        tokens = self._s.refresh_tokens
+        if token.token_hash in tokens or (after is not None and after not in tokens):
+            return False
+        self._j.put(tokens, token.token_hash, replace(token, used_at=None))
+        return True
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        token = self._s.refresh_tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        self._j.put(self._s.refresh_tokens, token_hash, replace(token, used_at=now))
+        return True
 
     def revoke_family(self, family_id: str) -> None:
         for key, token in list(self._s.refresh_tokens.items()):

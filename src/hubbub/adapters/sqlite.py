@@ -523,20 +523,31 @@ class _Credentials(_Repo):
             used_at=_used_at(row),
         )
 
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO refresh_tokens"
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        # One statement: the predecessor's row is checked where the insert happens.
+        added = self._db.execute(
+            "INSERT INTO refresh_tokens"
             " (token_hash, user_id, family_id, expires_at, used, used_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " SELECT ?, ?, ?, ?, 0, NULL"
+            " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)"
+            " ON CONFLICT (token_hash) DO NOTHING",
             (
                 token.token_hash,
                 token.user_id,
                 token.family_id,
                 _ts(token.expires_at),
-                token.used_at is not None,
-                _ts(token.used_at) if token.used_at else None,
+                after,
+                after,
             ),
         )
+        return added.rowcount == 1
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        claimed = self._db.execute(
+            "UPDATE refresh_tokens SET used = 1, used_at = ? WHERE token_hash = ? AND used = 0",
+            (_ts(now), token_hash),
+        )
+        return claimed.rowcount == 1
 
     def revoke_family(self, family_id: str) -> None:
         self._db.execute("DELETE FROM refresh_tokens WHERE family_id = ?", (family_id,))
