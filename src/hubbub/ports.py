@@ -165,10 +165,43 @@ class CredentialRepository(Protocol):
         """By username or email, case-insensitively."""
         ...
 
-    def put(self, credential: Credential) -> None: ...
+    def put(self, credential: Credential) -> None:
+        """Stores a new account (or replaces one with the same user id)."""
+        ...
+
     def delete(self, user_id: str) -> None:
         """Removes the credential, freeing its username and email (refresh tokens are
         revoked separately)."""
+        ...
+
+    # Changes to an account, each one conditional write of the fields it means to
+    # change, so none undoes a change committed since the account was read.
+
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        """Puts a new code in the account's one code slot, only while the account's
+        confirmed flag is `confirmed` (confirmation codes for unconfirmed accounts,
+        reset codes for confirmed ones); True if it did."""
+        ...
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        """Confirms the account and spends its code, only while it is unconfirmed and
+        `code_hash` is still its code; True if it did."""
+        ...
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        """Sets the password and spends the reset code, only while the account is
+        confirmed and `code_hash` is still its code; True if it did."""
+        ...
+
+    def disable(self, user_id: str) -> None:
+        """No password signs in any more and the account is unconfirmed; its username
+        and email stay held."""
+        ...
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        """`delete`, only while the account is unconfirmed; True if it deleted it."""
         ...
 
     def get_refresh(self, token_hash: str) -> RefreshToken | None: ...

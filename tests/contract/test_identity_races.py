@@ -25,7 +25,7 @@ from hubbub.adapters.memory import RecordingPublisher
 from hubbub.bootstrap import Platform, build
 from hubbub.config import Settings
 from hubbub.domain.errors import Conflict, Unauthorized
-from hubbub.ports import RefreshToken, Store, TokenSet, Transaction
+from hubbub.ports import Credential, RefreshToken, Store, TokenSet, Transaction
 from tests.unit.conftest import SETTINGS, CapturingCodeSender, ManualClock
 
 T = TypeVar("T")
@@ -112,12 +112,13 @@ class Deployment:
     settings: Settings
     clock: ManualClock
     store: Store
+    codes: CapturingCodeSender  # the mailbox: the last code sent to each username
 
     def process(self, store: Store | None = None) -> Platform:
         return build(
             self.settings,
             clock=self.clock,
-            code_sender=CapturingCodeSender(),
+            code_sender=self.codes,
             publisher=RecordingPublisher(),
             store=store or self.store,
         )
@@ -129,12 +130,12 @@ class Deployment:
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
-    settings = replace(SETTINGS, confirmation="none")
+    settings = SETTINGS  # confirmation codes on
     if request.param == "sqlite":
         settings = replace(settings, store="sqlite", data_dir=tmp_path, sqlite_synchronous="NORMAL")
-    clock = ManualClock()
-    first = build(settings, clock=clock, publisher=RecordingPublisher())
-    yield Deployment(settings, clock, first.store)
+    clock, codes = ManualClock(), CapturingCodeSender()
+    first = build(settings, clock=clock, code_sender=codes, publisher=RecordingPublisher())
+    yield Deployment(settings, clock, first.store, codes)
     await first.close()
 
 
@@ -143,8 +144,13 @@ def _hashed(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
-async def _signed_in(platform: Platform, name: str = "ana") -> TokenSet:
+async def _signed_up(deployment: Deployment, platform: Platform, name: str) -> None:
     await platform.auth.sign_up(name, f"{name}@example.test", "long enough", name, "ip")
+    await platform.auth.confirm(name, deployment.codes.codes[name])
+
+
+async def _signed_in(deployment: Deployment, platform: Platform, name: str = "ana") -> TokenSet:
+    await _signed_up(deployment, platform, name)
     tokens, _ = await platform.auth.sign_in(name, "long enough", "ip")
     return tokens
 
@@ -155,7 +161,7 @@ async def test_one_refresh_token_yields_one_chain(deployment: Deployment) -> Non
     come back to life as a second chain that works after the grace."""
     a = deployment.process()
     b, b_view = deployment.process_with_stale_reads()
-    first = await _signed_in(a)
+    first = await _signed_in(deployment, a)
     await b_view.remember("credentials", "get_refresh", _hashed(first.refresh_token))
     second = await a.auth.refresh(first.refresh_token)
     await a.auth.refresh(second.refresh_token)  # the first tab moves on
@@ -174,7 +180,7 @@ async def test_the_loser_of_a_refresh_race_gets_the_same_successor(
     second gets the first one's successor, not a revocation and not a second chain."""
     a = deployment.process()
     b, b_view = deployment.process_with_stale_reads()
-    first = await _signed_in(a)
+    first = await _signed_in(deployment, a)
     await b_view.remember("credentials", "get_refresh", _hashed(first.refresh_token))
     winner = await a.auth.refresh(first.refresh_token)
     loser = await b.auth.refresh(first.refresh_token)
@@ -194,7 +200,7 @@ async def test_refresh_racing_sign_out_does_not_revive_the_session(
     once its access tokens have expired."""
     a = deployment.process()
     b, b_view = deployment.process_with_stale_reads()
-    tokens = await _signed_in(a)
+    tokens = await _signed_in(deployment, a)
     session = await a.auth.authenticate(tokens.access_token)
     await b_view.remember("credentials", "get_refresh", _hashed(tokens.refresh_token))
     await a.auth.sign_out(session, tokens.refresh_token, everywhere=False)
@@ -222,11 +228,66 @@ async def test_a_sign_up_in_progress_is_not_freed_by_a_process_started_later(
         await b.auth.sign_up("carol", "carol@example.test", "other password", "C", "ip-b")
     a_view.release()
     user, _ = await signing_up
-    assert user.username == "carol" and user.confirmed
+    assert user.username == "carol"
+    await a.auth.confirm("carol", deployment.codes.codes["carol"])
     _, signed_in = await b.auth.sign_in("carol", "carol's password", "ip-b")
     assert signed_in.id == user.id
     with pytest.raises(Unauthorized):
         await b.auth.sign_in("carol", "other password", "ip-b")
+
+
+async def test_a_reset_password_is_not_undone_by_a_racing_forgot_password(
+    deployment: Deployment,
+) -> None:
+    """Anyone may ask for a reset code for any account. One such request read the
+    account before its owner's password reset committed and wrote after it: the new
+    password must stay, and the old one must not come back."""
+    a = deployment.process()
+    b, b_view = deployment.process_with_stale_reads()
+    await _signed_up(deployment, a, "ana")
+    await a.auth.forgot_password("ana")
+    await b_view.remember("credentials", "by_login", "ana")
+    await a.auth.reset_password("ana", deployment.codes.codes["ana"], "new password")
+    await b.auth.forgot_password("ana")
+    await a.auth.sign_in("ana", "new password", "ip")
+    with pytest.raises(Unauthorized):
+        await a.auth.sign_in("ana", "long enough", "ip")
+
+
+async def test_confirming_is_not_undone_by_a_racing_resend(deployment: Deployment) -> None:
+    """A resend read the account unconfirmed, the user confirmed with the code they
+    had, then the resend wrote: the account stays confirmed and signs in."""
+    a = deployment.process()
+    b, b_view = deployment.process_with_stale_reads()
+    await a.auth.sign_up("ana", "ana@example.test", "long enough", "Ana", "ip")
+    await b_view.remember("credentials", "by_login", "ana")
+    await a.auth.confirm("ana", deployment.codes.codes["ana"])
+    await b.auth.resend_code("ana")
+    _, user = await a.auth.sign_in("ana", "long enough", "ip")
+    assert user.confirmed
+
+
+async def test_an_expiring_sign_up_confirmed_meanwhile_keeps_its_account(
+    deployment: Deployment,
+) -> None:
+    """An unconfirmed sign-up a day old is replaced by the next sign-up for its name;
+    if its owner confirms (with a resent code) while that replacement is under way,
+    the owner keeps the account and the newcomer is refused."""
+    a = deployment.process()
+    b, b_view = deployment.process_with_stale_reads()
+    first, _ = await a.auth.sign_up("dan", "dan@example.test", "long enough", "Dan", "ip")
+    deployment.clock.advance(23 * 3600)
+    await a.auth.resend_code("dan")
+    deployment.clock.advance(3600 + 1)
+    # B's sign-up reads who holds the name and the account, then the owner confirms.
+    await b_view.remember("users", "by_username", "dan")
+    await b_view.remember("users", "by_email", "dan@example.test")
+    await b_view.remember("credentials", "get", first.id)
+    await a.auth.confirm("dan", deployment.codes.codes["dan"])
+    with pytest.raises(Conflict):
+        await b.auth.sign_up("dan", "dan@example.test", "other password", "D", "ip-b")
+    _, user = await a.auth.sign_in("dan", "long enough", "ip")
+    assert user.id == first.id
 
 
 # The conditional writes those guarantees rest on, as every store adapter keeps them.
@@ -268,3 +329,41 @@ async def test_a_successor_is_added_once_and_only_while_its_predecessor_is_store
     await store.write(lambda tx: tx.credentials.revoke_family("f1"))
     assert not await store.write(lambda tx: tx.credentials.add_refresh(successor, after="r1"))
     assert await store.read(lambda tx: tx.credentials.families_of("u1")) == set()
+
+
+async def test_account_changes_apply_only_to_the_state_they_were_meant_for(
+    deployment: Deployment,
+) -> None:
+    store, now = deployment.store, deployment.clock.now()
+    account = Credential("u1", "ana", "ana@x.io", "hash", confirmed=False)
+    await store.write(lambda tx: tx.credentials.put(account))
+
+    later = now + timedelta(hours=1)
+    assert not await store.write(
+        lambda tx: tx.credentials.replace_code("u1", "c", later, confirmed=True)
+    )
+    assert await store.write(
+        lambda tx: tx.credentials.replace_code("u1", "c1", later, confirmed=False)
+    )
+    assert not await store.write(
+        lambda tx: tx.credentials.set_password("u1", "new", code_hash="c1")
+    )
+    assert not await store.write(lambda tx: tx.credentials.confirm("u1", "an older code"))
+    assert await store.write(lambda tx: tx.credentials.confirm("u1", "c1"))
+    assert not await store.write(lambda tx: tx.credentials.confirm("u1", "c1"))
+    assert not await store.write(lambda tx: tx.credentials.delete_unconfirmed("u1"))
+    assert await store.write(
+        lambda tx: tx.credentials.replace_code("u1", "r1", later, confirmed=True)
+    )
+    assert not await store.write(
+        lambda tx: tx.credentials.set_password("u1", "new", code_hash="r0")
+    )
+    assert await store.write(lambda tx: tx.credentials.set_password("u1", "new", code_hash="r1"))
+    assert not await store.write(
+        lambda tx: tx.credentials.set_password("u1", "newer", code_hash="r1")
+    )
+    stored = await store.read(lambda tx: tx.credentials.get("u1"))
+    assert stored == replace(account, password_hash="new", confirmed=True)
+    await store.write(lambda tx: tx.credentials.disable("u1"))
+    assert await store.write(lambda tx: tx.credentials.delete_unconfirmed("u1"))
+    assert await store.read(lambda tx: tx.credentials.by_login("ana")) is None

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import jwt
@@ -107,10 +106,12 @@ class LocalIdentity:
             if (
                 credential is None
                 or credential.confirmed
+                or credential.confirmation_code_hash is None
                 or not _code_matches(credential, code, now)
+                # Only if that code is still the account's: not replaced or spent since.
+                or not tx.credentials.confirm(credential.user_id, credential.confirmation_code_hash)
             ):
                 raise ValidationFailed(BAD_CODE)
-            tx.credentials.put(replace(credential, confirmed=True, confirmation_code_hash=None))
             return credential.user_id
 
         return await self._store.write(work)
@@ -124,11 +125,10 @@ class LocalIdentity:
 
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(username)
-            if credential is None or credential.confirmed:
+            if credential is None or not tx.credentials.replace_code(
+                credential.user_id, _digest(code), expires, confirmed=False
+            ):
                 return None
-            tx.credentials.put(
-                replace(credential, confirmation_code_hash=_digest(code), code_expires_at=expires)
-            )
             return credential
 
         credential = await self._store.write(work)
@@ -248,23 +248,18 @@ class LocalIdentity:
 
     async def forget(self, user_id: str) -> None:
         def work(tx: Transaction) -> None:
-            credential = tx.credentials.get(user_id)
-            if credential is not None:
-                tx.credentials.revoke_user(user_id)
-                tx.credentials.put(replace(credential, password_hash="!", confirmed=False))
+            tx.credentials.revoke_user(user_id)
+            tx.credentials.disable(user_id)
 
         await self._store.write(work)
 
     async def discard_unconfirmed(self, user_id: str) -> bool:
         def work(tx: Transaction) -> bool:
-            credential = tx.credentials.get(user_id)
-            if credential is None:
+            # Conditional, so a confirm that commits meanwhile keeps its account.
+            if tx.credentials.delete_unconfirmed(user_id):
+                tx.credentials.revoke_user(user_id)
                 return True
-            if credential.confirmed:
-                return False
-            tx.credentials.delete(user_id)
-            tx.credentials.revoke_user(user_id)
-            return True
+            return tx.credentials.get(user_id) is None
 
         return await self._store.write(work)
 
@@ -279,11 +274,12 @@ class LocalIdentity:
 
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(login)
-            if credential is None or not credential.confirmed:
+            # Only the code slot changes, and only while the account is confirmed: a
+            # reset that commits meanwhile keeps its new password.
+            if credential is None or not tx.credentials.replace_code(
+                credential.user_id, _digest(code), expires, confirmed=True
+            ):
                 return None
-            tx.credentials.put(
-                replace(credential, confirmation_code_hash=_digest(code), code_expires_at=expires)
-            )
             return credential
 
         credential = await self._store.write(work)
@@ -303,24 +299,17 @@ class LocalIdentity:
 
         # The code is checked before the (deliberately slow) hash, so guesses cost little.
         checked = await self._store.read(check)
-        if checked is None:
+        code_hash = checked.confirmation_code_hash if checked else None
+        if checked is None or code_hash is None:
             raise ValidationFailed(BAD_CODE)
         password_hash = await asyncio.to_thread(self._hasher.hash, new_password)
 
         def spend(tx: Transaction) -> list[str] | None:
-            current = tx.credentials.get(checked.user_id)
-            if current is None or current.confirmation_code_hash != checked.confirmation_code_hash:
+            user_id = checked.user_id
+            if not tx.credentials.set_password(user_id, password_hash, code_hash=code_hash):
                 return None  # spent or replaced while we hashed
-            tx.credentials.put(
-                replace(
-                    current,
-                    password_hash=password_hash,
-                    confirmation_code_hash=None,
-                    code_expires_at=None,
-                )
-            )
-            ended = sorted(tx.credentials.families_of(current.user_id))
-            tx.credentials.revoke_user(current.user_id)
+            ended = sorted(tx.credentials.families_of(user_id))
+            tx.credentials.revoke_user(user_id)
             return ended
 
         ended = await self._store.write(spend)

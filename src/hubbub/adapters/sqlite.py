@@ -511,6 +511,47 @@ class _Credentials(_Repo):
     def delete(self, user_id: str) -> None:
         self._db.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
 
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        return self._changed(
+            "UPDATE credentials SET code_hash = ?, code_expires_at = ?"
+            " WHERE user_id = ? AND confirmed = ?",
+            code_hash,
+            _ts(expires_at),
+            user_id,
+            int(confirmed),
+        )
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        return self._changed(
+            "UPDATE credentials SET confirmed = 1, code_hash = NULL"
+            " WHERE user_id = ? AND confirmed = 0 AND code_hash = ?",
+            user_id,
+            code_hash,
+        )
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        return self._changed(
+            "UPDATE credentials SET password_hash = ?, code_hash = NULL, code_expires_at = NULL"
+            " WHERE user_id = ? AND confirmed = 1 AND code_hash = ?",
+            password_hash,
+            user_id,
+            code_hash,
+        )
+
+    def disable(self, user_id: str) -> None:
+        self._db.execute(
+            "UPDATE credentials SET password_hash = '!', confirmed = 0 WHERE user_id = ?",
+            (user_id,),
+        )
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        return self._changed("DELETE FROM credentials WHERE user_id = ? AND confirmed = 0", user_id)
+
+    def _changed(self, sql: str, *args: Any) -> bool:
+        return self._db.execute(sql, args).rowcount == 1
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", token_hash)
         if row is None:
