@@ -1,5 +1,6 @@
-"""Identity under many writers (issue 9): refresh-token rotation and sign-up, driven
-through the services as `bootstrap.build` wires them, on the memory and SQLite stores.
+"""Identity under many writers (issue 9): refresh-token rotation, account changes and
+sign-up, driven through the services as `bootstrap.build` wires them, on the memory and
+SQLite stores.
 
 Memory and SQLite run one write transaction at a time, so a race between two
 processes cannot happen on them by itself. `StaleReads` stages it: it hands a
