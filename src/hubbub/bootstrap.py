@@ -61,17 +61,19 @@ def build(
     clock: Clock | None = None,
     code_sender: CodeSender | None = None,
     publisher: EventPublisher | None = None,
+    store: Store | None = None,
 ) -> Platform:
     """Wires the adapters `settings` choose. Tests pass their fakes for the outside world:
     a clock they move, a code sender they read, a publisher that records the fan-out
-    instead of the hub (which then has no connections)."""
+    instead of the hub (which then has no connections), and a store another platform
+    also uses (two processes sharing one database)."""
     clock = clock or SystemClock()
     ids = UlidGenerator()
-    store: Store
-    if settings.store == "memory":
-        store = MemoryStore()
-    else:
-        store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    if store is None:
+        if settings.store == "memory":
+            store = MemoryStore()
+        else:
+            store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     hub = LocalHub()
     presence = MemoryPresence()
     signing_key = _signing_key(settings)

@@ -143,23 +143,90 @@ class RefreshToken:
 
 
 class CredentialRepository(Protocol):
-    """What local password identity keeps; unused where Cognito holds credentials."""
+    """What local password identity keeps; unused where Cognito holds credentials.
+
+    Refresh tokens change only through narrow, conditional writes, so a transaction
+    that read a token before another one committed cannot undo that commit: a token is
+    marked used only while it is unused (`claim_refresh`), a token is added only where
+    none with its hash exists and, for a successor, only while its predecessor is still
+    stored (`add_refresh`); nothing writes back a token row it read earlier. Revoking
+    deletes. So a family, once revoked, is never revived by a rotation that read its
+    token before the revocation committed, and one token is rotated by one caller only.
+
+    An adapter whose transactions overlap (PostgreSQL, DynamoDB) must also make a
+    rotation and a revocation of the same family conflict (e.g. both lock a per-family
+    row, or the revocation is recorded and checked by `claim_refresh`), so that a
+    successor added by a rotation still in flight when the revocation began does not
+    outlive it. Memory and SQLite run one write transaction at a time, which gives it.
+    """
 
     def get(self, user_id: str) -> Credential | None: ...
     def by_login(self, login: str) -> Credential | None:
         """By username or email, case-insensitively."""
         ...
 
-    def put(self, credential: Credential) -> None: ...
+    def put(self, credential: Credential) -> None:
+        """Stores a new account (or replaces one with the same user id)."""
+        ...
+
     def delete(self, user_id: str) -> None:
         """Removes the credential, freeing its username and email (refresh tokens are
         revoked separately)."""
         ...
 
+    # Changes to an account, each one conditional write of the fields it means to
+    # change, so none undoes a change committed since the account was read.
+
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        """Puts a new code in the account's one code slot, only while the account's
+        confirmed flag is `confirmed` (confirmation codes for unconfirmed accounts,
+        reset codes for confirmed ones); True if it did."""
+        ...
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        """Confirms the account and spends its code, only while it is unconfirmed and
+        `code_hash` is still its code; True if it did."""
+        ...
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        """Sets the password and spends the reset code, only while the account is
+        confirmed and `code_hash` is still its code; True if it did."""
+        ...
+
+    def disable(self, user_id: str) -> None:
+        """No password signs in any more and the account is unconfirmed; its username
+        and email stay held."""
+        ...
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        """`delete`, only while the account is unconfirmed; True if it deleted it."""
+        ...
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None: ...
-    def put_refresh(self, token: RefreshToken) -> None: ...
-    def revoke_family(self, family_id: str) -> None: ...
-    def revoke_user(self, user_id: str) -> None: ...
+
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        """Stores a new, unused token, if no token with its hash is stored and, when
+        `after` (the hash of the token it succeeds) is given, that token is still
+        stored, i.e. its family was not revoked; True if it stored it. A successor
+        already stored, perhaps rotated since, is left exactly as it is."""
+        ...
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        """Marks the token used at `now` if it is stored and still unused, as one
+        conditional write; True if this call did. False: another rotation claimed it
+        first, or its family was revoked (`get_refresh` tells which)."""
+        ...
+
+    def revoke_family(self, family_id: str) -> None:
+        """Deletes every token of the family: none of them is ever claimed again."""
+        ...
+
+    def revoke_user(self, user_id: str) -> None:
+        """`revoke_family` for every family of the user."""
+        ...
+
     def families_of(self, user_id: str) -> set[str]:
         """The refresh-token families (sessions) the user still holds tokens of."""
         ...

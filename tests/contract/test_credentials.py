@@ -72,7 +72,7 @@ async def test_a_second_account_with_a_taken_name_is_refused_and_changes_nothing
     await store.write(lambda tx: tx.credentials.put(ana))
 
     def register_second(tx: Transaction) -> None:
-        tx.credentials.put_refresh(token("t2", "u2", "f2"))
+        tx.credentials.add_refresh(token("t2", "u2", "f2"))
         tx.credentials.put(second)
 
     with pytest.raises(Conflict):
@@ -86,14 +86,14 @@ async def test_a_second_account_with_a_taken_name_is_refused_and_changes_nothing
 
 async def test_refresh_tokens_are_revoked_by_family_or_by_user(store: Store) -> None:
     def issue(tx: Transaction) -> None:
-        tx.credentials.put_refresh(token("a1", "u1", "fa"))
-        tx.credentials.put_refresh(token("a2", "u1", "fa"))
-        tx.credentials.put_refresh(token("b1", "u1", "fb"))
-        tx.credentials.put_refresh(token("c1", "u2", "fc"))
+        tx.credentials.add_refresh(token("a1", "u1", "fa"))
+        tx.credentials.add_refresh(token("a2", "u1", "fa"))
+        tx.credentials.add_refresh(token("b1", "u1", "fb"))
+        tx.credentials.add_refresh(token("c1", "u2", "fc"))
 
     await store.write(issue)
     used = replace(token("a1", "u1", "fa"), used_at=T0 + timedelta(minutes=5))
-    await store.write(lambda tx: tx.credentials.put_refresh(used))
+    await store.write(lambda tx: tx.credentials.claim_refresh("a1", T0 + timedelta(minutes=5)))
     assert await store.read(lambda tx: tx.credentials.get_refresh("a1")) == used
     await store.write(lambda tx: tx.credentials.revoke_family("fa"))
     alive = ["a1", "a2", "b1", "c1"]

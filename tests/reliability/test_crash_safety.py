@@ -16,6 +16,7 @@ import signal
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import websockets
 
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import User
+from hubbub.services.auth import ABANDONED_AFTER
 from tests.reliability.helpers import own_server
 from tests.support import Account, Api, ServerProcess, open_socket
 from tests.unit.conftest import SETTINGS, World, make_world
@@ -248,7 +250,9 @@ def _kill(server: ServerProcess) -> None:
 async def test_a_sign_up_cut_by_kill_9_is_whole_or_can_be_done_again(tmp_path: Path) -> None:
     """A sign-up writes the profile, then the account, then marks the profile
     confirmed. Killed in between, the name must not be lost: either sign-in works and
-    the user can be found, or signing up again works."""
+    the user can be found, or signing up again works once the cut sign-up counts as
+    abandoned (ten minutes on; until then another process might still be hashing its
+    password, so the name stays held)."""
     password = "correct horse battery"
     # The real password-hash cost, which is what holds the gap between the writes open.
     with own_server(tmp_path, HUBBUB_PASSWORD_HASH_MEMORY_KIB="65536") as server:
@@ -290,6 +294,20 @@ async def test_a_sign_up_cut_by_kill_9_is_whole_or_can_be_done_again(tmp_path: P
             server.start()
         api = Api(server.base_url)
         observer = await api.sign_up()
+        half = _half_signed_up(server, names)
+        if half:
+            held = await api.call(
+                "POST",
+                "/auth/signup",
+                json={
+                    "username": half[0],
+                    "email": f"{half[0]}@example.test",
+                    "password": password,
+                    "displayName": half[0],
+                },
+            )
+            assert held.status_code == 409, held.text
+        _age_half_sign_ups(server, names, ABANDONED_AFTER + timedelta(minutes=1))
         outcomes: dict[str, str] = {}
         for name in names:
             signin = await api.call(
@@ -334,14 +352,33 @@ def _half_signed_up(server: ServerProcess, names: list[str]) -> list[str]:
     return [row[0] for row in rows]
 
 
+def _age_half_sign_ups(server: ServerProcess, names: list[str], by: timedelta) -> None:
+    """Moves the profiles of `names` that have no account `by` back in time, as if
+    that long had passed since the kill."""
+    marks = ",".join("?" * len(names))
+    with contextlib.closing(sqlite3.connect(server.data_dir / "hubbub.db", timeout=10)) as db:
+        rows = db.execute(
+            f"SELECT id, created_at FROM users WHERE username IN ({marks}) AND username NOT IN"
+            " (SELECT username FROM credentials)",
+            names,
+        ).fetchall()
+        with db:
+            for user_id, created_at in rows:
+                earlier = datetime.fromisoformat(created_at) - by
+                db.execute(
+                    "UPDATE users SET created_at = ? WHERE id = ?",
+                    (earlier.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), user_id),
+                )
+
+
 def _world() -> World:
     """The platform as bootstrap builds it, on the memory store, confirmation off."""
     return make_world(replace(SETTINGS, confirmation="none"))
 
 
 async def test_a_sign_up_in_progress_is_never_taken_for_an_abandoned_one() -> None:
-    """Only a profile from before this process started, or older than ten minutes, is
-    freed: a younger one may be a sign-up still hashing its password."""
+    """Only a profile older than ten minutes is freed: a younger one may be a sign-up
+    still hashing its password, in this process or another."""
     world = _world()
     store, auth, clock = world.store, world.auth, world.clock
     clock.advance(1)

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import jwt
@@ -107,10 +106,12 @@ class LocalIdentity:
             if (
                 credential is None
                 or credential.confirmed
+                or credential.confirmation_code_hash is None
                 or not _code_matches(credential, code, now)
+                # Only if that code is still the account's: not replaced or spent since.
+                or not tx.credentials.confirm(credential.user_id, credential.confirmation_code_hash)
             ):
                 raise ValidationFailed(BAD_CODE)
-            tx.credentials.put(replace(credential, confirmed=True, confirmation_code_hash=None))
             return credential.user_id
 
         return await self._store.write(work)
@@ -124,11 +125,10 @@ class LocalIdentity:
 
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(username)
-            if credential is None or credential.confirmed:
+            if credential is None or not tx.credentials.replace_code(
+                credential.user_id, _digest(code), expires, confirmed=False
+            ):
                 return None
-            tx.credentials.put(
-                replace(credential, confirmation_code_hash=_digest(code), code_expires_at=expires)
-            )
             return credential
 
         credential = await self._store.write(work)
@@ -152,7 +152,14 @@ class LocalIdentity:
         the same successor both times: the family stays one chain, and whoever holds
         a copy of it is caught at its next rotation. After the grace, or once that
         successor has been rotated in turn, presenting a rotated token revokes the
-        family (`TokenReused`)."""
+        family (`TokenReused`).
+
+        Safe against concurrent refreshes and sign-outs: the token is marked used only
+        if it is unused, by one conditional write, and only the caller that did so adds
+        the successor, and only while the token is still stored (its family not
+        revoked). A caller that lost the race reads the token again and is answered as
+        a presentation within the grace: the same successor, never a second chain; a
+        caller whose token was revoked meanwhile is refused, reviving nothing."""
         presented = _digest(refresh_token)
         successor = self._successor(refresh_token)
         now = self._clock.now()
@@ -161,15 +168,21 @@ class LocalIdentity:
             record = tx.credentials.get_refresh(presented)
             if record is None or record.expires_at <= now:
                 return None
-            if record.used_at is not None:
-                following = tx.credentials.get_refresh(_digest(successor))
-                late = now - record.used_at >= self._grace
-                if late or following is None or following.used_at is not None:
-                    tx.credentials.revoke_family(record.family_id)
-                    return record.family_id
-                return self._issue(tx, record.user_id, record.family_id, successor, following)
-            tx.credentials.put_refresh(replace(record, used_at=now))
-            return self._issue(tx, record.user_id, record.family_id, successor)
+            if record.used_at is None:
+                if tx.credentials.claim_refresh(presented, now):
+                    return self._issue(
+                        tx, record.user_id, record.family_id, successor, after=presented
+                    )
+                # Rotated or revoked since we read it: what is stored now decides.
+                record = tx.credentials.get_refresh(presented)
+                if record is None or record.used_at is None:
+                    return None
+            following = tx.credentials.get_refresh(_digest(successor))
+            late = now - record.used_at >= self._grace
+            if late or following is None or following.used_at is not None:
+                tx.credentials.revoke_family(record.family_id)
+                return record.family_id
+            return self._issue(tx, record.user_id, record.family_id, successor, following)
 
         outcome = await self._store.write(work)
         if isinstance(outcome, str):
@@ -235,23 +248,18 @@ class LocalIdentity:
 
     async def forget(self, user_id: str) -> None:
         def work(tx: Transaction) -> None:
-            credential = tx.credentials.get(user_id)
-            if credential is not None:
-                tx.credentials.revoke_user(user_id)
-                tx.credentials.put(replace(credential, password_hash="!", confirmed=False))
+            tx.credentials.revoke_user(user_id)
+            tx.credentials.disable(user_id)
 
         await self._store.write(work)
 
     async def discard_unconfirmed(self, user_id: str) -> bool:
         def work(tx: Transaction) -> bool:
-            credential = tx.credentials.get(user_id)
-            if credential is None:
+            # Conditional, so a confirm that commits meanwhile keeps its account.
+            if tx.credentials.delete_unconfirmed(user_id):
+                tx.credentials.revoke_user(user_id)
                 return True
-            if credential.confirmed:
-                return False
-            tx.credentials.delete(user_id)
-            tx.credentials.revoke_user(user_id)
-            return True
+            return tx.credentials.get(user_id) is None
 
         return await self._store.write(work)
 
@@ -266,11 +274,12 @@ class LocalIdentity:
 
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(login)
-            if credential is None or not credential.confirmed:
+            # Only the code slot changes, and only while the account is confirmed: a
+            # reset that commits meanwhile keeps its new password.
+            if credential is None or not tx.credentials.replace_code(
+                credential.user_id, _digest(code), expires, confirmed=True
+            ):
                 return None
-            tx.credentials.put(
-                replace(credential, confirmation_code_hash=_digest(code), code_expires_at=expires)
-            )
             return credential
 
         credential = await self._store.write(work)
@@ -290,24 +299,17 @@ class LocalIdentity:
 
         # The code is checked before the (deliberately slow) hash, so guesses cost little.
         checked = await self._store.read(check)
-        if checked is None:
+        code_hash = checked.confirmation_code_hash if checked else None
+        if checked is None or code_hash is None:
             raise ValidationFailed(BAD_CODE)
         password_hash = await asyncio.to_thread(self._hasher.hash, new_password)
 
         def spend(tx: Transaction) -> list[str] | None:
-            current = tx.credentials.get(checked.user_id)
-            if current is None or current.confirmation_code_hash != checked.confirmation_code_hash:
+            user_id = checked.user_id
+            if not tx.credentials.set_password(user_id, password_hash, code_hash=code_hash):
                 return None  # spent or replaced while we hashed
-            tx.credentials.put(
-                replace(
-                    current,
-                    password_hash=password_hash,
-                    confirmation_code_hash=None,
-                    code_expires_at=None,
-                )
-            )
-            ended = sorted(tx.credentials.families_of(current.user_id))
-            tx.credentials.revoke_user(current.user_id)
+            ended = sorted(tx.credentials.families_of(user_id))
+            tx.credentials.revoke_user(user_id)
             return ended
 
         ended = await self._store.write(spend)
@@ -322,9 +324,12 @@ class LocalIdentity:
         family_id: str | None,
         refresh: str | None = None,
         existing: RefreshToken | None = None,
+        *,
+        after: str | None = None,
     ) -> TokenSet:
         """A new access token and `refresh` (random for a new session), stored unless
-        it is `existing` already."""
+        it is `existing` already; a successor of the token hashed `after` is stored
+        only while that token still is (see `CredentialRepository.add_refresh`)."""
         now = self._clock.now()
         family_id = family_id or secrets.token_hex(16)
         access = jwt.encode(
@@ -343,13 +348,14 @@ class LocalIdentity:
         )
         refresh = refresh or secrets.token_urlsafe(32)
         if existing is None:
-            tx.credentials.put_refresh(
+            tx.credentials.add_refresh(
                 RefreshToken(
                     token_hash=_digest(refresh),
                     user_id=user_id,
                     family_id=family_id,
                     expires_at=now + self._refresh_ttl,
-                )
+                ),
+                after=after,
             )
         return TokenSet(access_token=access, refresh_token=refresh, expires_in=self._access_ttl)
 

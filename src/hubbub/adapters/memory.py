@@ -14,6 +14,7 @@ import secrets
 import time
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -279,11 +280,63 @@ class _Credentials:
     def delete(self, user_id: str) -> None:
         self._j.pop(self._s.credentials, user_id)
 
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        found = self._s.credentials.get(user_id)
+        if found is None or found.confirmed != confirmed:
+            return False
+        changed = replace(found, confirmation_code_hash=code_hash, code_expires_at=expires_at)
+        self._j.put(self._s.credentials, user_id, changed)
+        return True
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        found = self._s.credentials.get(user_id)
+        if found is None or found.confirmed or found.confirmation_code_hash != code_hash:
+            return False
+        changed = replace(found, confirmed=True, confirmation_code_hash=None)
+        self._j.put(self._s.credentials, user_id, changed)
+        return True
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        found = self._s.credentials.get(user_id)
+        if found is None or not found.confirmed or found.confirmation_code_hash != code_hash:
+            return False
+        changed = replace(
+            found, password_hash=password_hash, confirmation_code_hash=None, code_expires_at=None
+        )
+        self._j.put(self._s.credentials, user_id, changed)
+        return True
+
+    def disable(self, user_id: str) -> None:
+        found = self._s.credentials.get(user_id)
+        if found is not None:
+            changed = replace(found, password_hash="!", confirmed=False)
+            self._j.put(self._s.credentials, user_id, changed)
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        found = self._s.credentials.get(user_id)
+        if found is None or found.confirmed:
+            return False
+        self._j.pop(self._s.credentials, user_id)
+        return True
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         return self._s.refresh_tokens.get(token_hash)
 
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._j.put(self._s.refresh_tokens, token.token_hash, token)
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        tokens = self._s.refresh_tokens
+        if token.token_hash in tokens or (after is not None and after not in tokens):
+            return False
+        self._j.put(tokens, token.token_hash, replace(token, used_at=None))
+        return True
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        token = self._s.refresh_tokens.get(token_hash)
+        if token is None or token.used_at is not None:
+            return False
+        self._j.put(self._s.refresh_tokens, token_hash, replace(token, used_at=now))
+        return True
 
     def revoke_family(self, family_id: str) -> None:
         for key, token in list(self._s.refresh_tokens.items()):

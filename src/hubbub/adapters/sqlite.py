@@ -439,6 +439,47 @@ class _Credentials(_Repo):
     def delete(self, user_id: str) -> None:
         self._db.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
 
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        return self._changed(
+            "UPDATE credentials SET code_hash = ?, code_expires_at = ?"
+            " WHERE user_id = ? AND confirmed = ?",
+            code_hash,
+            _ts(expires_at),
+            user_id,
+            int(confirmed),
+        )
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        return self._changed(
+            "UPDATE credentials SET confirmed = 1, code_hash = NULL"
+            " WHERE user_id = ? AND confirmed = 0 AND code_hash = ?",
+            user_id,
+            code_hash,
+        )
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        return self._changed(
+            "UPDATE credentials SET password_hash = ?, code_hash = NULL, code_expires_at = NULL"
+            " WHERE user_id = ? AND confirmed = 1 AND code_hash = ?",
+            password_hash,
+            user_id,
+            code_hash,
+        )
+
+    def disable(self, user_id: str) -> None:
+        self._db.execute(
+            "UPDATE credentials SET password_hash = '!', confirmed = 0 WHERE user_id = ?",
+            (user_id,),
+        )
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        return self._changed("DELETE FROM credentials WHERE user_id = ? AND confirmed = 0", user_id)
+
+    def _changed(self, sql: str, *args: Any) -> bool:
+        return self._db.execute(sql, args).rowcount == 1
+
     def get_refresh(self, token_hash: str) -> RefreshToken | None:
         row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = ?", token_hash)
         if row is None:
@@ -451,20 +492,31 @@ class _Credentials(_Repo):
             used_at=_used_at(row),
         )
 
-    def put_refresh(self, token: RefreshToken) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO refresh_tokens"
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        # One statement: the predecessor's row is checked where the insert happens.
+        added = self._db.execute(
+            "INSERT INTO refresh_tokens"
             " (token_hash, user_id, family_id, expires_at, used, used_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " SELECT ?, ?, ?, ?, 0, NULL"
+            " WHERE ? IS NULL OR EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = ?)"
+            " ON CONFLICT (token_hash) DO NOTHING",
             (
                 token.token_hash,
                 token.user_id,
                 token.family_id,
                 _ts(token.expires_at),
-                token.used_at is not None,
-                _ts(token.used_at) if token.used_at else None,
+                after,
+                after,
             ),
         )
+        return added.rowcount == 1
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        claimed = self._db.execute(
+            "UPDATE refresh_tokens SET used = 1, used_at = ? WHERE token_hash = ? AND used = 0",
+            (_ts(now), token_hash),
+        )
+        return claimed.rowcount == 1
 
     def revoke_family(self, family_id: str) -> None:
         self._db.execute("DELETE FROM refresh_tokens WHERE family_id = ?", (family_id,))

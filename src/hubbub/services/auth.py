@@ -26,7 +26,8 @@ from hubbub.ports import (
 from hubbub.services.devices import KnownDevices
 
 # A sign-up whose profile is this old without an account was cut short (a crash
-# between its two writes); a younger one may still be hashing the password.
+# between its two writes); a younger one may still be hashing the password, in this
+# process or any other, started before or after it.
 ABANDONED_AFTER = timedelta(minutes=10)
 # An unconfirmed sign-up holds its username and email this long (the life of its first
 # code; resending does not extend it), then the next sign-up for either replaces it.
@@ -79,7 +80,6 @@ class AuthService:
         self._clock = clock
         self._policy = policy or AuthPolicy()
         self._devices = devices
-        self._started = clock.now()
         self._sessions = sessions
         self._connections = connections
 
@@ -242,8 +242,9 @@ class AuthService:
     async def _free_abandoned(self, user: User) -> bool:
         """Frees the username and email of `user` when they are held only by sign-ups
         that never finished: unconfirmed profiles with no account behind them, created
-        before this process started (sign-ups do not survive a restart) or longer ago
-        than ABANDONED_AFTER, and unconfirmed sign-ups older than
+        longer ago than ABANDONED_AFTER by the shared clock (when the process started
+        says nothing: another process, started earlier or later, may be hashing that
+        sign-up's password right now), and unconfirmed sign-ups older than
         UNCONFIRMED_EXPIRE_AFTER (their account is discarded too). Returns whether there
         is now room for `user`."""
 
@@ -260,7 +261,7 @@ class AuthService:
             if now - holder.created_at >= UNCONFIRMED_EXPIRE_AFTER:
                 expired.append(holder.id)
                 continue
-            stale = holder.created_at < self._started or now - holder.created_at > ABANDONED_AFTER
+            stale = now - holder.created_at > ABANDONED_AFTER
             if not stale or await self._identity.has_account(holder.id):
                 return False
             abandoned.append(holder.id)
