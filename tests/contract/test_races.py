@@ -254,3 +254,17 @@ async def test_idempotent_send_loser_gets_the_original(chat: Chat) -> None:
     assert [m["id"] for m in history] == [first[0].message["id"]]
     after = await chat.messages.send("ana", room, "next", "again")
     assert after.message["seq"] == 2
+
+
+async def test_mark_read_racing_a_later_mark_read_never_moves_back(chat: Chat) -> None:
+    g = await chat.group("ana", "bob")
+    for n in (1, 2):
+        await chat.messages.send("ana", g, f"m{n}", "hi")
+    slow = await race(
+        chat.store,
+        slow=lambda s: chat.conversations_on(s).mark_read("bob", g, 1),
+        fast=lambda: chat.conversations.mark_read("bob", g, 2),
+    )
+    assert slow == (2, None)  # nothing moved, no read event
+    view = await chat.conversations.get("bob", g)
+    assert (view["readSeq"], view["unreadCount"]) == (2, 0)
