@@ -285,8 +285,10 @@ class Store(Protocol):
       re-run and finds the winner's row, so the loser returns the winner's result
       rather than a conflict.
 
-    The memory and SQLite adapters run one write transaction at a time, which keeps
-    every rule above trivially; the rules are for the adapters that do not.
+    The memory and SQLite adapters run one write transaction at a time, so there no
+    plain read is stale and `lock` is a plain read; transaction functions keep the rules
+    anyway, because the same functions run on the stores that interleave transactions
+    (the contract suite, `tests/contract/test_races.py`, feeds them stale reads).
     """
 
     async def read(self, work: Callable[[Transaction], T]) -> T:
