@@ -3,7 +3,8 @@
 Store repositories are synchronous on purpose: a service hands a whole transaction
 function to `Store.write`, and the adapter runs it atomically where the data lives
 (SQLite's writer thread, a lock over memory, a DynamoDB transaction). Everything
-that talks to the outside world is async.
+that talks to the outside world is async. `Store` states the contract for many
+concurrent writers that every adapter keeps.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from hubbub.domain.errors import Unauthorized
+from hubbub.domain.errors import Conflict, Unauthorized
 from hubbub.domain.events import Delivery
-from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
+from hubbub.domain.models import Conversation, Membership, Message, Role, StoredEvent, User
 from hubbub.domain.views import JsonObject
 
 T = TypeVar("T")
@@ -25,6 +26,10 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...
+
+
+# How many times a store runs a transaction function that keeps losing races.
+WRITE_ATTEMPTS = 3
 
 
 class IdGenerator(Protocol):
@@ -52,15 +57,48 @@ class UserRepository(Protocol):
         ...
 
 
-class ConversationRepository(Protocol):
-    def get(self, conversation_id: str) -> Conversation | None: ...
-    def by_direct_key(self, key: str) -> Conversation | None: ...
+class LostRace(Conflict):
+    """A write met a row that a concurrent transaction committed first (a unique key:
+    the same direct pair, the same (sender, clientMessageId)). Raised by repositories
+    inside a transaction function; `Store.write` answers it by running the function
+    again, which then finds the winner's row. Services never catch it."""
 
-    def insert(self, conversation: Conversation) -> None:
-        """Raises `Conflict` if a direct conversation with the same key exists."""
+
+class ConversationRepository(Protocol):
+    def get(self, conversation_id: str) -> Conversation | None:
+        """A plain read: may be stale relative to concurrent commits."""
         ...
 
-    def update(self, conversation: Conversation) -> None: ...
+    def by_direct_key(self, key: str) -> Conversation | None: ...
+
+    def lock(self, conversation_id: str) -> Conversation | None:
+        """The locking read: the current committed row (None if it was deleted).
+        Until this transaction ends, any other transaction that locks or writes this
+        conversation's row waits for it, and every read after the lock sees what such
+        writers committed before. Rules that span rows (the group size cap, the last
+        member leaving, adding while the group is deleted) take it first. (PostgreSQL:
+        SELECT ... FOR UPDATE; memory and SQLite already run one write transaction at
+        a time, so there it is a plain read.)"""
+        ...
+
+    def insert(self, conversation: Conversation) -> None:
+        """Raises `LostRace` if a direct conversation with the same key exists."""
+        ...
+
+    def next_seq(self, conversation_id: str, at: datetime) -> int | None:
+        """Adds one to `last_seq` atomically and returns the new value (None if the
+        conversation is gone); `updated_at` moves forward to `at`, never back."""
+        ...
+
+    def set_title(self, conversation_id: str, title: str, at: datetime) -> Conversation | None:
+        """Sets the title only (and moves `updated_at` forward); returns the row as it
+        is now, or None if the conversation is gone."""
+        ...
+
+    def touch(self, conversation_id: str, at: datetime) -> None:
+        """Moves `updated_at` forward to `at` (never back), nothing else."""
+        ...
+
     def delete(self, conversation_id: str) -> None:
         """Deletes the conversation with its memberships and messages."""
         ...
@@ -79,7 +117,22 @@ class MemberRepository(Protocol):
         """Members in join order."""
         ...
 
-    def put(self, membership: Membership) -> None: ...
+    def put(self, membership: Membership) -> None:
+        """Adds a new membership. It never overwrites one (a membership is changed
+        only through `set_role` and `advance_read`): raises `LostRace` if the user is
+        already a member."""
+        ...
+
+    def set_role(self, conversation_id: str, user_id: str, role: Role) -> bool:
+        """Sets the role only; False (nothing written) if the user is not a member."""
+        ...
+
+    def advance_read(self, conversation_id: str, user_id: str, seq: int) -> bool | None:
+        """Moves the read marker forward to `seq`, never back: True if it moved, False
+        if it was already there or beyond, None (nothing written) if the user is not a
+        member: a removed member is never re-inserted."""
+        ...
+
     def remove(self, conversation_id: str, user_id: str) -> None: ...
 
     def contacts_of(self, user_id: str) -> set[str]:
@@ -93,10 +146,18 @@ class MessageRepository(Protocol):
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None: ...
 
     def insert(self, message: Message) -> None:
-        """Raises `Conflict` on a duplicate (sender, clientMessageId) or seq."""
+        """Raises `LostRace` on a duplicate (sender, clientMessageId) or seq."""
         ...
 
-    def update(self, message: Message) -> None: ...
+    def edit(self, conversation_id: str, message_id: str, body: str, at: datetime) -> bool:
+        """Sets the body and `edited_at` if the message exists and is not deleted;
+        False (nothing written) otherwise."""
+        ...
+
+    def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
+        """Marks the message deleted and empties its body, if it was not deleted yet;
+        False (nothing written) otherwise."""
+        ...
 
     def page(
         self, conversation_id: str, *, before: int | None, after: int | None, limit: int
@@ -233,6 +294,9 @@ class CredentialRepository(Protocol):
 
 
 class Transaction(Protocol):
+    """What one transaction function sees. Read the `Store` contract: plain reads may
+    be stale, writes are narrow and conditional, locking reads are current."""
+
     @property
     def users(self) -> UserRepository: ...
     @property
@@ -250,6 +314,50 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
+    """Where the chat's data lives, written by many transactions at once.
+
+    The contract every adapter keeps (memory, SQLite, and the shared stores to come),
+    so one contract suite proves them all:
+
+    - **Atomic and durable.** A transaction function's changes are kept all together
+      once `write` returns, or none of them if it raises.
+    - **Re-runnable.** A transaction function is pure: it touches nothing but `tx` (no
+      I/O, no awaiting, no state outside it that a second run would see changed), so the
+      adapter may run it again from the start after a serialization failure or a lost
+      race (`LostRace`), with the first run's changes undone. It may also generate ids
+      and read the clock afresh each time. After a few lost races the adapter gives up
+      with a plain `Conflict`.
+    - **Commit order.** `on_commit` gets the result of the run that committed, on the
+      event loop, in commit order, even if the caller was cancelled meanwhile (so no
+      committed event goes unpublished).
+
+    What a transaction function may assume, and must not:
+
+    - **Plain reads may be stale.** Another transaction may commit between a plain read
+      and this transaction's writes (READ COMMITTED): a row read may since have been
+      changed or deleted, a row found missing may since exist. So nothing read plainly
+      is ever written back whole.
+    - **Writes are narrow and conditional.** Each write changes only what it means to
+      (add one to `last_seq`, move `read_seq` forward, set a role or a title, edit a
+      message only if it is not deleted) against the row as it is at that moment, and
+      says when its condition failed (the member is gone, the message was deleted), so
+      the function can raise and be rolled back whole.
+    - **Locking reads are current.** `tx.conversations.lock(id)` returns the committed
+      row and serialises every transaction that locks that conversation; reads after it
+      see what those committed. A rule that spans rows (the group size cap, deleting
+      the group when its last member leaves, adding a member while the group is
+      deleted, handing ownership over) locks the conversation first.
+    - **Uniqueness decides create-or-get.** A function that reads "absent" and then
+      inserts under a unique key gets `LostRace` if another transaction won; it is
+      re-run and finds the winner's row, so the loser returns the winner's result
+      rather than a conflict.
+
+    The memory and SQLite adapters run one write transaction at a time, so there no
+    plain read is stale and `lock` is a plain read; transaction functions keep the rules
+    anyway, because the same functions run on the stores that interleave transactions
+    (the contract suite, `tests/contract/test_races.py`, feeds them stale reads).
+    """
+
     async def read(self, work: Callable[[Transaction], T]) -> T:
         """Runs `work` against a consistent snapshot; it must not write."""
         ...
@@ -257,10 +365,11 @@ class Store(Protocol):
     async def write(
         self, work: Callable[[Transaction], T], on_commit: Callable[[T], None] | None = None
     ) -> T:
-        """Runs `work` atomically: when it returns, every change it made is durable;
-        when it raises, none is kept. Writes are serialised, and `on_commit` runs on the
-        event loop in commit order as soon as the write is durable, even if the caller
-        was cancelled meanwhile (so no committed event goes unpublished)."""
+        """Runs `work` atomically (see the class contract: it may run more than once)
+        and returns the result of the run that committed. When `write` returns, every
+        change is durable; when it raises, none is kept. `on_commit` runs on the event
+        loop in commit order as soon as the write is durable, even if the caller was
+        cancelled meanwhile."""
         ...
 
     async def close(self) -> None: ...

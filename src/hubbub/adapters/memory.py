@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from hubbub.domain.errors import Conflict
-from hubbub.domain.models import Conversation, Membership, Message, StoredEvent, User
+from hubbub.domain.models import Conversation, Membership, Message, Role, StoredEvent, User
 from hubbub.domain.views import JsonObject
-from hubbub.ports import CodePurpose, Credential, RefreshToken, Session
+from hubbub.ports import WRITE_ATTEMPTS, CodePurpose, Credential, LostRace, RefreshToken, Session
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -134,16 +134,43 @@ class _Conversations:
         conversation_id = self._s.direct_keys.get(key)
         return self._s.conversations.get(conversation_id) if conversation_id else None
 
+    def lock(self, conversation_id: str) -> Conversation | None:
+        # One transaction at a time: the row read is the current one.
+        return self._s.conversations.get(conversation_id)
+
     def insert(self, conversation: Conversation) -> None:
         key = conversation.direct_key
         if key is not None:
             if key in self._s.direct_keys:
-                raise Conflict("That direct conversation already exists.")
+                raise LostRace("That direct conversation already exists.")
             self._j.put(self._s.direct_keys, key, conversation.id)
         self._j.put(self._s.conversations, conversation.id, conversation)
 
-    def update(self, conversation: Conversation) -> None:
-        self._j.put(self._s.conversations, conversation.id, conversation)
+    def next_seq(self, conversation_id: str, at: datetime) -> int | None:
+        current = self._s.conversations.get(conversation_id)
+        if current is None:
+            return None
+        seq = current.last_seq + 1
+        updated_at = max(current.updated_at, at)
+        self._j.put(
+            self._s.conversations,
+            conversation_id,
+            replace(current, last_seq=seq, updated_at=updated_at),
+        )
+        return seq
+
+    def set_title(self, conversation_id: str, title: str, at: datetime) -> Conversation | None:
+        current = self._s.conversations.get(conversation_id)
+        if current is None:
+            return None
+        renamed = replace(current, title=title, updated_at=max(current.updated_at, at))
+        self._j.put(self._s.conversations, conversation_id, renamed)
+        return renamed
+
+    def touch(self, conversation_id: str, at: datetime) -> None:
+        current = self._s.conversations.get(conversation_id)
+        if current is not None and at > current.updated_at:
+            self._j.put(self._s.conversations, conversation_id, replace(current, updated_at=at))
 
     def delete(self, conversation_id: str) -> None:
         conversation = self._s.conversations.get(conversation_id)
@@ -181,10 +208,28 @@ class _Members:
         return list(self._s.members.get(conversation_id, {}).values())
 
     def put(self, membership: Membership) -> None:
+        if membership.user_id in self._s.members.get(membership.conversation_id, {}):
+            raise LostRace("Already a member.")
         self._j.put(self._s.members[membership.conversation_id], membership.user_id, membership)
         self._j.put(
             self._s.user_conversations[membership.user_id], membership.conversation_id, None
         )
+
+    def set_role(self, conversation_id: str, user_id: str, role: Role) -> bool:
+        current = self._s.members.get(conversation_id, {}).get(user_id)
+        if current is None:
+            return False
+        self._j.put(self._s.members[conversation_id], user_id, replace(current, role=role))
+        return True
+
+    def advance_read(self, conversation_id: str, user_id: str, seq: int) -> bool | None:
+        current = self._s.members.get(conversation_id, {}).get(user_id)
+        if current is None:
+            return None
+        if seq <= current.read_seq:
+            return False
+        self._j.put(self._s.members[conversation_id], user_id, replace(current, read_seq=seq))
+        return True
 
     def remove(self, conversation_id: str, user_id: str) -> None:
         if user_id in self._s.members.get(conversation_id, {}):
@@ -218,12 +263,26 @@ class _Messages:
         client_key = (message.sender_id, message.client_message_id)
         thread = self._s.messages[message.conversation_id]
         if client_key in self._s.client_ids or message.seq in thread:
-            raise Conflict("Duplicate message.")
+            raise LostRace("Duplicate message.")
         self._j.put(thread, message.seq, message)
         self._j.put(self._s.message_ids, message.id, message)
         self._j.put(self._s.client_ids, client_key, message.id)
 
-    def update(self, message: Message) -> None:
+    def edit(self, conversation_id: str, message_id: str, body: str, at: datetime) -> bool:
+        current = self.get(conversation_id, message_id)
+        if current is None or current.deleted:
+            return False
+        self._put(replace(current, body=body, edited_at=at))
+        return True
+
+    def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
+        current = self.get(conversation_id, message_id)
+        if current is None or current.deleted:
+            return False
+        self._put(replace(current, body="", deleted=True, edited_at=at))
+        return True
+
+    def _put(self, message: Message) -> None:
         self._j.put(self._s.messages[message.conversation_id], message.seq, message)
         self._j.put(self._s.message_ids, message.id, message)
 
@@ -393,18 +452,30 @@ class MemoryStore:
     async def write(
         self, work: Callable[[MemoryTransaction], T], on_commit: Callable[[T], None] | None = None
     ) -> T:
-        journal = _Journal()
-        try:
-            result = work(MemoryTransaction(self._state, journal))
-        except BaseException:
-            journal.rollback()
-            raise
+        result = _run(work, self._state)
         if on_commit is not None:
             on_commit(result)
         return result
 
     async def close(self) -> None:
         return None
+
+
+def _run(work: Callable[[MemoryTransaction], T], state: _State) -> T:
+    """Runs `work` to completion, undoing it if it raises; after a lost race it runs
+    again (the store contract), up to `WRITE_ATTEMPTS` times."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        journal = _Journal()
+        try:
+            return work(MemoryTransaction(state, journal))
+        except LostRace as lost:
+            journal.rollback()
+            if attempt == WRITE_ATTEMPTS:
+                raise Conflict(lost.message) from lost
+        except BaseException:
+            journal.rollback()
+            raise
+    raise AssertionError("unreachable")
 
 
 class MemoryTicketStore:

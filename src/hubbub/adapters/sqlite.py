@@ -36,7 +36,7 @@ from hubbub.domain.models import (
     User,
 )
 from hubbub.domain.views import JsonObject
-from hubbub.ports import Credential, RefreshToken
+from hubbub.ports import WRITE_ATTEMPTS, Credential, LostRace, RefreshToken
 
 T = TypeVar("T")
 MAX_BATCH = 256
@@ -118,6 +118,15 @@ def _unique(message: str) -> Iterator[None]:
         yield
     except sqlite3.IntegrityError as error:
         raise Conflict(message) from error
+
+
+@contextlib.contextmanager
+def _lost_race(message: str) -> Iterator[None]:
+    """A unique key another transaction took first: the store re-runs the function."""
+    try:
+        yield
+    except sqlite3.IntegrityError as error:
+        raise LostRace(message) from error
 
 
 class _Repo:
@@ -202,8 +211,12 @@ class _Conversations(_Repo):
         row = self._one("SELECT * FROM conversations WHERE direct_key = ?", key)
         return _conversation(row) if row else None
 
+    def lock(self, conversation_id: str) -> Conversation | None:
+        # The single writer connection runs one transaction at a time: already current.
+        return self.get(conversation_id)
+
     def insert(self, conversation: Conversation) -> None:
-        with _unique("That direct conversation already exists."):
+        with _lost_race("That direct conversation already exists."):
             self._db.execute(
                 "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -218,15 +231,29 @@ class _Conversations(_Repo):
                 ),
             )
 
-    def update(self, conversation: Conversation) -> None:
+    def next_seq(self, conversation_id: str, at: datetime) -> int | None:
+        row = self._one(
+            "UPDATE conversations SET last_seq = last_seq + 1, updated_at = max(updated_at, ?) "
+            "WHERE id = ? RETURNING last_seq",
+            _ts(at),
+            conversation_id,
+        )
+        return int(row[0]) if row else None
+
+    def set_title(self, conversation_id: str, title: str, at: datetime) -> Conversation | None:
+        row = self._one(
+            "UPDATE conversations SET title = ?, updated_at = max(updated_at, ?) "
+            "WHERE id = ? RETURNING *",
+            title,
+            _ts(at),
+            conversation_id,
+        )
+        return _conversation(row) if row else None
+
+    def touch(self, conversation_id: str, at: datetime) -> None:
         self._db.execute(
-            "UPDATE conversations SET title = ?, updated_at = ?, last_seq = ? WHERE id = ?",
-            (
-                conversation.title,
-                _ts(conversation.updated_at),
-                conversation.last_seq,
-                conversation.id,
-            ),
+            "UPDATE conversations SET updated_at = ? WHERE id = ? AND updated_at < ?",
+            (_ts(at), conversation_id, _ts(at)),
         )
 
     def delete(self, conversation_id: str) -> None:
@@ -274,17 +301,39 @@ class _Members(_Repo):
         return [_membership(row) for row in rows]
 
     def put(self, membership: Membership) -> None:
-        self._db.execute(
-            "INSERT INTO members VALUES (?, ?, ?, ?, ?) ON CONFLICT (conversation_id, user_id) "
-            "DO UPDATE SET role = excluded.role, read_seq = excluded.read_seq",
-            (
-                membership.conversation_id,
-                membership.user_id,
-                membership.role.value,
-                _ts(membership.joined_at),
-                membership.read_seq,
-            ),
+        with _lost_race("Already a member."):
+            self._db.execute(
+                "INSERT INTO members VALUES (?, ?, ?, ?, ?)",
+                (
+                    membership.conversation_id,
+                    membership.user_id,
+                    membership.role.value,
+                    _ts(membership.joined_at),
+                    membership.read_seq,
+                ),
+            )
+
+    def set_role(self, conversation_id: str, user_id: str, role: Role) -> bool:
+        changed = self._db.execute(
+            "UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?",
+            (role.value, conversation_id, user_id),
+        ).rowcount
+        return changed > 0
+
+    def advance_read(self, conversation_id: str, user_id: str, seq: int) -> bool | None:
+        moved = self._db.execute(
+            "UPDATE members SET read_seq = ? "
+            "WHERE conversation_id = ? AND user_id = ? AND read_seq < ?",
+            (seq, conversation_id, user_id, seq),
+        ).rowcount
+        if moved:
+            return True
+        member = self._one(
+            "SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?",
+            conversation_id,
+            user_id,
         )
+        return False if member else None
 
     def remove(self, conversation_id: str, user_id: str) -> None:
         self._db.execute(
@@ -327,7 +376,7 @@ class _Messages(_Repo):
         return _message(row) if row else None
 
     def insert(self, message: Message) -> None:
-        with _unique("Duplicate message."):
+        with _lost_race("Duplicate message."):
             self._db.execute(
                 "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -343,18 +392,21 @@ class _Messages(_Repo):
                 ),
             )
 
-    def update(self, message: Message) -> None:
-        self._db.execute(
-            "UPDATE messages SET body = ?, edited_at = ?, deleted = ? "
-            "WHERE conversation_id = ? AND seq = ?",
-            (
-                message.body,
-                _ts(message.edited_at) if message.edited_at else None,
-                int(message.deleted),
-                message.conversation_id,
-                message.seq,
-            ),
-        )
+    def edit(self, conversation_id: str, message_id: str, body: str, at: datetime) -> bool:
+        changed = self._db.execute(
+            "UPDATE messages SET body = ?, edited_at = ? "
+            "WHERE id = ? AND conversation_id = ? AND deleted = 0",
+            (body, _ts(at), message_id, conversation_id),
+        ).rowcount
+        return changed > 0
+
+    def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
+        changed = self._db.execute(
+            "UPDATE messages SET body = '', deleted = 1, edited_at = ? "
+            "WHERE id = ? AND conversation_id = ? AND deleted = 0",
+            (_ts(at), message_id, conversation_id),
+        ).rowcount
+        return changed > 0
 
     def page(
         self, conversation_id: str, *, before: int | None, after: int | None, limit: int
@@ -678,13 +730,7 @@ class SqliteStore:
             tx = SqliteTransaction(db)
             for job in batch:
                 db.execute("SAVEPOINT job")
-                try:
-                    result = job.work(tx)
-                except Exception as failure:
-                    db.execute("ROLLBACK TO job")
-                    outcomes.append((None, failure))
-                else:
-                    outcomes.append((result, None))
+                outcomes.append(_attempt(db, tx, job.work))
                 db.execute("RELEASE job")
             db.execute("COMMIT")
         except sqlite3.Error as batch_failure:
@@ -696,6 +742,27 @@ class SqliteStore:
         for loop in dict.fromkeys(job.loop for job in batch):
             mine = [entry for entry in settled if entry[0].loop is loop]
             loop.call_soon_threadsafe(_settle, mine)
+
+
+def _attempt(
+    db: sqlite3.Connection, tx: SqliteTransaction, work: Callable[[SqliteTransaction], Any]
+) -> tuple[Any, BaseException | None]:
+    """Runs one transaction function inside the open SAVEPOINT `job`. One that raises is
+    undone alone (ROLLBACK TO keeps the savepoint open); one that lost a race is run
+    again from there, as the store contract allows, up to `WRITE_ATTEMPTS` times."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return work(tx), None
+        except LostRace as lost:
+            db.execute("ROLLBACK TO job")
+            if attempt == WRITE_ATTEMPTS:
+                gave_up = Conflict(lost.message)
+                gave_up.__cause__ = lost
+                return None, gave_up
+        except Exception as failure:
+            db.execute("ROLLBACK TO job")
+            return None, failure
+    raise AssertionError("unreachable")
 
 
 def _settle(settled: list[tuple[_Job, tuple[Any, BaseException | None]]]) -> None:

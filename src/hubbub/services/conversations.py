@@ -1,7 +1,9 @@
 """Direct chats, groups, membership and read markers.
 
 Every change writes its event to the members' streams in the same transaction and
-is published only after the commit.
+is published only after the commit. Transaction functions keep the `Store` contract
+for many writers: narrow writes, and the conversation locked first where a rule spans
+its memberships (size cap, owner hand-over, the last member leaving, deletion).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class ConversationService:
         """The one direct conversation of this pair, created on first use.
 
         Returns (conversation, created). Concurrent calls for the same pair get the same
-        conversation: the pair's key is unique in the store.
+        conversation: the pair's key is unique in the store, and the call that loses
+        the race is re-run by the store and returns the winner's (created False).
         """
         if other_id == caller_id:
             raise ValidationFailed("You cannot start a direct conversation with yourself.")
@@ -144,12 +147,13 @@ class ConversationService:
         clean_title = rules.title(title)
 
         def work(tx: Transaction) -> Result:
-            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            conversation, _ = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
             if conversation.title == clean_title:
                 return snapshot(tx, conversation, caller_id), []
-            renamed = replace(conversation, title=clean_title, updated_at=self._clock.now())
-            tx.conversations.update(renamed)
+            renamed = tx.conversations.set_title(conversation_id, clean_title, self._clock.now())
+            if renamed is None:
+                raise NotFound("Conversation not found.")
             _, delivery = record(
                 tx,
                 member_ids(tx, conversation_id),
@@ -163,7 +167,7 @@ class ConversationService:
         """Owner only; every member is told, then the history is gone."""
 
         def work(tx: Transaction) -> tuple[None, list[Delivery]]:
-            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
             _require_owner(membership)
             recipients = member_ids(tx, conversation_id)
@@ -185,7 +189,8 @@ class ConversationService:
         """
 
         def work(tx: Transaction) -> Result:
-            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            # Locked: the size cap spans every membership, and a delete may be racing.
+            conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
             _require_owner(membership)
             if tx.members.get(conversation_id, user_id) is not None:
@@ -198,8 +203,8 @@ class ConversationService:
             now = self._clock.now()
             joined = Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
             tx.members.put(joined)
-            touched = replace(conversation, updated_at=now)
-            tx.conversations.update(touched)
+            tx.conversations.touch(conversation_id, now)
+            touched = replace(conversation, updated_at=max(conversation.updated_at, now))
             delta = events.member_added(joined, user, now)
             others = [m for m in member_ids(tx, conversation_id) if m != user_id]
             _, told = record(tx, others, delta)
@@ -219,7 +224,8 @@ class ConversationService:
         """
 
         def work(tx: Transaction) -> tuple[None, list[Delivery]]:
-            conversation, membership = membership_of(tx, conversation_id, caller_id)
+            # Locked: who remains, and who owns the group, span every membership.
+            conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
             if user_id != caller_id:
                 _require_owner(membership)
@@ -234,11 +240,11 @@ class ConversationService:
             if not remaining:
                 tx.conversations.delete(conversation_id)
             else:
-                tx.conversations.update(replace(conversation, updated_at=now))
+                tx.conversations.touch(conversation_id, now)
                 if target.role == Role.OWNER:
                     heir = min(remaining, key=lambda m: (m.joined_at, m.user_id))
                     owner = replace(heir, role=Role.OWNER)
-                    tx.members.put(owner)
+                    tx.members.set_role(conversation_id, heir.user_id, Role.OWNER)
             owner_id = owner.user_id if owner else None
             _, removed = record(
                 tx, recipients, events.member_removed(conversation_id, user_id, owner_id, now)
@@ -251,7 +257,9 @@ class ConversationService:
         self, caller_id: str, conversation_id: str, seq: int, origin: Origin | None = None
     ) -> tuple[int, int | None]:
         """Moves the caller's read marker forward (never back, never past the newest
-        message). Returns (readSeq, cursor of the `read` event or None if unchanged)."""
+        message). Returns (readSeq, cursor of the `read` event or None if unchanged).
+        Touches the marker only: it never undoes a concurrent role change, and never
+        re-adds a caller removed meanwhile (`NotFound`)."""
         if seq < 0:
             raise ValidationFailed("seq must not be negative.")
 
@@ -260,7 +268,12 @@ class ConversationService:
             target = min(seq, conversation.last_seq)
             if target <= membership.read_seq:
                 return (membership.read_seq, None), []
-            tx.members.put(replace(membership, read_seq=target))
+            moved = tx.members.advance_read(conversation_id, caller_id, target)
+            if moved is None:
+                raise NotFound("Conversation not found.")
+            if not moved:  # a concurrent markRead got there first
+                current = tx.members.get(conversation_id, caller_id)
+                return (max(target, current.read_seq if current else target), None), []
             cursor, delivery = record(
                 tx,
                 member_ids(tx, conversation_id),
@@ -312,6 +325,18 @@ class ConversationService:
 
     async def _commit(self, work: Callable[[Transaction], tuple[R, list[Delivery]]]) -> R:
         return await commit(self._store, self._publisher, work)
+
+
+def _locked_membership_of(
+    tx: Transaction, conversation_id: str, user_id: str
+) -> tuple[Conversation, Membership]:
+    """`membership_of` through the conversation's lock: both current, and no other
+    locking writer of this conversation commits until this transaction ends."""
+    conversation = tx.conversations.lock(conversation_id)
+    membership = tx.members.get(conversation_id, user_id) if conversation else None
+    if conversation is None or membership is None:
+        raise NotFound("Conversation not found.")
+    return conversation, membership
 
 
 def _require_group(conversation: Conversation) -> None:

@@ -47,21 +47,26 @@ class MessageService:
         """Commits the message with the conversation's next seq, then publishes it.
 
         Idempotent: the same (sender, clientMessageId) always returns the first message
-        and publishes nothing more. Sending marks the conversation read up to the new
-        message for its sender.
+        and publishes nothing more, also to a retry that raced the first send (it loses
+        the unique key and is re-run by the store, then finds the first). Sending marks
+        the conversation read up to the new message for its sender. A sender removed
+        while the send was under way is refused (`NotFound`) and never re-added.
         """
         client_id = rules.client_message_id(client_message_id)
         text = rules.message_body(body)
 
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
-            conversation, membership = membership_of(tx, conversation_id, sender_id)
+            membership_of(tx, conversation_id, sender_id)
             existing = tx.messages.by_client_id(sender_id, client_id)
             if existing is not None:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
                 return Change(message_view(existing), None), []
             now = self._clock.now()
-            seq = conversation.last_seq + 1
+            # Narrow writes only: the reads above may be stale (see `Store`).
+            seq = tx.conversations.next_seq(conversation_id, now)
+            if seq is None:
+                raise NotFound("Conversation not found.")
             message = Message(
                 id=self._ids.new_id(),
                 conversation_id=conversation_id,
@@ -72,8 +77,8 @@ class MessageService:
                 created_at=now,
             )
             tx.messages.insert(message)
-            tx.conversations.update(replace(conversation, last_seq=seq, updated_at=now))
-            tx.members.put(replace(membership, read_seq=seq))
+            if tx.members.advance_read(conversation_id, sender_id, seq) is None:
+                raise NotFound("Conversation not found.")  # removed meanwhile: undo it all
             view = message_view(message)
             cursor, delivery = record(
                 tx,
@@ -102,8 +107,10 @@ class MessageService:
                 raise Conflict("That message was deleted.")
             if message.body == text:
                 return Change(message_view(message), None), []
-            edited = replace(message, body=text, edited_at=self._clock.now())
-            tx.messages.update(edited)
+            now = self._clock.now()
+            if not tx.messages.edit(conversation_id, message_id, text, now):
+                raise Conflict("That message was deleted.")  # by a delete that raced this
+            edited = replace(message, body=text, edited_at=now)
             return self._changed(tx, edited, EventType.MESSAGE_UPDATED, origin)
 
         return await self._commit(work)
@@ -118,8 +125,12 @@ class MessageService:
             message = _own_message(tx, conversation_id, message_id, caller_id)
             if message.deleted:
                 return Change(message_view(message), None), []
-            gone = replace(message, body="", deleted=True, edited_at=self._clock.now())
-            tx.messages.update(gone)
+            now = self._clock.now()
+            gone = replace(message, body="", deleted=True, edited_at=now)
+            if not tx.messages.mark_deleted(conversation_id, message_id, now):
+                # A delete that raced this one won, and told everyone.
+                current = tx.messages.get(conversation_id, message_id)
+                return Change(message_view(current or gone), None), []
             return self._changed(tx, gone, EventType.MESSAGE_DELETED, origin)
 
         return await self._commit(work)
