@@ -13,26 +13,29 @@ import type { Conversation, DurableEvent } from './types'
 
 function held<T>() {
   let answer!: (value: T) => void
-  let fail!: (err: Error) => void
   const calls: number[] = []
   const queryFn = () => {
     calls.push(calls.length)
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<T>((resolve) => {
       answer = resolve
-      fail = reject
     })
   }
-  return { queryFn, calls, answer: (v: T) => answer(v), fail: (e: Error) => fail(e) }
+  return { queryFn, calls, answer: (v: T) => answer(v) }
 }
 
 async function until(what: string, ok: () => boolean): Promise<void> {
   await vi.waitFor(() => expect(ok(), what).toBe(true), { timeout: 10_000, interval: 5 })
 }
 
+/** The list query as the app declares it, over a held fetch. */
+function listObserver(qc: QueryClient, queryFn: () => Promise<Conversation[]>) {
+  return new QueryObserver(qc, { queryKey: keys.conversations, queryFn, staleTime: Infinity, retry: false, structuralSharing: mergeConversationLists })
+}
+
 describe('the conversation list while its first fetch is in flight', () => {
   let qc: QueryClient
   let list: ReturnType<typeof held<Conversation[]>>
-  let observer: QueryObserver<Conversation[]>
+  let observer: ReturnType<typeof listObserver>
   let close: () => void
   const shown = () => observer.getCurrentResult().data ?? []
   const apply = (event: DurableEvent) => applyEvent(qc, event, ana.id)
@@ -40,13 +43,7 @@ describe('the conversation list while its first fetch is in flight', () => {
   beforeEach(async () => {
     qc = new QueryClient()
     list = held<Conversation[]>()
-    observer = new QueryObserver(qc, {
-      queryKey: keys.conversations,
-      queryFn: list.queryFn,
-      staleTime: Infinity,
-      retry: false,
-      structuralSharing: mergeConversationLists,
-    })
+    observer = listObserver(qc, list.queryFn)
     close = observer.subscribe(() => {})
     await until('the list request was sent', () => list.calls.length === 1)
   })
