@@ -4,8 +4,12 @@
  * Every writer here is idempotent: applying the same message or event twice leaves the cache
  * as applying it once (messages dedupe by id and by the sender's clientMessageId), so REST
  * responses, acks, live events and /api/sync replays may overlap freely.
+ *
+ * No write is lost to a fetch that was already in flight: a refetch merges with what is cached
+ * (`mergeMessagePages`, `mergeConversationLists`), and a change that reaches a query whose first
+ * fetch has not landed yet is applied to that fetch's data when it lands (`updateQuery`).
  */
-import type { InfiniteData, QueryClient } from '@tanstack/react-query'
+import type { InfiniteData, QueryClient, QueryKey } from '@tanstack/react-query'
 import { keys } from './query-keys'
 import type { Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
 
@@ -46,6 +50,53 @@ function newer(existing: Message, incoming: Message): Message {
     return incoming.deleted ? incoming : existing
   }
   return incoming
+}
+
+type Updater = (data: unknown) => unknown
+
+/** Per client and query hash: changes waiting for the query's first fetch to land. */
+const waiting = new WeakMap<QueryClient, Map<string, Updater[]>>()
+
+/** The client's waiting changes; the first call starts applying them as fetches land. */
+function waitingFor(qc: QueryClient): Map<string, Updater[]> {
+  const known = waiting.get(qc)
+  if (known) return known
+  const map = new Map<string, Updater[]>()
+  waiting.set(qc, map)
+  qc.getQueryCache().subscribe((event) => {
+    const { query } = event
+    const fns = map.get(query.queryHash)
+    if (!fns) return
+    if (event.type === 'removed') {
+      map.delete(query.queryHash)
+    } else if (query.state.data !== undefined) {
+      map.delete(query.queryHash)
+      qc.setQueryData(query.queryKey, (data: unknown) => fns.reduce((d, fn) => fn(d), data))
+    } else if (query.state.fetchStatus === 'idle') {
+      map.delete(query.queryHash)
+    }
+  })
+  return map
+}
+
+/**
+ * Apply `fn` to the cached data of the query at `queryKey`; nothing when none is loaded. When
+ * the query's first fetch is in flight, its response may predate the change (the server
+ * answered before it happened), so `fn` is kept and applied to that response as it lands, in
+ * the same cache update, so nothing renders the response without it. `fn` may thus see data
+ * that already has the change: it must be idempotent, as every writer here is. A fetch that
+ * fails or is cancelled drops what waited for it (the next fetch starts later and has it).
+ */
+export function updateQuery<T>(qc: QueryClient, queryKey: QueryKey, fn: (data: T) => T): void {
+  const query = qc.getQueryCache().find<T>({ queryKey, exact: true })
+  if (!query) return
+  if (query.state.data !== undefined) {
+    qc.setQueryData<T>(queryKey, (data) => (data === undefined ? data : fn(data)))
+    return
+  }
+  if (query.state.fetchStatus === 'idle') return
+  const byHash = waitingFor(qc)
+  byHash.set(query.queryHash, [...(byHash.get(query.queryHash) ?? []), fn as Updater])
 }
 
 /** Insert or replace `message` in the loaded pages. Pages run newest first; each page's
@@ -113,12 +164,12 @@ export function personalise(conv: Conversation, meId: string | undefined, previo
 }
 
 function updateConversations(qc: QueryClient, fn: (list: Conversation[]) => Conversation[]): void {
-  qc.setQueryData<Conversation[]>(keys.conversations, (list) => (list ? sortConversations(fn(list)) : list))
+  updateQuery<Conversation[]>(qc, keys.conversations, (list) => sortConversations(fn(list)))
 }
 
 function updateConversation(qc: QueryClient, id: string, fn: (c: Conversation) => Conversation): void {
   updateConversations(qc, (list) => list.map((c) => (c.id === id ? fn(c) : c)))
-  qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? fn(c) : c))
+  updateQuery<Conversation | null>(qc, keys.conversation(id), (c) => (c ? fn(c) : c))
 }
 
 export function upsertConversation(qc: QueryClient, conv: Conversation, meId: string | undefined): void {
@@ -127,7 +178,7 @@ export function upsertConversation(qc: QueryClient, conv: Conversation, meId: st
     const next = personalise(conv, meId, prev)
     return prev ? list.map((c) => (c.id === conv.id ? next : c)) : [next, ...list]
   })
-  qc.setQueryData<Conversation>(keys.conversation(conv.id), (prev) => (prev ? personalise(conv, meId, prev) : prev))
+  updateQuery<Conversation | null>(qc, keys.conversation(conv.id), (prev) => (prev ? personalise(conv, meId, prev) : prev))
 }
 
 export function removeConversation(qc: QueryClient, id: string): void {
@@ -197,7 +248,7 @@ export function applyMemberRemoved(
 /** Apply a message from any source (ack, REST, event) to the message pages, the outbox and
  * the conversation's preview. */
 export function applyMessage(qc: QueryClient, message: Message, meId: string | undefined): void {
-  qc.setQueryData<MessagesData>(keys.messages(message.conversationId), (d) => mergeMessage(d, message))
+  updateQuery<MessagesData>(qc, keys.messages(message.conversationId), (d) => mergeMessage(d, message) ?? d)
   if (message.clientMessageId && message.senderId === meId) {
     qc.setQueryData<OutboxEntry[]>(keys.outbox(message.conversationId), (box) =>
       box?.filter((e) => e.clientMessageId !== message.clientMessageId),

@@ -27,10 +27,11 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     onOnline: (online) => setOnline(qc, online),
     onHello: (_hello, resumed) => {
       if (!resumed) {
-        // Anything loaded before this point may predate hello's cursor: load it again.
-        void qc.invalidateQueries({ queryKey: keys.conversations })
-        void qc.invalidateQueries({ queryKey: keys.every.messages })
-        void qc.invalidateQueries({ queryKey: keys.every.conversation })
+        // Anything loaded before this point may predate hello's cursor: load it again. So may
+        // a first load still in flight (a refetch would only join it): cancel it first.
+        for (const queryKey of [keys.conversations, keys.every.messages, keys.every.conversation]) {
+          void qc.cancelQueries({ queryKey }).then(() => qc.invalidateQueries({ queryKey }))
+        }
       }
     },
     onStatus: () => listeners.forEach((fn) => fn()),
