@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.console import start_console_server
 from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
@@ -38,3 +39,18 @@ async def api(server: ServerProcess | None) -> AsyncIterator[Api]:
     client = Api(EXTERNAL or (server.base_url if server else ""))
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of its own in console confirmation mode, whose log holds the codes."""
+    process = start_console_server(tmp_path_factory)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def client(console: ServerProcess) -> AsyncIterator[Api]:
+    api = Api(console.base_url)
+    yield api
+    await api.close()

@@ -6,28 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-
-from tests.api.console import codes, next_code, start_console_server
+from tests.api.console import codes, next_code
 from tests.support import Account, Api, ServerProcess, open_socket
 
 _serial = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_console_server(tmp_path_factory)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def client(console: ServerProcess) -> AsyncIterator[Api]:
-    api = Api(console.base_url)
-    yield api
-    await api.close()
 
 
 async def _confirmed(api: Api, server: ServerProcess, password: str = "old password") -> str:

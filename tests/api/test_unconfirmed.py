@@ -5,30 +5,13 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from tests.api.console import age_sign_up, codes, next_code, start_console_server
+from tests.api.console import age_sign_up, codes, next_code
 from tests.support import Api, ServerProcess
 
 _serial = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_console_server(tmp_path_factory)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def client(console: ServerProcess) -> AsyncIterator[Api]:
-    api = Api(console.base_url)
-    yield api
-    await api.close()
 
 
 def _name() -> str:
