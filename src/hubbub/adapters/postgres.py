@@ -54,7 +54,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from hubbub.adapters.postgres_schema import require_current
-from hubbub.domain.errors import Conflict
+from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
@@ -146,18 +146,45 @@ def _credential(row: Row) -> Credential:
     )
 
 
+def _holds_nul(args: tuple[Any, ...]) -> bool:
+    """Whether a text argument holds U+0000, which PostgreSQL's text cannot."""
+    for arg in args:
+        if isinstance(arg, str) and "\x00" in arg:
+            return True
+        if isinstance(arg, list) and any(isinstance(a, str) and "\x00" in a for a in arg):
+            return True
+    return False
+
+
 class _Repo:
+    """Runs statements. A lookup by text holding U+0000 (an id from a URL, a login, a
+    search prefix) matches nothing, as on SQLite, since no stored text holds it; text
+    to be stored never holds it (the domain rules refuse it), and a write that would
+    store it anyway is refused as invalid rather than failing the request."""
+
     def __init__(self, db: Db) -> None:
         self._db = db
 
     def _one(self, sql: str, *args: Any) -> Row | None:
+        if _holds_nul(args):
+            return self._without_nul(sql, None)
         return self._db.execute(sql.encode(), args).fetchone()
 
     def _all(self, sql: str, *args: Any) -> list[Row]:
+        if _holds_nul(args):
+            return self._without_nul(sql, [])
         return self._db.execute(sql.encode(), args).fetchall()
 
     def _count(self, sql: str, *args: Any) -> int:
+        if _holds_nul(args):
+            return self._without_nul(sql, 0)
         return self._db.execute(sql.encode(), args).rowcount
+
+    @staticmethod
+    def _without_nul(sql: str, nothing: T) -> T:
+        if sql.startswith("SELECT"):
+            return nothing
+        raise ValidationFailed("Text must not contain U+0000 (NUL).")
 
 
 class _Users(_Repo):
