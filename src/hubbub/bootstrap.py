@@ -156,6 +156,15 @@ def migrate(settings: Settings) -> tuple[int, int] | None:
     return sqlite_schema.upgrade(settings.database_path)
 
 
+def where(settings: Settings) -> str:
+    """Where the data lives, for messages: a database URL without its password."""
+    if settings.backend == "postgres":
+        from hubbub.adapters.postgres_schema import describe
+
+        return describe(settings.database_url)
+    return str(settings.database_path if settings.store == "sqlite" else settings.data_dir)
+
+
 def _signing_key(settings: Settings) -> bytes:
     """The configured secret, or one generated once and kept in the data directory so
     sessions survive restarts."""

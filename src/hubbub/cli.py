@@ -93,12 +93,9 @@ def _migrate(settings: Settings, *, check: bool) -> int:
 
 
 def _where(settings: Settings) -> str:
-    """Where the data lives, for messages: a database URL without its password."""
-    if settings.backend == "postgres":
-        from hubbub.adapters.postgres_schema import describe
+    from hubbub.bootstrap import where
 
-        return describe(settings.database_url)
-    return str(settings.database_path if settings.store == "sqlite" else settings.data_dir)
+    return where(settings)
 
 
 def _served_from(settings: Settings) -> str:
