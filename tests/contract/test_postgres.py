@@ -190,3 +190,19 @@ async def test_a_deadlock_is_run_again(store: PostgresStore) -> None:
     )
     assert sorted(results) == ["a", "b"]
     assert sorted(runs.values()) == [1, 2]
+
+
+async def test_connections_the_server_dropped_are_replaced_not_failed(
+    store: PostgresStore, postgres: PostgresServer
+) -> None:
+    """A database restart or failover drops every pooled connection; the next requests
+    must get fresh ones, not fail one by one."""
+    await store.write(lambda tx: tx.events.append(["ana"], "before", {}))
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as db:
+        db.execute(
+            b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            b" WHERE datname = 'hubbub' AND pid <> pg_backend_pid()"
+        )
+    cursor = await store.write(lambda tx: tx.events.append(["ana"], "after", {}))
+    seen = await store.read(lambda tx: tx.events.since("ana", 0, 10))
+    assert [e.type for e in seen] == ["before", "after"] and seen[-1].cursor == cursor

@@ -737,6 +737,9 @@ class PostgresStore:
             max_size=connections,
             kwargs={"row_factory": dict_row},
             configure=_configure,
+            # One round trip when a connection is taken: one the server dropped (a
+            # restart, a failover) is replaced instead of failing a request.
+            check=ConnectionPool.check_connection,
             open=False,
             name="hubbub",
         )
