@@ -74,7 +74,7 @@ def build(
             # Imported here: a deployment on SQLite never loads the PostgreSQL driver.
             from hubbub.adapters.postgres import PostgresStore
 
-            store = PostgresStore(settings.database_url)
+            store = PostgresStore(settings.database_url, connections=settings.database_connections)
         elif settings.store == "memory":
             store = MemoryStore()
         else:

@@ -26,6 +26,7 @@ class Settings:
     store: str = "sqlite"
     # postgresql://...: the store is that PostgreSQL database, shared by every process.
     database_url: str = ""
+    database_connections: int = 8  # per process: its pool, and its worker threads
     sqlite_synchronous: str = "FULL"
     token_secret: str = ""
     access_token_ttl: int = 900
@@ -64,6 +65,7 @@ class Settings:
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
         _check(self.store in {"sqlite", "memory"}, "HUBBUB_STORE must be sqlite or memory")
+        _check(1 <= self.database_connections <= 200, "HUBBUB_DATABASE_CONNECTIONS must be 1-200")
         if self.database_url:
             _check_database_url(self.database_url)
             _check(

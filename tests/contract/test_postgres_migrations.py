@@ -183,6 +183,12 @@ def test_serve_without_a_token_secret_refuses_to_start() -> None:
     assert "configuration error: HUBBUB_TOKEN_SECRET is required" in done.stderr
 
 
+def test_the_pool_size_is_bounded() -> None:
+    with pytest.raises(ConfigError, match="HUBBUB_DATABASE_CONNECTIONS must be 1-200"):
+        Settings.from_env({"HUBBUB_DATABASE_CONNECTIONS": "0"})
+    assert Settings.from_env({"HUBBUB_DATABASE_CONNECTIONS": "3"}).database_connections == 3
+
+
 def test_a_database_url_selects_postgres() -> None:
     chosen = Settings.from_env(
         {"HUBBUB_DATABASE_URL": "postgresql://u@db:5432/hubbub", "HUBBUB_TOKEN_SECRET": "x" * 32}
