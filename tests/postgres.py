@@ -67,7 +67,13 @@ class PostgresServer:
         self._names = itertools.count(1)
         self._as: list[str] = []
         if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError(
+                    "initdb refuses to run as root and there is no 'postgres' user to run it"
+                    " as: run scripts/ensure-postgres.sh (Debian's 'postgresql' creates it)"
+                ) from None
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
         self.data = self.root / "data"
