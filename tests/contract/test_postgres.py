@@ -18,8 +18,11 @@ import psycopg
 import pytest
 
 from hubbub.adapters.postgres import PostgresStore
+from hubbub.domain.models import User
 from hubbub.ports import RefreshToken, Transaction
-from tests.postgres import PostgresServer
+from tests.contract.test_store import conversation, seed
+from tests.postgres import PostgresServer, settings_on_postgres
+from tests.unit.conftest import SETTINGS, make_world
 
 T = TypeVar("T")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -167,8 +170,6 @@ async def test_a_rotation_after_a_revocation_claims_nothing(
 async def test_a_deadlock_is_run_again(store: PostgresStore) -> None:
     """Two transactions that lock two conversations in opposite orders deadlock; the one
     PostgreSQL aborts (40P01) is run again and both commit."""
-    from tests.contract.test_store import conversation, seed
-
     await seed(store)
     await store.write(lambda tx: tx.conversations.insert(conversation(9)))
     both = threading.Barrier(2, timeout=DEADLINE)
@@ -206,3 +207,39 @@ async def test_connections_the_server_dropped_are_replaced_not_failed(
     cursor = await store.write(lambda tx: tx.events.append(["ana"], "after", {}))
     seen = await store.read(lambda tx: tx.events.since("ana", 0, 10))
     assert [e.type for e in seen] == ["before", "after"] and seen[-1].cursor == cursor
+
+
+async def test_concurrent_sends_and_reads_through_the_services_keep_every_rule(
+    postgres: PostgresServer, request: pytest.FixtureRequest
+) -> None:
+    """Many sends to one group at once, from several members, with read markers moving
+    meanwhile, on real overlapping transactions: seqs 1..n without a gap or a 409, one
+    event each, in cursor order for every member, and on_commit publishing in that order."""
+    world = make_world(settings_on_postgres(SETTINGS, request))
+    platform = world.platform
+    try:
+        names = ["ana", "bob", "cy"]
+
+        def users(tx: Transaction) -> None:
+            for name in names:
+                tx.users.insert(User(name, name, f"{name}@x.io", name.title(), T0))
+
+        await platform.store.write(users)
+        group = str((await platform.conversations.create_group("ana", "G", ["bob", "cy"]))["id"])
+        sends = [
+            platform.messages.send(names[n % 3], group, f"m{n}", f"body {n}") for n in range(30)
+        ]
+        reads = [platform.conversations.mark_read(names[n % 3], group, n) for n in range(10)]
+        results = await asyncio.gather(*sends, *reads)
+        seqs = sorted(int(change.message["seq"]) for change in results[:30])  # type: ignore[union-attr]
+        assert seqs == list(range(1, 31))
+        for name in names:
+            events = await platform.store.read(lambda tx, n=name: tx.events.since(n, 0, 1000))
+            created = [e for e in events if e.type == "message.created"]
+            assert len(created) == 30
+            cursors = [e.cursor for e in events]
+            assert cursors == sorted(set(cursors))
+        published = [int(d.frame["cursor"]) for d in world.published.deliveries]
+        assert published == sorted(published)
+    finally:
+        await platform.close()
