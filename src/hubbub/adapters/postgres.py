@@ -803,8 +803,13 @@ class PostgresStore:
                     except (LostRace, *_RETRY) as lost:
                         _rollback(db)
                         if attempt == WRITE_ATTEMPTS:
-                            message = lost.message if isinstance(lost, LostRace) else str(lost)
-                            gave_up = Conflict(message or "Too many concurrent changes.")
+                            # The server's own words name its internals: not for clients.
+                            message = (
+                                lost.message
+                                if isinstance(lost, LostRace)
+                                else "Too many concurrent changes; try again."
+                            )
+                            gave_up = Conflict(message)
                             gave_up.__cause__ = lost
                             raise gave_up from lost
                     except BaseException:
