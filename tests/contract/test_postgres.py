@@ -18,8 +18,9 @@ import psycopg
 import pytest
 
 from hubbub.adapters.postgres import PostgresStore
+from hubbub.domain.errors import Conflict
 from hubbub.domain.models import User
-from hubbub.ports import RefreshToken, Transaction
+from hubbub.ports import WRITE_ATTEMPTS, RefreshToken, Transaction
 from tests.contract.test_store import conversation, seed
 from tests.postgres import PostgresServer, settings_on_postgres
 from tests.unit.conftest import SETTINGS, make_world
@@ -243,3 +244,20 @@ async def test_concurrent_sends_and_reads_through_the_services_keep_every_rule(
         assert published == sorted(published)
     finally:
         await platform.close()
+
+
+async def test_a_write_that_keeps_deadlocking_gives_up_with_a_plain_conflict(
+    store: PostgresStore,
+) -> None:
+    runs: list[int] = []
+
+    def always_deadlocks(tx: Transaction) -> None:
+        runs.append(1)
+        tx.events.append(["ana"], "never kept", {})
+        raise psycopg.errors.DeadlockDetected("deadlock detected; Process 1 waits for ShareLock")
+
+    with pytest.raises(Conflict) as raised:
+        await store.write(always_deadlocks)
+    assert len(runs) == WRITE_ATTEMPTS
+    assert "ShareLock" not in raised.value.message  # the server's internals stay inside
+    assert await store.read(lambda tx: tx.events.since("ana", 0, 10)) == []
