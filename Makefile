@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STATIC := src/hubbub/static/index.html
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web browser lint unit api e2e web-test bench bench-quick openapi clean
+.PHONY: run test install web browser postgres lint unit api e2e web-test bench bench-quick openapi clean
 
 run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
 	$(BIN)/hubbub serve
 
-test: install web lint browser ## install everything and run every test suite
+test: install web lint browser postgres ## install everything and run every test suite
 	$(BIN)/pytest -q
+	HUBBUB_TEST_STORE=postgres $(BIN)/pytest -q tests/api  # the API suite again, on PostgreSQL
 	npm test --prefix web
 
 install: $(VENV)/.installed
@@ -33,6 +34,9 @@ $(STATIC): web/node_modules/.installed $(WEB_SOURCES)
 
 browser: ## Debian's chromium for the browser tests
 	scripts/ensure-chromium.sh
+
+postgres: ## Debian's PostgreSQL binaries: the tests start a throwaway server of their own
+	scripts/ensure-postgres.sh
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -70,7 +70,12 @@ def build(
     clock = clock or SystemClock()
     ids = UlidGenerator()
     if store is None:
-        if settings.store == "memory":
+        if settings.backend == "postgres":
+            # Imported here: a deployment on SQLite never loads the PostgreSQL driver.
+            from hubbub.adapters.postgres import PostgresStore
+
+            store = PostgresStore(settings.database_url, connections=settings.database_connections)
+        elif settings.store == "memory":
             store = MemoryStore()
         else:
             store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
@@ -129,6 +134,10 @@ def build(
 def schema_status(settings: Settings) -> SchemaStatus | None:
     """Where the configured store's schema stands, changing nothing; None for a store
     without one (memory)."""
+    if settings.backend == "postgres":
+        from hubbub.adapters import postgres_schema
+
+        return postgres_schema.status(settings.database_url)
     if settings.store == "memory":
         return None
     return sqlite_schema.status(settings.database_path)
@@ -136,10 +145,24 @@ def schema_status(settings: Settings) -> SchemaStatus | None:
 
 def migrate(settings: Settings) -> tuple[int, int] | None:
     """Upgrades the configured store's schema in place: (version before, after); None
-    for a store without one. `build` does the same for SQLite when it opens the store."""
+    for a store without one. `build` does the same for SQLite when it opens the store;
+    on PostgreSQL it refuses to start until this has run (many processes share it)."""
+    if settings.backend == "postgres":
+        from hubbub.adapters import postgres_schema
+
+        return postgres_schema.migrate(settings.database_url)
     if settings.store == "memory":
         return None
     return sqlite_schema.upgrade(settings.database_path)
+
+
+def where(settings: Settings) -> str:
+    """Where the data lives, for messages: a database URL without its password."""
+    if settings.backend == "postgres":
+        from hubbub.adapters.postgres_schema import describe
+
+        return describe(settings.database_url)
+    return str(settings.database_path if settings.store == "sqlite" else settings.data_dir)
 
 
 def _signing_key(settings: Settings) -> bytes:

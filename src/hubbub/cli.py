@@ -12,6 +12,8 @@ from pathlib import Path
 from hubbub.config import ConfigError, Settings
 from hubbub.schema import SchemaError
 
+_DATABASE_URL = "postgresql://... to use PostgreSQL instead of SQLite (HUBBUB_DATABASE_URL)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubbub", description="Hubbub chat platform")
@@ -21,9 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (HUBBUB_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
     serve.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    serve.add_argument("--database-url", help=_DATABASE_URL)
     migrate = commands.add_parser("migrate", help="upgrade the database schema in place")
     migrate.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
     migrate.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    migrate.add_argument("--database-url", help=_DATABASE_URL)
     migrate.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if an upgrade is pending"
     )
@@ -39,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             port=getattr(args, "port", None),
             data_dir=getattr(args, "data_dir", None),
             store=getattr(args, "store", None),
+            database_url=getattr(args, "database_url", None),
         )
     except ConfigError as error:
         print(f"hubbub: configuration error: {error}", file=sys.stderr)
@@ -60,7 +65,7 @@ def _print_openapi(settings: Settings) -> int:
     from hubbub.bootstrap import build
     from hubbub.server.app import create_app
 
-    app = create_app(build(replace(settings, store="memory")))
+    app = create_app(build(replace(settings, store="memory", database_url="")))
     print(json.dumps(app.api.openapi(), indent=2, sort_keys=False))
     return 0
 
@@ -83,8 +88,18 @@ def _migrate(settings: Settings, *, check: bool) -> int:
         print("The memory store has no schema: nothing to migrate.")
         return 0
     before, after = versions
-    print(f"Schema version {before} -> {after} ({settings.database_path}).")
+    print(f"Schema version {before} -> {after} ({_where(settings)}).")
     return 0
+
+
+def _where(settings: Settings) -> str:
+    from hubbub.bootstrap import where
+
+    return where(settings)
+
+
+def _served_from(settings: Settings) -> str:
+    return _where(settings) if settings.backend == "postgres" else str(settings.data_dir)
 
 
 def _serve(settings: Settings) -> int:
@@ -114,7 +129,7 @@ def _serve(settings: Settings) -> int:
         server_header=False,  # responses do not name the server software
         proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
-    print(f"Hubbub on http://{settings.host}:{settings.port} (data in {settings.data_dir})")
+    print(f"Hubbub on http://{settings.host}:{settings.port} (data in {_served_from(settings)})")
     uvicorn.Server(config).run()
     return 0
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -23,6 +24,9 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("data")
     store: str = "sqlite"
+    # postgresql://...: the store is that PostgreSQL database, shared by every process.
+    database_url: str = ""
+    database_connections: int = 8  # per process: its pool, and its worker threads
     sqlite_synchronous: str = "FULL"
     token_secret: str = ""
     access_token_ttl: int = 900
@@ -61,6 +65,20 @@ class Settings:
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
         _check(self.store in {"sqlite", "memory"}, "HUBBUB_STORE must be sqlite or memory")
+        _check(1 <= self.database_connections <= 200, "HUBBUB_DATABASE_CONNECTIONS must be 1-200")
+        if self.database_url:
+            _check_database_url(self.database_url)
+            _check(
+                self.store != "memory",
+                "HUBBUB_STORE=memory and HUBBUB_DATABASE_URL exclude each other",
+            )
+            # Nothing lives in the local data directory of a shared store's processes:
+            # they must all sign tokens with the same key.
+            _check(
+                bool(self.token_secret),
+                "HUBBUB_TOKEN_SECRET is required with HUBBUB_DATABASE_URL (every process"
+                " sharing the database must sign tokens with the same secret)",
+            )
         _check(
             self.sqlite_synchronous in {"FULL", "NORMAL", "EXTRA"},
             "HUBBUB_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA",
@@ -126,6 +144,11 @@ class Settings:
             )
 
     @property
+    def backend(self) -> str:
+        """The store in use: memory, sqlite or postgres (a database URL is set)."""
+        return "postgres" if self.database_url else self.store
+
+    @property
     def database_path(self) -> Path:
         return self.data_dir / "hubbub.db"
 
@@ -157,6 +180,24 @@ def _parse(name: str, declared: str, raw: str) -> Any:
         except ValueError:
             raise ConfigError(f"HUBBUB_{name.upper()} must be an integer, got {raw!r}") from None
     return raw.strip().lower() if name in {"store", "confirmation", "log_level"} else raw
+
+
+def _check_database_url(url: str) -> None:
+    """A postgresql:// URL with a host or socket and a database name. (Only the scheme
+    and shape are checked here; the driver reports what the server says.)"""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError("HUBBUB_DATABASE_URL is not a valid URL") from None
+    _check(
+        parts.scheme in {"postgresql", "postgres"},
+        "HUBBUB_DATABASE_URL must start with postgresql://",
+    )
+    _check(
+        bool(parts.path.strip("/")) or "dbname=" in parts.query,
+        "HUBBUB_DATABASE_URL must name a database (postgresql://user@host:5432/hubbub)",
+    )
 
 
 def _check(condition: bool, message: str) -> None:

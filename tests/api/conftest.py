@@ -1,26 +1,53 @@
 """The API suite runs against a real server: by default `hubbub serve` in a
-subprocess; set HUBBUB_TEST_BASE_URL to point it at another deployment."""
+subprocess; set HUBBUB_TEST_BASE_URL to point it at another deployment.
+
+HUBBUB_TEST_STORE=postgres runs that server on PostgreSQL (a fresh database on the
+tests' throwaway server, migrated with `hubbub migrate`); `make test` runs the suite
+once on each store."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.console import start_console_server
+from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
+STORE = os.environ.get("HUBBUB_TEST_STORE", "sqlite")
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess | None]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess | None]:
     if EXTERNAL:
         yield None
         return
-    process = ServerProcess(data_dir=Path(tmp_path_factory.mktemp("hubbub-data")))
+    if STORE not in {"sqlite", "postgres"}:
+        raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
+    env: dict[str, str] = {}
+    if STORE == "postgres":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        env = {
+            "HUBBUB_DATABASE_URL": postgres.fresh_database_url(migrated=False),
+            "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        }
+        # As an operator would: servers on PostgreSQL never migrate on their own.
+        subprocess.run(
+            [sys.executable, "-m", "hubbub", "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    process = ServerProcess(data_dir=Path(tmp_path_factory.mktemp("hubbub-data")), env=env)
     process.start()
     yield process
     process.stop()

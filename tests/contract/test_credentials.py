@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from hubbub.adapters.memory import MemoryStore
-from hubbub.adapters.sqlite import SqliteStore
 from hubbub.domain.errors import Conflict
 from hubbub.ports import Credential, RefreshToken, Store, Transaction
+from tests.postgres import store_of
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "t.db")
+    made = store_of(request.param, request, tmp_path)
     yield made
     await made.close()
 

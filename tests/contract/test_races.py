@@ -23,6 +23,7 @@ from hubbub.ports import Store, Transaction
 from hubbub.services.conversations import ConversationService
 from hubbub.services.messages import Change, MessageService
 from tests.contract.races import race
+from tests.postgres import settings_on_postgres
 from tests.unit.conftest import SETTINGS, World, make_world
 
 
@@ -69,13 +70,15 @@ class Chat:
         return await self.store.read(work)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def chat(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Chat]:
     settings = (
         SETTINGS
         if request.param == "memory"
         else replace(SETTINGS, store="sqlite", data_dir=tmp_path)
     )
+    if request.param == "postgres":
+        settings = settings_on_postgres(SETTINGS, request)
     world = make_world(settings)
     made = Chat(world)
     await made.add_users("ana", "bob", "cy")

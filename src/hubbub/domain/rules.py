@@ -25,6 +25,7 @@ def message_body(raw: str) -> str:
     body = raw.strip()
     if not body:
         raise ValidationFailed("Message body must not be empty.")
+    _no_nul(body, "Message body")
     if len(body) > MAX_BODY_CHARS:
         raise PayloadTooLarge(f"Message body exceeds {MAX_BODY_CHARS} characters.")
     return body
@@ -50,7 +51,7 @@ def username(raw: str) -> str:
 
 def email(raw: str) -> str:
     address = raw.strip().lower()
-    if len(address) > 254 or not EMAIL_PATTERN.match(address):
+    if len(address) > 254 or not EMAIL_PATTERN.match(address) or "\x00" in address:
         raise ValidationFailed("Email address is not valid.")
     return address
 
@@ -175,7 +176,15 @@ def title(raw: str) -> str:
     text = " ".join(raw.split())
     if not 1 <= len(text) <= MAX_TITLE_CHARS:
         raise ValidationFailed(f"Title must be 1-{MAX_TITLE_CHARS} characters.")
+    _no_nul(text, "Title")
     return text
+
+
+def _no_nul(text: str, what: str) -> None:
+    """U+0000 is never chat text, and no store keeps it the same way (PostgreSQL's text
+    cannot hold it at all): refused everywhere alike."""
+    if "\x00" in text:
+        raise ValidationFailed(f"{what} must not contain U+0000 (NUL).")
 
 
 def page_limit(raw: int | None, *, default: int, maximum: int) -> int:

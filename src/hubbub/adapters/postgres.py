@@ -1,0 +1,845 @@
+"""The PostgreSQL store: one database shared by every process of a deployment.
+
+Threads, not an async driver. A transaction function is synchronous and pure (the
+`Store` contract): its repository calls are plain method calls that must each run a
+statement and return rows. So each transaction runs whole in a worker thread, on a
+connection of its own from a `psycopg_pool.ConnectionPool`, via a bounded executor
+with as many threads as the pool has connections (no thread ever waits for a
+connection, and at most that many transactions are in flight per process; the rest
+queue on the executor). An async driver would need every repository method, and so
+every transaction function, to become async: the contract would change for every
+adapter, for nothing, since the thread hop costs far less than the round trips.
+
+Transactions run at READ COMMITTED, as the contract describes: plain reads may be
+stale, writes are narrow and conditional, `lock` is `SELECT ... FOR UPDATE`. Inserts
+under a unique key are `ON CONFLICT DO NOTHING`, and finding a row there is `LostRace`
+(the transaction stays usable; the store re-runs the function, which then finds the
+winner's row). A serialization failure or a deadlock (SQLSTATE 40001, 40P01) is re-run
+too; after `WRITE_ATTEMPTS` runs the store gives up with `Conflict`.
+
+Commit order: `on_commit` results are handed to the caller's event loop under one lock
+held around COMMIT, so within this process they run in the order the commits
+happened, even if the caller was cancelled meanwhile. (Other processes learn of
+commits through the event log, not these callbacks.)
+
+Refresh rotation against revocation: `claim_refresh` and `revoke_family` both take a
+transaction-scoped advisory lock keyed by the token family, so a revocation waits for a
+rotation in flight (and then deletes its successor too) or the rotation waits for the
+revocation (and then finds its token gone).
+
+INTERIM, deployment-wide: event appends are serialised. Every `events.append` first
+takes one transaction-scoped advisory lock (`EVENT_LOCK`), held until COMMIT, so event
+cursors commit in the order they are allocated and a client syncing "events after N"
+never skips one that commits late. That lock makes every event-writing transaction of
+the whole deployment take turns at the end of its life; the sync-log redesign
+(docs/design/sync.md) removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+import psycopg.errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from hubbub.adapters.postgres_schema import require_current
+from hubbub.domain.errors import Conflict, ValidationFailed
+from hubbub.domain.models import (
+    Conversation,
+    ConversationKind,
+    Membership,
+    Message,
+    Role,
+    StoredEvent,
+    User,
+)
+from hubbub.domain.views import JsonObject
+from hubbub.ports import WRITE_ATTEMPTS, Credential, LostRace, RefreshToken
+
+T = TypeVar("T")
+Row = dict[str, Any]
+Db = psycopg.Connection[Row]
+log = logging.getLogger("hubbub.postgres")
+
+# pg_advisory_xact_lock keys. The event lock is one bigint; the family locks use the
+# two-int4 form (a separate key space) with this class id and a hash of the family.
+EVENT_LOCK = 0x68756262_00000002
+FAMILY_LOCK_CLASS = 0x68756263
+# A re-run after a serialization failure or a deadlock.
+_RETRY = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+
+def _family_key(family_id: str) -> int:
+    """The family's advisory lock key: a stable signed 32-bit hash (collisions only
+    make two families take turns)."""
+    return zlib.crc32(family_id.encode()) - 2**31
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        display_name=row["display_name"],
+        created_at=row["created_at"],
+        confirmed=row["confirmed"],
+    )
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        kind=ConversationKind(row["kind"]),
+        title=row["title"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_seq=row["last_seq"],
+        direct_key=row["direct_key"],
+    )
+
+
+def _membership(row: Row) -> Membership:
+    return Membership(
+        conversation_id=row["conversation_id"],
+        user_id=row["user_id"],
+        role=Role(row["role"]),
+        joined_at=row["joined_at"],
+        read_seq=row["read_seq"],
+    )
+
+
+def _message(row: Row) -> Message:
+    return Message(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        seq=row["seq"],
+        sender_id=row["sender_id"],
+        body=row["body"],
+        client_message_id=row["client_message_id"],
+        created_at=row["created_at"],
+        edited_at=row["edited_at"],
+        deleted=row["deleted"],
+    )
+
+
+def _credential(row: Row) -> Credential:
+    return Credential(
+        user_id=row["user_id"],
+        username=row["username"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        confirmed=row["confirmed"],
+        confirmation_code_hash=row["code_hash"],
+        code_expires_at=row["code_expires_at"],
+    )
+
+
+def _holds_nul(args: tuple[Any, ...]) -> bool:
+    """Whether a text argument holds U+0000, which PostgreSQL's text cannot."""
+    for arg in args:
+        if isinstance(arg, str) and "\x00" in arg:
+            return True
+        if isinstance(arg, list) and any(isinstance(a, str) and "\x00" in a for a in arg):
+            return True
+    return False
+
+
+class _Repo:
+    """Runs statements. A lookup by text holding U+0000 (an id from a URL, a login, a
+    search prefix) matches nothing, as on SQLite, since no stored text holds it; text
+    to be stored never holds it (the domain rules refuse it), and a write that would
+    store it anyway is refused as invalid rather than failing the request."""
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        if _holds_nul(args):
+            return self._without_nul(sql, None)
+        return self._db.execute(sql.encode(), args).fetchone()
+
+    def _all(self, sql: str, *args: Any) -> list[Row]:
+        if _holds_nul(args):
+            return self._without_nul(sql, [])
+        return self._db.execute(sql.encode(), args).fetchall()
+
+    def _count(self, sql: str, *args: Any) -> int:
+        if _holds_nul(args):
+            return self._without_nul(sql, 0)
+        return self._db.execute(sql.encode(), args).rowcount
+
+    @staticmethod
+    def _without_nul(sql: str, nothing: T) -> T:
+        if sql.startswith("SELECT"):
+            return nothing
+        raise ValidationFailed("Text must not contain U+0000 (NUL).")
+
+
+class _Users(_Repo):
+    def get(self, user_id: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE id = %s", user_id)
+        return _user(row) if row else None
+
+    def get_many(self, user_ids: Sequence[str]) -> dict[str, User]:
+        if not user_ids:
+            return {}
+        rows = self._all("SELECT * FROM users WHERE id = ANY(%s)", list(user_ids))
+        return {row["id"]: _user(row) for row in rows}
+
+    def by_username(self, username: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE username = %s", username.lower())
+        return _user(row) if row else None
+
+    def by_email(self, email: str) -> User | None:
+        row = self._one("SELECT * FROM users WHERE email = %s", email.lower())
+        return _user(row) if row else None
+
+    def insert(self, user: User) -> None:
+        added = self._count(
+            "INSERT INTO users VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            user.id,
+            user.username,
+            user.email,
+            user.display_name,
+            user.display_name.lower(),
+            user.created_at,
+            user.confirmed,
+        )
+        if added != 1:
+            raise Conflict("That username or email is already registered.")
+
+    def update(self, user: User) -> None:
+        self._count(
+            "UPDATE users SET display_name = %s, display_name_lower = %s, confirmed = %s"
+            " WHERE id = %s",
+            user.display_name,
+            user.display_name.lower(),
+            user.confirmed,
+            user.id,
+        )
+
+    def delete(self, user_id: str) -> None:
+        self._count("DELETE FROM users WHERE id = %s", user_id)
+
+    def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
+        upper = prefix + "\U0010ffff"
+        rows = self._all(
+            "SELECT * FROM users WHERE confirmed AND id <> %s AND "
+            "((username >= %s AND username < %s) OR "
+            "(display_name_lower >= %s AND display_name_lower < %s)) "
+            "ORDER BY username LIMIT %s",
+            exclude_id,
+            prefix,
+            upper,
+            prefix,
+            upper,
+            limit,
+        )
+        return [_user(row) for row in rows]
+
+
+class _Conversations(_Repo):
+    def __init__(self, db: Db, *, writing: bool) -> None:
+        super().__init__(db)
+        self._writing = writing
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE id = %s", conversation_id)
+        return _conversation(row) if row else None
+
+    def by_direct_key(self, key: str) -> Conversation | None:
+        row = self._one("SELECT * FROM conversations WHERE direct_key = %s", key)
+        return _conversation(row) if row else None
+
+    def lock(self, conversation_id: str) -> Conversation | None:
+        if not self._writing:  # a read runs in one snapshot: nothing to wait for
+            return self.get(conversation_id)
+        row = self._one("SELECT * FROM conversations WHERE id = %s FOR UPDATE", conversation_id)
+        return _conversation(row) if row else None
+
+    def insert(self, conversation: Conversation) -> None:
+        added = self._count(
+            "INSERT INTO conversations VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            conversation.id,
+            conversation.kind.value,
+            conversation.title,
+            conversation.created_by,
+            conversation.created_at,
+            conversation.updated_at,
+            conversation.last_seq,
+            conversation.direct_key,
+        )
+        if added != 1:
+            raise LostRace("That direct conversation already exists.")
+
+    def next_seq(self, conversation_id: str, at: datetime) -> int | None:
+        row = self._one(
+            "UPDATE conversations SET last_seq = last_seq + 1,"
+            " updated_at = GREATEST(updated_at, %s) WHERE id = %s RETURNING last_seq",
+            at,
+            conversation_id,
+        )
+        return int(row["last_seq"]) if row else None
+
+    def set_title(self, conversation_id: str, title: str, at: datetime) -> Conversation | None:
+        row = self._one(
+            "UPDATE conversations SET title = %s, updated_at = GREATEST(updated_at, %s)"
+            " WHERE id = %s RETURNING *",
+            title,
+            at,
+            conversation_id,
+        )
+        return _conversation(row) if row else None
+
+    def touch(self, conversation_id: str, at: datetime) -> None:
+        self._count(
+            "UPDATE conversations SET updated_at = %s WHERE id = %s AND updated_at < %s",
+            at,
+            conversation_id,
+            at,
+        )
+
+    def delete(self, conversation_id: str) -> None:
+        self._count("DELETE FROM messages WHERE conversation_id = %s", conversation_id)
+        self._count("DELETE FROM members WHERE conversation_id = %s", conversation_id)
+        self._count("DELETE FROM conversations WHERE id = %s", conversation_id)
+
+    def for_user(
+        self, user_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[Conversation]:
+        if after is None:
+            rows = self._all(
+                "SELECT c.* FROM members m JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.user_id = %s ORDER BY c.updated_at DESC, c.id DESC LIMIT %s",
+                user_id,
+                limit,
+            )
+        else:
+            rows = self._all(
+                "SELECT c.* FROM members m JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE m.user_id = %s AND (c.updated_at, c.id) < (%s, %s)"
+                " ORDER BY c.updated_at DESC, c.id DESC LIMIT %s",
+                user_id,
+                after[0],
+                after[1],
+                limit,
+            )
+        return [_conversation(row) for row in rows]
+
+
+class _Members(_Repo):
+    def get(self, conversation_id: str, user_id: str) -> Membership | None:
+        row = self._one(
+            "SELECT * FROM members WHERE conversation_id = %s AND user_id = %s",
+            conversation_id,
+            user_id,
+        )
+        return _membership(row) if row else None
+
+    def of_conversation(self, conversation_id: str) -> list[Membership]:
+        rows = self._all(
+            "SELECT * FROM members WHERE conversation_id = %s ORDER BY joined_at, user_id",
+            conversation_id,
+        )
+        return [_membership(row) for row in rows]
+
+    def put(self, membership: Membership) -> None:
+        added = self._count(
+            "INSERT INTO members VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            membership.conversation_id,
+            membership.user_id,
+            membership.role.value,
+            membership.joined_at,
+            membership.read_seq,
+        )
+        if added != 1:
+            raise LostRace("Already a member.")
+
+    def set_role(self, conversation_id: str, user_id: str, role: Role) -> bool:
+        changed = self._count(
+            "UPDATE members SET role = %s WHERE conversation_id = %s AND user_id = %s",
+            role.value,
+            conversation_id,
+            user_id,
+        )
+        return changed > 0
+
+    def advance_read(self, conversation_id: str, user_id: str, seq: int) -> bool | None:
+        moved = self._count(
+            "UPDATE members SET read_seq = %s"
+            " WHERE conversation_id = %s AND user_id = %s AND read_seq < %s",
+            seq,
+            conversation_id,
+            user_id,
+            seq,
+        )
+        if moved:
+            return True
+        member = self._one(
+            "SELECT 1 AS one FROM members WHERE conversation_id = %s AND user_id = %s",
+            conversation_id,
+            user_id,
+        )
+        return False if member else None
+
+    def remove(self, conversation_id: str, user_id: str) -> None:
+        self._count(
+            "DELETE FROM members WHERE conversation_id = %s AND user_id = %s",
+            conversation_id,
+            user_id,
+        )
+
+    def contacts_of(self, user_id: str) -> set[str]:
+        rows = self._all(
+            "SELECT DISTINCT other.user_id FROM members mine"
+            " JOIN members other ON other.conversation_id = mine.conversation_id"
+            " WHERE mine.user_id = %s AND other.user_id <> %s",
+            user_id,
+            user_id,
+        )
+        return {row["user_id"] for row in rows}
+
+
+class _Messages(_Repo):
+    def get(self, conversation_id: str, message_id: str) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE id = %s AND conversation_id = %s",
+            message_id,
+            conversation_id,
+        )
+        return _message(row) if row else None
+
+    def by_seq(self, conversation_id: str, seq: int) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE conversation_id = %s AND seq = %s", conversation_id, seq
+        )
+        return _message(row) if row else None
+
+    def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
+        row = self._one(
+            "SELECT * FROM messages WHERE sender_id = %s AND client_message_id = %s",
+            sender_id,
+            client_message_id,
+        )
+        return _message(row) if row else None
+
+    def insert(self, message: Message) -> None:
+        added = self._count(
+            "INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            message.conversation_id,
+            message.seq,
+            message.id,
+            message.sender_id,
+            message.client_message_id,
+            message.body,
+            message.created_at,
+            message.edited_at,
+            message.deleted,
+        )
+        if added != 1:
+            raise LostRace("Duplicate message.")
+
+    def edit(self, conversation_id: str, message_id: str, body: str, at: datetime) -> bool:
+        changed = self._count(
+            "UPDATE messages SET body = %s, edited_at = %s"
+            " WHERE id = %s AND conversation_id = %s AND NOT deleted",
+            body,
+            at,
+            message_id,
+            conversation_id,
+        )
+        return changed > 0
+
+    def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
+        changed = self._count(
+            "UPDATE messages SET body = '', deleted = TRUE, edited_at = %s"
+            " WHERE id = %s AND conversation_id = %s AND NOT deleted",
+            at,
+            message_id,
+            conversation_id,
+        )
+        return changed > 0
+
+    def page(
+        self, conversation_id: str, *, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        if after is not None:
+            rows = self._all(
+                "SELECT * FROM messages WHERE conversation_id = %s AND seq > %s"
+                " ORDER BY seq LIMIT %s",
+                conversation_id,
+                after,
+                limit,
+            )
+            return [_message(row) for row in rows]
+        rows = self._all(
+            "SELECT * FROM messages WHERE conversation_id = %s AND seq < %s"
+            " ORDER BY seq DESC LIMIT %s",
+            conversation_id,
+            before if before is not None else 2**62,
+            limit,
+        )
+        return [_message(row) for row in reversed(rows)]
+
+
+class _Events(_Repo):
+    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
+        # INTERIM (see the module docstring): cursors commit in allocation order.
+        self._one("SELECT pg_advisory_xact_lock(%s) AS locked", EVENT_LOCK)
+        row = self._one(
+            "INSERT INTO events (type, payload) VALUES (%s, %s) RETURNING cursor",
+            event_type,
+            orjson.dumps(payload),
+        )
+        assert row is not None
+        cursor = int(row["cursor"])
+        self._count(
+            "INSERT INTO user_events (user_id, cursor) SELECT u, %s FROM unnest(%s::text[]) AS u",
+            cursor,
+            sorted(set(recipients)),
+        )
+        return cursor
+
+    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+        rows = self._all(
+            "SELECT e.cursor, e.type, e.payload FROM user_events u"
+            " JOIN events e ON e.cursor = u.cursor"
+            " WHERE u.user_id = %s AND u.cursor > %s ORDER BY u.cursor LIMIT %s",
+            user_id,
+            cursor,
+            limit,
+        )
+        return [
+            StoredEvent(row["cursor"], row["type"], orjson.loads(row["payload"])) for row in rows
+        ]
+
+    def head(self) -> int:
+        row = self._one("SELECT COALESCE(MAX(cursor), 0) AS head FROM events")
+        return int(row["head"]) if row else 0
+
+
+class _Credentials(_Repo):
+    def get(self, user_id: str) -> Credential | None:
+        row = self._one("SELECT * FROM credentials WHERE user_id = %s", user_id)
+        return _credential(row) if row else None
+
+    def by_login(self, login: str) -> Credential | None:
+        needle = login.lower()
+        row = self._one(
+            "SELECT * FROM credentials WHERE username = %s OR email = %s", needle, needle
+        )
+        return _credential(row) if row else None
+
+    def put(self, credential: Credential) -> None:
+        try:
+            # A savepoint: a username or email held by another account is a conflict
+            # the caller may answer, so the transaction must stay usable.
+            with self._db.transaction():
+                self._count(
+                    # An upsert on the user only: a username or email held by another
+                    # account is a conflict, never a silent replacement of that account.
+                    "INSERT INTO credentials VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (user_id) DO UPDATE SET username = excluded.username,"
+                    " email = excluded.email, password_hash = excluded.password_hash,"
+                    " confirmed = excluded.confirmed, code_hash = excluded.code_hash,"
+                    " code_expires_at = excluded.code_expires_at",
+                    credential.user_id,
+                    credential.username,
+                    credential.email,
+                    credential.password_hash,
+                    credential.confirmed,
+                    credential.confirmation_code_hash,
+                    credential.code_expires_at,
+                )
+        except psycopg.errors.UniqueViolation as error:
+            raise Conflict("That username or email is already registered.") from error
+
+    def delete(self, user_id: str) -> None:
+        self._count("DELETE FROM credentials WHERE user_id = %s", user_id)
+
+    def replace_code(
+        self, user_id: str, code_hash: str, expires_at: datetime, *, confirmed: bool
+    ) -> bool:
+        return (
+            self._count(
+                "UPDATE credentials SET code_hash = %s, code_expires_at = %s"
+                " WHERE user_id = %s AND confirmed = %s",
+                code_hash,
+                expires_at,
+                user_id,
+                confirmed,
+            )
+            == 1
+        )
+
+    def confirm(self, user_id: str, code_hash: str) -> bool:
+        return (
+            self._count(
+                "UPDATE credentials SET confirmed = TRUE, code_hash = NULL"
+                " WHERE user_id = %s AND NOT confirmed AND code_hash = %s",
+                user_id,
+                code_hash,
+            )
+            == 1
+        )
+
+    def set_password(self, user_id: str, password_hash: str, *, code_hash: str) -> bool:
+        return (
+            self._count(
+                "UPDATE credentials SET password_hash = %s, code_hash = NULL,"
+                " code_expires_at = NULL"
+                " WHERE user_id = %s AND confirmed AND code_hash = %s",
+                password_hash,
+                user_id,
+                code_hash,
+            )
+            == 1
+        )
+
+    def disable(self, user_id: str) -> None:
+        self._count(
+            "UPDATE credentials SET password_hash = '!', confirmed = FALSE WHERE user_id = %s",
+            user_id,
+        )
+
+    def delete_unconfirmed(self, user_id: str) -> bool:
+        return (
+            self._count("DELETE FROM credentials WHERE user_id = %s AND NOT confirmed", user_id)
+            == 1
+        )
+
+    def get_refresh(self, token_hash: str) -> RefreshToken | None:
+        row = self._one("SELECT * FROM refresh_tokens WHERE token_hash = %s", token_hash)
+        if row is None:
+            return None
+        return RefreshToken(
+            token_hash=row["token_hash"],
+            user_id=row["user_id"],
+            family_id=row["family_id"],
+            expires_at=row["expires_at"],
+            used_at=row["used_at"],
+        )
+
+    def add_refresh(self, token: RefreshToken, *, after: str | None = None) -> bool:
+        # One statement: the predecessor's row is checked where the insert happens.
+        return (
+            self._count(
+                "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, used_at)"
+                " SELECT %s, %s, %s, %s, NULL"
+                " WHERE %s::text IS NULL"
+                " OR EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = %s)"
+                " ON CONFLICT (token_hash) DO NOTHING",
+                token.token_hash,
+                token.user_id,
+                token.family_id,
+                token.expires_at,
+                after,
+                after,
+            )
+            == 1
+        )
+
+    def claim_refresh(self, token_hash: str, now: datetime) -> bool:
+        row = self._one("SELECT family_id FROM refresh_tokens WHERE token_hash = %s", token_hash)
+        if row is None:
+            return False
+        # Conflicts with a revocation of the family (module docstring).
+        self._lock_family(row["family_id"])
+        return (
+            self._count(
+                "UPDATE refresh_tokens SET used_at = %s WHERE token_hash = %s AND used_at IS NULL",
+                now,
+                token_hash,
+            )
+            == 1
+        )
+
+    def revoke_family(self, family_id: str) -> None:
+        self._lock_family(family_id)
+        self._count("DELETE FROM refresh_tokens WHERE family_id = %s", family_id)
+
+    def revoke_user(self, user_id: str) -> None:
+        for family_id in sorted(self.families_of(user_id)):
+            self._lock_family(family_id)
+        self._count("DELETE FROM refresh_tokens WHERE user_id = %s", user_id)
+
+    def families_of(self, user_id: str) -> set[str]:
+        rows = self._all(
+            "SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = %s", user_id
+        )
+        return {row["family_id"] for row in rows}
+
+    def _lock_family(self, family_id: str) -> None:
+        self._one(
+            "SELECT pg_advisory_xact_lock(%s, %s) AS locked",
+            FAMILY_LOCK_CLASS,
+            _family_key(family_id),
+        )
+
+
+class _EndedSessions(_Repo):
+    def end(self, session_id: str, until: datetime) -> None:
+        self._count(
+            "INSERT INTO ended_sessions VALUES (%s, %s) ON CONFLICT (session_id)"
+            " DO UPDATE SET until = GREATEST(ended_sessions.until, excluded.until)",
+            session_id,
+            until,
+        )
+
+    def live(self, now: datetime) -> dict[str, datetime]:
+        rows = self._all("SELECT session_id, until FROM ended_sessions WHERE until > %s", now)
+        return {row["session_id"]: row["until"] for row in rows}
+
+    def forget_before(self, now: datetime) -> None:
+        self._count("DELETE FROM ended_sessions WHERE until <= %s", now)
+
+
+class PostgresTransaction:
+    def __init__(self, db: Db, *, writing: bool = True) -> None:
+        self.users = _Users(db)
+        self.conversations = _Conversations(db, writing=writing)
+        self.members = _Members(db)
+        self.messages = _Messages(db)
+        self.events = _Events(db)
+        self.credentials = _Credentials(db)
+        self.sessions = _EndedSessions(db)
+
+
+def _configure(db: psycopg.Connection[Any]) -> None:
+    db.autocommit = True  # transactions are begun explicitly, with their isolation level
+    db.execute("SET TIME ZONE 'UTC'")
+
+
+class PostgresStore:
+    """A `Store` in a PostgreSQL database at `url`, whose schema `hubbub migrate` has
+    brought up to date (it refuses one that is not, `SchemaError`). `connections` is
+    the size of this process's pool, and so of its worker threads."""
+
+    def __init__(self, url: str, *, connections: int = 8) -> None:
+        require_current(url)
+        self._pool: ConnectionPool[Db] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=connections,
+            kwargs={"row_factory": dict_row},
+            configure=_configure,
+            # One round trip when a connection is taken: one the server dropped (a
+            # restart, a failover) is replaced instead of failing a request.
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="hubbub",
+        )
+        self._pool.open(wait=True, timeout=30)
+        self._workers = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="postgres")
+        # Held around COMMIT and the hand-over of its result: commit order (docstring).
+        self._commit_order = threading.Lock()
+        self._closed = False
+
+    async def read(self, work: Callable[[PostgresTransaction], T]) -> T:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._workers, self._read, work)
+
+    async def write(
+        self,
+        work: Callable[[PostgresTransaction], T],
+        on_commit: Callable[[T], None] | None = None,
+    ) -> T:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._workers.submit(self._write, work, on_commit, loop, future)
+        # The job commits and runs on_commit even if this caller is cancelled.
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._workers.shutdown, wait=True)
+        await asyncio.to_thread(self._pool.close)
+
+    def _read(self, work: Callable[[PostgresTransaction], T]) -> T:
+        with self._pool.connection() as db:
+            # One snapshot for the whole function, as the contract promises reads.
+            db.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return work(PostgresTransaction(db, writing=False))
+            finally:
+                db.execute(b"ROLLBACK")
+
+    def _write(
+        self,
+        work: Callable[[PostgresTransaction], T],
+        on_commit: Callable[[T], None] | None,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[T],
+    ) -> None:
+        try:
+            with self._pool.connection() as db:
+                for attempt in range(1, WRITE_ATTEMPTS + 1):
+                    db.execute(b"BEGIN ISOLATION LEVEL READ COMMITTED")
+                    try:
+                        result = work(PostgresTransaction(db))
+                        with self._commit_order:
+                            db.execute(b"COMMIT")
+                            loop.call_soon_threadsafe(_settle, future, on_commit, result, None)
+                        return
+                    except (LostRace, *_RETRY) as lost:
+                        _rollback(db)
+                        if attempt == WRITE_ATTEMPTS:
+                            # The server's own words name its internals: not for clients.
+                            message = (
+                                lost.message
+                                if isinstance(lost, LostRace)
+                                else "Too many concurrent changes; try again."
+                            )
+                            gave_up = Conflict(message)
+                            gave_up.__cause__ = lost
+                            raise gave_up from lost
+                    except BaseException:
+                        _rollback(db)
+                        raise
+        except BaseException as failure:
+            loop.call_soon_threadsafe(_settle, future, None, None, failure)
+
+
+def _rollback(db: Db) -> None:
+    with contextlib.suppress(psycopg.Error):
+        db.execute(b"ROLLBACK")
+
+
+def _settle(
+    future: asyncio.Future[Any],
+    on_commit: Callable[[Any], None] | None,
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    """Runs on the caller's event loop; committed results arrive in commit order."""
+    if error is None and on_commit is not None:
+        try:
+            on_commit(result)
+        except Exception:
+            # Publishing is best effort (clients resync); the commit stands.
+            log.exception("after-commit callback failed")
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

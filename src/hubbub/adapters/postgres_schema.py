@@ -1,0 +1,218 @@
+"""The PostgreSQL schema as ordered migrations, and the runner that applies them.
+
+The same bookkeeping as SQLite's (`hubbub.schema`): a `schema_migrations` table, one
+row per applied migration written in the migration's own transaction. PostgreSQL has
+its own numbering: its version 1 is the whole schema SQLite reaches at its version 3
+(tables, the `used_at` column, ended sessions), in PostgreSQL's dialect. There is no
+PostgreSQL database from before versioning, so nothing is adopted: a database with
+tables but no `schema_migrations` is not Hubbub's and is refused.
+
+Each migration runs in one transaction (PostgreSQL's DDL is transactional) that first
+takes a transaction-scoped advisory lock, so processes migrating at once take turns
+and the second finds the work done. `hubbub serve` never migrates PostgreSQL: it
+refuses to start while a migration is pending (`require_current`), because many
+processes share the database and a schema change is the operator's step
+(`hubbub migrate`), not a side effect of whichever process starts first.
+
+Text columns that are ordered or compared by range use the "C" collation, so order is
+code point order whatever the database's locale, as in SQLite and memory.
+
+A new change to the schema is a new entry at the end of `MIGRATIONS`; a released entry
+is never edited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from hubbub.schema import Migration, MigrationFailed, SchemaError, SchemaStatus, latest, pending
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial",
+        (
+            """CREATE TABLE users (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    username TEXT COLLATE "C" NOT NULL UNIQUE,
+    email TEXT COLLATE "C" NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    display_name_lower TEXT COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    confirmed BOOLEAN NOT NULL
+)""",
+            "CREATE INDEX users_by_display_name ON users (display_name_lower)",
+            """CREATE TABLE conversations (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created_by TEXT COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    last_seq BIGINT NOT NULL,
+    direct_key TEXT COLLATE "C" UNIQUE
+)""",
+            """CREATE TABLE members (
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    role TEXT NOT NULL,
+    joined_at TIMESTAMPTZ NOT NULL,
+    read_seq BIGINT NOT NULL,
+    PRIMARY KEY (conversation_id, user_id)
+)""",
+            "CREATE INDEX members_by_user ON members (user_id, conversation_id)",
+            """CREATE TABLE messages (
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    id TEXT COLLATE "C" NOT NULL UNIQUE,
+    sender_id TEXT COLLATE "C" NOT NULL,
+    client_message_id TEXT COLLATE "C" NOT NULL,
+    body TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    edited_at TIMESTAMPTZ,
+    deleted BOOLEAN NOT NULL,
+    PRIMARY KEY (conversation_id, seq),
+    UNIQUE (sender_id, client_message_id)
+)""",
+            """CREATE TABLE events (
+    cursor BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    type TEXT NOT NULL,
+    payload BYTEA NOT NULL
+)""",
+            """CREATE TABLE user_events (
+    user_id TEXT COLLATE "C" NOT NULL,
+    cursor BIGINT NOT NULL,
+    PRIMARY KEY (user_id, cursor)
+)""",
+            """CREATE TABLE credentials (
+    user_id TEXT COLLATE "C" PRIMARY KEY,
+    username TEXT COLLATE "C" NOT NULL UNIQUE,
+    email TEXT COLLATE "C" NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    confirmed BOOLEAN NOT NULL,
+    code_hash TEXT,
+    code_expires_at TIMESTAMPTZ
+)""",
+            """CREATE TABLE refresh_tokens (
+    token_hash TEXT COLLATE "C" PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL,
+    family_id TEXT COLLATE "C" NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    used_at TIMESTAMPTZ
+)""",
+            "CREATE INDEX refresh_by_family ON refresh_tokens (family_id)",
+            "CREATE INDEX refresh_by_user ON refresh_tokens (user_id)",
+            """CREATE TABLE ended_sessions (
+    session_id TEXT COLLATE "C" PRIMARY KEY,
+    until TIMESTAMPTZ NOT NULL
+)""",
+        ),
+    ),
+)
+
+_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)"""
+# pg_advisory_xact_lock keys (one bigint each) of this deployment's shared locks.
+MIGRATION_LOCK = 0x68756262_00000001
+
+
+def migrate(url: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple[int, int]:
+    """Brings the database at `url` to the latest version, one transaction per
+    migration. Returns (version before, version after). Raises `SchemaTooNew` for a
+    database a newer Hubbub migrated and `SchemaError` for one that is not Hubbub's;
+    `MigrationFailed` leaves the version before the failure."""
+    top = latest(migrations)
+    with _connect(url) as db:
+        where = _where(db)
+        before: int | None = None
+        while True:
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                applied = _applied(db, where)
+                todo = pending(applied, migrations, where)
+                if before is None:
+                    before = max(applied, default=0)
+                if not todo:
+                    return before, top
+                db.execute(_VERSIONS)
+                step = todo[0]
+                try:
+                    with db.transaction():  # a savepoint: the error names the migration
+                        for statement in step.statements:
+                            db.execute(statement.encode())
+                except psycopg.Error as error:
+                    raise MigrationFailed(
+                        f"migration {step.version} ({step.name}) of {where} failed: {error};"
+                        f" the database stays at version {step.version - 1}"
+                    ) from error
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
+                    (step.version, step.name, datetime.now(UTC)),
+                )
+
+
+def status(url: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> SchemaStatus:
+    """Where the database at `url` stands, without changing it. Raises like `migrate`
+    for a database this code cannot use."""
+    top = latest(migrations)
+    with _connect(url) as db, db.transaction():
+        where = _where(db)
+        applied = _applied(db, where)
+        pending(applied, migrations, where)
+        return SchemaStatus(max(applied, default=0), top)
+
+
+def require_current(url: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+    """Refuses (`SchemaError`) a database whose schema is not at the latest version."""
+    now = status(url, migrations)
+    if now.pending:
+        raise SchemaError(
+            f"the PostgreSQL database is at schema version {now.current}, this Hubbub needs"
+            f" {now.latest}: run `hubbub migrate` (with the same HUBBUB_DATABASE_URL) first;"
+            " servers on PostgreSQL never migrate on their own"
+        )
+
+
+def describe(url: str) -> str:
+    """The database's host, port and name for messages: never its password."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    return f"postgresql://{host}:{port}/{info.get('dbname') or ''}"
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        raise SchemaError(f"cannot reach the database {describe(url)}: {error}") from error
+
+
+def _where(db: psycopg.Connection[Any]) -> str:
+    row = db.execute("SELECT current_database(), current_schema()").fetchone()
+    assert row is not None
+    return f"the PostgreSQL database {row[0]} (schema {row[1]})"
+
+
+def _applied(db: psycopg.Connection[Any], where: str) -> dict[int, str]:
+    """{version: name} of the migrations applied; a database with tables of its own
+    and no record of migrations is refused."""
+    rows = db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    ).fetchall()
+    tables = {str(row[0]) for row in rows}
+    if "schema_migrations" in tables:
+        found = db.execute("SELECT version, name FROM schema_migrations").fetchall()
+        return {int(version): str(name) for version, name in found}
+    if tables:
+        raise SchemaError(
+            f"{where} is not a Hubbub database (it has tables {', '.join(sorted(tables))});"
+            " point HUBBUB_DATABASE_URL at an empty database or one Hubbub migrated"
+        )
+    return {}
