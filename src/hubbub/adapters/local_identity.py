@@ -25,6 +25,7 @@ from hubbub.domain.errors import NotConfirmed, Unauthorized, ValidationFailed
 from hubbub.domain.models import User
 from hubbub.ports import (
     Clock,
+    CodePurpose,
     CodeSender,
     Credential,
     RefreshToken,
@@ -118,22 +119,7 @@ class LocalIdentity:
 
     async def resend_code(self, username: str) -> None:
         """Silently does nothing for unknown or confirmed accounts (no enumeration)."""
-        if self._sender is None:
-            return
-        code = self._new_code()
-        expires = self._clock.now() + CODE_TTL
-
-        def work(tx: Transaction) -> Credential | None:
-            credential = tx.credentials.by_login(username)
-            if credential is None or not tx.credentials.replace_code(
-                credential.user_id, _digest(code), expires, confirmed=False
-            ):
-                return None
-            return credential
-
-        credential = await self._store.write(work)
-        if credential is not None:
-            await self._sender.send(credential.email, credential.username, code)
+        await self._send_code(username, CODE_TTL, "confirmation")
 
     async def sign_in(self, login: str, password: str) -> tuple[str, TokenSet]:
         credential = await self._store.read(lambda tx: tx.credentials.by_login(login))
@@ -267,26 +253,30 @@ class LocalIdentity:
         """The reset code sits in the account's one code slot, which a confirmed account
         otherwise leaves empty: so a reset code never confirms and a confirmation code
         never resets, and asking again replaces the earlier code."""
+        await self._send_code(login, RESET_CODE_TTL, "password_reset")
+
+    async def _send_code(self, login: str, ttl: timedelta, purpose: CodePurpose) -> None:
+        """A fresh code in the account's code slot, sent to its email: a confirmation code
+        only to an unconfirmed account, a reset code only to a confirmed one. Only the
+        slot changes, and only while the account is in that state, so a confirm or a
+        reset that commits meanwhile is not undone. Unknown accounts get nothing."""
         if self._sender is None:
             return
         code = self._new_code()
-        expires = self._clock.now() + RESET_CODE_TTL
+        expires = self._clock.now() + ttl
+        confirmed = purpose == "password_reset"
 
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(login)
-            # Only the code slot changes, and only while the account is confirmed: a
-            # reset that commits meanwhile keeps its new password.
             if credential is None or not tx.credentials.replace_code(
-                credential.user_id, _digest(code), expires, confirmed=True
+                credential.user_id, _digest(code), expires, confirmed=confirmed
             ):
                 return None
             return credential
 
         credential = await self._store.write(work)
         if credential is not None:
-            await self._sender.send(
-                credential.email, credential.username, code, purpose="password_reset"
-            )
+            await self._sender.send(credential.email, credential.username, code, purpose=purpose)
 
     async def confirm_forgot_password(self, login: str, code: str, new_password: str) -> list[str]:
         now = self._clock.now()
