@@ -7,8 +7,10 @@ web/src. Without Chromium (/usr/bin/chromium, or HUBBUB_CHROMIUM) the tests fail
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,6 +113,32 @@ def server(tmp_path: Path, web_build: None) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture
+def console_server(tmp_path: Path, web_build: None) -> Iterator[Server]:
+    """A server that prints confirmation and reset codes instead of mailing them."""
+    data = tmp_path / "data"
+    data.mkdir()
+    srv = Server(data_dir=data, env={"HUBBUB_CONFIRMATION": "console"})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def console_code(server: ServerProcess, purpose: str, username: str) -> str:
+    """The newest `purpose` code ("confirmation", "password reset") the server printed
+    for `username`, waiting up to 10 s for it to reach the log."""
+    assert server.log is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = re.findall(
+            rf"{purpose} code for {re.escape(username)} <[^>]*>: (\S+)", server.log.read_text()
+        )
+        if found:
+            return str(found[-1])
+        time.sleep(0.1)
+    raise AssertionError(f"no {purpose} code for {username} in the server log")
 
 
 @pytest.fixture

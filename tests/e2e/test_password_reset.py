@@ -3,42 +3,14 @@ console), a new password, and back to signing in."""
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, console_code
 from tests.e2e.helpers import unique
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def console_server(tmp_path: Path, web_build: None) -> Iterator[Server]:
-    data = tmp_path / "data"
-    data.mkdir()
-    srv = Server(data_dir=data, env={"HUBBUB_CONFIRMATION": "console"})
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-def _code(server: Server, purpose: str, username: str) -> str:
-    assert server.log is not None
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = re.findall(
-            rf"{purpose} code for {re.escape(username)} <[^>]*>: (\S+)", server.log.read_text()
-        )
-        if found:
-            return found[-1]
-        time.sleep(0.1)
-    raise AssertionError(f"no {purpose} code for {username} in the server log")
 
 
 def test_forgot_password_from_the_sign_in_form(browser: Browser, console_server: Server) -> None:
@@ -54,7 +26,7 @@ def test_forgot_password_from_the_sign_in_form(browser: Browser, console_server:
             },
         )
         assert signed_up.status_code == 201
-        code = _code(console_server, "confirmation", user)
+        code = console_code(console_server, "confirmation", user)
         assert http.post("/api/auth/confirm", json={"username": user, "code": code}).is_success
 
     ctx = browser.new_context(base_url=console_server.url)
@@ -76,7 +48,7 @@ def test_forgot_password_from_the_sign_in_form(browser: Browser, console_server:
         choose.get_by_role("button", name="Set new password").click()
         expect(page.get_by_role("alert")).to_be_visible()
 
-        choose.get_by_label("Reset code").fill(_code(console_server, "password reset", user))
+        choose.get_by_label("Reset code").fill(console_code(console_server, "password reset", user))
         choose.get_by_role("button", name="Set new password").click()
 
         sign_in = page.get_by_role("form", name="Sign in")
