@@ -9,7 +9,7 @@ import asyncio
 import base64
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -105,44 +105,46 @@ async def test_a_ping_flood_with_a_bogus_ticket_does_not_grow_server_memory(
     """Before: the server closed with 4401 but kept answering PINGs into a send buffer the
     client never drained, and held it until the client went away (+200 MiB in 10 s)."""
     with own_server(tmp_path) as server:
-        api = Api(server.base_url)
-        writers: list[asyncio.StreamWriter] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + FLOOD_SECONDS
-            async with _peak_rss(server) as rss:
-                writers = await asyncio.gather(
-                    *[_ping_flood(server.port, "bogus", deadline) for _ in range(FLOOD_SOCKETS)]
-                )
-            grown_mib = (rss[1] - rss[0]) / 1024
-            assert grown_mib < 16, f"server RSS grew by {grown_mib:.0f} MiB"
-            await _still_serves(api)
-        finally:
-            for writer in writers:
-                writer.close()
-            await api.close()
+        await _flood_stays_small(server, lambda api: _bogus_tickets())
 
 
 async def test_a_ping_flood_on_an_open_socket_is_cut_off(tmp_path: Path) -> None:
     """A signed-in client flooding PINGs without reading: the server stops answering
     and closes it; memory stays flat and everyone else is served."""
+
+    async def real_tickets(api: Api) -> list[str]:
+        attacker = await api.sign_up()
+        return [await api.ticket(attacker) for _ in range(FLOOD_SOCKETS)]
+
     with own_server(tmp_path) as server:
-        api = Api(server.base_url)
-        writers: list[asyncio.StreamWriter] = []
-        try:
-            attacker = await api.sign_up()
-            tickets = [await api.ticket(attacker) for _ in range(FLOOD_SOCKETS)]
-            deadline = asyncio.get_running_loop().time() + FLOOD_SECONDS
-            async with _peak_rss(server) as rss:
-                writers = await asyncio.gather(
-                    *[_ping_flood(server.port, t, deadline) for t in tickets]
-                )
-            grown_mib = (rss[1] - rss[0]) / 1024
-            assert grown_mib < 16, f"server RSS grew by {grown_mib:.0f} MiB"
-            await _still_serves(api)
-        finally:
-            for writer in writers:
-                writer.close()
-            await api.close()
+        await _flood_stays_small(server, real_tickets)
+
+
+async def _bogus_tickets() -> list[str]:
+    return ["bogus"] * FLOOD_SOCKETS
+
+
+async def _flood_stays_small(
+    server: ServerProcess, tickets_of: Callable[[Api], Awaitable[list[str]]]
+) -> None:
+    """FLOOD_SOCKETS sockets flood PINGs and never read: the server's RSS grows less than
+    16 MiB, and afterwards it still serves a chat."""
+    api = Api(server.base_url)
+    writers: list[asyncio.StreamWriter] = []
+    try:
+        tickets = await tickets_of(api)
+        deadline = asyncio.get_running_loop().time() + FLOOD_SECONDS
+        async with _peak_rss(server) as rss:
+            writers = await asyncio.gather(
+                *[_ping_flood(server.port, ticket, deadline) for ticket in tickets]
+            )
+        grown_mib = (rss[1] - rss[0]) / 1024
+        assert grown_mib < 16, f"server RSS grew by {grown_mib:.0f} MiB"
+        await _still_serves(api)
+    finally:
+        for writer in writers:
+            writer.close()
+        await api.close()
 
 
 async def test_a_flooding_client_that_reads_is_closed_with_1008(api: Api) -> None:
