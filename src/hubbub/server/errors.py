@@ -55,10 +55,19 @@ def error_response(status: int, code: str, message: str, **extra: object) -> Res
     return json_response({"error": body}, status=status, headers=headers)
 
 
+def status_of(error: DomainError) -> int:
+    """The status of the nearest mapped class, so a subclass (e.g. the store's
+    `LostRace`, a `Conflict`) answers like its parent instead of falling through to 500."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> Response:
-        status = STATUS.get(type(error), 500)
+        status = status_of(error)
         response = error_response(status, error.code, error.message)
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
