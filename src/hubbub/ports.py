@@ -256,11 +256,6 @@ class CredentialRepository(Protocol):
         confirmed and `code_hash` is still its code; True if it did."""
         ...
 
-    def disable(self, user_id: str) -> None:
-        """No password signs in any more and the account is unconfirmed; its username
-        and email stay held."""
-        ...
-
     def delete_unconfirmed(self, user_id: str) -> bool:
         """`delete`, only while the account is unconfirmed; True if it deleted it."""
         ...
@@ -417,10 +412,6 @@ class IdentityProvider(Protocol):
     def verify_access_token(self, token: str) -> Session:
         """The session of a valid, unexpired access token (signature, audience, issuer
         and expiry checked; not whether the session has ended since), or `Unauthorized`."""
-        ...
-
-    async def forget(self, user_id: str) -> None:
-        """Removes the account (used to undo a half-finished sign-up)."""
         ...
 
     async def has_account(self, user_id: str) -> bool:

@@ -368,6 +368,7 @@ async def test_account_changes_apply_only_to_the_state_they_were_meant_for(
     )
     stored = await store.read(lambda tx: tx.credentials.get("u1"))
     assert stored == replace(account, password_hash="new", confirmed=True)
-    await store.write(lambda tx: tx.credentials.disable("u1"))
-    assert await store.write(lambda tx: tx.credentials.delete_unconfirmed("u1"))
-    assert await store.read(lambda tx: tx.credentials.by_login("ana")) is None
+    pending = Credential("u2", "bo", "bo@x.io", "hash", confirmed=False)
+    await store.write(lambda tx: tx.credentials.put(pending))
+    assert await store.write(lambda tx: tx.credentials.delete_unconfirmed("u2"))
+    assert await store.read(lambda tx: tx.credentials.by_login("bo")) is None

@@ -162,9 +162,6 @@ class LocalHub:
     def connections_of(self, user_id: str) -> list[Connection]:
         return list(self._by_user.get(user_id, {}).values())
 
-    def count(self) -> int:
-        return sum(len(c) for c in self._by_user.values())
-
     def publish(self, deliveries: Sequence[Delivery]) -> None:
         for delivery in deliveries:
             text = protocol.encode(delivery.frame)

@@ -232,13 +232,6 @@ class LocalIdentity:
     async def has_account(self, user_id: str) -> bool:
         return await self._store.read(lambda tx: tx.credentials.get(user_id) is not None)
 
-    async def forget(self, user_id: str) -> None:
-        def work(tx: Transaction) -> None:
-            tx.credentials.revoke_user(user_id)
-            tx.credentials.disable(user_id)
-
-        await self._store.write(work)
-
     async def discard_unconfirmed(self, user_id: str) -> bool:
         def work(tx: Transaction) -> bool:
             # Conditional, so a confirm that commits meanwhile keeps its account.

@@ -367,12 +367,6 @@ class _Credentials:
         self._j.put(self._s.credentials, user_id, changed)
         return True
 
-    def disable(self, user_id: str) -> None:
-        found = self._s.credentials.get(user_id)
-        if found is not None:
-            changed = replace(found, password_hash="!", confirmed=False)
-            self._j.put(self._s.credentials, user_id, changed)
-
     def delete_unconfirmed(self, user_id: str) -> bool:
         found = self._s.credentials.get(user_id)
         if found is None or found.confirmed:

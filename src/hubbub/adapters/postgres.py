@@ -610,12 +610,6 @@ class _Credentials(_Repo):
             == 1
         )
 
-    def disable(self, user_id: str) -> None:
-        self._count(
-            "UPDATE credentials SET password_hash = '!', confirmed = FALSE WHERE user_id = %s",
-            user_id,
-        )
-
     def delete_unconfirmed(self, user_id: str) -> bool:
         return (
             self._count("DELETE FROM credentials WHERE user_id = %s AND NOT confirmed", user_id)

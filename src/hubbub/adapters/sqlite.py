@@ -520,12 +520,6 @@ class _Credentials(_Repo):
             code_hash,
         )
 
-    def disable(self, user_id: str) -> None:
-        self._db.execute(
-            "UPDATE credentials SET password_hash = '!', confirmed = 0 WHERE user_id = ?",
-            (user_id,),
-        )
-
     def delete_unconfirmed(self, user_id: str) -> bool:
         return self._changed("DELETE FROM credentials WHERE user_id = ? AND confirmed = 0", user_id)
 
