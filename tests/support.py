@@ -282,6 +282,21 @@ class Api:
                 return found
             after = page["messages"][-1]["seq"]
 
+    async def log_all(self, account: Account, conversation_id: str, after: int = 0) -> list[Any]:
+        """A conversation's log after `after`, every page: what a client fetches to
+        fill a gap, and the whole record of what happened in it."""
+        events: list[Any] = []
+        path = f"/conversations/{conversation_id}/events"
+        while True:
+            params = {"after": after, "limit": 500}
+            reply = await self.call("GET", path, account, params=params)
+            assert reply.status_code == 200, reply.text
+            body = reply.json()
+            events.extend(body["events"])
+            if not body["hasMore"]:
+                return events
+            after = events[-1]["eventSeq"]
+
     async def sync_all(self, account: Account, since: str) -> tuple[list[Any], str]:
         events: list[Any] = []
         while True:

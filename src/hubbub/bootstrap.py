@@ -32,6 +32,7 @@ from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
 from hubbub.services.realtime import RealtimeService
+from hubbub.services.sync import SyncService
 from hubbub.services.throttle import WriteThrottle
 from hubbub.services.users import UserService
 
@@ -49,6 +50,7 @@ class Platform:
     conversations: ConversationService
     messages: MessageService
     realtime: RealtimeService
+    sync: SyncService
     writes: WriteThrottle
 
     async def close(self) -> None:
@@ -118,6 +120,7 @@ def build(
         connections=hub,
         devices=devices,
     )
+    sync = SyncService(store, clock)
     return Platform(
         settings=settings,
         store=store,
@@ -126,7 +129,8 @@ def build(
         users=UserService(store),
         conversations=ConversationService(store, publisher or hub, ids, clock, presence),
         messages=MessageService(store, publisher or hub, ids, clock),
-        realtime=RealtimeService(store, publisher or hub, presence),
+        realtime=RealtimeService(store, publisher or hub, presence, sync),
+        sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
     )
 

@@ -49,15 +49,15 @@ async def _execute(
         case protocol.DeleteMessage(conversation_id, message_id):
             change = await platform.messages.delete(user_id, conversation_id, message_id, origin)
         case protocol.MarkRead(conversation_id, seq):
-            read_seq, cursor = await platform.conversations.mark_read(
+            read_seq, receipt_seq = await platform.conversations.mark_read(
                 user_id, conversation_id, seq, origin
             )
-            return protocol.ack(request_id, None, readSeq=read_seq) if cursor is None else None
+            return protocol.ack(request_id, readSeq=read_seq) if receipt_seq is None else None
         case protocol.Typing(conversation_id, is_typing):
             await platform.realtime.typing(user_id, conversation_id, is_typing)
             return None
         case protocol.Ping():
             return protocol.pong(request_id)
-    if change.cursor is None:
-        return protocol.ack(request_id, None, message=change.message)
+    if change.event_seq is None:
+        return protocol.ack(request_id, message=change.message)
     return None

@@ -16,7 +16,16 @@ from typing import Literal, Protocol, TypeVar
 
 from hubbub.domain.errors import Conflict, Unauthorized
 from hubbub.domain.events import Delivery
-from hubbub.domain.models import Conversation, Membership, Message, Role, StoredEvent, User
+from hubbub.domain.models import (
+    Conversation,
+    LogEntry,
+    Membership,
+    Message,
+    ReadMarker,
+    Role,
+    SyncHead,
+    User,
+)
 from hubbub.domain.views import JsonObject
 
 T = TypeVar("T")
@@ -100,7 +109,7 @@ class ConversationRepository(Protocol):
         ...
 
     def delete(self, conversation_id: str) -> None:
-        """Deletes the conversation with its memberships and messages."""
+        """Deletes the conversation with its memberships, messages, log and receipts."""
         ...
 
     def for_user(
@@ -167,19 +176,71 @@ class MessageRepository(Protocol):
         ...
 
 
-class EventLog(Protocol):
-    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
-        """Records one durable event for each recipient and returns its cursor, which
-        is greater than every cursor committed before it."""
+class ConversationLog(Protocol):
+    """Each conversation's own log of durable events, and its read receipts.
+
+    There is no deployment-wide sequence, counter or lock. Positions are per
+    conversation: `event_seq` for the log, `receipt_seq` for read receipts, each
+    1, 2, 3, ... with no gaps. A position is taken only while holding what orders it
+    (the conversation's row for events, its receipt counter's row for receipts), in
+    the same transaction that writes the entry, so entries become visible in the
+    order of their positions: whenever entry k is visible, so are 1 ... k-1. A
+    reader that has applied everything up to k can therefore never have an entry
+    commit behind it (`docs/design/sync.md`, section 4.5).
+    """
+
+    def append(
+        self,
+        conversation_id: str,
+        event_type: str,
+        at: datetime,
+        *,
+        actor_id: str | None = None,
+        subject_id: str | None = None,
+        message_id: str | None = None,
+        detail: JsonObject | None = None,
+    ) -> int | None:
+        """Adds one to the conversation's `last_event_seq` and records the entry at
+        that position, atomically; returns it (None if the conversation is gone).
+        Locks the conversation's row until the transaction ends, like `lock`."""
         ...
 
-    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
-        """The user's events with a cursor above `cursor`, oldest first."""
+    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` entries after `event_seq`, in order."""
         ...
 
-    def head(self) -> int:
-        """The newest cursor committed so far (0 when empty)."""
+    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
+        """The newest `member.removed` entry about `user_id`, if any."""
         ...
+
+    def record_receipt(self, conversation_id: str, user_id: str) -> int:
+        """Takes the conversation's next receipt position and stamps it on the
+        member's row (whose read marker the caller has just moved); returns it."""
+        ...
+
+    def read_markers_after(
+        self, conversation_id: str, receipt_seq: int, limit: int
+    ) -> list[ReadMarker]:
+        """Members whose read marker moved after `receipt_seq`, in receipt order, with
+        their current marker (one per member, however often it moved)."""
+        ...
+
+
+class SyncState(Protocol):
+    """What a catch-up reads and the resume points it saves."""
+
+    def heads(self, user_id: str) -> list[SyncHead]:
+        """Every conversation the user is in, with its positions (one query)."""
+        ...
+
+    def save_snapshot(
+        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
+    ) -> None:
+        """Stores (or refreshes) a resume point; the user keeps at most `keep`, the
+        oldest go first."""
+        ...
+
+    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +362,9 @@ class Transaction(Protocol):
     @property
     def messages(self) -> MessageRepository: ...
     @property
-    def events(self) -> EventLog: ...
+    def log(self) -> ConversationLog: ...
+    @property
+    def sync(self) -> SyncState: ...
     @property
     def credentials(self) -> CredentialRepository: ...
     @property

@@ -168,20 +168,21 @@ def pong(request_id: str | None) -> JsonObject:
     return {"type": "pong", "requestId": request_id}
 
 
-def ack(request_id: str | None, cursor: int | None, **fields: object) -> JsonObject:
-    return {
-        "type": "ack",
-        "requestId": request_id,
-        **fields,
-        "cursor": str(cursor) if cursor is not None else None,
-    }
+def ack(request_id: str | None, **fields: object) -> JsonObject:
+    """The ack of a request that changed nothing (a retried send, a read marker that
+    was already there): no event, so no cursor."""
+    return {"type": "ack", "requestId": request_id, **fields, "cursor": None}
 
 
 def ack_for_event(event: JsonObject, request_id: str | None) -> JsonObject:
-    """The ack the requesting connection receives in place of a durable event."""
+    """The ack the requesting connection receives in place of a durable event, with
+    the event's id and position."""
     fields: dict[str, object] = {}
     if "message" in event:
         fields["message"] = event["message"]
     if event.get("type") == "read":
         fields["readSeq"] = event["seq"]
+    for position in ("conversationId", "eventSeq", "receiptSeq"):
+        if position in event:
+            fields[position] = event[position]
     return {"type": "ack", "requestId": request_id, **fields, "cursor": event.get("cursor")}

@@ -127,38 +127,43 @@ async def test_a_reconnecting_client_catches_up_on_exactly_what_it_missed(api: A
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
     async with open_socket(api, bob) as bob_socket:
-        hello = bob_socket.of_type("hello")[0]
+        resume = bob_socket.of_type("hello")[0]["cursor"]
         seen = await api.send(ana, conversation, "while online", "s-1")
-        event = await bob_socket.wait_for(type="message.created")
-        assert event["message"]["id"] == seen["id"]
-        cursor = event["cursor"]
-        assert int(cursor) > int(hello["cursor"])
+        live = await bob_socket.wait_for(type="message.created")
+        assert live["message"]["id"] == seen["id"]
 
     missed = [await api.send(ana, conversation, f"missed {i}", f"s-{i + 2}") for i in range(3)]
     path = f"/conversations/{conversation}/messages"
     await api.call("PATCH", f"{path}/{missed[0]['id']}", ana, json={"body": "missed 0, edited"})
     await api.call("DELETE", f"{path}/{missed[1]['id']}", ana)
 
-    events, new_cursor = await api.sync_all(bob, cursor)
+    # Everything after the hello: what came live (same id: the client drops it), then
+    # what was missed, each message as it is now.
+    events, new_cursor = await api.sync_all(bob, resume)
     assert [(e["type"], e["message"]["id"]) for e in events] == [
+        ("message.created", seen["id"]),
         ("message.created", missed[0]["id"]),
         ("message.created", missed[1]["id"]),
         ("message.created", missed[2]["id"]),
         ("message.updated", missed[0]["id"]),
         ("message.deleted", missed[1]["id"]),
     ]
-    cursors = [int(e["cursor"]) for e in events]
-    assert cursors == sorted(set(cursors))
-    assert new_cursor == events[-1]["cursor"]
+    assert events[0]["cursor"] == live["cursor"]
+    assert {e["conversationId"] for e in events} == {conversation}
+    positions = [e["eventSeq"] for e in events]
+    assert positions == list(range(live["eventSeq"], live["eventSeq"] + 6))
+    assert [e["message"]["body"] for e in events[1:4]] == ["missed 0, edited", "", "missed 2"]
     assert (await api.sync_all(bob, new_cursor))[0] == []
 
     fresh = await api.call("GET", "/sync", bob)
-    assert fresh.json()["events"] == [] and int(fresh.json()["cursor"]) >= int(new_cursor)
+    assert fresh.json()["events"] == []
+    assert (await api.sync_all(bob, fresh.json()["cursor"]))[0] == []
 
 
 async def test_a_restart_loses_nothing(api: Api, local_server: ServerProcess) -> None:
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
+    cursor = (await api.call("GET", "/sync", bob)).json()["cursor"]
     sent = [await api.send(ana, conversation, f"durable {i}", f"d-{i}") for i in range(5)]
 
     local_server.restart(signal.SIGKILL)
@@ -171,7 +176,7 @@ async def test_a_restart_loses_nothing(api: Api, local_server: ServerProcess) ->
     assert retry == sent[0]
     after = await api.send(ana, conversation, "after restart", "d-after")
     assert after["seq"] == 6
-    events, _ = await api.sync_all(bob, "0")
+    events, _ = await api.sync_all(bob, cursor)  # saved before the crash, still known
     assert [e["message"]["seq"] for e in events if e["type"] == "message.created"] == [
         1,
         2,

@@ -161,6 +161,8 @@ def apply(view: dict[str, Any] | None, frame: dict[str, Any], me: str) -> dict[s
         }
     elif kind == "conversation.deleted":
         return None
+    if "eventSeq" in frame:  # a view is as new as the newest entry applied to it
+        view = {**view, "lastEventSeq": max(view["lastEventSeq"], frame["eventSeq"])}
     read = view["memberReadSeqs"].get(me, 0)
     return {**view, "readSeq": read, "unreadCount": max(view["lastSeq"] - read, 0)}
 

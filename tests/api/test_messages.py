@@ -45,12 +45,18 @@ async def test_only_the_sender_edits_and_deletes(api: Api) -> None:
     gone = (await api.call("GET", path, bob)).json()["message"]
     assert (gone["deleted"], gone["body"], gone["seq"]) == (True, "", message["seq"])
     assert (await api.call("PATCH", path, ana, json={"body": "revive"})).status_code == 409
-    events, _ = await api.sync_all(bob, "0")
-    assert [e["type"] for e in events if "message" in e] == [
-        "message.created",
-        "message.updated",
-        "message.deleted",
+    # The conversation's log: every change, each showing the message as it is now.
+    log = await api.call("GET", f"/conversations/{conversation}/events", bob)
+    assert log.status_code == 200
+    events = log.json()["events"]
+    assert [(e["type"], e["eventSeq"]) for e in events] == [
+        ("conversation.created", 1),
+        ("message.created", 2),
+        ("message.updated", 3),
+        ("message.deleted", 4),
     ]
+    assert {e["message"]["body"] for e in events[1:]} == {""}
+    assert log.json()["lastEventSeq"] == 4 and not log.json()["hasMore"]
     missing = f"/conversations/{conversation}/messages/nope"
     assert (await api.call("GET", missing, ana)).status_code == 404
 
@@ -97,3 +103,30 @@ async def test_sync_pages_by_limit(api: Api) -> None:
         refused = await api.call("GET", "/sync", ana, params={"since": start, "limit": limit})
         assert refused.status_code == 422, (limit, refused.text)
         assert refused.json()["error"]["code"] == "validation_error"
+    for cursor in ("s2.short", "nonsense", "s2." + "1" * 26):
+        refused = await api.call("GET", "/sync", ana, params={"since": cursor})
+        assert refused.status_code == 422, (cursor, refused.text)
+    unknown = await api.call("GET", "/sync", ana, params={"since": "s2." + "a" * 26})
+    assert unknown.status_code == 410 and unknown.json()["error"]["code"] == "cursor_expired"
+    # Someone else's cursor is unknown to you, not a view of their conversations.
+    theirs = await api.call("GET", "/sync", bob, params={"since": start})
+    assert theirs.status_code == 410
+
+
+async def test_a_gap_is_filled_from_the_conversations_log_by_members_only(api: Api) -> None:
+    ana, bob, eve = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    sent = [await api.send(ana, conversation, f"m{i}", f"gap-{i}") for i in range(5)]
+    path = f"/conversations/{conversation}/events"
+    page = await api.call("GET", path, bob, params={"after": 2, "limit": 2})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [e["eventSeq"] for e in body["events"]] == [3, 4]
+    assert [e["message"]["id"] for e in body["events"]] == [m["id"] for m in sent[1:3]]
+    assert body["hasMore"] and body["lastEventSeq"] == 6
+    rest = (await api.call("GET", path, bob, params={"after": 4})).json()
+    assert [e["eventSeq"] for e in rest["events"]] == [5, 6] and not rest["hasMore"]
+    outsider = await api.call("GET", path, eve, params={"after": 0})
+    assert outsider.status_code == 404
+    for bad in ({"after": -1}, {"after": "x"}, {"limit": 0}, {"limit": 501}):
+        assert (await api.call("GET", path, bob, params=bad)).status_code == 422, bad

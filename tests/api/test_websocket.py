@@ -118,7 +118,7 @@ async def test_edit_delete_and_mark_read_over_the_socket(api: Api) -> None:
         assert removal["message"]["body"] == ""
 
 
-async def test_cursors_on_one_connection_only_increase(api: Api) -> None:
+async def test_positions_of_a_conversation_on_one_connection_only_increase(api: Api) -> None:
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
     async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
@@ -144,14 +144,14 @@ async def test_cursors_on_one_connection_only_increase(api: Api) -> None:
         await asyncio.gather(ana_sends(), bob_sends())
         for socket_ in (ana_socket, bob_socket):
 
-            def cursors(socket_: Socket = socket_) -> list[int]:
+            def positions(socket_: Socket = socket_) -> list[int]:
                 kinds = {"ack", "message.created"}
-                return [int(f["cursor"]) for f in socket_.frames if f["type"] in kinds]
+                return [f["eventSeq"] for f in socket_.frames if f["type"] in kinds]
 
-            await socket_.until(lambda cursors=cursors: len(cursors()) >= 40)
+            await socket_.until(lambda positions=positions: len(positions()) >= 40)
             await socket_.settle()
-            assert len(cursors()) == 40
-            assert cursors() == sorted(cursors())
+            assert len(positions()) == 40
+            assert positions() == list(range(2, 42))  # after conversation.created, no gap
 
 
 async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) -> None:

@@ -28,7 +28,7 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.sqlite_schema import MIGRATIONS, status, upgrade
 from hubbub.bootstrap import Platform, build
 from hubbub.config import Settings
-from hubbub.domain.errors import Unauthorized
+from hubbub.domain.errors import CursorExpired, Unauthorized
 from hubbub.schema import Migration, MigrationFailed, SchemaError, SchemaTooNew
 from tests.support import FAST_TEST_ENV, Api, ServerProcess, free_port
 
@@ -118,6 +118,8 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             )
             views, more = await platform.conversations.recent(seen["id"], 100, None)
             assert more is None
+            # Their logs start empty (migration 4): position 0, nothing else changed.
+            assert [v.pop("lastEventSeq") for v in views] == [0] * len(views)
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [
@@ -130,12 +132,43 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
                 assert not more_messages
                 assert page == messages, (username, conversation_id)
                 assert [m["seq"] for m in page] == list(range(1, len(page) + 1))
-            frames, _, more_frames = await platform.messages.sync(seen["id"], "0", 500)
-            assert not more_frames
-            assert frames == seen["sync"], username
+            await assert_sync_from_nothing_brings_back(platform, seen)
+            # The old log's cursors are gone with it: the client reloads.
+            with pytest.raises(CursorExpired):
+                await platform.sync.sync(seen["id"], "5", 10)
+        # The logs start at 0, so the next change is each conversation's entry 1.
+        direct = next(v for v in USERS["ada"]["conversations"] if v["kind"] == "direct")
+        change = await platform.messages.send(USERS["ada"]["id"], direct["id"], "new", "hi")
+        assert change.event_seq == 1
     finally:
         await platform.close()
     assert versions_of(tmp_path / "data" / "hubbub.db") == LATEST
+
+
+async def assert_sync_from_nothing_brings_back(platform: Platform, seen: dict[str, Any]) -> None:
+    """`since=0` is each conversation, whole, as REST shows it: nothing else (the old
+    log's entries, with their copies of deleted text, are not replayed)."""
+    frames, _, more = await platform.sync.sync(seen["id"], "0", 500)
+    assert not more
+    assert {f["type"] for f in frames} <= {"conversation.created"}
+    shown = sorted((f["conversation"]["id"], f["conversation"]["title"]) for f in frames)
+    assert shown == sorted((v["id"], v["title"]) for v in seen["conversations"])
+    for frame in frames:
+        listed = next(v for v in seen["conversations"] if v["id"] == frame["conversationId"])
+        assert frame["conversation"]["memberReadSeqs"] == listed["memberReadSeqs"]
+        assert frame["conversation"]["lastMessage"] == listed["lastMessage"]
+
+
+async def test_the_upgrade_removes_the_old_logs_copies_of_deleted_text(tmp_path: Path) -> None:
+    """The release's global log kept a copy of every body sent, so text deleted through
+    the app stayed in the file; the upgrade drops that log and overwrites its pages."""
+    path = load_v1(tmp_path / "data")
+    deleted = b"oops, wrong chat"
+    assert deleted in path.read_bytes()  # in the release's log, though deleted in the app
+    platform = platform_on(tmp_path / "data")
+    await platform.close()
+    for file in path.parent.glob("hubbub.db*"):
+        assert deleted not in file.read_bytes(), file.name
 
 
 async def test_a_v1_display_name_typed_decomposed_is_found_by_search(tmp_path: Path) -> None:
@@ -192,7 +225,9 @@ async def test_serve_upgrades_a_v1_data_directory_at_start_up(tmp_path: Path) ->
         for username, seen in USERS.items():
             account = await api.sign_in(username, EXPECTED["password"])
             events, _ = await api.sync_all(account, "0")
-            assert events == seen["sync"], username
+            assert sorted(e["conversationId"] for e in events) == sorted(
+                v["id"] for v in seen["conversations"]
+            ), username
             for conversation_id, messages in seen["messages"].items():
                 assert await api.history_all(account, conversation_id) == messages
     finally:

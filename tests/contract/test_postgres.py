@@ -70,38 +70,62 @@ async def blocked_or_done(postgres: PostgresServer, task: Awaitable[object]) -> 
 async def test_sync_never_skips_an_event_committed_out_of_allocation_order(
     store: PostgresStore, postgres: PostgresServer
 ) -> None:
-    """A client syncing "events after my cursor" must never see cursor N+1 before N: it
-    would move its cursor past N and never get it. Transaction one allocates its event's
-    cursor and pauses before committing; transaction two appends an event for the same
-    user meanwhile. Until one commits, a reader sees neither."""
+    """A client that applied entry N+1 of a conversation must never find N committed
+    behind it. Transaction one takes position 1 of c1 and pauses before committing; a
+    second writer of c1 waits for it (the position is taken under the row's lock), so a
+    reader meanwhile sees neither, and afterwards both in position order."""
+    await seed(store)
     pause = Pause()
 
-    def first(tx: Transaction) -> int:
-        cursor = tx.events.append(["ana"], "first", {"n": 1})
+    def first(tx: Transaction) -> int | None:
+        position = tx.log.append("c1", "first", T0)
         pause.here()
-        return cursor
+        return position
 
-    def second(tx: Transaction) -> int:
-        return tx.events.append(["ana"], "second", {"n": 2})
+    def second(tx: Transaction) -> int | None:
+        return tx.log.append("c1", "second", T0)
 
     one = asyncio.create_task(store.write(first))
     try:
         await pause.until_reached()
         two = asyncio.create_task(store.write(second))
         await blocked_or_done(postgres, two)
-        seen = await store.read(lambda tx: tx.events.since("ana", 0, 10))
-        head = await store.read(lambda tx: tx.events.head())
+        assert not two.done(), "a second writer of c1 took a position while the first held it"
+        seen = await store.read(lambda tx: tx.log.after("c1", 0, 10))
+        heads = await store.read(lambda tx: tx.sync.heads("u1"))
     finally:
         pause.go.set()
-    cursors = (await one, await two)
-    assert [event.type for event in seen] == [], "an event was visible before an earlier one"
-    assert head == 0
-    everything = await store.read(lambda tx: tx.events.since("ana", 0, 10))
-    assert [(e.cursor, e.type) for e in everything] == [
-        (cursors[0], "first"),
-        (cursors[1], "second"),
-    ]
-    assert cursors[0] < cursors[1]
+    assert (await one, await two) == (1, 2)
+    assert seen == [], "an entry was visible before an earlier one"
+    assert {h.conversation_id: h.last_event_seq for h in heads}["c1"] == 0
+    everything = await store.read(lambda tx: tx.log.after("c1", 0, 10))
+    assert [(e.event_seq, e.type) for e in everything] == [(1, "first"), (2, "second")]
+
+
+async def test_writers_of_different_conversations_never_wait_for_each_other(
+    store: PostgresStore,
+) -> None:
+    """No deployment-wide lock or counter: while a transaction holds its position in c1
+    uncommitted, one in c2 commits."""
+    await seed(store)
+    pause = Pause()
+
+    def first(tx: Transaction) -> int | None:
+        position = tx.log.append("c1", "first", T0)
+        pause.here()
+        return position
+
+    one = asyncio.create_task(store.write(first))
+    try:
+        await pause.until_reached()
+        other = await asyncio.wait_for(
+            store.write(lambda tx: tx.log.append("c2", "other", T0)), DEADLINE
+        )
+        committed = await store.read(lambda tx: tx.log.after("c2", 0, 10))
+    finally:
+        pause.go.set()
+    assert await one == 1 and other == 1
+    assert [e.type for e in committed] == ["other"]
 
 
 async def test_a_revocation_racing_a_rotation_also_revokes_its_successor(
@@ -199,15 +223,16 @@ async def test_connections_the_server_dropped_are_replaced_not_failed(
 ) -> None:
     """A database restart or failover drops every pooled connection; the next requests
     must get fresh ones, not fail one by one."""
-    await store.write(lambda tx: tx.events.append(["ana"], "before", {}))
+    await seed(store)
+    await store.write(lambda tx: tx.log.append("c1", "before", T0))
     with psycopg.connect(postgres.url("postgres"), autocommit=True) as db:
         db.execute(
             b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             b" WHERE datname = 'hubbub' AND pid <> pg_backend_pid()"
         )
-    cursor = await store.write(lambda tx: tx.events.append(["ana"], "after", {}))
-    seen = await store.read(lambda tx: tx.events.since("ana", 0, 10))
-    assert [e.type for e in seen] == ["before", "after"] and seen[-1].cursor == cursor
+    position = await store.write(lambda tx: tx.log.append("c1", "after", T0))
+    seen = await store.read(lambda tx: tx.log.after("c1", 0, 10))
+    assert [e.type for e in seen] == ["before", "after"] and seen[-1].event_seq == position
 
 
 async def test_concurrent_sends_and_reads_through_the_services_keep_every_rule(
@@ -215,7 +240,7 @@ async def test_concurrent_sends_and_reads_through_the_services_keep_every_rule(
 ) -> None:
     """Many sends to one group at once, from several members, with read markers moving
     meanwhile, on real overlapping transactions: seqs 1..n without a gap or a 409, one
-    event each, in cursor order for every member, and on_commit publishing in that order."""
+    log entry each at positions without a gap, and on_commit publishing in that order."""
     world = make_world(settings_on_postgres(SETTINGS, request))
     platform = world.platform
     try:
@@ -234,14 +259,17 @@ async def test_concurrent_sends_and_reads_through_the_services_keep_every_rule(
         results = await asyncio.gather(*sends, *reads)
         seqs = sorted(int(change.message["seq"]) for change in results[:30])  # type: ignore[union-attr]
         assert seqs == list(range(1, 31))
-        for name in names:
-            events = await platform.store.read(lambda tx, n=name: tx.events.since(n, 0, 1000))
-            created = [e for e in events if e.type == "message.created"]
-            assert len(created) == 30
-            cursors = [e.cursor for e in events]
-            assert cursors == sorted(set(cursors))
-        published = [int(d.frame["cursor"]) for d in world.published.deliveries]
-        assert published == sorted(published)
+        entries = await platform.store.read(lambda tx: tx.log.after(group, 0, 1000))
+        assert [e.event_seq for e in entries] == list(range(1, 32))  # created + 30 sends
+        assert len([e for e in entries if e.type == "message.created"]) == 30
+        published = [
+            d.frame["eventSeq"] for d in world.published.deliveries if "eventSeq" in d.frame
+        ]
+        assert published == sorted(published) == list(range(1, 32))
+        receipts = [
+            d.frame["receiptSeq"] for d in world.published.deliveries if "receiptSeq" in d.frame
+        ]
+        assert receipts == sorted(receipts) == list(range(1, len(receipts) + 1))
     finally:
         await platform.close()
 
@@ -253,11 +281,12 @@ async def test_a_write_that_keeps_deadlocking_gives_up_with_a_plain_conflict(
 
     def always_deadlocks(tx: Transaction) -> None:
         runs.append(1)
-        tx.events.append(["ana"], "never kept", {})
+        tx.log.append("c1", "never kept", T0)
         raise psycopg.errors.DeadlockDetected("deadlock detected; Process 1 waits for ShareLock")
 
+    await seed(store)
     with pytest.raises(Conflict) as raised:
         await store.write(always_deadlocks)
     assert len(runs) == WRITE_ATTEMPTS
     assert "ShareLock" not in raised.value.message  # the server's internals stay inside
-    assert await store.read(lambda tx: tx.events.since("ana", 0, 10)) == []
+    assert await store.read(lambda tx: tx.log.after("c1", 0, 10)) == []

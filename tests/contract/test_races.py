@@ -252,7 +252,7 @@ async def test_idempotent_send_loser_gets_the_original(chat: Chat) -> None:
         fast=winner,
     )
     assert isinstance(retried, Change)
-    assert retried.message == first[0].message and retried.cursor is None
+    assert retried.message == first[0].message and retried.event_seq is None
     history, _ = await chat.messages.history("bob", room, None, None, None)
     assert [m["id"] for m in history] == [first[0].message["id"]]
     after = await chat.messages.send("ana", room, "next", "again")

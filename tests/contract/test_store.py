@@ -79,7 +79,8 @@ async def test_a_failed_write_leaves_no_trace(store: Store) -> None:
     def half_done(tx: Transaction) -> None:
         tx.users.insert(user(9, "ghost"))
         tx.messages.insert(message("c1", 1))
-        tx.events.append(["u1"], "message.created", {"type": "message.created"})
+        tx.log.append("c1", "message.created", T0, message_id="c1-m1")
+        tx.log.record_receipt("c1", "u1")
         tx.members.remove("c1", "u2")
         raise RuntimeError("crash mid-transaction")
 
@@ -87,7 +88,9 @@ async def test_a_failed_write_leaves_no_trace(store: Store) -> None:
         await store.write(half_done)
     assert await store.read(lambda tx: tx.users.get("u9")) is None
     assert await store.read(lambda tx: tx.messages.by_seq("c1", 1)) is None
-    assert await store.read(lambda tx: tx.events.head()) == 0
+    assert await store.read(lambda tx: tx.log.after("c1", 0, 10)) == []
+    assert [h.last_event_seq for h in await store.read(lambda tx: tx.sync.heads("u1"))] == [0, 0]
+    assert await store.read(lambda tx: tx.log.read_markers_after("c1", 0, 10)) == []
     assert await store.read(lambda tx: tx.members.get("c1", "u2")) is not None
 
 
@@ -146,28 +149,92 @@ async def test_message_pages(store: Store) -> None:
     assert await page(before=None, after=7, limit=5) == [8, 9, 10]
 
 
-async def test_event_streams_are_per_recipient_and_cursors_increase(store: Store) -> None:
+async def test_each_conversation_has_its_own_dense_log_of_references(store: Store) -> None:
     await seed(store)
-    cursors = []
-    for recipients in (["u1", "u2"], ["u2"], ["u1"]):
-        cursors.append(
-            await store.write(
-                lambda tx, r=recipients: tx.events.append(r, "read", {"type": "read", "n": len(r)})
+    appended = [
+        await store.write(lambda tx, c=c: tx.log.append(c, "message.created", T0, actor_id="u1"))
+        for c in ("c1", "c2", "c1")
+    ]
+    assert appended == [1, 1, 2]  # per conversation, no deployment-wide counter
+    await store.write(
+        lambda tx: tx.log.append(
+            "c2", "member.removed", T0, actor_id="u1", subject_id="u3", detail={"ownerId": "u1"}
+        )
+    )
+    assert await store.write(lambda tx: tx.log.append("c9", "message.created", T0)) is None
+    entries = await store.read(lambda tx: tx.log.after("c2", 0, 10))
+    assert [(e.event_seq, e.type, e.subject_id, e.detail) for e in entries] == [
+        (1, "message.created", None, {}),
+        (2, "member.removed", "u3", {"ownerId": "u1"}),
+    ]
+    assert entries[1].at == T0 and entries[1].actor_id == "u1"
+    assert [e.event_seq for e in await store.read(lambda tx: tx.log.after("c2", 1, 10))] == [2]
+    assert [e.event_seq for e in await store.read(lambda tx: tx.log.after("c1", 0, 1))] == [1]
+    removal = await store.read(lambda tx: tx.log.last_removal("c2", "u3"))
+    assert removal is not None and removal.event_seq == 2
+    assert await store.read(lambda tx: tx.log.last_removal("c2", "u1")) is None
+    heads = await store.read(lambda tx: tx.sync.heads("u1"))
+    assert sorted((h.conversation_id, h.last_event_seq) for h in heads) == [("c1", 2), ("c2", 2)]
+    held = await store.read(lambda tx: tx.conversations.get("c1"))
+    assert held is not None and held.last_event_seq == 2
+
+
+async def test_read_receipts_count_per_conversation_and_show_current_markers(
+    store: Store,
+) -> None:
+    await seed(store)
+
+    def read(conversation_id: str, user_id: str, seq: int) -> int:
+        async def go() -> int:
+            def work(tx: Transaction) -> int:
+                assert tx.members.advance_read(conversation_id, user_id, seq)
+                return tx.log.record_receipt(conversation_id, user_id)
+
+            return await store.write(work)
+
+        return go()  # type: ignore[return-value]
+
+    assert [await read("c1", "u1", 3), await read("c1", "u2", 1), await read("c1", "u1", 5)] == [
+        1,
+        2,
+        3,
+    ]
+    assert await read("c2", "u3", 2) == 1
+    moved = await store.read(lambda tx: tx.log.read_markers_after("c1", 0, 10))
+    assert [(m.user_id, m.read_seq, m.receipt_seq) for m in moved] == [("u2", 1, 2), ("u1", 5, 3)]
+    later = await store.read(lambda tx: tx.log.read_markers_after("c1", 2, 10))
+    assert [(m.user_id, m.read_seq) for m in later] == [("u1", 5)]
+    heads = await store.read(lambda tx: tx.sync.heads("u3"))
+    assert [(h.conversation_id, h.last_receipt_seq) for h in heads] == [("c2", 1)]
+
+
+async def test_sync_snapshots_are_kept_per_user_newest_first(store: Store) -> None:
+    await seed(store)
+    for n in range(5):
+        await store.write(
+            lambda tx, n=n: tx.sync.save_snapshot(
+                "u1", f"s{n}", f"[{n}]", T0 + timedelta(seconds=n), keep=3
             )
         )
-    assert cursors == sorted(cursors) and len(set(cursors)) == 3
-    mine = await store.read(lambda tx: tx.events.since("u1", 0, 10))
-    assert [e.cursor for e in mine] == [cursors[0], cursors[2]]
-    assert mine[0].payload == {"type": "read", "n": 2}
-    later = await store.read(lambda tx: tx.events.since("u2", cursors[0], 10))
-    assert [e.cursor for e in later] == [cursors[1]]
-    assert await store.read(lambda tx: tx.events.head()) == cursors[-1]
+    # Saving one again refreshes it rather than adding a copy.
+    await store.write(
+        lambda tx: tx.sync.save_snapshot("u1", "s2", "[2]", T0 + timedelta(9), keep=3)
+    )
+    kept = [
+        await store.read(lambda tx, n=n: tx.sync.load_snapshot("u1", f"s{n}")) for n in range(5)
+    ]
+    assert kept == [None, None, "[2]", "[3]", "[4]"]
+    assert await store.read(lambda tx: tx.sync.load_snapshot("u2", "s4")) is None
 
 
 async def test_deleting_a_conversation_removes_its_members_and_messages(store: Store) -> None:
     await seed(store)
     await store.write(lambda tx: tx.messages.insert(message("c1", 1)))
+    await store.write(lambda tx: tx.log.append("c1", "message.created", T0, message_id="c1-m1"))
+    await store.write(lambda tx: tx.log.record_receipt("c1", "u1"))
     await store.write(lambda tx: tx.conversations.delete("c1"))
+    assert await store.read(lambda tx: tx.log.after("c1", 0, 10)) == []
+    assert await store.read(lambda tx: tx.log.read_markers_after("c1", 0, 10)) == []
     assert await store.read(lambda tx: tx.conversations.get("c1")) is None
     assert await store.read(lambda tx: tx.members.of_conversation("c1")) == []
     assert await store.read(lambda tx: tx.messages.get("c1", "c1-m1")) is None
@@ -183,9 +250,10 @@ async def test_on_commit_runs_in_commit_order(store: Store) -> None:
     seen: list[int] = []
 
     async def one(n: int) -> None:
-        # The event cursor tells the commit order: it grows with every commit. (Writers
-        # that overlap, as on PostgreSQL, may commit in another order than they began.)
-        await store.write(lambda tx: tx.events.append(["u1"], "n", {"n": n}), seen.append)
+        # The conversation's log position tells the commit order: it grows with every
+        # commit. (Writers that overlap, as on PostgreSQL, may commit in another order
+        # than they began.)
+        await store.write(lambda tx: tx.log.append("c1", "n", T0) or 0, seen.append)
 
     await asyncio.gather(*(one(n) for n in range(50)))
     assert len(seen) == 50 and seen == sorted(seen)

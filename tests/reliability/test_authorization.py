@@ -93,6 +93,7 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("DELETE", f"{g}/members/{w.member.id}", None),
         ("POST", f"{g}/read", {"seq": 1}),
         ("GET", f"{g}/messages", None),
+        ("GET", f"{g}/events?after=0", None),
         ("POST", f"{g}/messages", {"clientMessageId": f"x-{caller.id}", "body": "hi"}),
         ("GET", f"{g}/messages/{w.owner_message}", None),
         ("PATCH", f"{g}/messages/{w.owner_message}", {"body": "defaced"}),
@@ -100,8 +101,14 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", "/sync?since=0", None),
         ("GET", d, None),
         ("GET", f"{d}/messages", None),
+        ("GET", f"{d}/events", None),
         ("GET", f"{d}/messages/{w.direct_message}", None),
     ]
+
+
+async def cursor_now(api: Api, account: Account) -> str:
+    """A resume cursor for everything so far."""
+    return str((await api.call("GET", "/sync", account)).json()["cursor"])
 
 
 async def _call(api: Api, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
@@ -246,12 +253,11 @@ async def test_outsiders_and_removed_members_get_404_and_no_data(
             failures.append((method, path, "code", reply.json()))
         public_profiles = path.startswith("/users/")  # user ids are public
         text = reply.text
-        # A removed member's sync still holds what they received while a member
-        # (checked in the removal test); nothing newer.
-        old_news = role == "removed" and path.startswith("/sync")
-        if (SECRET_TITLE in text or SECRET_BODY in text) and not old_news:
+        # A removed member's sync replays nothing of the group either: not even what
+        # they received while a member.
+        if SECRET_TITLE in text or SECRET_BODY in text:
             failures.append((method, path, "leaks", text[:300]))
-        elif world.member.id in text and not public_profiles and not path.startswith("/sync"):
+        elif world.member.id in text and not public_profiles:
             failures.append((method, path, "leaks a member", text[:300]))
     assert not failures, failures
     listed = await api.call("GET", "/conversations", caller)
@@ -362,6 +368,7 @@ async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(
     g = world.group
     late = await api.sign_up()
     await api.call("POST", f"/conversations/{g}/members", world.owner, json={"userId": late.id})
+    resume = {a.id: await cursor_now(api, a) for a in (late, world.removed, world.outsider)}
     async with open_socket(api, late) as late_socket, open_socket(api, world.owner) as owner_ws:
         member_ws = sockets["member"]
         # Everything that produces an event, with the removal in the middle and the
@@ -413,28 +420,27 @@ async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(
     outsider_frames = [f for f in sockets["outsider"].frames if g in orjson.dumps(f).decode()]
     assert [f["type"] for f in outsider_frames] == ["member.added", "member.removed"]
 
-    # /api/sync tells the same story as the live events.
-    for account, last_allowed in ((late, "member.removed"), (world.removed, None)):
-        events, _ = await api.sync_all(account, "0")
+    # /api/sync from before it all: the member removed meanwhile gets their removal and
+    # nothing else of the group; the others, who are not in it now, get nothing of it.
+    for account, replay in (
+        (late, ["member.removed"]),
+        (world.removed, []),
+        (world.outsider, []),
+    ):
+        events, _ = await api.sync_all(account, resume[account.id])
         mine = [e for e in events if g in orjson.dumps(e).decode()]
-        if last_allowed:
-            assert mine[-1]["type"] == last_allowed
-        assert not any(
-            e.get("type") == "message.created" and e["message"]["body"] == LATE_BODY for e in mine
-        )
-    outsider_events, _ = await api.sync_all(world.outsider, "0")
-    assert [e["type"] for e in outsider_events if g in orjson.dumps(e).decode()] == [
-        "member.added",
-        "member.removed",
-    ]
+        assert [e["type"] for e in mine] == replay, account
+        assert all(e["userId"] == account.id for e in mine)
 
 
 async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> None:
-    """Deleting and editing are for everyone: a replay of /api/sync from the start must
-    not bring back what was deleted or edited away, neither in the message nor in a
-    conversation's lastMessage."""
-    ana, bob = await api.sign_up(), await api.sign_up()
+    """Deleting and editing are for everyone: a replay of /api/sync must not bring back
+    what was deleted or edited away, neither in the message nor in a conversation's
+    lastMessage, nor does the conversation's log."""
+    ana, bob, carl = await api.sign_up(), await api.sign_up(), await api.sign_up()
     direct = await api.direct(ana, bob)
+    group = await api.group(ana, "Short-lived", bob)
+    resume = {a.id: await cursor_now(api, a) for a in (ana, bob, carl)}
     regret = await api.send(ana, direct, "something I regret", "regret-1")
     await api.send(ana, direct, "fine to keep", "keep-1")
     reply = await api.call("DELETE", f"/conversations/{direct}/messages/{regret['id']}", ana)
@@ -444,27 +450,29 @@ async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> 
         "PATCH", f"/conversations/{direct}/messages/{typo['id']}", ana, json={"body": "oops"}
     )
     assert fixed.status_code == 200
-    group = await api.group(ana, "Short-lived", bob)
     await api.send(bob, group, "group secret", "gs-1")
     # A member added afterwards gets a snapshot whose lastMessage is the secret.
-    carl = await api.sign_up()
     await api.call("POST", f"/conversations/{group}/members", ana, json={"userId": carl.id})
     assert (await api.call("DELETE", f"/conversations/{group}", ana)).status_code == 204
     for account in (ana, bob, carl):
-        events, _ = await api.sync_all(account, "0")
+        events, _ = await api.sync_all(account, resume[account.id])
         text = orjson.dumps(events).decode()
         for gone in ("something I regret", "group secret", "hunter2"):
             assert gone not in text, (gone, account)
         assert account is carl or "fine to keep" in text
-    events, _ = await api.sync_all(bob, "0")
+    events, _ = await api.sync_all(bob, resume[bob.id])
     replayed = [e for e in events if e.get("message", {}).get("id") == regret["id"]]
     assert [e["type"] for e in replayed] == ["message.created", "message.deleted"]
     assert all(e["message"]["deleted"] and e["message"]["body"] == "" for e in replayed)
+    log = orjson.dumps(await api.log_all(bob, direct)).decode()
+    assert "fine to keep" in log
+    assert "something I regret" not in log and "hunter2" not in log
 
 
 async def test_a_former_member_never_sees_an_edit_made_after_they_left(api: Api) -> None:
     ana, bob, carl = await api.sign_up(), await api.sign_up(), await api.sign_up()
     group = await api.group(ana, "Edits", bob, carl)
+    resume = {a.id: await cursor_now(api, a) for a in (bob, carl)}
     first = await api.send(ana, group, "the first draft", "draft-1")
     gone = await api.call("DELETE", f"/conversations/{group}/members/{bob.id}", ana)
     assert gone.status_code == 204
@@ -475,10 +483,10 @@ async def test_a_former_member_never_sees_an_edit_made_after_they_left(api: Api)
         json={"body": "written after bob left"},
     )
     assert edited.status_code == 200
-    bob_events, _ = await api.sync_all(bob, "0")
-    bob_text = orjson.dumps(bob_events).decode()
-    assert "written after bob left" not in bob_text
-    assert "the first draft" in bob_text  # what bob was sent while a member
-    carl_events, _ = await api.sync_all(carl, "0")
+    bob_events, _ = await api.sync_all(bob, resume[bob.id])
+    # A former member's replay of the group is their removal, nothing else.
+    assert [(e["type"], e["userId"]) for e in bob_events] == [("member.removed", bob.id)]
+    assert "written after bob left" not in orjson.dumps(bob_events).decode()
+    carl_events, _ = await api.sync_all(carl, resume[carl.id])
     carl_text = orjson.dumps(carl_events).decode()
     assert "the first draft" not in carl_text and "written after bob left" in carl_text

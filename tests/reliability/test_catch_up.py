@@ -1,11 +1,14 @@
 """Catch-up (Zulip's "apply events to stale state == fresh fetch", Matrix's sync):
 a hypothesis state machine runs random sends, edits, deletes, member changes, renames,
 read markers, group deletions and client disconnects/reconnects against the real
-server. Every user has a client model that knows only what a real client knows: the
-live WebSocket events, and /api/sync?since=<last applied cursor> after a reconnect
-(skipping cursors already applied). At every check, each model must equal what a fresh
-fetch of the REST API returns: the conversation list, kinds, titles, owners, members,
-read markers, lastSeq, and every message with its body, edit and deletion."""
+server. Every user has a client model that knows only what a real client knows
+(docs/websocket.md, "Staying in sync"): the live WebSocket events, /api/sync from the
+resume cursor of its last sync after a reconnect, and a conversation's log
+(/conversations/{id}/events) when it sees a gap in that conversation's `eventSeq`; it
+drops what it has already applied (by event id, or an `eventSeq` it has passed). At
+every check, each model must equal what a fresh fetch of the REST API returns: the
+conversation list, kinds, titles, owners, members, read markers, lastSeq, and every
+message with its body, edit and deletion."""
 
 from __future__ import annotations
 
@@ -65,8 +68,10 @@ class Client:
     socket: Socket | None = None
     socket_context: Any = None
     consumed: int = 0
-    cursor: str = "0"
+    resume: str = "0"  # the cursor of the last sync page
     applied: set[str] = field(default_factory=set)
+    positions: dict[str, int] = field(default_factory=dict)  # conversation -> eventSeq
+    gaps_filled: int = 0
     pending: dict[str, str] = field(default_factory=dict)  # requestId -> conversationId
     conversations: dict[str, Conversation] = field(default_factory=dict)
     messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -133,16 +138,11 @@ class CatchUp(RuleBasedStateMachine):
             conversation_id = client.pending.pop(frame["requestId"], None)
             if frame.get("cursor") is None:
                 return
+            assert frame["conversationId"] == conversation_id, frame
             if "message" in frame:
                 frame = {**frame, "type": "message.any"}
             else:
-                frame = {
-                    **frame,
-                    "type": "read",
-                    "conversationId": conversation_id,
-                    "userId": client.me,
-                    "seq": frame["readSeq"],
-                }
+                frame = {**frame, "type": "read", "userId": client.me, "seq": frame["readSeq"]}
             kind = frame["type"]
         cursor = frame.get("cursor")
         if cursor is None or kind in EPHEMERAL:
@@ -150,51 +150,74 @@ class CatchUp(RuleBasedStateMachine):
         if cursor in client.applied:
             return
         client.applied.add(cursor)
-        client.cursor = cursor
+        room = frame["conversationId"]
+        if "conversation" in frame:  # a whole conversation: new, joined, or (re)joined
+            view = frame["conversation"]
+            client.conversations[room] = _conversation(view)
+            client.positions[room] = view["lastEventSeq"]
+            # A real client loads the history of a conversation it has just been given.
+            client.messages[room] = {
+                m["id"]: m for m in await self._history(client.account, room) or []
+            }
+            return
+        if kind in {"member.removed", "conversation.deleted"} and (
+            kind == "conversation.deleted" or frame["userId"] == client.me
+        ):
+            client.conversations.pop(room, None)
+            client.messages.pop(room, None)
+            client.positions.pop(room, None)
+            return
+        state = client.conversations.get(room)
+        if state is None:
+            return
+        if "eventSeq" in frame:
+            known = client.positions.get(room, 0)
+            if frame["eventSeq"] <= known:
+                return  # already covered by a later view or a gap fetch
+            if frame["eventSeq"] > known + 1:
+                await self._fill_gap(client, room, known)
+                if frame["eventSeq"] <= client.positions.get(room, 0):
+                    return
+            client.positions[room] = frame["eventSeq"]
         if kind in {"message.created", "message.updated", "message.deleted", "message.any"}:
             message = frame["message"]
-            room = message["conversationId"]
             client.messages.setdefault(room, {})[message["id"]] = message
-            state = client.conversations.get(room)
-            if state is not None and message["seq"] > state.last_seq:
+            if message["seq"] > state.last_seq:
                 state.last_seq = message["seq"]
                 # Sending moves the sender's read marker to the message (decisions.md).
                 state.read_seqs[message["senderId"]] = message["seq"]
-        elif kind == "read":
-            state = client.conversations.get(frame["conversationId"])
-            if state is not None:
-                state.read_seqs[frame["userId"]] = frame["seq"]
-        elif "conversation" in frame:  # created, or the newcomer's own member.added
-            view = frame["conversation"]
-            client.conversations[view["id"]] = _conversation(view)
-            if kind == "member.added" and frame["userId"] == client.me:
-                # Joining a group with history: a real client loads it.
-                client.messages[view["id"]] = {
-                    m["id"]: m for m in await self._history(client.account, view["id"]) or []
-                }
+        elif kind == "read":  # markers only move forward; replays show the current one
+            state.read_seqs[frame["userId"]] = max(
+                frame["seq"], state.read_seqs.get(frame["userId"], 0)
+            )
         elif kind == "conversation.updated":  # what changed, not the whole conversation
-            state = client.conversations.get(frame["conversationId"])
-            if state is not None:
-                state.title = frame["changes"].get("title", state.title)
+            state.title = frame["changes"].get("title", state.title)
         elif kind == "member.added":
-            state = client.conversations.get(frame["conversationId"])
-            if state is not None:
-                state.members.add(frame["member"]["id"])
-                state.read_seqs[frame["userId"]] = frame["readSeq"]
+            state.members.add(frame["member"]["id"])
+            state.read_seqs[frame["userId"]] = frame["readSeq"]
         elif kind == "member.removed":
-            room = frame["conversationId"]
-            if frame["userId"] == client.me:
-                client.conversations.pop(room, None)
-                client.messages.pop(room, None)
-            elif room in client.conversations:
-                client.conversations[room].members.discard(frame["userId"])
-                client.conversations[room].read_seqs.pop(frame["userId"], None)
-                client.conversations[room].owner = frame["ownerId"]
-        elif kind == "conversation.deleted":
-            client.conversations.pop(frame["conversationId"], None)
-            client.messages.pop(frame["conversationId"], None)
+            state.members.discard(frame["userId"])
+            state.read_seqs.pop(frame["userId"], None)
+            state.owner = frame["ownerId"]
         else:
             raise AssertionError(f"unknown durable event {frame}")
+
+    async def _fill_gap(self, client: Client, room: str, known: int) -> None:
+        """A frame skipped ahead in its conversation: fetch what lies between."""
+        client.gaps_filled += 1
+        while True:
+            reply = await self.api.call(
+                "GET", f"/conversations/{room}/events", client.account, params={"after": known}
+            )
+            if reply.status_code == 404:
+                return  # no longer a member: the removal frame follows
+            page = reply.json()
+            for event in page["events"]:
+                if event["eventSeq"] == client.positions.get(room, 0) + 1:
+                    await self._apply(client, event)
+            known = client.positions.get(room, known)
+            if not page["hasMore"]:
+                return
 
     async def _drain_live(self, client: Client) -> None:
         """Applies every live frame received so far; a ping makes sure that every
@@ -209,7 +232,7 @@ class CatchUp(RuleBasedStateMachine):
             await self._apply(client, frame)
 
     async def _catch_up(self, client: Client) -> None:
-        events, _ = await self.api.sync_all(client.account, client.cursor)
+        events, client.resume = await self.api.sync_all(client.account, client.resume)
         for event in events:
             await self._apply(client, event)
 
@@ -414,8 +437,8 @@ class CatchUp(RuleBasedStateMachine):
             self._act(client, "POST", f"/conversations/{room}/read", {"seq": seq})
 
     def _connect(self, pick: int, who: int = 0, aim: bool = True, flag: bool = False) -> None:
-        """Connect (or reconnect): socket first, then /api/sync from the last applied
-        cursor; live frames after that skip what sync already applied."""
+        """Connect (or reconnect): socket first, then /api/sync from the resume cursor
+        of the last sync; live frames after that skip what sync already applied."""
         client = self.clients[pick % len(self.clients)]
         if client.socket is not None:
             return
@@ -470,12 +493,15 @@ class CatchUp(RuleBasedStateMachine):
             assert kept == messages, client.account.username
 
     @invariant()
-    def each_connection_delivers_cursors_in_increasing_order(self) -> None:
+    def each_connection_delivers_a_conversations_positions_in_increasing_order(self) -> None:
         for client in self.clients:
             if client.socket is not None:
-                cursors = [int(f["cursor"]) for f in client.socket.frames if f.get("cursor")]
-                events = cursors[1:]  # [0] is the hello's
-                assert events == sorted(set(events)), cursors
+                seen: dict[str, list[int]] = {}
+                for frame in client.socket.frames:
+                    if "eventSeq" in frame:
+                        seen.setdefault(frame["conversationId"], []).append(frame["eventSeq"])
+                for positions in seen.values():
+                    assert positions == sorted(set(positions)), seen
 
 
 def test_live_events_plus_sync_equal_a_fresh_fetch(tmp_path: Path) -> None:

@@ -159,13 +159,19 @@ async def test_lone_surrogates_in_json_are_refused_not_crashed_on(api: Api) -> N
 
 
 async def test_odd_sync_cursors_are_validation_errors(api: Api) -> None:
-    """A cursor is what the server handed out: ASCII decimal digits, nothing else."""
+    """A cursor is what the server handed out (`0`, or `s2.` and 26 lowercase base32
+    characters), nothing else; a decimal one from the old global log has expired."""
     account = await api.sign_up()
-    odd = ["²", "١٢", "-1", "1e3", " 1", "1 ", "0x10", "9" * 20, "", "+1", "1.0", "1_0"]
+    odd = ["²", "١٢", "-1", "1e3", " 1", "1 ", "0x10", "", "+1", "1.0", "1_0", "00 "]
+    odd += ["s2.", "S2." + "a" * 26, "s2." + "A" * 26, "s2." + "a" * 27, "s2." + "a" * 25]
+    odd += ["s2." + "a" * 25 + "1", "s2." + "a" * 25 + "é", "s3." + "a" * 26, "a" * 29]
     for since in odd:
         reply = await api.call("GET", "/sync", account, params={"since": since})
         assert reply.status_code == 422, (since, reply.status_code, reply.text)
         assert reply.json()["error"]["code"] == "validation_error", (since, reply.text)
+    for since in ["1", "9" * 20, "12345"]:
+        reply = await api.call("GET", "/sync", account, params={"since": since})
+        assert (reply.status_code, reply.json()["error"]["code"]) == (410, "cursor_expired")
     head = await api.call("GET", "/sync", account)
     assert head.status_code == 200, head.text
     for since in ["0", head.json()["cursor"]]:

@@ -22,8 +22,8 @@ async def _history(api: Api, account: Account, room: str) -> list[dict[str, Any]
     return messages
 
 
-async def _created_events(api: Api, account: Account, message_id: str) -> int:
-    events, _ = await api.sync_all(account, "0")
+async def _created_events(api: Api, account: Account, room: str, message_id: str) -> int:
+    events = await api.log_all(account, room)
     return sum(
         1 for e in events if e["type"] == "message.created" and e["message"]["id"] == message_id
     )
@@ -59,7 +59,7 @@ async def test_a_storm_of_concurrent_duplicates_over_rest_and_ws(api: Api) -> No
         await bob_ws.request("ping")
         assert len(bob_ws.of_type("message.created")) == 1
     assert [m["body"] for m in await _history(api, ana, room)] == ["once"]
-    assert await _created_events(api, bob, ids.pop()) == 1
+    assert await _created_events(api, bob, room, ids.pop()) == 1
 
 
 async def test_retry_over_the_other_transport_and_after_a_reconnect(api: Api) -> None:
@@ -193,5 +193,5 @@ async def test_retries_across_restarts_graceful_and_kill_9(tmp_path: Path) -> No
         ]
         assert len({m["clientMessageId"] for m in messages}) == 6
         for message in messages:
-            assert await _created_events(api, bob, message["id"]) == 1
+            assert await _created_events(api, bob, room, message["id"]) == 1
         await api.close()

@@ -45,7 +45,7 @@ class Client:
     room: str
     received: dict[str, int] = field(default_factory=dict)  # message id -> times
     acked: dict[str, str] = field(default_factory=dict)  # clientMessageId -> message id
-    cursor: str = "0"
+    cursor: str = "0"  # the resume cursor: the first hello's, then each sync's
     seen: set[str] = field(default_factory=set)
     attempted: set[str] = field(default_factory=set)  # clientMessageIds sent
     reconnects: int = 0
@@ -65,7 +65,6 @@ class Client:
                 assert replayed, f"cursor {cursor} delivered twice on one connection"
             else:
                 self.seen.add(cursor)
-                self.cursor = max(self.cursor, cursor, key=int)
                 if kind == "message.created":
                     message_id = frame["message"]["id"]
                     self.received[message_id] = self.received.get(message_id, 0) + 1

@@ -1,7 +1,8 @@
 """Two `hubbub serve` processes sharing one PostgreSQL database, with clients on both.
 
 Live delivery across processes is the scale-out issue's; here a client learns what the
-other process wrote through `/api/sync`: all of it, nothing twice, in cursor order, even
+other process wrote through `/api/sync`: all of it, nothing twice, in each conversation's
+order (`eventSeq`), even
 while both processes write at once and one of them is killed mid-way. Retries of one
 clientMessageId sent to both processes yield one message.
 """
@@ -50,19 +51,21 @@ async def apis(processes: list[ServerProcess]) -> AsyncIterator[tuple[Api, Api]]
     await b.close()
 
 
-def _key(event: dict[str, Any]) -> str:
-    """What one event is about, to tell a duplicate (the cursor alone would not)."""
-    message = event.get("message") or {}
-    return f"{event['type']}:{message.get('id', '')}:{event['cursor']}"
-
-
 class Follower:
     """A client that syncs incrementally, as a real one does between reconnects."""
 
     def __init__(self, api: Api, account: Account) -> None:
         self.api, self.account = api, account
-        self.cursor = "0"
+        self.cursor = ""
+        self.start: dict[str, int] = {}  # conversation -> eventSeq when following began
         self.events: list[dict[str, Any]] = []
+
+    async def begin(self, rooms: list[str]) -> None:
+        self.cursor = (await self.api.call("GET", "/sync", self.account)).json()["cursor"]
+        for room in rooms:
+            reply = await self.api.call("GET", f"/conversations/{room}", self.account)
+            if reply.status_code == 200:
+                self.start[room] = reply.json()["conversation"]["lastEventSeq"]
 
     async def sync(self) -> None:
         events, self.cursor = await self.api.sync_all(self.account, self.cursor)
@@ -75,13 +78,20 @@ class Follower:
         await self.sync()
 
     async def check_complete(self) -> list[dict[str, Any]]:
-        """Incremental syncing got exactly what one sync from the start gets, once each,
-        in cursor order."""
-        everything, _ = await self.api.sync_all(self.account, "0")
-        assert [_key(e) for e in self.events] == [_key(e) for e in everything]
-        cursors = [int(e["cursor"]) for e in self.events]
-        assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
+        """Incremental syncing got exactly each conversation's log after where it began:
+        every entry, once, in order."""
+        for room, start in self.start.items():
+            logged = await self.api.log_all(self.account, room, after=start)
+            got = [e for e in self.events if e["conversationId"] == room]
+            assert [e["eventSeq"] for e in got] == [e["eventSeq"] for e in logged]
+            assert [e["cursor"] for e in got] == [e["cursor"] for e in logged]
+            assert [e["eventSeq"] for e in got] == list(range(start + 1, start + 1 + len(got)))
         return self.events
+
+
+async def now(api: Api, account: Account) -> str:
+    """A resume cursor for everything so far."""
+    return str((await api.call("GET", "/sync", account)).json()["cursor"])
 
 
 def _created(events: list[dict[str, Any]]) -> list[str]:
@@ -98,6 +108,8 @@ async def test_clients_on_both_processes_get_everything_the_other_wrote_once(
     group = await a.group(ana, "two processes", bob, cy)
     direct = await b.direct(bob, ana)
     followers = [Follower(a, ana), Follower(b, cy), Follower(a, bob)]
+    for follower in followers:
+        await follower.begin([group, direct])
     done = asyncio.Event()
 
     async def write(api: Api, sender: Account, prefix: str) -> list[str]:
@@ -136,6 +148,7 @@ async def test_one_client_message_id_sent_to_both_processes_is_one_message(
     ana = await a.sign_up()
     bob = await b.sign_up()
     room = await a.direct(ana, bob)
+    cursors = {api: {x.id: await now(api, x) for x in (ana, bob)} for api in (a, b)}
     payload = {"clientMessageId": "both-1", "body": "once"}
     replies = await asyncio.gather(
         *(
@@ -148,7 +161,7 @@ async def test_one_client_message_id_sent_to_both_processes_is_one_message(
     assert [r.status_code for r in replies].count(201) == 1
     assert len({r.json()["message"]["id"] for r in replies}) == 1
     for api, account in ((a, bob), (b, bob), (b, ana)):
-        events, _ = await api.sync_all(account, "0")
+        events, _ = await api.sync_all(account, cursors[api][account.id])
         assert len(_created(events)) == 1
 
 
@@ -159,6 +172,7 @@ async def test_a_process_killed_mid_load_loses_nothing_acked_and_duplicates_noth
     ana = await a.sign_up()
     bob = await b.sign_up()
     room = await b.direct(bob, ana)
+    cursors = {x.id: await now(b, x) for x in (ana, bob)}
     acked: dict[str, str] = {}  # clientMessageId -> message id
     killed = asyncio.Event()
 
@@ -190,7 +204,7 @@ async def test_a_process_killed_mid_load_loses_nothing_acked_and_duplicates_noth
             assert sent["id"] == acked[cmid]
         acked[cmid] = sent["id"]
     for api, account in ((a, bob), (b, bob), (a, ana)):
-        events, _ = await api.sync_all(account, "0")
+        events, _ = await api.sync_all(account, cursors[account.id])  # saved in the database
         created = _created(events)
         assert len(created) == len(set(created)) == 2 * SENDS
         assert set(created) == set(acked.values())

@@ -48,7 +48,8 @@ class TwoProcessCatchUp(CatchUp):
         return reply
 
     async def _catch_up(self, client: Client) -> None:
-        events, _ = await self.apis[self._home(client)].sync_all(client.account, client.cursor)
+        api = self.apis[self._home(client)]
+        events, client.resume = await api.sync_all(client.account, client.resume)
         for event in events:
             await self._apply(client, event)
 

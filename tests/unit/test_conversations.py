@@ -48,6 +48,10 @@ async def test_events_are_published_only_after_commit_and_to_members(world: Worl
     change = await world.messages.send("ana", str(conversation["id"]), "c1", "hello")
     (delivery,) = world.published.deliveries[before:]
     assert delivery.recipients == {"ana", "bob"}
-    assert delivery.frame["cursor"] == str(change.cursor)
-    stored = await world.store.read(lambda tx: tx.events.since("bob", 0, 10))
-    assert stored[-1].cursor == change.cursor
+    assert delivery.frame["eventSeq"] == change.event_seq == 2  # after conversation.created
+    assert delivery.frame["conversationId"] == conversation["id"]
+    stored = await world.store.read(lambda tx: tx.log.after(str(conversation["id"]), 0, 10))
+    assert [(e.event_seq, e.type, e.message_id) for e in stored] == [
+        (1, "conversation.created", None),
+        (2, "message.created", change.message["id"]),
+    ]

@@ -19,7 +19,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from hubbub.domain.errors import Conflict
-from hubbub.domain.models import Conversation, Membership, Message, Role, StoredEvent, User
+from hubbub.domain.models import (
+    Conversation,
+    LogEntry,
+    Membership,
+    Message,
+    ReadMarker,
+    Role,
+    SyncHead,
+    User,
+)
 from hubbub.domain.views import JsonObject
 from hubbub.ports import WRITE_ATTEMPTS, CodePurpose, Credential, LostRace, RefreshToken, Session
 
@@ -39,8 +48,10 @@ class _State:
         self.messages: dict[str, dict[int, Message]] = defaultdict(dict)
         self.message_ids: dict[str, Message] = {}
         self.client_ids: dict[tuple[str, str], str] = {}
-        self.streams: dict[str, list[StoredEvent]] = defaultdict(list)
-        self.head: dict[str, int] = {"value": 0}
+        self.logs: dict[str, list[LogEntry]] = defaultdict(list)
+        self.receipt_heads: dict[str, int] = {}
+        self.receipt_stamps: dict[str, dict[str, int]] = defaultdict(dict)
+        self.snapshots: dict[str, dict[str, tuple[str, datetime]]] = defaultdict(dict)
         self.credentials: dict[str, Credential] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.ended_sessions: dict[str, datetime] = {}
@@ -185,6 +196,9 @@ class _Conversations:
             self._j.pop(self._s.message_ids, message.id)
             self._j.pop(self._s.client_ids, (message.sender_id, message.client_message_id))
         self._j.pop(self._s.messages, conversation_id)
+        self._j.pop(self._s.logs, conversation_id)
+        self._j.pop(self._s.receipt_heads, conversation_id)
+        self._j.pop(self._s.receipt_stamps, conversation_id)
         self._j.pop(self._s.conversations, conversation_id)
 
     def for_user(
@@ -235,6 +249,7 @@ class _Members:
         if user_id in self._s.members.get(conversation_id, {}):
             self._j.pop(self._s.members[conversation_id], user_id)
             self._j.pop(self._s.user_conversations[user_id], conversation_id)
+            self._j.pop(self._s.receipt_stamps[conversation_id], user_id)
 
     def contacts_of(self, user_id: str) -> set[str]:
         contacts: set[str] = set()
@@ -297,23 +312,92 @@ class _Messages:
         return [thread[s] for s in below[-limit:]]
 
 
-class _Events:
+class _Log:
     def __init__(self, state: _State, journal: _Journal) -> None:
         self._s, self._j = state, journal
 
-    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
-        cursor = self._s.head["value"] + 1
-        self._j.put(self._s.head, "value", cursor)
-        event = StoredEvent(cursor=cursor, type=event_type, payload=payload)
-        for user_id in set(recipients):
-            self._j.append(self._s.streams[user_id], event)
-        return cursor
+    def append(
+        self,
+        conversation_id: str,
+        event_type: str,
+        at: datetime,
+        *,
+        actor_id: str | None = None,
+        subject_id: str | None = None,
+        message_id: str | None = None,
+        detail: JsonObject | None = None,
+    ) -> int | None:
+        current = self._s.conversations.get(conversation_id)
+        if current is None:
+            return None
+        seq = current.last_event_seq + 1
+        self._j.put(self._s.conversations, conversation_id, replace(current, last_event_seq=seq))
+        entry = LogEntry(
+            conversation_id, seq, event_type, at, actor_id, subject_id, message_id, detail or {}
+        )
+        self._j.append(self._s.logs[conversation_id], entry)
+        return seq
 
-    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
-        return [e for e in self._s.streams.get(user_id, []) if e.cursor > cursor][:limit]
+    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
+        entries = self._s.logs.get(conversation_id, [])
+        return entries[event_seq : event_seq + limit]  # entry k sits at index k - 1
 
-    def head(self) -> int:
-        return self._s.head["value"]
+    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
+        for entry in reversed(self._s.logs.get(conversation_id, [])):
+            if entry.type == "member.removed" and entry.subject_id == user_id:
+                return entry
+        return None
+
+    def record_receipt(self, conversation_id: str, user_id: str) -> int:
+        seq = self._s.receipt_heads.get(conversation_id, 0) + 1
+        self._j.put(self._s.receipt_heads, conversation_id, seq)
+        self._j.put(self._s.receipt_stamps[conversation_id], user_id, seq)
+        return seq
+
+    def read_markers_after(
+        self, conversation_id: str, receipt_seq: int, limit: int
+    ) -> list[ReadMarker]:
+        members = self._s.members.get(conversation_id, {})
+        stamps = self._s.receipt_stamps.get(conversation_id, {})
+        moved = [
+            ReadMarker(user_id, members[user_id].read_seq, stamp)
+            for user_id, stamp in stamps.items()
+            if stamp > receipt_seq and user_id in members
+        ]
+        return sorted(moved, key=lambda m: m.receipt_seq)[:limit]
+
+
+class _Sync:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def heads(self, user_id: str) -> list[SyncHead]:
+        heads = []
+        for conversation_id in self._s.user_conversations.get(user_id, {}):
+            membership = self._s.members[conversation_id][user_id]
+            heads.append(
+                SyncHead(
+                    conversation_id,
+                    membership.joined_event_seq,
+                    self._s.conversations[conversation_id].last_event_seq,
+                    self._s.receipt_heads.get(conversation_id, 0),
+                )
+            )
+        return heads
+
+    def save_snapshot(
+        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
+    ) -> None:
+        mine = self._s.snapshots[user_id]
+        self._j.put(mine, snapshot_id, (positions, at))
+        for stale, _ in sorted(mine.items(), key=lambda item: item[1][1])[
+            : max(len(mine) - keep, 0)
+        ]:
+            self._j.pop(mine, stale)
+
+    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
+        found = self._s.snapshots.get(user_id, {}).get(snapshot_id)
+        return found[0] if found else None
 
 
 class _Credentials:
@@ -428,7 +512,8 @@ class MemoryTransaction:
         self.conversations = _Conversations(state, journal)
         self.members = _Members(state, journal)
         self.messages = _Messages(state, journal)
-        self.events = _Events(state, journal)
+        self.log = _Log(state, journal)
+        self.sync = _Sync(state, journal)
         self.credentials = _Credentials(state, journal)
         self.sessions = _EndedSessions(state, journal)
 

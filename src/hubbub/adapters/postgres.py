@@ -27,12 +27,11 @@ transaction-scoped advisory lock keyed by the token family, so a revocation wait
 rotation in flight (and then deletes its successor too) or the rotation waits for the
 revocation (and then finds its token gone).
 
-INTERIM, deployment-wide: event appends are serialised. Every `events.append` first
-takes one transaction-scoped advisory lock (`EVENT_LOCK`), held until COMMIT, so event
-cursors commit in the order they are allocated and a client syncing "events after N"
-never skips one that commits late. That lock makes every event-writing transaction of
-the whole deployment take turns at the end of its life; the sync-log redesign
-(docs/design/sync.md) removes it.
+The sync log has no deployment-wide lock or counter: an entry's position is taken by
+incrementing its conversation's `last_event_seq` (or its receipt counter), which locks
+that row until COMMIT, so a conversation's entries commit in the order of their
+positions (`ConversationLog`). Writers of different conversations never wait on each
+other.
 """
 
 from __future__ import annotations
@@ -58,10 +57,12 @@ from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
+    LogEntry,
     Membership,
     Message,
+    ReadMarker,
     Role,
-    StoredEvent,
+    SyncHead,
     User,
 )
 from hubbub.domain.views import JsonObject
@@ -72,9 +73,8 @@ Row = dict[str, Any]
 Db = psycopg.Connection[Row]
 log = logging.getLogger("hubbub.postgres")
 
-# pg_advisory_xact_lock keys. The event lock is one bigint; the family locks use the
-# two-int4 form (a separate key space) with this class id and a hash of the family.
-EVENT_LOCK = 0x68756262_00000002
+# pg_advisory_xact_lock key space of the family locks: the two-int4 form with this
+# class id and a hash of the family.
 FAMILY_LOCK_CLASS = 0x68756263
 # A re-run after a serialization failure or a deadlock.
 _RETRY = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -107,6 +107,7 @@ def _conversation(row: Row) -> Conversation:
         updated_at=row["updated_at"],
         last_seq=row["last_seq"],
         direct_key=row["direct_key"],
+        last_event_seq=row["last_event_seq"],
     )
 
 
@@ -117,6 +118,7 @@ def _membership(row: Row) -> Membership:
         role=Role(row["role"]),
         joined_at=row["joined_at"],
         read_seq=row["read_seq"],
+        joined_event_seq=row["joined_event_seq"],
     )
 
 
@@ -131,6 +133,19 @@ def _message(row: Row) -> Message:
         created_at=row["created_at"],
         edited_at=row["edited_at"],
         deleted=row["deleted"],
+    )
+
+
+def _entry(row: Row) -> LogEntry:
+    return LogEntry(
+        conversation_id=row["conversation_id"],
+        event_seq=row["event_seq"],
+        type=row["type"],
+        at=row["created_at"],
+        actor_id=row["actor_id"],
+        subject_id=row["subject_id"],
+        message_id=row["message_id"],
+        detail=orjson.loads(row["detail"]) if row["detail"] else {},
     )
 
 
@@ -271,8 +286,9 @@ class _Conversations(_Repo):
 
     def insert(self, conversation: Conversation) -> None:
         added = self._count(
-            "INSERT INTO conversations VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
+            "INSERT INTO conversations (id, kind, title, created_by, created_at, updated_at,"
+            " last_seq, direct_key, last_event_seq)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             conversation.id,
             conversation.kind.value,
             conversation.title,
@@ -281,6 +297,7 @@ class _Conversations(_Repo):
             conversation.updated_at,
             conversation.last_seq,
             conversation.direct_key,
+            conversation.last_event_seq,
         )
         if added != 1:
             raise LostRace("That direct conversation already exists.")
@@ -313,8 +330,8 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        self._count("DELETE FROM messages WHERE conversation_id = %s", conversation_id)
-        self._count("DELETE FROM members WHERE conversation_id = %s", conversation_id)
+        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
+            self._count(f"DELETE FROM {table} WHERE conversation_id = %s", conversation_id)
         self._count("DELETE FROM conversations WHERE id = %s", conversation_id)
 
     def for_user(
@@ -358,12 +375,14 @@ class _Members(_Repo):
 
     def put(self, membership: Membership) -> None:
         added = self._count(
-            "INSERT INTO members VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            "INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq,"
+            " joined_event_seq) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             membership.conversation_id,
             membership.user_id,
             membership.role.value,
             membership.joined_at,
             membership.read_seq,
+            membership.joined_event_seq,
         )
         if added != 1:
             raise LostRace("Already a member.")
@@ -496,40 +515,135 @@ class _Messages(_Repo):
         return [_message(row) for row in reversed(rows)]
 
 
-class _Events(_Repo):
-    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
-        # INTERIM (see the module docstring): cursors commit in allocation order.
-        self._one("SELECT pg_advisory_xact_lock(%s) AS locked", EVENT_LOCK)
+class _Log(_Repo):
+    def append(
+        self,
+        conversation_id: str,
+        event_type: str,
+        at: datetime,
+        *,
+        actor_id: str | None = None,
+        subject_id: str | None = None,
+        message_id: str | None = None,
+        detail: JsonObject | None = None,
+    ) -> int | None:
+        # The row lock this takes orders the conversation's entries (module docstring).
         row = self._one(
-            "INSERT INTO events (type, payload) VALUES (%s, %s) RETURNING cursor",
-            event_type,
-            orjson.dumps(payload),
+            "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = %s"
+            " RETURNING last_event_seq",
+            conversation_id,
         )
-        assert row is not None
-        cursor = int(row["cursor"])
+        if row is None:
+            return None
+        seq = int(row["last_event_seq"])
         self._count(
-            "INSERT INTO user_events (user_id, cursor) SELECT u, %s FROM unnest(%s::text[]) AS u",
-            cursor,
-            sorted(set(recipients)),
+            "INSERT INTO conversation_events VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            conversation_id,
+            seq,
+            event_type,
+            actor_id,
+            subject_id,
+            message_id,
+            orjson.dumps(detail) if detail else None,
+            at,
         )
-        return cursor
+        return seq
 
-    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         rows = self._all(
-            "SELECT e.cursor, e.type, e.payload FROM user_events u"
-            " JOIN events e ON e.cursor = u.cursor"
-            " WHERE u.user_id = %s AND u.cursor > %s ORDER BY u.cursor LIMIT %s",
-            user_id,
-            cursor,
+            "SELECT * FROM conversation_events WHERE conversation_id = %s AND event_seq > %s"
+            " ORDER BY event_seq LIMIT %s",
+            conversation_id,
+            event_seq,
             limit,
         )
+        return [_entry(row) for row in rows]
+
+    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
+        row = self._one(
+            "SELECT * FROM conversation_events WHERE conversation_id = %s AND subject_id = %s"
+            " AND type = 'member.removed' ORDER BY event_seq DESC LIMIT 1",
+            conversation_id,
+            user_id,
+        )
+        return _entry(row) if row else None
+
+    def record_receipt(self, conversation_id: str, user_id: str) -> int:
+        row = self._one(
+            "INSERT INTO conversation_receipts AS r VALUES (%s, 1) ON CONFLICT (conversation_id)"
+            " DO UPDATE SET last_receipt_seq = r.last_receipt_seq + 1 RETURNING last_receipt_seq",
+            conversation_id,
+        )
+        assert row is not None
+        seq = int(row["last_receipt_seq"])
+        self._count(
+            "UPDATE members SET receipt_seq = %s WHERE conversation_id = %s AND user_id = %s",
+            seq,
+            conversation_id,
+            user_id,
+        )
+        return seq
+
+    def read_markers_after(
+        self, conversation_id: str, receipt_seq: int, limit: int
+    ) -> list[ReadMarker]:
+        rows = self._all(
+            "SELECT user_id, read_seq, receipt_seq FROM members"
+            " WHERE conversation_id = %s AND receipt_seq > %s ORDER BY receipt_seq LIMIT %s",
+            conversation_id,
+            receipt_seq,
+            limit,
+        )
+        return [ReadMarker(row["user_id"], row["read_seq"], row["receipt_seq"]) for row in rows]
+
+
+class _Sync(_Repo):
+    def heads(self, user_id: str) -> list[SyncHead]:
+        rows = self._all(
+            "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
+            " COALESCE(r.last_receipt_seq, 0) AS last_receipt_seq FROM members m"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
+            " WHERE m.user_id = %s",
+            user_id,
+        )
         return [
-            StoredEvent(row["cursor"], row["type"], orjson.loads(row["payload"])) for row in rows
+            SyncHead(
+                row["conversation_id"],
+                row["joined_event_seq"],
+                row["last_event_seq"],
+                row["last_receipt_seq"],
+            )
+            for row in rows
         ]
 
-    def head(self) -> int:
-        row = self._one("SELECT COALESCE(MAX(cursor), 0) AS head FROM events")
-        return int(row["head"]) if row else 0
+    def save_snapshot(
+        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
+    ) -> None:
+        self._count(
+            "INSERT INTO sync_snapshots VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, snapshot_id)"
+            " DO UPDATE SET saved_at = excluded.saved_at",
+            user_id,
+            snapshot_id,
+            positions,
+            at,
+        )
+        self._count(
+            "DELETE FROM sync_snapshots WHERE user_id = %s AND snapshot_id NOT IN"
+            " (SELECT snapshot_id FROM sync_snapshots WHERE user_id = %s"
+            " ORDER BY saved_at DESC LIMIT %s)",
+            user_id,
+            user_id,
+            keep,
+        )
+
+    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
+        row = self._one(
+            "SELECT positions FROM sync_snapshots WHERE user_id = %s AND snapshot_id = %s",
+            user_id,
+            snapshot_id,
+        )
+        return str(row["positions"]) if row else None
 
 
 class _Credentials(_Repo):
@@ -708,7 +822,8 @@ class PostgresTransaction:
         self.conversations = _Conversations(db, writing=writing)
         self.members = _Members(db)
         self.messages = _Messages(db)
-        self.events = _Events(db)
+        self.log = _Log(db)
+        self.sync = _Sync(db)
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
 

@@ -111,6 +111,42 @@ MIGRATIONS: tuple[Migration, ...] = (
 )""",
         ),
     ),
+    # The sync log that scales (SQLite's migration 4, docs/design/sync.md): one log
+    # per conversation holding references, receipts counted per conversation, resume
+    # points per user; the global log, which held copies of message bodies, is dropped.
+    Migration(
+        2,
+        "sync-log",
+        (
+            "ALTER TABLE conversations ADD COLUMN last_event_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE members ADD COLUMN joined_event_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE members ADD COLUMN receipt_seq BIGINT NOT NULL DEFAULT 0",
+            """CREATE TABLE conversation_events (
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    event_seq BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    actor_id TEXT COLLATE "C",
+    subject_id TEXT COLLATE "C",
+    message_id TEXT COLLATE "C",
+    detail BYTEA,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (conversation_id, event_seq)
+)""",
+            """CREATE TABLE conversation_receipts (
+    conversation_id TEXT COLLATE "C" PRIMARY KEY,
+    last_receipt_seq BIGINT NOT NULL
+)""",
+            """CREATE TABLE sync_snapshots (
+    user_id TEXT COLLATE "C" NOT NULL,
+    snapshot_id TEXT COLLATE "C" NOT NULL,
+    positions TEXT NOT NULL,
+    saved_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, snapshot_id)
+)""",
+            "DROP TABLE user_events",
+            "DROP TABLE events",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

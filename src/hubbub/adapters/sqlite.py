@@ -29,10 +29,12 @@ from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
+    LogEntry,
     Membership,
     Message,
+    ReadMarker,
     Role,
-    StoredEvent,
+    SyncHead,
     User,
 )
 from hubbub.domain.views import JsonObject
@@ -73,6 +75,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         updated_at=_dt(row["updated_at"]),
         last_seq=row["last_seq"],
         direct_key=row["direct_key"],
+        last_event_seq=row["last_event_seq"],
     )
 
 
@@ -83,6 +86,7 @@ def _membership(row: sqlite3.Row) -> Membership:
         role=Role(row["role"]),
         joined_at=_dt(row["joined_at"]),
         read_seq=row["read_seq"],
+        joined_event_seq=row["joined_event_seq"],
     )
 
 
@@ -97,6 +101,19 @@ def _message(row: sqlite3.Row) -> Message:
         created_at=_dt(row["created_at"]),
         edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
         deleted=bool(row["deleted"]),
+    )
+
+
+def _entry(row: sqlite3.Row) -> LogEntry:
+    return LogEntry(
+        conversation_id=row["conversation_id"],
+        event_seq=row["event_seq"],
+        type=row["type"],
+        at=_dt(row["created_at"]),
+        actor_id=row["actor_id"],
+        subject_id=row["subject_id"],
+        message_id=row["message_id"],
+        detail=orjson.loads(row["detail"]) if row["detail"] else {},
     )
 
 
@@ -218,7 +235,9 @@ class _Conversations(_Repo):
     def insert(self, conversation: Conversation) -> None:
         with _lost_race("That direct conversation already exists."):
             self._db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO conversations (id, kind, title, created_by, created_at,"
+                " updated_at, last_seq, direct_key, last_event_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     conversation.id,
                     conversation.kind.value,
@@ -228,6 +247,7 @@ class _Conversations(_Repo):
                     _ts(conversation.updated_at),
                     conversation.last_seq,
                     conversation.direct_key,
+                    conversation.last_event_seq,
                 ),
             )
 
@@ -257,7 +277,7 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        for table in ("messages", "members"):
+        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
             self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
         self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
@@ -303,13 +323,15 @@ class _Members(_Repo):
     def put(self, membership: Membership) -> None:
         with _lost_race("Already a member."):
             self._db.execute(
-                "INSERT INTO members VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq,"
+                " joined_event_seq) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     membership.conversation_id,
                     membership.user_id,
                     membership.role.value,
                     _ts(membership.joined_at),
                     membership.read_seq,
+                    membership.joined_event_seq,
                 ),
             )
 
@@ -429,32 +451,121 @@ class _Messages(_Repo):
         return [_message(row) for row in reversed(rows)]
 
 
-class _Events(_Repo):
-    def append(self, recipients: Sequence[str], event_type: str, payload: JsonObject) -> int:
-        cursor = self._db.execute(
-            "INSERT INTO events (type, payload) VALUES (?, ?)",
-            (event_type, orjson.dumps(payload)),
-        ).lastrowid
-        assert cursor is not None
-        self._db.executemany(
-            "INSERT INTO user_events VALUES (?, ?)", [(u, cursor) for u in set(recipients)]
+class _Log(_Repo):
+    def append(
+        self,
+        conversation_id: str,
+        event_type: str,
+        at: datetime,
+        *,
+        actor_id: str | None = None,
+        subject_id: str | None = None,
+        message_id: str | None = None,
+        detail: JsonObject | None = None,
+    ) -> int | None:
+        row = self._one(
+            "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = ?"
+            " RETURNING last_event_seq",
+            conversation_id,
         )
-        return cursor
+        if row is None:
+            return None
+        seq = int(row[0])
+        self._db.execute(
+            "INSERT INTO conversation_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                seq,
+                event_type,
+                actor_id,
+                subject_id,
+                message_id,
+                orjson.dumps(detail) if detail else None,
+                _ts(at),
+            ),
+        )
+        return seq
 
-    def since(self, user_id: str, cursor: int, limit: int) -> list[StoredEvent]:
+    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         rows = self._all(
-            "SELECT e.cursor, e.type, e.payload FROM user_events u "
-            "JOIN events e ON e.cursor = u.cursor "
-            "WHERE u.user_id = ? AND u.cursor > ? ORDER BY u.cursor LIMIT ?",
-            user_id,
-            cursor,
+            "SELECT * FROM conversation_events WHERE conversation_id = ? AND event_seq > ?"
+            " ORDER BY event_seq LIMIT ?",
+            conversation_id,
+            event_seq,
             limit,
         )
-        return [StoredEvent(row[0], row[1], orjson.loads(row[2])) for row in rows]
+        return [_entry(row) for row in rows]
 
-    def head(self) -> int:
-        row = self._one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-        return int(row[0]) if row else 0
+    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
+        row = self._one(
+            "SELECT * FROM conversation_events WHERE conversation_id = ? AND subject_id = ?"
+            " AND type = 'member.removed' ORDER BY event_seq DESC LIMIT 1",
+            conversation_id,
+            user_id,
+        )
+        return _entry(row) if row else None
+
+    def record_receipt(self, conversation_id: str, user_id: str) -> int:
+        row = self._one(
+            "INSERT INTO conversation_receipts VALUES (?, 1) ON CONFLICT (conversation_id)"
+            " DO UPDATE SET last_receipt_seq = last_receipt_seq + 1 RETURNING last_receipt_seq",
+            conversation_id,
+        )
+        assert row is not None
+        seq = int(row[0])
+        self._db.execute(
+            "UPDATE members SET receipt_seq = ? WHERE conversation_id = ? AND user_id = ?",
+            (seq, conversation_id, user_id),
+        )
+        return seq
+
+    def read_markers_after(
+        self, conversation_id: str, receipt_seq: int, limit: int
+    ) -> list[ReadMarker]:
+        rows = self._all(
+            "SELECT user_id, read_seq, receipt_seq FROM members"
+            " WHERE conversation_id = ? AND receipt_seq > ? ORDER BY receipt_seq LIMIT ?",
+            conversation_id,
+            receipt_seq,
+            limit,
+        )
+        return [ReadMarker(row[0], row[1], row[2]) for row in rows]
+
+
+class _Sync(_Repo):
+    def heads(self, user_id: str) -> list[SyncHead]:
+        rows = self._all(
+            "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
+            " COALESCE(r.last_receipt_seq, 0) FROM members m"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
+            " WHERE m.user_id = ?",
+            user_id,
+        )
+        return [SyncHead(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def save_snapshot(
+        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO sync_snapshots VALUES (?, ?, ?, ?) ON CONFLICT (user_id, snapshot_id)"
+            " DO UPDATE SET saved_at = excluded.saved_at",
+            (user_id, snapshot_id, positions, _ts(at)),
+        )
+        self._db.execute(
+            "DELETE FROM sync_snapshots WHERE user_id = ? AND snapshot_id NOT IN"
+            " (SELECT snapshot_id FROM sync_snapshots WHERE user_id = ?"
+            " ORDER BY saved_at DESC LIMIT ?)",
+            (user_id, user_id, keep),
+        )
+
+    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
+        row = self._one(
+            "SELECT positions FROM sync_snapshots WHERE user_id = ? AND snapshot_id = ?",
+            user_id,
+            snapshot_id,
+        )
+        return str(row[0]) if row else None
 
 
 class _Credentials(_Repo):
@@ -609,7 +720,8 @@ class SqliteTransaction:
         self.conversations = _Conversations(db)
         self.members = _Members(db)
         self.messages = _Messages(db)
-        self.events = _Events(db)
+        self.log = _Log(db)
+        self.sync = _Sync(db)
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
 
@@ -628,6 +740,8 @@ def _connect(path: Path, synchronous: str, *, read_only: bool) -> sqlite3.Connec
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute(f"PRAGMA synchronous = {synchronous}")
     db.execute("PRAGMA foreign_keys = OFF")
+    # Deleted and edited-away text is overwritten on disk, not left in free pages.
+    db.execute("PRAGMA secure_delete = ON")
     if read_only:
         db.execute("PRAGMA query_only = 1")
     return db

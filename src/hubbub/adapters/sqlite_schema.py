@@ -14,6 +14,7 @@ is never edited.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import unicodedata
 from datetime import UTC, datetime
@@ -123,6 +124,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             " WHERE display_name != hubbub_nfc(display_name)",
         ),
     ),
+    # The sync log that scales (issue 9, docs/design/sync.md): one log per conversation
+    # holding references, read receipts counted per conversation, resume points saved
+    # per user. The old global log held copies of message bodies (deleted and edited
+    # ones too): it is dropped, and `secure_delete` (set on every connection) zeroes its
+    # pages. Existing conversations start with an empty log at position 0: their history
+    # is in `messages`, and a client resumes with `since=0` (old cursors get 410).
+    Migration(
+        4,
+        "sync-log",
+        (
+            "ALTER TABLE conversations ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE members ADD COLUMN joined_event_seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE members ADD COLUMN receipt_seq INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE conversation_events (
+    conversation_id TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    actor_id TEXT,
+    subject_id TEXT,
+    message_id TEXT,
+    detail BLOB,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, event_seq)
+) WITHOUT ROWID""",
+            """CREATE TABLE conversation_receipts (
+    conversation_id TEXT PRIMARY KEY,
+    last_receipt_seq INTEGER NOT NULL
+) WITHOUT ROWID""",
+            """CREATE TABLE sync_snapshots (
+    user_id TEXT NOT NULL,
+    snapshot_id TEXT NOT NULL,
+    positions TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, snapshot_id)
+) WITHOUT ROWID""",
+            "DROP TABLE user_events",
+            "DROP TABLE events",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (
@@ -160,6 +200,12 @@ def migrate(
                 before = max(applied, default=0)
             if not todo:
                 db.execute("COMMIT")
+                if before < top:
+                    # Dropped tables' pages (zeroed by secure_delete) reach the file now
+                    # rather than at some later checkpoint; a process migrating at the
+                    # same moment may hold it up, and then that later one does it.
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 return before, top
             step = todo[0]
             try:
@@ -186,6 +232,7 @@ def upgrade(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple
     try:
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA secure_delete = ON")
         return migrate(db, migrations)
     finally:
         db.close()

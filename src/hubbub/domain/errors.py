@@ -38,6 +38,13 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class CursorExpired(DomainError):
+    """A sync cursor the server no longer knows (expired, or from an older release):
+    the client reloads what it shows and starts again from a fresh cursor."""
+
+    code = "cursor_expired"
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 

@@ -1,8 +1,11 @@
 """Event types a client can receive, and which of them are kept for /api/sync.
 
-Durable events change stored state: they are written to each recipient's stream in
-the same transaction as the change, and published only after it commits. Ephemeral
-events (typing, presence) are published and never stored.
+Durable events change stored state: each is an entry in its conversation's log (a
+reference, never a copy of text) written in the same transaction as the change, and
+published only after it commits, carrying its position: `conversationId` with
+`eventSeq` (or `receiptSeq` for `read`). Its `cursor` is the event's stable id, the
+same live and replayed, for dropping duplicates. Ephemeral events (typing, presence)
+are published and never stored.
 
 A change to a conversation is told as what changed (a new title, who joined with their
 profile and role, who left and who owns it now), so its cost grows with the members
@@ -55,6 +58,41 @@ class Delivery:
     recipients: frozenset[str]
     frame: JsonObject
     origin: Origin | None = None
+
+
+def event_cursor(conversation_id: str, event_seq: int) -> str:
+    """The id of the conversation log's entry at `event_seq`."""
+    return f"{conversation_id}:e{event_seq}"
+
+
+def receipt_cursor(conversation_id: str, receipt_seq: int) -> str:
+    return f"{conversation_id}:r{receipt_seq}"
+
+
+def at_position(payload: JsonObject, conversation_id: str, event_seq: int) -> JsonObject:
+    """The frame of a log entry: its payload with its position and id. A whole
+    conversation inside it is shown as of that position."""
+    frame: JsonObject = {
+        **payload,
+        "conversationId": conversation_id,
+        "eventSeq": event_seq,
+        "cursor": event_cursor(conversation_id, event_seq),
+    }
+    conversation = payload.get("conversation")
+    if isinstance(conversation, dict):
+        frame["conversation"] = {**conversation, "lastEventSeq": event_seq}
+    return frame
+
+
+def read_receipt(conversation_id: str, user_id: str, seq: int, receipt_seq: int) -> JsonObject:
+    return {
+        "type": EventType.READ.value,
+        "conversationId": conversation_id,
+        "userId": user_id,
+        "seq": seq,
+        "receiptSeq": receipt_seq,
+        "cursor": receipt_cursor(conversation_id, receipt_seq),
+    }
 
 
 def renamed(conversation_id: str, by: str, title: str, at: datetime) -> JsonObject:

@@ -6,7 +6,7 @@ so nothing is half-updated in memory when a transaction rolls back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -33,7 +33,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A direct chat or a group; `last_seq` is the seq of its newest message (0 if none)."""
+    """A direct chat or a group; `last_seq` is the seq of its newest message (0 if none)
+    and `last_event_seq` the position of its newest entry in the conversation log."""
 
     id: str
     kind: ConversationKind
@@ -43,17 +44,20 @@ class Conversation:
     updated_at: datetime
     last_seq: int = 0
     direct_key: str | None = None
+    last_event_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    """A user's place in a conversation; `read_seq` only moves forward."""
+    """A user's place in a conversation; `read_seq` only moves forward.
+    `joined_event_seq` is the log position of the event that brought them in."""
 
     conversation_id: str
     user_id: str
     role: Role
     joined_at: datetime
     read_seq: int = 0
+    joined_event_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +74,44 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One entry of a user's event stream; `cursor` grows strictly in commit order."""
+class LogEntry:
+    """One entry of a conversation's log, at `event_seq` (1, 2, 3, ... with no gaps).
 
-    cursor: int
+    It names what changed and refers to it; it never copies text: a message event
+    names the message (`message_id`), a member event the member (`subject_id`), and
+    `detail` holds only small facts (a role, the owner after a removal, which fields a
+    rename changed). Replays show the message or the title as it is now, so deleted
+    or edited-away text lives nowhere but the row it was removed from.
+    """
+
+    conversation_id: str
+    event_seq: int
     type: str
-    payload: dict[str, object]
+    at: datetime
+    actor_id: str | None = None
+    subject_id: str | None = None
+    message_id: str | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncHead:
+    """One of a user's conversations as a catch-up sees it: where the user joined,
+    and how far its conversation log and its read receipts have come."""
+
+    conversation_id: str
+    joined_event_seq: int
+    last_event_seq: int
+    last_receipt_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarker:
+    """A member's read marker and the receipt position of its last move."""
+
+    user_id: str
+    read_seq: int
+    receipt_seq: int
 
 
 def direct_key(user_a: str, user_b: str) -> str:

@@ -67,6 +67,7 @@ def conversation_view(
         "updatedAt": iso(conversation.updated_at),
         "lastMessage": message_view(last_message) if last_message else None,
         "lastSeq": conversation.last_seq,
+        "lastEventSeq": conversation.last_event_seq,
         "unreadCount": max(conversation.last_seq - read_seq, 0) if viewer else 0,
         "readSeq": read_seq,
         "memberReadSeqs": dict(read_seqs),

@@ -55,6 +55,23 @@ async def get_conversation(
     return json_response({"conversation": conversation})
 
 
+@router.get(
+    "/{conversation_id}/events",
+    response_model=schemas.EventsResponse,
+    description="The conversation's log after `after` (an `eventSeq`), oldest first, shown"
+    " as it is now: how a client fills a gap it sees in `eventSeq`. Members only.",
+)
+async def conversation_events(
+    conversation_id: str,
+    platform: PlatformDep,
+    caller: CallerDep,
+    after: Annotated[int, Query(ge=0, lt=2**53)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+) -> Response:
+    events, has_more, last = await platform.sync.events(caller, conversation_id, after, limit)
+    return json_response({"events": events, "hasMore": has_more, "lastEventSeq": last})
+
+
 @router.patch("/{conversation_id}", response_model=schemas.ConversationResponse)
 async def rename(
     conversation_id: str, body: schemas.RenameRequest, platform: PlatformDep, caller: WriterDep

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from hubbub.domain.errors import (
     Conflict,
+    CursorExpired,
     DomainError,
     Forbidden,
     NotConfirmed,
@@ -31,6 +32,7 @@ STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    CursorExpired: 410,
     PayloadTooLarge: 413,
     RateLimited: 429,
 }
@@ -42,6 +44,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "cursor_expired",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",

@@ -14,6 +14,20 @@ from hubbub.server.responses import json_response
 
 router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)
 BASE = "/conversations/{conversation_id}/messages"
+SYNC_DOC = """Every durable event the caller missed after `since`, as the WebSocket's frames.
+
+`since` is a resume cursor: the `cursor` of the previous page or of the WebSocket's
+`hello` (never an event's own `cursor`, which is only its id). `0` starts from nothing:
+each of the caller's conversations comes as one `conversation.created` with the whole
+conversation. Without `since`: no events and the current cursor. Call again with the
+returned cursor until `hasMore` is false.
+
+Order is oldest first within each conversation (by `eventSeq`), not across
+conversations. Conversations the caller joined since come whole (`conversation.created`),
+ones they left come as their `member.removed` (or `conversation.deleted`) and nothing
+more; events show messages and titles as they are now. An unknown or expired cursor, or
+one from an older release, gets 410 `cursor_expired`: reload, then start again from a
+fresh cursor."""
 
 
 @router.get(BASE, response_model=schemas.MessagesResponse)
@@ -72,12 +86,12 @@ async def delete(
     return Response(status_code=204)
 
 
-@router.get("/sync", response_model=schemas.SyncResponse)
+@router.get("/sync", response_model=schemas.SyncResponse, description=SYNC_DOC)
 async def sync(
     platform: PlatformDep,
     caller: CallerDep,
-    since: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
 ) -> Response:
-    events, cursor, has_more = await platform.messages.sync(caller, since, limit)
+    events, cursor, has_more = await platform.sync.sync(caller, since, limit)
     return json_response({"events": events, "cursor": cursor, "hasMore": has_more})

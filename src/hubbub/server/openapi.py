@@ -14,6 +14,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         403: "Not allowed (`forbidden`, `user_not_confirmed`).",
         404: "Unknown, or not visible to the caller (`not_found`).",
         409: "Conflicts with the current state (`conflict`).",
+        410: "A sync cursor the server no longer knows (`cursor_expired`): reload, then"
+        " sync from a fresh cursor.",
         413: "Body too large (`payload_too_large`).",
         422: "Invalid input (`validation_error`).",
         429: "Too many attempts (`rate_limited`, with Retry-After).",

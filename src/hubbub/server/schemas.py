@@ -142,6 +142,10 @@ class Conversation(Api):
     updated_at: str
     last_message: Message | None
     last_seq: int
+    last_event_seq: int = Field(
+        description="The newest position in the conversation's event log (`eventSeq`) this"
+        " view includes."
+    )
     unread_count: int
     read_seq: int
     member_read_seqs: dict[str, int]
@@ -211,10 +215,19 @@ class MessagesResponse(Api):
 
 class SyncResponse(Api):
     events: list[dict[str, object]] = Field(
-        description="Durable event frames, as on the WebSocket, each with its cursor."
+        description="Durable event frames, as on the WebSocket: each has `conversationId`,"
+        " its position (`eventSeq`, or `receiptSeq` for `read`) and `cursor`, its id."
     )
-    cursor: str
+    cursor: str = Field(description="The resume cursor for the next call.")
     has_more: bool
+
+
+class EventsResponse(Api):
+    events: list[dict[str, object]] = Field(
+        description="The conversation's durable event frames after `after`, by `eventSeq`."
+    )
+    has_more: bool
+    last_event_seq: int = Field(description="The conversation's newest `eventSeq`.")
 
 
 class Health(Api):

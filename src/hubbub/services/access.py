@@ -3,11 +3,12 @@ conversation snapshot every transport shows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from datetime import datetime
 from typing import TypeVar
 
 from hubbub.domain.errors import NotFound
-from hubbub.domain.events import Delivery, Origin
+from hubbub.domain.events import Delivery, Origin, at_position
 from hubbub.domain.models import Conversation, Membership
 from hubbub.domain.views import JsonObject, conversation_view
 from hubbub.ports import EventPublisher, Store, Transaction
@@ -42,21 +43,34 @@ def member_ids(tx: Transaction, conversation_id: str) -> list[str]:
 
 def record(
     tx: Transaction,
-    recipients: list[str],
+    conversation_id: str,
+    recipients: Collection[str],
     payload: JsonObject,
+    at: datetime,
     *,
+    actor_id: str | None = None,
+    subject_id: str | None = None,
+    message_id: str | None = None,
+    detail: JsonObject | None = None,
     origin: Origin | None = None,
 ) -> tuple[int, Delivery]:
-    """Writes a durable event to each recipient's stream (inside the caller's
-    transaction) and returns its cursor with the delivery to publish after commit."""
-    cursor = tx.events.append(recipients, str(payload["type"]), payload)
-    frame = {**payload, "cursor": str(cursor)}
-    delivery = Delivery(
-        recipients=frozenset(recipients),
-        frame=frame,
-        origin=origin,
+    """Writes the change's entry to the conversation's log (inside the caller's
+    transaction: a reference to what changed, never its text) and returns its
+    `eventSeq` with the delivery to publish after the commit. The size of this write
+    does not depend on how many members hear of it."""
+    event_seq = tx.log.append(
+        conversation_id,
+        str(payload["type"]),
+        at,
+        actor_id=actor_id,
+        subject_id=subject_id,
+        message_id=message_id,
+        detail=detail,
     )
-    return cursor, delivery
+    if event_seq is None:
+        raise NotFound("Conversation not found.")
+    frame = at_position(payload, conversation_id, event_seq)
+    return event_seq, Delivery(frozenset(recipients), frame, origin)
 
 
 async def commit(

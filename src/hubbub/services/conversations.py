@@ -1,6 +1,6 @@
 """Direct chats, groups, membership and read markers.
 
-Every change writes its event to the members' streams in the same transaction and
+Every change writes its entry to the conversation's log in the same transaction and
 is published only after the commit. Transaction functions keep the `Store` contract
 for many writers: narrow writes, and the conversation locked first where a rule spans
 its memberships (size cap, owner hand-over, the last member leaving, deletion).
@@ -17,13 +17,16 @@ from typing import TypeVar
 
 from hubbub.domain import events, rules
 from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
-from hubbub.domain.events import Delivery, EventType, Origin
+from hubbub.domain.events import Delivery, EventType, Origin, at_position
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
 from hubbub.domain.views import JsonObject, as_seen_by
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
 
 Result = tuple[JsonObject, list[Delivery]]
+# The log position of `conversation.created`: its first entry, and where its first
+# members joined.
+CREATED = 1
 R = TypeVar("R")
 
 
@@ -72,8 +75,8 @@ class ConversationService:
             )
             tx.conversations.insert(conversation)
             for user_id in (caller_id, other_id):
-                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
-            shared, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now, 0, CREATED))
+            shared, deliveries = self._announce(tx, conversation, caller_id)
             return (as_seen_by(shared, caller_id), True), deliveries
 
         view, created = await commit(self._store, self._publisher, work)
@@ -103,10 +106,10 @@ class ConversationService:
                 updated_at=now,
             )
             tx.conversations.insert(conversation)
-            tx.members.put(Membership(conversation.id, caller_id, Role.OWNER, now))
+            tx.members.put(Membership(conversation.id, caller_id, Role.OWNER, now, 0, CREATED))
             for user_id in invited:
-                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now))
-            shared, deliveries = self._announce(tx, conversation, EventType.CONVERSATION_CREATED)
+                tx.members.put(Membership(conversation.id, user_id, Role.MEMBER, now, 0, CREATED))
+            shared, deliveries = self._announce(tx, conversation, caller_id)
             return as_seen_by(shared, caller_id), deliveries
 
         view = await self._commit(work)
@@ -154,12 +157,17 @@ class ConversationService:
             renamed = tx.conversations.set_title(conversation_id, clean_title, self._clock.now())
             if renamed is None:
                 raise NotFound("Conversation not found.")
-            _, delivery = record(
+            event_seq, delivery = record(
                 tx,
+                conversation_id,
                 member_ids(tx, conversation_id),
                 events.renamed(conversation_id, caller_id, clean_title, renamed.updated_at),
+                renamed.updated_at,
+                actor_id=caller_id,
+                detail={"fields": ["title"]},
             )
-            return snapshot(tx, renamed, caller_id), [delivery]
+            view = snapshot(tx, replace(renamed, last_event_seq=event_seq), caller_id)
+            return view, [delivery]
 
         return await self._commit(work)
 
@@ -173,10 +181,13 @@ class ConversationService:
             recipients = member_ids(tx, conversation_id)
             _, delivery = record(
                 tx,
+                conversation_id,
                 recipients,
                 {"type": EventType.CONVERSATION_DELETED.value, "conversationId": conversation_id},
+                self._clock.now(),
+                actor_id=caller_id,
             )
-            tx.conversations.delete(conversation_id)
+            tx.conversations.delete(conversation_id)  # its log with it: nothing to replay
             return None, [delivery]
 
         await self._commit(work)
@@ -202,15 +213,28 @@ class ConversationService:
                 raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
             now = self._clock.now()
             joined = Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
-            tx.members.put(joined)
+            delta = events.member_added(joined, user, now)
+            others = member_ids(tx, conversation_id)
+            event_seq, told = record(
+                tx,
+                conversation_id,
+                others,
+                delta,
+                now,
+                actor_id=caller_id,
+                subject_id=user_id,
+                detail={"role": joined.role.value, "readSeq": joined.read_seq},
+            )
+            tx.members.put(replace(joined, joined_event_seq=event_seq))
             tx.conversations.touch(conversation_id, now)
             touched = replace(conversation, updated_at=max(conversation.updated_at, now))
-            delta = events.member_added(joined, user, now)
-            others = [m for m in member_ids(tx, conversation_id) if m != user_id]
-            _, told = record(tx, others, delta)
             shared = snapshot(tx, touched, None)
-            _, welcomed = record(tx, [user_id], {**delta, "conversation": shared})
-            return as_seen_by(shared, caller_id), [told, welcomed]
+            # The newcomer has nothing yet: the same entry, with the whole conversation.
+            welcome = at_position({**delta, "conversation": shared}, conversation_id, event_seq)
+            welcomed = Delivery(frozenset({user_id}), welcome)
+            whole = welcome["conversation"]
+            assert isinstance(whole, dict)
+            return as_seen_by(whole, caller_id), [told, welcomed]
 
         view = await self._commit(work)
         await self._introduce(view, newcomer=user_id)
@@ -237,9 +261,7 @@ class ConversationService:
             tx.members.remove(conversation_id, user_id)
             remaining = tx.members.of_conversation(conversation_id)
             owner = next((m for m in remaining if m.role == Role.OWNER), None)
-            if not remaining:
-                tx.conversations.delete(conversation_id)
-            else:
+            if remaining:
                 tx.conversations.touch(conversation_id, now)
                 if target.role == Role.OWNER:
                     heir = min(remaining, key=lambda m: (m.joined_at, m.user_id))
@@ -247,8 +269,17 @@ class ConversationService:
                     tx.members.set_role(conversation_id, heir.user_id, Role.OWNER)
             owner_id = owner.user_id if owner else None
             _, removed = record(
-                tx, recipients, events.member_removed(conversation_id, user_id, owner_id, now)
+                tx,
+                conversation_id,
+                recipients,
+                events.member_removed(conversation_id, user_id, owner_id, now),
+                now,
+                actor_id=caller_id,
+                subject_id=user_id,
+                detail={"ownerId": owner_id},
             )
+            if not remaining:
+                tx.conversations.delete(conversation_id)
             return None, [removed]
 
         await self._commit(work)
@@ -257,7 +288,7 @@ class ConversationService:
         self, caller_id: str, conversation_id: str, seq: int, origin: Origin | None = None
     ) -> tuple[int, int | None]:
         """Moves the caller's read marker forward (never back, never past the newest
-        message). Returns (readSeq, cursor of the `read` event or None if unchanged).
+        message). Returns (readSeq, the `read` event's receiptSeq or None if unchanged).
         Touches the marker only: it never undoes a concurrent role change, and never
         re-adds a caller removed meanwhile (`NotFound`)."""
         if seq < 0:
@@ -274,18 +305,10 @@ class ConversationService:
             if not moved:  # a concurrent markRead got there first
                 current = tx.members.get(conversation_id, caller_id)
                 return (max(target, current.read_seq if current else target), None), []
-            cursor, delivery = record(
-                tx,
-                member_ids(tx, conversation_id),
-                {
-                    "type": EventType.READ.value,
-                    "conversationId": conversation_id,
-                    "userId": caller_id,
-                    "seq": target,
-                },
-                origin=origin,
-            )
-            return (target, cursor), [delivery]
+            receipt_seq = tx.log.record_receipt(conversation_id, caller_id)
+            frame = events.read_receipt(conversation_id, caller_id, target, receipt_seq)
+            delivery = Delivery(frozenset(member_ids(tx, conversation_id)), frame, origin)
+            return (target, receipt_seq), [delivery]
 
         return await commit(self._store, self._publisher, work)
 
@@ -312,16 +335,21 @@ class ConversationService:
             ]
         )
 
-    def _announce(
-        self, tx: Transaction, conversation: Conversation, event_type: EventType
-    ) -> Result:
+    def _announce(self, tx: Transaction, conversation: Conversation, creator_id: str) -> Result:
+        """`conversation.created`, the new conversation's first entry (`CREATED`)."""
         shared = snapshot(tx, conversation, None)
-        _, delivery = record(
+        event_seq, delivery = record(
             tx,
+            conversation.id,
             member_ids(tx, conversation.id),
-            {"type": event_type.value, "conversation": shared},
+            {"type": EventType.CONVERSATION_CREATED.value, "conversation": shared},
+            conversation.created_at,
+            actor_id=creator_id,
         )
-        return shared, [delivery]
+        assert event_seq == CREATED
+        frame_view = delivery.frame["conversation"]
+        assert isinstance(frame_view, dict)
+        return frame_view, [delivery]
 
     async def _commit(self, work: Callable[[Transaction], tuple[R, list[Delivery]]]) -> R:
         return await commit(self._store, self._publisher, work)

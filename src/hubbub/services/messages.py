@@ -1,4 +1,4 @@
-"""Sending, editing, deleting and reading messages, and the /api/sync catch-up."""
+"""Sending, editing, deleting and reading messages."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from hubbub.services.access import commit, member_ids, membership_of, record
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A message after a change, and the cursor of the event it produced (None when
-    the call changed nothing, e.g. a retried send)."""
+    """A message after a change, and the log position of the event it produced (None
+    when the call changed nothing, e.g. a retried send)."""
 
     message: JsonObject
-    cursor: int | None
+    event_seq: int | None
     created: bool = False
 
 
@@ -80,13 +80,17 @@ class MessageService:
             if tx.members.advance_read(conversation_id, sender_id, seq) is None:
                 raise NotFound("Conversation not found.")  # removed meanwhile: undo it all
             view = message_view(message)
-            cursor, delivery = record(
+            event_seq, delivery = record(
                 tx,
+                conversation_id,
                 member_ids(tx, conversation_id),
                 {"type": EventType.MESSAGE_CREATED.value, "message": view},
+                now,
+                actor_id=sender_id,
+                message_id=message.id,
                 origin=origin,
             )
-            return Change(view, cursor, created=True), [delivery]
+            return Change(view, event_seq, created=True), [delivery]
 
         return await self._commit(work)
 
@@ -170,93 +174,25 @@ class MessageService:
 
         return await self._store.read(work)
 
-    async def sync(
-        self, caller_id: str, since: str | None, limit: int | None
-    ) -> tuple[list[JsonObject], str, bool]:
-        """Every durable event for the caller after `since`, oldest first, as the same
-        frames the WebSocket sends. Without `since`: no events and the current cursor."""
-        count = rules.page_limit(limit, default=100, maximum=500)
-        if since is None:
-            head = await self._store.read(lambda tx: tx.events.head())
-            return [], str(head), False
-        position = parse_cursor(since)
-
-        def work(tx: Transaction) -> tuple[list[JsonObject], str, bool]:
-            events = tx.events.since(caller_id, position, count + 1)
-            more = len(events) > count
-            events = events[:count]
-            redact = _Redactor(tx, caller_id)
-            frames = [redact({**e.payload, "cursor": str(e.cursor)}) for e in events]
-            cursor = events[-1].cursor if events else position
-            return frames, str(cursor), more
-
-        return await self._store.read(work)
-
     def _changed(
         self, tx: Transaction, message: Message, event_type: EventType, origin: Origin | None
     ) -> tuple[Change, list[Delivery]]:
         view = message_view(message)
-        cursor, delivery = record(
+        assert message.edited_at is not None
+        event_seq, delivery = record(
             tx,
+            message.conversation_id,
             member_ids(tx, message.conversation_id),
             {"type": event_type.value, "message": view},
+            message.edited_at,
+            actor_id=message.sender_id,
+            message_id=message.id,
             origin=origin,
         )
-        return Change(view, cursor), [delivery]
+        return Change(view, event_seq), [delivery]
 
     async def _commit(self, work: _Work) -> Change:
         return await commit(self._store, self._publisher, work)
-
-
-class _Redactor:
-    """Replayed events never bring back a body that is gone: a message deleted since
-    (or one of a deleted group) replays deleted and empty, and to a member a message
-    edited since replays as it is now. A former member gets what they were sent, minus
-    deletions, and never anything newer."""
-
-    def __init__(self, tx: Transaction, caller_id: str) -> None:
-        self._tx = tx
-        self._caller = caller_id
-        self._now: dict[str, JsonObject | None] = {}
-        self._member: dict[str, bool] = {}
-
-    def __call__(self, frame: JsonObject) -> JsonObject:
-        message = frame.get("message")
-        if isinstance(message, dict):
-            frame["message"] = self._message(message)
-        conversation = frame.get("conversation")
-        if isinstance(conversation, dict) and isinstance(conversation.get("lastMessage"), dict):
-            frame["conversation"] = {
-                **conversation,
-                "lastMessage": self._message(conversation["lastMessage"]),
-            }
-        return frame
-
-    def _message(self, view: dict[str, object]) -> JsonObject:
-        room, message_id = str(view.get("conversationId")), str(view.get("id"))
-        key = f"{room}/{message_id}"
-        if key not in self._now:
-            current = self._tx.messages.get(room, message_id)
-            if room not in self._member:
-                self._member[room] = self._tx.members.get(room, self._caller) is not None
-            if current is not None and self._member[room]:
-                self._now[key] = message_view(current)
-            elif current is None or current.deleted:
-                self._now[key] = {**view, "body": "", "deleted": True}
-            else:
-                self._now[key] = None  # a former member: as it was sent to them
-        return self._now[key] or view
-
-
-def parse_cursor(raw: str) -> int:
-    """Cursors are opaque to clients; here they are decimal event positions."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_CURSOR:
-        raise ValidationFailed("cursor is not valid.")
-    return int(raw)
-
-
-# Event positions are signed 64-bit integers in every store.
-MAX_CURSOR = 2**63 - 1
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:

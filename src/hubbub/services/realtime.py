@@ -6,23 +6,29 @@ from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
 from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
 from hubbub.services.access import member_ids, membership_of
+from hubbub.services.sync import SyncService
 
 
 class RealtimeService:
-    def __init__(self, store: Store, publisher: EventPublisher, presence: PresenceTracker) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        presence: PresenceTracker,
+        sync: SyncService,
+    ) -> None:
         self._store = store
         self._publisher = publisher
         self._presence = presence
+        self._sync = sync
 
     async def connected(self, user_id: str, connection_id: str) -> JsonObject:
         """Registers the connection and returns the `hello` frame; the user's contacts
         hear `presence online` when this is their first connection."""
         came_online = await self._presence.connected(user_id, connection_id)
 
-        def work(tx: Transaction) -> tuple[set[str], int]:
-            return tx.members.contacts_of(user_id), tx.events.head()
-
-        contacts, head = await self._store.read(work)
+        contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
+        cursor = await self._sync.resume_point(user_id)
         if came_online:
             self._announce(user_id, contacts, online=True)
         online = sorted(await self._presence.online(sorted(contacts)))
@@ -30,7 +36,7 @@ class RealtimeService:
             "type": "hello",
             "userId": user_id,
             "connectionId": connection_id,
-            "cursor": str(head),
+            "cursor": cursor,
             "online": online,
         }
 

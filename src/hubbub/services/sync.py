@@ -1,0 +1,261 @@
+"""Catching up: what a client missed while it was away (`/api/sync`, `hello`, and the
+gap fetch of one conversation's log).
+
+A resume cursor (`s2.<id>`) names a snapshot saved on the server: for each of the
+user's conversations, how far the client had come in its log (`eventSeq`) and its
+read receipts (`receiptSeq`). A catch-up compares it with where each of the user's
+conversations stands now, in one consistent read:
+- a conversation the snapshot lacks (new, or joined again since) comes as one
+  `conversation.created` with the whole conversation as it is now;
+- one the user is no longer in comes as their `member.removed` (or
+  `conversation.deleted` when it is gone), and nothing else of it;
+- one that moved comes as its log entries after the snapshot's position, in order,
+  each shown as it is now (a message's current body, or deleted; the current title),
+  then the read markers that moved.
+Positions only ever cover entries that were visible together with everything before
+them (`ConversationLog`), so no entry can commit behind a saved position. The design,
+its costs and the alternatives are in `docs/design/sync.md`.
+
+Snapshots are content-addressed (the same positions give the same cursor, saved once)
+and a user keeps the newest `KEEP_SNAPSHOTS`; an older or unknown cursor gets
+`CursorExpired` (410), and the client reloads over REST.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable
+
+from hubbub.domain import events, rules
+from hubbub.domain.errors import CursorExpired, ValidationFailed
+from hubbub.domain.events import EventType, at_position
+from hubbub.domain.models import LogEntry, Membership, ReadMarker, Role, SyncHead
+from hubbub.domain.views import JsonObject, message_view
+from hubbub.ports import Clock, Store, Transaction
+from hubbub.services.access import membership_of, snapshot
+
+# {conversationId: (eventSeq, receiptSeq)} a client has applied.
+Positions = dict[str, tuple[int, int]]
+
+RESUME_PREFIX = "s2."
+KEEP_SNAPSHOTS = 64
+_ID_LENGTH = 26  # 128 bits in lowercase base32
+
+
+class SyncService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def resume_point(self, user_id: str) -> str:
+        """A cursor for everything the user's conversations hold now: what `hello`
+        hands out before the connection starts receiving live events."""
+        heads = await self._store.read(lambda tx: tx.sync.heads(user_id))
+        positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
+        return await self._save(user_id, positions, None)
+
+    async def sync(
+        self, caller_id: str, since: str | None, limit: int | None
+    ) -> tuple[list[JsonObject], str, bool]:
+        """Up to `limit` frames the caller missed after `since` (oldest first within
+        each conversation), the cursor to resume from, and whether more remain.
+        Without `since`: no frames and the current cursor."""
+        count = rules.page_limit(limit, default=100, maximum=500)
+        if since is None:
+            return [], await self.resume_point(caller_id), False
+        snapshot_id = parse_resume_cursor(since)
+
+        def work(tx: Transaction) -> tuple[list[JsonObject], Positions, bool]:
+            known = _load(tx, caller_id, snapshot_id) if snapshot_id else {}
+            return _replay(tx, caller_id, known, count)
+
+        frames, positions, more = await self._store.read(work)
+        return frames, await self._save(caller_id, positions, snapshot_id), more
+
+    async def events(
+        self, caller_id: str, conversation_id: str, after: int, limit: int | None
+    ) -> tuple[list[JsonObject], bool, int]:
+        """One conversation's log after `after` (members only), shown as it is now:
+        how a client fills a gap it saw in `eventSeq`. Returns (frames, hasMore,
+        lastEventSeq)."""
+        if after < 0:
+            raise ValidationFailed("after must not be negative.")
+        count = rules.page_limit(limit, default=100, maximum=500)
+
+        def work(tx: Transaction) -> tuple[list[JsonObject], bool, int]:
+            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            entries = tx.log.after(conversation_id, after, count + 1)
+            render = _Renderer(tx)
+            frames = [f for f in (render.entry(e) for e in entries[:count]) if f is not None]
+            return frames, len(entries) > count, conversation.last_event_seq
+
+        return await self._store.read(work)
+
+    async def _save(self, user_id: str, positions: Positions, previous: str | None) -> str:
+        encoded = json.dumps(sorted(positions.items()), separators=(",", ":"))
+        digest = hashlib.sha256(f"{user_id}\n{encoded}".encode()).digest()[:16]
+        snapshot_id = base64.b32encode(digest).decode().rstrip("=").lower()
+        if snapshot_id != previous:
+            now = self._clock.now()
+            await self._store.write(
+                lambda tx: tx.sync.save_snapshot(
+                    user_id, snapshot_id, encoded, now, keep=KEEP_SNAPSHOTS
+                )
+            )
+        return RESUME_PREFIX + snapshot_id
+
+
+def parse_resume_cursor(raw: str) -> str | None:
+    """The snapshot id of a resume cursor; None for `0` (from nothing). A decimal
+    cursor of the old global log is expired; anything else is not a cursor."""
+    if raw == "0":
+        return None
+    if raw.isascii() and raw.isdigit():
+        raise CursorExpired("This cursor is from an older release: reload and sync again.")
+    snapshot_id = raw.removeprefix(RESUME_PREFIX)
+    valid = set("abcdefghijklmnopqrstuvwxyz234567")
+    if raw == snapshot_id or len(snapshot_id) != _ID_LENGTH or not set(snapshot_id) <= valid:
+        raise ValidationFailed("cursor is not valid.")
+    return snapshot_id
+
+
+def _load(tx: Transaction, user_id: str, snapshot_id: str) -> Positions:
+    stored = tx.sync.load_snapshot(user_id, snapshot_id)
+    if stored is None:
+        raise CursorExpired("This cursor has expired: reload and sync again.")
+    return {str(c): (int(e), int(r)) for c, (e, r) in json.loads(stored)}
+
+
+def _replay(
+    tx: Transaction, user_id: str, known: Positions, budget: int
+) -> tuple[list[JsonObject], Positions, bool]:
+    """The frames after `known`, at most `budget` of them, and the positions they
+    bring the client to (section comment at the top of the module)."""
+    heads = {h.conversation_id: h for h in tx.sync.heads(user_id)}
+    render = _Renderer(tx)
+    frames: list[JsonObject] = []
+    positions: Positions = {}
+    more = False
+    for conversation_id in sorted(known.keys() - heads.keys()):
+        if len(frames) >= budget:
+            positions[conversation_id] = known[conversation_id]
+            more = True
+        else:
+            frames.append(render.departure(conversation_id, user_id))
+    for conversation_id, head in sorted(heads.items()):
+        mine = known.get(conversation_id)
+        if len(frames) >= budget:
+            if mine is not None:
+                positions[conversation_id] = mine
+            more = True
+            continue
+        if mine is None or mine[0] < head.joined_event_seq:
+            frames.append(render.arrival(head))
+            positions[conversation_id] = (head.last_event_seq, head.last_receipt_seq)
+            continue
+        event_seq, receipt_seq = mine
+        if event_seq < head.last_event_seq:
+            entries = tx.log.after(conversation_id, event_seq, budget - len(frames))
+            frames.extend(f for f in map(render.entry, entries) if f is not None)
+            event_seq = entries[-1].event_seq if entries else event_seq
+        room = budget - len(frames)
+        if event_seq >= head.last_event_seq and receipt_seq < head.last_receipt_seq and room:
+            markers = tx.log.read_markers_after(conversation_id, receipt_seq, room)
+            frames.extend(render.receipts(conversation_id, markers))
+            receipt_seq = head.last_receipt_seq if len(markers) < room else markers[-1].receipt_seq
+        positions[conversation_id] = (event_seq, receipt_seq)
+        if event_seq < head.last_event_seq or receipt_seq < head.last_receipt_seq:
+            more = True
+    return frames, positions, more
+
+
+class _Renderer:
+    """Shows log entries as the frames the WebSocket sends, as things are now."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def arrival(self, head: SyncHead) -> JsonObject:
+        conversation = self._tx.conversations.get(head.conversation_id)
+        assert conversation is not None  # read in the same snapshot as `head`
+        payload: JsonObject = {
+            "type": EventType.CONVERSATION_CREATED.value,
+            "conversation": snapshot(self._tx, conversation, None),
+        }
+        frame = at_position(payload, head.conversation_id, head.last_event_seq)
+        # Not an entry of the log: an id of its own, so it never hides the entry at
+        # that position from a client dropping duplicates.
+        frame["cursor"] = f"{head.conversation_id}:j{head.last_event_seq}"
+        return frame
+
+    def departure(self, conversation_id: str, user_id: str) -> JsonObject:
+        removal = (
+            self._tx.log.last_removal(conversation_id, user_id)
+            if self._tx.conversations.get(conversation_id)
+            else None
+        )
+        if removal is not None:
+            frame = self.entry(removal)
+            if frame is not None:
+                return frame
+        return {
+            "type": EventType.CONVERSATION_DELETED.value,
+            "conversationId": conversation_id,
+            "cursor": f"{conversation_id}:gone",
+        }
+
+    def entry(self, entry: LogEntry) -> JsonObject | None:
+        """The frame of one entry; None for one that has nothing left to show."""
+        payload = self._payload(entry)
+        return (
+            None
+            if payload is None
+            else at_position(payload, entry.conversation_id, entry.event_seq)
+        )
+
+    def receipts(self, conversation_id: str, markers: Iterable[ReadMarker]) -> list[JsonObject]:
+        return [
+            events.read_receipt(conversation_id, m.user_id, m.read_seq, m.receipt_seq)
+            for m in markers
+        ]
+
+    def _payload(self, entry: LogEntry) -> JsonObject | None:
+        tx, conversation_id = self._tx, entry.conversation_id
+        if entry.message_id is not None:
+            message = tx.messages.get(conversation_id, entry.message_id)
+            return (
+                None if message is None else {"type": entry.type, "message": message_view(message)}
+            )
+        if entry.type == EventType.CONVERSATION_CREATED:
+            conversation = tx.conversations.get(conversation_id)
+            if conversation is None:
+                return None
+            return {"type": entry.type, "conversation": snapshot(tx, conversation, None)}
+        if entry.type == EventType.CONVERSATION_UPDATED:
+            conversation = tx.conversations.get(conversation_id)
+            if conversation is None:
+                return None
+            return events.renamed(
+                conversation_id, entry.actor_id or "", conversation.title, entry.at
+            )
+        if entry.type == EventType.MEMBER_ADDED and entry.subject_id is not None:
+            user = tx.users.get(entry.subject_id)
+            if user is None:
+                return None
+            role, read_seq = entry.detail.get("role"), entry.detail.get("readSeq")
+            joined = Membership(
+                conversation_id,
+                entry.subject_id,
+                Role(str(role)) if role else Role.MEMBER,
+                entry.at,
+                read_seq if isinstance(read_seq, int) else 0,
+            )
+            return events.member_added(joined, user, entry.at)
+        if entry.type == EventType.MEMBER_REMOVED and entry.subject_id is not None:
+            owner = entry.detail.get("ownerId")
+            return events.member_removed(
+                conversation_id, entry.subject_id, str(owner) if owner else None, entry.at
+            )
+        return None
