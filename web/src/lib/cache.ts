@@ -5,6 +5,10 @@
  * as applying it once (messages dedupe by id and by the sender's clientMessageId), so REST
  * responses, acks, live events and /api/sync replays may overlap freely.
  *
+ * Conversation views carry `lastEventSeq`, the conversation's event sequence as of the view:
+ * of two views the one further along wins, and a delta event (`eventSeq`) changes only a view
+ * that does not have it yet, then moves the view's `lastEventSeq` to it.
+ *
  * No write is lost to a fetch that was already in flight: a refetch merges with what is cached
  * (`mergeMessagePages`, `mergeConversationLists`), and a change that reaches a query whose first
  * fetch has not landed yet is applied to that fetch's data when it lands (`updateQuery`).
@@ -150,8 +154,42 @@ function sortConversations(list: Conversation[]): Conversation[] {
   return list.slice().sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0))
 }
 
+/** Of two views of one conversation, the one further along in its event sequence (the
+ * incoming one when they are level or either has no sequence). */
+function furtherView(held: Conversation, incoming: Conversation): Conversation {
+  return held.lastEventSeq !== undefined && incoming.lastEventSeq !== undefined && held.lastEventSeq > incoming.lastEventSeq
+    ? held
+    : incoming
+}
+
+function maxEventSeq(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b)
+}
+
+/** `fn` as the change made by event `eventSeq` of the conversation: a view that already has
+ * it is left as it is; one that takes it moves to that point of the sequence. */
+function asEvent(eventSeq: number | undefined, fn: (c: Conversation) => Conversation): (c: Conversation) => Conversation {
+  if (eventSeq === undefined) return fn
+  return (c) => (c.lastEventSeq !== undefined && c.lastEventSeq >= eventSeq ? c : { ...fn(c), lastEventSeq: eventSeq })
+}
+
+/** Read markers only move forward, for the members `base` has. */
+function laterReadSeqs(base: Conversation, other: Conversation): Record<string, number> {
+  const memberReadSeqs = { ...base.memberReadSeqs }
+  for (const [uid, seq] of Object.entries(other.memberReadSeqs ?? {})) {
+    if (base.members.some((m) => m.id === uid)) memberReadSeqs[uid] = Math.max(seq, memberReadSeqs[uid] ?? 0)
+  }
+  return memberReadSeqs
+}
+
 /** The viewer's own fields of a shared conversation view (events carry zeros there). */
-export function personalise(conv: Conversation, meId: string | undefined, previous?: Conversation): Conversation {
+export function personalise(incoming: Conversation, meId: string | undefined, previous?: Conversation): Conversation {
+  let conv = incoming
+  if (previous) {
+    const base = furtherView(previous, incoming)
+    const other = base === previous ? incoming : previous
+    conv = { ...base, memberReadSeqs: laterReadSeqs(base, other), lastEventSeq: maxEventSeq(base.lastEventSeq, other.lastEventSeq) }
+  }
   const fromMap = meId ? conv.memberReadSeqs?.[meId] : undefined
   const readSeq = Math.max(fromMap ?? conv.readSeq ?? 0, previous?.readSeq ?? 0)
   let lastMessage = conv.lastMessage
@@ -181,6 +219,20 @@ export function upsertConversation(qc: QueryClient, conv: Conversation, meId: st
   updateQuery<Conversation | null>(qc, keys.conversation(conv.id), (prev) => (prev ? personalise(conv, meId, prev) : prev))
 }
 
+/** The `lastEventSeq` of the view of the conversation we hold, from the list or the
+ * conversation's own query; none while that query is invalidated (being fetched again after
+ * a reload, its data is older than the connection). */
+export function heldEventSeq(qc: QueryClient, id: string): number | undefined {
+  const current = (key: QueryKey) => {
+    const state = qc.getQueryState(key)
+    return state && !state.isInvalidated ? state.data : undefined
+  }
+  const list = current(keys.conversations) as Conversation[] | undefined
+  const inList = list?.find((c) => c.id === id)?.lastEventSeq
+  if (inList !== undefined) return inList
+  return (current(keys.conversation(id)) as Conversation | null | undefined)?.lastEventSeq
+}
+
 export function removeConversation(qc: QueryClient, id: string): void {
   updateConversations(qc, (list) => list.filter((c) => c.id !== id))
   qc.setQueryData(keys.conversation(id), null)
@@ -201,9 +253,13 @@ function updateHeldConversation(qc: QueryClient, id: string, fn: (c: Conversatio
   if (missing) void qc.invalidateQueries({ queryKey: keys.conversations })
 }
 
-/** `conversation.updated`: merge the changed fields into our copy. */
-export function applyConversationChanges(qc: QueryClient, conversationId: string, changes: ConversationChanges): void {
-  updateHeldConversation(qc, conversationId, (c) => ({ ...c, ...changes, updatedAt: later(c.updatedAt, changes.updatedAt) }))
+/** `conversation.updated`: merge the changed fields into our copy, unless it has them. */
+export function applyConversationChanges(qc: QueryClient, conversationId: string, changes: ConversationChanges, eventSeq?: number): void {
+  updateHeldConversation(
+    qc,
+    conversationId,
+    asEvent(eventSeq, (c) => ({ ...c, ...changes, updatedAt: later(c.updatedAt, changes.updatedAt) })),
+  )
 }
 
 /** `member.added` for a conversation we were already in: append the newcomer (members are in
@@ -214,13 +270,14 @@ export function applyMemberAdded(
   member: User,
   readSeq: number,
   updatedAt: string | undefined,
+  eventSeq?: number,
 ): void {
-  updateHeldConversation(qc, conversationId, (c) => ({
+  updateHeldConversation(qc, conversationId, asEvent(eventSeq, (c) => ({
     ...c,
     members: c.members.some((m) => m.id === member.id) ? c.members.map((m) => (m.id === member.id ? member : m)) : [...c.members, member],
     memberReadSeqs: { ...c.memberReadSeqs, [member.id]: Math.max(c.memberReadSeqs?.[member.id] ?? 0, readSeq) },
     updatedAt: later(c.updatedAt, updatedAt),
-  }))
+  })))
 }
 
 /** `member.removed` for someone else: drop them, and take the owner the event names (it moves
@@ -231,8 +288,9 @@ export function applyMemberRemoved(
   userId: string,
   ownerId: string | null | undefined,
   updatedAt: string | undefined,
+  eventSeq?: number,
 ): void {
-  updateHeldConversation(qc, conversationId, (c) => {
+  updateHeldConversation(qc, conversationId, asEvent(eventSeq, (c) => {
     const memberReadSeqs = { ...c.memberReadSeqs }
     delete memberReadSeqs[userId]
     return {
@@ -242,12 +300,13 @@ export function applyMemberRemoved(
       ownerId: ownerId === undefined ? c.ownerId : ownerId,
       updatedAt: later(c.updatedAt, updatedAt),
     }
-  })
+  }))
 }
 
 /** Apply a message from any source (ack, REST, event) to the message pages, the outbox and
- * the conversation's preview. */
-export function applyMessage(qc: QueryClient, message: Message, meId: string | undefined): void {
+ * the conversation's preview. Messages only move forward (`newer`), so a message event is
+ * applied even to a view that is further along: the message pages may not have it. */
+export function applyMessage(qc: QueryClient, message: Message, meId: string | undefined, eventSeq?: number): void {
   updateQuery<MessagesData>(qc, keys.messages(message.conversationId), (d) => mergeMessage(d, message) ?? d)
   if (message.clientMessageId && message.senderId === meId) {
     qc.setQueryData<OutboxEntry[]>(keys.outbox(message.conversationId), (box) =>
@@ -255,23 +314,30 @@ export function applyMessage(qc: QueryClient, message: Message, meId: string | u
     )
   }
   updateConversation(qc, message.conversationId, (c) => {
-    if (message.seq < c.lastSeq) return c
-    if (message.seq === c.lastSeq && c.lastMessage && c.lastMessage.id === message.id) {
-      return { ...c, lastMessage: newer(c.lastMessage, message) }
-    }
-    if (message.seq === c.lastSeq && c.lastMessage) return c
-    const mine = message.senderId === meId
-    const readSeq = mine ? Math.max(c.readSeq, message.seq) : c.readSeq
-    return {
-      ...c,
-      lastSeq: message.seq,
-      lastMessage: message,
-      updatedAt: message.createdAt,
-      readSeq,
-      unreadCount: Math.max(message.seq - readSeq, 0),
-      memberReadSeqs: mine && meId ? { ...c.memberReadSeqs, [meId]: readSeq } : c.memberReadSeqs,
-    }
+    const next = withPreview(c, message, meId)
+    const lastEventSeq = maxEventSeq(c.lastEventSeq, eventSeq)
+    return lastEventSeq === c.lastEventSeq ? next : { ...next, lastEventSeq }
   })
+}
+
+/** The conversation with `message` as its last message, if it is the newest. */
+function withPreview(c: Conversation, message: Message, meId: string | undefined): Conversation {
+  if (message.seq < c.lastSeq) return c
+  if (message.seq === c.lastSeq && c.lastMessage && c.lastMessage.id === message.id) {
+    return { ...c, lastMessage: newer(c.lastMessage, message) }
+  }
+  if (message.seq === c.lastSeq && c.lastMessage) return c
+  const mine = message.senderId === meId
+  const readSeq = mine ? Math.max(c.readSeq, message.seq) : c.readSeq
+  return {
+    ...c,
+    lastSeq: message.seq,
+    lastMessage: message,
+    updatedAt: message.createdAt,
+    readSeq,
+    unreadCount: Math.max(message.seq - readSeq, 0),
+    memberReadSeqs: mine && meId ? { ...c.memberReadSeqs, [meId]: readSeq } : c.memberReadSeqs,
+  }
 }
 
 /** A read marker moved (ours from any device, or another member's). */
@@ -304,6 +370,11 @@ export function setOnline(qc: QueryClient, online: string[]): void {
   qc.setQueryData<PresenceState>(keys.presence, next)
 }
 
+/** A whole view carried by event `eventSeq`: as of that event when it does not say. */
+function atEventSeq(conv: Conversation, eventSeq: number | undefined): Conversation {
+  return conv.lastEventSeq === undefined && eventSeq !== undefined ? { ...conv, lastEventSeq: eventSeq } : conv
+}
+
 /** Apply one server event. Durable events must already be deduped by cursor upstream;
  * this stays idempotent regardless. */
 export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, meId: string | undefined): void {
@@ -311,7 +382,7 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
     case 'message.created':
     case 'message.updated':
     case 'message.deleted': {
-      applyMessage(qc, event.message, meId)
+      applyMessage(qc, event.message, meId, event.eventSeq)
       // A message from someone else means they stopped typing.
       if (event.type === 'message.created' && event.message.senderId !== meId) {
         applyTyping(qc, event.message.conversationId, event.message.senderId, false)
@@ -326,22 +397,24 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       applyRead(qc, event.conversationId, event.userId, event.seq, meId)
       return
     case 'conversation.created':
-      upsertConversation(qc, event.conversation, meId)
+      upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
       return
     case 'conversation.updated':
-      if (event.conversation) upsertConversation(qc, event.conversation, meId)
-      else if (event.conversationId && event.changes) applyConversationChanges(qc, event.conversationId, event.changes)
+      if (event.conversation) upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
+      else if (event.conversationId && event.changes) applyConversationChanges(qc, event.conversationId, event.changes, event.eventSeq)
       return
     case 'member.added':
-      if (event.conversation) upsertConversation(qc, event.conversation, meId)
-      else if (event.conversationId && event.member) applyMemberAdded(qc, event.conversationId, event.member, event.readSeq ?? 0, event.updatedAt)
+      if (event.conversation) upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
+      else if (event.conversationId && event.member) {
+        applyMemberAdded(qc, event.conversationId, event.member, event.readSeq ?? 0, event.updatedAt, event.eventSeq)
+      }
       return
     case 'conversation.deleted':
       removeConversation(qc, event.conversationId)
       return
     case 'member.removed':
       if (event.userId === meId) removeConversation(qc, event.conversationId)
-      else applyMemberRemoved(qc, event.conversationId, event.userId, event.ownerId, event.updatedAt)
+      else applyMemberRemoved(qc, event.conversationId, event.userId, event.ownerId, event.updatedAt, event.eventSeq)
       return
     case 'typing':
       if (event.userId !== meId) applyTyping(qc, event.conversationId, event.userId, event.isTyping)
@@ -354,29 +427,29 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
 
 /**
  * `structuralSharing` for the conversation list: a refetch that started before a live update
- * must not undo it, so read markers and last messages only move forward. Membership of the list
- * follows the fresh data (deleted or left conversations disappear).
+ * must not undo it, so the view further along in the event sequence keeps its shared fields
+ * (title, members, owner), and read markers and last messages only move forward. Membership of
+ * the list follows the fresh data (deleted or left conversations disappear).
  */
 export function mergeConversationLists(old: unknown, fresh: unknown): unknown {
   if (!Array.isArray(old) || !Array.isArray(fresh)) return fresh
   const before = new Map((old as Conversation[]).map((c) => [c.id, c]))
   return sortConversations(
-    (fresh as Conversation[]).map((c) => {
-      const prev = before.get(c.id)
-      if (!prev) return c
-      const memberReadSeqs = { ...c.memberReadSeqs }
-      for (const [uid, seq] of Object.entries(prev.memberReadSeqs ?? {})) {
-        if (c.members.some((m) => m.id === uid)) memberReadSeqs[uid] = Math.max(seq, memberReadSeqs[uid] ?? 0)
-      }
-      const readSeq = Math.max(c.readSeq, prev.readSeq)
-      let { lastSeq, lastMessage } = c
+    (fresh as Conversation[]).map((incoming) => {
+      const prev = before.get(incoming.id)
+      if (!prev) return incoming
+      const c = furtherView(prev, incoming)
+      const memberReadSeqs = laterReadSeqs(c, c === prev ? incoming : prev)
+      const lastEventSeq = maxEventSeq(prev.lastEventSeq, incoming.lastEventSeq)
+      const readSeq = Math.max(incoming.readSeq, prev.readSeq)
+      let { lastSeq, lastMessage } = incoming
       if (prev.lastSeq > lastSeq) {
         lastSeq = prev.lastSeq
         lastMessage = prev.lastMessage
       } else if (prev.lastSeq === lastSeq && prev.lastMessage && lastMessage && prev.lastMessage.id === lastMessage.id) {
         lastMessage = newer(prev.lastMessage, lastMessage)
       }
-      return { ...c, memberReadSeqs, readSeq, lastSeq, lastMessage, unreadCount: Math.max(lastSeq - readSeq, 0) }
+      return { ...c, memberReadSeqs, readSeq, lastSeq, lastMessage, lastEventSeq, unreadCount: Math.max(lastSeq - readSeq, 0) }
     }),
   )
 }

@@ -87,6 +87,13 @@ describe('the conversation list while its first fetch is in flight', () => {
     expect(shown().map((c) => c.id)).toEqual(['c1'])
   })
 
+  it('does not put an older rename over a response that is already past it', async () => {
+    apply({ type: 'conversation.updated', conversationId: 'g1', userId: bob.id, changes: { title: 'Second', updatedAt: '2026-01-02T00:00:00.000Z' }, cursor: 'g1:e7', eventSeq: 7 })
+    list.answer([conv({ id: 'g1', kind: 'group', title: 'Third', ownerId: ana.id, lastEventSeq: 8 })])
+    await until('the list landed', () => observer.getCurrentResult().isSuccess)
+    expect(shown()[0]).toMatchObject({ title: 'Third', lastEventSeq: 8 })
+  })
+
   it('applies an event once even when the response already includes it', async () => {
     apply({ type: 'message.created', message: msg(2), cursor: 'k2' })
     list.answer([conv({ lastSeq: 2, lastMessage: msg(2), unreadCount: 2 })])

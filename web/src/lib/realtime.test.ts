@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { msg } from '@/test/fixtures'
+import { conv, msg } from '@/test/fixtures'
 import { RealtimeClient, type RealtimeDeps, type SocketLike, backoffDelay } from './realtime'
-import type { DurableEvent, ServerEvent, SyncPage } from './types'
+import type { DurableEvent, EventsPage, ServerEvent, SyncPage } from './types'
 
 class FakeSocket implements SocketLike {
   readyState = 0
@@ -52,11 +52,25 @@ class Timers {
   }
 }
 
-const flush = () => new Promise((r) => setTimeout(r, 0))
-const created = (seq: number, cursor: string): DurableEvent => ({ type: 'message.created', message: msg(seq), cursor })
+const flush = async (times = 3) => {
+  for (let i = 0; i < times; i++) await new Promise((r) => setTimeout(r, 0))
+}
+
+/** Event `seq` of conversation c1: a new message, with its stable id. */
+const created = (seq: number, id = `c1:e${seq}`): DurableEvent => ({
+  type: 'message.created',
+  message: msg(seq),
+  cursor: id,
+  conversationId: 'c1',
+  eventSeq: seq,
+})
+const seqsOf = (events: ServerEvent[]) => events.map((e) => (e.type === 'message.created' ? e.message.seq : -1))
 
 /** What the fake server answers a catch-up from a cursor: a page, or an error to throw. */
 type SyncAnswer = SyncPage | Error
+/** What it answers GET /api/conversations/{id}/events?after=, keyed `${id}@${after}`; a
+ * function is called when the request arrives (to hold it, or to change the world first). */
+type EventsAnswer = EventsPage | Error | (() => Promise<EventsPage>)
 
 class HttpError extends Error {
   constructor(readonly status: number) {
@@ -64,12 +78,27 @@ class HttpError extends Error {
   }
 }
 
-function setup(syncPages: Record<string, SyncAnswer> = {}, ticketError?: () => Error | null) {
+/** A promise the test settles. */
+function deferred<T>() {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+function setup(
+  syncPages: Record<string, SyncAnswer> = {},
+  ticketError?: () => Error | null,
+  eventsPages: Record<string, EventsAnswer> = {},
+  views: Record<string, number> = {},
+) {
   const sockets: FakeSocket[] = []
   const applied: ServerEvent[] = []
   const hellos: boolean[] = []
   const statuses: string[] = []
   const syncCalls: string[] = []
+  const eventsCalls: string[] = []
   const errors: unknown[] = []
   let tickets = 0
   const timers = new Timers()
@@ -87,6 +116,15 @@ function setup(syncPages: Record<string, SyncAnswer> = {}, ticketError?: () => E
       if (page instanceof Error) throw page
       return page
     },
+    fetchEvents: async (conversationId, after) => {
+      const key = `${conversationId}@${after}`
+      eventsCalls.push(key)
+      const page = eventsPages[key]
+      if (!page) throw new Error(`unexpected events fetch ${key}`)
+      if (page instanceof Error) throw page
+      return typeof page === 'function' ? page() : page
+    },
+    knownEventSeq: (conversationId) => views[conversationId],
     isFatal: (err) => err instanceof HttpError && err.status === 401,
     isCursorRejected: (err) => err instanceof HttpError && err.status >= 400 && err.status < 500,
     onError: (err) => errors.push(err),
@@ -103,7 +141,7 @@ function setup(syncPages: Record<string, SyncAnswer> = {}, ticketError?: () => E
     clearTimer: timers.clear,
   }
   const client = new RealtimeClient(deps)
-  return { client, deps, sockets, applied, hellos, statuses, syncCalls, timers, errors }
+  return { client, deps, sockets, applied, hellos, statuses, syncCalls, eventsCalls, timers, errors }
 }
 
 describe('backoffDelay', () => {
@@ -116,29 +154,64 @@ describe('backoffDelay', () => {
 })
 
 describe('RealtimeClient', () => {
-  it('takes the cursor from the first hello and applies each durable event once', async () => {
+  it('applies each durable event once and hands ephemeral ones straight through', async () => {
     const { client, sockets, applied, hellos } = setup()
     client.start()
     await flush()
-    sockets[0].hello('c0', ['u-bob'])
+    sockets[0].hello('s0', ['u-bob'])
     expect(client.status).toBe('online')
     expect(hellos).toEqual([false])
-    sockets[0].receive(created(1, 'c1'))
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].receive(created(1))
+    sockets[0].receive(created(1))
     sockets[0].receive({ type: 'typing', conversationId: 'c1', userId: 'u-bob', isTyping: true })
-    expect(applied.map((e) => e.type)).toEqual(['message.created', 'typing'])
-    expect(client.cursor).toBe('c1')
+    await flush()
+    expect(applied.map((e) => e.type).sort()).toEqual(['message.created', 'typing'])
   })
 
-  it('reconnects with backoff and a fresh ticket, catches up from the last cursor, and skips what it has', async () => {
-    const { client, sockets, applied, hellos, syncCalls, timers } = setup({
-      c1: { events: [created(2, 'c2'), created(3, 'c3')], cursor: 'c3', hasMore: true },
-      c3: { events: [created(4, 'c4')], cursor: 'c4', hasMore: false },
+  it('resumes from the resume cursor of the hello and the sync pages, never from an applied event', async () => {
+    const { client, sockets, applied, syncCalls, timers, errors } = setup({
+      s0: { events: [created(1), created(2), created(3)], cursor: 's3', hasMore: false },
+      s3: { events: [created(4), created(5)], cursor: 's5', hasMore: false },
     })
     client.start()
     await flush()
-    sockets[0].hello('c0')
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    sockets[0].receive(created(2))
+    await flush()
+    expect(client.resumeCursor).toBe('s0') // live events do not move it
+
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('s9')
+    await flush()
+    expect(syncCalls).toEqual(['s0'])
+    expect(client.resumeCursor).toBe('s3') // the sync page's cursor
+
+    sockets[1].receive(created(4))
+    await flush()
+    expect(client.resumeCursor).toBe('s3')
+    sockets[1].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[2].hello('s10')
+    await flush()
+    expect(syncCalls).toEqual(['s0', 's3']) // not from 'c1:e4'
+    expect(seqsOf(applied)).toEqual([1, 2, 3, 4, 5])
+    expect(errors).toEqual([])
+  })
+
+  it('reconnects with backoff and a fresh ticket, catches up page by page, and applies an event seen live and in sync once', async () => {
+    const { client, sockets, applied, hellos, syncCalls, timers } = setup({
+      s0: { events: [created(2), created(3)], cursor: 's3', hasMore: true },
+      s3: { events: [created(4)], cursor: 's4', hasMore: false },
+    })
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    await flush()
 
     sockets[0].close(1006)
     expect(client.status).toBe('reconnecting')
@@ -147,26 +220,160 @@ describe('RealtimeClient', () => {
     expect(sockets[1].url).toContain('ticket=t2')
 
     // The server pushes live events while the client is still catching up.
-    sockets[1].hello('c5')
+    sockets[1].hello('s5')
     expect(client.status).toBe('syncing')
-    sockets[1].receive(created(4, 'c4')) // also in the sync page: must be skipped
-    sockets[1].receive(created(5, 'c5'))
-    await flush()
+    sockets[1].receive(created(4)) // also in the sync page: must be skipped
+    sockets[1].receive(created(5))
     await flush()
 
-    expect(syncCalls).toEqual(['c1', 'c3'])
+    expect(syncCalls).toEqual(['s0', 's3'])
     expect(hellos).toEqual([false, true])
-    const seqs = applied.map((e) => (e.type === 'message.created' ? e.message.seq : -1))
-    expect(seqs).toEqual([1, 2, 3, 4, 5])
+    expect(seqsOf(applied)).toEqual([1, 2, 3, 4, 5])
     expect(client.status).toBe('online')
-    expect(client.cursor).toBe('c5')
+    expect(client.resumeCursor).toBe('s4')
+  })
+
+  it('fills a gap from the conversation\'s events before applying the frames that came after it', async () => {
+    const held = deferred<EventsPage>()
+    const { client, sockets, applied, eventsCalls, errors } = setup({}, undefined, {
+      'c1@1': () => held.promise,
+      'c1@2': { events: [created(3)], hasMore: false, lastEventSeq: 4 },
+    })
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1)) // the first event of c1 we see: its place is learnt
+    sockets[0].receive(created(3)) // event 2 never came
+    sockets[0].receive(created(4))
+    await flush()
+    expect(eventsCalls).toEqual(['c1@1'])
+    expect(seqsOf(applied)).toEqual([1]) // 3 and 4 wait for the gap
+
+    held.resolve({ events: [created(2)], hasMore: true, lastEventSeq: 4 })
+    await flush()
+    expect(eventsCalls).toEqual(['c1@1', 'c1@2']) // every page
+    expect(seqsOf(applied)).toEqual([1, 2, 3, 4])
+    expect(errors).toEqual([])
+  })
+
+  it('applies out-of-order live frames once each, in order, starting from the view the app holds', async () => {
+    const { client, sockets, applied, eventsCalls } = setup(
+      {},
+      undefined,
+      { 'c1@5': { events: [created(6), created(7)], hasMore: false, lastEventSeq: 7 } },
+      { c1: 5 }, // the conversation list says c1 is at event 5
+    )
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(7))
+    sockets[0].receive(created(6))
+    sockets[0].receive(created(8))
+    await flush()
+    expect(eventsCalls).toEqual(['c1@5'])
+    expect(seqsOf(applied)).toEqual([6, 7, 8])
+  })
+
+  it('hands over a message at or below the view\'s sequence that it has not applied: the message pages may lack it', async () => {
+    const { client, sockets, applied, eventsCalls } = setup({}, undefined, {}, { c1: 8 })
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    // The list was fetched after message 7 was sent but before its frame reached us.
+    sockets[0].receive(created(7))
+    sockets[0].receive(created(9))
+    await flush()
+    expect(seqsOf(applied)).toEqual([7, 9])
+    expect(eventsCalls).toEqual([])
+  })
+
+  it('takes the place of a change this connection made from its ack, without fetching it', async () => {
+    const { client, sockets, applied, eventsCalls, errors } = setup()
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    await flush()
+    const p = client.request({ action: 'sendMessage', conversationId: 'c1', clientMessageId: 'web:1', body: 'hi' })
+    const { requestId } = sockets[0].sent[0]
+    sockets[0].receive({ type: 'ack', requestId, message: msg(2), cursor: 'c1:e2', conversationId: 'c1', eventSeq: 2 })
+    await expect(p).resolves.toMatchObject({ message: { seq: 2 } })
+    sockets[0].receive(created(3))
+    await flush()
+    expect(eventsCalls).toEqual([])
+    expect(errors).toEqual([])
+    expect(seqsOf(applied)).toEqual([1, 3])
+    expect(client.knownEventSeq('c1')).toBe(3)
+  })
+
+  it('when a gap cannot be fetched, reports it and resumes on a new connection from the resume cursor', async () => {
+    const down = new HttpError(503)
+    const { client, sockets, applied, errors, timers, syncCalls } = setup(
+      { s0: { events: [created(1), created(2), created(3)], cursor: 's3', hasMore: false } },
+      undefined,
+      { 'c1@1': down },
+    )
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    sockets[0].receive(created(3))
+    await flush()
+    expect(errors).toEqual([down])
+    expect(sockets[0].readyState).toBe(3)
+    expect(client.status).toBe('reconnecting')
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('s9')
+    await flush()
+    expect(syncCalls).toEqual(['s0'])
+    expect(seqsOf(applied)).toEqual([1, 2, 3])
+    expect(client.status).toBe('online')
+  })
+
+  it('forgets the place of a conversation it left, so rejoining it fetches nothing', async () => {
+    const { client, sockets, applied, eventsCalls, errors } = setup()
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    sockets[0].receive({ type: 'member.removed', conversationId: 'c1', userId: 'u-ana', cursor: 'c1:e2', eventSeq: 2 })
+    const again = { ...conv({ lastEventSeq: 40 }) }
+    sockets[0].receive({ type: 'conversation.created', conversation: again, conversationId: 'c1', eventSeq: 40, cursor: 'c1:e40' })
+    await flush()
+    expect(applied.map((e) => e.type)).toEqual(['message.created', 'member.removed', 'conversation.created'])
+    expect(eventsCalls).toEqual([])
+    expect(errors).toEqual([])
+  })
+
+  it('applies our removal from a conversation without fetching what came before it', async () => {
+    const removed: DurableEvent = { type: 'member.removed', conversationId: 'c1', userId: 'u-ana', cursor: 'c1:e9', eventSeq: 9 }
+    const deleted: DurableEvent = { type: 'conversation.deleted', conversationId: 'g1', cursor: 'g1:e7', eventSeq: 7 }
+    const { client, sockets, applied, eventsCalls, errors, timers } = setup(
+      { s0: { events: [removed, deleted], cursor: 's1', hasMore: false } },
+      undefined,
+      {},
+      { c1: 2, g1: 3 },
+    )
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('s9') // we were removed from c1 and g1 was deleted meanwhile
+    await flush()
+    expect(eventsCalls).toEqual([]) // /events would answer 404 to someone no longer in them
+    expect(applied).toEqual([removed, deleted])
+    expect(errors).toEqual([])
+    expect(client.status).toBe('online')
   })
 
   it('backs off further on repeated failures and resets after a hello', async () => {
-    const { client, sockets, timers } = setup({ c0: { events: [], cursor: 'c0', hasMore: false } })
+    const { client, sockets, timers } = setup({ s0: { events: [], cursor: 's0', hasMore: false } })
     client.start()
     await flush()
-    sockets[0].hello('c0')
+    sockets[0].hello('s0')
     sockets[0].close(1006)
     expect(timers.runShortest()).toBe(375)
     await flush()
@@ -176,63 +383,88 @@ describe('RealtimeClient', () => {
     sockets[2].close(1006)
     expect(timers.runShortest()).toBe(1500)
     await flush()
-    sockets[3].hello('c0')
+    sockets[3].hello('s0')
     await flush()
     sockets[3].close(1006)
     expect(timers.runShortest()).toBe(375)
   })
 
-  it('falls back to a full reload when the server refuses the cursor', async () => {
-    const { client, sockets, hellos, timers, errors } = setup({ c1: new HttpError(422) })
+  it('reloads when the server refuses the resume cursor (410), and starts over from the new hello', async () => {
+    const views: Record<string, number> = { c1: 1 }
+    const { client, deps, sockets, hellos, timers, errors, applied, eventsCalls } = setup(
+      { s0: new HttpError(410), s9: { events: [], cursor: 's9', hasMore: false } },
+      undefined,
+      {},
+      views,
+    )
+    // As the app does: the reload invalidates the views it holds, a moment later.
+    deps.onHello = (_h, resumed) => {
+      hellos.push(resumed)
+      if (!resumed) void Promise.resolve().then(() => delete views.c1)
+    }
     client.start()
     await flush()
-    sockets[0].hello('c0')
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].hello('s0')
+    sockets[0].receive(created(2))
+    await flush()
+    views.c1 = 2 // the list the first hello reloaded
     sockets[0].close(1006)
     timers.runShortest()
     await flush()
-    sockets[1].hello('c9')
+    sockets[1].hello('s9')
+    sockets[1].receive(created(30)) // arrives while the refused catch-up is under way
     await flush()
     expect(hellos).toEqual([false, false])
-    expect(client.cursor).toBe('c9')
+    expect(client.resumeCursor).toBe('s9')
     expect(client.status).toBe('online')
+    // What we knew of c1 is as old as the refused cursor: the reload has the rest, no gap.
+    sockets[1].receive(created(31))
+    await flush()
+    expect(eventsCalls).toEqual([])
     expect(errors).toEqual([])
+    expect(seqsOf(applied)).toEqual([2, 30, 31])
+    sockets[1].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[2].hello('s12')
+    await flush()
+    expect(hellos).toEqual([false, false, true]) // resumed from the new hello's cursor
   })
 
   it('retries a catch-up that failed for another reason, from the same cursor, and reports it', async () => {
-    const pages: Record<string, SyncAnswer> = { c1: new HttpError(503) }
+    const pages: Record<string, SyncAnswer> = { s0: new HttpError(503) }
     const { client, sockets, hellos, timers, errors, applied } = setup(pages)
     client.start()
     await flush()
-    sockets[0].hello('c0')
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
     sockets[0].close(1006)
     timers.runShortest()
     await flush()
-    sockets[1].hello('c9')
+    sockets[1].hello('s9')
     await flush()
-    expect(errors).toEqual([pages.c1])
+    expect(errors).toEqual([pages.s0])
     expect(client.status).toBe('reconnecting') // not a reload: the cursor is still good
     expect(sockets[1].readyState).toBe(3)
-    expect(client.cursor).toBe('c1')
-    pages.c1 = { events: [created(2, 'c2')], cursor: 'c2', hasMore: false }
+    expect(client.resumeCursor).toBe('s0')
+    pages.s0 = { events: [created(1), created(2)], cursor: 's2', hasMore: false }
     timers.runShortest()
     await flush()
-    sockets[2].hello('c9')
+    sockets[2].hello('s9')
     await flush()
     expect(hellos).toEqual([false, true])
-    expect(applied.map((e) => (e.type === 'message.created' ? e.message.seq : -1))).toEqual([1, 2])
+    expect(seqsOf(applied)).toEqual([1, 2])
     expect(client.status).toBe('online')
   })
 
   it('reports an event that could not be applied instead of passing it off as an old cursor', async () => {
     const { client, deps, sockets, hellos, timers, errors } = setup({
-      c1: { events: [created(2, 'c2')], cursor: 'c2', hasMore: false },
+      s0: { events: [created(2)], cursor: 's2', hasMore: false },
     })
     client.start()
     await flush()
-    sockets[0].hello('c0')
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
     sockets[0].close(1006)
     const bug = new TypeError('cannot read properties of undefined')
     deps.onEvent = () => {
@@ -240,28 +472,29 @@ describe('RealtimeClient', () => {
     }
     timers.runShortest()
     await flush()
-    sockets[1].hello('c9')
+    sockets[1].hello('s9')
     await flush()
     expect(errors).toEqual([bug])
     expect(hellos).toEqual([false]) // no reload that would hide it
-    expect(client.cursor).toBe('c1')
+    expect(client.resumeCursor).toBe('s0')
     expect(client.status).toBe('reconnecting')
   })
 
-  it('resolves requests with their ack, records the ack cursor, and rejects them on disconnect', async () => {
+  it('resolves requests with their ack, records the ack\'s event id, and rejects them on disconnect', async () => {
     const { client, sockets, applied } = setup()
     client.start()
     await flush()
-    sockets[0].hello('c0')
+    sockets[0].hello('s0')
     const p = client.request({ action: 'sendMessage', conversationId: 'c1', clientMessageId: 'web:1', body: 'hi' })
     const frame = sockets[0].sent[0]
     expect(frame.action).toBe('sendMessage')
-    sockets[0].receive({ type: 'ack', requestId: frame.requestId, message: msg(1), cursor: 'c1' })
+    sockets[0].receive({ type: 'ack', requestId: frame.requestId, message: msg(1), cursor: 'c1:e1', conversationId: 'c1', eventSeq: 1 })
     await expect(p).resolves.toMatchObject({ message: { seq: 1 } })
-    // Our other device's echo of the same change, if it ever came here, is skipped by cursor.
-    sockets[0].receive(created(1, 'c1'))
+    // Our other device's echo of the same change, if it ever came here, is skipped by its id.
+    sockets[0].receive(created(1))
+    await flush()
     expect(applied).toEqual([])
-    expect(client.hasApplied('c1')).toBe(true)
+    expect(client.hasApplied('c1:e1')).toBe(true)
 
     const q = client.request({ action: 'markRead', conversationId: 'c1', seq: 1 })
     sockets[0].close(1006)
@@ -273,7 +506,7 @@ describe('RealtimeClient', () => {
     const { client, sockets } = setup()
     client.start()
     await flush()
-    sockets[0].hello('c0')
+    sockets[0].hello('s0')
     const p = client.request({ action: 'sendMessage', conversationId: 'nope', clientMessageId: 'web:2', body: 'x' })
     sockets[0].receive({ type: 'error', requestId: sockets[0].sent[0].requestId, error: { code: 'not_found', message: 'No such conversation' } })
     await expect(p).rejects.toMatchObject({ code: 'not_found' })
@@ -284,7 +517,7 @@ describe('RealtimeClient', () => {
     const { client, sockets, timers } = setup({}, () => (sessionGone ? new HttpError(401) : null))
     client.start()
     await flush()
-    sockets[0].hello('c0')
+    sockets[0].hello('s0')
     sessionGone = true
     sockets[0].close(1006)
     expect(client.status).toBe('reconnecting')
@@ -296,15 +529,15 @@ describe('RealtimeClient', () => {
   })
 
   it('stops for good when the session ends during a catch-up', async () => {
-    const { client, sockets, timers, errors } = setup({ c1: new HttpError(401) })
+    const { client, sockets, timers, errors } = setup({ s0: new HttpError(401) })
     client.start()
     await flush()
-    sockets[0].hello('c0')
-    sockets[0].receive(created(1, 'c1'))
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
     sockets[0].close(1006)
     timers.runShortest()
     await flush()
-    sockets[1].hello('c9')
+    sockets[1].hello('s9')
     await flush()
     expect(client.status).toBe('stopped')
     expect(timers.queue).toEqual([])
@@ -323,7 +556,7 @@ describe('RealtimeClient', () => {
     down = false
     timers.runShortest()
     await flush()
-    sockets[0].hello('c0')
+    sockets[0].hello('s0')
     expect(client.status).toBe('online')
   })
 })

@@ -2,15 +2,19 @@
  * The WebSocket client core, free of React: one connection per signed-in tab.
  *
  * Contract:
- * - durable events (those with a `cursor`) reach `onEvent` at most once per cursor, in the
- *   order the server sent them; after a reconnect, everything after the newest applied cursor
- *   is fetched from GET /api/sync (until hasMore is false) before buffered live events;
+ * - durable events reach `onEvent` at most once per event id (`cursor`), and within one
+ *   conversation in event-sequence order: a live event past a gap in its conversation's
+ *   `eventSeq` waits (with every event after it) until the conversation's missing events have
+ *   been fetched from its /events and applied;
+ * - the resume cursor comes from the first hello and from each /api/sync page, never from an
+ *   applied event; after a reconnect, /api/sync is read from it until hasMore is false before
+ *   buffered live events; a refused cursor (410) means a full reload from the new hello;
  * - reconnects use exponential backoff with jitter and a fresh ticket every time;
  * - `request` resolves with the server's ack (or rejects on an error frame, a timeout or a
  *   disconnect), so callers can fall back to REST.
  */
-import type { AckFrame, ClientFrame, DurableEvent, ErrorFrame, HelloFrame, ServerEvent, SyncPage } from './types'
-import { isDurable } from './types'
+import type { AckFrame, ClientFrame, DurableEvent, ErrorFrame, EventsPage, HelloFrame, ServerEvent, SyncPage } from './types'
+import { conversationOf, eventSeqOf, isDurable } from './types'
 
 export type ConnectionStatus = 'idle' | 'connecting' | 'syncing' | 'online' | 'reconnecting' | 'stopped'
 
@@ -28,6 +32,11 @@ export interface RealtimeDeps {
   getTicket(): Promise<string>
   url(ticket: string): string
   fetchSync(since: string): Promise<SyncPage>
+  /** One page of a conversation's events with eventSeq > `after`, oldest first. */
+  fetchEvents(conversationId: string, after: number): Promise<EventsPage>
+  /** The `lastEventSeq` of a current view of the conversation the app holds (REST), if any:
+   * where gap detection starts for a conversation no event has been seen of yet. */
+  knownEventSeq?(conversationId: string): number | undefined
   createSocket(url: string): SocketLike
   onEvent(event: ServerEvent): void
   /** `resumed` is false on the first connection (and after a failed catch-up): the caller
@@ -40,9 +49,10 @@ export interface RealtimeDeps {
   /** The ticket (or a catch-up page) could not be had because the session is gone: stop
    * reconnecting. */
   isFatal?(err: unknown): boolean
-  /** The server refused the cursor itself (a 4xx answer to the catch-up): reload instead of
-   * resuming. Any other catch-up failure (network, 5xx, an event that could not be applied)
-   * is reported through `onError` and retried on a fresh connection from the same cursor. */
+  /** The server refused the cursor itself (410 expired, or another 4xx answer to /api/sync):
+   * reload instead of resuming. Any other failure to catch up or to fill a gap (network, 5xx,
+   * an event that could not be applied) is reported through `onError` and retried on a fresh
+   * connection from the same resume cursor. */
   isCursorRejected?(err: unknown): boolean
   /** A failure the client recovered from by retrying; default `console.error`. */
   onError?(err: unknown): void
@@ -67,6 +77,10 @@ interface Pending {
   timer: unknown
 }
 
+/** What waits to be applied, in arrival order: a live event, or the place in its
+ * conversation's sequence of a change this connection made (its ack stands for the event). */
+type Queued = { event: DurableEvent } | { acked: { conversationId: string; eventSeq: number } }
+
 const OPEN = 1
 const MAX_REMEMBERED_CURSORS = 5000
 
@@ -77,16 +91,27 @@ export function backoffDelay(attempt: number, random: () => number): number {
 
 export class RealtimeClient {
   status: ConnectionStatus = 'idle'
-  /** The newest durable cursor applied; null until the first hello. */
-  cursor: string | null = null
+  /** Where a catch-up starts: from the first hello, then each /api/sync page; null until
+   * the first hello. Applying a live event does not move it. */
+  resumeCursor: string | null = null
   private readonly applied = new Set<string>()
   private readonly appliedOrder: string[] = []
+  /** Per conversation, the eventSeq up to which nothing is missing as far as we know. */
+  private readonly eventSeqs = new Map<string, number>()
   private socket: SocketLike | null = null
   private attempt = 0
   private retryTimer: unknown = null
   private pingTimer: unknown = null
   private pending = new Map<string, Pending>()
-  private buffer: DurableEvent[] | null = null
+  private queue: Queued[] = []
+  /** The queue waits while the connection catches up from /api/sync. */
+  private syncing = false
+  /** The socket whose queue is being worked through (one worker per connection). */
+  private pumping: SocketLike | null = null
+  /** After a reload the app's views are being fetched again: until the events buffered
+   * meanwhile are applied, their old `lastEventSeq`s would only start needless gap fetches. */
+  private seedsPaused = false
+  private meId: string | null = null
   private nextRequestId = 1
   private generation = 0
   private readonly deps: RealtimeDeps
@@ -116,6 +141,7 @@ export class RealtimeClient {
     this.clearTimer(this.pingTimer)
     const socket = this.socket
     this.socket = null
+    this.dropQueue()
     if (socket) {
       socket.onclose = null
       socket.onmessage = null
@@ -152,7 +178,7 @@ export class RealtimeClient {
       }, this.deps.requestTimeoutMs ?? 10_000)
       this.pending.set(requestId, {
         resolve: (ack) => {
-          if (ack.cursor) this.markApplied(ack.cursor)
+          this.noteAck(ack, socket)
           resolve(ack)
         },
         reject,
@@ -162,9 +188,14 @@ export class RealtimeClient {
     })
   }
 
-  /** True if this cursor was already applied (so the event must be skipped). */
+  /** True if this event id was already applied (so the event must be skipped). */
   hasApplied(cursor: string): boolean {
     return this.applied.has(cursor)
+  }
+
+  /** The eventSeq up to which the conversation has nothing missing, as far as we know. */
+  knownEventSeq(conversationId: string): number | undefined {
+    return this.eventSeqs.get(conversationId) ?? (this.seedsPaused ? undefined : this.deps.knownEventSeq?.(conversationId))
   }
 
   private setStatus(status: ConnectionStatus): void {
@@ -181,18 +212,123 @@ export class RealtimeClient {
       const old = this.appliedOrder.shift()
       if (old !== undefined) this.applied.delete(old)
     }
-    this.cursor = cursor
   }
 
-  private deliver(event: DurableEvent): void {
-    if (this.applied.has(event.cursor)) return
+  private noteSeq(conversationId: string, eventSeq: number): void {
+    this.eventSeqs.set(conversationId, Math.max(this.knownEventSeq(conversationId) ?? eventSeq, eventSeq))
+  }
+
+  /** An ack is the event for the connection that made the change: record its id now, and
+   * its place in the sequence in turn with the events before it. */
+  private noteAck(ack: AckFrame, socket: SocketLike): void {
+    if (ack.cursor) this.markApplied(ack.cursor)
+    if (ack.conversationId && typeof ack.eventSeq === 'number' && this.socket === socket) {
+      this.queue.push({ acked: { conversationId: ack.conversationId, eventSeq: ack.eventSeq } })
+      void this.pump()
+    }
+  }
+
+  /** Hand one event to the app. An event at or below the known eventSeq that is not a
+   * known duplicate is still handed over: a REST view's lastEventSeq says the view has it,
+   * not that the loaded message pages do, and the cache's writers are idempotent. */
+  private apply(event: DurableEvent): void {
     this.deps.onEvent(event)
     this.markApplied(event.cursor)
+    const conversationId = conversationOf(event)
+    if (conversationId === undefined) return
+    const seq = eventSeqOf(event)
+    if (this.endsConversation(event)) this.eventSeqs.delete(conversationId)
+    else if (seq !== undefined) this.noteSeq(conversationId, seq)
+  }
+
+  /** The conversation is gone for us: nothing before this event matters any more (and its
+   * /events would answer 404). */
+  private endsConversation(event: DurableEvent): boolean {
+    return event.type === 'conversation.deleted' || (event.type === 'member.removed' && event.userId === this.meId)
+  }
+
+  /** Apply `event` unless it is a duplicate, first filling any gap before it in its
+   * conversation. Throws when the gap could not be fetched or an event not applied. */
+  private async accept(event: DurableEvent, socket: SocketLike): Promise<void> {
+    if (this.applied.has(event.cursor)) return
+    const conversationId = conversationOf(event)
+    const seq = eventSeqOf(event)
+    if (conversationId !== undefined && seq !== undefined && !this.endsConversation(event)) {
+      const known = this.knownEventSeq(conversationId)
+      if (known !== undefined && seq > known + 1) {
+        await this.fillGap(conversationId, known, socket)
+        if (this.socket !== socket || this.applied.has(event.cursor)) return
+      }
+    }
+    this.apply(event)
+  }
+
+  /** Apply the conversation's events after `after`, every page. */
+  private async fillGap(conversationId: string, after: number, socket: SocketLike): Promise<void> {
+    let from = after
+    for (let guard = 0; guard < 10_000; guard++) {
+      const page = await this.deps.fetchEvents(conversationId, from)
+      if (this.socket !== socket) return
+      for (const event of page.events) {
+        const seq = eventSeqOf(event)
+        if (this.applied.has(event.cursor)) {
+          if (seq !== undefined) this.noteSeq(conversationId, seq)
+        } else this.apply(event)
+        if (seq !== undefined) from = Math.max(from, seq)
+      }
+      if (!page.hasMore || page.events.length === 0) return
+    }
+  }
+
+  /** Work through the queue of this connection, one item at a time, unless it is catching
+   * up. A failure ends the connection: the next one resumes from the resume cursor, which
+   * no live event has moved, so /api/sync returns whatever was not applied. */
+  private async pump(): Promise<void> {
+    const socket = this.socket
+    if (!socket || this.syncing || this.pumping === socket) return
+    this.pumping = socket
+    try {
+      while (this.socket === socket && !this.syncing) {
+        const item = this.queue.shift()
+        if (!item) {
+          this.seedsPaused = false
+          break
+        }
+        if ('event' in item) await this.accept(item.event, socket)
+        else {
+          const { conversationId, eventSeq } = item.acked
+          const known = this.knownEventSeq(conversationId)
+          // Only a step forward: past a gap, the next event fetches it (skipping this id).
+          if (known === undefined || eventSeq === known + 1) this.noteSeq(conversationId, eventSeq)
+        }
+      }
+    } catch (err) {
+      this.fail(err, socket)
+    } finally {
+      if (this.pumping === socket) this.pumping = null
+    }
+  }
+
+  private dropQueue(): void {
+    this.queue = []
+    this.syncing = false
+  }
+
+  /** Catching up or applying failed: stop when the session is gone, else report it and
+   * reconnect (with backoff) to resume from the resume cursor. */
+  private fail(err: unknown, socket: SocketLike | null): void {
+    if (this.socket !== socket) return
+    if (this.deps.isFatal?.(err)) {
+      this.stop()
+      return
+    }
+    ;(this.deps.onError ?? console.error)(err)
+    socket?.close(4000, 'catch-up failed')
   }
 
   private async connect(): Promise<void> {
     const gen = this.generation
-    this.setStatus(this.cursor === null && this.attempt === 0 ? 'connecting' : 'reconnecting')
+    this.setStatus(this.resumeCursor === null && this.attempt === 0 ? 'connecting' : 'reconnecting')
     let ticket: string
     try {
       ticket = await this.deps.getTicket()
@@ -221,7 +357,7 @@ export class RealtimeClient {
       if (this.socket !== socket) return
       this.socket = null
       this.clearTimer(this.pingTimer)
-      this.buffer = null
+      this.dropQueue()
       this.failPending(new RequestError('disconnected', 'Connection lost'))
       if (gen === this.generation) this.scheduleReconnect()
     }
@@ -294,8 +430,8 @@ export class RealtimeClient {
       default: {
         const event = frame as unknown as ServerEvent
         if (isDurable(event)) {
-          if (this.buffer) this.buffer.push(event)
-          else this.deliver(event)
+          this.queue.push({ event })
+          void this.pump()
         } else {
           this.deps.onEvent(event)
         }
@@ -305,44 +441,50 @@ export class RealtimeClient {
 
   private async onHello(hello: HelloFrame): Promise<void> {
     const socket = this.socket
+    if (!socket) return
     this.attempt = 0
+    this.meId = hello.userId
     this.deps.onOnline?.(hello.online ?? [])
-    const since = this.cursor
+    const since = this.resumeCursor
     if (since === null) {
-      this.markApplied(hello.cursor)
+      this.resumeCursor = hello.cursor
       this.deps.onHello(hello, false)
-      this.setStatus('online')
-      this.schedulePing()
+      this.goOnline()
       return
     }
     this.setStatus('syncing')
-    this.buffer = []
+    this.syncing = true
     let resumed: boolean | null
     try {
       resumed = await this.catchUp(since, socket)
     } catch (err) {
-      if (this.socket !== socket) return
-      if (this.deps.isFatal?.(err)) {
-        this.stop()
-        return
-      }
-      ;(this.deps.onError ?? console.error)(err)
-      socket?.close(4000, 'catch-up failed') // reconnect with backoff, resume from this.cursor
+      this.fail(err, socket)
       return
     }
     if (resumed === null) return
-    if (!resumed) this.markApplied(hello.cursor) // reload everything from hello's position
-    const buffered = this.buffer ?? []
-    this.buffer = null
+    if (!resumed) {
+      // Reload everything from hello's position; what we knew of each conversation's
+      // sequence is as old as the cursor the server refused.
+      this.resumeCursor = hello.cursor
+      this.eventSeqs.clear()
+      this.seedsPaused = true
+    }
     this.deps.onHello(hello, resumed)
-    for (const event of buffered) this.deliver(event)
-    this.setStatus('online')
-    this.schedulePing()
+    this.goOnline()
   }
 
-  /** Applies every event after `since`, page by page. False when the server refused the
-   * cursor; null when `socket` was replaced meanwhile; throws on any other failure. */
-  private async catchUp(since: string, socket: SocketLike | null): Promise<boolean | null> {
+  /** Live events buffered during the catch-up are applied next, in arrival order. */
+  private goOnline(): void {
+    this.syncing = false
+    this.setStatus('online')
+    this.schedulePing()
+    void this.pump()
+  }
+
+  /** Applies every event after `since`, page by page, moving the resume cursor page by page.
+   * False when the server refused the cursor; null when `socket` was replaced meanwhile;
+   * throws on any other failure. */
+  private async catchUp(since: string, socket: SocketLike): Promise<boolean | null> {
     let cursor = since
     for (let guard = 0; guard < 10_000; guard++) {
       let page: SyncPage
@@ -353,11 +495,14 @@ export class RealtimeClient {
         throw err
       }
       if (this.socket !== socket) return null
-      for (const event of page.events) this.deliver(event)
+      for (const event of page.events) {
+        await this.accept(event, socket)
+        if (this.socket !== socket) return null
+      }
       cursor = page.cursor
+      this.resumeCursor = cursor
       if (!page.hasMore) break
     }
-    this.cursor = cursor
     return true
   }
 }

@@ -12,7 +12,10 @@ type Schemas = components['schemas']
 export type User = Schemas['User'] & { email?: string }
 export type Me = Schemas['Me']
 export type Message = Schemas['Message']
-export type Conversation = Schemas['Conversation']
+/** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
+ * the generated schema says: views from a server older than the sequences, and the ones the
+ * app makes up, have none; the cache then compares nothing and takes the newer view. */
+export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq'> & { lastEventSeq?: number }
 export type MessagePage = Schemas['MessagesResponse']
 export type ConversationPage = Schemas['ConversationsResponse']
 export type Tokens = Schemas['TokensResponse']
@@ -22,36 +25,44 @@ export type SignUpResult = Schemas['SignUpResponse']
 /** The fields of a conversation that a `conversation.updated` changes, with their new values. */
 export type ConversationChanges = Partial<Pick<Conversation, 'title' | 'ownerId' | 'updatedAt'>>
 
-/** Durable events carry a cursor; the same frames come back from GET /api/sync.
+/** Where a durable event sits: `cursor` is the event's stable id (the same live and replayed),
+ * for dropping duplicates only, not a resume point; `eventSeq` is its place in its
+ * conversation's dense event sequence (1, 2, 3, ...). Optional so frames from a server older
+ * than the sequences, and the events the app makes up from REST answers, still type-check. */
+interface Positioned {
+  cursor: string
+  conversationId?: string
+  eventSeq?: number
+}
+
+/** Durable events; the same frames come back from GET /api/sync and from a conversation's
+ * /events.
  *
  * Conversation events carry what changed. A `conversation` in `conversation.updated` or
  * `member.added` is a whole shared view: the newcomer's own `member.added` has one, and so do
- * events recorded by servers before deltas (a /api/sync replay may still return them). */
+ * events recorded by servers before deltas (a /api/sync replay may still return them).
+ * `read` has its own sequence, `receiptSeq`, and no `eventSeq`. */
 export type DurableEvent =
-  | { type: 'message.created' | 'message.updated' | 'message.deleted'; message: Message; cursor: string }
-  | { type: 'read'; conversationId: string; userId: string; seq: number; cursor: string }
-  | { type: 'conversation.created'; conversation: Conversation; cursor: string }
-  | {
+  | ({ type: 'message.created' | 'message.updated' | 'message.deleted'; message: Message } & Positioned)
+  | { type: 'read'; conversationId: string; userId: string; seq: number; receiptSeq?: number; cursor: string }
+  | ({ type: 'conversation.created'; conversation: Conversation } & Positioned)
+  | ({
       type: 'conversation.updated'
-      conversationId?: string
       userId?: string
       changes?: ConversationChanges
       conversation?: Conversation
-      cursor: string
-    }
-  | { type: 'conversation.deleted'; conversationId: string; cursor: string }
-  | {
+    } & Positioned)
+  | ({ type: 'conversation.deleted'; conversationId: string } & Positioned)
+  | ({
       type: 'member.added'
-      conversationId?: string
       userId: string
       member?: User
       role?: 'owner' | 'member'
       readSeq?: number
       updatedAt?: string
       conversation?: Conversation
-      cursor: string
-    }
-  | { type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string; cursor: string }
+    } & Positioned)
+  | ({ type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string } & Positioned)
 
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
@@ -72,7 +83,13 @@ export interface AckFrame {
   requestId?: string | null
   message?: Message
   readSeq?: number
+  /** The change's event id (null when nothing changed, e.g. a retried send). */
   cursor?: string | null
+  conversationId?: string
+  /** send/edit/delete: the change's place in the conversation's event sequence. */
+  eventSeq?: number
+  /** markRead: the marker's place in the conversation's receipt sequence. */
+  receiptSeq?: number
 }
 
 export interface ErrorFrame {
@@ -81,10 +98,19 @@ export interface ErrorFrame {
   error: { code: string; message: string }
 }
 
+/** GET /api/sync: `cursor` is the next resume cursor. */
 export interface SyncPage {
   events: DurableEvent[]
   cursor: string
   hasMore: boolean
+}
+
+/** GET /api/conversations/{id}/events?after=: the conversation's events after `after`,
+ * oldest first, rendered as they are now. */
+export interface EventsPage {
+  events: DurableEvent[]
+  hasMore: boolean
+  lastEventSeq: number
 }
 
 export type ClientFrame =
@@ -97,4 +123,18 @@ export type ClientFrame =
 
 export function isDurable(event: ServerEvent): event is DurableEvent {
   return 'cursor' in event && typeof (event as { cursor?: unknown }).cursor === 'string'
+}
+
+/** The conversation a durable event belongs to (message frames from servers older than the
+ * sequences name it only inside `message`). */
+export function conversationOf(event: DurableEvent): string | undefined {
+  if (event.conversationId) return event.conversationId
+  if ('message' in event) return event.message.conversationId
+  if ('conversation' in event && event.conversation) return event.conversation.id
+  return undefined
+}
+
+/** The event's place in its conversation's event sequence, when it has one. */
+export function eventSeqOf(event: DurableEvent): number | undefined {
+  return event.type === 'read' ? undefined : event.eventSeq
 }

@@ -1,11 +1,11 @@
 import type { QueryClient } from '@tanstack/react-query'
-import { applyEvent, setOnline } from '@/lib/cache'
+import { applyEvent, heldEventSeq, setOnline } from '@/lib/cache'
 import { wsEndpoint } from '@/lib/config'
 import { ApiError, api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import { RealtimeClient, type SocketLike } from '@/lib/realtime'
 import type { RealtimeHandle } from '@/lib/realtime-context'
-import type { SyncPage } from '@/lib/types'
+import type { EventsPage, SyncPage } from '@/lib/types'
 
 export function fetchTicket(): Promise<{ ticket: string; expiresIn: number }> {
   return api<{ ticket: string; expiresIn: number }>('/api/auth/ws-ticket', { method: 'POST' })
@@ -15,6 +15,17 @@ export function fetchSync(since: string): Promise<SyncPage> {
   return api<SyncPage>(`/api/sync?${new URLSearchParams({ since })}`)
 }
 
+/** One page of a conversation's events after `after` (its eventSeq), oldest first. */
+export function fetchEvents(conversationId: string, after: number): Promise<EventsPage> {
+  const params = new URLSearchParams({ after: String(after), limit: '500' })
+  return api<EventsPage>(`/api/conversations/${encodeURIComponent(conversationId)}/events?${params}`)
+}
+
+/** /api/sync refused the resume cursor (410 cursor_expired, 422 a malformed one): reload. */
+export function isCursorRejected(err: unknown): boolean {
+  return err instanceof ApiError && err.status >= 400 && err.status < 500
+}
+
 /** Build the tab's realtime client, writing every event into the query cache. */
 export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
   const listeners = new Set<() => void>()
@@ -22,6 +33,8 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     getTicket: async () => (await fetchTicket()).ticket,
     url: (ticket) => `${wsEndpoint()}?${new URLSearchParams({ ticket })}`,
     fetchSync,
+    fetchEvents,
+    knownEventSeq: (conversationId) => heldEventSeq(qc, conversationId),
     createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
     onEvent: (event) => applyEvent(qc, event, meId),
     onOnline: (online) => setOnline(qc, online),
@@ -36,7 +49,7 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     },
     onStatus: () => listeners.forEach((fn) => fn()),
     isFatal: (err) => err instanceof ApiError && err.status === 401,
-    isCursorRejected: (err) => err instanceof ApiError && err.status >= 400 && err.status < 500,
+    isCursorRejected,
   })
   return {
     client,
