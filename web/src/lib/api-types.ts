@@ -280,6 +280,26 @@ export interface paths {
         patch: operations["rename_api_conversations__conversation_id__patch"];
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Conversation Events
+         * @description The conversation's log after `after` (an `eventSeq`), oldest first, shown as it is now: how a client fills a gap it sees in `eventSeq`. Members only.
+         */
+        get: operations["conversation_events_api_conversations__conversation_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversations/{conversation_id}/members": {
         parameters: {
             query?: never;
@@ -376,7 +396,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sync */
+        /**
+         * Sync
+         * @description Every durable event the caller missed after `since`, as the WebSocket's frames.
+         *
+         *     `since` is a resume cursor: the `cursor` of the previous page or of the WebSocket's
+         *     `hello` (never an event's own `cursor`, which is only its id). `0` starts from nothing:
+         *     each of the caller's conversations comes as one `conversation.created` with the whole
+         *     conversation. Without `since`: no events and the current cursor. Call again with the
+         *     returned cursor until `hasMore` is false.
+         *
+         *     Order is oldest first within each conversation (by `eventSeq`), not across
+         *     conversations. Conversations the caller joined since come whole (`conversation.created`),
+         *     ones they left come as their `member.removed` (or `conversation.deleted`) and nothing
+         *     more; events show messages and titles as they are now. An unknown or expired cursor, or
+         *     one from an older release, gets 410 `cursor_expired`: reload, then start again from a
+         *     fresh cursor.
+         */
         get: operations["sync_api_sync_get"];
         put?: never;
         post?: never;
@@ -443,6 +479,11 @@ export interface components {
             lastMessage: components["schemas"]["Message"] | null;
             /** Lastseq */
             lastSeq: number;
+            /**
+             * Lasteventseq
+             * @description The newest position in the conversation's event log (`eventSeq`) this view includes.
+             */
+            lastEventSeq: number;
             /** Unreadcount */
             unreadCount: number;
             /** Readseq */
@@ -486,6 +527,23 @@ export interface components {
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** EventsResponse */
+        EventsResponse: {
+            /**
+             * Events
+             * @description The conversation's durable event frames after `after`, by `eventSeq`.
+             */
+            events: {
+                [key: string]: unknown;
+            }[];
+            /** Hasmore */
+            hasMore: boolean;
+            /**
+             * Lasteventseq
+             * @description The conversation's newest `eventSeq`.
+             */
+            lastEventSeq: number;
         };
         /** ForgotPasswordRequest */
         ForgotPasswordRequest: {
@@ -668,12 +726,15 @@ export interface components {
         SyncResponse: {
             /**
              * Events
-             * @description Durable event frames, as on the WebSocket, each with its cursor.
+             * @description Durable event frames, as on the WebSocket: each has `conversationId`, its position (`eventSeq`, or `receiptSeq` for `read`) and `cursor`, its id.
              */
             events: {
                 [key: string]: unknown;
             }[];
-            /** Cursor */
+            /**
+             * Cursor
+             * @description The resume cursor for the next call.
+             */
             cursor: string;
             /** Hasmore */
             hasMore: boolean;
@@ -798,6 +859,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -894,6 +964,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -981,6 +1060,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1087,6 +1175,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1179,6 +1276,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1283,6 +1389,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1368,6 +1483,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1469,6 +1593,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1563,6 +1696,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1648,6 +1790,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1751,6 +1902,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1846,6 +2006,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -1933,6 +2102,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2045,6 +2223,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2133,6 +2320,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2236,6 +2432,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2330,6 +2535,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2415,6 +2629,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2520,6 +2743,121 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    conversation_events_api_conversations__conversation_id__events_get: {
+        parameters: {
+            query?: {
+                after?: number;
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventsResponse"];
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2607,6 +2945,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2712,6 +3059,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2798,6 +3154,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2903,6 +3268,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -2994,6 +3368,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3108,6 +3491,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -3203,6 +3595,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -3289,6 +3690,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3395,6 +3805,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Body too large (`payload_too_large`). */
             413: {
                 headers: {
@@ -3483,6 +3902,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state (`conflict`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
