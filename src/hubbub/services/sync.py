@@ -97,7 +97,11 @@ class SyncService:
         encoded = json.dumps(sorted(positions.items()), separators=(",", ":"))
         digest = hashlib.sha256(f"{user_id}\n{encoded}".encode()).digest()[:16]
         snapshot_id = base64.b32encode(digest).decode().rstrip("=").lower()
-        if snapshot_id != previous:
+        # Most connects and syncs find nothing new: their snapshot exists already, and
+        # a read spares them a durable write.
+        if snapshot_id != previous and not await self._store.read(
+            lambda tx: tx.sync.load_snapshot(user_id, snapshot_id) is not None
+        ):
             now = self._clock.now()
             await self._store.write(
                 lambda tx: tx.sync.save_snapshot(
