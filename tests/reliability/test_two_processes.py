@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
+from tests.postgres import PostgresServer
+from tests.reliability.helpers import sharing_postgres
 from tests.support import Account, Api, ServerProcess
 
 SENDS = 30  # per writer
@@ -26,20 +27,8 @@ SENDS = 30  # per writer
 
 @pytest.fixture
 def processes(postgres: PostgresServer, tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    env = {
-        "HUBBUB_DATABASE_URL": postgres.fresh_database_url(),
-        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
-    }
-    started: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            process = ServerProcess(data_dir=tmp_path / name / "data", env=env)
-            process.start()
-            started.append(process)
+    with sharing_postgres(postgres, tmp_path) as started:
         yield started
-    finally:
-        for process in started:
-            process.stop(signal.SIGKILL)
 
 
 @pytest.fixture
