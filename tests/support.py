@@ -428,6 +428,18 @@ class Reader:
         events, self.cursor = await self.api.sync_all(self.account, self.cursor)
         self._keep(events)
 
+    async def follow(self, stop: asyncio.Event, killed: asyncio.Event | None = None) -> None:
+        """Syncs again and again until `stop`, as a device that polls. When a sync is cut
+        by `killed` (its process was killed) it stops, to resume from its last cursor."""
+        while not stop.is_set():
+            try:
+                await self.catch_up()
+            except httpx.HTTPError:
+                if killed is not None and killed.is_set():
+                    return
+                raise
+            await asyncio.sleep(0.05)  # a device polls; it does not spin
+
     def _keep(self, frames: list[dict[str, Any]]) -> None:
         for frame in frames:
             if durable(frame):
@@ -435,7 +447,8 @@ class Reader:
 
     def created(self, conversation_id: str) -> list[str]:
         """The message ids of the kept `message.created` events of a conversation, in
-        the order they came: a message created twice shows twice."""
+        the order they came (for a reader without a socket, the order of the log): a
+        message created twice shows twice."""
         return [
             e["message"]["id"]
             for e in self.events.values()

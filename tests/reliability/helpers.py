@@ -72,9 +72,9 @@ class Deployment:
         self.servers[self.index(n)].stop(sig)
 
     def start(self, n: int) -> None:
-        """Starts process n again if it is stopped (on the same port and data)."""
+        """Starts process n again if it is not running (on the same port and data)."""
         server = self.servers[self.index(n)]
-        if server.process is None:
+        if server.process is None or server.process.poll() is not None:
             server.start()
 
     async def close(self) -> None:

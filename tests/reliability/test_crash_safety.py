@@ -128,19 +128,6 @@ async def _ws_sender(
             raise
 
 
-async def _follow(reader: Reader, killed: asyncio.Event, stop: asyncio.Event) -> None:
-    """A device that syncs again and again while the traffic runs. When the kill of its
-    process cuts a sync it stops, to resume from its last cursor after the restart."""
-    while not stop.is_set():
-        try:
-            await reader.catch_up()
-        except httpx.HTTPError:
-            if killed.is_set():
-                return
-            raise
-        await asyncio.sleep(0.05)  # a device polls; it does not spin
-
-
 async def _until(condition: Callable[[], bool], within: float, what: str) -> None:
     """Polls `condition` until it holds; fails after `within` seconds."""
     deadline = asyncio.get_running_loop().time() + within
@@ -174,7 +161,7 @@ async def _traffic_then_kill(
             sender(d.api(i), people[i], rooms, ledger, tags[i], killed[d.index(i)], stop)
         )
         for i, (sender, _) in enumerate(kinds)
-    ] + [asyncio.create_task(_follow(r, killed[d.apis.index(r.api)], stop)) for r in readers]
+    ] + [asyncio.create_task(r.follow(stop, killed[d.apis.index(r.api)])) for r in readers]
     ws_goal, rest_goal = rng.randint(10, 60), rng.randint(10, 60)
     survivors = [t for i, t in enumerate(tags) if d.index(i) != d.index(victim)]
 
@@ -226,13 +213,16 @@ async def _check_store(
             acked["body"],
         ), (acked, kept)
     # The event log was written in the same transactions: every device, on whichever
-    # process, got one message.created for each stored message and none for anything
-    # else, whichever process stored it.
+    # process, got one message.created for each stored message, in seq order, and none
+    # for anything else, whichever process stored it.
     for reader in readers:
         await reader.catch_up()
         for room in rooms:
-            expected = [m["id"] for m in stored.values() if m["conversationId"] == room]
-            assert sorted(reader.created(room)) == sorted(expected), room
+            expected = sorted(
+                (m for m in stored.values() if m["conversationId"] == room),
+                key=lambda m: int(m["seq"]),
+            )
+            assert reader.created(room) == [m["id"] for m in expected], room
     return len(stored)
 
 

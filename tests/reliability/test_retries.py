@@ -36,8 +36,8 @@ async def _each_device_has_each_message_once(
     deployment: Deployment, readers: list[Reader], *rooms: str
 ) -> None:
     """Each reader, caught up, has had a message.created for exactly the messages of each
-    of its conversations (as another process lists them), and for none of them twice.
-    The readers must have started before the first message of those conversations."""
+    of its conversations (as another process lists them), in their order, and for none
+    of them twice. The readers must have started before the first message there."""
     for reader in readers:
         await reader.catch_up()
         other = deployment.api(deployment.apis.index(reader.api) + 1)
@@ -45,7 +45,7 @@ async def _each_device_has_each_message_once(
             history = await other.history_all(reader.account, room)
             if history is None:  # no longer a member
                 continue
-            assert sorted(reader.created(room)) == sorted(m["id"] for m in history), room
+            assert reader.created(room) == [m["id"] for m in history], room
 
 
 async def test_a_storm_of_concurrent_duplicates_over_rest_and_ws(deployment: Deployment) -> None:
