@@ -51,22 +51,25 @@ class Ledger:
         return sum(cmid.rsplit("-", 1)[0] in tags for cmid in self.acked)
 
 
+@dataclass
+class Traffic:
+    """What a round's senders share: where to send, what they know, when to stop."""
+
+    rooms: list[str]
+    ledger: Ledger
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 async def _rest_sender(
-    api: Api,
-    me: Account,
-    rooms: list[str],
-    ledger: Ledger,
-    tag: str,
-    killed: asyncio.Event,
-    stop: asyncio.Event,
+    api: Api, me: Account, tag: str, killed: asyncio.Event, traffic: Traffic
 ) -> None:
     """Sends until told to stop; only the kill of its process excuses a failed request."""
-    rng = random.Random(tag)
+    rng, ledger = random.Random(tag), traffic.ledger
     for n in itertools.count():
-        if stop.is_set():
+        if traffic.stop.is_set():
             return
         cmid = f"{tag}-{n}"
-        room = rng.choice(rooms)
+        room = rng.choice(traffic.rooms)
         body = f"{me.username} rest {n}"
         ledger.attempted[cmid] = (me, room, body)
         try:
@@ -85,25 +88,19 @@ async def _rest_sender(
 
 
 async def _ws_sender(
-    api: Api,
-    me: Account,
-    rooms: list[str],
-    ledger: Ledger,
-    tag: str,
-    killed: asyncio.Event,
-    stop: asyncio.Event,
+    api: Api, me: Account, tag: str, killed: asyncio.Event, traffic: Traffic
 ) -> None:
     """Sends until told to stop, or until the kill of its process cuts the connection.
     Every reply must be an ack (or a rate limit, waited out); only a connection cut by
     the kill excuses a missing one."""
-    rng = random.Random(tag)
+    rng, ledger = random.Random(tag), traffic.ledger
     try:
         async with open_socket(api, me) as socket_:
             for n in itertools.count():
-                if stop.is_set():
+                if traffic.stop.is_set():
                     return
                 cmid = f"{tag}-{n}"
-                room = rng.choice(rooms)
+                room = rng.choice(traffic.rooms)
                 body = f"{me.username} ws {n}"
                 ledger.attempted[cmid] = (me, room, body)
                 try:
@@ -153,15 +150,13 @@ async def _traffic_then_kill(
     Returns once every sender and reader has stopped."""
     d = deployment
     killed = [asyncio.Event() for _ in d.servers]
-    stop = asyncio.Event()
+    traffic = Traffic(rooms, ledger)
     kinds = [(_ws_sender, "w")] * WS_SENDERS + [(_rest_sender, "h")] * REST_SENDERS
     tags = [f"{tag}{kind}{i}" for i, (_, kind) in enumerate(kinds)]
     tasks = [
-        asyncio.create_task(
-            sender(d.api(i), people[i], rooms, ledger, tags[i], killed[d.index(i)], stop)
-        )
+        asyncio.create_task(sender(d.api(i), people[i], tags[i], killed[d.index(i)], traffic))
         for i, (sender, _) in enumerate(kinds)
-    ] + [asyncio.create_task(r.follow(stop, killed[d.apis.index(r.api)])) for r in readers]
+    ] + [asyncio.create_task(r.follow(traffic.stop, killed[d.apis.index(r.api)])) for r in readers]
     ws_goal, rest_goal = rng.randint(10, 60), rng.randint(10, 60)
     survivors = [t for i, t in enumerate(tags) if d.index(i) != d.index(victim)]
 
@@ -188,7 +183,7 @@ async def _traffic_then_kill(
     finally:
         killed[d.index(victim)].set()
         d.stop(victim, signal.SIGKILL)
-        stop.set()
+        traffic.stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
 
 
