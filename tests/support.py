@@ -387,7 +387,7 @@ async def open_socket(api: Api, account: Account, **kwargs: Any) -> AsyncIterato
         await socket_.close()
 
 
-def durable(frame: dict[str, Any]) -> bool:
+def _durable(frame: dict[str, Any]) -> bool:
     """Whether a frame is an event a client may miss and fetch again (it has an id)."""
     kind = str(frame.get("type", ""))
     return ("." in kind or kind == "read") and frame.get("cursor") is not None
@@ -442,7 +442,7 @@ class Reader:
 
     def _keep(self, frames: list[dict[str, Any]]) -> None:
         for frame in frames:
-            if durable(frame):
+            if _durable(frame):
                 self.events.setdefault(frame["cursor"], frame)
 
     def created(self, conversation_id: str) -> list[str]:

@@ -32,16 +32,14 @@ def own_server(data_dir: Path, **env: str) -> Iterator[ServerProcess]:
 
 
 @contextlib.contextmanager
-def sharing_postgres(
-    postgres: PostgresServer, root: Path, count: int = 2
-) -> Iterator[list[ServerProcess]]:
-    """`count` processes as `own_server` makes them, sharing one fresh PostgreSQL
-    database (so one token secret)."""
+def sharing_postgres(postgres: PostgresServer, root: Path) -> Iterator[list[ServerProcess]]:
+    """Two processes as `own_server` makes them (so one token secret), sharing one
+    fresh PostgreSQL database."""
     url = postgres.fresh_database_url()
     with contextlib.ExitStack() as stack:
         yield [
             stack.enter_context(own_server(root / name / "data", HUBBUB_DATABASE_URL=url))
-            for name in "abcdefgh"[:count]
+            for name in ("a", "b")
         ]
 
 
@@ -68,7 +66,7 @@ class Deployment:
     def api(self, n: int) -> Api:
         return self.apis[self.index(n)]
 
-    def stop(self, n: int, sig: int = signal.SIGKILL) -> None:
+    def stop(self, n: int, sig: int) -> None:
         self.servers[self.index(n)].stop(sig)
 
     def start(self, n: int) -> None:
