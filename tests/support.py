@@ -400,3 +400,72 @@ async def open_socket(api: Api, account: Account, **kwargs: Any) -> AsyncIterato
         yield socket_
     finally:
         await socket_.close()
+
+
+def _durable(frame: dict[str, Any]) -> bool:
+    """Whether a frame is an event a client may miss and fetch again (it has an id)."""
+    kind = str(frame.get("type", ""))
+    return ("." in kind or kind == "read") and frame.get("cursor") is not None
+
+
+class Reader:
+    """One device of `account` that learns what happened through `/api/sync` from a
+    process, as the sync protocol has a client do. Positions are opaque: it resumes only
+    from the cursor of a sync page (or of a hello), never from an event's. An event's
+    cursor is its id: the reader keeps each event once, whether it came live or replayed,
+    so a test sees what the user would see; what it asserts on is `created`."""
+
+    def __init__(
+        self, api: Api, account: Account, cursor: str, socket_: Socket | None = None
+    ) -> None:
+        self.api, self.account, self.cursor, self.socket = api, account, cursor, socket_
+        self.events: dict[str, dict[str, Any]] = {}  # event id -> frame, first seen first
+
+    @classmethod
+    async def now(cls, api: Api, account: Account) -> Reader:
+        """A reader from this moment on: the cursor of a `/api/sync` without `since`."""
+        reply = await api.call("GET", "/sync", account)
+        assert reply.status_code == 200, reply.text
+        return cls(api, account, reply.json()["cursor"])
+
+    @classmethod
+    def on(cls, api: Api, account: Account, socket_: Socket) -> Reader:
+        """A reader that also has the live frames of `socket_` (open on `api`'s process),
+        resuming from its hello's cursor."""
+        hello = next(f for f in socket_.frames if f["type"] == "hello")
+        return cls(api, account, hello["cursor"], socket_)
+
+    async def catch_up(self) -> None:
+        """Keeps the live frames received so far, then syncs from the resume cursor until
+        there are no more pages, keeping the events it has not seen."""
+        if self.socket is not None:
+            self._keep(self.socket.frames)
+        events, self.cursor = await self.api.sync_all(self.account, self.cursor)
+        self._keep(events)
+
+    async def follow(self, stop: asyncio.Event, killed: asyncio.Event | None = None) -> None:
+        """Syncs again and again until `stop`, as a device that polls. When a sync is cut
+        by `killed` (its process was killed) it stops, to resume from its last cursor."""
+        while not stop.is_set():
+            try:
+                await self.catch_up()
+            except httpx.HTTPError:
+                if killed is not None and killed.is_set():
+                    return
+                raise
+            await asyncio.sleep(0.05)  # a device polls; it does not spin
+
+    def _keep(self, frames: list[dict[str, Any]]) -> None:
+        for frame in frames:
+            if _durable(frame):
+                self.events.setdefault(frame["cursor"], frame)
+
+    def created(self, conversation_id: str) -> list[str]:
+        """The message ids of the kept `message.created` events of a conversation, in
+        the order they came (for a reader without a socket, the order of the log): a
+        message created twice shows twice."""
+        return [
+            e["message"]["id"]
+            for e in self.events.values()
+            if e["type"] == "message.created" and e["message"]["conversationId"] == conversation_id
+        ]

@@ -1,46 +1,30 @@
 """Two `hubbub serve` processes sharing one PostgreSQL database, with clients on both.
 
 Live delivery across processes is the scale-out issue's; here a client learns what the
-other process wrote through `/api/sync`: all of it, nothing twice, in each conversation's
-order (`eventSeq`), even
-while both processes write at once and one of them is killed mid-way. Retries of one
-clientMessageId sent to both processes yield one message.
+other process wrote through `/api/sync`: all of it, nothing twice, in order within each
+conversation, while both processes write at once. Retries across the two processes and
+a kill -9 of one of them are the retry and crash-safety suites' (`deployment`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
-from tests.support import Account, Api, ServerProcess
+from tests.postgres import PostgresServer
+from tests.reliability.helpers import sharing_postgres
+from tests.support import Account, Api, Reader, ServerProcess
 
 SENDS = 30  # per writer
 
 
 @pytest.fixture
 def processes(postgres: PostgresServer, tmp_path: Path) -> Iterator[list[ServerProcess]]:
-    env = {
-        "HUBBUB_DATABASE_URL": postgres.fresh_database_url(),
-        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
-    }
-    started: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            process = ServerProcess(data_dir=tmp_path / name / "data", env=env)
-            process.start()
-            started.append(process)
+    with sharing_postgres(postgres, tmp_path) as started:
         yield started
-    finally:
-        for process in started:
-            process.stop(signal.SIGKILL)
 
 
 @pytest.fixture
@@ -49,53 +33,6 @@ async def apis(processes: list[ServerProcess]) -> AsyncIterator[tuple[Api, Api]]
     yield a, b
     await a.close()
     await b.close()
-
-
-class Follower:
-    """A client that syncs incrementally, as a real one does between reconnects."""
-
-    def __init__(self, api: Api, account: Account) -> None:
-        self.api, self.account = api, account
-        self.cursor = ""
-        self.start: dict[str, int] = {}  # conversation -> eventSeq when following began
-        self.events: list[dict[str, Any]] = []
-
-    async def begin(self, rooms: list[str]) -> None:
-        self.cursor = (await self.api.call("GET", "/sync", self.account)).json()["cursor"]
-        for room in rooms:
-            reply = await self.api.call("GET", f"/conversations/{room}", self.account)
-            if reply.status_code == 200:
-                self.start[room] = reply.json()["conversation"]["lastEventSeq"]
-
-    async def sync(self) -> None:
-        events, self.cursor = await self.api.sync_all(self.account, self.cursor)
-        self.events += events
-
-    async def follow(self, done: asyncio.Event) -> None:
-        while not done.is_set():
-            await self.sync()
-            await asyncio.sleep(0)  # let the writers run between polls
-        await self.sync()
-
-    async def check_complete(self) -> list[dict[str, Any]]:
-        """Incremental syncing got exactly each conversation's log after where it began:
-        every entry, once, in order."""
-        for room, start in self.start.items():
-            logged = await self.api.log_all(self.account, room, after=start)
-            got = [e for e in self.events if e["conversationId"] == room]
-            assert [e["eventSeq"] for e in got] == [e["eventSeq"] for e in logged]
-            assert [e["cursor"] for e in got] == [e["cursor"] for e in logged]
-            assert [e["eventSeq"] for e in got] == list(range(start + 1, start + 1 + len(got)))
-        return self.events
-
-
-async def now(api: Api, account: Account) -> str:
-    """A resume cursor for everything so far."""
-    return str((await api.call("GET", "/sync", account)).json()["cursor"])
-
-
-def _created(events: list[dict[str, Any]]) -> list[str]:
-    return [e["message"]["id"] for e in events if e["type"] == "message.created"]
 
 
 async def test_clients_on_both_processes_get_everything_the_other_wrote_once(
@@ -107,104 +44,30 @@ async def test_clients_on_both_processes_get_everything_the_other_wrote_once(
     cy = await b.sign_up()
     group = await a.group(ana, "two processes", bob, cy)
     direct = await b.direct(bob, ana)
-    followers = [Follower(a, ana), Follower(b, cy), Follower(a, bob)]
-    for follower in followers:
-        await follower.begin([group, direct])
-    done = asyncio.Event()
-
-    async def write(api: Api, sender: Account, prefix: str) -> list[str]:
-        ids = []
-        for n in range(SENDS):
-            room = group if n % 3 else direct
-            sent = await api.send(sender, room, f"{prefix} {n}", f"{prefix}-{n}")
-            ids.append(sent["id"])
-        return ids
-
-    following = [asyncio.create_task(f.follow(done)) for f in followers]
-    try:
-        written = await asyncio.gather(write(a, ana, "ana-on-a"), write(b, bob, "bob-on-b"))
-    finally:
-        done.set()
-        await asyncio.gather(*following)
-    ana_ids, bob_ids = written
-    for follower in followers:
-        created = _created(await follower.check_complete())
-        assert len(created) == len(set(created)), "a message arrived twice"
-    # Every user got every message of the conversations they are in, whichever process
-    # took it.
-    everyone = set(ana_ids) | set(bob_ids)
-    in_group = {i for n, i in enumerate(ana_ids) if n % 3} | {
-        i for n, i in enumerate(bob_ids) if n % 3
-    }
-    assert set(_created(followers[0].events)) == everyone  # ana: the group and the direct
-    assert set(_created(followers[2].events)) == everyone  # bob too
-    assert set(_created(followers[1].events)) == in_group  # cy: the group only
-
-
-async def test_one_client_message_id_sent_to_both_processes_is_one_message(
-    apis: tuple[Api, Api],
-) -> None:
-    a, b = apis
-    ana = await a.sign_up()
-    bob = await b.sign_up()
-    room = await a.direct(ana, bob)
-    cursors = {api: {x.id: await now(api, x) for x in (ana, bob)} for api in (a, b)}
-    payload = {"clientMessageId": "both-1", "body": "once"}
-    replies = await asyncio.gather(
-        *(
-            api.call("POST", f"/conversations/{room}/messages", ana, json=payload)
-            for api in (a, b)
-            for _ in range(8)
-        )
-    )
-    assert {r.status_code for r in replies} <= {200, 201}
-    assert [r.status_code for r in replies].count(201) == 1
-    assert len({r.json()["message"]["id"] for r in replies}) == 1
-    for api, account in ((a, bob), (b, bob), (b, ana)):
-        events, _ = await api.sync_all(account, cursors[api][account.id])
-        assert len(_created(events)) == 1
-
-
-async def test_a_process_killed_mid_load_loses_nothing_acked_and_duplicates_nothing(
-    processes: list[ServerProcess], apis: tuple[Api, Api]
-) -> None:
-    a, b = apis
-    ana = await a.sign_up()
-    bob = await b.sign_up()
-    room = await b.direct(bob, ana)
-    cursors = {x.id: await now(b, x) for x in (ana, bob)}
-    acked: dict[str, str] = {}  # clientMessageId -> message id
-    killed = asyncio.Event()
+    # Devices that poll /api/sync while both processes write, each from where it is now.
+    readers = [await Reader.now(a, ana), await Reader.now(b, cy), await Reader.now(a, bob)]
+    stop = asyncio.Event()
+    sent: dict[str, set[str]] = {group: set(), direct: set()}
 
     async def write(api: Api, sender: Account, prefix: str) -> None:
         for n in range(SENDS):
-            cmid = f"{prefix}-{n}"
-            with contextlib.suppress(httpx.HTTPError):
-                reply = await api.call(
-                    "POST",
-                    f"/conversations/{room}/messages",
-                    sender,
-                    json={"clientMessageId": cmid, "body": cmid},
-                )
-                if reply.status_code in (200, 201):
-                    acked[cmid] = reply.json()["message"]["id"]
-            if prefix == "a" and n == SENDS // 3:
-                processes[0].stop(signal.SIGKILL)  # process a dies under load
-                killed.set()
+            room = group if n % 3 else direct
+            sent[room].add((await api.send(sender, room, f"{prefix} {n}", f"{prefix}-{n}"))["id"])
 
-    await asyncio.gather(write(a, ana, "a"), write(b, bob, "b"))
-    assert killed.is_set()
-    processes[0].start()  # back, on the same database
-    # Every send is retried once more through process b (a client that never heard back
-    # retries): acked ones answer the same message, the rest are created once.
-    for n in range(SENDS):
-        cmid = f"a-{n}"
-        sent = await b.send(ana, room, cmid, cmid)
-        if cmid in acked:
-            assert sent["id"] == acked[cmid]
-        acked[cmid] = sent["id"]
-    for api, account in ((a, bob), (b, bob), (a, ana)):
-        events, _ = await api.sync_all(account, cursors[account.id])  # saved in the database
-        created = _created(events)
-        assert len(created) == len(set(created)) == 2 * SENDS
-        assert set(created) == set(acked.values())
+    following = [asyncio.create_task(r.follow(stop)) for r in readers]
+    try:
+        await asyncio.gather(write(a, ana, "ana-on-a"), write(b, bob, "bob-on-b"))
+    finally:
+        stop.set()
+        await asyncio.gather(*following)
+    # Every user got every message of the conversations they are in, whichever process
+    # took it, once, in the conversation's order (as the other process lists it).
+    ana_r, cy_r, bob_r = readers
+    for reader, rooms in ((ana_r, (group, direct)), (cy_r, (group,)), (bob_r, (group, direct))):
+        await reader.catch_up()
+        other = b if reader.api is a else a
+        for room in rooms:
+            history = await other.history_all(reader.account, room)
+            assert history is not None and {m["id"] for m in history} == sent[room]
+            assert reader.created(room) == [m["id"] for m in history]
+    assert cy_r.created(direct) == []

@@ -19,7 +19,8 @@ import hypothesis
 from hypothesis import HealthCheck
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
+from tests.postgres import PostgresServer
+from tests.reliability.helpers import sharing_postgres
 from tests.reliability.test_catch_up import CatchUp, Client
 from tests.support import Account, Api, ServerProcess
 
@@ -90,14 +91,7 @@ class TwoProcessCatchUp(CatchUp):
 def test_sync_on_either_process_equals_a_fresh_fetch(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    env = {
-        "HUBBUB_DATABASE_URL": postgres.fresh_database_url(),
-        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
-    }
-    servers = [ServerProcess(data_dir=tmp_path / name / "data", env=env) for name in "ab"]
-    try:
-        for server in servers:
-            server.start()
+    with sharing_postgres(postgres, tmp_path) as servers:
         TwoProcessCatchUp.servers = servers
         run_state_machine_as_test(
             TwoProcessCatchUp,
@@ -110,6 +104,3 @@ def test_sync_on_either_process_equals_a_fresh_fetch(
                 suppress_health_check=list(HealthCheck),
             ),
         )
-    finally:
-        for server in servers:
-            server.stop(signal.SIGKILL)
