@@ -151,3 +151,14 @@ describe('refetch merging', () => {
     expect(allMessages(mergeMessagePages(live, stale) as MessagesData).map((m) => m.seq)).toEqual([1, 2, 3])
   })
 })
+
+describe('a whole conversation in an event', () => {
+  it('fetches the messages held for it again: a catch-up folds messages into the view', () => {
+    const qc = new QueryClient()
+    qc.setQueryData(keys.messages('c1'), pages({ seqs: [1, 2], hasMore: false }))
+    qc.setQueryData(keys.messages('c2'), pages({ seqs: [1], hasMore: false }))
+    applyEvent(qc, { type: 'conversation.created', conversationId: 'c1', eventSeq: 9, cursor: 'c1:j9', conversation: conv({ id: 'c1', lastSeq: 3 }) }, ana.id)
+    expect(qc.getQueryState(keys.messages('c1'))?.isInvalidated).toBe(true)
+    expect(qc.getQueryState(keys.messages('c2'))?.isInvalidated).toBe(false)
+  })
+})

@@ -370,6 +370,16 @@ export function setOnline(qc: QueryClient, online: string[]): void {
   qc.setQueryData<PresenceState>(keys.presence, next)
 }
 
+/** A whole conversation stands for everything up to its `lastEventSeq`: a catch-up sends one
+ * for a conversation that joined (or re-joined) after the resume cursor, in place of the
+ * messages sent since. So messages already held for it are fetched again, or the open chat
+ * would miss those folded into the view. */
+function refetchMessagesHeld(qc: QueryClient, conversationId: string): void {
+  if (qc.getQueryData(keys.messages(conversationId)) !== undefined) {
+    void qc.invalidateQueries({ queryKey: keys.messages(conversationId) })
+  }
+}
+
 /** A whole view carried by event `eventSeq`: as of that event when it does not say. */
 function atEventSeq(conv: Conversation, eventSeq: number | undefined): Conversation {
   return conv.lastEventSeq === undefined && eventSeq !== undefined ? { ...conv, lastEventSeq: eventSeq } : conv
@@ -398,14 +408,17 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       return
     case 'conversation.created':
       upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
+      refetchMessagesHeld(qc, event.conversation.id)
       return
     case 'conversation.updated':
       if (event.conversation) upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
       else if (event.conversationId && event.changes) applyConversationChanges(qc, event.conversationId, event.changes, event.eventSeq)
       return
     case 'member.added':
-      if (event.conversation) upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
-      else if (event.conversationId && event.member) {
+      if (event.conversation) {
+        upsertConversation(qc, atEventSeq(event.conversation, event.eventSeq), meId)
+        refetchMessagesHeld(qc, event.conversation.id)
+      } else if (event.conversationId && event.member) {
         applyMemberAdded(qc, event.conversationId, event.member, event.readSeq ?? 0, event.updatedAt, event.eventSeq)
       }
       return
