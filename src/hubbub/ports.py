@@ -26,7 +26,6 @@ from hubbub.domain.models import (
     SyncHead,
     User,
 )
-from hubbub.domain.views import JsonObject
 
 T = TypeVar("T")
 
@@ -189,20 +188,11 @@ class ConversationLog(Protocol):
     commit behind it (`docs/design/sync.md`, section 4.5).
     """
 
-    def append(
-        self,
-        conversation_id: str,
-        event_type: str,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        subject_id: str | None = None,
-        message_id: str | None = None,
-        detail: JsonObject | None = None,
-    ) -> int | None:
+    def append(self, entry: LogEntry) -> int | None:
         """Adds one to the conversation's `last_event_seq` and records the entry at
-        that position, atomically; returns it (None if the conversation is gone).
-        Locks the conversation's row until the transaction ends, like `lock`."""
+        that position (whatever `entry.event_seq` says), atomically; returns it (None if
+        the conversation is gone). Locks the conversation's row until the transaction
+        ends, like `lock`."""
         ...
 
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:

@@ -19,7 +19,7 @@ import pytest
 
 from hubbub.adapters.postgres import PostgresStore
 from hubbub.domain.errors import Conflict
-from hubbub.domain.models import User
+from hubbub.domain.models import LogEntry, User
 from hubbub.ports import WRITE_ATTEMPTS, RefreshToken, Transaction
 from tests.contract.test_store import conversation, seed
 from tests.postgres import PostgresServer, settings_on_postgres
@@ -78,12 +78,12 @@ async def test_sync_never_skips_an_event_committed_out_of_allocation_order(
     pause = Pause()
 
     def first(tx: Transaction) -> int | None:
-        position = tx.log.append("c1", "first", T0)
+        position = tx.log.append(LogEntry("c1", "first", T0))
         pause.here()
         return position
 
     def second(tx: Transaction) -> int | None:
-        return tx.log.append("c1", "second", T0)
+        return tx.log.append(LogEntry("c1", "second", T0))
 
     one = asyncio.create_task(store.write(first))
     try:
@@ -111,7 +111,7 @@ async def test_writers_of_different_conversations_never_wait_for_each_other(
     pause = Pause()
 
     def first(tx: Transaction) -> int | None:
-        position = tx.log.append("c1", "first", T0)
+        position = tx.log.append(LogEntry("c1", "first", T0))
         pause.here()
         return position
 
@@ -119,7 +119,7 @@ async def test_writers_of_different_conversations_never_wait_for_each_other(
     try:
         await pause.until_reached()
         other = await asyncio.wait_for(
-            store.write(lambda tx: tx.log.append("c2", "other", T0)), DEADLINE
+            store.write(lambda tx: tx.log.append(LogEntry("c2", "other", T0))), DEADLINE
         )
         committed = await store.read(lambda tx: tx.log.after("c2", 0, 10))
     finally:
@@ -224,13 +224,13 @@ async def test_connections_the_server_dropped_are_replaced_not_failed(
     """A database restart or failover drops every pooled connection; the next requests
     must get fresh ones, not fail one by one."""
     await seed(store)
-    await store.write(lambda tx: tx.log.append("c1", "before", T0))
+    await store.write(lambda tx: tx.log.append(LogEntry("c1", "before", T0)))
     with psycopg.connect(postgres.url("postgres"), autocommit=True) as db:
         db.execute(
             b"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             b" WHERE datname = 'hubbub' AND pid <> pg_backend_pid()"
         )
-    position = await store.write(lambda tx: tx.log.append("c1", "after", T0))
+    position = await store.write(lambda tx: tx.log.append(LogEntry("c1", "after", T0)))
     seen = await store.read(lambda tx: tx.log.after("c1", 0, 10))
     assert [e.type for e in seen] == ["before", "after"] and seen[-1].event_seq == position
 
@@ -281,7 +281,7 @@ async def test_a_write_that_keeps_deadlocking_gives_up_with_a_plain_conflict(
 
     def always_deadlocks(tx: Transaction) -> None:
         runs.append(1)
-        tx.log.append("c1", "never kept", T0)
+        tx.log.append(LogEntry("c1", "never kept", T0))
         raise psycopg.errors.DeadlockDetected("deadlock detected; Process 1 waits for ShareLock")
 
     await seed(store)

@@ -13,6 +13,7 @@ from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
+    LogEntry,
     Membership,
     Message,
     Role,
@@ -79,7 +80,7 @@ async def test_a_failed_write_leaves_no_trace(store: Store) -> None:
     def half_done(tx: Transaction) -> None:
         tx.users.insert(user(9, "ghost"))
         tx.messages.insert(message("c1", 1))
-        tx.log.append("c1", "message.created", T0, message_id="c1-m1")
+        tx.log.append(LogEntry("c1", "message.created", T0, message_id="c1-m1"))
         tx.log.record_receipt("c1", "u1")
         tx.members.remove("c1", "u2")
         raise RuntimeError("crash mid-transaction")
@@ -152,16 +153,22 @@ async def test_message_pages(store: Store) -> None:
 async def test_each_conversation_has_its_own_dense_log_of_references(store: Store) -> None:
     await seed(store)
     appended = [
-        await store.write(lambda tx, c=c: tx.log.append(c, "message.created", T0, actor_id="u1"))
+        await store.write(
+            lambda tx, c=c: tx.log.append(LogEntry(c, "message.created", T0, actor_id="u1"))
+        )
         for c in ("c1", "c2", "c1")
     ]
     assert appended == [1, 1, 2]  # per conversation, no deployment-wide counter
     await store.write(
         lambda tx: tx.log.append(
-            "c2", "member.removed", T0, actor_id="u1", subject_id="u3", detail={"ownerId": "u1"}
+            LogEntry(
+                "c2", "member.removed", T0, actor_id="u1", subject_id="u3", detail={"ownerId": "u1"}
+            )
         )
     )
-    assert await store.write(lambda tx: tx.log.append("c9", "message.created", T0)) is None
+    assert (
+        await store.write(lambda tx: tx.log.append(LogEntry("c9", "message.created", T0))) is None
+    )
     entries = await store.read(lambda tx: tx.log.after("c2", 0, 10))
     assert [(e.event_seq, e.type, e.subject_id, e.detail) for e in entries] == [
         (1, "message.created", None, {}),
@@ -230,7 +237,9 @@ async def test_sync_snapshots_are_kept_per_user_newest_first(store: Store) -> No
 async def test_deleting_a_conversation_removes_its_members_and_messages(store: Store) -> None:
     await seed(store)
     await store.write(lambda tx: tx.messages.insert(message("c1", 1)))
-    await store.write(lambda tx: tx.log.append("c1", "message.created", T0, message_id="c1-m1"))
+    await store.write(
+        lambda tx: tx.log.append(LogEntry("c1", "message.created", T0, message_id="c1-m1"))
+    )
     await store.write(lambda tx: tx.log.record_receipt("c1", "u1"))
     await store.write(lambda tx: tx.conversations.delete("c1"))
     assert await store.read(lambda tx: tx.log.after("c1", 0, 10)) == []
@@ -253,7 +262,7 @@ async def test_on_commit_runs_in_commit_order(store: Store) -> None:
         # The conversation's log position tells the commit order: it grows with every
         # commit. (Writers that overlap, as on PostgreSQL, may commit in another order
         # than they began.)
-        await store.write(lambda tx: tx.log.append("c1", "n", T0) or 0, seen.append)
+        await store.write(lambda tx: tx.log.append(LogEntry("c1", "n", T0)) or 0, seen.append)
 
     await asyncio.gather(*(one(n) for n in range(50)))
     assert len(seen) == 50 and seen == sorted(seen)

@@ -29,7 +29,6 @@ from hubbub.domain.models import (
     SyncHead,
     User,
 )
-from hubbub.domain.views import JsonObject
 from hubbub.ports import WRITE_ATTEMPTS, CodePurpose, Credential, LostRace, RefreshToken, Session
 
 T = TypeVar("T")
@@ -316,26 +315,13 @@ class _Log:
     def __init__(self, state: _State, journal: _Journal) -> None:
         self._s, self._j = state, journal
 
-    def append(
-        self,
-        conversation_id: str,
-        event_type: str,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        subject_id: str | None = None,
-        message_id: str | None = None,
-        detail: JsonObject | None = None,
-    ) -> int | None:
-        current = self._s.conversations.get(conversation_id)
+    def append(self, entry: LogEntry) -> int | None:
+        current = self._s.conversations.get(entry.conversation_id)
         if current is None:
             return None
         seq = current.last_event_seq + 1
-        self._j.put(self._s.conversations, conversation_id, replace(current, last_event_seq=seq))
-        entry = LogEntry(
-            conversation_id, seq, event_type, at, actor_id, subject_id, message_id, detail or {}
-        )
-        self._j.append(self._s.logs[conversation_id], entry)
+        self._j.put(self._s.conversations, current.id, replace(current, last_event_seq=seq))
+        self._j.append(self._s.logs[current.id], replace(entry, event_seq=seq))
         return seq
 
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:

@@ -46,26 +46,22 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
 import psycopg
 import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from hubbub.adapters.postgres_schema import require_current
+from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
-    LogEntry,
     Membership,
     Message,
-    ReadMarker,
     Role,
-    SyncHead,
     User,
 )
-from hubbub.domain.views import JsonObject
 from hubbub.ports import WRITE_ATTEMPTS, Credential, LostRace, RefreshToken
 
 T = TypeVar("T")
@@ -133,19 +129,6 @@ def _message(row: Row) -> Message:
         created_at=row["created_at"],
         edited_at=row["edited_at"],
         deleted=row["deleted"],
-    )
-
-
-def _entry(row: Row) -> LogEntry:
-    return LogEntry(
-        conversation_id=row["conversation_id"],
-        event_seq=row["event_seq"],
-        type=row["type"],
-        at=row["created_at"],
-        actor_id=row["actor_id"],
-        subject_id=row["subject_id"],
-        message_id=row["message_id"],
-        detail=orjson.loads(row["detail"]) if row["detail"] else {},
     )
 
 
@@ -515,135 +498,24 @@ class _Messages(_Repo):
         return [_message(row) for row in reversed(rows)]
 
 
-class _Log(_Repo):
-    def append(
-        self,
-        conversation_id: str,
-        event_type: str,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        subject_id: str | None = None,
-        message_id: str | None = None,
-        detail: JsonObject | None = None,
-    ) -> int | None:
-        # The row lock this takes orders the conversation's entries (module docstring).
-        row = self._one(
-            "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = %s"
-            " RETURNING last_event_seq",
-            conversation_id,
-        )
-        if row is None:
-            return None
-        seq = int(row["last_event_seq"])
-        self._count(
-            "INSERT INTO conversation_events VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            conversation_id,
-            seq,
-            event_type,
-            actor_id,
-            subject_id,
-            message_id,
-            orjson.dumps(detail) if detail else None,
-            at,
-        )
-        return seq
+class _Statements(_Repo):
+    """How `sql_sync` runs its statements here (timestamps are TIMESTAMPTZ)."""
 
-    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
-        rows = self._all(
-            "SELECT * FROM conversation_events WHERE conversation_id = %s AND event_seq > %s"
-            " ORDER BY event_seq LIMIT %s",
-            conversation_id,
-            event_seq,
-            limit,
-        )
-        return [_entry(row) for row in rows]
+    def one(self, sql: str, *args: Any) -> Row | None:
+        return self._one(sql, *args)
 
-    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
-        row = self._one(
-            "SELECT * FROM conversation_events WHERE conversation_id = %s AND subject_id = %s"
-            " AND type = 'member.removed' ORDER BY event_seq DESC LIMIT 1",
-            conversation_id,
-            user_id,
-        )
-        return _entry(row) if row else None
+    def all(self, sql: str, *args: Any) -> list[Row]:
+        return self._all(sql, *args)
 
-    def record_receipt(self, conversation_id: str, user_id: str) -> int:
-        row = self._one(
-            "INSERT INTO conversation_receipts AS r VALUES (%s, 1) ON CONFLICT (conversation_id)"
-            " DO UPDATE SET last_receipt_seq = r.last_receipt_seq + 1 RETURNING last_receipt_seq",
-            conversation_id,
-        )
-        assert row is not None
-        seq = int(row["last_receipt_seq"])
-        self._count(
-            "UPDATE members SET receipt_seq = %s WHERE conversation_id = %s AND user_id = %s",
-            seq,
-            conversation_id,
-            user_id,
-        )
-        return seq
+    def run(self, sql: str, *args: Any) -> int:
+        return self._count(sql, *args)
 
-    def read_markers_after(
-        self, conversation_id: str, receipt_seq: int, limit: int
-    ) -> list[ReadMarker]:
-        rows = self._all(
-            "SELECT user_id, read_seq, receipt_seq FROM members"
-            " WHERE conversation_id = %s AND receipt_seq > %s ORDER BY receipt_seq LIMIT %s",
-            conversation_id,
-            receipt_seq,
-            limit,
-        )
-        return [ReadMarker(row["user_id"], row["read_seq"], row["receipt_seq"]) for row in rows]
+    def stamp(self, moment: datetime) -> datetime:
+        return moment
 
-
-class _Sync(_Repo):
-    def heads(self, user_id: str) -> list[SyncHead]:
-        rows = self._all(
-            "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
-            " COALESCE(r.last_receipt_seq, 0) AS last_receipt_seq FROM members m"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
-            " WHERE m.user_id = %s",
-            user_id,
-        )
-        return [
-            SyncHead(
-                row["conversation_id"],
-                row["joined_event_seq"],
-                row["last_event_seq"],
-                row["last_receipt_seq"],
-            )
-            for row in rows
-        ]
-
-    def save_snapshot(
-        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
-    ) -> None:
-        self._count(
-            "INSERT INTO sync_snapshots VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, snapshot_id)"
-            " DO UPDATE SET saved_at = excluded.saved_at",
-            user_id,
-            snapshot_id,
-            positions,
-            at,
-        )
-        self._count(
-            "DELETE FROM sync_snapshots WHERE user_id = %s AND snapshot_id NOT IN"
-            " (SELECT snapshot_id FROM sync_snapshots WHERE user_id = %s"
-            " ORDER BY saved_at DESC LIMIT %s)",
-            user_id,
-            user_id,
-            keep,
-        )
-
-    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
-        row = self._one(
-            "SELECT positions FROM sync_snapshots WHERE user_id = %s AND snapshot_id = %s",
-            user_id,
-            snapshot_id,
-        )
-        return str(row["positions"]) if row else None
+    def moment(self, stored: Any) -> datetime:
+        assert isinstance(stored, datetime)
+        return stored
 
 
 class _Credentials(_Repo):
@@ -822,8 +694,8 @@ class PostgresTransaction:
         self.conversations = _Conversations(db, writing=writing)
         self.members = _Members(db)
         self.messages = _Messages(db)
-        self.log = _Log(db)
-        self.sync = _Sync(db)
+        self.log = SqlLog(_Statements(db))
+        self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
 

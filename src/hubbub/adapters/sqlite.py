@@ -22,22 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
+from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
     ConversationKind,
-    LogEntry,
     Membership,
     Message,
-    ReadMarker,
     Role,
-    SyncHead,
     User,
 )
-from hubbub.domain.views import JsonObject
 from hubbub.ports import WRITE_ATTEMPTS, Credential, LostRace, RefreshToken
 
 T = TypeVar("T")
@@ -101,19 +96,6 @@ def _message(row: sqlite3.Row) -> Message:
         created_at=_dt(row["created_at"]),
         edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
         deleted=bool(row["deleted"]),
-    )
-
-
-def _entry(row: sqlite3.Row) -> LogEntry:
-    return LogEntry(
-        conversation_id=row["conversation_id"],
-        event_seq=row["event_seq"],
-        type=row["type"],
-        at=_dt(row["created_at"]),
-        actor_id=row["actor_id"],
-        subject_id=row["subject_id"],
-        message_id=row["message_id"],
-        detail=orjson.loads(row["detail"]) if row["detail"] else {},
     )
 
 
@@ -451,121 +433,23 @@ class _Messages(_Repo):
         return [_message(row) for row in reversed(rows)]
 
 
-class _Log(_Repo):
-    def append(
-        self,
-        conversation_id: str,
-        event_type: str,
-        at: datetime,
-        *,
-        actor_id: str | None = None,
-        subject_id: str | None = None,
-        message_id: str | None = None,
-        detail: JsonObject | None = None,
-    ) -> int | None:
-        row = self._one(
-            "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = ?"
-            " RETURNING last_event_seq",
-            conversation_id,
-        )
-        if row is None:
-            return None
-        seq = int(row[0])
-        self._db.execute(
-            "INSERT INTO conversation_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                seq,
-                event_type,
-                actor_id,
-                subject_id,
-                message_id,
-                orjson.dumps(detail) if detail else None,
-                _ts(at),
-            ),
-        )
-        return seq
+class _Statements(_Repo):
+    """How `sql_sync` runs its statements here: `?` placeholders, text timestamps."""
 
-    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
-        rows = self._all(
-            "SELECT * FROM conversation_events WHERE conversation_id = ? AND event_seq > ?"
-            " ORDER BY event_seq LIMIT ?",
-            conversation_id,
-            event_seq,
-            limit,
-        )
-        return [_entry(row) for row in rows]
+    def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        return self._one(sql.replace("%s", "?"), *args)
 
-    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
-        row = self._one(
-            "SELECT * FROM conversation_events WHERE conversation_id = ? AND subject_id = ?"
-            " AND type = 'member.removed' ORDER BY event_seq DESC LIMIT 1",
-            conversation_id,
-            user_id,
-        )
-        return _entry(row) if row else None
+    def all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        return self._all(sql.replace("%s", "?"), *args)
 
-    def record_receipt(self, conversation_id: str, user_id: str) -> int:
-        row = self._one(
-            "INSERT INTO conversation_receipts VALUES (?, 1) ON CONFLICT (conversation_id)"
-            " DO UPDATE SET last_receipt_seq = last_receipt_seq + 1 RETURNING last_receipt_seq",
-            conversation_id,
-        )
-        assert row is not None
-        seq = int(row[0])
-        self._db.execute(
-            "UPDATE members SET receipt_seq = ? WHERE conversation_id = ? AND user_id = ?",
-            (seq, conversation_id, user_id),
-        )
-        return seq
+    def run(self, sql: str, *args: Any) -> int:
+        return self._db.execute(sql.replace("%s", "?"), args).rowcount
 
-    def read_markers_after(
-        self, conversation_id: str, receipt_seq: int, limit: int
-    ) -> list[ReadMarker]:
-        rows = self._all(
-            "SELECT user_id, read_seq, receipt_seq FROM members"
-            " WHERE conversation_id = ? AND receipt_seq > ? ORDER BY receipt_seq LIMIT ?",
-            conversation_id,
-            receipt_seq,
-            limit,
-        )
-        return [ReadMarker(row[0], row[1], row[2]) for row in rows]
+    def stamp(self, moment: datetime) -> str:
+        return _ts(moment)
 
-
-class _Sync(_Repo):
-    def heads(self, user_id: str) -> list[SyncHead]:
-        rows = self._all(
-            "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
-            " COALESCE(r.last_receipt_seq, 0) FROM members m"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
-            " WHERE m.user_id = ?",
-            user_id,
-        )
-        return [SyncHead(row[0], row[1], row[2], row[3]) for row in rows]
-
-    def save_snapshot(
-        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
-    ) -> None:
-        self._db.execute(
-            "INSERT INTO sync_snapshots VALUES (?, ?, ?, ?) ON CONFLICT (user_id, snapshot_id)"
-            " DO UPDATE SET saved_at = excluded.saved_at",
-            (user_id, snapshot_id, positions, _ts(at)),
-        )
-        self._db.execute(
-            "DELETE FROM sync_snapshots WHERE user_id = ? AND snapshot_id NOT IN"
-            " (SELECT snapshot_id FROM sync_snapshots WHERE user_id = ?"
-            " ORDER BY saved_at DESC LIMIT ?)",
-            (user_id, user_id, keep),
-        )
-
-    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
-        row = self._one(
-            "SELECT positions FROM sync_snapshots WHERE user_id = ? AND snapshot_id = ?",
-            user_id,
-            snapshot_id,
-        )
-        return str(row[0]) if row else None
+    def moment(self, stored: Any) -> datetime:
+        return _dt(str(stored))
 
 
 class _Credentials(_Repo):
@@ -720,8 +604,8 @@ class SqliteTransaction:
         self.conversations = _Conversations(db)
         self.members = _Members(db)
         self.messages = _Messages(db)
-        self.log = _Log(db)
-        self.sync = _Sync(db)
+        self.log = SqlLog(_Statements(db))
+        self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
 

@@ -85,9 +85,9 @@ class LogEntry:
     """
 
     conversation_id: str
-    event_seq: int
     type: str
     at: datetime
+    event_seq: int = 0  # assigned by the log when the entry is appended
     actor_id: str | None = None
     subject_id: str | None = None
     message_id: str | None = None

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from hubbub.domain.errors import NotFound
 from hubbub.domain.events import Delivery, Origin, at_position
-from hubbub.domain.models import Conversation, Membership
+from hubbub.domain.models import Conversation, LogEntry, Membership
 from hubbub.domain.views import JsonObject, conversation_view
 from hubbub.ports import EventPublisher, Store, Transaction
 
@@ -58,15 +58,16 @@ def record(
     transaction: a reference to what changed, never its text) and returns its
     `eventSeq` with the delivery to publish after the commit. The size of this write
     does not depend on how many members hear of it."""
-    event_seq = tx.log.append(
+    entry = LogEntry(
         conversation_id,
         str(payload["type"]),
         at,
         actor_id=actor_id,
         subject_id=subject_id,
         message_id=message_id,
-        detail=detail,
+        detail=detail or {},
     )
+    event_seq = tx.log.append(entry)
     if event_seq is None:
         raise NotFound("Conversation not found.")
     frame = at_position(payload, conversation_id, event_seq)

@@ -1,0 +1,184 @@
+"""The conversation logs, read receipts and sync snapshots in SQL: one implementation of
+`ConversationLog` and `SyncState` for SQLite and PostgreSQL, whose SQL for them is the
+same (upserts, RETURNING, row values). Each adapter hands it a `Statements`: how to run
+a statement on its connection and how it stores a moment.
+
+Statements are written with `%s` placeholders; SQLite's `Statements` turns them into `?`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from hubbub.domain.models import LogEntry, ReadMarker, SyncHead
+
+
+class Row(Protocol):
+    """A result row, read by column name (a `sqlite3.Row`, a psycopg dict row)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+class Statements(Protocol):
+    def one(self, sql: str, *args: Any) -> Row | None: ...
+    def all(self, sql: str, *args: Any) -> Sequence[Row]: ...
+    def run(self, sql: str, *args: Any) -> int:
+        """Runs a statement that returns no rows; the number of rows it changed."""
+        ...
+
+    def stamp(self, moment: datetime) -> Any:
+        """A moment as this database stores it."""
+        ...
+
+    def moment(self, stored: Any) -> datetime: ...
+
+
+class SqlLog:
+    """`ConversationLog`: a position is taken by incrementing the conversation's counter
+    (`UPDATE ... RETURNING`), which locks its row until the transaction ends, so a
+    conversation's entries commit in the order of their positions."""
+
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
+
+    def append(self, entry: LogEntry) -> int | None:
+        row = self._sql.one(
+            "UPDATE conversations SET last_event_seq = last_event_seq + 1 WHERE id = %s"
+            " RETURNING last_event_seq",
+            entry.conversation_id,
+        )
+        if row is None:
+            return None
+        seq = int(row["last_event_seq"])
+        self._sql.run(
+            "INSERT INTO conversation_events (conversation_id, event_seq, type, actor_id,"
+            " subject_id, message_id, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            entry.conversation_id,
+            seq,
+            entry.type,
+            entry.actor_id,
+            entry.subject_id,
+            entry.message_id,
+            orjson.dumps(entry.detail) if entry.detail else None,
+            self._sql.stamp(entry.at),
+        )
+        return seq
+
+    def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
+        rows = self._sql.all(
+            "SELECT * FROM conversation_events WHERE conversation_id = %s AND event_seq > %s"
+            " ORDER BY event_seq LIMIT %s",
+            conversation_id,
+            event_seq,
+            limit,
+        )
+        return [self._entry(row) for row in rows]
+
+    def last_removal(self, conversation_id: str, user_id: str) -> LogEntry | None:
+        row = self._sql.one(
+            "SELECT * FROM conversation_events WHERE conversation_id = %s AND subject_id = %s"
+            " AND type = 'member.removed' ORDER BY event_seq DESC LIMIT 1",
+            conversation_id,
+            user_id,
+        )
+        return self._entry(row) if row else None
+
+    def record_receipt(self, conversation_id: str, user_id: str) -> int:
+        row = self._sql.one(
+            "INSERT INTO conversation_receipts AS r (conversation_id, last_receipt_seq)"
+            " VALUES (%s, 1) ON CONFLICT (conversation_id)"
+            " DO UPDATE SET last_receipt_seq = r.last_receipt_seq + 1 RETURNING last_receipt_seq",
+            conversation_id,
+        )
+        assert row is not None
+        seq = int(row["last_receipt_seq"])
+        self._sql.run(
+            "UPDATE members SET receipt_seq = %s WHERE conversation_id = %s AND user_id = %s",
+            seq,
+            conversation_id,
+            user_id,
+        )
+        return seq
+
+    def read_markers_after(
+        self, conversation_id: str, receipt_seq: int, limit: int
+    ) -> list[ReadMarker]:
+        rows = self._sql.all(
+            "SELECT user_id, read_seq, receipt_seq FROM members"
+            " WHERE conversation_id = %s AND receipt_seq > %s ORDER BY receipt_seq LIMIT %s",
+            conversation_id,
+            receipt_seq,
+            limit,
+        )
+        return [ReadMarker(row["user_id"], row["read_seq"], row["receipt_seq"]) for row in rows]
+
+    def _entry(self, row: Row) -> LogEntry:
+        return LogEntry(
+            conversation_id=row["conversation_id"],
+            type=row["type"],
+            at=self._sql.moment(row["created_at"]),
+            event_seq=row["event_seq"],
+            actor_id=row["actor_id"],
+            subject_id=row["subject_id"],
+            message_id=row["message_id"],
+            detail=orjson.loads(row["detail"]) if row["detail"] else {},
+        )
+
+
+class SqlSync:
+    """`SyncState`."""
+
+    def __init__(self, sql: Statements) -> None:
+        self._sql = sql
+
+    def heads(self, user_id: str) -> list[SyncHead]:
+        rows = self._sql.all(
+            "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
+            " COALESCE(r.last_receipt_seq, 0) AS last_receipt_seq FROM members m"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
+            " WHERE m.user_id = %s",
+            user_id,
+        )
+        return [
+            SyncHead(
+                row["conversation_id"],
+                row["joined_event_seq"],
+                row["last_event_seq"],
+                row["last_receipt_seq"],
+            )
+            for row in rows
+        ]
+
+    def save_snapshot(
+        self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
+    ) -> None:
+        self._sql.run(
+            "INSERT INTO sync_snapshots (user_id, snapshot_id, positions, saved_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, snapshot_id)"
+            " DO UPDATE SET saved_at = excluded.saved_at",
+            user_id,
+            snapshot_id,
+            positions,
+            self._sql.stamp(at),
+        )
+        self._sql.run(
+            "DELETE FROM sync_snapshots WHERE user_id = %s AND snapshot_id NOT IN"
+            " (SELECT snapshot_id FROM sync_snapshots WHERE user_id = %s"
+            " ORDER BY saved_at DESC LIMIT %s)",
+            user_id,
+            user_id,
+            keep,
+        )
+
+    def load_snapshot(self, user_id: str, snapshot_id: str) -> str | None:
+        row = self._sql.one(
+            "SELECT positions FROM sync_snapshots WHERE user_id = %s AND snapshot_id = %s",
+            user_id,
+            snapshot_id,
+        )
+        return str(row["positions"]) if row else None
