@@ -67,6 +67,17 @@ async def blocked_or_done(postgres: PostgresServer, task: Awaitable[object]) -> 
         await asyncio.sleep(0.01)
 
 
+def holding_position_in_c1(pause: Pause) -> Callable[[Transaction], int | None]:
+    """A transaction that takes c1's next log position, then waits at `pause`."""
+
+    def first(tx: Transaction) -> int | None:
+        position = tx.log.append(LogEntry("c1", "first", T0))
+        pause.here()
+        return position
+
+    return first
+
+
 async def test_sync_never_skips_an_event_committed_out_of_allocation_order(
     store: PostgresStore, postgres: PostgresServer
 ) -> None:
@@ -77,15 +88,10 @@ async def test_sync_never_skips_an_event_committed_out_of_allocation_order(
     await seed(store)
     pause = Pause()
 
-    def first(tx: Transaction) -> int | None:
-        position = tx.log.append(LogEntry("c1", "first", T0))
-        pause.here()
-        return position
-
     def second(tx: Transaction) -> int | None:
         return tx.log.append(LogEntry("c1", "second", T0))
 
-    one = asyncio.create_task(store.write(first))
+    one = asyncio.create_task(store.write(holding_position_in_c1(pause)))
     try:
         await pause.until_reached()
         two = asyncio.create_task(store.write(second))
@@ -109,13 +115,7 @@ async def test_writers_of_different_conversations_never_wait_for_each_other(
     uncommitted, one in c2 commits."""
     await seed(store)
     pause = Pause()
-
-    def first(tx: Transaction) -> int | None:
-        position = tx.log.append(LogEntry("c1", "first", T0))
-        pause.here()
-        return position
-
-    one = asyncio.create_task(store.write(first))
+    one = asyncio.create_task(store.write(holding_position_in_c1(pause)))
     try:
         await pause.until_reached()
         other = await asyncio.wait_for(
