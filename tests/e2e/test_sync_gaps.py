@@ -61,6 +61,7 @@ def test_a_dropped_message_is_fetched_from_the_conversation_log(new_page: NewPag
 
 def test_messages_delivered_out_of_order_show_once_in_order(new_page: NewPage) -> None:
     ana, bob, proxy, _ = _chatting(new_page)
+    gap_fetches = requests_to(ana, "/events?after=")
 
     proxy.hold(message_created("two"))
     proxy.hold(message_created("three"))
@@ -75,7 +76,27 @@ def test_messages_delivered_out_of_order_show_once_in_order(new_page: NewPage) -
     send(bob, "four")  # and the next one is simply applied
     expect(messages(ana).filter(has_text="four")).to_have_count(1)
     assert bodies(ana) == ["one", "two", "three", "four"]
+    # "three" came first, past a gap: one fetch fills it; the late "two" is then a duplicate.
+    assert len(gap_fetches) == 1, gap_fetches
     expect(ana.get_by_test_id("connection-status")).to_have_attribute("data-status", "online")
+    assert proxy.connections == 1
+
+
+def test_own_sends_take_their_place_in_the_sequence_without_gap_fetches(new_page: NewPage) -> None:
+    """Ana's own sends are acked on her socket: each ack stands for its event, so Bob's
+    reply after them is the next in the sequence, not a gap."""
+    ana, bob, proxy, _ = _chatting(new_page)
+    gap_fetches = requests_to(ana, "/events")
+
+    send(ana, "mine 1")
+    send(ana, "mine 2")
+    preview(ana, "Bob Stone", "You: mine 2")  # acked
+    expect(messages(bob).filter(has_text="mine 2")).to_have_count(1)
+    send(bob, "reply")
+
+    expect(messages(ana).filter(has_text="reply")).to_have_count(1)
+    assert bodies(ana) == ["one", "mine 1", "mine 2", "reply"]
+    assert gap_fetches == []
     assert proxy.connections == 1
 
 
