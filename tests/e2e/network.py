@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Page, WebSocketRoute
+from playwright.sync_api import APIResponse, Page, Route, WebSocketRoute
 
 Frame = dict[str, Any]
 
@@ -95,3 +95,35 @@ class SocketProxy:
 
     def restore(self) -> None:
         self.blocked = False
+
+
+class HeldRequests:
+    """Holds the page's first request matching `pattern`: with `answer_now`, the server
+    answers it at once (an answer older than what follows); otherwise it reaches the server
+    only on `release`. The page gets the answer on `release`; later requests pass."""
+
+    def __init__(self, page: Page, pattern: str, method: str, *, answer_now: bool) -> None:
+        self.page = page
+        self.method = method
+        self.answer_now = answer_now
+        self.held: list[tuple[Route, APIResponse | None]] = []
+        self.released = False
+        page.route(pattern, self._route)
+
+    def _route(self, route: Route) -> None:
+        if route.request.method != self.method or self.released or self.held:
+            route.fallback()
+            return
+        self.held.append((route, route.fetch() if self.answer_now else None))
+
+    def wait_until_held(self) -> None:
+        wait_until(self.page, lambda: self.held, "the request was made", timeout=30)
+
+    def release(self) -> None:
+        self.released = True
+        for route, response in self.held:
+            if response is None:
+                route.continue_()
+            else:
+                route.fulfill(response=response)
+        self.held.clear()

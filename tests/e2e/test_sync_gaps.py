@@ -22,7 +22,7 @@ from tests.e2e.helpers import (
     preview,
     send,
 )
-from tests.e2e.network import SocketProxy, message_created, requests_to
+from tests.e2e.network import HeldRequests, SocketProxy, message_created, requests_to
 
 pytestmark = pytest.mark.browser
 
@@ -100,8 +100,9 @@ def test_own_sends_take_their_place_in_the_sequence_without_gap_fetches(new_page
     assert proxy.connections == 1
 
 
-def test_an_expired_resume_cursor_reloads_everything(new_page: NewPage) -> None:
-    ana, bob, proxy, a = _chatting(new_page)
+def _expire_resume_cursors(page: Page) -> list[str]:
+    """Every /api/sync?since= of the page is answered 410 cursor_expired; returns the
+    addresses asked."""
     refused: list[str] = []
 
     def expired(route: Route) -> None:
@@ -111,7 +112,23 @@ def test_an_expired_resume_cursor_reloads_everything(new_page: NewPage) -> None:
             json={"error": {"code": "cursor_expired", "message": "Sync cursor expired"}},
         )
 
-    ana.route(re.compile(r"/api/sync\?since="), expired)
+    page.route(re.compile(r"/api/sync\?since="), expired)
+    return refused
+
+
+def _rename(page: Page, title: str) -> None:
+    page.get_by_role("button", name="Group settings").click()
+    settings = page.get_by_role("dialog")
+    settings.get_by_label("Group name").fill(title)
+    settings.get_by_role("button", name="Rename").click()
+    expect(page.get_by_test_id("conversation-title")).to_have_text(title)
+    page.keyboard.press("Escape")
+    expect(settings).to_have_count(0)
+
+
+def test_an_expired_resume_cursor_reloads_everything(new_page: NewPage) -> None:
+    ana, bob, proxy, a = _chatting(new_page)
+    refused = _expire_resume_cursors(ana)
     proxy.cut()
     status = ana.get_by_test_id("connection-status")
     expect(status).not_to_have_attribute("data-status", "online")
@@ -189,3 +206,34 @@ def test_a_group_lost_while_offline_disappears_without_gap_fetches(
     assert gap_fetches == []  # /events of a group she is not in would answer 404
     assert len(syncs) == 1, syncs
     assert proxy.connections == connections + 1  # no reconnect loop
+
+
+def test_renames_arriving_while_the_list_reloads_win_over_its_older_answer(
+    new_page: NewPage,
+) -> None:
+    """After a refused cursor Ana's list is loaded again. Its answer is taken at once and
+    handed to the page only after Bob has renamed a group twice (live): the newer title
+    must stay, while the answer's other news (a group made while she was away) is shown."""
+    ana, bob, proxy, a = _chatting(new_page)
+    create_group(bob, "Title 1", {a: "Ana Lima"})
+    expect(chat_link(ana, "Title 1")).to_have_count(1)
+    _expire_resume_cursors(ana)
+    proxy.cut()
+    status = ana.get_by_test_id("connection-status")
+    expect(status).not_to_have_attribute("data-status", "online")
+    create_group(bob, "Made while away", {a: "Ana Lima"})
+    open_chat(bob, "Title 1")
+    listing = HeldRequests(ana, "**/api/conversations?*", "GET", answer_now=True)
+
+    proxy.restore()
+    listing.wait_until_held()
+    expect(status).to_have_attribute("data-status", "online")
+    _rename(bob, "Title 2")
+    expect(chat_link(ana, "Title 2")).to_have_count(1)
+    _rename(bob, "Title 3")
+    expect(chat_link(ana, "Title 3")).to_have_count(1)
+
+    listing.release()  # the list as it was before the renames
+    expect(chat_link(ana, "Made while away")).to_have_count(1)  # the answer landed
+    expect(chat_link(ana, "Title 3")).to_have_count(1)
+    expect(chat_link(ana, "Title 1")).to_have_count(0)
