@@ -74,3 +74,28 @@ def test_catch_up_after_losing_the_socket(new_page: NewPage) -> None:
     expect(messages(ana).filter(has_text="five")).to_have_count(1)
     assert bodies(ana) == [*expected, "five"]
     assert bodies(bob) == [*expected, "five"]
+
+
+def test_catch_up_of_one_message_in_a_chat_started_after_the_resume_cursor(
+    new_page: NewPage,
+) -> None:
+    """Bob started the chat after Ana's resume cursor was taken, so her catch-up brings it
+    as one whole view (`conversation.created` at the chat's latest eventSeq), not as the
+    events she missed. One event past what she has is not a gap in that case: the view
+    stands for it, and her open chat still needs the message."""
+    ana, bob = new_page(), new_page()
+    switch = SocketProxy(ana)
+    ana_and_bob(ana, bob, "one")
+    open_chat(ana, "Bob Stone")
+    expect(messages(ana).filter(has_text="one")).to_have_count(1)
+    status = ana.get_by_test_id("connection-status")
+
+    switch.cut()
+    expect(status).not_to_have_attribute("data-status", "online")
+    send(bob, "two")
+    expect(messages(bob).filter(has_text="two")).to_have_count(1)
+    switch.restore()
+
+    expect(status).to_have_attribute("data-status", "online")
+    expect(messages(ana).filter(has_text="two")).to_have_count(1)
+    assert bodies(ana) == ["one", "two"]
