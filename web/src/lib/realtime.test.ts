@@ -258,6 +258,31 @@ describe('RealtimeClient', () => {
     expect(errors).toEqual([])
   })
 
+  it('fetches what a catch-up\'s whole view of a conversation it holds stands for, even one event ahead', async () => {
+    // c1 began after the resume cursor s0: the catch-up brings it as one view at eventSeq 2,
+    // the message we missed (2) is in c1's log, not in the page.
+    const view: DurableEvent = { type: 'conversation.created', conversation: conv({ lastEventSeq: 2 }), conversationId: 'c1', eventSeq: 2, cursor: 'c1:j2' }
+    const { client, sockets, applied, eventsCalls, timers, errors } = setup(
+      { s0: { events: [view], cursor: 's1', hasMore: false } },
+      undefined,
+      { 'c1@1': { events: [created(2)], hasMore: false, lastEventSeq: 2 } },
+    )
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].receive(created(1))
+    await flush()
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('s9')
+    await flush()
+    expect(eventsCalls).toEqual(['c1@1'])
+    expect(applied.map((e) => ('cursor' in e ? e.cursor : e.type))).toEqual(['c1:e1', 'c1:e2', 'c1:j2'])
+    expect(errors).toEqual([])
+    expect(client.status).toBe('online')
+  })
+
   it('applies out-of-order live frames once each, in order, starting from the view the app holds', async () => {
     const { client, sockets, applied, eventsCalls } = setup(
       {},

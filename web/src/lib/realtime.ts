@@ -5,7 +5,8 @@
  * - durable events reach `onEvent` at most once per event id (`cursor`), and within one
  *   conversation in event-sequence order: a live event past a gap in its conversation's
  *   `eventSeq` waits (with every event after it) until the conversation's missing events have
- *   been fetched from its /events and applied;
+ *   been fetched from its /events and applied; a whole view of a conversation we hold
+ *   (`conversation.created`, our own `member.added`) ahead of what we have is such a gap too;
  * - the resume cursor comes from the first hello and from each /api/sync page, never from an
  *   applied event; after a reconnect, /api/sync is read from it until hasMore is false before
  *   buffered live events; a refused cursor (410) means a full reload from the new hello;
@@ -273,7 +274,11 @@ export class RealtimeClient {
     const seq = eventSeqOf(event)
     if (conversationId !== undefined && seq !== undefined && !this.endsConversation(event)) {
       const known = this.knownEventSeq(conversationId)
-      if (known !== undefined && seq > known + 1) {
+      // An arrival (a catch-up brings a conversation the resume cursor lacks as one whole
+      // view) stands for every event up to its eventSeq, not for one event: if we already
+      // hold the conversation, even one event past what we have must be fetched.
+      const step = this.isArrival(event) ? 0 : 1
+      if (known !== undefined && seq > known + step) {
         await this.fillGap(conversationId, known, socket)
         if (this.socket !== socket || this.applied.has(event.cursor)) return
       }
