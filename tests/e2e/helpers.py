@@ -45,6 +45,24 @@ def start_direct_chat(page: Page, query: str, display_name: str) -> None:
     expect(page.get_by_test_id("conversation-title")).to_have_text(display_name)
 
 
+def create_group(page: Page, name: str, members: dict[str, str]) -> None:
+    """Create a group `name` with `members` (username: display name) and open it."""
+    page.get_by_role("button", name="New chat").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("tab", name="Group").click()
+    dialog.get_by_label("Group name").fill(name)
+    for username, display_name in members.items():
+        dialog.get_by_label("Add members").fill(username[:4])
+        dialog.get_by_role("button", name=f"{display_name} @{username}").click()
+        expect(dialog.get_by_role("list", name="Members to add")).to_contain_text(display_name)
+    dialog.get_by_role("button", name="Create group").click()
+    expect(page.get_by_test_id("conversation-title")).to_have_text(name)
+
+
+def chat_link(page: Page, title: str) -> Locator:
+    return page.get_by_role("navigation", name="Conversations").get_by_role("link", name=title)
+
+
 def open_chat(page: Page, title: str) -> None:
     page.get_by_role("navigation", name="Conversations").get_by_role("link", name=title).click()
     expect(page.get_by_test_id("conversation-title")).to_have_text(title)
@@ -54,6 +72,26 @@ def send(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Message")
     box.fill(text)
     box.press("Enter")
+
+
+def preview(page: Page, name: str, text: str) -> None:
+    """The conversation list shows `text` as the chat's last message: the event was applied."""
+    item = page.get_by_test_id("conversation-item").filter(has_text=name)
+    expect(item).to_contain_text(text)
+
+
+def ana_and_bob(ana: Page, bob: Page, first: str = "earlier") -> tuple[str, str]:
+    """Ana Lima and Bob Stone sign up; Bob starts a direct chat with Ana and sends `first`,
+    which Ana's conversation list shows (the chat itself is not opened in her tab).
+    Returns their usernames."""
+    a, b = unique("ana"), unique("bob")
+    sign_up(ana, a, "Ana Lima")
+    sign_up(bob, b, "Bob Stone")
+    start_direct_chat(bob, a[:5], "Ana Lima")
+    send(bob, first)
+    expect(messages(bob).filter(has_text=first)).to_have_count(1)
+    preview(ana, "Bob Stone", first)
+    return a, b
 
 
 def messages(page: Page) -> Locator:

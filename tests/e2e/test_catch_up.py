@@ -3,53 +3,31 @@ through /api/sync: nothing missing, nothing twice."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import bodies, messages, open_chat, send, sign_up, start_direct_chat, unique
+from tests.e2e.helpers import ana_and_bob, bodies, messages, open_chat, send
+from tests.e2e.network import SocketProxy, since_of
 
 pytestmark = pytest.mark.browser
 
 NewPage = Callable[..., Page]
 
 
-class SocketSwitch:
-    """Proxies the page's WebSocket through Playwright so a test can cut it."""
-
-    def __init__(self, page: Page) -> None:
-        self.blocked = False
-        self.live: list[WebSocketRoute] = []
-        page.route_web_socket("**/ws?*", self._route)
-
-    def _route(self, ws: WebSocketRoute) -> None:
-        if self.blocked:
-            ws.close(code=1011, reason="test: network down")
-            return
-        ws.connect_to_server()
-        self.live.append(ws)
-
-    def cut(self) -> None:
-        self.blocked = True
-        for ws in self.live:
-            ws.close(code=1011, reason="test: network down")
-        self.live.clear()
-
-    def restore(self) -> None:
-        self.blocked = False
-
-
 def test_catch_up_after_losing_the_socket(new_page: NewPage) -> None:
     ana, bob = new_page(), new_page()
-    switch = SocketSwitch(ana)
-    syncs: list[int] = []
-    ana.on("response", lambda r: syncs.append(r.status) if "/api/sync?since=" in r.url else None)
-    a, b = unique("ana"), unique("bob")
-    sign_up(ana, a, "Ana Lima")
-    sign_up(bob, b, "Bob Stone")
-    start_direct_chat(bob, a[:5], "Ana Lima")
-    send(bob, "one")
+    switch = SocketProxy(ana)
+    syncs: list[tuple[int, str]] = []
+    ana.on(
+        "response",
+        lambda r: (
+            syncs.append((r.status, since_of(r.url))) if "/api/sync?since=" in r.url else None
+        ),
+    )
+    ana_and_bob(ana, bob, "one")
     open_chat(ana, "Bob Stone")
     expect(messages(ana).filter(has_text="one")).to_have_count(1)
 
@@ -87,10 +65,37 @@ def test_catch_up_after_losing_the_socket(new_page: NewPage) -> None:
         messages(ana).filter(has_text="two (edited)").get_by_test_id("edited-marker")
     ).to_be_visible()
     assert bodies(ana) == expected
-    assert syncs and all(s == 200 for s in syncs), syncs  # caught up through /api/sync
+    assert syncs and all(status == 200 for status, _ in syncs), syncs  # caught up via /api/sync
+    # ... from a resume cursor (hello's, then each page's), never from an event's id ("…:e12").
+    assert all(re.fullmatch(r"s2\.[0-9A-Za-z]+", since) for _, since in syncs), syncs
 
     # Live again: the next message arrives once.
     send(bob, "five")
     expect(messages(ana).filter(has_text="five")).to_have_count(1)
     assert bodies(ana) == [*expected, "five"]
     assert bodies(bob) == [*expected, "five"]
+
+
+def test_catch_up_of_one_message_in_a_chat_started_after_the_resume_cursor(
+    new_page: NewPage,
+) -> None:
+    """Bob started the chat after Ana's resume cursor was taken, so her catch-up brings it
+    as one whole view (`conversation.created` at the chat's latest eventSeq), not as the
+    events she missed. One event past what she has is not a gap in that case: the view
+    stands for it, and her open chat still needs the message."""
+    ana, bob = new_page(), new_page()
+    switch = SocketProxy(ana)
+    ana_and_bob(ana, bob, "one")
+    open_chat(ana, "Bob Stone")
+    expect(messages(ana).filter(has_text="one")).to_have_count(1)
+    status = ana.get_by_test_id("connection-status")
+
+    switch.cut()
+    expect(status).not_to_have_attribute("data-status", "online")
+    send(bob, "two")
+    expect(messages(bob).filter(has_text="two")).to_have_count(1)
+    switch.restore()
+
+    expect(status).to_have_attribute("data-status", "online")
+    expect(messages(ana).filter(has_text="two")).to_have_count(1)
+    assert bodies(ana) == ["one", "two"]

@@ -11,69 +11,22 @@ at start-up for the conversation list and the socket's hello.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import APIResponse, Page, Route, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import messages, send, sign_up, start_direct_chat, unique
+from tests.e2e.helpers import ana_and_bob, messages, preview, send
+from tests.e2e.network import HeldRequests
 
 pytestmark = pytest.mark.browser
 
 NewPage = Callable[..., Page]
 
 
-class HeldRequests:
-    """Holds the page's first request matching `pattern`: with `answer_now`, the server
-    answers it at once (an answer older than what follows); otherwise it reaches the server
-    only on `release`. The page gets the answer on `release`; later requests pass."""
-
-    def __init__(self, page: Page, pattern: str, method: str, *, answer_now: bool) -> None:
-        self.page = page
-        self.method = method
-        self.answer_now = answer_now
-        self.held: list[tuple[Route, APIResponse | None]] = []
-        self.released = False
-        page.route(pattern, self._route)
-
-    def _route(self, route: Route) -> None:
-        if route.request.method != self.method or self.released or self.held:
-            route.fallback()
-            return
-        self.held.append((route, route.fetch() if self.answer_now else None))
-
-    def wait_until_held(self) -> None:
-        deadline = time.monotonic() + 30
-        while not self.held:
-            assert time.monotonic() < deadline, "the request was never made"
-            self.page.wait_for_timeout(20)  # lets Playwright run the route handler meanwhile
-
-    def release(self) -> None:
-        self.released = True
-        for route, response in self.held:
-            if response is None:
-                route.continue_()
-            else:
-                route.fulfill(response=response)
-        self.held.clear()
-
-
-def _preview(page: Page, name: str, text: str) -> None:
-    """The conversation list shows `text` as the chat's last message: the event was applied."""
-    item = page.get_by_test_id("conversation-item").filter(has_text=name)
-    expect(item).to_contain_text(text)
-
-
 def _ana_and_bob(new_page: NewPage) -> tuple[Page, Page]:
     ana, bob = new_page(), new_page()
-    a, b = unique("ana"), unique("bob")
-    sign_up(ana, a, "Ana Lima")
-    sign_up(bob, b, "Bob Stone")
-    start_direct_chat(bob, a[:5], "Ana Lima")
-    send(bob, "earlier")
-    expect(messages(bob).filter(has_text="earlier")).to_have_count(1)
-    _preview(ana, "Bob Stone", "earlier")  # Ana's list has the chat; its history is not loaded
+    ana_and_bob(ana, bob)
     return ana, bob
 
 
@@ -91,7 +44,7 @@ def test_own_message_sent_while_history_loads_stays_visible(new_page: NewPage) -
 
     send(ana, "sent while loading")
     expect(messages(bob).filter(has_text="sent while loading")).to_have_count(1)  # stored
-    _preview(ana, "Bob Stone", "You: sent while loading")  # and acked in Ana's tab
+    preview(ana, "Bob Stone", "You: sent while loading")  # and acked in Ana's tab
 
     held.release()
     expect(messages(ana).filter(has_text="earlier")).to_have_count(1)  # the history landed
@@ -104,7 +57,7 @@ def test_message_received_while_history_loads_stays_visible(new_page: NewPage) -
     held = _open_with_history_held(ana, "Bob Stone")
 
     send(bob, "arrived while loading")
-    _preview(ana, "Bob Stone", "arrived while loading")  # the live event reached Ana's tab
+    preview(ana, "Bob Stone", "arrived while loading")  # the live event reached Ana's tab
 
     held.release()
     expect(messages(ana).filter(has_text="earlier")).to_have_count(1)
@@ -129,7 +82,7 @@ def test_message_sent_between_the_list_answer_and_the_socket_hello_is_shown(
     ticket.release()
     expect(ana.get_by_test_id("connection-status")).to_have_attribute("data-status", "online")
     listing.release()
-    _preview(ana, "Bob Stone", "in the gap")
+    preview(ana, "Bob Stone", "in the gap")
 
 
 def test_message_sent_between_the_history_answer_and_the_socket_hello_is_shown(

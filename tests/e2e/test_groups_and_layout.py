@@ -12,7 +12,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import bodies, messages, open_chat, send, sign_up, start_direct_chat, unique
+from tests.e2e.helpers import (
+    bodies,
+    create_group,
+    messages,
+    open_chat,
+    send,
+    sign_up,
+    start_direct_chat,
+    unique,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -40,15 +49,7 @@ def test_group_lifecycle(new_page: NewPage) -> None:
     sign_up(member, m, "Mia Member")
     sign_up(extra, x, "Xav Extra")
 
-    owner.get_by_role("button", name="New chat").first.click()
-    dialog = owner.get_by_role("dialog")
-    dialog.get_by_role("tab", name="Group").click()
-    dialog.get_by_label("Group name").fill("Book club")
-    dialog.get_by_label("Add members").fill(m[:4])
-    dialog.get_by_role("button", name=f"Mia Member @{m}").click()
-    expect(dialog.get_by_role("list", name="Members to add")).to_contain_text("Mia Member")
-    dialog.get_by_role("button", name="Create group").click()
-    expect(owner.get_by_test_id("conversation-title")).to_have_text("Book club")
+    create_group(owner, "Book club", {m: "Mia Member"})
 
     send(owner, "Welcome to the club")
     open_chat(member, "Book club")
