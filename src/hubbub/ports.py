@@ -223,6 +223,22 @@ class SyncState(Protocol):
         """Every conversation the user is in, with its positions (one query)."""
         ...
 
+    def record_departure(self, user_id: str, conversation_id: str) -> int:
+        """Notes that the user is no longer in the conversation (left, removed, or it
+        was deleted) at the user's next departure position, 1, 2, 3, ... taken under
+        the user's row lock like the log's positions (`ConversationLog`); returns it.
+        A catch-up needs it for a conversation its client learned of live, after its
+        resume cursor: nothing else would say it is gone."""
+        ...
+
+    def departures_after(self, user_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
+        """(position, conversation id) of the user's departures after `seq`, in order."""
+        ...
+
+    def departure_head(self, user_id: str) -> int:
+        """The user's newest departure position (0 if none)."""
+        ...
+
     def save_snapshot(
         self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
     ) -> None:

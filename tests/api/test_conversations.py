@@ -131,3 +131,25 @@ async def test_read_markers_count_unread_and_only_move_forward(api: Api) -> None
     assert (view["unreadCount"], view["memberReadSeqs"][bob.id]) == (0, 3)
     negative = await api.call("POST", f"/conversations/{conversation}/read", bob, json={"seq": -1})
     assert negative.status_code == 422
+
+
+async def test_groups_joined_after_a_cursor_and_lost_since_are_reported(api: Api) -> None:
+    """A client learns live of a group it joined after its resume cursor; if it is
+    removed (or the group deleted) while offline, the catch-up must say so: the
+    cursor's snapshot never had that group to compare with."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    cursor = (await api.call("GET", "/sync", ana)).json()["cursor"]
+    removed_from = await api.group(bob, "removed from", ana)
+    deleted = await api.group(bob, "deleted", ana)
+    kept = await api.group(bob, "kept", ana)
+    assert (
+        await api.call("DELETE", f"/conversations/{removed_from}/members/{ana.id}", bob)
+    ).status_code == 204
+    assert (await api.call("DELETE", f"/conversations/{deleted}", bob)).status_code == 204
+    events, _ = await api.sync_all(ana, cursor)
+    assert [(e["type"], e["conversationId"]) for e in events] == [
+        ("member.removed", removed_from),
+        ("conversation.deleted", deleted),
+        ("conversation.created", kept),
+    ]
+    assert events[0]["userId"] == ana.id

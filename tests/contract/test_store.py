@@ -215,6 +215,23 @@ async def test_read_receipts_count_per_conversation_and_show_current_markers(
     assert [(h.conversation_id, h.last_receipt_seq) for h in heads] == [("c2", 1)]
 
 
+async def test_departures_are_counted_per_user(store: Store) -> None:
+    await seed(store)
+    seqs = [
+        await store.write(lambda tx, u=u, c=c: tx.sync.record_departure(u, c))
+        for u, c in (("u1", "c1"), ("u2", "c1"), ("u1", "c2"))
+    ]
+    assert seqs == [1, 1, 2]
+    assert await store.read(lambda tx: tx.sync.departures_after("u1", 0, 10)) == [
+        (1, "c1"),
+        (2, "c2"),
+    ]
+    assert await store.read(lambda tx: tx.sync.departures_after("u1", 1, 10)) == [(2, "c2")]
+    assert await store.read(lambda tx: tx.sync.departures_after("u1", 0, 1)) == [(1, "c1")]
+    assert await store.read(lambda tx: tx.sync.departure_head("u1")) == 2
+    assert await store.read(lambda tx: tx.sync.departure_head("u3")) == 0
+
+
 async def test_sync_snapshots_are_kept_per_user_newest_first(store: Store) -> None:
     await seed(store)
     for n in range(5):

@@ -51,6 +51,7 @@ class _State:
         self.receipt_heads: dict[str, int] = {}
         self.receipt_stamps: dict[str, dict[str, int]] = defaultdict(dict)
         self.snapshots: dict[str, dict[str, tuple[str, datetime]]] = defaultdict(dict)
+        self.departures: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.credentials: dict[str, Credential] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.ended_sessions: dict[str, datetime] = {}
@@ -370,6 +371,18 @@ class _Sync:
                 )
             )
         return heads
+
+    def record_departure(self, user_id: str, conversation_id: str) -> int:
+        mine = self._s.departures[user_id]
+        seq = len(mine) + 1
+        self._j.append(mine, (seq, conversation_id))
+        return seq
+
+    def departures_after(self, user_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
+        return self._s.departures.get(user_id, [])[seq : seq + limit]
+
+    def departure_head(self, user_id: str) -> int:
+        return len(self._s.departures.get(user_id, []))
 
     def save_snapshot(
         self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int

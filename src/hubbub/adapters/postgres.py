@@ -206,7 +206,8 @@ class _Users(_Repo):
 
     def insert(self, user: User) -> None:
         added = self._count(
-            "INSERT INTO users VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            "INSERT INTO users (id, username, email, display_name, display_name_lower,"
+            " created_at, confirmed) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             user.id,
             user.username,
             user.email,

@@ -121,6 +121,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE conversations ADD COLUMN last_event_seq BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE members ADD COLUMN joined_event_seq BIGINT NOT NULL DEFAULT 0",
             "ALTER TABLE members ADD COLUMN receipt_seq BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN departure_seq BIGINT NOT NULL DEFAULT 0",
+            """CREATE TABLE user_departures (
+    user_id TEXT COLLATE "C" NOT NULL,
+    departure_seq BIGINT NOT NULL,
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (user_id, departure_seq)
+)""",
             """CREATE TABLE conversation_events (
     conversation_id TEXT COLLATE "C" NOT NULL,
     event_seq BIGINT NOT NULL,

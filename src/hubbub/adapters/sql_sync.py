@@ -154,6 +154,37 @@ class SqlSync:
             for row in rows
         ]
 
+    def record_departure(self, user_id: str, conversation_id: str) -> int:
+        row = self._sql.one(
+            "UPDATE users SET departure_seq = departure_seq + 1 WHERE id = %s"
+            " RETURNING departure_seq",
+            user_id,
+        )
+        assert row is not None, "a member is a user"
+        seq = int(row["departure_seq"])
+        self._sql.run(
+            "INSERT INTO user_departures (user_id, departure_seq, conversation_id)"
+            " VALUES (%s, %s, %s)",
+            user_id,
+            seq,
+            conversation_id,
+        )
+        return seq
+
+    def departures_after(self, user_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
+        rows = self._sql.all(
+            "SELECT departure_seq, conversation_id FROM user_departures"
+            " WHERE user_id = %s AND departure_seq > %s ORDER BY departure_seq LIMIT %s",
+            user_id,
+            seq,
+            limit,
+        )
+        return [(int(row["departure_seq"]), str(row["conversation_id"])) for row in rows]
+
+    def departure_head(self, user_id: str) -> int:
+        row = self._sql.one("SELECT departure_seq FROM users WHERE id = %s", user_id)
+        return int(row["departure_seq"]) if row else 0
+
     def save_snapshot(
         self, user_id: str, snapshot_id: str, positions: str, at: datetime, *, keep: int
     ) -> None:

@@ -163,7 +163,8 @@ class _Users(_Repo):
     def insert(self, user: User) -> None:
         with _unique("That username or email is already registered."):
             self._db.execute(
-                "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO users (id, username, email, display_name, display_name_lower,"
+                " created_at, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     user.id,
                     user.username,

@@ -137,6 +137,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE conversations ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE members ADD COLUMN joined_event_seq INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE members ADD COLUMN receipt_seq INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN departure_seq INTEGER NOT NULL DEFAULT 0",
+            """CREATE TABLE user_departures (
+    user_id TEXT NOT NULL,
+    departure_seq INTEGER NOT NULL,
+    conversation_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, departure_seq)
+) WITHOUT ROWID""",
             """CREATE TABLE conversation_events (
     conversation_id TEXT NOT NULL,
     event_seq INTEGER NOT NULL,

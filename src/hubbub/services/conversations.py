@@ -187,6 +187,8 @@ class ConversationService:
                 self._clock.now(),
                 actor_id=caller_id,
             )
+            for user_id in sorted(recipients):  # users after the conversation, in id order
+                tx.sync.record_departure(user_id, conversation_id)
             tx.conversations.delete(conversation_id)  # its log with it: nothing to replay
             return None, [delivery]
 
@@ -278,6 +280,7 @@ class ConversationService:
                 subject_id=user_id,
                 detail={"ownerId": owner_id},
             )
+            tx.sync.record_departure(user_id, conversation_id)
             if not remaining:
                 tx.conversations.delete(conversation_id)
             return None, [removed]

@@ -8,7 +8,9 @@ conversations stands now, in one consistent read:
 - a conversation the snapshot lacks (new, or joined again since) comes as one
   `conversation.created` with the whole conversation as it is now;
 - one the user is no longer in comes as their `member.removed` (or
-  `conversation.deleted` when it is gone), and nothing else of it;
+  `conversation.deleted` when it is gone), and nothing else of it: found by comparing
+  with the snapshot, and for one the client learned of live after its cursor, in the
+  user's departures (`SyncState.record_departure`);
 - one that moved comes as its log entries after the snapshot's position, in order,
   each shown as it is now (a message's current body, or deleted; the current title),
   then the read markers that moved.
@@ -27,6 +29,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from hubbub.domain import events, rules
 from hubbub.domain.errors import CursorExpired, ValidationFailed
@@ -38,6 +41,17 @@ from hubbub.services.access import membership_of, snapshot
 
 # {conversationId: (eventSeq, receiptSeq)} a client has applied.
 Positions = dict[str, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """What a resume cursor stands for: the positions reached in each conversation, and
+    in the user's departures (which tell of conversations the client learned of live,
+    after its cursor, and left or lost since)."""
+
+    positions: Positions
+    departed: int = 0
+
 
 RESUME_PREFIX = "s2."
 KEEP_SNAPSHOTS = 64
@@ -52,9 +66,13 @@ class SyncService:
     async def resume_point(self, user_id: str) -> str:
         """A cursor for everything the user's conversations hold now: what `hello`
         hands out before the connection starts receiving live events."""
-        heads = await self._store.read(lambda tx: tx.sync.heads(user_id))
-        positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
-        return await self._save(user_id, positions, None)
+
+        def work(tx: Transaction) -> Place:
+            heads = tx.sync.heads(user_id)
+            positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
+            return Place(positions, tx.sync.departure_head(user_id))
+
+        return await self._save(user_id, await self._store.read(work), None)
 
     async def sync(
         self, caller_id: str, since: str | None, limit: int | None
@@ -67,12 +85,12 @@ class SyncService:
             return [], await self.resume_point(caller_id), False
         snapshot_id = parse_resume_cursor(since)
 
-        def work(tx: Transaction) -> tuple[list[JsonObject], Positions, bool]:
-            known = _load(tx, caller_id, snapshot_id) if snapshot_id else {}
+        def work(tx: Transaction) -> tuple[list[JsonObject], Place, bool]:
+            known = _load(tx, caller_id, snapshot_id) if snapshot_id else Place({})
             return _replay(tx, caller_id, known, count)
 
-        frames, positions, more = await self._store.read(work)
-        return frames, await self._save(caller_id, positions, snapshot_id), more
+        frames, place, more = await self._store.read(work)
+        return frames, await self._save(caller_id, place, snapshot_id), more
 
     async def events(
         self, caller_id: str, conversation_id: str, after: int, limit: int | None
@@ -93,8 +111,10 @@ class SyncService:
 
         return await self._store.read(work)
 
-    async def _save(self, user_id: str, positions: Positions, previous: str | None) -> str:
-        encoded = json.dumps(sorted(positions.items()), separators=(",", ":"))
+    async def _save(self, user_id: str, place: Place, previous: str | None) -> str:
+        encoded = json.dumps(
+            {"d": place.departed, "c": sorted(place.positions.items())}, separators=(",", ":")
+        )
         digest = hashlib.sha256(f"{user_id}\n{encoded}".encode()).digest()[:16]
         snapshot_id = base64.b32encode(digest).decode().rstrip("=").lower()
         # Most connects and syncs find nothing new: their snapshot exists already, and
@@ -125,24 +145,42 @@ def parse_resume_cursor(raw: str) -> str | None:
     return snapshot_id
 
 
-def _load(tx: Transaction, user_id: str, snapshot_id: str) -> Positions:
+def _load(tx: Transaction, user_id: str, snapshot_id: str) -> Place:
     stored = tx.sync.load_snapshot(user_id, snapshot_id)
     if stored is None:
         raise CursorExpired("This cursor has expired: reload and sync again.")
-    return {str(c): (int(e), int(r)) for c, (e, r) in json.loads(stored)}
+    place = json.loads(stored)
+    positions = {str(c): (int(e), int(r)) for c, (e, r) in place["c"]}
+    return Place(positions, int(place["d"]))
 
 
 def _replay(
-    tx: Transaction, user_id: str, known: Positions, budget: int
-) -> tuple[list[JsonObject], Positions, bool]:
-    """The frames after `known`, at most `budget` of them, and the positions they
-    bring the client to (section comment at the top of the module)."""
+    tx: Transaction, user_id: str, place: Place, budget: int
+) -> tuple[list[JsonObject], Place, bool]:
+    """The frames after `place`, at most `budget` of them, and the place they bring
+    the client to (section comment at the top of the module)."""
+    known = place.positions
     heads = {h.conversation_id: h for h in tx.sync.heads(user_id)}
     render = _Renderer(tx)
     frames: list[JsonObject] = []
     positions: Positions = {}
     more = False
-    for conversation_id in sorted(known.keys() - heads.keys()):
+    # Departures first: they also tell of conversations the cursor never had.
+    told: set[str] = set()
+    departed = place.departed
+    scan = budget + 100
+    departures = tx.sync.departures_after(user_id, departed, scan)
+    for seq, conversation_id in departures:
+        if len(frames) >= budget:
+            more = True
+            break
+        departed = seq
+        if conversation_id not in heads and conversation_id not in told:
+            frames.append(render.departure(conversation_id, user_id))
+            told.add(conversation_id)  # (one back in it now comes whole, below)
+    else:
+        more = len(departures) == scan
+    for conversation_id in sorted(known.keys() - heads.keys() - told):
         if len(frames) >= budget:
             positions[conversation_id] = known[conversation_id]
             more = True
@@ -172,7 +210,7 @@ def _replay(
         positions[conversation_id] = (event_seq, receipt_seq)
         if event_seq < head.last_event_seq or receipt_seq < head.last_receipt_seq:
             more = True
-    return frames, positions, more
+    return frames, Place(positions, departed), more
 
 
 class _Renderer:
