@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
-from hubbub.adapters.sqlite_schema import migrate
+from hubbub.adapters.sqlite_schema import migrate, use_wal
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
@@ -642,7 +642,7 @@ class SqliteStore:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages: owner only
         self._writer_db = _connect(path, synchronous.upper(), read_only=False)
         try:
-            self._writer_db.execute("PRAGMA journal_mode = WAL")
+            use_wal(self._writer_db)
             # The schema is brought up to date before anything reads it (sqlite_schema).
             migrate(self._writer_db)
         except BaseException:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -238,11 +239,27 @@ def upgrade(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("PRAGMA busy_timeout = 10000")
-        db.execute("PRAGMA journal_mode = WAL")
+        use_wal(db)
         db.execute("PRAGMA secure_delete = ON")
         return migrate(db, migrations)
     finally:
         db.close()
+
+
+def use_wal(db: sqlite3.Connection, *, within: float = 10.0) -> None:
+    """Puts the database in WAL mode. Leaving a rollback journal (a database from before
+    WAL, or a fresh one) needs the database to itself, and SQLite answers "locked" at
+    once, without its busy timeout, while another process starting at the same moment
+    holds it: so wait for that one, as the busy timeout would."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def status(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> SchemaStatus:
