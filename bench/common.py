@@ -177,6 +177,7 @@ class Server:
     # `cleanup` runs once the server has stopped.
     extra_cpu: Callable[[], float] | None = None
     cleanup: Callable[[], None] | None = None
+    database_url: str = ""
 
     @property
     def pid(self) -> int:
@@ -297,6 +298,7 @@ def start_hubbub(
     )
     server = Server("hubbub" if not url else "hubbub on pg", port, proc, workdir, log)
     if database is not None:
+        server.database_url = url
         server.extra_cpu = database.cpu_seconds
         server.cleanup = lambda: database.drop(url)
     _wait_ready(server, "/healthz")

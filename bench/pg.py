@@ -104,6 +104,14 @@ class BenchPostgres:
             db.execute(f"CREATE DATABASE {name}".encode())
         return self.cluster.url(name)
 
+    def messages(self, url: str) -> int:
+        """Messages stored in Hubbub's database at `url`: proof the run used it."""
+        import psycopg
+
+        with psycopg.connect(url) as db:
+            row = db.execute("SELECT count(*) FROM messages").fetchone()
+        return int(row[0]) if row else 0
+
     def drop(self, url: str) -> None:
         import psycopg
 

@@ -554,8 +554,10 @@ def b3(ctx: Ctx) -> dict[str, Any]:
         state = _paired_ramp(
             sides, start, factor, limit, duration, grace, ctx.searching, "msgs", False
         )
-        if ctx.store == "postgres" and ctx.searching:
-            _commit_loops(ctx, loops, duration)  # before and after: the better of the two
+        if ctx.store == "postgres":
+            out["messages_in_postgres"] = ctx.postgres.messages(sides[0].server.database_url)
+            if ctx.searching:
+                _commit_loops(ctx, loops, duration)  # before and after: the better of the two
     finally:
         for side in sides:
             side.close()
