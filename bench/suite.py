@@ -127,10 +127,12 @@ def _step(
         time.sleep(SETTLE_S)
     waited = _wait_quiet()
     t0 = time.monotonic_ns() + 300_000_000
+    db0 = server.extra_cpu() if server.extra_cpu else 0.0
     cpu0, wall0, busy0 = server.cpu_seconds(), time.monotonic(), machine_busy_cpus()
     replies = workers.ask_each(commands(t0), timeout=duration + grace + 120)
     wall = time.monotonic() - wall0
     server_cpu_s = server.cpu_seconds() - cpu0
+    db_cpu_s = (server.extra_cpu() if server.extra_cpu else 0.0) - db0
     server_cpu = server_cpu_s / max(wall, 1e-9)
     # CPU used by everything else on the machine (other people's tests on a shared box)
     gen_cpu_s = sum(r.get("cpu_raw", r.get("cpu", 0.0)) for r in replies)
@@ -151,6 +153,8 @@ def _step(
         "errors": bad,
         "latency_ms": lat,
         "server_cpu": round(server_cpu, 3),
+        # of which the database server (PostgreSQL), if any
+        "database_cpu": round(db_cpu_s / max(wall, 1e-9), 3),
         "generator_cpu": gen_cpu_summary(replies, duration + 0.3),
         "other_processes_cpu": round(others, 3),
         "waited_for_quiet_s": waited,
@@ -161,11 +165,13 @@ def _step(
     if acks:
         step["ack_latency_ms"] = pct_ms(hist_merge(acks))
     _AFTER_OVERLOAD[0] = not ok
+    db_part = f" (pg {step['database_cpu']:3.0%})" if server.extra_cpu else ""
     mark = ("ok " if ok else "OVER") + ("~" if others > CONTENDED_CORES else " ")
     print(
         f"    {server.name:<17} {mark} offered {rate:>9,.0f}/s  done {done:>8,}/{expected:<8,}"
         f" p50 {lat.get('p50', '-')!s:>8} p99 {lat.get('p99', '-')!s:>8} ms"
-        f"  server cpu {server_cpu:4.0%}  gen cpu {step['generator_cpu']['total_of_gen_cpus']:4.0%}"
+        f"  server cpu {server_cpu:4.0%}{db_part}"
+        f"  gen cpu {step['generator_cpu']['total_of_gen_cpus']:4.0%}"
         f"  others {others:4.0%}",
         flush=True,
     )
