@@ -153,19 +153,19 @@ def _step(
         "errors": bad,
         "latency_ms": lat,
         "server_cpu": round(server_cpu, 3),
-        # of which the database server (PostgreSQL), if any
-        "database_cpu": round(db_cpu_s / max(wall, 1e-9), 3),
         "generator_cpu": gen_cpu_summary(replies, duration + 0.3),
         "other_processes_cpu": round(others, 3),
         "waited_for_quiet_s": waited,
         "contended": others > CONTENDED_CORES,
         "sustained": ok,
     }
+    if server.extra_cpu:  # the database server's (PostgreSQL's) share of server_cpu
+        step["database_cpu"] = round(db_cpu_s / max(wall, 1e-9), 3)
     acks = [r["ack_hist"] for r in replies if r.get("ack_hist")]
     if acks:
         step["ack_latency_ms"] = pct_ms(hist_merge(acks))
     _AFTER_OVERLOAD[0] = not ok
-    db_part = f" (pg {step['database_cpu']:3.0%})" if server.extra_cpu else ""
+    db_part = f" (pg {step['database_cpu']:3.0%})" if "database_cpu" in step else ""
     mark = ("ok " if ok else "OVER") + ("~" if others > CONTENDED_CORES else " ")
     print(
         f"    {server.name:<17} {mark} offered {rate:>9,.0f}/s  done {done:>8,}/{expected:<8,}"
