@@ -120,7 +120,8 @@ def _table_from_latest(out: Path, store: str) -> int:
         if path.exists():
             result = json.loads(path.read_text())
             rows.append(_row(bench_id, result))
-            when.add(f"{result['mode']} {result['machine']['date']} ({result.get('seconds')} s)")
+            took = result.get("seconds")
+            when.add(f"{result['mode']} {store} {result['machine']['date']} ({took} s)")
     print(_markdown(rows))
     print("runs: " + "; ".join(sorted(when)))
     return 0
