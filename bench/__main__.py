@@ -1,4 +1,5 @@
-"""python -m bench run [--quick] [--only B1,B3] [--out DIR]
+"""python -m bench run [--quick] [--only B1,B3] [--store sqlite|postgres] [--out DIR]
+python -m bench table [--store sqlite|postgres]
 python -m bench list"""
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import suite
-from bench.common import RESULTS, cpu_layout, machine_info, print_table, write_result
-from bench.suite import BENCHMARKS, Ctx
+from bench.common import (
+    RESULTS,
+    cpu_layout,
+    machine_info,
+    print_table,
+    result_key,
+    write_result,
+)
+from bench.suite import BENCHMARKS, STORES, Ctx
 
 
 def _saturated(result: dict[str, Any]) -> bool:
@@ -80,6 +88,12 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
         note = ""
         if bench_id == "B2":
             note = f"hubbub p99 {h['hubbub_p99_ms']} ms"
+        elif bench_id == "B3" and h.get("pg_loop_per_s"):
+            note = (
+                f"pg commit loop {h['pg_loop_per_s']}/s with {h['pg_loop_connections']} conns"
+                f" ({h['ratio_to_pg_loop']}x), {h['pg_loop_1conn_per_s']}/s with 1"
+                f" ({h['ratio_to_pg_loop_1conn']}x)"
+            )
         elif bench_id in ("B5", "B6"):
             hub, bare = h.get("hubbub_p99_ms_at_half"), h.get("bare_p99_ms_at_half")
             note = f"p99 at half load {hub} ms (bare {bare})"
@@ -98,15 +112,16 @@ def _markdown(rows: list[list[Any]]) -> str:
     return "\n".join(md) + "\n"
 
 
-def _table_from_latest(out: Path) -> int:
+def _table_from_latest(out: Path, store: str) -> int:
     rows = []
     when = set()
     for bench_id in BENCHMARKS:
-        path = out / f"{bench_id}-latest.json"
+        path = out / f"{result_key(bench_id, store)}-latest.json"
         if path.exists():
             result = json.loads(path.read_text())
             rows.append(_row(bench_id, result))
-            when.add(f"{result['mode']} {result['machine']['date']} ({result.get('seconds')} s)")
+            took = result.get("seconds")
+            when.add(f"{result['mode']} {store} {result['machine']['date']} ({took} s)")
     print(_markdown(rows))
     print("runs: " + "; ".join(sorted(when)))
     return 0
@@ -125,12 +140,19 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=float, help="no ramp: one step at this offered rate (profiling)"
     )
     run.add_argument("--seconds", type=float, help="step length with --rate")
+    run.add_argument(
+        "--store",
+        choices=STORES,
+        default="sqlite",
+        help="Hubbub's store: SQLite, or a throwaway PostgreSQL cluster of the run's own",
+    )
     sub.add_parser("list", help="list the benchmarks")
     table = sub.add_parser("table", help="print the table (Markdown) of the latest result of each")
     table.add_argument("--out", type=Path, default=RESULTS)
+    table.add_argument("--store", choices=STORES, default="sqlite")
     args = parser.parse_args(argv)
     if args.command == "table":
-        return _table_from_latest(args.out)
+        return _table_from_latest(args.out, args.store)
     if args.command == "list":
         for key, (what, _) in BENCHMARKS.items():
             print(f"{key}  {what}")
@@ -139,7 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in wanted if x not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
-    ctx = Ctx(quick=args.quick, out=args.out, fixed_rate=args.rate, fixed_seconds=args.seconds)
+    ctx = Ctx(
+        quick=args.quick,
+        out=args.out,
+        fixed_rate=args.rate,
+        fixed_seconds=args.seconds,
+        store=args.store,
+    )
     if args.quick:
         suite.QUIET_WAIT_S = 0.0
         suite.SETTLE_S = 0.2
@@ -147,11 +175,23 @@ def main(argv: list[str] | None = None) -> int:
     server_cpus, gen_cpus = cpu_layout()
     machine["server_cpus"], machine["generator_cpus"] = server_cpus, gen_cpus
     mode = "quick" if args.quick else "full"
+    store = args.store
     print(
-        f"Hubbub benchmarks ({mode}) on {machine['nproc']} x {machine['cpu_model']}, "
-        f"{machine['date']}; server on CPU {server_cpus}, generator on CPU {gen_cpus}",
+        f"Hubbub benchmarks ({mode}, store {store}) on {machine['nproc']} x "
+        f"{machine['cpu_model']}, {machine['date']}; server on CPU {server_cpus}, "
+        f"generator on CPU {gen_cpus}",
         flush=True,
     )
+    try:
+        return _run(ctx, wanted, machine, mode, store)
+    finally:
+        ctx.close()
+
+
+def _run(ctx: Ctx, wanted: list[str], machine: dict[str, Any], mode: str, store: str) -> int:
+    if store == "postgres":
+        machine["postgres"] = ctx.postgres.version
+        print(f"PostgreSQL {machine['postgres']} on CPU {machine['server_cpus']}", flush=True)
     started = time.monotonic()
     failed = False
     for bench_id in wanted:
@@ -168,33 +208,37 @@ def main(argv: list[str] | None = None) -> int:
             id=bench_id,
             what=what,
             mode=mode,
+            store=store,
             machine=machine,
             seconds=round(time.monotonic() - t, 1),
         )
         ctx.results[bench_id] = result
-        path = write_result(args.out, bench_id, result)
+        path = write_result(ctx.out, result_key(bench_id, store), result)
         print(f"    -> {path} ({result['seconds']} s)", flush=True)
     rows = [_row(k, ctx.results[k]) for k in wanted]
     header = ["id", "hubbub", "bare baseline", "ratio", "target", "verdict / notes"]
     print()
     table = print_table(
-        f"Hubbub vs bare baselines ({mode}, {machine['nproc']} CPUs, {machine['cpu_model']}, "
+        f"Hubbub vs bare baselines ({mode}, store {store}, {machine['nproc']} CPUs, "
+        f"{machine['cpu_model']}, "
         f"{machine['date']}, {time.monotonic() - started:.0f} s)",
         header,
         rows,
     )
     summary = {
         "mode": mode,
+        "store": store,
         "machine": machine,
         "table": table,
         "rows": rows,
         "results": {k: ctx.results[k].get("headline") for k in wanted},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary-latest.json").write_text(json.dumps(summary, indent=2, default=str))
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    stem = result_key("summary", store)
+    (ctx.out / f"{stem}-latest.json").write_text(json.dumps(summary, indent=2, default=str))
     md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     md += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    (args.out / "summary-latest.md").write_text("\n".join(md) + "\n")
+    (ctx.out / f"{stem}-latest.md").write_text("\n".join(md) + "\n")
     return 1 if failed else 0
 
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
@@ -173,6 +173,11 @@ class Server:
     workdir: Path | None = None
     log: Path | None = None
     profiler: subprocess.Popen[bytes] | None = None
+    # A database server beside it (PostgreSQL): its CPU counts as the server's, and
+    # `cleanup` runs once the server has stopped.
+    extra_cpu: Callable[[], float] | None = None
+    cleanup: Callable[[], None] | None = None
+    database_url: str = ""
 
     @property
     def pid(self) -> int:
@@ -190,7 +195,8 @@ class Server:
         return proc_rss_kib(self.pid)
 
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
+        extra = self.extra_cpu() if self.extra_cpu is not None else 0.0
+        return proc_cpu_seconds(self.pid) + extra
 
     def stop(self) -> None:
         if self.profiler is not None and self.profiler.poll() is None:
@@ -206,9 +212,12 @@ class Server:
                 self.proc.wait(timeout=5)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.cleanup is not None:
+            cleanup, self.cleanup = self.cleanup, None
+            cleanup()
 
 
-def _pinned(cmd: list[str], cpus: list[int]) -> list[str]:
+def pinned(cmd: list[str], cpus: list[int]) -> list[str]:
     if shutil.which("taskset") and len(cpus) < (os.cpu_count() or 1):
         return ["taskset", "-c", ",".join(map(str, cpus)), *cmd]
     return cmd
@@ -252,24 +261,46 @@ HUBBUB_BENCH_ENV = {
 }
 
 
-def start_hubbub(extra_env: dict[str, str] | None = None) -> Server:
+BENCH_TOKEN_SECRET = "bench-secret-" + "x" * 40
+
+
+class Database(Protocol):
+    """Where a Hubbub server under test keeps its data, when not in SQLite."""
+
+    def fresh_database(self) -> str: ...  # a migrated database's URL
+    def drop(self, url: str) -> None: ...
+    def cpu_seconds(self) -> float: ...  # of the database server, so far
+
+
+def start_hubbub(
+    extra_env: dict[str, str] | None = None, database: Database | None = None
+) -> Server:
+    """Hubbub on SQLite in a temporary data directory, or on a fresh database of
+    `database` (PostgreSQL), with the benchmark settings."""
     server_cpus, _ = cpu_layout()
     workdir = Path(tempfile.mkdtemp(prefix="hubbub-bench-"))
     port = free_port()
     env = {**os.environ, **HUBBUB_BENCH_ENV, **(extra_env or {})}
-    env.setdefault("HUBBUB_TOKEN_SECRET", "bench-secret-" + "x" * 40)
+    env.setdefault("HUBBUB_TOKEN_SECRET", BENCH_TOKEN_SECRET)
+    url = database.fresh_database() if database is not None else ""
+    if url:
+        env["HUBBUB_DATABASE_URL"] = url
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     cmd = [PY, "-m", "hubbub", "serve", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--data-dir", str(workdir / "data")]
     log = workdir / "server.log"
     proc = subprocess.Popen(
-        _pinned(cmd, server_cpus),
+        pinned(cmd, server_cpus),
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=workdir,
     )
-    server = Server("hubbub", port, proc, workdir, log)
+    server = Server("hubbub" if not url else "hubbub on pg", port, proc, workdir, log)
+    if database is not None:
+        server.database_url = url
+        server.extra_cpu = database.cpu_seconds
+        server.cleanup = lambda: database.drop(url)
     _wait_ready(server, "/healthz")
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     pyspy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
@@ -307,7 +338,7 @@ def start_baseline(kind: str, *args: str) -> Server:
     log = workdir / "server.log"
     cmd = [PY, "-m", "bench.baselines", kind, "--port", str(port), *args]
     proc = subprocess.Popen(
-        _pinned(cmd, server_cpus), env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        pinned(cmd, server_cpus), env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     server = Server(f"bare {kind}", port, proc, workdir, log)
     _wait_ready(server, "/ready")
@@ -420,6 +451,12 @@ def b64(data: bytes) -> str:
 
 
 # ---------------------------------------------------------------- results
+
+
+def result_key(name: str, store: str) -> str:
+    """`B3` on SQLite (the default, as before), `B3-postgres` on PostgreSQL: the stem of
+    the result files, so the two stores' results never overwrite each other."""
+    return name if store == "sqlite" else f"{name}-{store}"
 
 
 def write_result(out_dir: Path, bench_id: str, result: dict[str, Any]) -> Path:

@@ -23,13 +23,19 @@ from bench.common import (
     machine_busy_cpus,
     pct_ms,
     raise_nofile,
+    result_key,
     start_baseline,
     start_hubbub,
 )
 from bench.fixtures import create_users, direct_pairs, group, post_messages
 from bench.http import HttpConn
+from bench.pg import BenchPostgres
 
 SLO_P99_MS = 100.0  # a step is "sustained" when ≥ 99 % arrive and p99 stays under this
+
+
+STORES = ("sqlite", "postgres")
+PG_POOL = 8  # Hubbub's PostgreSQL connections (its default); the baseline loop's too
 
 
 @dataclass
@@ -40,6 +46,27 @@ class Ctx:
 
     fixed_rate: float | None = None  # --rate: one step at this rate (for profiling)
     fixed_seconds: float | None = None
+    store: str = "sqlite"  # --store: where every Hubbub server under test keeps its data
+    _postgres: BenchPostgres | None = None
+
+    @property
+    def postgres(self) -> BenchPostgres:
+        """The run's PostgreSQL cluster, started on first use (--store postgres)."""
+        if self._postgres is None:
+            self._postgres = BenchPostgres()
+        return self._postgres
+
+    def hubbub(self, extra_env: dict[str, str] | None = None) -> Server:
+        """A Hubbub server on this run's store (a fresh database on PostgreSQL)."""
+        if self.store != "postgres":
+            return start_hubbub(extra_env)
+        env = {"HUBBUB_DATABASE_CONNECTIONS": str(PG_POOL), **(extra_env or {})}
+        return start_hubbub(env, self.postgres)
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
+            self._postgres = None
 
     def pick(self, quick: Any, full: Any) -> Any:
         return quick if self.quick else full
@@ -100,10 +127,12 @@ def _step(
         time.sleep(SETTLE_S)
     waited = _wait_quiet()
     t0 = time.monotonic_ns() + 300_000_000
+    db0 = server.extra_cpu() if server.extra_cpu else 0.0
     cpu0, wall0, busy0 = server.cpu_seconds(), time.monotonic(), machine_busy_cpus()
     replies = workers.ask_each(commands(t0), timeout=duration + grace + 120)
     wall = time.monotonic() - wall0
     server_cpu_s = server.cpu_seconds() - cpu0
+    db_cpu_s = (server.extra_cpu() if server.extra_cpu else 0.0) - db0
     server_cpu = server_cpu_s / max(wall, 1e-9)
     # CPU used by everything else on the machine (other people's tests on a shared box)
     gen_cpu_s = sum(r.get("cpu_raw", r.get("cpu", 0.0)) for r in replies)
@@ -130,15 +159,19 @@ def _step(
         "contended": others > CONTENDED_CORES,
         "sustained": ok,
     }
+    if server.extra_cpu:  # the database server's (PostgreSQL's) share of server_cpu
+        step["database_cpu"] = round(db_cpu_s / max(wall, 1e-9), 3)
     acks = [r["ack_hist"] for r in replies if r.get("ack_hist")]
     if acks:
         step["ack_latency_ms"] = pct_ms(hist_merge(acks))
     _AFTER_OVERLOAD[0] = not ok
+    db_part = f" (pg {step['database_cpu']:3.0%})" if "database_cpu" in step else ""
     mark = ("ok " if ok else "OVER") + ("~" if others > CONTENDED_CORES else " ")
     print(
         f"    {server.name:<17} {mark} offered {rate:>9,.0f}/s  done {done:>8,}/{expected:<8,}"
         f" p50 {lat.get('p50', '-')!s:>8} p99 {lat.get('p99', '-')!s:>8} ms"
-        f"  server cpu {server_cpu:4.0%}  gen cpu {step['generator_cpu']['total_of_gen_cpus']:4.0%}"
+        f"  server cpu {server_cpu:4.0%}{db_part}"
+        f"  gen cpu {step['generator_cpu']['total_of_gen_cpus']:4.0%}"
         f"  others {others:4.0%}",
         flush=True,
     )
@@ -330,7 +363,7 @@ def b1(ctx: Ctx) -> dict[str, Any]:
         "per_user": per_user,
     }
     for kind in ("hubbub", "bare"):
-        server = start_hubbub() if kind == "hubbub" else start_baseline("ws-idle")
+        server = ctx.hubbub() if kind == "hubbub" else start_baseline("ws-idle")
         workers: Workers | None = None
         try:
             tokens: list[str] = []
@@ -412,7 +445,7 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 
     def setup(kind: str) -> Side:
         env = {"HUBBUB_MAX_CONNECTIONS_PER_USER": "1000000"}
-        server = start_hubbub(env) if kind == "hubbub" else start_baseline("ws-idle")
+        server = ctx.hubbub(env) if kind == "hubbub" else start_baseline("ws-idle")
         try:
             tokens = (
                 [u.token for u in _run(create_users(server.port, 8))] if kind == "hubbub" else []
@@ -475,8 +508,10 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 # ------------------------------------------------------------------ B3 / B4
 
 
-def _chat_side(kind: str, pairs_n: int, n_workers: int, duration: float, grace: float) -> Side:
-    server = start_hubbub() if kind == "hubbub" else start_baseline("ws-echo")
+def _chat_side(
+    ctx: Ctx, kind: str, pairs_n: int, n_workers: int, duration: float, grace: float
+) -> Side:
+    server = ctx.hubbub() if kind == "hubbub" else start_baseline("ws-echo")
     try:
         if kind == "hubbub":
             users = _run(create_users(server.port, pairs_n * 2))
@@ -513,13 +548,22 @@ def b3(ctx: Ctx) -> dict[str, Any]:
         "pairs": pairs_n,
         "step_seconds": duration,
         "slo_p99_ms": SLO_P99_MS,
-        "durability": "ack after SQLite commit, synchronous=FULL",
+        "durability": "ack after SQLite commit, synchronous=FULL"
+        if ctx.store == "sqlite"
+        else "ack after PostgreSQL COMMIT, fsync=on, synchronous_commit=on",
     }
-    sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
+    loops: dict[int, list[dict[str, Any]]] = {}
+    sides = _sides(lambda kind: _chat_side(ctx, kind, pairs_n, n_workers, duration, grace))
     try:
+        if ctx.store == "postgres":
+            _commit_loops(ctx, loops, duration)
         state = _paired_ramp(
             sides, start, factor, limit, duration, grace, ctx.searching, "msgs", False
         )
+        if ctx.store == "postgres":
+            out["messages_in_postgres"] = ctx.postgres.messages(sides[0].server.database_url)
+            if ctx.searching:
+                _commit_loops(ctx, loops, duration)  # before and after: the better of the two
     finally:
         for side in sides:
             side.close()
@@ -534,12 +578,44 @@ def b3(ctx: Ctx) -> dict[str, Any]:
         "target": "≥ 0.5",
         "pass": bool(ratio is not None and ratio >= 0.5),
     }
+    if loops:
+        out["pg_commit_loops"] = {str(n): tries for n, tries in loops.items()}
+        one, pool = (max(t["commits_per_s"] for t in loops[n]) for n in (1, PG_POOL))
+        out["headline"].update(
+            pg_loop_per_s=pool,
+            pg_loop_connections=PG_POOL,
+            pg_loop_1conn_per_s=one,
+            ratio_to_pg_loop=_ratio(hr, pool),
+            ratio_to_pg_loop_1conn=_ratio(hr, one),
+        )
     return out
+
+
+def _commit_loops(ctx: Ctx, loops: dict[int, list[dict[str, Any]]], seconds: float) -> None:
+    """PostgreSQL's own baseline: bare single-row INSERT ... COMMIT loops through
+    psycopg on the server CPU, with one connection and with as many as Hubbub's pool."""
+    for connections in (1, PG_POOL):
+        waited = _wait_quiet()
+        busy0, wall0 = machine_busy_cpus(), time.monotonic()
+        result = ctx.postgres.loop(connections, seconds)
+        wall = time.monotonic() - wall0
+        others = max(0.0, machine_busy_cpus() - busy0 - result["cpu_s"]) / wall
+        result.update(waited_for_quiet_s=waited, other_processes_cpu=round(others, 3))
+        loops.setdefault(connections, []).append(result)
+        lat = result["commit_latency_ms"]
+        print(
+            f"    {'pg commit loop':<17} {connections:>2} conn{'s' if connections > 1 else ' '}"
+            f"  {result['commits_per_s']:>9,.0f} commits/s"
+            f"  p50 {lat.get('p50', '-')!s:>8} p99 {lat.get('p99', '-')!s:>8} ms"
+            f"  loop cpu {result['loop_cpu']:4.0%}  postgres cpu {result['postgres_cpu']:4.0%}"
+            f"  others {others:4.0%}",
+            flush=True,
+        )
 
 
 def b4(ctx: Ctx) -> dict[str, Any]:
     b3r = ctx.results.get("B3")
-    latest = ctx.out / "B3-latest.json"
+    latest = ctx.out / f"{result_key('B3', ctx.store)}-latest.json"
     if b3r is None and latest.exists() and ctx.searching:
         b3r = json.loads(latest.read_text())
         if b3r.get("mode") != "full" or not b3r.get("headline", {}).get("hubbub_per_s"):
@@ -559,7 +635,7 @@ def b4(ctx: Ctx) -> dict[str, Any]:
         "step_seconds": duration,
         "from_b3_max": hmax,
     }
-    sides = _sides(lambda kind: _chat_side(kind, pairs_n, n_workers, duration, grace))
+    sides = _sides(lambda kind: _chat_side(ctx, kind, pairs_n, n_workers, duration, grace))
     attempts: dict[str, list[dict[str, Any]]] = {"hubbub": [], "bare": []}
     try:
         for _ in range(ctx.pick(1, 2)):  # alternating: hubbub, bare, hubbub, bare
@@ -613,7 +689,7 @@ def b5(ctx: Ctx) -> dict[str, Any]:
     }
 
     def setup(kind: str) -> Side:
-        server = start_hubbub() if kind == "hubbub" else start_baseline("ws-broadcast")
+        server = ctx.hubbub() if kind == "hubbub" else start_baseline("ws-broadcast")
         try:
             conv = ""
             tokens: list[str] = []
@@ -704,7 +780,7 @@ def b6(ctx: Ctx) -> dict[str, Any]:
     def setup(kind: str) -> Side:
         path, token = "/page", None
         if kind == "hubbub":
-            server = start_hubbub()
+            server = ctx.hubbub()
         else:  # Hubbub's side is set up first and wrote the page it serves
             server = start_baseline("asgi-json", "--body-file", str(body_file))
         try:

@@ -2,9 +2,9 @@
 
 `initdb` and `pg_ctl` (Debian's `postgresql` package: scripts/ensure-postgres.sh) make
 a cluster in a temporary directory and run it on a free loopback port with its socket
-in that directory, never touching a PostgreSQL service already running on the machine.
-As root, they run as the unprivileged `postgres` user (initdb refuses root). Without
-the binaries the tests that need PostgreSQL fail, loudly: they are never skipped.
+in that directory, never touching a PostgreSQL service already running on the machine
+(tests/pgcluster.py, which the benchmarks share). Without the binaries the tests that
+need PostgreSQL fail, loudly: they are never skipped.
 
 Each test gets a fresh schema of its own (`fresh_url`): creating one and migrating it
 takes milliseconds, so the contract suites stay fast. A whole server process under test
@@ -13,14 +13,7 @@ gets a fresh database (`fresh_database_url`).
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import itertools
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -34,97 +27,28 @@ from hubbub.adapters.postgres import PostgresStore
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.config import Settings
 from hubbub.ports import Store
+from tests.pgcluster import PostgresCluster
 from tests.support import free_port
 
 # Every process sharing a PostgreSQL store signs tokens with the configured secret.
 TEST_TOKEN_SECRET = "test-secret-for-postgres-shared-store-0123456789"
 
 
-def _binary(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=_version)
-    if found:
-        return found[-1]
-    on_path = shutil.which(name)
-    if on_path:
-        return on_path
-    raise RuntimeError(
-        f"PostgreSQL's {name} is missing: run scripts/ensure-postgres.sh (Debian's"
-        " 'postgresql' package); the PostgreSQL tests are never skipped"
-    )
-
-
-def _version(path: str) -> int:
-    part = Path(path).parts[-3]
-    return int(part) if part.isdigit() else 0
-
-
-class PostgresServer:
+class PostgresServer(PostgresCluster):
     """One cluster: `admin_url` for set-up, `fresh_url()` for a test's own schema."""
 
     def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="hubbub-pg-"))
-        self.port = free_port()
-        self._names = itertools.count(1)
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam("postgres")
-            except KeyError:
-                raise RuntimeError(
-                    "initdb refuses to run as root and there is no 'postgres' user to run it"
-                    " as: run scripts/ensure-postgres.sh (Debian's 'postgresql' creates it)"
-                ) from None
-            os.chown(self.root, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
-
-    @property
-    def admin_url(self) -> str:
-        return self.url("postgres")
-
-    def url(self, database: str) -> str:
-        return f"postgresql://hubbub@127.0.0.1:{self.port}/{database}"
-
-    def start(self) -> None:
-        self._run(
-            _binary("initdb"),
-            "-D",
-            str(self.data),
-            "-U",
-            "hubbub",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-        )
-        options = " ".join(
+        super().__init__(
+            free_port(),
             [
-                f"-p {self.port}",
-                f"-k {self.root}",
-                "-c listen_addresses=127.0.0.1",
                 # A throwaway cluster: durability is not under test here.
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=300",
-            ]
+                "fsync=off",
+                "synchronous_commit=off",
+                "full_page_writes=off",
+                "max_connections=300",
+            ],
         )
-        self._run(
-            _binary("pg_ctl"),
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            options,
-            "-w",
-            "start",
-        )
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, RuntimeError):
-            self._run(_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
+        self._names = itertools.count(1)
 
     def fresh_url(self) -> str:
         """A URL whose connections use a new, migrated schema of their own."""
@@ -144,17 +68,6 @@ class PostgresServer:
         if migrated:
             postgres_schema.migrate(url)
         return url
-
-    def _run(self, *command: str) -> None:
-        try:
-            subprocess.run(
-                [*self._as, *command], check=True, capture_output=True, text=True, timeout=120
-            )
-        except subprocess.CalledProcessError as error:
-            log = self.log.read_text() if self.log.exists() else ""
-            raise RuntimeError(
-                f"{command[0]} failed ({error.returncode}):\n{error.stdout}{error.stderr}\n{log}"
-            ) from error
 
 
 @pytest.fixture(scope="session")

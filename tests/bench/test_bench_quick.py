@@ -51,3 +51,37 @@ def test_quick_suite_produces_numbers_for_every_runnable_benchmark(tmp_path: Pat
     summary = json.loads((tmp_path / "summary-latest.json").read_text())
     assert len(summary["rows"]) == 8
     assert "B3" in run.stdout and "ratio" in run.stdout
+
+
+def test_quick_postgres_mode_runs_hubbub_on_postgres_against_a_commit_loop(
+    tmp_path: Path,
+) -> None:
+    """`--store postgres` starts a throwaway cluster of its own: Hubbub's messages land
+    in it, the bare commit loop is measured beside the echo baseline, and the results
+    say their store in their name and content (never overwriting SQLite's)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    command = ["run", "--quick", "--store", "postgres", "--only", "B3", "--out", str(tmp_path)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # only against a hang
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    assert not (tmp_path / "B3-latest.json").exists()
+    result = json.loads((tmp_path / "B3-postgres-latest.json").read_text())
+    assert "error" not in result, result.get("error")
+    assert result["store"] == "postgres"
+    assert result["machine"]["postgres"]
+    headline = result["headline"]
+    assert headline["hubbub_per_s"] > 0 and headline["bare_per_s"] > 0
+    # every message the recipients got was stored in PostgreSQL
+    assert result["messages_in_postgres"] >= result["hubbub"]["max_sustained"]["done"] > 0
+    assert headline["pg_loop_per_s"] > 0 and headline["pg_loop_1conn_per_s"] > 0
+    assert headline["ratio_to_pg_loop"] is not None
+    summary = json.loads((tmp_path / "summary-postgres-latest.json").read_text())
+    assert summary["store"] == "postgres"
+    assert "pg commit loop" in run.stdout
