@@ -6,7 +6,7 @@ from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
 from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
 from hubbub.services.access import member_ids, membership_of
-from hubbub.services.sync import SyncService
+from hubbub.services.sync import Resume, SyncService, resume_here
 
 
 class RealtimeService:
@@ -27,8 +27,11 @@ class RealtimeService:
         hear `presence online` when this is their first connection."""
         came_online = await self._presence.connected(user_id, connection_id)
 
-        contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
-        cursor = await self._sync.resume_point(user_id)
+        def work(tx: Transaction) -> tuple[set[str], Resume]:
+            return tx.members.contacts_of(user_id), resume_here(tx, user_id)
+
+        contacts, resume = await self._store.read(work)
+        cursor = await self._sync.keep(resume)
         if came_online:
             self._announce(user_id, contacts, online=True)
         online = sorted(await self._presence.online(sorted(contacts)))

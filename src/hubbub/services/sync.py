@@ -64,15 +64,19 @@ class SyncService:
         self._clock = clock
 
     async def resume_point(self, user_id: str) -> str:
-        """A cursor for everything the user's conversations hold now: what `hello`
-        hands out before the connection starts receiving live events."""
+        """A cursor for everything the user's conversations hold now."""
+        return await self.keep(await self._store.read(lambda tx: resume_here(tx, user_id)))
 
-        def work(tx: Transaction) -> Place:
-            heads = tx.sync.heads(user_id)
-            positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
-            return Place(positions, tx.sync.departure_head(user_id))
-
-        return await self._save(user_id, await self._store.read(work), None)
+    async def keep(self, resume: Resume) -> str:
+        """The cursor of `resume` (from `resume_here`), saved first unless it was."""
+        if not resume.saved:
+            now = self._clock.now()
+            await self._store.write(
+                lambda tx: tx.sync.save_snapshot(
+                    resume.user_id, resume.snapshot_id, resume.encoded, now, keep=KEEP_SNAPSHOTS
+                )
+            )
+        return RESUME_PREFIX + resume.snapshot_id
 
     async def sync(
         self, caller_id: str, since: str | None, limit: int | None
@@ -85,12 +89,13 @@ class SyncService:
             return [], await self.resume_point(caller_id), False
         snapshot_id = parse_resume_cursor(since)
 
-        def work(tx: Transaction) -> tuple[list[JsonObject], Place, bool]:
+        def work(tx: Transaction) -> tuple[list[JsonObject], Resume, bool]:
             known = _load(tx, caller_id, snapshot_id) if snapshot_id else Place({})
-            return _replay(tx, caller_id, known, count)
+            frames, place, more = _replay(tx, caller_id, known, count)
+            return frames, _resume(tx, caller_id, place), more
 
-        frames, place, more = await self._store.read(work)
-        return frames, await self._save(caller_id, place, snapshot_id), more
+        frames, resume, more = await self._store.read(work)
+        return frames, await self.keep(resume), more
 
     async def events(
         self, caller_id: str, conversation_id: str, after: int, limit: int | None
@@ -111,24 +116,35 @@ class SyncService:
 
         return await self._store.read(work)
 
-    async def _save(self, user_id: str, place: Place, previous: str | None) -> str:
-        encoded = json.dumps(
-            {"d": place.departed, "c": sorted(place.positions.items())}, separators=(",", ":")
-        )
-        digest = hashlib.sha256(f"{user_id}\n{encoded}".encode()).digest()[:16]
-        snapshot_id = base64.b32encode(digest).decode().rstrip("=").lower()
-        # Most connects and syncs find nothing new: their snapshot exists already, and
-        # a read spares them a durable write.
-        if snapshot_id != previous and not await self._store.read(
-            lambda tx: tx.sync.load_snapshot(user_id, snapshot_id) is not None
-        ):
-            now = self._clock.now()
-            await self._store.write(
-                lambda tx: tx.sync.save_snapshot(
-                    user_id, snapshot_id, encoded, now, keep=KEEP_SNAPSHOTS
-                )
-            )
-        return RESUME_PREFIX + snapshot_id
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A place as a snapshot: its id, its stored form, and whether it is saved already
+    (most connects and syncs find nothing new, and a read spares them a durable write)."""
+
+    user_id: str
+    snapshot_id: str
+    encoded: str
+    saved: bool
+
+
+def resume_here(tx: Transaction, user_id: str) -> Resume:
+    """Where the user's conversations stand now, as a snapshot: what `hello` hands out
+    before its connection starts receiving live events (read in the caller's `tx`, so a
+    connect costs one read)."""
+    heads = tx.sync.heads(user_id)
+    positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
+    return _resume(tx, user_id, Place(positions, tx.sync.departure_head(user_id)))
+
+
+def _resume(tx: Transaction, user_id: str, place: Place) -> Resume:
+    encoded = json.dumps(
+        {"d": place.departed, "c": sorted(place.positions.items())}, separators=(",", ":")
+    )
+    digest = hashlib.sha256(f"{user_id}\n{encoded}".encode()).digest()[:16]
+    snapshot_id = base64.b32encode(digest).decode().rstrip("=").lower()
+    saved = tx.sync.load_snapshot(user_id, snapshot_id) is not None
+    return Resume(user_id, snapshot_id, encoded, saved)
 
 
 def parse_resume_cursor(raw: str) -> str | None:
