@@ -16,7 +16,9 @@ import pytest
 from hubbub.adapters import postgres_schema
 from hubbub.adapters.postgres import PostgresStore
 from hubbub.adapters.postgres_schema import MIGRATIONS
+from hubbub.bootstrap import build
 from hubbub.config import ConfigError, Settings
+from hubbub.domain.errors import CursorExpired
 from hubbub.schema import Migration, MigrationFailed, SchemaError, SchemaTooNew
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.support import FAST_TEST_ENV, free_port
@@ -200,3 +202,63 @@ def test_a_database_url_selects_postgres() -> None:
     )
     assert chosen.backend == "postgres"
     assert Settings.from_env({}).backend == "sqlite"
+
+
+async def test_a_version_1_database_keeps_its_chat_and_loses_its_copies_of_text(
+    postgres: PostgresServer,
+) -> None:
+    """A database the first PostgreSQL release wrote (schema 1: one global event log
+    holding copies of bodies) upgrades to the sync log: the conversation, its messages
+    and read markers stay; the copies go; the old cursors expire; the log starts at 0."""
+    url = postgres.fresh_database_url(migrated=False)
+    postgres_schema.migrate(url, MIGRATIONS[:1])
+    at = "2026-11-27T10:00:00+00:00"
+    with psycopg.connect(url) as db:
+        for n, name in enumerate(("ana", "bob")):
+            db.execute(
+                b"INSERT INTO users VALUES (%s, %s, %s, %s, %s, %s, true)",
+                (f"u{n}", name, f"{name}@x.io", name.title(), name, at),
+            )
+        db.execute(
+            b"INSERT INTO conversations VALUES ('c1', 'direct', '', 'u0', %s, %s, 2, 'u0:u1')",
+            (at, at),
+        )
+        for user, read in (("u0", 2), ("u1", 1)):
+            db.execute(b"INSERT INTO members VALUES ('c1', %s, 'member', %s, %s)", (user, at, read))
+        for seq, body, deleted in ((1, "kept", False), (2, "", True)):
+            db.execute(
+                b"INSERT INTO messages VALUES ('c1', %s, %s, 'u0', %s, %s, %s, NULL, %s)",
+                (seq, f"m{seq}", f"cm{seq}", body, at, deleted),
+            )
+        db.execute(
+            b"INSERT INTO events (type, payload) VALUES ('message.created', %s)",
+            (b'{"message": {"body": "a deleted secret"}}',),
+        )
+    assert postgres_schema.migrate(url) == (1, LATEST)
+    with psycopg.connect(url) as db:
+        tables = {
+            row[0]
+            for row in db.execute(
+                b"SELECT table_name FROM information_schema.tables"
+                b" WHERE table_schema = current_schema()"
+            )
+        }
+    assert not {"events", "user_events"} & tables
+    settings = Settings(database_url=url, token_secret=TEST_TOKEN_SECRET)
+    platform = build(settings)
+    try:
+        (view,), _ = await platform.conversations.recent("u1", 10, None)
+        assert (view["lastSeq"], view["lastEventSeq"], view["readSeq"]) == (2, 0, 1)
+        history, _ = await platform.messages.history("u1", "c1", None, None, None)
+        assert [(m["body"], m["deleted"]) for m in history] == [("kept", False), ("", True)]
+        frames, _, more = await platform.sync.sync("u1", "0", 100)
+        assert [(f["type"], f["conversationId"]) for f in frames] == [
+            ("conversation.created", "c1")
+        ]
+        assert "a deleted secret" not in str(frames) and not more
+        with pytest.raises(CursorExpired):
+            await platform.sync.sync("u1", "1", 100)
+        change = await platform.messages.send("u0", "c1", "after", "hello again")
+        assert (change.message["seq"], change.event_seq) == (3, 1)
+    finally:
+        await platform.close()
