@@ -100,7 +100,6 @@ function setup(
   const syncCalls: string[] = []
   const eventsCalls: string[] = []
   const errors: unknown[] = []
-  const unsure: string[][] = []
   let tickets = 0
   const timers = new Timers()
   const deps: RealtimeDeps = {
@@ -136,14 +135,13 @@ function setup(
     },
     onEvent: (e) => applied.push(e),
     onHello: (_h, resumed) => hellos.push(resumed),
-    onMembershipUnsure: (ids) => unsure.push(ids),
     onStatus: (s) => statuses.push(s),
     random: () => 0.5,
     setTimer: timers.set,
     clearTimer: timers.clear,
   }
   const client = new RealtimeClient(deps)
-  return { client, deps, sockets, applied, hellos, statuses, syncCalls, eventsCalls, timers, errors, unsure }
+  return { client, deps, sockets, applied, hellos, statuses, syncCalls, eventsCalls, timers, errors }
 }
 
 describe('backoffDelay', () => {
@@ -393,40 +391,6 @@ describe('RealtimeClient', () => {
     expect(eventsCalls).toEqual([]) // /events would answer 404 to someone no longer in them
     expect(applied).toEqual([removed, deleted])
     expect(errors).toEqual([])
-    expect(client.status).toBe('online')
-  })
-
-  it('after a catch-up, names the conversations joined live since the resume cursor that it did not mention', async () => {
-    // The cursor predates g1 and g2, so a catch-up tells nothing of leaving them: g1 is
-    // mentioned (we are still in it), g2 is not (we may have been removed while away).
-    const g1 = conv({ id: 'g1', kind: 'group', lastEventSeq: 3 })
-    const g2 = conv({ id: 'g2', kind: 'group', lastEventSeq: 5 })
-    const { client, sockets, timers, unsure, hellos, eventsCalls } = setup({
-      s0: { events: [{ type: 'conversation.created', conversation: g1, conversationId: 'g1', eventSeq: 3, cursor: 'g1:j3' }], cursor: 's1', hasMore: false },
-      s1: { events: [], cursor: 's1', hasMore: false },
-    })
-    client.start()
-    await flush()
-    sockets[0].hello('s0')
-    sockets[0].receive({ type: 'conversation.created', conversation: g1, conversationId: 'g1', eventSeq: 3, cursor: 'g1:e3' })
-    sockets[0].receive({ type: 'member.added', userId: 'u-ana', conversation: g2, conversationId: 'g2', eventSeq: 5, cursor: 'g2:e5' })
-    await flush()
-    sockets[0].close(1006)
-    timers.runShortest()
-    await flush()
-    sockets[1].hello('s9')
-    await flush()
-    expect(unsure).toEqual([['g2']])
-    expect(hellos).toEqual([false, true]) // resumed: nothing else is reloaded
-    expect(eventsCalls).toEqual([])
-
-    // The new cursor (s1) knows every conversation we are in: the next catch-up is sure.
-    sockets[1].close(1006)
-    timers.runShortest()
-    await flush()
-    sockets[2].hello('s10')
-    await flush()
-    expect(unsure).toEqual([['g2']])
     expect(client.status).toBe('online')
   })
 

@@ -10,8 +10,6 @@
  * - the resume cursor comes from the first hello and from each /api/sync page, never from an
  *   applied event; after a reconnect, /api/sync is read from it until hasMore is false before
  *   buffered live events; a refused cursor (410) means a full reload from the new hello;
- * - a conversation joined live after the resume cursor that the catch-up does not mention is
- *   reported through `onMembershipUnsure`: the cursor cannot vouch for it, so we may have left;
  * - reconnects use exponential backoff with jitter and a fresh ticket every time;
  * - `request` resolves with the server's ack (or rejects on an error frame, a timeout or a
  *   disconnect), so callers can fall back to REST.
@@ -48,7 +46,6 @@ export interface RealtimeDeps {
   /** After a catch-up: conversations we joined live after the resume cursor was taken, of
    * which the catch-up said nothing. The server tells of a departure only for conversations
    * the cursor knew, so we may have left (or lost) these while offline: load them again. */
-  onMembershipUnsure?(conversationIds: string[]): void
   /** Who is online, from hello; called as soon as hello arrives, before any catch-up, so
    * presence events that follow it are not overwritten. */
   onOnline?(online: string[]): void
@@ -105,8 +102,6 @@ export class RealtimeClient {
   private readonly appliedOrder: string[] = []
   /** Per conversation, the eventSeq up to which nothing is missing as far as we know. */
   private readonly eventSeqs = new Map<string, number>()
-  /** Conversations whose whole view reached us live since the resume cursor was taken. */
-  private readonly joinedLive = new Set<string>()
   private socket: SocketLike | null = null
   private attempt = 0
   private retryTimer: unknown = null
@@ -246,13 +241,8 @@ export class RealtimeClient {
     const conversationId = conversationOf(event)
     if (conversationId === undefined) return
     const seq = eventSeqOf(event)
-    if (this.endsConversation(event)) {
-      this.eventSeqs.delete(conversationId)
-      this.joinedLive.delete(conversationId)
-    } else {
-      if (seq !== undefined) this.noteSeq(conversationId, seq)
-      if (this.isArrival(event)) this.joinedLive.add(conversationId)
-    }
+    if (this.endsConversation(event)) this.eventSeqs.delete(conversationId)
+    else if (seq !== undefined) this.noteSeq(conversationId, seq)
   }
 
   /** We joined the conversation (it was created with us, or we were added to it). */
@@ -471,7 +461,6 @@ export class RealtimeClient {
     const since = this.resumeCursor
     if (since === null) {
       this.resumeCursor = hello.cursor
-      this.joinedLive.clear()
       this.deps.onHello(hello, false)
       this.goOnline()
       return
@@ -479,9 +468,8 @@ export class RealtimeClient {
     this.setStatus('syncing')
     this.syncing = true
     let resumed: boolean | null
-    const mentioned = new Set<string>()
     try {
-      resumed = await this.catchUp(since, socket, mentioned)
+      resumed = await this.catchUp(since, socket)
     } catch (err) {
       this.fail(err, socket)
       return
@@ -494,11 +482,7 @@ export class RealtimeClient {
       this.eventSeqs.clear()
       this.seedsPaused = true
     }
-    const unsure = resumed ? [...this.joinedLive].filter((id) => !mentioned.has(id)) : []
-    this.joinedLive.clear() // the new resume cursor knows every conversation we are in now
-    for (const id of unsure) this.eventSeqs.delete(id)
     this.deps.onHello(hello, resumed)
-    if (unsure.length > 0) this.deps.onMembershipUnsure?.(unsure)
     this.goOnline()
   }
 
@@ -510,10 +494,10 @@ export class RealtimeClient {
     void this.pump()
   }
 
-  /** Applies every event after `since`, page by page, moving the resume cursor page by page,
-   * and adds the conversation of each to `mentioned`. False when the server refused the
-   * cursor; null when `socket` was replaced meanwhile; throws on any other failure. */
-  private async catchUp(since: string, socket: SocketLike, mentioned: Set<string>): Promise<boolean | null> {
+  /** Applies every event after `since`, page by page, moving the resume cursor page by page.
+   * False when the server refused the cursor; null when `socket` was replaced meanwhile;
+   * throws on any other failure. */
+  private async catchUp(since: string, socket: SocketLike): Promise<boolean | null> {
     let cursor = since
     for (let guard = 0; guard < 10_000; guard++) {
       let page: SyncPage
@@ -525,8 +509,6 @@ export class RealtimeClient {
       }
       if (this.socket !== socket) return null
       for (const event of page.events) {
-        const conversationId = conversationOf(event)
-        if (conversationId !== undefined) mentioned.add(conversationId)
         await this.accept(event, socket)
         if (this.socket !== socket) return null
       }

@@ -47,10 +47,6 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
         }
       }
     },
-    onMembershipUnsure: (conversationIds) => {
-      void qc.invalidateQueries({ queryKey: keys.conversations })
-      for (const id of conversationIds) void qc.invalidateQueries({ queryKey: keys.conversation(id) })
-    },
     onStatus: () => listeners.forEach((fn) => fn()),
     isFatal: (err) => err instanceof ApiError && err.status === 401,
     isCursorRejected,
