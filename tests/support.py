@@ -297,6 +297,12 @@ class Api:
                 return events
             after = events[-1]["eventSeq"]
 
+    async def sync_cursor(self, account: Account) -> str:
+        """A resume cursor for everything so far: `/api/sync` without `since`."""
+        reply = await self.call("GET", "/sync", account)
+        assert reply.status_code == 200, reply.text
+        return str(reply.json()["cursor"])
+
     async def sync_all(self, account: Account, since: str) -> tuple[list[Any], str]:
         events: list[Any] = []
         while True:
@@ -424,9 +430,7 @@ class Reader:
     @classmethod
     async def now(cls, api: Api, account: Account) -> Reader:
         """A reader from this moment on: the cursor of a `/api/sync` without `since`."""
-        reply = await api.call("GET", "/sync", account)
-        assert reply.status_code == 200, reply.text
-        return cls(api, account, reply.json()["cursor"])
+        return cls(api, account, await api.sync_cursor(account))
 
     @classmethod
     def on(cls, api: Api, account: Account, socket_: Socket) -> Reader:

@@ -163,7 +163,7 @@ async def test_a_reconnecting_client_catches_up_on_exactly_what_it_missed(api: A
 async def test_a_restart_loses_nothing(api: Api, local_server: ServerProcess) -> None:
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
-    cursor = (await api.call("GET", "/sync", bob)).json()["cursor"]
+    cursor = await api.sync_cursor(bob)
     sent = [await api.send(ana, conversation, f"durable {i}", f"d-{i}") for i in range(5)]
 
     local_server.restart(signal.SIGKILL)

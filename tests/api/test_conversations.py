@@ -82,7 +82,7 @@ async def test_group_lifecycle_with_owner_rules(api: Api) -> None:
 
     not_owner = await api.call("DELETE", base, carl)
     assert not_owner.status_code == 403
-    carls_cursor = (await api.call("GET", "/sync", carl)).json()["cursor"]
+    carls_cursor = await api.sync_cursor(carl)
     deleted = await api.call("DELETE", base, owner)
     assert deleted.status_code == 204
     assert (await api.call("GET", base, owner)).status_code == 404
@@ -138,7 +138,7 @@ async def test_groups_joined_after_a_cursor_and_lost_since_are_reported(api: Api
     removed (or the group deleted) while offline, the catch-up must say so: the
     cursor's snapshot never had that group to compare with."""
     ana, bob = await api.sign_up(), await api.sign_up()
-    cursor = (await api.call("GET", "/sync", ana)).json()["cursor"]
+    cursor = await api.sync_cursor(ana)
     removed_from = await api.group(bob, "removed from", ana)
     deleted = await api.group(bob, "deleted", ana)
     kept = await api.group(bob, "kept", ana)

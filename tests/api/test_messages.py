@@ -84,7 +84,7 @@ async def test_bodies_are_trimmed_and_limited(api: Api) -> None:
 async def test_sync_pages_by_limit(api: Api) -> None:
     ana, bob = await api.sign_up(), await api.sign_up()
     conversation = await api.direct(ana, bob)
-    start = (await api.call("GET", "/sync", ana)).json()["cursor"]
+    start = await api.sync_cursor(ana)
     sent = [await api.send(ana, conversation, f"m{i}", f"limit-{i}") for i in range(5)]
     pages, since = [], start
     while True:

@@ -106,11 +106,6 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
     ]
 
 
-async def cursor_now(api: Api, account: Account) -> str:
-    """A resume cursor for everything so far."""
-    return str((await api.call("GET", "/sync", account)).json()["cursor"])
-
-
 async def _call(api: Api, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
     kwargs: dict[str, Any] = {"headers": headers}
     if body is not None:
@@ -368,7 +363,7 @@ async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(
     g = world.group
     late = await api.sign_up()
     await api.call("POST", f"/conversations/{g}/members", world.owner, json={"userId": late.id})
-    resume = {a.id: await cursor_now(api, a) for a in (late, world.removed, world.outsider)}
+    resume = {a.id: await api.sync_cursor(a) for a in (late, world.removed, world.outsider)}
     async with open_socket(api, late) as late_socket, open_socket(api, world.owner) as owner_ws:
         member_ws = sockets["member"]
         # Everything that produces an event, with the removal in the middle and the
@@ -441,7 +436,7 @@ async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> 
     ana, bob, carl = await api.sign_up(), await api.sign_up(), await api.sign_up()
     direct = await api.direct(ana, bob)
     group = await api.group(ana, "Short-lived", bob)
-    resume = {a.id: await cursor_now(api, a) for a in (ana, bob, carl)}
+    resume = {a.id: await api.sync_cursor(a) for a in (ana, bob, carl)}
     regret = await api.send(ana, direct, "something I regret", "regret-1")
     await api.send(ana, direct, "fine to keep", "keep-1")
     reply = await api.call("DELETE", f"/conversations/{direct}/messages/{regret['id']}", ana)
@@ -473,7 +468,7 @@ async def test_deleted_messages_and_groups_leave_no_bodies_in_sync(api: Api) -> 
 async def test_a_former_member_never_sees_an_edit_made_after_they_left(api: Api) -> None:
     ana, bob, carl = await api.sign_up(), await api.sign_up(), await api.sign_up()
     group = await api.group(ana, "Edits", bob, carl)
-    resume = {a.id: await cursor_now(api, a) for a in (bob, carl)}
+    resume = {a.id: await api.sync_cursor(a) for a in (bob, carl)}
     first = await api.send(ana, group, "the first draft", "draft-1")
     gone = await api.call("DELETE", f"/conversations/{group}/members/{bob.id}", ana)
     assert gone.status_code == 204
