@@ -12,7 +12,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from hubbub.adapters import sqlite_schema
-from hubbub.adapters.local_hub import LocalHub
+from hubbub.adapters.local_hub import LocalHub, LocalOnly
 from hubbub.adapters.local_identity import LocalIdentity
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
@@ -25,7 +25,7 @@ from hubbub.adapters.memory import (
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
-from hubbub.ports import Clock, CodeSender, EventPublisher, Store
+from hubbub.ports import Clock, CodeSender, EventPublisher, Store, Subscriptions
 from hubbub.schema import SchemaStatus
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
@@ -45,6 +45,7 @@ class Platform:
     settings: Settings
     store: Store
     hub: LocalHub
+    subscriptions: Subscriptions
     auth: AuthService
     users: UserService
     conversations: ConversationService
@@ -125,6 +126,7 @@ def build(
         settings=settings,
         store=store,
         hub=hub,
+        subscriptions=LocalOnly(),
         auth=auth,
         users=UserService(store),
         conversations=ConversationService(store, publisher or hub, ids, clock, presence),

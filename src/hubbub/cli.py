@@ -24,6 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
     serve.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
     serve.add_argument("--database-url", help=_DATABASE_URL)
+    serve.add_argument(
+        "--redis-url",
+        help="redis://... to share real-time state and fan-out with other processes"
+        " (HUBBUB_REDIS_URL)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes on this port (HUBBUB_WORKERS; needs PostgreSQL and Redis)",
+    )
     migrate = commands.add_parser("migrate", help="upgrade the database schema in place")
     migrate.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
     migrate.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
@@ -44,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=getattr(args, "data_dir", None),
             store=getattr(args, "store", None),
             database_url=getattr(args, "database_url", None),
+            redis_url=getattr(args, "redis_url", None),
+            workers=getattr(args, "workers", None),
         )
     except ConfigError as error:
         print(f"hubbub: configuration error: {error}", file=sys.stderr)

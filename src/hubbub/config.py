@@ -28,6 +28,13 @@ class Settings:
     database_url: str = ""
     database_connections: int = 8  # per process: its pool, and its worker threads
     sqlite_synchronous: str = "FULL"
+    # redis://...: processes share presence, typing, tickets, limits and fan-out there.
+    redis_url: str = ""
+    # Processes `hubbub serve` runs on its port (PostgreSQL and Redis only).
+    workers: int = 1
+    # How long a connection counts as live without its process renewing it: the time a
+    # crashed process's users stay "online" at most.
+    presence_lease_seconds: int = 30
     token_secret: str = ""
     access_token_ttl: int = 900
     refresh_token_days: int = 30
@@ -79,6 +86,21 @@ class Settings:
                 "HUBBUB_TOKEN_SECRET is required with HUBBUB_DATABASE_URL (every process"
                 " sharing the database must sign tokens with the same secret)",
             )
+        if self.redis_url:
+            _check_redis_url(self.redis_url)
+        _check(1 <= self.workers <= 64, "HUBBUB_WORKERS must be 1-64")
+        if self.workers > 1:
+            _check(
+                self.backend == "postgres" and bool(self.redis_url),
+                "HUBBUB_WORKERS above 1 needs HUBBUB_DATABASE_URL (PostgreSQL) and"
+                " HUBBUB_REDIS_URL: worker processes share nothing else (SQLite has one"
+                " writer per file, and without Redis each worker would see only its own"
+                " connections, tickets and limits)",
+            )
+        _check(
+            3 <= self.presence_lease_seconds <= 600,
+            "HUBBUB_PRESENCE_LEASE_SECONDS must be 3-600",
+        )
         _check(
             self.sqlite_synchronous in {"FULL", "NORMAL", "EXTRA"},
             "HUBBUB_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA",
@@ -197,6 +219,24 @@ def _check_database_url(url: str) -> None:
     _check(
         bool(parts.path.strip("/")) or "dbname=" in parts.query,
         "HUBBUB_DATABASE_URL must name a database (postgresql://user@host:5432/hubbub)",
+    )
+
+
+def _check_redis_url(url: str) -> None:
+    """A redis://, rediss:// (TLS) or unix:// URL; the client reports what the server
+    says when it is reached."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError("HUBBUB_REDIS_URL is not a valid URL") from None
+    _check(
+        parts.scheme in {"redis", "rediss", "unix"},
+        "HUBBUB_REDIS_URL must start with redis://, rediss:// or unix://",
+    )
+    _check(
+        parts.scheme == "unix" or bool(parts.hostname),
+        "HUBBUB_REDIS_URL must name a host (redis://127.0.0.1:6379/0)",
     )
 
 

@@ -9,7 +9,7 @@ concurrent writers that every adapter keeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
@@ -551,22 +551,70 @@ class RateLimiter(Protocol):
 
 
 class EventPublisher(Protocol):
-    def publish(self, deliveries: Sequence[Delivery]) -> None:
-        """Hands events to every open connection of their recipients, in call order,
-        without blocking: a connection that cannot keep up is dropped, never waited on."""
+    """Hands committed events to every open connection of their recipients, on every
+    process.
+
+    `publish` is called on the event loop in commit order (from `Store.write`'s
+    `on_commit`) and starts at once, without blocking: this process's connections get
+    their frames queued before it returns, so they see events in commit order; frames
+    for other processes are queued in the same order on their way out (Redis, SNS).
+    The awaitable it returns completes when the deliveries have left this process, or
+    could not (the adapter then logs, and clients recover through the sync log's gap
+    detection); it never raises. Long-running servers need not wait for it; a Lambda
+    handler awaits it before returning, since its process may be frozen right after.
+    A connection that cannot keep up is dropped, never waited on."""
+
+    def publish(self, deliveries: Sequence[Delivery]) -> Awaitable[None]: ...
+
+
+class Subscriptions(Protocol):
+    """Which users' events reach this process from the others: the receiving side of a
+    cross-process `EventPublisher`, for servers that hold connections. Counted per
+    user, so each `listen` needs its own `unlisten`."""
+
+    async def listen(self, user_id: str) -> None:
+        """Returns once events published for the user from now on reach this process."""
         ...
+
+    async def unlisten(self, user_id: str) -> None: ...
 
 
 class PresenceTracker(Protocol):
+    """Who is connected, across every process, and how many connections each user has.
+
+    A connection claims a slot before its handshake completes, goes live when its hello
+    is sent, and ends when it closes. Each process renews the leases of its own
+    connections (`renew`); a connection whose lease runs out (its process died) ends by
+    itself, and `expired` reports the users that left that way, each to one caller."""
+
+    async def claim(self, user_id: str, connection_id: str, limit: int) -> bool:
+        """Takes one of the user's `limit` connection slots, counting live and opening
+        connections on every process; False (and nothing taken) when all are taken."""
+        ...
+
     async def connected(self, user_id: str, connection_id: str) -> bool:
-        """Records a connection; True if the user was offline until now."""
+        """Marks a claimed connection live; True if the user was offline until now."""
         ...
 
     async def disconnected(self, user_id: str, connection_id: str) -> bool:
-        """Forgets a connection; True if it was the user's last one."""
+        """Ends a connection, live or only claimed; True if it was the user's last live
+        one (so they went offline now). Ending an unknown connection returns False."""
         ...
 
-    async def online(self, user_ids: Sequence[str]) -> set[str]: ...
+    async def online(self, user_ids: Sequence[str]) -> set[str]:
+        """Those of `user_ids` with at least one live connection whose lease holds."""
+        ...
+
+    async def renew(self, connections: Collection[tuple[str, str]]) -> None:
+        """Extends the leases of this process's connections, as (user_id,
+        connection_id) pairs, claimed or live."""
+        ...
+
+    async def expired(self) -> list[str]:
+        """Ends every connection whose lease has run out and returns the users who have
+        no live connection left because of it; each such user is returned once, to one
+        caller across all processes, so their contacts hear `offline` once."""
+        ...
 
 
 # Sessions: one sign-in (a refresh-token family), which signing out ends at once.
@@ -615,16 +663,17 @@ class SessionStore(Protocol):
 
     async def end(self, session_ids: Collection[str], until: datetime) -> None:
         """Ends the sessions until `until`, when their last access token has expired
-        anyway. Durable when it returns."""
+        anyway. Durable when it returns, and then refused by every process."""
         ...
 
     async def is_ended(self, session_id: str) -> bool:
-        """Whether the session was ended: O(1), no store round trip in one process."""
+        """Whether the session was ended: O(1), no store round trip."""
         ...
 
 
 class SessionConnections(Protocol):
-    def close_sessions(self, session_ids: Collection[str]) -> None:
-        """Closes, without blocking, every live connection opened under one of these
-        sessions (close code 4401), and any whose handshake is still under way."""
+    async def close_sessions(self, session_ids: Collection[str]) -> None:
+        """Closes every live connection opened under one of these sessions (close code
+        4401), on every process, and any whose handshake is still under way. Returns
+        once every process has been told; the closes themselves do not block it."""
         ...

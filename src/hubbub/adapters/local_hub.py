@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Collection, Generator, Iterable, Sequence
 from typing import Protocol
 
 from hubbub import protocol
@@ -95,6 +95,18 @@ class Connection:
             self._drain = None
 
 
+class _Done:
+    """An awaitable that is already complete: what a publish that finished on the spot
+    returns (no loop, no future, no allocation)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator that ends at once
+
+
+DONE = _Done()
 # Close handshakes under way (a strong reference, so they are not collected mid-way).
 _closing: set[asyncio.Task[None]] = set()
 # How long an ended session is remembered for handshakes that were past the ticket
@@ -107,26 +119,9 @@ class LocalHub:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._by_user: dict[str, dict[str, Connection]] = {}
-        self._opening: Counter[str] = Counter()
         self._by_session: dict[str, dict[str, Connection]] = {}
         self._ended: OrderedDict[str, float] = OrderedDict()
         self._monotonic = monotonic
-
-    def reserve(self, user_id: str, limit: int) -> bool:
-        """Claims one of the user's `limit` connection slots for a handshake in progress.
-
-        Checks and claims with no await in between, so concurrent handshakes of one user
-        cannot all pass; `attach` or `release` ends the reservation.
-        """
-        if len(self._by_user.get(user_id, {})) + self._opening[user_id] >= limit:
-            return False
-        self._opening[user_id] += 1
-        return True
-
-    def release(self, user_id: str) -> None:
-        self._opening[user_id] -= 1
-        if self._opening[user_id] <= 0:
-            del self._opening[user_id]
 
     def attach(self, connection: Connection) -> None:
         self._by_user.setdefault(connection.user_id, {})[connection.id] = connection
@@ -147,9 +142,13 @@ class LocalHub:
             if not same:
                 del self._by_session[connection.session_id]
 
-    def close_sessions(self, session_ids: Collection[str]) -> None:
-        """`SessionConnections` for this process: closes the sessions' connections with
-        4401, now and (for handshakes already past the ticket check) when they attach."""
+    async def close_sessions(self, session_ids: Collection[str]) -> None:
+        """`SessionConnections` for one process."""
+        self.end_sessions(session_ids)
+
+    def end_sessions(self, session_ids: Collection[str]) -> None:
+        """Closes the sessions' connections in this process with 4401, now and (for
+        handshakes already past the ticket check) when they attach."""
         now = self._monotonic()
         while self._ended and next(iter(self._ended.values())) <= now:
             self._ended.popitem(last=False)
@@ -162,7 +161,14 @@ class LocalHub:
     def connections_of(self, user_id: str) -> list[Connection]:
         return list(self._by_user.get(user_id, {}).values())
 
-    def publish(self, deliveries: Sequence[Delivery]) -> None:
+    def publish(self, deliveries: Sequence[Delivery]) -> Awaitable[None]:
+        """`EventPublisher` for one process: every frame is queued before it returns."""
+        self.deliver(deliveries)
+        return DONE
+
+    def deliver(self, deliveries: Sequence[Delivery]) -> None:
+        """Queues each delivery on this process's connections of its recipients (the
+        sender's own connection gets the ack instead)."""
         for delivery in deliveries:
             text = protocol.encode(delivery.frame)
             origin = delivery.origin
@@ -178,3 +184,14 @@ class LocalHub:
             mine = self._by_user.get(user_id)
             if mine:
                 yield from mine.values()
+
+
+class LocalOnly:
+    """`Subscriptions` of a process that is the whole platform: every event is
+    published here, so there is nothing to listen to."""
+
+    async def listen(self, user_id: str) -> None:
+        return None
+
+    async def unlisten(self, user_id: str) -> None:
+        return None

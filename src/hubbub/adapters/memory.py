@@ -13,11 +13,12 @@ import math
 import secrets
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from hubbub.adapters.local_hub import DONE
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
@@ -642,28 +643,52 @@ _EPSILON = 1e-6
 
 
 class MemoryPresence:
-    """Who is connected to this process."""
+    """Who is connected to this one process. Nothing outlives the process, so leases
+    never run out: `renew` and `expired` have nothing to do."""
 
     def __init__(self) -> None:
-        self._connections: dict[str, set[str]] = defaultdict(set)
+        self._claimed: dict[str, set[str]] = defaultdict(set)
+        self._live: dict[str, set[str]] = defaultdict(set)
+
+    async def claim(self, user_id: str, connection_id: str, limit: int) -> bool:
+        # No await between the count and the claim: concurrent handshakes cannot all pass.
+        mine = self._claimed[user_id]
+        if connection_id not in mine and len(mine) >= limit:
+            if not mine:
+                del self._claimed[user_id]
+            return False
+        mine.add(connection_id)
+        return True
 
     async def connected(self, user_id: str, connection_id: str) -> bool:
-        mine = self._connections[user_id]
-        mine.add(connection_id)
-        return len(mine) == 1
+        self._claimed[user_id].add(connection_id)
+        live = self._live[user_id]
+        live.add(connection_id)
+        return len(live) == 1
 
     async def disconnected(self, user_id: str, connection_id: str) -> bool:
-        mine = self._connections.get(user_id)
-        if not mine or connection_id not in mine:
+        claimed = self._claimed.get(user_id)
+        if claimed is not None:
+            claimed.discard(connection_id)
+            if not claimed:
+                del self._claimed[user_id]
+        live = self._live.get(user_id)
+        if not live or connection_id not in live:
             return False
-        mine.discard(connection_id)
-        if not mine:
-            del self._connections[user_id]
+        live.discard(connection_id)
+        if not live:
+            del self._live[user_id]
             return True
         return False
 
     async def online(self, user_ids: Sequence[str]) -> set[str]:
-        return {u for u in user_ids if self._connections.get(u)}
+        return {u for u in user_ids if self._live.get(u)}
+
+    async def renew(self, connections: Collection[tuple[str, str]]) -> None:
+        return None
+
+    async def expired(self) -> list[str]:
+        return []
 
 
 class RecordingPublisher:
@@ -673,8 +698,9 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.deliveries: list[Any] = []
 
-    def publish(self, deliveries: Sequence[Any]) -> None:
+    def publish(self, deliveries: Sequence[Any]) -> Awaitable[None]:
         self.deliveries.extend(deliveries)
+        return DONE
 
 
 class ConsoleCodeSender:

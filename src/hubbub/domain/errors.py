@@ -57,6 +57,13 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class Unavailable(DomainError):
+    """A service the request needs (Redis, in a scaled-out deployment) cannot be
+    reached; nothing was changed, and the same request may be tried again later."""
+
+    code = "unavailable"
+
+
 class NotConfirmed(DomainError):
     """Sign-in of an account whose confirmation code was never entered."""
 

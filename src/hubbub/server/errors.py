@@ -19,6 +19,7 @@ from hubbub.domain.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    Unavailable,
     ValidationFailed,
 )
 from hubbub.server.responses import json_response
@@ -35,6 +36,7 @@ STATUS: dict[type[DomainError], int] = {
     CursorExpired: 410,
     PayloadTooLarge: 413,
     RateLimited: 429,
+    Unavailable: 503,
 }
 
 HTTP_CODES = {

@@ -79,31 +79,37 @@ async def serve(platform: Platform, websocket: WebSocket) -> None:
         await _refuse(websocket, protocol.CLOSE_BAD_TICKET, "invalid or used ticket")
         return
     user_id = session.user_id
-    if not platform.hub.reserve(user_id, settings.max_connections_per_user):
+    connection_id = _connection_id()
+    if not await platform.realtime.claim(user_id, connection_id, settings.max_connections_per_user):
         await _refuse(websocket, protocol.CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
         return
+    listening = attached = False
     try:
         await websocket.accept()
         connection = Connection(
-            _connection_id(),
+            connection_id,
             user_id,
             settings.max_pending_frames,
             _Sink(websocket),
             session.session_id,
         )
-        # The hello's cursor is read before the connection joins the hub: every event
-        # after it either arrives live here or is returned by /api/sync?since=<it>.
+        # Events published for the user reach this process before the hello's cursor is
+        # read, and the connection joins the hub right after: every event after the
+        # cursor either arrives live here or is returned by /api/sync?since=<it>.
+        await platform.subscriptions.listen(user_id)
+        listening = True
         hello = await platform.realtime.connected(user_id, connection.id)
         platform.hub.attach(connection)
-    finally:
-        platform.hub.release(user_id)
-    connection.offer(protocol.encode(hello))
-    try:
+        attached = True
+        connection.offer(protocol.encode(hello))
         await _read(websocket, connection, platform)
     finally:
-        platform.hub.detach(connection)
-        connection.close()
-        await platform.realtime.disconnected(user_id, connection.id)
+        if attached:
+            platform.hub.detach(connection)
+            connection.close()
+        if listening:
+            await platform.subscriptions.unlisten(user_id)
+        await platform.realtime.disconnected(user_id, connection_id)
 
 
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:

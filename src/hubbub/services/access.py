@@ -3,7 +3,7 @@ conversation snapshot every transport shows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import TypeVar
 
@@ -81,5 +81,10 @@ async def commit(
 ) -> R:
     """Runs `work` in one write transaction and publishes its deliveries after the
     commit, in commit order."""
-    result, _ = await store.write(work, on_commit=lambda done: publisher.publish(done[1]))
+    published: list[Awaitable[None]] = []
+    result, _ = await store.write(
+        work, on_commit=lambda done: published.append(publisher.publish(done[1]))
+    )
+    for delivery in published:
+        await delivery
     return result

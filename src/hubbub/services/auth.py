@@ -226,7 +226,7 @@ class AuthService:
     async def _end(self, session_ids: list[str]) -> None:
         until = self._clock.now() + timedelta(seconds=self._policy.access_ttl_seconds)
         await self._sessions.end(session_ids, until)
-        self._connections.close_sessions(session_ids)
+        await self._connections.close_sessions(session_ids)
 
     async def _account_key(self, login: str) -> str:
         """One rate-limit key per account whether it is named by username or email

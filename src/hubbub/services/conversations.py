@@ -326,7 +326,7 @@ class ConversationService:
         member_ids = [str(m["id"]) for m in members]
         online = await self._presence.online(member_ids)
         everyone = frozenset(member_ids)
-        self._publisher.publish(
+        await self._publisher.publish(
             [
                 Delivery(
                     everyone - {user_id}

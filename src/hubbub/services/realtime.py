@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
 from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
@@ -22,9 +24,14 @@ class RealtimeService:
         self._presence = presence
         self._sync = sync
 
+    async def claim(self, user_id: str, connection_id: str, limit: int) -> bool:
+        """Takes one of the user's `limit` connection slots (on every process) for a
+        handshake; `disconnected` gives it back."""
+        return await self._presence.claim(user_id, connection_id, limit)
+
     async def connected(self, user_id: str, connection_id: str) -> JsonObject:
-        """Registers the connection and returns the `hello` frame; the user's contacts
-        hear `presence online` when this is their first connection."""
+        """Marks the claimed connection live and returns the `hello` frame; the user's
+        contacts hear `presence online` when this is their first connection."""
         came_online = await self._presence.connected(user_id, connection_id)
 
         def work(tx: Transaction) -> tuple[set[str], Resume]:
@@ -33,7 +40,7 @@ class RealtimeService:
         contacts, resume = await self._store.read(work)
         cursor = await self._sync.keep(resume)
         if came_online:
-            self._announce(user_id, contacts, online=True)
+            await self._announce(user_id, contacts, online=True)
         online = sorted(await self._presence.online(sorted(contacts)))
         return {
             "type": "hello",
@@ -45,8 +52,15 @@ class RealtimeService:
 
     async def disconnected(self, user_id: str, connection_id: str) -> None:
         if await self._presence.disconnected(user_id, connection_id):
-            contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
-            self._announce(user_id, contacts, online=False)
+            await self._went_offline(user_id)
+
+    async def keep_alive(self, connections: Collection[tuple[str, str]]) -> None:
+        """Renews this process's connection leases, then ends the connections of
+        processes that stopped renewing theirs (they died): their users' contacts hear
+        `presence offline`, once, from whichever process noticed first."""
+        await self._presence.renew(connections)
+        for user_id in await self._presence.expired():
+            await self._went_offline(user_id)
 
     async def typing(self, user_id: str, conversation_id: str, is_typing: bool) -> None:
         """Tells the other members; not stored, so never replayed by /api/sync."""
@@ -62,13 +76,17 @@ class RealtimeService:
             "userId": user_id,
             "isTyping": is_typing,
         }
-        self._publisher.publish([Delivery(frozenset(others), frame)])
+        await self._publisher.publish([Delivery(frozenset(others), frame)])
 
-    def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
+    async def _went_offline(self, user_id: str) -> None:
+        contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
+        await self._announce(user_id, contacts, online=False)
+
+    async def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
         if contacts:
             frame: JsonObject = {
                 "type": EventType.PRESENCE.value,
                 "userId": user_id,
                 "online": online,
             }
-            self._publisher.publish([Delivery(frozenset(contacts), frame)])
+            await self._publisher.publish([Delivery(frozenset(contacts), frame)])
