@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STATIC := src/hubbub/static/index.html
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web browser postgres lint unit api e2e web-test bench bench-quick openapi clean
+.PHONY: run test install web browser postgres redis lint unit api e2e web-test bench bench-quick openapi clean
 
 run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
 	$(BIN)/hubbub serve
 
-test: install web lint browser postgres ## install everything and run every test suite
+test: install web lint browser postgres redis ## install everything and run every test suite
 	$(BIN)/pytest -q
 	HUBBUB_TEST_STORE=postgres $(BIN)/pytest -q tests/api  # the API suite again, on PostgreSQL
 	npm test --prefix web
@@ -37,6 +37,9 @@ browser: ## Debian's chromium for the browser tests
 
 postgres: ## Debian's PostgreSQL binaries: the tests start a throwaway server of their own
 	scripts/ensure-postgres.sh
+
+redis: ## Debian's redis-server binary: the tests start a throwaway server of their own
+	scripts/ensure-redis.sh
 
 lint: install
 	$(BIN)/ruff check src tests bench
