@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from hubbub.adapters import sqlite_schema
 from hubbub.adapters.local_hub import LocalHub, LocalOnly
 from hubbub.adapters.local_identity import LocalIdentity
+from hubbub.adapters.redis_link import RedisLink
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     ConsoleCodeSender,
@@ -53,9 +54,13 @@ class Platform:
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
+    # The deployment's Redis when HUBBUB_REDIS_URL is set (scaled out), else None.
+    redis: RedisLink | None = None
 
     async def close(self) -> None:
         await self.store.close()
+        if self.redis is not None:
+            await self.redis.close()
 
 
 def build(
