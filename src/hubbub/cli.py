@@ -118,12 +118,11 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from hubbub.bootstrap import build
+    from hubbub.server import logs
     from hubbub.server.app import create_app
     from hubbub.server.transport import Limits, protocols
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)  # JSON lines or text (HUBBUB_LOG_FORMAT), uvicorn's too
     app = create_app(build(settings))
     http, ws = protocols(Limits.from_settings(settings))
     config = uvicorn.Config(
@@ -131,6 +130,7 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=logs.config(settings),  # applied again in each worker process
         http=http,  # httptools, with head limits and a connection cap
         ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
@@ -141,7 +141,9 @@ def _serve(settings: Settings) -> int:
         server_header=False,  # responses do not name the server software
         proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
-    print(f"Hubbub on http://{settings.host}:{settings.port} (data in {_served_from(settings)})")
+    logging.getLogger("hubbub").info(
+        "Hubbub on http://%s:%s (data in %s)", settings.host, settings.port, _served_from(settings)
+    )
     uvicorn.Server(config).run()
     return 0
 

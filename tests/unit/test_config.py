@@ -17,6 +17,8 @@ from hubbub.config import ConfigError, Settings
         ({"HUBBUB_TOKEN_SECRET": "short"}, "HUBBUB_TOKEN_SECRET"),
         ({"HUBBUB_ALLOWED_ORIGINS": "evil.example"}, "HUBBUB_ALLOWED_ORIGINS"),
         ({"HUBBUB_SQLITE_SYNCHRONOUS": "off"}, "HUBBUB_SQLITE_SYNCHRONOUS"),
+        ({"HUBBUB_LOG_FORMAT": "xml"}, "HUBBUB_LOG_FORMAT"),
+        ({"HUBBUB_METRICS_TOKEN": "short"}, "HUBBUB_METRICS_TOKEN"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env: dict[str, str], names: str) -> None:
