@@ -81,7 +81,6 @@ def create_app(platform: Platform) -> HubbubApp:
     for router in (auth_api.router, users_api.router, conversations_api.router):
         app.include_router(router)
     app.include_router(messages_api.router)
-    app.include_router(operations.router(platform))
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def health() -> Response:
@@ -89,6 +88,8 @@ def create_app(platform: Platform) -> HubbubApp:
         # Nothing about load or connections: anyone may call it. Liveness only: /readyz
         # says whether the process's dependencies answer.
         return json_response({"status": "ok"})
+
+    app.include_router(operations.router(platform))
 
     static_dir = platform.settings.static_dir or default_static_dir()
 
