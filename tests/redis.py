@@ -47,7 +47,7 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: run scripts/ensure-redis.sh")
-        log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - lives with the process
+        self._log = log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - closed by stop
         self.process = subprocess.Popen(
             [
                 binary,
@@ -91,6 +91,7 @@ class RedisServer:
             self.process.terminate()
         self.process.wait(timeout=10)
         self.process = None
+        self._log.close()
 
     def _flush(self, db: int) -> None:
         with redis.Redis(port=self.port, db=db) as client:
