@@ -44,7 +44,8 @@ from hubbub.adapters.redis_link import UNREACHABLE, RedisLink
 from hubbub.domain.errors import Unavailable
 from hubbub.ports import RateLimiter, Session
 
-Clock = Callable[[], float]
+# Wall-clock seconds (time.time): expiries are compared across processes.
+Seconds = Callable[[], float]
 
 
 class RedisTicketStore:
@@ -54,7 +55,9 @@ class RedisTicketStore:
     Redis data (a dump, a replica, MONITOR) holds nothing that opens a WebSocket. The
     expiry is checked against the injected clock; the Redis TTL only frees memory."""
 
-    def __init__(self, link: RedisLink, clock: Clock = time.time, prefix: str = "hubbub:") -> None:
+    def __init__(
+        self, link: RedisLink, clock: Seconds = time.time, prefix: str = "hubbub:"
+    ) -> None:
         self._link = link
         self._clock = clock
         self._prefix = f"{prefix}ticket:"
@@ -134,7 +137,7 @@ class RedisRateLimiter:
     def __init__(
         self,
         link: RedisLink,
-        clock: Clock = time.time,
+        clock: Seconds = time.time,
         fallback: RateLimiter | None = None,
         prefix: str = "hubbub:",
     ) -> None:
@@ -262,7 +265,7 @@ class RedisPresence:
         self,
         link: RedisLink,
         lease_seconds: float = 30,
-        clock: Clock = time.time,
+        clock: Seconds = time.time,
         prefix: str = "hubbub:",
     ) -> None:
         self._link = link
