@@ -28,6 +28,7 @@ from hubbub.adapters.memory import (
 from hubbub.adapters.redis_fanout import RedisFanout
 from hubbub.adapters.redis_link import RedisLink
 from hubbub.adapters.redis_sessions import SharedSessions
+from hubbub.adapters.redis_state import RedisPresence, RedisRateLimiter, RedisTicketStore
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
@@ -230,9 +231,12 @@ def _redis_state(settings: Settings, store: Store, clock: Clock, hub: LocalHub) 
         subscriptions=fanout,
         connections=fanout,
         sessions=sessions,
-        tickets=MemoryTicketStore(),  # TODO(redis-state) RedisTicketStore
-        limiter=MemoryRateLimiter(max_keys=settings.rate_limit_keys),
-        presence=MemoryPresence(),
+        tickets=RedisTicketStore(link),
+        # While Redis is down, limits are counted per process rather than not at all.
+        limiter=RedisRateLimiter(
+            link, fallback=MemoryRateLimiter(max_keys=settings.rate_limit_keys)
+        ),
+        presence=RedisPresence(link, lease_seconds=settings.presence_lease_seconds),
         link=link,
         fanout=fanout,
     )
