@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from hubbub.config import ConfigError, Settings
 from hubbub.schema import SchemaError
@@ -117,21 +119,30 @@ def _served_from(settings: Settings) -> str:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from hubbub.bootstrap import build
     from hubbub.server import logs
-    from hubbub.server.app import create_app
     from hubbub.server.transport import Limits, protocols
 
     logs.configure(settings)  # JSON lines or text (HUBBUB_LOG_FORMAT), uvicorn's too
-    app = create_app(build(settings))
     http, ws = protocols(Limits.from_settings(settings))
+    app: Any
+    if settings.workers > 1:
+        # Each worker imports its app and protocols by name and reads these settings.
+        os.environ.update(settings.to_env())
+        app, http_name, factory = "hubbub.server.worker:app", "hubbub.server.worker:Http", True
+    else:
+        from hubbub.bootstrap import build
+        from hubbub.server.app import create_app
+
+        app, http_name, factory = create_app(build(settings)), "", False
     config = uvicorn.Config(
         app,
+        factory=factory,
+        workers=settings.workers if settings.workers > 1 else None,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         log_config=logs.config(settings),  # applied again in each worker process
-        http=http,  # httptools, with head limits and a connection cap
+        http=http_name or http,  # httptools, with head limits and a connection cap
         ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
@@ -141,10 +152,26 @@ def _serve(settings: Settings) -> int:
         server_header=False,  # responses do not name the server software
         proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
+    processes = f", {settings.workers} processes" if settings.workers > 1 else ""
     logging.getLogger("hubbub").info(
-        "Hubbub on http://%s:%s (data in %s)", settings.host, settings.port, _served_from(settings)
+        "Hubbub on http://%s:%s (data in %s%s)",
+        settings.host,
+        settings.port,
+        _served_from(settings),
+        processes,
     )
-    uvicorn.Server(config).run()
+    if settings.workers > 1:
+        # uvicorn's supervisor: binds the port once, restarts a worker that dies.
+        from uvicorn.supervisors import Multiprocess
+
+        from hubbub.server.operations import shared_metrics
+
+        # Set before the workers start: their metrics go to files /metrics adds up.
+        with shared_metrics():
+            sock = config.bind_socket()
+            Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
     return 0
 
 

@@ -250,11 +250,6 @@ async def test_readyz_reports_a_ready_server(api: Api) -> None:
     assert reply.json() == {"status": "ready", "checks": {"store": "ok"}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bootstrap does not build Platform.redis from HUBBUB_REDIS_URL yet (issue 10,"
-    " lead's Redis wiring): remove this marker when it does",
-)
 async def test_readyz_reports_redis_down(tmp_path: Path) -> None:
     _local_only()
     server = ServerProcess(

@@ -63,6 +63,7 @@ class HubbubApp:
 def create_app(platform: Platform) -> HubbubApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await platform.start()
         yield
         await platform.close()
         prometheus.process_exiting()

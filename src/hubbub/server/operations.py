@@ -15,10 +15,12 @@ It stays out of the OpenAPI document: it is Prometheus's format, not the API's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -66,6 +68,14 @@ def router(platform: Platform) -> APIRouter:
         return Response(body, media_type=prometheus.CONTENT_TYPE)
 
     return routes
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[Path]:
+    """For `hubbub serve --workers N`, around the workers' whole life: the directory
+    their metrics share (see `prometheus.multiprocess_dir`)."""
+    with prometheus.multiprocess_dir() as path:
+        yield path
 
 
 async def _store_answers(platform: Platform) -> bool:
