@@ -4,6 +4,7 @@ metrics and readiness."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
+from tests.redis import RedisServer
 from tests.support import Api, ServerProcess, free_port, open_socket
 
 METRICS_TOKEN = "scraper-" + "t" * 24
@@ -144,6 +147,10 @@ async def test_websocket_connections_are_logged_with_their_id(
     assert opened["message"] == f"WebSocket {connection_id} open"
     closed = await wait_for_line(observed, message=f"WebSocket {connection_id} closed")
     assert opened["request_id"] == closed["request_id"] == connection_id
+    # uvicorn's own handshake line names the path, without the ticket.
+    handshake = await wait_for_line(observed, lambda line: "WebSocket /ws" in line["message"])
+    assert handshake["logger"] == "uvicorn.error"
+    assert observed.log is not None and "ticket=" not in observed.log.read_text()
 
 
 # Metrics
@@ -264,3 +271,53 @@ async def test_readyz_reports_redis_down(tmp_path: Path) -> None:
         assert reply.json() == {"status": "unready", "checks": {"store": "ok", "redis": "down"}}
     finally:
         server.stop()
+
+
+# Many workers on one port
+
+
+async def test_with_workers_metrics_add_up_whichever_worker_answers(
+    tmp_path: Path, postgres: PostgresServer, redis_server: RedisServer
+) -> None:
+    """`hubbub serve --workers 2`: connections land on either worker (the kernel picks),
+    and every scrape, answered by either, counts them all."""
+    _local_only()
+    server = ServerProcess(
+        data_dir=tmp_path / "data",
+        env={
+            "HUBBUB_WORKERS": "2",
+            "HUBBUB_DATABASE_URL": postgres.fresh_database_url(),
+            "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+            "HUBBUB_REDIS_URL": redis_server.fresh_url(),
+            "HUBBUB_LOG_LEVEL": "info",
+        },
+    )
+    server.start()
+    assert server.process is not None
+    supervisor = server.process.pid
+    api = Api(server.base_url)
+    try:
+        alice, bob = await api.sign_up(), await api.sign_up()
+        conversation = await api.direct(alice, bob)
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [await stack.enter_async_context(open_socket(api, alice)) for _ in range(6)]
+            for n, socket_ in enumerate(sockets):
+                ack = await socket_.request(
+                    "sendMessage", conversationId=conversation, clientMessageId=f"w{n}", body="hi"
+                )
+                assert ack["type"] == "ack", ack
+            scrapes = [await metrics(api) for _ in range(8)]
+            # The kernel hands each connection to either worker; the figures must not
+            # depend on which one answers the scrape.
+            for scrape in scrapes:
+                assert scrape["hubbub_websocket_connections"] == 6
+                assert scrape["hubbub_messages_sent_total"] == 6
+        # A worker's own series carry no pid label: one figure per metric, summed.
+        assert "pid" not in str(scrapes[0])
+    finally:
+        await api.close()
+        server.stop()
+    # The workers log JSON lines too (log_lines parses every line), with their own pid.
+    lines = log_lines(server)
+    workers = {line["pid"] for line in lines if line["logger"] == "hubbub.ws"}
+    assert workers and supervisor not in workers

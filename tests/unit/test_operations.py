@@ -244,7 +244,8 @@ def test_a_json_line_has_the_fields_and_the_request_id_when_known() -> None:
     finally:
         logs.request_id.reset(token)
     outside = json.loads(_formatted("json", "idle"))
-    assert list(inside)[:4] == ["time", "level", "logger", "message"]
+    assert list(inside)[:5] == ["time", "level", "logger", "message", "pid"]
+    assert inside["pid"] == os.getpid()
     assert inside["level"] == "WARNING" and inside["logger"] == "hubbub.test"
     assert inside["message"] == 'said "hi"\nthen left'
     assert (inside["request_id"], inside["conversation"]) == ("abc123", "c1")

@@ -1,7 +1,7 @@
 """How the server logs: one JSON object per line (HUBBUB_LOG_FORMAT=json, the default)
 or the human format (`text`), for Hubbub's loggers and uvicorn's alike, on stderr.
 
-A JSON line has `time` (UTC, ISO 8601), `level`, `logger`, `message`, `request_id`
+A JSON line has `time` (UTC, ISO 8601), `level`, `logger`, `message`, `pid`, `request_id`
 when the line was written for an HTTP request or a WebSocket frame, and the fields a
 call passed as `extra`. The configuration is a plain `dictConfig` dictionary, so the
 same one can go to uvicorn (`log_config`), which applies it in every worker process.
@@ -34,13 +34,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class NoQueryStrings(logging.Filter):
+    """Cuts the query string off the paths uvicorn logs (its WebSocket handshake lines
+    name `/ws?ticket=...`): a ticket is a credential until it is used."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("uvicorn") and isinstance(record.args, tuple):
+            record.args = tuple(_without_query(arg) for arg in record.args)
+        return True
+
+
+def _without_query(arg: object) -> object:
+    if isinstance(arg, str) and arg.startswith("/") and "?" in arg:
+        return arg.split("?", 1)[0]
+    return arg
+
+
 class JsonFormatter(OrjsonFormatter):
     """One JSON object per line, `time` first; `request_id` only when known."""
 
     def __init__(self) -> None:
         super().__init__(
-            TEXT_FORMAT,
-            rename_fields={"levelname": "level", "name": "logger"},
+            # The process id tells the workers of `hubbub serve --workers N` apart.
+            "%(levelname)s %(name)s %(message)s %(process)d",
+            rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
             timestamp="time",
         )
 
@@ -70,14 +87,17 @@ def config(settings: Settings) -> dict[str, Any]:
         "version": 1,
         # Loggers made at import time (hubbub.*, uvicorn.*) keep working.
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "no_query_strings": {"()": NoQueryStrings},
+        },
         "formatters": {"hubbub": {"()": formatter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "hubbub",
-                "filters": ["request_id"],
+                "filters": ["request_id", "no_query_strings"],
             }
         },
         # uvicorn's loggers lose their own handlers and format and reach the root's.
