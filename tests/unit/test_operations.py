@@ -19,11 +19,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hubbub.adapters import prometheus
+from hubbub.adapters.local_hub import Connection
 from hubbub.adapters.redis_link import RedisLink
 from hubbub.bootstrap import Platform, build
 from hubbub.config import Settings
 from hubbub.ports import Transaction
-from hubbub.server import logs, operations
+from hubbub.server import logs, operations, websocket
 from hubbub.server.app import create_app
 from tests.redis import RedisServer
 from tests.support import free_port
@@ -260,3 +261,41 @@ def test_the_text_format_is_the_human_one() -> None:
         logs.request_id.reset(token)
     assert inside == "WARNING hubbub.test hello [abc123]"
     assert _formatted("text", "hello") == "WARNING hubbub.test hello"
+
+
+class _Lines(logging.Handler):
+    """The JSON lines a logger writes, as the server's handler formats them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.addFilter(logs.RequestIdFilter())
+        self.setFormatter(logs.JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_each_websocket_frame_logs_with_its_own_request_id(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def handle(*_: object) -> None:
+        logging.getLogger("hubbub.ws").warning("inside the frame")
+
+    class Sink:
+        async def send(self, text: str) -> None: ...
+        async def close(self, code: int, reason: str) -> None: ...
+
+    monkeypatch.setattr(websocket.commands, "handle", handle)
+    captured = _Lines()
+    logging.getLogger("hubbub.ws").addHandler(captured)
+    connection = Connection("c1", "u1", 10, Sink())
+    token = logs.request_id.set("c1")
+    try:
+        frames = [websocket._run("{}", connection, platform, f"c1/{n}") for n in (1, 2)]
+        await asyncio.gather(*(asyncio.create_task(frame) for frame in frames))
+        assert logs.request_id.get() == "c1"  # the connection's own context is untouched
+    finally:
+        logs.request_id.reset(token)
+        logging.getLogger("hubbub.ws").removeHandler(captured)
+    assert [line["request_id"] for line in captured.lines] == ["c1/1", "c1/2"]
