@@ -77,3 +77,57 @@ async def test_the_origin_connection_gets_an_ack_in_the_events_place() -> None:
     assert '"type":"message.created"' in event
     hub.detach(phone)
     assert hub.connections_of("ana") == [laptop]
+
+
+def event(seq: int, conversation: str = "c") -> dict[str, object]:
+    return {"type": "message.created", "conversationId": conversation, "eventSeq": seq}
+
+
+def seqs(sink: RecordingSink) -> list[tuple[str, int]]:
+    import json
+
+    frames = [json.loads(text) for text in sink.sent]
+    return [(f["conversationId"], f["eventSeq"]) for f in frames if "eventSeq" in f]
+
+
+async def test_an_event_that_overtakes_an_earlier_one_waits_for_it() -> None:
+    """Another process's event (through Redis) can arrive after this process's own
+    later one: the connection still sees the conversation's positions in order."""
+    hub, sink = LocalHub(), RecordingSink()
+    connection = Connection("c1", "bob", max_pending=100, sink=sink)
+    connection.start_at({"c": 1, "d": 7})
+    hub.attach(connection)
+    hub.deliver([Delivery(frozenset({"bob"}), event(3))])  # e2 is still on its way
+    hub.deliver([Delivery(frozenset({"bob"}), event(8, "d"))])  # another conversation
+    await settle()
+    assert seqs(sink) == [("d", 8)]
+    hub.deliver_text("bob", '{"conversationId":"c","eventSeq":2}', "c", 2)
+    await settle()
+    assert seqs(sink) == [("d", 8), ("c", 2), ("c", 3)]
+
+
+async def test_a_held_event_goes_out_when_the_one_before_never_comes() -> None:
+    hub, sink = LocalHub(), RecordingSink()
+    connection = Connection("c1", "bob", max_pending=100, sink=sink)
+    connection.start_at({"c": 1})
+    hub.attach(connection)
+    hub.deliver([Delivery(frozenset({"bob"}), event(3))])
+    hub.deliver([Delivery(frozenset({"bob"}), event(5))])
+    await settle()
+    assert seqs(sink) == []
+    # e2 died with its process: after the hold the client gets what there is, in order,
+    # and fetches the gap itself; later events flow at once again.
+    await asyncio.sleep(0.4)
+    assert seqs(sink) == [("c", 3), ("c", 5)]
+    hub.deliver([Delivery(frozenset({"bob"}), event(6))])
+    await settle()
+    assert seqs(sink)[-1] == ("c", 6)
+
+
+async def test_events_of_a_conversation_new_to_the_connection_are_not_held() -> None:
+    hub, sink = LocalHub(), RecordingSink()
+    hub.attach(Connection("c1", "bob", max_pending=100, sink=sink))
+    hub.deliver([Delivery(frozenset({"bob"}), event(4, "new"))])
+    hub.deliver([Delivery(frozenset({"bob"}), event(2, "new"))])  # older: not held either
+    await settle()
+    assert seqs(sink) == [("new", 4), ("new", 2)]

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from hubbub import protocol
 from hubbub.domain.events import Delivery
+from hubbub.domain.views import JsonObject
 
 
 class FrameSink(Protocol):
@@ -49,6 +50,76 @@ class Connection:
         self._drain: asyncio.Task[None] | None = None
         self.overflowed = False
         self.closed = False
+        # Per conversation: the last eventSeq passed on, and frames held back until the
+        # ones before them arrive (other processes' events can be overtaken by this
+        # process's own). None until needed: most connections sit idle.
+        self._positions: dict[str, int] | None = None
+        self._held: dict[str, dict[int, str]] | None = None
+
+    def offer_positioned(self, text: str, conversation_id: str, event_seq: int) -> None:
+        """`offer_event` for a frame with a position, else `offer`."""
+        if event_seq > 0 and conversation_id:
+            self.offer_event(text, conversation_id, event_seq)
+        else:
+            self.offer(text)
+
+    def start_at(self, positions: dict[str, int]) -> None:
+        """Where each of the user's conversations stood when the hello's cursor was
+        read: live events continue from there."""
+        self._positions = dict(positions) if positions else None
+
+    def offer_event(self, text: str, conversation_id: str, event_seq: int) -> None:
+        """Queues a durable event (or its ack) in its conversation's order: one that
+        comes before an earlier position has arrived is held back until it does, or for
+        `HOLD_SECONDS` at most (then the client sees the gap and fetches it)."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {}
+        last = positions.get(conversation_id)
+        if last is None or event_seq <= last + 1:
+            if last is None or event_seq > last:
+                positions[conversation_id] = event_seq
+            self.offer(text)
+            self._release_consecutive(conversation_id)
+            return
+        held = self._held
+        if held is None:
+            held = self._held = {}
+        waiting = held.setdefault(conversation_id, {})
+        if not waiting:
+            loop = asyncio.get_running_loop()
+            loop.call_later(HOLD_SECONDS, self._release_all, conversation_id)
+        waiting[event_seq] = text
+
+    def _release_consecutive(self, conversation_id: str) -> None:
+        waiting = self._held.get(conversation_id) if self._held else None
+        if not waiting or self._positions is None:
+            return
+        last = self._positions[conversation_id]
+        while last + 1 in waiting:
+            last += 1
+            self.offer(waiting.pop(last))
+        self._positions[conversation_id] = last
+        if not waiting:
+            self._drop_held(conversation_id)
+
+    def _release_all(self, conversation_id: str) -> None:
+        """The wait is over: what is held goes out in order, past the gap."""
+        waiting = self._held.get(conversation_id) if self._held else None
+        if not waiting or self._positions is None:
+            return
+        for event_seq in sorted(waiting):
+            self.offer(waiting[event_seq])
+            self._positions[conversation_id] = max(
+                event_seq, self._positions.get(conversation_id, 0)
+            )
+        self._drop_held(conversation_id)
+
+    def _drop_held(self, conversation_id: str) -> None:
+        if self._held is not None:
+            self._held.pop(conversation_id, None)
+            if not self._held:
+                self._held = None
 
     def offer(self, text: str) -> None:
         """Queues a frame without blocking; past the bound the connection is marked
@@ -107,6 +178,21 @@ class _Done:
 
 
 DONE = _Done()
+
+
+def position_of(frame: JsonObject) -> tuple[str, int]:
+    """A frame's conversation and `eventSeq`, or ("", 0) when it has none (presence,
+    typing, read receipts, which have their own `receiptSeq`)."""
+    event_seq = frame.get("eventSeq")
+    conversation_id = frame.get("conversationId")
+    if isinstance(event_seq, int) and isinstance(conversation_id, str):
+        return conversation_id, event_seq
+    return "", 0
+
+
+# How long a frame waits for the ones before it (from another process, through Redis,
+# in about a millisecond) before it goes out anyway.
+HOLD_SECONDS = 0.25
 # Close handshakes under way (a strong reference, so they are not collected mid-way).
 _closing: set[asyncio.Task[None]] = set()
 # How long an ended session is remembered for handshakes that were past the ticket
@@ -179,12 +265,19 @@ class LocalHub:
         for delivery in deliveries:
             text = protocol.encode(delivery.frame)
             origin = delivery.origin
+            conversation_id, event_seq = position_of(delivery.frame)
             for connection in self._targets(delivery.recipients):
                 if origin is not None and connection.id == origin.connection_id:
-                    ack = protocol.ack_for_event(delivery.frame, origin.request_id)
-                    connection.offer(protocol.encode(ack))
+                    ack = protocol.encode(protocol.ack_for_event(delivery.frame, origin.request_id))
+                    connection.offer_positioned(ack, conversation_id, event_seq)
                 else:
-                    connection.offer(text)
+                    connection.offer_positioned(text, conversation_id, event_seq)
+
+    def deliver_text(self, user_id: str, text: str, conversation_id: str, event_seq: int) -> None:
+        """Queues an already encoded frame from another process on the user's
+        connections here (`event_seq` 0: a frame with no position)."""
+        for connection in self._by_user.get(user_id, {}).values():
+            connection.offer_positioned(text, conversation_id, event_seq)
 
     def _targets(self, user_ids: Iterable[str]) -> Iterable[Connection]:
         for user_id in user_ids:

@@ -35,7 +35,7 @@ import orjson
 from redis.asyncio.client import PubSub
 
 from hubbub import protocol
-from hubbub.adapters.local_hub import DONE, LocalHub
+from hubbub.adapters.local_hub import DONE, LocalHub, position_of
 from hubbub.adapters.redis_link import UNREACHABLE, RedisLink
 from hubbub.domain.events import Delivery
 
@@ -86,7 +86,9 @@ class RedisFanout:
         for delivery in deliveries:
             if not delivery.recipients:
                 continue
-            payload = self._id + b"\n" + protocol.encode(delivery.frame).encode()
+            conversation_id, event_seq = position_of(delivery.frame)
+            head = f"{conversation_id}\n{event_seq}\n".encode()
+            payload = self._id + b"\n" + head + protocol.encode(delivery.frame).encode()
             for user_id in delivery.recipients:
                 self._outbox.append((self._channel(user_id), payload))
         if not self._outbox:
@@ -245,13 +247,12 @@ class RedisFanout:
         if channel == self._control:
             self._control_message(data)
             return
-        sender, _, text = data.partition(b"\n")
+        sender, _, rest = data.partition(b"\n")
         if sender == self._id:
             return  # served directly when it was published
+        conversation_id, event_seq, text = rest.split(b"\n", 2)
         user_id = channel[len(self._prefix) + 2 :]
-        frame = text.decode()
-        for connection in self._hub.connections_of(user_id):
-            connection.offer(frame)
+        self._hub.deliver_text(user_id, text.decode(), conversation_id.decode(), int(event_seq))
 
     def _control_message(self, data: bytes) -> None:
         try:

@@ -117,7 +117,8 @@ async def _serve(platform: Platform, websocket: WebSocket) -> None:
         # cursor either arrives live here or is returned by /api/sync?since=<it>.
         await platform.subscriptions.listen(user_id)
         listening = True
-        hello = await platform.realtime.connected(user_id, connection.id)
+        hello, positions = await platform.realtime.connected(user_id, connection.id)
+        connection.start_at(positions)
         platform.hub.attach(connection)
         attached = True
         connection.offer(protocol.encode(hello))

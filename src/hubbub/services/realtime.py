@@ -8,7 +8,7 @@ from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
 from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
 from hubbub.services.access import member_ids, membership_of
-from hubbub.services.sync import Resume, SyncService, resume_here
+from hubbub.services.sync import Resume, SyncService, resume_at
 
 
 class RealtimeService:
@@ -29,26 +29,33 @@ class RealtimeService:
         handshake; `disconnected` gives it back."""
         return await self._presence.claim(user_id, connection_id, limit)
 
-    async def connected(self, user_id: str, connection_id: str) -> JsonObject:
-        """Marks the claimed connection live and returns the `hello` frame; the user's
-        contacts hear `presence online` when this is their first connection."""
+    async def connected(
+        self, user_id: str, connection_id: str
+    ) -> tuple[JsonObject, dict[str, int]]:
+        """Marks the claimed connection live and returns the `hello` frame, with where
+        each of the user's conversations stood (its last `eventSeq`) when the hello's
+        cursor was read; the user's contacts hear `presence online` when this is their
+        first connection."""
         came_online = await self._presence.connected(user_id, connection_id)
 
-        def work(tx: Transaction) -> tuple[set[str], Resume]:
-            return tx.members.contacts_of(user_id), resume_here(tx, user_id)
+        def work(tx: Transaction) -> tuple[set[str], Resume, dict[str, int]]:
+            heads = tx.sync.heads(user_id)
+            positions = {h.conversation_id: h.last_event_seq for h in heads}
+            return tx.members.contacts_of(user_id), resume_at(tx, user_id, heads), positions
 
-        contacts, resume = await self._store.read(work)
+        contacts, resume, heads = await self._store.read(work)
         cursor = await self._sync.keep(resume)
         if came_online:
             await self._announce(user_id, contacts, online=True)
         online = sorted(await self._presence.online(sorted(contacts)))
-        return {
+        hello: JsonObject = {
             "type": "hello",
             "userId": user_id,
             "connectionId": connection_id,
             "cursor": cursor,
             "online": online,
         }
+        return hello, heads
 
     async def disconnected(self, user_id: str, connection_id: str) -> None:
         if await self._presence.disconnected(user_id, connection_id):

@@ -132,7 +132,11 @@ def resume_here(tx: Transaction, user_id: str) -> Resume:
     """Where the user's conversations stand now, as a snapshot: what `hello` hands out
     before its connection starts receiving live events (read in the caller's `tx`, so a
     connect costs one read)."""
-    heads = tx.sync.heads(user_id)
+    return resume_at(tx, user_id, tx.sync.heads(user_id))
+
+
+def resume_at(tx: Transaction, user_id: str, heads: list[SyncHead]) -> Resume:
+    """`resume_here` for heads the caller has read already (in `tx`)."""
     positions = {h.conversation_id: (h.last_event_seq, h.last_receipt_seq) for h in heads}
     return _resume(tx, user_id, Place(positions, tx.sync.departure_head(user_id)))
 
