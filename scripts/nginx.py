@@ -118,6 +118,10 @@ http {{
             proxy_pass http://hubbub;
         }}
 
+        # What nginx refuses itself answers in the API's error shape, as the servers
+        # do; the servers' own errors pass through untouched.
+{_error_pages()}
+
         location = /ws {{
             proxy_pass http://hubbub;
             # The server pings every 20 s, so a dead peer is found anyway; this only
@@ -128,6 +132,35 @@ http {{
     }}
 }}
 """
+
+
+# Status, code and message of the errors nginx itself may answer: a request it cannot
+# read (e.g. %00 in the path), a body over the limit, headers too large, and no server
+# reachable. Codes are the API's (src/hubbub/server/errors.py).
+_ERRORS = (
+    (400, "validation_error", "The request could not be read."),
+    (413, "payload_too_large", "The request body is too large."),
+    (414, "validation_error", "The request URI is too long."),
+    (494, "validation_error", "The request headers are too large."),
+    (502, "unavailable", "The service is unavailable; try again shortly."),
+    (503, "unavailable", "The service is unavailable; try again shortly."),
+    (504, "unavailable", "The service is unavailable; try again shortly."),
+)
+
+
+def _error_pages() -> str:
+    lines = []
+    for status, code, message in _ERRORS:
+        body = f'{{"error":{{"code":"{code}","message":"{message}"}}}}'
+        # 494 is nginx's own status for a 400 whose headers were too large.
+        lines += [
+            f"        error_page {status} @error_{status};",
+            f"        location @error_{status} {{",
+            "            default_type application/json;",
+            f"            return {400 if status == 494 else status} '{body}';",
+            "        }",
+        ]
+    return "\n".join(lines)
 
 
 def _worker_connections() -> int:
