@@ -57,9 +57,11 @@ def config(
     if not upstreams:
         raise ValueError("nginx needs at least one upstream server")
     servers = "\n".join(
-        # A server that refuses a connection is left alone for a moment, not for nginx's
-        # default 10 s: a restarted process is back within a second or two.
-        f"        server {address} max_fails=1 fail_timeout=2s;"
+        # Never marked down: on loopback a stopped process refuses at once and nginx
+        # passes the request to the next, and one that is back is used at once. (With
+        # marks, restarting one process and then the other within fail_timeout left
+        # nginx with "no live upstreams": 502s in a rolling restart.)
+        f"        server {address} max_fails=0;"
         for address in upstreams
     )
     temp_paths = "\n".join(
@@ -107,6 +109,9 @@ http {{
         client_body_buffer_size {body}k;
         proxy_max_temp_file_size 0;
 
+        # The servers are on this machine: a connection that is not made at once is
+        # a process that is stuck, and the next one is tried.
+        proxy_connect_timeout 3s;
         proxy_http_version 1.1;
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-For $remote_addr;
@@ -152,11 +157,15 @@ def _error_pages() -> str:
     lines = []
     for status, code, message in _ERRORS:
         body = f'{{"error":{{"code":"{code}","message":"{message}"}}}}'
-        # 494 is nginx's own status for a 400 whose headers were too large.
+        # A URI, not a named location: a request line nginx could not read has no URI
+        # to carry into one. `internal`: no client can ask for it.
+        page = f"/.hubbub-error-{status}"
         lines += [
-            f"        error_page {status} @error_{status};",
-            f"        location @error_{status} {{",
+            f"        error_page {status} {page};",
+            f"        location = {page} {{",
+            "            internal;",
             "            default_type application/json;",
+            # 494 is nginx's own status for a 400 whose headers were too large.
             f"            return {400 if status == 494 else status} '{body}';",
             "        }",
         ]
