@@ -94,17 +94,17 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     state: Path = args.state_dir.resolve()
     with _locked(state, fresh=args.fresh), ExitStack() as running:
-        ports = _ports(args.host, args.port, args.processes)
-        server_ports, redis_port, postgres_port = (
-            ports[1 : 1 + args.processes],
-            ports[-2],
-            ports[-1],
+        postgres = Postgres(
+            state / "postgres", args.port + args.processes + 2, state / "postgres-password"
         )
+        if postgres.stop_leftover():
+            print("Stopped a PostgreSQL left running by an earlier run.", flush=True)
+        ports = _ports(args.host, args.port, args.processes)
+        server_ports, redis_port = ports[1 : 1 + args.processes], ports[-2]
         logs = state / "logs"
         logs.mkdir(parents=True, exist_ok=True)
 
-        print(f"Starting PostgreSQL on 127.0.0.1:{postgres_port} ...", flush=True)
-        postgres = Postgres(state / "postgres", postgres_port, state / "postgres-password")
+        print(f"Starting PostgreSQL on 127.0.0.1:{postgres.port} ...", flush=True)
         running.callback(_step, "PostgreSQL", postgres.stop)
         postgres.start()
 

@@ -88,13 +88,20 @@ class Postgres:
             self._check_reachable()
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
-        if self._running():  # left over from a launcher that was killed: ours to stop
-            self._pg_ctl("-m", "fast", "-w", "stop")
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
         self._pg_ctl("-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
         with psycopg.connect(self.url("postgres"), autocommit=True) as db:
             if db.execute(b"SELECT 1 FROM pg_database WHERE datname = 'hubbub'").fetchone() is None:
                 db.execute(b"CREATE DATABASE hubbub")
+
+    def stop_leftover(self) -> bool:
+        """Stops a server of this cluster left running by a launcher that was killed
+        (pg_ctl runs it apart from the launcher, so it outlives it); says whether there
+        was one. Only for the one launcher holding the state directory's lock."""
+        if not self._running():
+            return False
+        self.stop()
+        return True
 
     def stop(self) -> None:
         """A fast shutdown: open transactions roll back, nothing committed is lost."""
