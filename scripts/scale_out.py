@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
             server.wait_healthy()
         print(f"Started hubbub serve on {_span(server_ports)}", flush=True)
 
-        listen = f"{args.host}:{args.port}"
+        listen = f"[{args.host}]:{args.port}" if ":" in args.host else f"{args.host}:{args.port}"
         proxy = nginx.Nginx(
             state / "nginx",
             nginx.config(
@@ -147,6 +147,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         running.callback(_step, "nginx", proxy.stop)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        shown = f"[{shown}]" if ":" in shown else shown
         proxy.start(f"http://{shown}:{args.port}/healthz")
 
         print(
