@@ -192,7 +192,7 @@ class Redis:
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        return f"redis://hubbub:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         binary = shutil.which("redis-server")
@@ -209,7 +209,10 @@ class Redis:
                     f"port {self.port}",
                     "bind 127.0.0.1",
                     "protected-mode yes",
-                    f"requirepass {self.password}",
+                    # Hubbub's own user, limited to its keys and channels and without
+                    # the commands that reconfigure or wipe the server; nobody else.
+                    "user default off",
+                    f"user hubbub on >{self.password} ~hubbub:* &hubbub:* +@all -@dangerous",
                     'save ""',
                     "appendonly no",
                     f"dir {self.root}",

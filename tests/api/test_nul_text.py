@@ -43,14 +43,17 @@ async def test_lookups_by_text_holding_nul_find_nothing(
 ) -> None:
     ana = await api.sign_up()
     # nginx refuses a path holding %00 itself, before any server sees it: a 400 in the
-    # API's error shape (scripts/nginx.py), and still nothing found.
-    in_path = (
-        (400, "validation_error") if isinstance(server, ProxiedDeployment) else (404, "not_found")
-    )
-    conversation = await api.call("GET", "/conversations/a%00b", ana)
-    assert (conversation.status_code, conversation.json()["error"]["code"]) == in_path
-    user = await api.call("GET", "/users/a%00b", ana)
-    assert (user.status_code, user.json()["error"]["code"]) == in_path
+    # API's error shape (scripts/nginx.py), and still nothing found. A deployment named
+    # by HUBBUB_TEST_BASE_URL may have such a proxy in front, or none.
+    proxy_refuses = (400, "validation_error")
+    found_nothing = (404, "not_found")
+    if server is None:
+        in_path = {proxy_refuses, found_nothing}
+    else:
+        in_path = {proxy_refuses if isinstance(server, ProxiedDeployment) else found_nothing}
+    for path in ("/conversations/a%00b", "/users/a%00b"):
+        reply = await api.call("GET", path, ana)
+        assert (reply.status_code, reply.json()["error"]["code"]) in in_path, reply.text
     search = await api.call("GET", "/users/search?q=a%00", ana)
     assert search.status_code == 200 and search.json()["users"] == [], search.text
     sign_in = await api.call(
