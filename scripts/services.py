@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import psycopg
-
 import redis
+
 from scripts.children import healthy, spawn, stop, tail, wait_for
 
 
