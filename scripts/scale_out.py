@@ -94,25 +94,16 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     state: Path = args.state_dir.resolve()
     with _locked(state, fresh=args.fresh), ExitStack() as running:
-        postgres = Postgres(
-            state / "postgres", args.port + args.processes + 2, state / "postgres-password"
-        )
+        # nginx's port, then the servers', Redis's and PostgreSQL's.
+        ports = list(range(args.port, args.port + args.processes + 3))
+        server_ports, redis_port = ports[1 : 1 + args.processes], ports[-2]
+        postgres = Postgres(state / "postgres", ports[-1], state / "postgres-password")
         if postgres.stop_leftover():
             print("Stopped a PostgreSQL left running by an earlier run.", flush=True)
-        ports = _ports(args.host, args.port, args.processes)
-        server_ports, redis_port = ports[1 : 1 + args.processes], ports[-2]
+        _check_free(args.host, ports)
         logs = state / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-
-        print(f"Starting PostgreSQL on 127.0.0.1:{postgres.port} ...", flush=True)
-        running.callback(_step, "PostgreSQL", postgres.stop)
-        postgres.start()
-
-        print(f"Starting Redis on 127.0.0.1:{redis_port} ...", flush=True)
         redis = Redis(state / "redis", redis_port, state / "redis-password")
-        running.callback(_step, "Redis", redis.stop)
-        redis.start()
-
         env = {
             "HUBBUB_DATABASE_URL": postgres.url(),
             "HUBBUB_REDIS_URL": redis.url,
@@ -120,7 +111,19 @@ def _run(args: argparse.Namespace) -> int:
             # nginx reaches the servers from here, and only it does.
             "HUBBUB_TRUSTED_PROXIES": "127.0.0.1",
         }
-        settings = Settings.from_env({**os.environ, **env})  # the user's HUBBUB_* too
+        # The servers' settings, the user's HUBBUB_* included, checked before anything
+        # starts.
+        settings = Settings.from_env({**os.environ, **env})
+        # Every process's pool, and room for `hubbub migrate` and a person with psql.
+        connections = args.processes * settings.workers * settings.database_connections + 20
+
+        print(f"Starting PostgreSQL on 127.0.0.1:{postgres.port} ...", flush=True)
+        running.callback(_step, "PostgreSQL", postgres.stop)
+        postgres.start(max_connections=max(100, connections))
+
+        print(f"Starting Redis on 127.0.0.1:{redis_port} ...", flush=True)
+        running.callback(_step, "Redis", redis.stop)
+        redis.start()
         print(migrate(env, logs / "migrate.log"), flush=True)
 
         servers = [
@@ -209,9 +212,8 @@ def _lock(lock: IO[str], state: Path) -> None:
         raise RuntimeError(f"another scale_out is running on {state}") from None
 
 
-def _ports(host: str, first: int, processes: int) -> list[int]:
-    """nginx's port, then the servers', Redis's and PostgreSQL's, all free now."""
-    ports = list(range(first, first + processes + 3))
+def _check_free(host: str, ports: list[int]) -> None:
+    """Fails, naming them, unless every port is free now (nginx's on `host`)."""
     taken = [
         port
         for index, port in enumerate(ports)
@@ -219,10 +221,10 @@ def _ports(host: str, first: int, processes: int) -> list[int]:
     ]
     if taken:
         raise RuntimeError(
-            f"ports {', '.join(map(str, taken))} are in use (this set-up takes"
+            f"{_plural(len(taken), 'port', 'ports')} {', '.join(map(str, taken))} in use"
+            f" (this set-up takes"
             f" {_span(ports)}): choose another --port, or stop what holds them"
         )
-    return ports
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -79,7 +79,7 @@ class Postgres:
     def url(self, database: str = "hubbub") -> str:
         return f"postgresql://hubbub:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def start(self) -> None:
+    def start(self, max_connections: int = 100) -> None:
         """Creates the cluster on the first run, starts it, and creates the `hubbub`
         database if it is missing."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,10 @@ class Postgres:
             self._check_reachable()
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+            f" -c max_connections={max_connections}"
+        )
         self._pg_ctl("-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
         with psycopg.connect(self.url("postgres"), autocommit=True) as db:
             if db.execute(b"SELECT 1 FROM pg_database WHERE datname = 'hubbub'").fetchone() is None:

@@ -61,7 +61,7 @@ def _scale_out(state: Path) -> Iterator[str]:
             if launcher.poll() is None:
                 launcher.kill()
                 launcher.wait()
-        if "are in use" not in log.read_text():  # else a parallel suite took a port
+        if " in use (this set-up takes" not in log.read_text():  # else a parallel suite took a port
             raise AssertionError(f"scale_out did not start:\n{log.read_text()}")
     raise AssertionError("no free run of ports for scale_out")
 
