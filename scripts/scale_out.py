@@ -221,7 +221,7 @@ def _check_free(host: str, ports: list[int]) -> None:
     ]
     if taken:
         raise RuntimeError(
-            f"{_plural(len(taken), 'port', 'ports')} {', '.join(map(str, taken))} in use"
+            f"{'port' if len(taken) == 1 else 'ports'} {', '.join(map(str, taken))} in use"
             f" (this set-up takes"
             f" {_span(ports)}): choose another --port, or stop what holds them"
         )
