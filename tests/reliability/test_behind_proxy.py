@@ -74,15 +74,20 @@ async def test_each_client_has_its_own_per_ip_limit_over_both_processes(
     would share one limit), over both processes (nginx spreads the attempts)."""
     first = await _from(behind_nginx, "127.0.0.2")
     second = await _from(behind_nginx, "127.0.0.3")
+    # A client on nginx's own address, which the servers trust: were nginx to append to
+    # what the client wrote in X-Forwarded-For rather than replace it, the servers would
+    # skip this trusted hop and believe the made-up address, a new one each time.
+    forger = await _from(behind_nginx, "127.0.0.1")
     try:
         assert [await _sign_in(first, n) for n in range(4)] == [401, 401, 401, 429]
-        # What a client writes in X-Forwarded-For is replaced by nginx, not believed.
-        forged = {"X-Forwarded-For": "198.51.100.7"}
-        assert await _sign_in(first, 9, **forged) == 429
         assert [await _sign_in(second, n) for n in range(4)] == [401, 401, 401, 429]
+        forged = [
+            await _sign_in(forger, n, **{"X-Forwarded-For": f"198.51.100.{n}"}) for n in range(4)
+        ]
+        assert forged == [401, 401, 401, 429]
     finally:
-        await first.close()
-        await second.close()
+        for client in (first, second, forger):
+            await client.close()
 
 
 async def test_a_client_cannot_claim_https_through_nginx(behind_nginx: ProxiedDeployment) -> None:
@@ -91,9 +96,14 @@ async def test_a_client_cannot_claim_https_through_nginx(behind_nginx: ProxiedDe
     HTTP would lock browsers out of a site that has no TLS."""
     client = await _from(behind_nginx, "127.0.0.4")
     try:
-        reply = await client.http.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+        claim = {"X-Forwarded-Proto": "https"}
+        reply = await client.http.get("/healthz", headers=claim)
         assert reply.status_code == 200
         assert "strict-transport-security" not in reply.headers
+        # What nginx keeps out: the same claim from the trusted address is believed.
+        async with httpx.AsyncClient(base_url=behind_nginx.servers[0].base_url) as direct:
+            believed = await direct.get("/healthz", headers=claim)
+        assert "strict-transport-security" in believed.headers
     finally:
         await client.close()
 
