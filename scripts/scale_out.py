@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         running.callback(_step, "nginx", proxy.stop)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
         shown = f"[{shown}]" if ":" in shown else shown
-        proxy.start(f"http://{shown}:{args.port}/healthz")
+        proxy.start(f"http://{shown}:{args.port}/readyz")
 
         print(
             f"\nHubbub is on http://{shown}:{args.port}"

@@ -268,7 +268,8 @@ class Server:
 
     def wait_healthy(self) -> None:
         wait_for(
-            lambda: healthy(f"{self.base_url}/healthz"),
+            # Ready: the store and Redis answer it, not only its own event loop.
+            lambda: healthy(f"{self.base_url}/readyz"),
             self.process,
             f"hubbub serve on port {self.port}",
             self.log,

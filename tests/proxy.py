@@ -69,7 +69,7 @@ class ProxiedDeployment:
                 die_with_parent=False,  # the test process has threads
             )
             try:
-                self.proxy.start(f"{self.base_url}/healthz")
+                self.proxy.start(f"{self.base_url}/readyz")
                 return
             except RuntimeError as error:
                 if "Address already in use" not in str(error) or attempt == 9:

@@ -108,6 +108,17 @@ async def test_a_client_cannot_claim_https_through_nginx(behind_nginx: ProxiedDe
         await client.close()
 
 
+async def test_metrics_are_not_handed_out_through_nginx(behind_nginx: ProxiedDeployment) -> None:
+    """/metrics answers loopback clients that came directly; through nginx (even from
+    this machine) a client gets a refusal, not the figures."""
+    async with httpx.AsyncClient(base_url=behind_nginx.base_url) as through:
+        refused = await through.get("/metrics")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    async with httpx.AsyncClient(base_url=behind_nginx.servers[0].base_url) as direct:
+        assert (await direct.get("/metrics")).status_code == 200
+
+
 async def test_bodies_the_servers_accept_pass_nginx(api: Api) -> None:
     """nginx's body limit is the servers' (64 KiB): a body just under it reaches a server
     (which reads it and refuses the sign-in), one over it is refused by nginx in the

@@ -72,7 +72,7 @@ def _answers(launcher: subprocess.Popen[bytes], url: str, log: Path) -> bool:
         if launcher.poll() is not None:
             return False
         if "Hubbub is on" in log.read_text():
-            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+            assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
             return True
         time.sleep(0.1)
     raise AssertionError(f"scale_out did not come up:\n{log.read_text()}")
