@@ -92,6 +92,13 @@ http {{
         "" "";
     }}
 
+    # One id per request in nginx's replies, the servers' logs and their replies: the
+    # client's X-Request-ID when it is a token the servers accept too, else nginx's own.
+    map $http_x_request_id $hubbub_request_id {{
+        "~^[A-Za-z0-9._-]{{1,64}}$" $http_x_request_id;
+        default $request_id;
+    }}
+
     upstream hubbub {{
         # WebSockets stay open for hours: count open connections, not requests.
         least_conn;
@@ -118,6 +125,7 @@ http {{
         proxy_set_header X-Forwarded-Proto $scheme;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $connection_upgrade;
+        proxy_set_header X-Request-ID $hubbub_request_id;
 
         location / {{
             proxy_pass http://hubbub;
@@ -165,6 +173,7 @@ def _error_pages() -> str:
             f"        location = {page} {{",
             "            internal;",
             "            default_type application/json;",
+            "            add_header X-Request-ID $hubbub_request_id always;",
             # 494 is nginx's own status for a 400 whose headers were too large.
             f"            return {400 if status == 494 else status} '{body}';",
             "        }",

@@ -122,7 +122,7 @@ async def test_metrics_are_not_handed_out_through_nginx(behind_nginx: ProxiedDep
 async def test_bodies_the_servers_accept_pass_nginx(api: Api) -> None:
     """nginx's body limit is the servers' (64 KiB): a body just under it reaches a server
     (which reads it and refuses the sign-in), one over it is refused by nginx in the
-    API's error shape."""
+    API's error shape, with a request id."""
     padding = "x" * (60 * 1024)
     under = await api.call(
         "POST",
@@ -135,6 +135,8 @@ async def test_bodies_the_servers_accept_pass_nginx(api: Api) -> None:
     )
     assert over.status_code == 413
     assert over.json()["error"]["code"] == "payload_too_large"
+    # nginx's own answers carry a request id too, as the servers' do.
+    assert len(over.headers["x-request-id"]) == 32
 
 
 async def test_websockets_through_nginx_carry_messages_between_processes(
