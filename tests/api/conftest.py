@@ -26,7 +26,7 @@ from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
 STORE = os.environ.get("HUBBUB_TEST_STORE", "sqlite")
-TOPOLOGY = os.environ.get("HUBBUB_TEST_TOPOLOGY", "single")
+TOPOLOGY = os.environ.get("HUBBUB_TEST_TOPOLOGY", "one-process")
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,8 @@ def server(
     if TOPOLOGY == "proxy":
         yield from proxy_topology(tmp_path_factory, request, STORE)
         return
-    if TOPOLOGY != "single":
-        raise pytest.UsageError("HUBBUB_TEST_TOPOLOGY must be single or proxy")
+    if TOPOLOGY != "one-process":
+        raise pytest.UsageError("HUBBUB_TEST_TOPOLOGY must be one-process or proxy")
     if STORE not in {"sqlite", "postgres"}:
         raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
     env: dict[str, str] = {}
