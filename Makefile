@@ -5,12 +5,15 @@ BIN := $(VENV)/bin
 STATIC := src/hubbub/static/index.html
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test install web browser postgres redis lint unit api e2e web-test bench bench-quick openapi clean
+.PHONY: run scale-out test install web browser postgres redis nginx lint unit api e2e web-test bench bench-quick openapi clean
 
 run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
 	$(BIN)/hubbub serve
 
-test: install web lint browser postgres redis ## install everything and run every test suite
+scale-out: install web postgres redis nginx ## nginx, 2 processes, PostgreSQL, Redis on :8000
+	$(BIN)/python -m scripts.scale_out $(SCALE_OUT_ARGS)
+
+test: install web lint browser postgres redis nginx ## install everything and run every test suite
 	$(BIN)/pytest -q
 	HUBBUB_TEST_STORE=postgres $(BIN)/pytest -q tests/api  # the API suite again, on PostgreSQL
 	npm test --prefix web
@@ -41,10 +44,14 @@ postgres: ## Debian's PostgreSQL binaries: the tests start a throwaway server of
 redis: ## Debian's redis-server binary: the tests start a throwaway server of their own
 	scripts/ensure-redis.sh
 
+nginx: ## Debian's nginx binary (never its system service): `make scale-out` runs its own
+	scripts/ensure-nginx.sh
+
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/mypy scripts
 
 openapi: install ## regenerate docs/openapi.json from the code
 	$(BIN)/hubbub openapi > docs/openapi.json

@@ -3,7 +3,11 @@ subprocess; set HUBBUB_TEST_BASE_URL to point it at another deployment.
 
 HUBBUB_TEST_STORE=postgres runs that server on PostgreSQL (a fresh database on the
 tests' throwaway server, migrated with `hubbub migrate`); `make test` runs the suite
-once on each store."""
+once on each store.
+
+HUBBUB_TEST_TOPOLOGY=proxy (with HUBBUB_TEST_STORE=postgres) runs it through nginx in
+front of two processes sharing PostgreSQL and Redis, as `make scale-out` runs them
+(tests/proxy.py)."""
 
 from __future__ import annotations
 
@@ -17,19 +21,26 @@ import pytest
 
 from tests.api.console import start_console_server
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
+from tests.proxy import ProxiedDeployment, proxy_topology
 from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
 STORE = os.environ.get("HUBBUB_TEST_STORE", "sqlite")
+TOPOLOGY = os.environ.get("HUBBUB_TEST_TOPOLOGY", "one-process")
 
 
 @pytest.fixture(scope="session")
 def server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[ServerProcess | None]:
+) -> Iterator[ServerProcess | ProxiedDeployment | None]:
     if EXTERNAL:
         yield None
         return
+    if TOPOLOGY == "proxy":
+        yield from proxy_topology(tmp_path_factory, request, STORE)
+        return
+    if TOPOLOGY != "one-process":
+        raise pytest.UsageError("HUBBUB_TEST_TOPOLOGY must be one-process or proxy")
     if STORE not in {"sqlite", "postgres"}:
         raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
     env: dict[str, str] = {}
@@ -54,7 +65,9 @@ def server(
 
 
 @pytest.fixture
-def local_server(server: ServerProcess | None) -> ServerProcess:
+def local_server(
+    server: ServerProcess | ProxiedDeployment | None,
+) -> ServerProcess | ProxiedDeployment:
     """For tests that must restart the server; meaningless against a remote target."""
     if server is None:
         pytest.skip("restarts need the local server (HUBBUB_TEST_BASE_URL is set)")
@@ -62,7 +75,7 @@ def local_server(server: ServerProcess | None) -> ServerProcess:
 
 
 @pytest.fixture
-async def api(server: ServerProcess | None) -> AsyncIterator[Api]:
+async def api(server: ServerProcess | ProxiedDeployment | None) -> AsyncIterator[Api]:
     client = Api(EXTERNAL or (server.base_url if server else ""))
     yield client
     await client.close()

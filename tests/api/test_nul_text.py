@@ -5,7 +5,8 @@ token) finds nothing, as no stored value holds it. Never a 500."""
 
 from __future__ import annotations
 
-from tests.support import Api
+from tests.proxy import ProxiedDeployment
+from tests.support import Api, ServerProcess
 
 
 async def test_text_holding_nul_is_refused_not_stored(api: Api) -> None:
@@ -37,12 +38,22 @@ async def test_text_holding_nul_is_refused_not_stored(api: Api) -> None:
     assert history == []
 
 
-async def test_lookups_by_text_holding_nul_find_nothing(api: Api) -> None:
+async def test_lookups_by_text_holding_nul_find_nothing(
+    api: Api, server: ServerProcess | ProxiedDeployment | None
+) -> None:
     ana = await api.sign_up()
-    conversation = await api.call("GET", "/conversations/a%00b", ana)
-    assert conversation.status_code == 404, conversation.text
-    user = await api.call("GET", "/users/a%00b", ana)
-    assert user.status_code == 404, user.text
+    # nginx refuses a path holding %00 itself, before any server sees it: a 400 in the
+    # API's error shape (scripts/nginx.py), and still nothing found. A deployment named
+    # by HUBBUB_TEST_BASE_URL may have such a proxy in front, or none.
+    proxy_refuses = (400, "validation_error")
+    found_nothing = (404, "not_found")
+    if server is None:
+        in_path = {proxy_refuses, found_nothing}
+    else:
+        in_path = {proxy_refuses if isinstance(server, ProxiedDeployment) else found_nothing}
+    for path in ("/conversations/a%00b", "/users/a%00b"):
+        reply = await api.call("GET", path, ana)
+        assert (reply.status_code, reply.json()["error"]["code"]) in in_path, reply.text
     search = await api.call("GET", "/users/search?q=a%00", ana)
     assert search.status_code == 200 and search.json()["users"] == [], search.text
     sign_in = await api.call(
