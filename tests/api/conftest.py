@@ -3,7 +3,11 @@ subprocess; set HUBBUB_TEST_BASE_URL to point it at another deployment.
 
 HUBBUB_TEST_STORE=postgres runs that server on PostgreSQL (a fresh database on the
 tests' throwaway server, migrated with `hubbub migrate`); `make test` runs the suite
-once on each store."""
+once on each store.
+
+HUBBUB_TEST_TOPOLOGY=two-processes (with HUBBUB_TEST_STORE=postgres) runs it on two
+processes sharing that database and a throwaway Redis (tests/cluster.py), each test's
+users spread over both: its first user on one process, its second on the other."""
 
 from __future__ import annotations
 
@@ -16,19 +20,48 @@ from pathlib import Path
 import pytest
 
 from tests.api.console import start_console_server
+from tests.cluster import Cluster, running_cluster
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
+from tests.redis import RedisServer
 from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
 STORE = os.environ.get("HUBBUB_TEST_STORE", "sqlite")
+TOPOLOGY = os.environ.get("HUBBUB_TEST_TOPOLOGY", "one-process")
+
+
+@pytest.fixture(scope="session")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Cluster | None]:
+    """The two processes of HUBBUB_TEST_TOPOLOGY=two-processes; None otherwise."""
+    if TOPOLOGY == "one-process" or EXTERNAL:
+        yield None
+        return
+    if TOPOLOGY != "two-processes" or STORE != "postgres":
+        raise pytest.UsageError(
+            "HUBBUB_TEST_TOPOLOGY must be one-process, or two-processes with"
+            " HUBBUB_TEST_STORE=postgres"
+        )
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    root = Path(tmp_path_factory.mktemp("hubbub-cluster"))
+    with running_cluster(root, request.getfixturevalue("postgres"), redis.fresh_url()) as two:
+        yield two
 
 
 @pytest.fixture(scope="session")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    cluster: Cluster | None,
 ) -> Iterator[ServerProcess | None]:
+    """The server under test; on two processes the first (the one `local_server`
+    restarts: its users' requests meet the restart, the other's do not)."""
     if EXTERNAL:
         yield None
+        return
+    if cluster is not None:
+        yield cluster.processes[0]
         return
     if STORE not in {"sqlite", "postgres"}:
         raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
@@ -62,8 +95,11 @@ def local_server(server: ServerProcess | None) -> ServerProcess:
 
 
 @pytest.fixture
-async def api(server: ServerProcess | None) -> AsyncIterator[Api]:
-    client = Api(EXTERNAL or (server.base_url if server else ""))
+async def api(server: ServerProcess | None, cluster: Cluster | None) -> AsyncIterator[Api]:
+    if cluster is not None:
+        client = cluster.api()
+    else:
+        client = Api(EXTERNAL or (server.base_url if server else ""))
     yield client
     await client.close()
 
