@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,13 +84,18 @@ def cluster_env(database_url: str, redis_url: str, **env: str) -> dict[str, str]
 
 @contextlib.contextmanager
 def running_cluster(
-    root: Path, postgres: PostgresServer, redis_url: str, count: int = 2, **env: str
+    root: Path,
+    postgres: PostgresServer,
+    redis_url: str,
+    *,
+    count: int = 2,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Cluster]:
     """`count` processes on a fresh, migrated PostgreSQL database and `redis_url`, with
     the given HUBBUB_* settings; killed at the end even if the test failed."""
     database_url = postgres.fresh_database_url(migrated=False)
     migrate(database_url)
-    settings = cluster_env(database_url, redis_url, **env)
+    settings = cluster_env(database_url, redis_url, **(env or {}))
     cluster = Cluster(
         [
             ServerProcess(data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=settings)

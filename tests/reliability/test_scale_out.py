@@ -1,0 +1,416 @@
+"""Scale-out (issue 10): two `hubbub serve` processes sharing PostgreSQL and Redis behave
+as one platform. Real processes, real Redis, real PostgreSQL, real WebSocket clients.
+
+Alice is on process A, Bob on process B (one `Api` per process, so each request goes
+where the test says). What they must notice: messages, presence and typing cross the
+processes; a sign-out, a ticket, the connection cap and the sign-in limit hold for the
+whole platform; Redis going away degrades each process to its own connections and
+nothing acknowledged is lost once it is back; a process killed with kill -9 takes its
+users offline for their contacts within the presence lease; a client that does not
+read on one process slows nobody else and is closed with 4008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.cluster import LEASE_SECONDS, Cluster, running_cluster
+from tests.postgres import PostgresServer
+from tests.redis import RedisServer
+from tests.support import Account, Api, Reader, Socket, open_socket
+
+CAP = 2  # connections per user, on the whole platform
+BURST = 50
+# The flood: 1000 messages of 4 kB, past what the kernel buffers for a deaf client
+# (~700 of them on this machine) and the process queues for it (10 frames, below).
+CHAT, FLOOD = 30, 1000
+# How long a killed process's users may still show online: the lease, plus the time
+# the survivor takes to notice it lapsed (a renewal period), plus slack for a busy box.
+OFFLINE_WITHIN = 2 * LEASE_SECONDS + 4
+RESYNC = {4008}  # close codes docs/websocket.md answers with "reconnect and catch up"
+
+
+# --- deployments -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared(
+    postgres: PostgresServer,
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Cluster]:
+    """The module's cluster of two (the kill -9 test restarts what it killed)."""
+    root = Path(tmp_path_factory.mktemp("scale-out"))
+    env = {"HUBBUB_MAX_CONNECTIONS_PER_USER": str(CAP)}
+    with running_cluster(root, postgres, redis_server.fresh_url(), env=env) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def ab(shared: Cluster) -> AsyncIterator[tuple[Api, Api]]:
+    """A client of process A and one of process B, both processes running."""
+    shared.start()
+    a, b = (Api(url) for url in shared.base_urls)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+@contextlib.asynccontextmanager
+async def _clients(cluster: Cluster) -> AsyncIterator[tuple[Api, Api]]:
+    a, b = (Api(url) for url in cluster.base_urls)
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def _pair(a: Api, b: Api) -> tuple[Account, Account, str]:
+    """Alice (signed up on A) and Bob (on B) in a direct conversation."""
+    alice, bob = await a.sign_up(), await b.sign_up()
+    return alice, bob, await a.direct(alice, bob)
+
+
+def _created(socket_: Socket, room: str) -> list[dict[str, Any]]:
+    return [
+        f
+        for f in socket_.of_type("message.created")
+        if f["conversationId"] == room and f["message"]["conversationId"] == room
+    ]
+
+
+async def _send_all(socket_: Socket, room: str, bodies: list[str], tag: str) -> list[Any]:
+    """Sends every body at once (frames in this order), then waits for every ack."""
+    ids = [f"{tag}-{n}" for n in range(len(bodies))]
+    for n, body in enumerate(bodies):
+        await socket_.send(
+            {
+                "action": "sendMessage",
+                "requestId": ids[n],
+                "conversationId": room,
+                "clientMessageId": ids[n],
+                "body": body,
+            }
+        )
+    acks = [await socket_.wait_for(15, requestId=i) for i in ids]
+    assert all(ack["type"] == "ack" for ack in acks), acks
+    return acks
+
+
+async def _closed_with(socket_: Socket, within: float = 10) -> int | None:
+    await asyncio.wait_for(socket_.connection.wait_closed(), within)
+    return socket_.connection.close_code
+
+
+async def _refused_with(url: str) -> int:
+    """The close code a handshake at `url` is refused with."""
+    async with websockets.connect(url) as refused:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(refused.recv(), 10)
+    assert closed.value.rcvd is not None, "closed without a close frame"
+    return closed.value.rcvd.code
+
+
+# --- a. cross-process basics ---------------------------------------------------------
+
+
+async def test_a_burst_reaches_the_other_process_once_and_in_order(ab: tuple[Api, Api]) -> None:
+    a, b = ab
+    alice, bob, room = await _pair(a, b)
+    async with open_socket(a, alice) as alice_socket, open_socket(b, bob) as bob_socket:
+        bodies = [f"burst {n}" for n in range(BURST)]
+        acks = await _send_all(alice_socket, room, bodies, "burst")
+        await bob_socket.until(lambda: len(_created(bob_socket, room)) >= BURST, within=15)
+        await bob_socket.settle()  # anything extra (a duplicate) would be here by now
+        got = _created(bob_socket, room)
+        assert [f["message"]["body"] for f in got] == bodies
+        seqs = [f["eventSeq"] for f in got]
+        assert seqs == sorted(set(seqs)), "eventSeq must strictly increase, once each"
+        assert seqs == [ack["eventSeq"] for ack in acks]
+        assert [f["cursor"] for f in got] == [ack["cursor"] for ack in acks]
+
+
+async def test_presence_and_typing_cross_the_processes(ab: tuple[Api, Api]) -> None:
+    a, b = ab
+    alice, bob, room = await _pair(a, b)
+    async with open_socket(b, bob) as bob_socket:
+        async with open_socket(a, alice) as alice_socket:
+            assert alice_socket.of_type("hello")[0]["online"] == [bob.id]
+            await bob_socket.wait_for(type="presence", userId=alice.id, online=True)
+            await alice_socket.send({"action": "typing", "conversationId": room, "isTyping": True})
+            typing = await bob_socket.wait_for(type="typing", userId=alice.id)
+            assert typing == {
+                "type": "typing",
+                "conversationId": room,
+                "userId": alice.id,
+                "isTyping": True,
+            }
+        await bob_socket.wait_for(type="presence", userId=alice.id, online=False)
+
+
+async def test_signing_out_on_one_process_ends_the_session_on_the_other(
+    ab: tuple[Api, Api],
+) -> None:
+    a, b = ab
+    laptop = await a.sign_up()
+    phone = await a.sign_in(laptop.username, laptop.password)
+    async with open_socket(b, laptop) as laptop_on_b, open_socket(b, phone) as phone_on_b:
+        spare_ticket = await b.ticket(laptop)
+        reply = await a.call("POST", "/auth/signout", laptop)
+        assert reply.status_code == 204
+        # Right after sign-out returns, B refuses the session's token and ticket too.
+        assert (await b.call("GET", "/users/me", laptop)).status_code == 401
+        assert (await b.call("POST", "/auth/ws-ticket", laptop)).status_code == 401
+        assert await _closed_with(laptop_on_b) == 4401
+        assert await _refused_with(f"{b.ws_url}?ticket={spare_ticket}") == 4401
+        # The user's other session is untouched, on either process.
+        assert (await a.call("GET", "/users/me", phone)).status_code == 200
+        assert (await phone_on_b.request("ping"))["type"] == "pong"
+
+
+async def test_a_ticket_from_one_process_opens_one_socket_on_any(ab: tuple[Api, Api]) -> None:
+    a, b = ab
+    alice = await a.sign_up()
+    ticket = await a.ticket(alice)
+    connection = await websockets.connect(f"{b.ws_url}?ticket={ticket}")
+    on_b = Socket(connection)
+    try:
+        hello = await on_b.wait_for(type="hello")
+        assert hello["userId"] == alice.id
+        for api in (a, b):  # used once: no process takes it again
+            assert await _refused_with(f"{api.ws_url}?ticket={ticket}") == 4401
+    finally:
+        await on_b.close()
+
+
+async def test_the_connection_cap_counts_both_processes(ab: tuple[Api, Api]) -> None:
+    a, b = ab
+    alice = await a.sign_up()
+    async with open_socket(a, alice), open_socket(b, alice):
+        for api in (a, b):
+            ticket = await api.ticket(alice)
+            assert await _refused_with(f"{api.ws_url}?ticket={ticket}") == 4429
+    # Closing them frees the slots on the whole platform at once.
+    async with open_socket(b, alice), open_socket(b, alice) as second:
+        assert second.of_type("hello")
+
+
+async def test_the_sign_in_limit_per_account_counts_both_processes(ab: tuple[Api, Api]) -> None:
+    a, b = ab
+    account = await a.sign_up()  # its sign-in is the first of the ten allowed per window
+    statuses = []
+    for n in range(12):
+        api = (a, b)[n % 2]
+        reply = await api.call(
+            "POST", "/auth/signin", json={"username": account.username, "password": "guess 123"}
+        )
+        statuses.append(reply.status_code)
+    assert statuses == [401] * 9 + [429] * 3
+
+
+# --- b. Redis goes away during traffic, and comes back ------------------------------
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(kill=True)
+
+
+@pytest.fixture
+def outage_cluster(
+    postgres: PostgresServer, own_redis: RedisServer, tmp_path: Path
+) -> Iterator[Cluster]:
+    with running_cluster(tmp_path, postgres, own_redis.url()) as cluster:
+        yield cluster
+
+
+async def _until_delivered(sender: Socket, receiver: Socket, room: str, tag: str) -> list[Any]:
+    """Sends a message every half second until `receiver` gets one live; the acks."""
+    acks: list[Any] = []
+    deadline = asyncio.get_running_loop().time() + 15
+    for n in itertools.count():
+        acks += await _send_all(sender, room, [f"{tag} {n}"], f"{tag}{n}")
+        with contextlib.suppress(TimeoutError):
+            await receiver.wait_for(0.5, type="message.created", cursor=acks[-1]["cursor"])
+            return acks
+        assert asyncio.get_running_loop().time() < deadline, "delivery never came back"
+    raise AssertionError("unreachable")
+
+
+async def test_a_redis_outage_degrades_each_process_to_its_own_and_loses_nothing(
+    outage_cluster: Cluster, own_redis: RedisServer
+) -> None:
+    async with _clients(outage_cluster) as (a, b):
+        alice, carol, bob = await a.sign_up(), await a.sign_up(), await b.sign_up()
+        room = await a.group(alice, "outage", carol, bob)
+        async with (
+            open_socket(a, alice) as alice_socket,
+            open_socket(a, carol) as carol_socket,
+            open_socket(b, bob) as bob_socket,
+        ):
+            acked = await _send_all(alice_socket, room, ["before"], "before")
+            await bob_socket.wait_for(type="message.created", cursor=acked[0]["cursor"])
+
+            own_redis.stop()
+            # Each process serves its own connections: sends are stored and acked, and
+            # the member on the same process gets them live.
+            during = await _send_all(alice_socket, room, [f"during {n}" for n in range(5)], "d")
+            acked += during
+            for ack in during:
+                await carol_socket.wait_for(10, type="message.created", cursor=ack["cursor"])
+            assert (await a.http.get("/healthz")).status_code == 200
+            ready = await a.http.get("/readyz")
+            assert ready.status_code == 503, ("/readyz during a Redis outage", ready.text)
+
+            own_redis.start()  # same port, empty: what Redis held is gone
+            acked += await _until_delivered(alice_socket, bob_socket, room, "after")
+            assert (await a.http.get("/readyz")).status_code == 200
+
+            # Bob, following docs/websocket.md, misses nothing that was acknowledged.
+            seen = await _catch_up_as_documented(b, bob, bob_socket, room)
+            assert {ack["message"]["id"] for ack in acked} <= seen
+
+    for log in outage_cluster.logs():
+        assert log.count("is unreachable") == 1, log[-3000:]
+
+
+async def _catch_up_as_documented(
+    api: Api, account: Account, socket_: Socket, room: str
+) -> set[str]:
+    """What a client following docs/websocket.md holds of `room` once it has caught up:
+    closed with a resync code, it reconnects and syncs from its resume cursor; still
+    connected, it fills any gap in `eventSeq` from the conversation's log."""
+    hello = socket_.of_type("hello")[0]
+    if socket_.closed:
+        assert socket_.closed_code in RESYNC, socket_.closed_code
+        async with open_socket(api, account) as again:
+            reader = Reader(api, account, hello["cursor"], again)
+            await reader.catch_up()
+            return {
+                e["message"]["id"]
+                for e in reader.events.values()
+                if e["type"] == "message.created" and e["conversationId"] == room
+            }
+    live = _created(socket_, room)
+    seen = {f["message"]["id"] for f in live}
+    reached = 0
+    for frame in socket_.frames:  # events in arrival order: apply until the first gap
+        if frame.get("conversationId") == room and "eventSeq" in frame:
+            if frame["eventSeq"] > reached + 1:
+                break
+            reached = max(reached, frame["eventSeq"])
+    for event in await api.log_all(account, room, after=reached):
+        if event["type"] == "message.created":
+            seen.add(event["message"]["id"])
+    return seen
+
+
+# --- c. kill -9 of a process with users connected ------------------------------------
+
+
+async def test_a_killed_process_takes_its_users_offline_and_loses_no_ack(
+    shared: Cluster, ab: tuple[Api, Api]
+) -> None:
+    a, b = ab
+    alice, bob, room = await _pair(a, b)
+    async with open_socket(b, bob) as bob_socket:
+        ticket = await a.ticket(alice)
+        alice_socket = Socket(await websockets.connect(f"{a.ws_url}?ticket={ticket}"))
+        await alice_socket.wait_for(type="hello")
+        await bob_socket.wait_for(type="presence", userId=alice.id, online=True)
+        acks: list[Any] = []
+
+        async def keep_sending() -> None:
+            with contextlib.suppress(AssertionError, websockets.ConnectionClosed, TimeoutError):
+                for n in itertools.count():
+                    acks.extend(await _send_all(alice_socket, room, [f"k {n}"], f"k{n}"))
+
+        sending = asyncio.create_task(keep_sending())
+        await bob_socket.until(lambda: len(_created(bob_socket, room)) >= 10, within=15)
+        shared.processes[0].stop(signal.SIGKILL)
+        await asyncio.wait_for(sending, 30)
+        await bob_socket.wait_for(OFFLINE_WITHIN, type="presence", userId=alice.id, online=False)
+        await alice_socket.close()
+
+    history = await b.history_all(bob, room)
+    assert history is not None
+    assert {ack["message"]["id"] for ack in acks} <= {m["id"] for m in history}
+    assert len(acks) >= 10
+
+
+# --- d. a client that does not read ---------------------------------------------------
+
+
+@pytest.fixture
+def slow_cluster(
+    postgres: PostgresServer, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[Cluster]:
+    env = {"HUBBUB_MAX_PENDING_FRAMES": "10"}
+    with running_cluster(tmp_path, postgres, redis_server.fresh_url(), env=env) as cluster:
+        yield cluster
+
+
+async def _deaf_socket(api: Api, account: Account) -> ClientConnection:
+    """A WebSocket that reads almost nothing: a tiny receive buffer, and the client
+    stops reading as soon as one frame waits (until `resume_reading`)."""
+    port = int(api.base_url.rsplit(":", 1)[1])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    ticket = await api.ticket(account)
+    return await websockets.connect(
+        f"{api.ws_url}?ticket={ticket}",
+        sock=sock,
+        max_queue=1,
+        max_size=2**20,
+        ping_interval=None,
+    )
+
+
+async def test_a_client_that_does_not_read_slows_nobody_and_is_closed_4008(
+    slow_cluster: Cluster,
+) -> None:
+    async with _clients(slow_cluster) as (a, b):
+        alice, bob, room = await _pair(a, b)
+        deaf, flooder = await a.sign_up(), await b.sign_up()
+        flooded = await b.direct(flooder, deaf)
+        deaf_socket = await _deaf_socket(a, deaf)
+        try:
+            async with open_socket(a, alice) as alice_socket, open_socket(b, bob) as bob_socket:
+
+                async def flood(first: int) -> None:
+                    for n in range(first, FLOOD, 4):
+                        await b.send(flooder, flooded, f"{n} {'x' * 3990}", f"flood-{n}")
+
+                flooding = asyncio.gather(*(flood(n) for n in range(4)))
+                for n in range(CHAT):
+                    await _send_all(alice_socket, room, [f"chat {n}"], f"c{n}")
+                    await asyncio.sleep(0.02)
+                # Bob, on the other process, got every one while the flood backed up.
+                await bob_socket.until(lambda: len(_created(bob_socket, room)) >= CHAT, 20)
+                await asyncio.wait_for(flooding, 60)
+            # Now it reads: what it gets ends with the 4008 that tells it to resync.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for _ in deaf_socket:
+                    pass
+            assert deaf_socket.close_code == 4008, deaf_socket.close_code
+        finally:
+            await deaf_socket.close()
