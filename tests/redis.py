@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import redis
+
 from tests.support import free_port
 
 
@@ -47,8 +47,7 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: run scripts/ensure-redis.sh")
-        # The child keeps its own copy of the descriptor: ours closes at once (an open
-        # file left to the garbage collector is a ResourceWarning, an error in pytest).
+        # The child keeps its own copy of the log's descriptor; ours closes at once.
         with open(self.root / "redis.log", "ab") as log:
             self.process = subprocess.Popen(
                 [

@@ -480,7 +480,8 @@ class Socket:
             await asyncio.wait_for(
                 self._arrived.wait_for(lambda: condition() or self._reader.done()), within
             )
-        assert condition(), f"condition not met; got {self.frames}"
+        last = self.frames[-5:]
+        assert condition(), f"condition not met; last {len(last)} of {len(self.frames)}: {last}"
 
     async def settle(self) -> None:
         """A barrier before asserting that something did NOT arrive: the pong to a ping

@@ -3,8 +3,11 @@ anywhere else."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +17,6 @@ from argon2 import PasswordHasher
 from hubbub.adapters import sqlite_schema
 from hubbub.adapters.local_hub import LocalHub, LocalOnly
 from hubbub.adapters.local_identity import LocalIdentity
-from hubbub.adapters.redis_link import RedisLink
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     ConsoleCodeSender,
@@ -23,10 +25,25 @@ from hubbub.adapters.memory import (
     MemoryStore,
     MemoryTicketStore,
 )
+from hubbub.adapters.redis_fanout import RedisFanout
+from hubbub.adapters.redis_link import RedisLink
+from hubbub.adapters.redis_sessions import SharedSessions
+from hubbub.adapters.redis_state import RedisPresence, RedisRateLimiter, RedisTicketStore
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
-from hubbub.ports import Clock, CodeSender, EventPublisher, Store, Subscriptions
+from hubbub.ports import (
+    Clock,
+    CodeSender,
+    EventPublisher,
+    PresenceTracker,
+    RateLimiter,
+    SessionConnections,
+    SessionStore,
+    Store,
+    Subscriptions,
+    TicketStore,
+)
 from hubbub.schema import SchemaStatus
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
@@ -36,6 +53,8 @@ from hubbub.services.realtime import RealtimeService
 from hubbub.services.sync import SyncService
 from hubbub.services.throttle import WriteThrottle
 from hubbub.services.users import UserService
+
+log = logging.getLogger("hubbub")
 
 
 @dataclass(slots=True)
@@ -54,10 +73,33 @@ class Platform:
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
-    # The deployment's Redis when HUBBUB_REDIS_URL is set (scaled out), else None.
+    # The deployment's Redis when HUBBUB_REDIS_URL is set (scaled out), else None,
+    # and the fan-out through it, whose reader runs while the server does.
     redis: RedisLink | None = None
+    fanout: RedisFanout | None = None
+    _keeping: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Starts what runs in the background while the server serves: reading other
+        processes' events, and renewing this process's connection leases."""
+        if self.fanout is not None:
+            await self.fanout.start()
+            self._keeping = asyncio.get_running_loop().create_task(self._keep_alive())
+
+    async def _keep_alive(self) -> None:
+        every = self.settings.presence_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.realtime.keep_alive(self.hub.pairs())
+            except Exception:
+                log.exception("renewing connection leases failed; retrying")
 
     async def close(self) -> None:
+        if self._keeping is not None:
+            self._keeping.cancel()
+        if self.fanout is not None:
+            await self.fanout.stop()
         await self.store.close()
         if self.redis is not None:
             await self.redis.close()
@@ -88,7 +130,10 @@ def build(
         else:
             store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     hub = LocalHub()
-    presence = MemoryPresence()
+    shared = _local_state(settings, store, clock, hub)
+    if settings.redis_url:
+        shared = _redis_state(settings, store, clock, hub)
+    presence = shared.presence
     signing_key = _signing_key(settings)
     identity = LocalIdentity(
         store,
@@ -112,33 +157,88 @@ def build(
         tickets_per_minute=settings.tickets_per_minute,
         access_ttl_seconds=settings.access_token_ttl,
     )
-    limiter = MemoryRateLimiter(max_keys=settings.rate_limit_keys)
+    limiter = shared.limiter
     devices = KnownDevices(hmac.new(signing_key, b"device", hashlib.sha256).digest(), clock)
     auth = AuthService(
         store,
         identity,
-        MemoryTicketStore(),
+        shared.tickets,
         limiter,
         ids,
         clock,
         policy,
-        sessions=StoredSessions(store, clock),
-        connections=hub,
+        sessions=shared.sessions,
+        connections=shared.connections,
         devices=devices,
     )
     sync = SyncService(store, clock)
+    publisher = publisher or shared.publisher
     return Platform(
         settings=settings,
         store=store,
         hub=hub,
-        subscriptions=LocalOnly(),
+        subscriptions=shared.subscriptions,
         auth=auth,
         users=UserService(store),
-        conversations=ConversationService(store, publisher or hub, ids, clock, presence),
-        messages=MessageService(store, publisher or hub, ids, clock),
-        realtime=RealtimeService(store, publisher or hub, presence, sync),
+        conversations=ConversationService(store, publisher, ids, clock, presence),
+        messages=MessageService(store, publisher, ids, clock),
+        realtime=RealtimeService(store, publisher, presence, sync),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
+        redis=shared.link,
+        fanout=shared.fanout,
+    )
+
+
+@dataclass(slots=True)
+class _SharedState:
+    """What differs between one process and many: where real-time state lives."""
+
+    publisher: EventPublisher
+    subscriptions: Subscriptions
+    connections: SessionConnections
+    sessions: SessionStore
+    tickets: TicketStore
+    limiter: RateLimiter
+    presence: PresenceTracker
+    link: RedisLink | None = None
+    fanout: RedisFanout | None = None
+
+
+def _local_state(settings: Settings, store: Store, clock: Clock, hub: LocalHub) -> _SharedState:
+    """One process is the whole platform: everything lives in its memory (and ended
+    sessions in the store)."""
+    return _SharedState(
+        publisher=hub,
+        subscriptions=LocalOnly(),
+        connections=hub,
+        sessions=StoredSessions(store, clock),
+        tickets=MemoryTicketStore(),
+        limiter=MemoryRateLimiter(max_keys=settings.rate_limit_keys),
+        presence=MemoryPresence(),
+    )
+
+
+def _redis_state(settings: Settings, store: Store, clock: Clock, hub: LocalHub) -> _SharedState:
+    """Many processes: presence, tickets, limits, ended sessions and the fan-out go
+    through Redis, so a client may land on any process."""
+    link = RedisLink(settings.redis_url)
+    sessions = SharedSessions(store, clock, link)
+    process_id = f"{os.getpid()}-{secrets.token_hex(4)}"
+    fanout = RedisFanout(link, hub, process_id, on_resubscribed=sessions.reload)
+    return _SharedState(
+        publisher=fanout,
+        subscriptions=fanout,
+        connections=fanout,
+        sessions=sessions,
+        tickets=RedisTicketStore(link),
+        # While Redis is down, limits are counted per process rather than not at all.
+        limiter=RedisRateLimiter(
+            link, fallback=MemoryRateLimiter(max_keys=settings.rate_limit_keys)
+        ),
+        presence=RedisPresence(link, lease_seconds=settings.presence_lease_seconds),
+        link=link,
+        fanout=fanout,
     )
 
 

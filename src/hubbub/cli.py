@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from hubbub.config import ConfigError, Settings
 from hubbub.schema import SchemaError
@@ -117,21 +119,30 @@ def _served_from(settings: Settings) -> str:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
-    from hubbub.bootstrap import build
-    from hubbub.server.app import create_app
     from hubbub.server.transport import Limits, protocols
 
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
-    app = create_app(build(settings))
     http, ws = protocols(Limits.from_settings(settings))
+    app: Any
+    if settings.workers > 1:
+        # Each worker imports its app and protocols by name and reads these settings.
+        os.environ.update(settings.to_env())
+        app, http_name, factory = "hubbub.server.worker:app", "hubbub.server.worker:Http", True
+    else:
+        from hubbub.bootstrap import build
+        from hubbub.server.app import create_app
+
+        app, http_name, factory = create_app(build(settings)), "", False
     config = uvicorn.Config(
         app,
+        factory=factory,
+        workers=settings.workers if settings.workers > 1 else None,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        http=http,  # httptools, with head limits and a connection cap
+        http=http_name or http,  # httptools, with head limits and a connection cap
         ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,
@@ -141,8 +152,19 @@ def _serve(settings: Settings) -> int:
         server_header=False,  # responses do not name the server software
         proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
-    print(f"Hubbub on http://{settings.host}:{settings.port} (data in {_served_from(settings)})")
-    uvicorn.Server(config).run()
+    processes = f", {settings.workers} processes" if settings.workers > 1 else ""
+    print(
+        f"Hubbub on http://{settings.host}:{settings.port}"
+        f" (data in {_served_from(settings)}{processes})"
+    )
+    if settings.workers > 1:
+        # uvicorn's supervisor: binds the port once, restarts a worker that dies.
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
     return 0
 
 

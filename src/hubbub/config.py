@@ -174,6 +174,18 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / "hubbub.db"
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as HUBBUB_* variables, which `from_env` reads back: how worker
+        processes get the settings their parent was given on its command line."""
+        env: dict[str, str] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None:
+                continue
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[f"HUBBUB_{item.name.upper()}"] = text
+        return env
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ

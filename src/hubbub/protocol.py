@@ -24,6 +24,8 @@ CLOSE_SESSION_ENDED = 4401
 CLOSE_ORIGIN_REFUSED = 4403
 CLOSE_TOO_SLOW = 4008
 CLOSE_TOO_MANY_CONNECTIONS = 4429
+# The handshake needs a service that is down (Redis, scaled out): reconnect later.
+CLOSE_TRY_AGAIN = 1013
 
 
 @dataclass(frozen=True, slots=True)

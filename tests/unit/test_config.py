@@ -17,6 +17,10 @@ from hubbub.config import ConfigError, Settings
         ({"HUBBUB_TOKEN_SECRET": "short"}, "HUBBUB_TOKEN_SECRET"),
         ({"HUBBUB_ALLOWED_ORIGINS": "evil.example"}, "HUBBUB_ALLOWED_ORIGINS"),
         ({"HUBBUB_SQLITE_SYNCHRONOUS": "off"}, "HUBBUB_SQLITE_SYNCHRONOUS"),
+        ({"HUBBUB_REDIS_URL": "http://cache:6379"}, "HUBBUB_REDIS_URL"),
+        ({"HUBBUB_REDIS_URL": "redis://:6379"}, "HUBBUB_REDIS_URL"),
+        ({"HUBBUB_WORKERS": "0"}, "HUBBUB_WORKERS"),
+        ({"HUBBUB_PRESENCE_LEASE_SECONDS": "1"}, "HUBBUB_PRESENCE_LEASE_SECONDS"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env: dict[str, str], names: str) -> None:
@@ -35,3 +39,34 @@ def test_the_cli_reports_configuration_errors(
     monkeypatch.setenv("HUBBUB_STORE", "oracle")
     assert main(["serve"]) == 2
     assert "HUBBUB_STORE" in capsys.readouterr().err
+
+
+SHARED = {
+    "HUBBUB_DATABASE_URL": "postgresql://hubbub@db:5432/hubbub",
+    "HUBBUB_TOKEN_SECRET": "x" * 32,
+    "HUBBUB_REDIS_URL": "redis://cache:6379/0",
+}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # SQLite: one writer per file
+        {k: v for k, v in SHARED.items() if k != "HUBBUB_REDIS_URL"},  # nothing shared live
+        {"HUBBUB_REDIS_URL": "redis://cache:6379/0"},  # still SQLite
+    ],
+)
+def test_workers_need_postgresql_and_redis(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="HUBBUB_WORKERS above 1 needs"):
+        Settings.from_env({**env, "HUBBUB_WORKERS": "2"})
+    assert Settings.from_env({**SHARED, "HUBBUB_WORKERS": "4"}).workers == 4
+
+
+def test_workers_read_back_exactly_the_settings_their_parent_was_given() -> None:
+    given = Settings.from_env(
+        {**SHARED, "HUBBUB_ALLOWED_ORIGINS": "https://a.example,https://b.example"},
+        port=9100,
+        workers=3,
+        host="0.0.0.0",
+    )
+    assert Settings.from_env(given.to_env()) == given

@@ -158,6 +158,13 @@ class LocalHub:
             for connection in list(self._by_session.get(session_id, {}).values()):
                 connection.end(protocol.CLOSE_SESSION_ENDED, "session ended")
 
+    def all_connections(self) -> list[Connection]:
+        return [c for mine in self._by_user.values() for c in mine.values()]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(user_id, connection_id) of every connection here: what presence leases."""
+        return [(user_id, c) for user_id, mine in self._by_user.items() for c in mine]
+
     def connections_of(self, user_id: str) -> list[Connection]:
         return list(self._by_user.get(user_id, {}).values())
 

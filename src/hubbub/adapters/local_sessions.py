@@ -3,8 +3,8 @@
 Every authenticated request asks whether its session has ended, so the answer must
 cost a dict lookup, not a store round trip. The store is the truth (a restart keeps
 every sign-out); this process's copy is loaded once and then updated by `end`, which
-is the only writer while one process serves. Several processes need a shared adapter
-(Redis, with a TTL per session) behind the same port.
+is the only writer while one process serves. Several processes share what ended through
+Redis (adapters/redis_sessions.py), which wraps this.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ class StoredSessions:
         await self._load()
         until = self._ended.get(session_id)
         return until is not None and until > self._clock.now()
+
+    async def reload(self) -> None:
+        """Reads the store's records again (sessions other processes ended while this
+        one could not hear of it)."""
+        await self._read()
 
     async def _load(self) -> None:
         """Reads the store's records the first time only; concurrent first callers

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-
 from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 log = logging.getLogger("hubbub.redis")
 
@@ -44,7 +45,10 @@ class RedisLink:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=15,
-            retry_on_timeout=False,
+            # A pooled connection opened before Redis restarted fails on first use: try
+            # once more on a fresh one rather than fail the request.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[redis_errors.ConnectionError],
         )
         self.up = True
         self._listeners: list[Callable[[bool], None]] = []

@@ -52,6 +52,7 @@ class HubbubApp:
 def create_app(platform: Platform) -> HubbubApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await platform.start()
         yield
         await platform.close()
 

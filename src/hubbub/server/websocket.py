@@ -12,12 +12,12 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hubbub import commands, protocol
 from hubbub.adapters.local_hub import Connection
 from hubbub.bootstrap import Platform
-from hubbub.domain.errors import RateLimited
+from hubbub.domain.errors import RateLimited, Unavailable
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -70,6 +70,17 @@ class _FrameBudget:
 
 async def serve(platform: Platform, websocket: WebSocket) -> None:
     """Runs one /ws connection from handshake to close."""
+    try:
+        await _serve(platform, websocket)
+    except Unavailable:
+        # Redis is down (scaled out): no ticket can be checked, no slot claimed.
+        if websocket.client_state is WebSocketState.CONNECTING:
+            await _refuse(websocket, protocol.CLOSE_TRY_AGAIN, "try again later")
+        elif websocket.client_state is WebSocketState.CONNECTED:
+            await websocket.close(code=protocol.CLOSE_TRY_AGAIN, reason="try again later")
+
+
+async def _serve(platform: Platform, websocket: WebSocket) -> None:
     settings = platform.settings
     if not origin_allowed(websocket, settings.allowed_origins):
         await _refuse(websocket, protocol.CLOSE_ORIGIN_REFUSED, "origin not allowed")

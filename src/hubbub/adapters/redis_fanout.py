@@ -1,0 +1,270 @@
+"""Fan-out across processes through Redis pub/sub: one channel per user.
+
+Each process subscribes to the channels of the users it holds connections for, and
+only those, so it receives only what its own connections need. Publishing a delivery
+puts one message on the channel of each recipient (a pipeline per batch, on one
+connection, so a process's events leave in commit order and Redis hands them on in
+that order). Per-user channels cost a PUBLISH per recipient, but no lookup of where a
+user is connected before publishing and no routing table to keep right as connections
+come and go; Redis drops a message for a channel nobody listens to in microseconds.
+
+This process's own connections are served directly, before Redis is involved, so they
+keep working while Redis is down; the copy of its own messages Redis sends back is
+recognised by the process id it carries and dropped.
+
+What Redis does not guarantee is covered by the sync log: a client sees the
+per-conversation `eventSeq` skip and fetches the gap. And when this process loses its
+subscription (Redis restarted or unreachable), it cannot know what it missed: once it
+has subscribed again it closes its connections with 4008 ("resync"), and each client
+reconnects and catches up from its cursor, as after falling behind.
+
+Sign-outs travel on a control channel every process listens to: each closes the
+ended sessions' connections (which sessions have ended is kept in Redis and the store:
+adapters/redis_sessions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
+
+import orjson
+from redis.asyncio.client import PubSub
+
+from hubbub import protocol
+from hubbub.adapters.local_hub import DONE, LocalHub
+from hubbub.adapters.redis_link import UNREACHABLE, RedisLink
+from hubbub.domain.events import Delivery
+
+log = logging.getLogger("hubbub.fanout")
+
+# Seconds between attempts to subscribe again while Redis is unreachable (doubling).
+RETRY_FIRST, RETRY_MOST = 0.1, 2.0
+
+
+class RedisFanout:
+    """`EventPublisher`, `Subscriptions` and `SessionConnections` for one process of
+    many. `on_resubscribed()` runs when a lost subscription is back, before this
+    process's connections are asked to resync (the caller reloads what it may have
+    missed meanwhile, such as sign-outs)."""
+
+    def __init__(
+        self,
+        link: RedisLink,
+        hub: LocalHub,
+        process_id: str,
+        *,
+        on_resubscribed: Callable[[], Awaitable[None]],
+        prefix: str = "hubbub:",
+    ) -> None:
+        self._link = link
+        self._hub = hub
+        self._id = process_id.encode()
+        self._prefix = prefix
+        self._control = f"{prefix}control"
+        self._on_resubscribed = on_resubscribed
+        self._outbox: list[tuple[str, bytes]] = []
+        self._flushed: asyncio.Future[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._listeners: Counter[str] = Counter()
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()  # set while the subscription is live
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._lock = asyncio.Lock()  # subscribe/unsubscribe commands, one at a time
+
+    # -- publishing ----------------------------------------------------------------
+
+    def publish(self, deliveries: Sequence[Delivery]) -> Awaitable[None]:
+        self._hub.deliver(deliveries)
+        if not self._link.up:
+            # Nothing would reach the others; they resync once Redis is back.
+            return DONE
+        for delivery in deliveries:
+            if not delivery.recipients:
+                continue
+            payload = self._id + b"\n" + protocol.encode(delivery.frame).encode()
+            for user_id in delivery.recipients:
+                self._outbox.append((self._channel(user_id), payload))
+        if not self._outbox:
+            return DONE
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send())
+        return asyncio.shield(self._flushed)
+
+    async def _send(self) -> None:
+        """Publishes what is queued, in order, one pipeline per round trip; what is
+        queued meanwhile goes in the next one."""
+        try:
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                done, self._flushed = self._flushed, None
+                try:
+                    async with self._link.client.pipeline(transaction=False) as pipe:
+                        for channel, payload in batch:
+                            pipe.publish(channel, payload)
+                        await pipe.execute()
+                    self._link.succeeded()
+                except UNREACHABLE as error:
+                    self._link.failed(error)
+                finally:
+                    if done is not None and not done.done():
+                        done.set_result(None)
+        finally:
+            self._sender = None
+
+    async def close_sessions(self, session_ids: Collection[str]) -> None:
+        """Closes the sessions' connections here at once, then tells the others."""
+        self._hub.end_sessions(session_ids)
+        message = orjson.dumps({"from": self._id.decode(), "close": sorted(session_ids)})
+        try:
+            await self._link.client.publish(self._control, message)
+            self._link.succeeded()
+        except UNREACHABLE as error:
+            self._link.failed(error)
+
+    # -- receiving -----------------------------------------------------------------
+
+    async def listen(self, user_id: str) -> None:
+        self._listeners[user_id] += 1
+        if self._listeners[user_id] == 1:
+            await self._subscribe(self._channel(user_id))
+
+    async def unlisten(self, user_id: str) -> None:
+        self._listeners[user_id] -= 1
+        if self._listeners[user_id] <= 0:
+            del self._listeners[user_id]
+            channel = self._channel(user_id)
+            async with self._lock:
+                if user_id in self._listeners or self._pubsub is None:
+                    return
+                with contextlib.suppress(*UNREACHABLE):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def start(self) -> None:
+        """Subscribes to the control channel and starts reading (retrying until Redis
+        answers, in the background)."""
+        if self._reader is None:
+            self._reader = asyncio.get_running_loop().create_task(self._read_forever())
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        if self._sender is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+
+    async def _subscribe(self, channel: str) -> None:
+        """Returns once Redis confirms the subscription; while Redis is down, at once
+        (the connection then resyncs when the subscription is back)."""
+        if not self._subscribed.is_set():
+            return
+        async with self._lock:
+            pubsub = self._pubsub
+            if pubsub is None or not self._subscribed.is_set():
+                return
+            confirmed = asyncio.get_running_loop().create_future()
+            self._confirmations[channel] = confirmed
+            try:
+                await pubsub.subscribe(channel)
+            except UNREACHABLE as error:
+                self._confirmations.pop(channel, None)
+                self._link.failed(error)
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
+
+    async def _read_forever(self) -> None:
+        delay = RETRY_FIRST
+        lost = False
+        while True:
+            pubsub = self._link.client.pubsub()
+            try:
+                async with self._lock:
+                    channels = [self._control, *map(self._channel, self._listeners)]
+                    await pubsub.subscribe(*channels)
+                    self._pubsub = pubsub
+                    self._subscribed.set()
+                self._link.succeeded()
+                delay = RETRY_FIRST
+                if lost:
+                    await self._resync()
+                await self._read(pubsub)
+            except UNREACHABLE as error:
+                self._link.failed(error)
+            finally:
+                self._subscribed.clear()
+                self._pubsub = None
+                for confirmed in self._confirmations.values():
+                    if not confirmed.done():
+                        confirmed.set_result(None)
+                self._confirmations.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            lost = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MOST)
+
+    async def _read(self, pubsub: PubSub) -> None:
+        while True:
+            # A bounded wait: an unbounded one would meet the client's socket timeout on
+            # a quiet channel; the client also pings the server every 15 s from here.
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            kind = message["type"]
+            channel = _text(message["channel"])
+            if kind == "subscribe":
+                confirmed = self._confirmations.pop(channel, None)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
+            elif kind == "message":
+                self._receive(channel, message["data"])
+
+    def _receive(self, channel: str, data: bytes) -> None:
+        if channel == self._control:
+            self._control_message(data)
+            return
+        sender, _, text = data.partition(b"\n")
+        if sender == self._id:
+            return  # served directly when it was published
+        user_id = channel[len(self._prefix) + 2 :]
+        frame = text.decode()
+        for connection in self._hub.connections_of(user_id):
+            connection.offer(frame)
+
+    def _control_message(self, data: bytes) -> None:
+        try:
+            message = orjson.loads(data)
+            if message.get("from") == self._id.decode():
+                return
+            ended = [str(s) for s in message["close"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed control message")
+            return
+        self._hub.end_sessions(ended)
+
+    async def _resync(self) -> None:
+        """After a lost subscription: what was published meanwhile never reached this
+        process, so every connection here catches up from its cursor."""
+        await self._on_resubscribed()
+        closed = 0
+        for connection in self._hub.all_connections():
+            connection.end(protocol.CLOSE_TOO_SLOW, "resync")
+            closed += 1
+        log.warning("subscription to Redis restored; %d connections asked to resync", closed)
+
+    def _channel(self, user_id: str) -> str:
+        return f"{self._prefix}u:{user_id}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
