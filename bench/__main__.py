@@ -79,7 +79,7 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
         vals = [
             f"cross p50 {h['cross_p50_ms']} / p99 {h['cross_p99_ms']} ms",
             f"same p50 {h['same_p50_ms']} / p99 {h['same_p99_ms']} ms",
-            f"+{h['added_p50_ms']} / +{h['added_p99_ms']} ms",
+            f"p50 {h['added_p50_ms']:+} / p99 {h['added_p99_ms']:+} ms",
         ]
         note = f"at {result['rate_per_s']:,.0f} msgs/s per side"
     elif bench_id == "B4":

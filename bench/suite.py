@@ -863,7 +863,8 @@ def b7(ctx: Ctx) -> dict[str, Any]:
     duration, grace = ctx.seconds((0.5, 2.0), (8.0, 3.0))
     rate = ctx.fixed_rate or ctx.pick(20.0, 100.0)
     out: dict[str, Any] = {
-        "store": "postgres",  # whatever --store says: processes share only PostgreSQL
+        # whatever --store says: processes can share only PostgreSQL
+        "database": "postgres, shared by both processes, and redis",
         "rate_per_s": rate,
         "pairs": pairs_n,
         "step_seconds": duration,
