@@ -439,12 +439,14 @@ async def test_a_client_that_does_not_read_slows_nobody_and_is_closed_4008(
                         await b.send(flooder, flooded, f"{n} {'x' * 3990}", f"flood-{n}")
 
                 flooding = asyncio.gather(*(flood(n) for n in range(4)))
-                for n in range(CHAT):
-                    await _send_all(alice_socket, room, [f"chat {n}"], f"c{n}")
+                chatted = 0  # Alice and Bob chat for as long as the flood lasts
+                while chatted < CHAT or not flooding.done():
+                    await _send_all(alice_socket, room, [f"chat {chatted}"], f"c{chatted}")
+                    chatted += 1
                     await asyncio.sleep(0.02)
+                await flooding
                 # Bob, on the other process, got every one while the flood backed up.
-                await bob_socket.until(lambda: len(_created(bob_socket, room)) >= CHAT, 20)
-                await asyncio.wait_for(flooding, 60)
+                await bob_socket.until(lambda: len(_created(bob_socket, room)) >= chatted, 20)
             # Now it reads: what it gets ends with the 4008 that tells it to resync.
             with contextlib.suppress(websockets.ConnectionClosed):
                 async for _ in deaf_socket:
