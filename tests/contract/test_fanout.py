@@ -194,3 +194,25 @@ async def test_after_redis_returns_each_process_resubscribes_and_asks_for_a_resy
             await process.fanout.stop()
             await process.link.close()
         own.stop()
+
+
+async def test_events_that_could_not_be_published_make_their_recipients_resync(
+    two: tuple[Process, Process], redis_server: RedisServer
+) -> None:
+    a, b = two
+    bob = await b.connect("bob", "b1")
+    ann = await b.connect("ann", "b2")
+    await a.fanout.publish([Delivery(frozenset({"ann"}), frame(0))])  # A's link is open
+    await until(lambda: len(ann.frames) == 1)
+    # Redis holds A's publishes past A's timeout (1 s, and 1 s more for the one retry)
+    # while B's subscription stays up, so nothing tells B it missed anything, except A.
+    client = aioredis.Redis(port=redis_server.port)
+    await client.execute_command("CLIENT", "PAUSE", "2500", "ALL")
+    await asyncio.wait_for(a.fanout.publish([Delivery(frozenset({"bob"}), frame(1))]), 10)
+    assert not a.link.up
+    await asyncio.sleep(0.8)  # the pause ends
+    await a.fanout.publish([Delivery(frozenset({"ann"}), frame(2))])
+    await until(lambda: bob.closed is not None and len(ann.frames) == 2)
+    assert bob.closed == (protocol.CLOSE_TOO_SLOW, "resync")
+    assert ann.closed is None  # ann missed nothing
+    await client.aclose()

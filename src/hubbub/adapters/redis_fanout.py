@@ -41,6 +41,8 @@ from hubbub.domain.events import Delivery
 
 log = logging.getLogger("hubbub.fanout")
 
+# Past this many users missing events, every process resyncs all its connections.
+MAX_RESYNC_USERS = 10_000
 # Seconds between attempts to subscribe again while Redis is unreachable (doubling).
 RETRY_FIRST, RETRY_MOST = 0.1, 2.0
 
@@ -67,6 +69,7 @@ class RedisFanout:
         self._control = f"{prefix}control"
         self._on_resubscribed = on_resubscribed
         self._outbox: list[tuple[str, bytes]] = []
+        self._missed: set[str] = set()  # channels whose events could not be published
         self._flushed: asyncio.Future[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._listeners: Counter[str] = Counter()
@@ -80,9 +83,6 @@ class RedisFanout:
 
     def publish(self, deliveries: Sequence[Delivery]) -> Awaitable[None]:
         self._hub.deliver(deliveries)
-        if not self._link.up:
-            # Nothing would reach the others; they resync once Redis is back.
-            return DONE
         for delivery in deliveries:
             if not delivery.recipients:
                 continue
@@ -99,24 +99,36 @@ class RedisFanout:
 
     async def _send(self) -> None:
         """Publishes what is queued, in order, one pipeline per round trip; what is
-        queued meanwhile goes in the next one."""
+        queued meanwhile goes in the next one. The recipients of a batch that could not
+        be published are asked to resync, first thing, once publishing works again."""
         try:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
                 done, self._flushed = self._flushed, None
                 try:
                     async with self._link.client.pipeline(transaction=False) as pipe:
+                        if self._missed:
+                            pipe.publish(self._control, self._resync_message())
                         for channel, payload in batch:
                             pipe.publish(channel, payload)
                         await pipe.execute()
+                    self._missed.clear()
                     self._link.succeeded()
                 except UNREACHABLE as error:
                     self._link.failed(error)
+                    self._missed.update(channel for channel, _ in batch)
                 finally:
                     if done is not None and not done.done():
                         done.set_result(None)
         finally:
             self._sender = None
+
+    def _resync_message(self) -> bytes:
+        if len(self._missed) > MAX_RESYNC_USERS:
+            return orjson.dumps({"from": self._id.decode(), "resync": "*"})
+        prefix = len(self._prefix) + 2
+        users = sorted(channel[prefix:] for channel in self._missed)
+        return orjson.dumps({"from": self._id.decode(), "resync": users})
 
     async def close_sessions(self, session_ids: Collection[str]) -> None:
         """Closes the sessions' connections here at once, then tells the others."""
@@ -245,6 +257,16 @@ class RedisFanout:
         try:
             message = orjson.loads(data)
             if message.get("from") == self._id.decode():
+                return
+            if "resync" in message:
+                users = message["resync"]
+                targets = (
+                    self._hub.all_connections()
+                    if users == "*"
+                    else [c for u in users for c in self._hub.connections_of(str(u))]
+                )
+                for connection in targets:
+                    connection.end(protocol.CLOSE_TOO_SLOW, "resync")
                 return
             ended = [str(s) for s in message["close"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
