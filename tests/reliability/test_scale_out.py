@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.cluster import LEASE_SECONDS, Cluster, running_cluster
 from tests.postgres import PostgresServer
 from tests.redis import RedisServer
-from tests.support import Account, Api, Socket, open_socket
+from tests.support import Account, Api, Socket, free_port, open_socket
 
 CAP = 2  # connections per user, on the whole platform
 BURST = 50
@@ -273,12 +273,12 @@ class _Device:
         for opener in reversed(self._open):
             await opener.__aexit__(None, None, None)
 
-    def _created(self, room: str) -> set[str]:
+    def created(self, room: str) -> set[str]:
         return {f["message"]["id"] for s in self.sockets for f in _created(s, room)}
 
     async def caught_up(self, room: str) -> set[str]:
         """The ids of the messages of `room` this client holds once it has caught up."""
-        seen = self._created(room)
+        seen = self.created(room)
         if len(self.sockets) > 1:  # it reconnected: sync from the resume cursor
             hello = self.sockets[0].of_type("hello")[0]
             events, _ = await self.api.sync_all(self.account, hello["cursor"])
@@ -358,6 +358,126 @@ async def test_a_redis_outage_degrades_each_process_to_its_own_and_loses_nothing
 
     for log in outage_cluster.logs():
         assert log.count("is unreachable") == 1, log[-3000:]
+
+
+# --- b2. one process cut off from Redis while the others keep it -------------------
+
+
+class _Partition:
+    """A TCP relay between one process and Redis that the test can cut (every relayed
+    connection reset, new ones refused) and heal (on the same port): a network split
+    between that process and Redis, while the other processes still reach it."""
+
+    def __init__(self, redis_port: int) -> None:
+        self.redis_port = redis_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def heal(self) -> None:
+        self._server = await asyncio.start_server(
+            self._relay, "127.0.0.1", self.port, reuse_address=True
+        )
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.redis_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.fixture
+async def split_cluster(
+    postgres: PostgresServer, own_redis: RedisServer, tmp_path: Path
+) -> AsyncIterator[tuple[Cluster, _Partition]]:
+    """Two processes; A reaches Redis through a relay the test can cut, B directly."""
+    partition = _Partition(own_redis.port)
+    await partition.heal()
+    with running_cluster(tmp_path, postgres, own_redis.url()) as cluster:
+        a = cluster.processes[0]
+        a.env = {**a.env, "HUBBUB_REDIS_URL": partition.url()}
+        await asyncio.to_thread(a.restart)  # the relay runs on this loop meanwhile
+        yield cluster, partition
+        with contextlib.suppress(AssertionError):
+            await partition.cut()
+
+
+async def test_messages_a_cut_off_process_could_not_publish_reach_the_other_after_the_split(
+    split_cluster: tuple[Cluster, _Partition],
+) -> None:
+    cluster, partition = split_cluster
+    async with _clients(cluster) as (a, b):
+        alice, bob, room = await _pair(a, b)
+        bob_device = _Device(b, bob)
+        try:
+            async with open_socket(a, alice) as alice_socket:
+                bob_socket = await bob_device.connect()
+                acks = await _send_all(alice_socket, room, ["before"], "before")
+                await bob_socket.wait_for(type="message.created", cursor=acks[0]["cursor"])
+
+                await partition.cut()
+                acks += await _send_all(alice_socket, room, ["split 0", "split 1"], "split")
+                await partition.heal()
+                # Nobody sends anything more: Bob must still learn of what he missed,
+                # live or by being told to resync, within a few seconds.
+                missed = {ack["message"]["id"] for ack in acks[1:]}
+                deadline = asyncio.get_running_loop().time() + 10
+                while not (missed <= bob_device.created(room) or bob_socket.closed):
+                    assert asyncio.get_running_loop().time() < deadline, (
+                        "Bob never got the messages sent during the split, nor a resync"
+                    )
+                    await asyncio.sleep(0.05)
+                await bob_device.live()
+                assert {ack["message"]["id"] for ack in acks} <= await bob_device.caught_up(room)
+        finally:
+            await bob_device.close()
+
+
+async def test_a_sign_out_on_a_cut_off_process_holds_everywhere_after_the_split(
+    split_cluster: tuple[Cluster, _Partition],
+) -> None:
+    cluster, partition = split_cluster
+    async with _clients(cluster) as (a, b):
+        laptop = await a.sign_up()
+        async with open_socket(b, laptop) as laptop_on_b:
+            await partition.cut()
+            reply = await a.call("POST", "/auth/signout", laptop)
+            assert reply.status_code == 204
+            assert (await a.call("GET", "/users/me", laptop)).status_code == 401
+            await partition.heal()
+            # Once A reaches Redis again, B learns of the sign-out within a few seconds:
+            # it refuses the session's token and closes its socket.
+            deadline = asyncio.get_running_loop().time() + 10
+            while (await b.call("GET", "/users/me", laptop)).status_code != 401:
+                assert asyncio.get_running_loop().time() < deadline, (
+                    "B still takes the token of a session signed out on A"
+                )
+                await asyncio.sleep(0.2)
+            assert await _closed_with(laptop_on_b, within=10) in {4401, *RESYNC}
 
 
 # --- c. kill -9 of a process with users connected ------------------------------------
