@@ -119,11 +119,10 @@ def _served_from(settings: Settings) -> str:
 def _serve(settings: Settings) -> int:
     import uvicorn
 
+    from hubbub.server import logs
     from hubbub.server.transport import Limits, protocols
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings)  # JSON lines or text (HUBBUB_LOG_FORMAT), uvicorn's too
     http, ws = protocols(Limits.from_settings(settings))
     app: Any
     if settings.workers > 1:
@@ -142,6 +141,7 @@ def _serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=logs.config(settings),  # applied again in each worker process
         http=http_name or http,  # httptools, with head limits and a connection cap
         ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
@@ -153,16 +153,23 @@ def _serve(settings: Settings) -> int:
         proxy_headers=False,  # forwarding headers are trusted only as HUBBUB_TRUSTED_PROXIES says
     )
     processes = f", {settings.workers} processes" if settings.workers > 1 else ""
-    print(
-        f"Hubbub on http://{settings.host}:{settings.port}"
-        f" (data in {_served_from(settings)}{processes})"
+    logging.getLogger("hubbub").info(
+        "Hubbub on http://%s:%s (data in %s%s)",
+        settings.host,
+        settings.port,
+        _served_from(settings),
+        processes,
     )
     if settings.workers > 1:
         # uvicorn's supervisor: binds the port once, restarts a worker that dies.
         from uvicorn.supervisors import Multiprocess
 
-        sock = config.bind_socket()
-        Multiprocess(config, sockets=[sock]).run()
+        from hubbub.server.operations import shared_metrics
+
+        # Set before the workers start: their metrics go to files /metrics adds up.
+        with shared_metrics():
+            sock = config.bind_socket()
+            Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run()
     return 0

@@ -62,6 +62,11 @@ class Settings:
     password_hash_memory_kib: int = 65536
     static_dir: Path | None = None
     log_level: str = "info"
+    # One JSON object per line (json), or the human format (text).
+    log_format: str = "json"
+    # Bearer token that lets a scraper read /metrics from anywhere; without it /metrics
+    # answers loopback clients only (it tells load and traffic figures).
+    metrics_token: str = ""
     # Transport limits (issue 8): what one socket may cost before the app sees it.
     max_header_bytes: int = 16 * 1024
     head_timeout_seconds: int = 10
@@ -148,6 +153,11 @@ class Settings:
             self.log_level in {"critical", "error", "warning", "info", "debug"},
             "HUBBUB_LOG_LEVEL must be critical, error, warning, info or debug",
         )
+        _check(self.log_format in {"json", "text"}, "HUBBUB_LOG_FORMAT must be json or text")
+        _check(
+            not self.metrics_token or len(self.metrics_token) >= 16,
+            "HUBBUB_METRICS_TOKEN must be at least 16 characters",
+        )
         _check(
             1024 <= self.max_header_bytes <= 1024 * 1024,
             "HUBBUB_MAX_HEADER_BYTES must be 1024-1048576",
@@ -213,7 +223,10 @@ def _parse(name: str, declared: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"HUBBUB_{name.upper()} must be an integer, got {raw!r}") from None
-    return raw.strip().lower() if name in {"store", "confirmation", "log_level"} else raw
+    return raw.strip().lower() if name in _LOWERCASE else raw
+
+
+_LOWERCASE = {"store", "confirmation", "log_level", "log_format"}
 
 
 def _check_database_url(url: str) -> None:

@@ -27,6 +27,7 @@ PUBLIC = {
     ("POST", "/api/auth/forgot-password"),
     ("POST", "/api/auth/reset-password"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),  # names a failing dependency, nothing more
 }
 SECRET_TITLE = "Project Nightjar"
 SECRET_BODY = "the launch code is 0451"

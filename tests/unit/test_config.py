@@ -21,6 +21,8 @@ from hubbub.config import ConfigError, Settings
         ({"HUBBUB_REDIS_URL": "redis://:6379"}, "HUBBUB_REDIS_URL"),
         ({"HUBBUB_WORKERS": "0"}, "HUBBUB_WORKERS"),
         ({"HUBBUB_PRESENCE_LEASE_SECONDS": "1"}, "HUBBUB_PRESENCE_LEASE_SECONDS"),
+        ({"HUBBUB_LOG_FORMAT": "xml"}, "HUBBUB_LOG_FORMAT"),
+        ({"HUBBUB_METRICS_TOKEN": "short"}, "HUBBUB_METRICS_TOKEN"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env: dict[str, str], names: str) -> None:

@@ -12,11 +12,21 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from hubbub import __version__
+from hubbub.adapters import prometheus
 from hubbub.bootstrap import Platform
-from hubbub.server import auth_api, conversations_api, errors, messages_api, users_api, websocket
+from hubbub.server import (
+    auth_api,
+    conversations_api,
+    errors,
+    messages_api,
+    operations,
+    users_api,
+    websocket,
+)
 from hubbub.server.headers import SecurityHeaders
 from hubbub.server.limits import BodyLimit
 from hubbub.server.proxies import TrustedProxies
+from hubbub.server.request_ids import RequestIds
 from hubbub.server.responses import json_response
 from hubbub.server.schemas import Health
 from hubbub.server.web import SinglePageApp, default_static_dir, placeholder
@@ -33,8 +43,9 @@ class HubbubApp:
     def __init__(self, api: FastAPI, platform: Platform) -> None:
         self.api = api
         self.platform = platform
-        # Outside FastAPI's own middleware, so even its 500s carry the headers.
-        self._http = SecurityHeaders(api)
+        # Outside FastAPI's own middleware, so even its 500s carry the headers (and the
+        # request id, which every line logged for the request carries too).
+        self._http = RequestIds(SecurityHeaders(api))
         trusted = platform.settings.trusted_proxies
         # Outermost, so /ws and every response see the client a trusted proxy names.
         self._entry = TrustedProxies(self._route, trusted) if trusted else self._route
@@ -55,6 +66,7 @@ def create_app(platform: Platform) -> HubbubApp:
         await platform.start()
         yield
         await platform.close()
+        prometheus.process_exiting()
 
     app = FastAPI(
         title="Hubbub",
@@ -74,8 +86,11 @@ def create_app(platform: Platform) -> HubbubApp:
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def health() -> Response:
         await platform.store.read(lambda tx: tx.users.get(""))  # the store answers
-        # Nothing about load or connections: anyone may call it.
+        # Nothing about load or connections: anyone may call it. Liveness only: /readyz
+        # says whether the process's dependencies answer.
         return json_response({"status": "ok"})
+
+    app.include_router(operations.router(platform))
 
     static_dir = platform.settings.static_dir or default_static_dir()
 

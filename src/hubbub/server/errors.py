@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from hubbub.adapters import prometheus
 from hubbub.domain.errors import (
     Conflict,
     CursorExpired,
@@ -55,6 +56,7 @@ HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, **extra: object) -> Response:
+    prometheus.ERRORS.labels(code=code, transport="http").inc()
     body: dict[str, object] = {"code": code, "message": message, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return json_response({"error": body}, status=status, headers=headers)

@@ -232,3 +232,11 @@ class EventsResponse(Api):
 
 class Health(Api):
     status: Literal["ok"]
+
+
+class Readiness(Api):
+    status: Literal["ready", "unready"]
+    checks: dict[str, Literal["ok", "down"]] = Field(
+        description="Each dependency this process needs: `store`, and `redis` when"
+        " HUBBUB_REDIS_URL is set."
+    )

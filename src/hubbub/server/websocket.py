@@ -9,15 +9,23 @@ arrival order (see `_read`). Events reach it through its own bounded queue (see
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hubbub import commands, protocol
+from hubbub.adapters import prometheus
 from hubbub.adapters.local_hub import Connection
 from hubbub.bootstrap import Platform
 from hubbub.domain.errors import RateLimited, Unavailable
+from hubbub.server.logs import request_id
+
+log = logging.getLogger("hubbub.ws")
+_OPEN = prometheus.WEBSOCKET_CONNECTIONS
+_RECEIVED = prometheus.FRAMES_RECEIVED
+_SENT = prometheus.FRAMES_SENT
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -136,8 +144,21 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
     Order still holds: each frame's write is queued to the store before the next frame
     starts, the store commits in queue order, and acks travel with the published events.
     """
+    # Lines logged for the connection carry its id; each frame's, `<connection id>/<n>`.
+    request_id.set(connection.id)
+    log.info("WebSocket %s open", connection.id, extra={"connection_id": connection.id})
+    _OPEN.inc()
+    try:
+        await _pump(websocket, connection, platform)
+    finally:
+        _OPEN.dec()
+        log.info("WebSocket %s closed", connection.id, extra={"connection_id": connection.id})
+
+
+async def _pump(websocket: WebSocket, connection: Connection, platform: Platform) -> None:
     budget = _FrameBudget(platform.settings.ws_frames_per_second, platform.settings.ws_frame_burst)
     in_flight: set[asyncio.Task[None]] = set()
+    frames = 0
     while True:
         try:
             message = await websocket.receive()
@@ -145,24 +166,35 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
             return
         if message["type"] == "websocket.disconnect":
             return
+        _RECEIVED.inc()
+        frames += 1
         data = message.get("text")
         if data is None:
             data = message.get("bytes") or b""
         if not budget.take():
             error = RateLimited("Too many frames; slow down.", retry_after=1)
-            request_id = protocol.request_id_of(data)
-            connection.offer(protocol.encode(protocol.error_frame(request_id, error)))
+            prometheus.ERRORS.labels(code=error.code, transport="ws").inc()
+            their_id = protocol.request_id_of(data)
+            connection.offer(protocol.encode(protocol.error_frame(their_id, error)))
             continue
         if len(in_flight) >= MAX_IN_FLIGHT:
             await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.create_task(_run(data, connection, platform))
+        frame_id = f"{connection.id}/{frames}"
+        task = asyncio.create_task(_run(data, connection, platform, frame_id))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
 
 
-async def _run(data: str | bytes, connection: Connection, platform: Platform) -> None:
+async def _run(
+    data: str | bytes, connection: Connection, platform: Platform, frame_id: str = ""
+) -> None:
+    if frame_id:
+        request_id.set(frame_id)  # this task's own context: the frame's lines only
     reply = await commands.handle(platform, connection.user_id, connection.id, data)
     if reply is not None:
+        error = reply.get("error")
+        if reply.get("type") == "error" and isinstance(error, dict):
+            prometheus.ERRORS.labels(code=str(error.get("code")), transport="ws").inc()
         connection.offer(protocol.encode(reply))
 
 
@@ -176,6 +208,7 @@ class _Sink:
 
     async def send(self, text: str) -> None:
         await self._websocket.send_text(text)
+        _SENT.inc()
 
     async def close(self, code: int, reason: str) -> None:
         await self._websocket.close(code=code, reason=reason)
