@@ -334,6 +334,7 @@ async def test_a_redis_outage_degrades_each_process_to_its_own_and_loses_nothing
                 bob_socket = await bob_device.connect()
                 acks = await _send_all(alice_socket, room, ["before"], "before")
                 await bob_socket.wait_for(type="message.created", cursor=acks[0]["cursor"])
+                spare_ticket = await a.ticket(carol)
 
                 own_redis.stop()
                 # Each process serves its own connections: sends are stored and acked,
@@ -347,6 +348,9 @@ async def test_a_redis_outage_degrades_each_process_to_its_own_and_loses_nothing
                 assert (await a.http.get("/healthz")).status_code == 200
                 ready = await a.http.get("/readyz")
                 assert ready.status_code == 503, ("/readyz during a Redis outage", ready.text)
+                # New connections need Redis (tickets, the connection cap): "try again".
+                assert (await a.call("POST", "/auth/ws-ticket", carol)).status_code == 503
+                assert await _refused_with(f"{a.ws_url}?ticket={spare_ticket}") == 1013
 
             own_redis.start()  # same port, empty: what Redis held is gone
             acked |= {m["id"] for m in await _until_delivered(a, alice, bob_device, room)}
