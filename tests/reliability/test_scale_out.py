@@ -163,6 +163,24 @@ async def test_presence_and_typing_cross_the_processes(ab: tuple[Api, Api]) -> N
         await bob_socket.wait_for(type="presence", userId=alice.id, online=False)
 
 
+async def test_a_user_on_both_processes_stays_online_until_the_last_connection_goes(
+    ab: tuple[Api, Api],
+) -> None:
+    a, b = ab
+    alice, bob, _ = await _pair(a, b)
+    async with open_socket(b, bob) as bob_socket:
+        async with open_socket(b, alice) as alice_on_b:
+            async with open_socket(a, alice):
+                await bob_socket.wait_for(type="presence", userId=alice.id, online=True)
+            # Her phone on A went away; her laptop on B is still there.
+            await alice_on_b.request("ping")
+            await bob_socket.settle()
+            assert {"type": "presence", "userId": alice.id, "online": False} not in (
+                bob_socket.frames
+            )
+        await bob_socket.wait_for(type="presence", userId=alice.id, online=False)
+
+
 async def test_signing_out_on_one_process_ends_the_session_on_the_other(
     ab: tuple[Api, Api],
 ) -> None:
@@ -516,6 +534,28 @@ async def test_a_killed_process_takes_its_users_offline_and_loses_no_ack(
     assert history is not None
     assert {ack["message"]["id"] for ack in acks} <= {m["id"] for m in history}
     assert len(acks) >= 10
+
+
+async def test_a_killed_process_leaves_online_a_user_still_connected_elsewhere(
+    shared: Cluster, ab: tuple[Api, Api]
+) -> None:
+    a, b = ab
+    alice, bob, _ = await _pair(a, b)
+    async with open_socket(b, bob) as bob_socket, open_socket(b, alice) as alice_on_b:
+        ticket = await a.ticket(alice)
+        alice_on_a = Socket(await websockets.connect(f"{a.ws_url}?ticket={ticket}"))
+        await alice_on_a.wait_for(type="hello")
+        shared.processes[0].stop(signal.SIGKILL)
+        await alice_on_a.close()
+        # Past the time her connection on A would have been taken offline...
+        await asyncio.sleep(OFFLINE_WITHIN)
+        await bob_socket.settle()
+        offline = {"type": "presence", "userId": alice.id, "online": False}
+        assert offline not in bob_socket.frames, "Alice is still connected on B"
+        # ...and a contact connecting now is told she is online.
+        async with open_socket(b, bob) as later:
+            assert alice.id in later.of_type("hello")[0]["online"]
+        assert (await alice_on_b.request("ping"))["type"] == "pong"
 
 
 # --- d. a client that does not read ---------------------------------------------------
