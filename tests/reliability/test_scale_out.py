@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -201,6 +202,24 @@ async def test_signing_out_on_one_process_ends_the_session_on_the_other(
         assert (await phone_on_b.request("ping"))["type"] == "pong"
 
 
+async def test_signing_out_everywhere_closes_every_session_on_every_process(
+    ab: tuple[Api, Api],
+) -> None:
+    a, b = ab
+    laptop = await a.sign_up()
+    phone = await b.sign_in(laptop.username, laptop.password)
+    async with (
+        open_socket(a, laptop) as laptop_on_a,
+        open_socket(b, phone) as phone_on_b,
+    ):
+        reply = await b.call("POST", "/auth/signout", phone, json={"everywhere": True})
+        assert reply.status_code == 204
+        for api, account in ((a, laptop), (b, laptop), (a, phone), (b, phone)):
+            assert (await api.call("GET", "/users/me", account)).status_code == 401
+        assert await _closed_with(laptop_on_a) == 4401
+        assert await _closed_with(phone_on_b) == 4401
+
+
 async def test_a_ticket_from_one_process_opens_one_socket_on_any(ab: tuple[Api, Api]) -> None:
     a, b = ab
     alice = await a.sign_up()
@@ -226,6 +245,30 @@ async def test_the_connection_cap_counts_both_processes(ab: tuple[Api, Api]) -> 
     # Closing them frees the slots on the whole platform at once.
     async with open_socket(b, alice), open_socket(b, alice) as second:
         assert second.of_type("hello")
+
+
+async def test_handshakes_racing_on_both_processes_never_pass_the_cap(
+    ab: tuple[Api, Api],
+) -> None:
+    a, b = ab
+    alice = await a.sign_up()
+    tickets = [(api, await api.ticket(alice)) for api in (a, b, a, b, a, b)]
+
+    async def attempt(api: Api, ticket: str) -> tuple[int | None, ClientConnection]:
+        connection = await websockets.connect(f"{api.ws_url}?ticket={ticket}")
+        try:
+            frame = orjson.loads(await asyncio.wait_for(connection.recv(), 10))
+            return (None if frame["type"] == "hello" else -1), connection
+        except websockets.ConnectionClosed as closed:
+            return (closed.rcvd.code if closed.rcvd else -2), connection
+
+    results = await asyncio.gather(*(attempt(api, t) for api, t in tickets))
+    try:
+        codes = sorted((code or 0) for code, _ in results)
+        assert codes == [0] * CAP + [4429] * (len(tickets) - CAP), codes
+    finally:
+        for _, connection in results:
+            await connection.close()
 
 
 async def test_the_sign_in_limit_per_account_counts_both_processes(ab: tuple[Api, Api]) -> None:
