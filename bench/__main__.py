@@ -75,6 +75,13 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
             f"{h['ratio']}x",
         ]
         note = f"{result['connections']:,} conns"
+    elif bench_id == "B7":
+        vals = [
+            f"cross p50 {h['cross_p50_ms']} / p99 {h['cross_p99_ms']} ms",
+            f"same p50 {h['same_p50_ms']} / p99 {h['same_p99_ms']} ms",
+            f"p50 {h['added_p50_ms']:+} / p99 {h['added_p99_ms']:+} ms",
+        ]
+        note = f"at {result['rate_per_s']:,.0f} msgs/s per side"
     elif bench_id == "B4":
         vals = [
             f"p50 {h['hubbub_p50_ms']} / p99 {h['hubbub_p99_ms']} ms",

@@ -290,9 +290,11 @@ async def chat_worker(conn: Any, args: dict[str, Any]) -> None:
     if kind == "hubbub":
         pairs = args["pairs"]
         toks = await _tickets(args["http_port"], [t for _, a, b in pairs for t in (a, b)])
+        # B7 puts the recipients on another process (a ticket works on any of them).
+        there = {**args, "ws_url": args.get("receiver_ws_url") or args["ws_url"]}
         for n, (cid, _, _) in enumerate(pairs):
             a = await connect(_ws_url(args, toks[2 * n]))
-            b = await connect(_ws_url(args, toks[2 * n + 1]))
+            b = await connect(_ws_url(there, toks[2 * n + 1]))
             a.on_text, b.on_text = on_ack, on_delivery
             senders.append(a)
             receivers.append(b)

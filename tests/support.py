@@ -12,12 +12,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -177,15 +178,32 @@ class Account:
 
 
 class Api:
-    """A thin async client for the REST API that keeps the status of each reply."""
+    """A thin async client for the REST API that keeps the status of each reply.
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=20)
+    Given several base URLs (processes of one deployment), it routes each user to a
+    process of their own (`_Router`); the interface stays the same for the tests."""
+
+    def __init__(self, base_url: str | Sequence[str]) -> None:
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_url = self.base_urls[0]
+        self.router = _Router(self.base_urls) if len(self.base_urls) > 1 else None
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=20, transport=self.router)
 
     @property
     def ws_url(self) -> str:
-        return self.base_url.replace("http", "ws", 1) + "/ws"
+        """The WebSocket URL of the process that issued the latest ticket (the one the
+        ticket's user is on), so `connect(f"{api.ws_url}?ticket={ticket}")` right after
+        fetching a ticket opens the socket where its user is."""
+        index = self.router.last_ticket if self.router else 0
+        return _ws_url(self.base_urls[index])
+
+    def ws_url_for(self, account: Account) -> str:
+        """The WebSocket URL of `account`'s process."""
+        return _ws_url(self.base_urls[self.router.home(account.id) if self.router else 0])
+
+    def home_of(self, account: Account) -> int:
+        """The index of the process `account` is on (0 with one process)."""
+        return self.router.home(account.id) if self.router else 0
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -204,6 +222,7 @@ class Api:
         reply = await self.call(
             "POST",
             "/auth/signup",
+            extensions=self._pin(username),
             json={
                 "username": username,
                 "email": f"{username}@example.test",
@@ -216,10 +235,15 @@ class Api:
 
     async def sign_in(self, username: str, password: str) -> Account:
         reply = await self.call(
-            "POST", "/auth/signin", json={"username": username, "password": password}
+            "POST",
+            "/auth/signin",
+            extensions=self._pin(username),
+            json={"username": username, "password": password},
         )
         assert reply.status_code == 200, reply.text
         body = reply.json()
+        if self.router:
+            self.router.settle(username, body["user"]["id"])
         return Account(
             id=body["user"]["id"],
             username=username,
@@ -227,6 +251,10 @@ class Api:
             access_token=body["accessToken"],
             refresh_token=body["refreshToken"],
         )
+
+    def _pin(self, username: str) -> dict[str, Any]:
+        """Request extensions sending a sign-up or sign-in to the user's process."""
+        return {_PROCESS: self.router.place(username)} if self.router else {}
 
     async def direct(self, me: Account, other: Account) -> str:
         reply = await self.call("POST", "/conversations/direct", me, json={"userId": other.id})
@@ -315,6 +343,78 @@ class Api:
                 return events, since
 
 
+_PROCESS = "hubbub_process"  # request extension: the index of the process to send it to
+
+
+def _ws_url(base_url: str) -> str:
+    return base_url.replace("http", "ws", 1) + "/ws"
+
+
+class _Router(httpx.AsyncBaseTransport):
+    """Sends each request to one process of a deployment: a user's to the process they
+    were placed on at sign-up (round-robin over the processes, first user on the first
+    process), recognised by the bearer token's subject; a request of nobody known
+    round-robin. Ticket requests remember their process, for `Api.ws_url`."""
+
+    def __init__(self, base_urls: list[str]) -> None:
+        self.targets = [httpx.URL(url) for url in base_urls]
+        self.inner = httpx.AsyncHTTPTransport()
+        self.by_name: dict[str, int] = {}
+        self.by_id: dict[str, int] = {}
+        self.last_ticket = 0
+        self._users = itertools.count()
+        self._anonymous = itertools.count()
+
+    def place(self, username: str) -> int:
+        """The process of user `username`, placing them on the next one if new."""
+        if username not in self.by_name:
+            self.by_name[username] = next(self._users) % len(self.targets)
+        return self.by_name[username]
+
+    def settle(self, username: str, user_id: str) -> None:
+        self.by_id[user_id] = self.by_name[username]
+
+    def home(self, user_id: str) -> int:
+        if user_id not in self.by_id:  # made outside `Api.sign_up`: place them now
+            self.by_id[user_id] = next(self._users) % len(self.targets)
+        return self.by_id[user_id]
+
+    def _index(self, request: httpx.Request) -> int:
+        pinned = request.extensions.get(_PROCESS)
+        if isinstance(pinned, int):
+            return pinned
+        subject = _subject(request.headers.get("authorization", ""))
+        if subject is not None:
+            return self.home(subject)
+        return next(self._anonymous) % len(self.targets)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        index = self._index(request)
+        target = self.targets[index]
+        if request.url.path.endswith("/auth/ws-ticket"):
+            self.last_ticket = index
+        request.url = request.url.copy_with(host=target.host, port=target.port)
+        request.headers["Host"] = f"{target.host}:{target.port}"
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _subject(authorization: str) -> str | None:
+    """The `sub` of a bearer JWT, unverified: only to route the request (the server
+    checks the token)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
 class Socket:
     """A real WebSocket client that records every frame it receives."""
 
@@ -400,7 +500,7 @@ class Socket:
 @contextlib.asynccontextmanager
 async def open_socket(api: Api, account: Account, **kwargs: Any) -> AsyncIterator[Socket]:
     ticket = await api.ticket(account)
-    connection = await websockets.connect(f"{api.ws_url}?ticket={ticket}", **kwargs)
+    connection = await websockets.connect(f"{api.ws_url_for(account)}?ticket={ticket}", **kwargs)
     socket_ = Socket(connection)
     try:
         await socket_.wait_for(type="hello")

@@ -5,9 +5,11 @@ HUBBUB_TEST_STORE=postgres runs that server on PostgreSQL (a fresh database on t
 tests' throwaway server, migrated with `hubbub migrate`); `make test` runs the suite
 once on each store.
 
-HUBBUB_TEST_TOPOLOGY=proxy (with HUBBUB_TEST_STORE=postgres) runs it through nginx in
-front of two processes sharing PostgreSQL and Redis, as `make scale-out` runs them
-(tests/proxy.py)."""
+HUBBUB_TEST_TOPOLOGY says how many processes serve it (with HUBBUB_TEST_STORE=postgres):
+`two-processes` runs two sharing that database and a throwaway Redis (tests/cluster.py),
+each test's users spread over both (its first user on one process, its second on the
+other); `proxy` runs it through nginx in front of two such processes, as
+`make scale-out` runs them (tests/proxy.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from tests.api.console import start_console_server
+from tests.cluster import Cluster, running_cluster
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.proxy import ProxiedDeployment, proxy_topology
+from tests.redis import RedisServer
 from tests.support import Api, ServerProcess
 
 EXTERNAL = os.environ.get("HUBBUB_TEST_BASE_URL")
@@ -30,17 +34,41 @@ TOPOLOGY = os.environ.get("HUBBUB_TEST_TOPOLOGY", "one-process")
 
 
 @pytest.fixture(scope="session")
-def server(
+def cluster(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Cluster | None]:
+    """The two processes of HUBBUB_TEST_TOPOLOGY=two-processes; None otherwise."""
+    if TOPOLOGY in {"one-process", "proxy"} or EXTERNAL:
+        yield None
+        return
+    if TOPOLOGY != "two-processes" or STORE != "postgres":
+        raise pytest.UsageError(
+            "HUBBUB_TEST_TOPOLOGY must be one-process, or two-processes or proxy with"
+            " HUBBUB_TEST_STORE=postgres"
+        )
+    redis: RedisServer = request.getfixturevalue("redis_server")
+    root = Path(tmp_path_factory.mktemp("hubbub-cluster"))
+    with running_cluster(root, request.getfixturevalue("postgres"), redis.fresh_url()) as two:
+        yield two
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    cluster: Cluster | None,
 ) -> Iterator[ServerProcess | ProxiedDeployment | None]:
+    """The server under test; on two processes the first (the one `local_server`
+    restarts: its users' requests meet the restart, the other's do not)."""
     if EXTERNAL:
         yield None
+        return
+    if cluster is not None:
+        yield cluster.processes[0]
         return
     if TOPOLOGY == "proxy":
         yield from proxy_topology(tmp_path_factory, request, STORE)
         return
-    if TOPOLOGY != "one-process":
-        raise pytest.UsageError("HUBBUB_TEST_TOPOLOGY must be one-process or proxy")
     if STORE not in {"sqlite", "postgres"}:
         raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
     env: dict[str, str] = {}
@@ -75,8 +103,13 @@ def local_server(
 
 
 @pytest.fixture
-async def api(server: ServerProcess | ProxiedDeployment | None) -> AsyncIterator[Api]:
-    client = Api(EXTERNAL or (server.base_url if server else ""))
+async def api(
+    server: ServerProcess | ProxiedDeployment | None, cluster: Cluster | None
+) -> AsyncIterator[Api]:
+    if cluster is not None:
+        client = cluster.api()
+    else:
+        client = Api(EXTERNAL or (server.base_url if server else ""))
     yield client
     await client.close()
 

@@ -154,6 +154,32 @@ async def test_positions_of_a_conversation_on_one_connection_only_increase(api: 
             assert positions() == list(range(2, 42))  # after conversation.created, no gap
 
 
+async def test_frames_sent_at_once_are_stored_and_delivered_in_the_order_sent(api: Api) -> None:
+    """docs/websocket.md: a connection's frames commit in the order they arrive, even
+    when many are in flight at once."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    bodies = [f"in order {i}" for i in range(30)]
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        for i, body in enumerate(bodies):
+            await ana_socket.send(
+                {
+                    "action": "sendMessage",
+                    "requestId": f"o{i}",
+                    "conversationId": conversation,
+                    "clientMessageId": f"o{i}",
+                    "body": body,
+                }
+            )
+        acks = [await ana_socket.wait_for(10, requestId=f"o{i}") for i in range(len(bodies))]
+        assert [a["message"]["seq"] for a in acks] == list(range(1, len(bodies) + 1)), [
+            (a["message"]["body"], a["message"]["seq"]) for a in acks
+        ]
+        await bob_socket.until(lambda: len(bob_socket.of_type("message.created")) >= len(bodies))
+        got = [f["message"]["body"] for f in bob_socket.of_type("message.created")]
+        assert got == bodies
+
+
 async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) -> None:
     account = await api.sign_up()
     async with open_socket(api, account) as socket_:
