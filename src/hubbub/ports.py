@@ -422,6 +422,11 @@ class Store(Protocol):
     (the contract suite, `tests/contract/test_races.py`, feeds them stale reads).
     """
 
+    # Whether writes commit in the order `write` was called (one writer: memory,
+    # SQLite). A store whose writers run in parallel (PostgreSQL) leaves it to the
+    # caller to wait for one write before starting the next where order matters.
+    commits_in_call_order: bool
+
     async def read(self, work: Callable[[Transaction], T]) -> T:
         """Runs `work` against a consistent snapshot; it must not write."""
         ...

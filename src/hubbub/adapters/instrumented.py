@@ -26,6 +26,7 @@ class InstrumentedStore:
 
     def __init__(self, store: Store) -> None:
         self.inner = store
+        self.commits_in_call_order = store.commits_in_call_order
 
     async def read(self, work: Callable[[Transaction], T]) -> T:
         started = time.perf_counter()

@@ -522,6 +522,8 @@ class MemoryStore:
     """A `Store` in a dict; transactions are serialised by running to completion
     without awaiting, so no lock is needed inside one event loop."""
 
+    commits_in_call_order = True
+
     def __init__(self) -> None:
         self._state = _State()
 

@@ -711,6 +711,10 @@ class PostgresStore:
     brought up to date (it refuses one that is not, `SchemaError`). `connections` is
     the size of this process's pool, and so of its worker threads."""
 
+    # Writes run on parallel threads and take their locks in whatever order they
+    # get there; see `Store.commits_in_call_order`.
+    commits_in_call_order = False
+
     def __init__(self, url: str, *, connections: int = 8) -> None:
         require_current(url)
         self._pool: ConnectionPool[Db] = ConnectionPool(

@@ -70,6 +70,7 @@ class RedisFanout:
         self._on_resubscribed = on_resubscribed
         self._outbox: list[tuple[str, bytes]] = []
         self._missed: set[str] = set()  # channels whose events could not be published
+        self._unsent_closes: set[str] = set()  # sign-outs the others have not heard of
         self._flushed: asyncio.Future[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._listeners: Counter[str] = Counter()
@@ -78,6 +79,7 @@ class RedisFanout:
         self._subscribed = asyncio.Event()  # set while the subscription is live
         self._confirmations: dict[str, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()  # subscribe/unsubscribe commands, one at a time
+        link.on_change(self._link_changed)
 
     # -- publishing ----------------------------------------------------------------
 
@@ -95,30 +97,45 @@ class RedisFanout:
             return DONE
         if self._flushed is None:
             self._flushed = asyncio.get_running_loop().create_future()
+        self._start_sender()
+        return asyncio.shield(self._flushed)
+
+    def _start_sender(self) -> None:
         if self._sender is None:
             self._sender = asyncio.get_running_loop().create_task(self._send())
-        return asyncio.shield(self._flushed)
+
+    def _link_changed(self, up: bool) -> None:
+        """Redis answers again: what could not be said while it did not (who missed
+        events, which sessions ended) is said now, not at the next publish."""
+        if up and (self._missed or self._unsent_closes):
+            self._start_sender()
 
     async def _send(self) -> None:
         """Publishes what is queued, in order, one pipeline per round trip; what is
         queued meanwhile goes in the next one. The recipients of a batch that could not
         be published are asked to resync, first thing, once publishing works again."""
         try:
-            while self._outbox:
+            while self._outbox or self._missed or self._unsent_closes:
                 batch, self._outbox = self._outbox, []
                 done, self._flushed = self._flushed, None
+                closes = sorted(self._unsent_closes)
                 try:
                     async with self._link.client.pipeline(transaction=False) as pipe:
+                        if closes:
+                            pipe.publish(self._control, self._close_message(closes))
                         if self._missed:
                             pipe.publish(self._control, self._resync_message())
                         for channel, payload in batch:
                             pipe.publish(channel, payload)
                         await pipe.execute()
                     self._missed.clear()
+                    self._unsent_closes.difference_update(closes)
                     self._link.succeeded()
                 except UNREACHABLE as error:
                     self._link.failed(error)
                     self._missed.update(channel for channel, _ in batch)
+                    if not batch:
+                        return  # nothing new to send: wait for the link to come back
                 finally:
                     if done is not None and not done.done():
                         done.set_result(None)
@@ -132,14 +149,18 @@ class RedisFanout:
         users = sorted(channel[prefix:] for channel in self._missed)
         return orjson.dumps({"from": self._id.decode(), "resync": users})
 
+    def _close_message(self, session_ids: list[str]) -> bytes:
+        return orjson.dumps({"from": self._id.decode(), "close": session_ids})
+
     async def close_sessions(self, session_ids: Collection[str]) -> None:
-        """Closes the sessions' connections here at once, then tells the others."""
+        """Closes the sessions' connections here at once, then tells the others (as
+        soon as Redis answers, if it does not now)."""
         self._hub.end_sessions(session_ids)
-        message = orjson.dumps({"from": self._id.decode(), "close": sorted(session_ids)})
         try:
-            await self._link.client.publish(self._control, message)
+            await self._link.client.publish(self._control, self._close_message(sorted(session_ids)))
             self._link.succeeded()
         except UNREACHABLE as error:
+            self._unsent_closes.update(session_ids)
             self._link.failed(error)
 
     # -- receiving -----------------------------------------------------------------

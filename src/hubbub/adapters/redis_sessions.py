@@ -5,11 +5,13 @@ sign-out), Redis makes them known to every process at once.
 session's last access token does. `is_ended` answers from this process's copy when it
 already knows, and otherwise asks Redis (one EXISTS): so once `end` returns, every
 process refuses the session, not only the one that ended it. While Redis is down, the
-copy answers alone; it is reloaded from the store when Redis is back.
+copy answers alone; it is reloaded from the store when this process's subscription is
+back, and what this process ended meanwhile is written to Redis as soon as it answers.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from datetime import datetime
 
@@ -27,21 +29,41 @@ class SharedSessions:
         self._stored = StoredSessions(store, clock)
         self._link = link
         self._prefix = f"{prefix}ended:"
+        self._unshared: dict[str, datetime] = {}  # ended while Redis did not answer
+        self._sharing: asyncio.Task[None] | None = None
+        link.on_change(self._link_changed)
 
     async def end(self, session_ids: Collection[str], until: datetime) -> None:
         if not session_ids:
             return
         await self._stored.end(session_ids, until)
-        expires_ms = int(until.timestamp() * 1000)
+        await self._share(dict.fromkeys(session_ids, until))
+
+    async def _share(self, ended: dict[str, datetime]) -> None:
+        """Writes the ended sessions to Redis; those it cannot are written as soon as
+        Redis answers again (the store has them meanwhile)."""
         try:
             async with self._link.client.pipeline(transaction=False) as pipe:
-                for session_id in session_ids:
-                    pipe.set(self._prefix + session_id, b"1", pxat=expires_ms)
+                for session_id, until in ended.items():
+                    pipe.set(self._prefix + session_id, b"1", pxat=int(until.timestamp() * 1000))
                 await pipe.execute()
-            self._link.succeeded()
         except UNREACHABLE as error:
-            # Other processes learn it from the store when Redis is back (`reload`).
+            self._unshared.update(ended)
             self._link.failed(error)
+            return
+        for session_id in ended:
+            self._unshared.pop(session_id, None)
+        self._link.succeeded()
+
+    def _link_changed(self, up: bool) -> None:
+        if up and self._unshared and self._sharing is None:
+            self._sharing = asyncio.get_running_loop().create_task(self._share_unshared())
+
+    async def _share_unshared(self) -> None:
+        try:
+            await self._share(dict(self._unshared))
+        finally:
+            self._sharing = None
 
     async def is_ended(self, session_id: str) -> bool:
         if await self._stored.is_ended(session_id):

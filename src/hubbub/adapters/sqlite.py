@@ -636,6 +636,9 @@ class SqliteStore:
     """A `Store` in one SQLite file. `synchronous` is FULL by default: an ack means
     the message survives a power cut, not just a crash."""
 
+    # One writer thread takes the queue in order (group commit keeps it).
+    commits_in_call_order = True
+
     def __init__(self, path: Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
         if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")

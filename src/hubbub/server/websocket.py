@@ -144,6 +144,8 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
     frame is even read, so a connection could never share a group commit with itself.
     Order still holds: each frame's write is queued to the store before the next frame
     starts, the store commits in queue order, and acks travel with the published events.
+    A store whose writers run in parallel (PostgreSQL) does not commit in queue order,
+    so there a connection's frames run one at a time.
     """
     # Lines logged for the connection carry its id; each frame's, `<connection id>/<n>`.
     request_id.set(connection.id)
@@ -159,6 +161,7 @@ async def _read(websocket: WebSocket, connection: Connection, platform: Platform
 async def _pump(websocket: WebSocket, connection: Connection, platform: Platform) -> None:
     budget = _FrameBudget(platform.settings.ws_frames_per_second, platform.settings.ws_frame_burst)
     in_flight: set[asyncio.Task[None]] = set()
+    most = MAX_IN_FLIGHT if platform.store.commits_in_call_order else 1
     frames = 0
     while True:
         try:
@@ -178,7 +181,7 @@ async def _pump(websocket: WebSocket, connection: Connection, platform: Platform
             their_id = protocol.request_id_of(data)
             connection.offer(protocol.encode(protocol.error_frame(their_id, error)))
             continue
-        if len(in_flight) >= MAX_IN_FLIGHT:
+        if len(in_flight) >= most:
             await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
         frame_id = f"{connection.id}/{frames}"
         task = asyncio.create_task(_run(data, connection, platform, frame_id))
