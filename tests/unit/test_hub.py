@@ -131,3 +131,19 @@ async def test_events_of_a_conversation_new_to_the_connection_are_not_held() -> 
     hub.deliver([Delivery(frozenset({"bob"}), event(2, "new"))])  # older: not held either
     await settle()
     assert seqs(sink) == [("new", 4), ("new", 2)]
+
+
+async def test_events_published_while_the_hello_is_read_follow_the_hello() -> None:
+    """A connection joins the hub before its hello's cursor is read, so an event
+    committed meanwhile is neither lost nor sent ahead of the hello."""
+    hub, sink = LocalHub(), RecordingSink()
+    connection = Connection("c1", "bob", max_pending=100, sink=sink)
+    connection.waiting_for_hello = True
+    hub.attach(connection)
+    hub.deliver([Delivery(frozenset({"bob"}), event(5))])
+    await settle()
+    assert sink.sent == []
+    connection.hello('{"type":"hello"}', {"c": 4})
+    await settle()
+    assert sink.sent[0] == '{"type":"hello"}'
+    assert seqs(sink) == [("c", 5)]

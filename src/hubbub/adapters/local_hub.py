@@ -50,6 +50,8 @@ class Connection:
         self._drain: asyncio.Task[None] | None = None
         self.overflowed = False
         self.closed = False
+        # Set by a handshake until its hello is sent: frames queue, nothing is written.
+        self.waiting_for_hello = False
         # Per conversation: the last eventSeq passed on, and frames held back until the
         # ones before them arrive (other processes' events can be overtaken by this
         # process's own). None until needed: most connections sit idle.
@@ -131,7 +133,17 @@ class Connection:
             self._pending.clear()
         else:
             self._pending.append(text)
-        if self._drain is None:
+        if self._drain is None and not self.waiting_for_hello:
+            self._drain = asyncio.get_running_loop().create_task(self._run())
+
+    def hello(self, text: str, positions: dict[str, int]) -> None:
+        """Sends `hello` first, then what was queued while it was being read: a
+        connection joins the hub before its hello's cursor is read, so no event
+        published meanwhile is lost (one from before the cursor may come twice)."""
+        self.waiting_for_hello = False
+        self._pending.appendleft(text)
+        self.start_at(positions)
+        if self._drain is None and not self.closed:
             self._drain = asyncio.get_running_loop().create_task(self._run())
 
     def close(self) -> None:

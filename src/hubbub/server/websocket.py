@@ -112,16 +112,16 @@ async def _serve(platform: Platform, websocket: WebSocket) -> None:
             _Sink(websocket),
             session.session_id,
         )
-        # Events published for the user reach this process before the hello's cursor is
-        # read, and the connection joins the hub right after: every event after the
-        # cursor either arrives live here or is returned by /api/sync?since=<it>.
+        # Events published for the user reach this process, and queue on the connection,
+        # before the hello's cursor is read: every event after the cursor arrives live
+        # here, after the hello (or, if lost on the way, is returned by /api/sync).
+        connection.waiting_for_hello = True
+        platform.hub.attach(connection)
+        attached = True
         await platform.subscriptions.listen(user_id)
         listening = True
         hello, positions = await platform.realtime.connected(user_id, connection.id)
-        connection.start_at(positions)
-        platform.hub.attach(connection)
-        attached = True
-        connection.offer(protocol.encode(hello))
+        connection.hello(protocol.encode(hello), positions)
         await _read(websocket, connection, platform)
     finally:
         if attached:
