@@ -71,6 +71,7 @@ class StaleReads:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self.commits_in_call_order = store.commits_in_call_order
         self._planted: dict[tuple[Any, ...], Any] = {}
         self._let_through: int | None = None
         self.holding = asyncio.Event()
