@@ -15,9 +15,12 @@ is never edited.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import time
 import unicodedata
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -236,14 +239,32 @@ def upgrade(path: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple
     """`migrate` on the database file at `path`, created (owner-only directory) if it
     does not exist yet. Waits for a running server's write transaction to finish."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None)
+    with _one_upgrader(path):
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout = 10000")
+            use_wal(db)
+            db.execute("PRAGMA secure_delete = ON")
+            return migrate(db, migrations)
+        finally:
+            db.close()
+
+
+@contextlib.contextmanager
+def _one_upgrader(path: Path) -> Iterator[None]:
+    """Processes opening the database at once upgrade it one after the other, each
+    run whole: migrations commit one by one (a failing one keeps those before it), so
+    without this a second process could take up the steps after the first one's and
+    both would report an upgrade. An exclusive lock on a file beside the database, not
+    on the database itself: a second descriptor on SQLite's file would drop SQLite's
+    own locks when closed."""
+    lock_path = path.with_name(path.name + ".upgrade-lock")
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        db.execute("PRAGMA busy_timeout = 10000")
-        use_wal(db)
-        db.execute("PRAGMA secure_delete = ON")
-        return migrate(db, migrations)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
     finally:
-        db.close()
+        os.close(descriptor)
 
 
 def use_wal(db: sqlite3.Connection, *, within: float = 10.0) -> None:
