@@ -129,7 +129,17 @@ async def sign_out(
     return response
 
 
-@router.post("/ws-ticket", response_model=schemas.TicketResponse)
+@router.post(
+    "/ws-ticket",
+    response_model=schemas.TicketResponse,
+    responses={
+        503: {
+            "model": schemas.ErrorResponse,
+            "description": "Scaled out, Redis does not answer (`unavailable`): no ticket can"
+            " be issued that every process would honour; try again later.",
+        }
+    },
+)
 async def ws_ticket(platform: PlatformDep, caller: SessionDep) -> Response:
     ticket, ttl = await platform.auth.issue_ticket(caller)
     return json_response({"ticket": ticket, "expiresIn": ttl})

@@ -1562,6 +1562,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Scaled out, Redis does not answer (`unavailable`): no ticket can be issued that every process would honour; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     forgot_password_api_auth_forgot_password_post: {
