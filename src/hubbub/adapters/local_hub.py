@@ -275,15 +275,19 @@ class LocalHub:
         """Queues each delivery on this process's connections of its recipients (the
         sender's own connection gets the ack instead)."""
         for delivery in deliveries:
-            text = protocol.encode(delivery.frame)
-            origin = delivery.origin
-            conversation_id, event_seq = position_of(delivery.frame)
-            for connection in self._targets(delivery.recipients):
-                if origin is not None and connection.id == origin.connection_id:
-                    ack = protocol.encode(protocol.ack_for_event(delivery.frame, origin.request_id))
-                    connection.offer_positioned(ack, conversation_id, event_seq)
-                else:
-                    connection.offer_positioned(text, conversation_id, event_seq)
+            self.deliver_one(delivery, protocol.encode(delivery.frame))
+
+    def deliver_one(self, delivery: Delivery, text: str) -> None:
+        """`deliver` for one delivery whose frame the caller has encoded (once, for
+        every recipient here and elsewhere)."""
+        origin = delivery.origin
+        conversation_id, event_seq = position_of(delivery.frame)
+        for connection in self._targets(delivery.recipients):
+            if origin is not None and connection.id == origin.connection_id:
+                ack = protocol.encode(protocol.ack_for_event(delivery.frame, origin.request_id))
+                connection.offer_positioned(ack, conversation_id, event_seq)
+            else:
+                connection.offer_positioned(text, conversation_id, event_seq)
 
     def deliver_text(self, user_id: str, text: str, conversation_id: str, event_seq: int) -> None:
         """Queues an already encoded frame from another process on the user's

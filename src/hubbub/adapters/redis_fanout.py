@@ -84,13 +84,14 @@ class RedisFanout:
     # -- publishing ----------------------------------------------------------------
 
     def publish(self, deliveries: Sequence[Delivery]) -> Awaitable[None]:
-        self._hub.deliver(deliveries)
         for delivery in deliveries:
+            text = protocol.encode(delivery.frame)  # once, for every recipient everywhere
+            self._hub.deliver_one(delivery, text)
             if not delivery.recipients:
                 continue
             conversation_id, event_seq = position_of(delivery.frame)
             head = f"{conversation_id}\n{event_seq}\n".encode()
-            payload = self._id + b"\n" + head + protocol.encode(delivery.frame).encode()
+            payload = self._id + b"\n" + head + text.encode()
             for user_id in delivery.recipients:
                 self._outbox.append((self._channel(user_id), payload))
         if not self._outbox:
