@@ -31,7 +31,7 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
             value={filter}
             onChange={(e) => setFilter(e.target.value)}
             placeholder="Search chats"
-            className="w-full rounded-full border-0 bg-zinc-100 py-2 pr-3 pl-9 text-sm placeholder:text-zinc-500 focus:ring-2 focus:ring-brand-500/40 focus:outline-none dark:bg-zinc-800/80"
+            className="w-full rounded-full border-0 bg-zinc-100 py-2 pr-3 pl-9 text-sm placeholder:text-zinc-600 focus:ring-2 dark:placeholder:text-zinc-400 focus:ring-brand-500/40 focus:outline-none dark:bg-zinc-800/80"
           />
         </label>
       </div>
@@ -50,7 +50,7 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
           </p>
         )}
         {data && items.length === 0 && (
-          <p className="px-4 py-10 text-center text-sm text-zinc-500">{filter ? 'No chats match.' : 'No chats yet. Start one with the + button.'}</p>
+          <p className="px-4 py-10 text-center text-sm text-zinc-600 dark:text-zinc-400">{filter ? 'No chats match.' : 'No chats yet. Start one with the + button.'}</p>
         )}
         <ul className="space-y-0.5">
           {items.map((c) => {
@@ -74,12 +74,12 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
                   <span className="min-w-0 flex-1">
                     <span className="flex items-baseline justify-between gap-2">
                       <span className="truncate font-semibold">{title}</span>
-                      <span className={clsx('shrink-0 text-xs', c.unreadCount > 0 ? 'font-medium text-brand-600 dark:text-brand-400' : 'text-zinc-500')}>
+                      <time dateTime={c.lastMessage?.createdAt ?? c.updatedAt} className={clsx('shrink-0 text-xs', c.unreadCount > 0 ? 'font-medium text-brand-600 dark:text-brand-400' : 'text-zinc-600 dark:text-zinc-400')}>
                         {formatListTime(c.lastMessage?.createdAt ?? c.updatedAt)}
-                      </span>
+                      </time>
                     </span>
                     <span className="mt-0.5 flex items-center justify-between gap-2">
-                      <span className={clsx('truncate text-sm', typing ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500 dark:text-zinc-400', c.lastMessage?.deleted && 'italic')}>
+                      <span className={clsx('truncate text-sm', typing ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-600 dark:text-zinc-400', c.lastMessage?.deleted && 'italic')}>
                         {typing ? 'typing…' : preview(c, meId)}
                       </span>
                       {c.unreadCount > 0 && (

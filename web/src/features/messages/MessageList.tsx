@@ -10,6 +10,7 @@ import { formatClock } from '@/lib/time'
 import type { Message, User } from '@/lib/types'
 import { type Item, groupItems } from './grouping'
 import { useMessages, useOutbox } from './hooks'
+import { NewMessageAnnouncer } from './NewMessageAnnouncer'
 
 export interface MessageListProps {
   conversationId: string
@@ -83,6 +84,7 @@ export function MessageList(props: MessageListProps) {
 
   return (
     <div className="relative flex min-h-0 flex-1 flex-col">
+    <NewMessageAnnouncer conversationId={conversationId} meId={meId} messages={messages} loaded={!isPending} names={names} />
     <div ref={scroller} onScroll={onScroll} data-testid="message-scroller" className="chat-wallpaper flex min-h-0 flex-1 flex-col-reverse overflow-y-auto scroll-thin">
       <div className="mx-auto w-full max-w-3xl px-3 pt-2 pb-3 sm:px-6">
         <div ref={sentinel} aria-hidden className="h-1" />
@@ -92,7 +94,7 @@ export function MessageList(props: MessageListProps) {
           </div>
         )}
         {!hasNextPage && !isPending && messages.length > 0 && (
-          <p className="py-4 text-center text-xs text-zinc-400">This is the beginning of the conversation.</p>
+          <p className="py-4 text-center text-xs text-zinc-500 dark:text-zinc-400">This is the beginning of the conversation.</p>
         )}
         {isPending && (
           <div className="flex justify-center py-10 text-zinc-400">
@@ -108,7 +110,7 @@ export function MessageList(props: MessageListProps) {
           </p>
         )}
         {!isPending && items.length === 0 && !error && (
-          <div className="flex flex-col items-center gap-2 py-16 text-center text-sm text-zinc-500">
+          <div className="flex flex-col items-center gap-2 py-16 text-center text-sm text-zinc-500 dark:text-zinc-400">
             <span className="text-4xl">👋</span>
             No messages yet. Say hello!
           </div>
@@ -257,7 +259,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
         ) : (
           <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
             <span data-testid="message-text">{deleted ? 'This message was deleted' : <Linkified text={body} mine={mine} />}</span>
-            <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/75' : 'text-zinc-400')}>
+            <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/90' : 'text-zinc-500 dark:text-zinc-400')}>
               {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
               <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
               {status}
