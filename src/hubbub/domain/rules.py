@@ -20,9 +20,16 @@ MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 256
 
 
+# Blank lines before the text, up to the line break before its first line: that line's
+# own leading spaces are indentation the writer meant (code, verse, lists), so they stay.
+_LEADING_BLANK_LINES = re.compile(r"\A\s*\n")
+
+
 def message_body(raw: str) -> str:
-    """Trimmed body of 1..4000 characters; longer is `payload_too_large`."""
-    body = raw.strip()
+    """Body of 1..4000 characters (code points, so one emoji counts once; the web app
+    counts the same way): trailing whitespace and leading blank lines are dropped, the
+    first line's indentation is kept. Longer is `payload_too_large`."""
+    body = _LEADING_BLANK_LINES.sub("", raw.rstrip(), count=1)
     if not body:
         raise ValidationFailed("Message body must not be empty.")
     _no_nul(body, "Message body")

@@ -120,7 +120,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         unreadAfter={unreadAfter.current ?? undefined}
         footer={<TypingIndicator names={typingNames} />}
       />
-      <Composer conversationId={conversationId} onSend={send} />
+      <Composer conversationId={conversationId} meId={me.id} onSend={send} />
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}
     </>
   )

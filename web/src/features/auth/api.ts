@@ -1,4 +1,5 @@
 import { type QueryClient, queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { clearDrafts } from '@/lib/drafts'
 import { ApiError, api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import { COOKIE_SESSION_HEADERS, clearSession, hasSession, setTokens } from '@/lib/session'
@@ -42,6 +43,7 @@ export async function signOut(): Promise<void> {
   try {
     if (hasSession()) await api<void>('/api/auth/signout', { method: 'POST', body: {}, headers: COOKIE_SESSION_HEADERS })
   } finally {
+    clearDrafts()
     clearSession()
   }
 }

@@ -1,17 +1,19 @@
-import { type KeyboardEvent, useEffect, useRef, useState } from 'react'
+import { type KeyboardEvent, useEffect, useRef } from 'react'
 import { SendIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
+import { BodyCounter } from './BodyCounter'
+import { countBody, normalizeBody } from './body'
 import { useTypingSender } from './hooks'
+import { useDraft } from './useDraft'
 
-export const MAX_BODY = 4000
+export { MAX_BODY } from './body'
 
-export function Composer({ conversationId, onSend }: { conversationId: string; onSend(body: string): void }) {
-  const [text, setText] = useState('')
+export function Composer({ conversationId, meId, onSend }: { conversationId: string; meId: string; onSend(body: string): void }) {
+  const [text, setText] = useDraft(meId, conversationId)
   const ref = useRef<HTMLTextAreaElement>(null)
   const typing = useTypingSender(conversationId)
 
   useEffect(() => {
-    setText('')
     ref.current?.focus()
   }, [conversationId])
 
@@ -22,8 +24,9 @@ export function Composer({ conversationId, onSend }: { conversationId: string; o
     el.style.height = `${Math.min(el.scrollHeight, 160)}px`
   }, [text])
 
-  const body = text.trim()
-  const tooLong = body.length > MAX_BODY
+  const body = normalizeBody(text)
+  const count = countBody(text)
+  const tooLong = count.tooLong
   const submit = () => {
     if (!body || tooLong) return
     onSend(body)
@@ -60,11 +63,7 @@ export function Composer({ conversationId, onSend }: { conversationId: string; o
           onKeyDown={onKeyDown}
           className="block max-h-40 w-full resize-none rounded-3xl border border-zinc-200 bg-zinc-50 px-4 py-2.5 text-[15px] leading-6 placeholder:text-zinc-400 focus:border-brand-500 focus:bg-white focus:ring-2 focus:ring-brand-500/25 focus:outline-none dark:border-zinc-800 dark:bg-zinc-900 dark:focus:bg-zinc-900"
         />
-        {body.length > MAX_BODY - 200 && (
-          <span className={`absolute right-4 -top-5 text-xs ${tooLong ? 'text-red-600' : 'text-zinc-500'}`}>
-            {body.length}/{MAX_BODY}
-          </span>
-        )}
+        <BodyCounter count={count} className="absolute right-4 -top-5" />
       </div>
       <button
         type="submit"

@@ -8,6 +8,9 @@ import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheck
 import { Spinner, focusRing } from '@/components/ui'
 import { formatClock } from '@/lib/time'
 import type { Message, User } from '@/lib/types'
+import { BodyCounter } from './BodyCounter'
+import { MessageText } from './MessageText'
+import { countBody, normalizeBody } from './body'
 import { type Item, groupItems } from './grouping'
 import { useMessages, useOutbox } from './hooks'
 import { NewMessageAnnouncer } from './NewMessageAnnouncer'
@@ -258,7 +261,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
           />
         ) : (
           <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
-            <span data-testid="message-text">{deleted ? 'This message was deleted' : <Linkified text={body} mine={mine} />}</span>
+            {deleted ? <span data-testid="message-text">This message was deleted</span> : <MessageText text={body} mine={mine} />}
             <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/90' : 'text-zinc-500 dark:text-zinc-400')}>
               {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
               <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
@@ -303,13 +306,15 @@ function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel(): v
       el.setSelectionRange(el.value.length, el.value.length)
     }
   }, [])
+  const count = countBody(text)
+  const canSave = normalizeBody(text) !== '' && !count.tooLong
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Escape') {
       e.preventDefault()
       onCancel()
     } else if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault()
-      if (text.trim()) onSave(text.trim())
+      if (canSave) onSave(normalizeBody(text))
     }
   }
   return (
@@ -323,34 +328,15 @@ function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel(): v
         onKeyDown={onKeyDown}
         className="block w-full resize-none rounded-lg bg-white/15 px-2 py-1 text-[15px] text-inherit outline-none focus:ring-2 focus:ring-white/60"
       />
-      <div className="mt-1.5 flex justify-end gap-1.5 text-xs">
+      <div className="mt-1.5 flex items-center justify-end gap-1.5 text-xs">
+        <BodyCounter count={count} onBrand className="mr-auto" />
         <button className="rounded-full px-2.5 py-1 hover:bg-white/15" onClick={onCancel}>
           Cancel
         </button>
-        <button className="rounded-full bg-white px-2.5 py-1 font-semibold text-brand-700 hover:bg-white/90" disabled={!text.trim()} onClick={() => onSave(text.trim())}>
+        <button className="rounded-full bg-white px-2.5 py-1 font-semibold text-brand-700 hover:bg-white/90 disabled:opacity-50" disabled={!canSave} onClick={() => onSave(normalizeBody(text))}>
           Save
         </button>
       </div>
     </div>
   )
-}
-
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g
-
-/** Plain text with http(s) links made clickable (opened in a new tab, no referrer). */
-export function Linkified({ text, mine }: { text: string; mine: boolean }) {
-  const parts: React.ReactNode[] = []
-  let last = 0
-  for (const m of text.matchAll(URL_RE)) {
-    const at = m.index ?? 0
-    if (at > last) parts.push(text.slice(last, at))
-    parts.push(
-      <a key={at} href={m[0]} target="_blank" rel="noopener noreferrer nofollow" className={clsx('underline underline-offset-2 break-all', mine ? 'text-white' : 'text-brand-700 dark:text-brand-300')}>
-        {m[0]}
-      </a>,
-    )
-    last = at + m[0].length
-  }
-  if (last < text.length) parts.push(text.slice(last))
-  return <>{parts}</>
 }
