@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, console_code
 from tests.e2e.helpers import unique
 
 pytestmark = pytest.mark.browser
@@ -137,3 +137,51 @@ def test_the_username_hint_states_the_servers_rule(
     user = unique("Dot.Dash-")
     _fill(page, user, f"{user.lower()}@example.com", "correct horse battery")
     expect(page.get_by_role("heading", name="Chats")).to_be_visible()
+
+
+def test_the_reset_form_refuses_weak_passwords_beside_the_field(
+    browser: Browser, console_server: Server
+) -> None:
+    user = unique("weakreset")
+    with httpx.Client(base_url=console_server.url) as http:
+        created = http.post(
+            "/api/auth/signup",
+            json={
+                "username": user,
+                "email": f"{user}@example.com",
+                "password": "old pass phrase",
+                "displayName": "Weak Reset",
+            },
+        )
+        assert created.status_code == 201, created.text
+        code = console_code(console_server, "confirmation", user)
+        assert http.post("/api/auth/confirm", json={"username": user, "code": code}).is_success
+
+    ctx = browser.new_context(base_url=console_server.url)
+    try:
+        page = ctx.new_page()
+        page.goto("/forgot-password")
+        ask = page.get_by_role("form", name="Reset your password")
+        ask.get_by_label("Username or email").fill(user)
+        ask.get_by_role("button", name="Send code").click()
+        choose = page.get_by_role("form", name="Choose a new password")
+        choose.get_by_label("Reset code").fill(console_code(console_server, "password reset", user))
+        new_password = choose.get_by_label("New password")
+
+        new_password.fill("Password1")
+        choose.get_by_role("button", name="Set new password").click()
+        expect(new_password).to_have_accessible_description(_starts("This password is too common"))
+        _shown_once(page, "This password is too common")
+
+        new_password.fill(" " * 8)
+        choose.get_by_role("button", name="Set new password").click()
+        expect(new_password).to_have_accessible_description(_starts("Choose a longer password"))
+        _shown_once(page, "Choose a longer password")
+
+        new_password.fill("new pass phrase")
+        choose.get_by_role("button", name="Set new password").click()
+        expect(page.get_by_role("form", name="Sign in")).to_contain_text(
+            "Your password was changed"
+        )
+    finally:
+        ctx.close()
