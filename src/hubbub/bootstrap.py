@@ -15,6 +15,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from hubbub.adapters import sqlite_schema
+from hubbub.adapters.common_passwords import ShippedCommonPasswords
 from hubbub.adapters.instrumented import InstrumentedPublisher, InstrumentedStore
 from hubbub.adapters.local_hub import LocalHub, LocalOnly
 from hubbub.adapters.local_identity import LocalIdentity
@@ -174,6 +175,7 @@ def build(
         sessions=shared.sessions,
         connections=shared.connections,
         devices=devices,
+        common_passwords=ShippedCommonPasswords(),
     )
     sync = SyncService(store, clock)
     publisher = InstrumentedPublisher(publisher or shared.publisher)  # metrics: fan-out timed

@@ -11,10 +11,10 @@ from tests.unit.conftest import KEY, World
 
 
 async def test_confirmation_codes_gate_sign_in(world: World) -> None:
-    user, required = await world.auth.sign_up("dana", "dana@x.io", "password1", "Dana", "ip")
+    user, required = await world.auth.sign_up("dana", "dana@x.io", "pass phrase 1", "Dana", "ip")
     assert required is True and user.confirmed is False
     with pytest.raises(NotConfirmed):
-        await world.auth.sign_in("dana", "password1", "ip")
+        await world.auth.sign_in("dana", "pass phrase 1", "ip")
     code = world.codes.codes["dana"]
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(ValidationFailed):
@@ -23,13 +23,13 @@ async def test_confirmation_codes_gate_sign_in(world: World) -> None:
     assert len(world.codes.codes["dana"]) == 6
     confirmed = await world.auth.confirm("dana", world.codes.codes["dana"])
     assert confirmed.confirmed is True
-    tokens, signed_in = await world.auth.sign_in("dana@x.io", "password1", "ip")
+    tokens, signed_in = await world.auth.sign_in("dana@x.io", "pass phrase 1", "ip")
     assert signed_in.id == user.id
     assert (await world.auth.authenticate(tokens.access_token)).user_id == user.id
 
 
 async def test_codes_expire_and_unknown_users_learn_nothing(world: World) -> None:
-    await world.auth.sign_up("erin", "erin@x.io", "password1", "Erin", "ip")
+    await world.auth.sign_up("erin", "erin@x.io", "pass phrase 1", "Erin", "ip")
     world.clock.advance(25 * 3600)
     with pytest.raises(ValidationFailed):
         await world.auth.confirm("erin", world.codes.codes["erin"])
@@ -40,9 +40,9 @@ async def test_codes_expire_and_unknown_users_learn_nothing(world: World) -> Non
 
 
 async def test_forged_and_expired_access_tokens_are_refused(world: World) -> None:
-    await world.auth.sign_up("finn", "finn@x.io", "password1", "Finn", "ip")
+    await world.auth.sign_up("finn", "finn@x.io", "pass phrase 1", "Finn", "ip")
     await world.auth.confirm("finn", world.codes.codes["finn"])
-    tokens, user = await world.auth.sign_in("finn", "password1", "ip")
+    tokens, user = await world.auth.sign_in("finn", "pass phrase 1", "ip")
     claims = jwt.decode(
         tokens.access_token,
         KEY,
@@ -73,9 +73,9 @@ async def test_tickets_are_single_use_and_expire(world: World) -> None:
 
 
 async def test_refresh_tokens_expire_after_their_lifetime(world: World) -> None:
-    await world.auth.sign_up("gus", "gus@x.io", "password1", "Gus", "ip")
+    await world.auth.sign_up("gus", "gus@x.io", "pass phrase 1", "Gus", "ip")
     await world.auth.confirm("gus", world.codes.codes["gus"])
-    tokens, _ = await world.auth.sign_in("gus", "password1", "ip")
+    tokens, _ = await world.auth.sign_in("gus", "pass phrase 1", "ip")
     world.clock.advance(30 * 86400 - 1)  # the default lifetime is 30 days
     rotated = await world.auth.refresh(tokens.refresh_token)
     world.clock.advance(30 * 86400 - 1)  # a rotated token lives 30 days from its issue

@@ -36,7 +36,7 @@ class Accounts:
     mail: MailBox
     auth: AuthService
 
-    async def confirmed(self, username: str, password: str = "password1") -> str:
+    async def confirmed(self, username: str, password: str = "pass phrase 1") -> str:
         user, _ = await self.auth.sign_up(
             username, f"{username}@x.io", password, username.title(), "ip"
         )
@@ -61,8 +61,8 @@ async def test_a_reset_code_sets_a_new_password_and_ends_every_session(
     accounts: Accounts,
 ) -> None:
     user_id = await accounts.confirmed("mona")
-    laptop, _ = await accounts.auth.sign_in("mona", "password1", "ip")
-    phone, _ = await accounts.auth.sign_in("mona@x.io", "password1", "ip")
+    laptop, _ = await accounts.auth.sign_in("mona", "pass phrase 1", "ip")
+    phone, _ = await accounts.auth.sign_in("mona@x.io", "pass phrase 1", "ip")
 
     await accounts.auth.forgot_password("mona@x.io")
     code = accounts.mail.last("password_reset", "mona")
@@ -75,7 +75,7 @@ async def test_a_reset_code_sets_a_new_password_and_ends_every_session(
         with pytest.raises(Unauthorized):
             await accounts.auth.authenticate(session.access_token)
     with pytest.raises(Unauthorized):
-        await accounts.auth.sign_in("mona", "password1", "ip")
+        await accounts.auth.sign_in("mona", "pass phrase 1", "ip")
     _, user = await accounts.auth.sign_in("mona", "brand new password", "ip")
     assert user.id == user_id
 
@@ -99,7 +99,7 @@ async def test_a_reset_code_expires_after_an_hour(accounts: Accounts) -> None:
     accounts.clock.advance(3601)
     with pytest.raises(ValidationFailed):
         await accounts.auth.reset_password("olga", code, "another password")
-    await accounts.auth.sign_in("olga", "password1", "ip")
+    await accounts.auth.sign_in("olga", "pass phrase 1", "ip")
 
 
 async def test_only_the_newest_reset_code_works(accounts: Accounts) -> None:
@@ -125,13 +125,13 @@ async def test_reset_attempts_are_limited_per_account(accounts: Accounts) -> Non
             await accounts.auth.reset_password(login, _other_than(code), "another password")
     with pytest.raises(RateLimited):
         await accounts.auth.reset_password("quin", code, "another password")
-    await accounts.auth.sign_in("quin", "password1", "ip")
+    await accounts.auth.sign_in("quin", "pass phrase 1", "ip")
 
 
 async def test_unknown_and_unconfirmed_accounts_get_no_code_and_the_same_answer(
     accounts: Accounts,
 ) -> None:
-    await accounts.auth.sign_up("rita", "rita@x.io", "password1", "Rita", "ip")
+    await accounts.auth.sign_up("rita", "rita@x.io", "pass phrase 1", "Rita", "ip")
     await accounts.confirmed("sven")
     await accounts.auth.forgot_password("nobody")
     await accounts.auth.forgot_password("rita")
@@ -152,7 +152,7 @@ async def test_unknown_and_unconfirmed_accounts_get_no_code_and_the_same_answer(
 async def test_confirmation_and_reset_codes_do_not_stand_in_for_each_other(
     accounts: Accounts,
 ) -> None:
-    await accounts.auth.sign_up("tara", "tara@x.io", "password1", "Tara", "ip")
+    await accounts.auth.sign_up("tara", "tara@x.io", "pass phrase 1", "Tara", "ip")
     confirmation = accounts.mail.last("confirmation", "tara")
     assert confirmation is not None
     with pytest.raises(ValidationFailed):

@@ -47,8 +47,8 @@ def setup() -> _Setup:
 
 
 async def _signed_in(setup: _Setup, name: str = "ada") -> TokenSet:
-    await setup.auth.sign_up(name, f"{name}@x.io", "password1", name.title(), "ip")
-    tokens, _ = await setup.auth.sign_in(name, "password1", "ip")
+    await setup.auth.sign_up(name, f"{name}@x.io", "pass phrase 1", name.title(), "ip")
+    tokens, _ = await setup.auth.sign_in(name, "pass phrase 1", "ip")
     return tokens
 
 
@@ -94,7 +94,7 @@ async def test_signing_out_reaches_tokens_tickets_and_connections_of_that_sessio
     setup: _Setup,
 ) -> None:
     laptop = await _signed_in(setup)
-    phone, _ = await setup.auth.sign_in("ada", "password1", "ip")
+    phone, _ = await setup.auth.sign_in("ada", "pass phrase 1", "ip")
     laptop_session = await setup.auth.authenticate(laptop.access_token)
     phone_session = await setup.auth.authenticate(phone.access_token)
     assert laptop_session.session_id != phone_session.session_id

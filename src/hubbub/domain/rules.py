@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Container, Iterable
 
 from hubbub.domain.errors import PayloadTooLarge, ValidationFailed
 
@@ -46,29 +48,72 @@ def client_message_id(raw: str) -> str:
     return raw
 
 
+# USERNAME_PATTERN in words; the web app's hint says the same (web/src/features/auth).
+USERNAME_RULE = (
+    "3 to 32 characters: letters a-z, digits, and _ . or -, starting with a letter or digit."
+)
+
+
 def username(raw: str) -> str:
+    """Trimmed and lowercased (capitals are accepted and kept in lowercase)."""
     name = raw.strip().lower()
     if not USERNAME_PATTERN.match(name):
-        raise ValidationFailed(
-            "Username must be 3-32 characters: lowercase letters, digits, _ . -, "
-            "starting with a letter or digit."
-        )
+        raise ValidationFailed(f"Username must be {USERNAME_RULE}", details={"field": "username"})
     return name
 
 
 def email(raw: str) -> str:
     address = raw.strip().lower()
     if len(address) > 254 or not EMAIL_PATTERN.match(address) or "\x00" in address:
-        raise ValidationFailed("Email address is not valid.")
+        raise ValidationFailed("Email address is not valid.", details={"field": "email"})
     return address
 
 
-def password(raw: str) -> str:
-    if not MIN_PASSWORD_CHARS <= len(raw) <= MAX_PASSWORD_CHARS:
-        raise ValidationFailed(
-            f"Password must be {MIN_PASSWORD_CHARS}-{MAX_PASSWORD_CHARS} characters."
+def password(raw: str, *, common: Container[str], personal: Iterable[str] = ()) -> str:
+    """A password worth having, after NIST SP 800-63B: long enough, not on `common` (a
+    list of common or breached passwords, lowercase) and not the account's own username
+    or email (`personal`); no composition rules (no demands for digits or symbols).
+
+    Length counts Unicode code points after NFC normalisation, not counting whitespace
+    at either end, so a password of only whitespace is refused and spaces cannot pad a
+    short one. The comparisons ignore case and surrounding whitespace. The password
+    itself is returned unchanged: what is hashed is exactly what was typed, so sign-in
+    keeps working for passwords chosen before this rule.
+    """
+    core = unicodedata.normalize("NFC", raw).strip()
+    if len(core) < MIN_PASSWORD_CHARS:
+        raise _weak(
+            f"Choose a longer password: at least {MIN_PASSWORD_CHARS} characters"
+            " (spaces at the start or end do not count). A few unrelated words work well."
         )
+    if len(raw) > MAX_PASSWORD_CHARS:
+        raise _weak(f"Choose a shorter password: at most {MAX_PASSWORD_CHARS} characters.")
+    folded = core.casefold()
+    if folded in common:
+        raise _weak(
+            "This password is too common: it is on a list of passwords attackers try first."
+            " Choose another, for example a few unrelated words."
+        )
+    if _repeated_or_sequential(folded):
+        raise _weak(
+            "This password is too easy to guess (one character repeated, or a run such as"
+            " abcdefgh or 12345678). Choose another, for example a few unrelated words."
+        )
+    for value in personal:
+        own = value.strip().casefold()
+        if own and folded in {own, own.partition("@")[0]}:
+            raise _weak("Choose a password that is not your username or email address.")
     return raw
+
+
+def _weak(message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={"field": "password"})
+
+
+def _repeated_or_sequential(text: str) -> bool:
+    """One character over and over, or a run of consecutive code points either way."""
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
+    return len(steps) == 1 and steps <= {-1, 0, 1}
 
 
 def display_name(raw: str) -> str:
@@ -85,7 +130,10 @@ def display_name(raw: str) -> str:
     """
     name = " ".join(unicodedata.normalize("NFC", raw).split())
     if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
-        raise ValidationFailed(f"Display name must be 1-{MAX_DISPLAY_NAME_CHARS} characters.")
+        raise ValidationFailed(
+            f"Display name must be 1-{MAX_DISPLAY_NAME_CHARS} characters.",
+            details={"field": "displayName"},
+        )
     marks = 0
     in_flag_tags = False
     for index, char in enumerate(name):
@@ -176,7 +224,10 @@ def _is_emoji(char: str) -> bool:
 
 
 def _refuse(char: str, what: str) -> ValidationFailed:
-    return ValidationFailed(f"Display name must not contain {what} (U+{ord(char):04X}).")
+    return ValidationFailed(
+        f"Display name must not contain {what} (U+{ord(char):04X}).",
+        details={"field": "displayName"},
+    )
 
 
 def title(raw: str) -> str:

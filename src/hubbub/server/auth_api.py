@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Cookie, Header, Request
 from starlette.responses import Response
 
-from hubbub.domain.errors import Unauthorized
+from hubbub.domain.errors import Unauthorized, ValidationFailed
 from hubbub.domain.views import JsonObject, user_view
 from hubbub.ports import TokenSet
 from hubbub.server import schemas
@@ -171,7 +171,12 @@ async def forgot_password(
 async def reset_password(
     body: schemas.ResetPasswordRequest, platform: PlatformDep, ip: ClientIpDep
 ) -> Response:
-    await platform.auth.reset_password(body.username, body.code, body.new_password, ip)
+    try:
+        await platform.auth.reset_password(body.username, body.code, body.new_password, ip)
+    except ValidationFailed as refused:
+        if refused.details.get("field") == "password":  # the rule's name for it
+            refused.details["field"] = "newPassword"
+        raise
     return Response(status_code=204)
 
 

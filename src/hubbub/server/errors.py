@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP responses: `{"error": {"code", "message"}}`."""
+"""The one place where errors become HTTP responses: `{"error": {"code", "message"}}`,
+with `details` when the domain error carries any (e.g. `{"field": "password"}`)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> Response:
         status = status_of(error)
-        response = error_response(status, error.code, error.message)
+        extra = {"details": error.details} if error.details else {}
+        response = error_response(status, error.code, error.message, **extra)
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
         return response

@@ -3,7 +3,7 @@ from these. Responses are built by `hubbub.domain.views` and match these models.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -19,7 +19,8 @@ class Api(BaseModel):
 class SignUpRequest(Api):
     username: str = Field(min_length=1, max_length=64)
     email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=256)
+    # Longer than the rule's limit, so the rule's own message says what to do.
+    password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(min_length=1, max_length=200)
 
 
@@ -59,7 +60,7 @@ class ForgotPasswordRequest(Api):
 class ResetPasswordRequest(Api):
     username: str = Field(min_length=1, max_length=254, description="Username or email.")
     code: str = Field(min_length=1, max_length=16, description="The code sent by forgot-password.")
-    new_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class UpdateMeRequest(Api):
@@ -102,6 +103,13 @@ class EditRequest(Api):
 class ErrorBody(Api):
     code: str = Field(description="Stable snake_case code, e.g. validation_error.")
     message: str
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="More about the error, when there is more: `field` names the request"
+        " field it is about (e.g. `username`, `email`, `password`, `newPassword`:"
+        " a 409 at sign-up says which of username and email is taken); `retryAfter`"
+        " (seconds) on `rate_limited`.",
+    )
 
 
 class ErrorResponse(Api):

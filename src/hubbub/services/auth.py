@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Container
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -71,6 +72,7 @@ class AuthService:
         sessions: SessionStore,
         connections: SessionConnections,
         devices: KnownDevices | None = None,
+        common_passwords: Container[str],
     ) -> None:
         self._store = store
         self._identity = identity
@@ -82,6 +84,7 @@ class AuthService:
         self._devices = devices
         self._sessions = sessions
         self._connections = connections
+        self._common_passwords = common_passwords
 
     async def sign_up(
         self, username: str, email: str, password: str, display_name: str, client_ip: str
@@ -101,13 +104,18 @@ class AuthService:
             created_at=self._clock.now(),
             confirmed=False,
         )
-        rules.password(password)
+        rules.password(
+            password, common=self._common_passwords, personal=(user.username, user.email)
+        )
         try:
             await self._store.write(lambda tx: tx.users.insert(user))
-        except Conflict:
+        except Conflict as taken:
             if not await self._free_abandoned(user):
-                raise
-            await self._store.write(lambda tx: tx.users.insert(user))
+                raise await self._which_taken(user) from taken
+            try:
+                await self._store.write(lambda tx: tx.users.insert(user))
+            except Conflict as again:
+                raise await self._which_taken(user) from again
         try:
             confirmation_required = await self._identity.register(user, password)
         except BaseException:
@@ -168,8 +176,10 @@ class AuthService:
         """Sets a new password with a reset code and ends every session of the account
         (refresh and access tokens, sockets).
         Attempts are limited per account like confirmation codes; every bad code, for
-        any account or none, is the same `ValidationFailed`."""
-        rules.password(new_password)
+        any account or none, is the same `ValidationFailed`. The new password may not be
+        the login it was asked for (compared with nothing else: which email goes with a
+        username is not told to someone who only holds a code request)."""
+        rules.password(new_password, common=self._common_passwords, personal=(login,))
         await self._limit(f"reset:ip:{_source(client_ip)}", self._policy.codes_per_ip)
         await self._limit(f"reset:{await self._account_key(login)}", self._policy.codes_per_account)
         ended = await self._identity.confirm_forgot_password(
@@ -238,6 +248,26 @@ class AuthService:
 
         holder = await self._store.read(lookup)
         return f"id:{holder.id}" if holder else f"name:{name}"
+
+    async def _which_taken(self, user: User) -> Conflict:
+        """The sign-up conflict naming the field that is taken (username first), so the
+        person knows what to change (SECURITY.md: sign-up tells which is registered)."""
+
+        def holders(tx: Transaction) -> tuple[User | None, User | None]:
+            return tx.users.by_username(user.username), tx.users.by_email(user.email)
+
+        by_name, by_email = await self._store.read(holders)
+        if by_name is not None:
+            return Conflict(
+                "That username is taken. Choose another.", details={"field": "username"}
+            )
+        if by_email is not None:
+            return Conflict(
+                "That email address is already registered. Sign in, or reset the password"
+                " if you forgot it.",
+                details={"field": "email"},
+            )
+        return Conflict("That username or email is already registered.")
 
     async def _free_abandoned(self, user: User) -> bool:
         """Frees the username and email of `user` when they are held only by sign-ups

@@ -1,5 +1,5 @@
 import { clsx } from 'clsx'
-import { type ButtonHTMLAttributes, type InputHTMLAttributes, forwardRef } from 'react'
+import { type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactElement, cloneElement, forwardRef, isValidElement, useId } from 'react'
 
 export const focusRing = 'focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2 focus-visible:ring-offset-white dark:focus-visible:ring-offset-zinc-950'
 
@@ -55,14 +55,38 @@ export const TextInput = forwardRef<HTMLInputElement, InputHTMLAttributes<HTMLIn
   )
 })
 
+/**
+ * A labelled control with its hint or, in its place, its error: outside the label (so the
+ * control's name stays its label) and tied to the control as its accessible description,
+ * with `aria-invalid` while there is an error; an error is announced as it appears (an alert).
+ */
 export function Field({ label, error, children, hint }: { label: string; error?: string; hint?: string; children: React.ReactNode }) {
+  const noteId = useId()
+  const note = error || hint
+  const control = isValidElement(children)
+    ? cloneElement(children as ReactElement<InputHTMLAttributes<HTMLElement>>, {
+        'aria-describedby': note ? noteId : undefined,
+        'aria-invalid': error ? true : undefined,
+      })
+    : children
   return (
-    <label className="block space-y-1.5">
-      <span className="text-sm font-medium text-zinc-700 dark:text-zinc-300">{label}</span>
-      {children}
-      {hint && !error && <span className="block text-xs text-zinc-500">{hint}</span>}
-      {error && <span className="block text-xs text-red-600 dark:text-red-400">{error}</span>}
-    </label>
+    <div className="space-y-1.5">
+      <label className="block space-y-1.5">
+        <span className="text-sm font-medium text-zinc-700 dark:text-zinc-300">{label}</span>
+        {control}
+      </label>
+      {error ? (
+        <span id={noteId} role="alert" className="block text-xs text-red-600 dark:text-red-400">
+          {error}
+        </span>
+      ) : (
+        hint && (
+          <span id={noteId} className="block text-xs text-zinc-500">
+            {hint}
+          </span>
+        )
+      )}
+    </div>
   )
 }
 

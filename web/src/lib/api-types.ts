@@ -544,6 +544,13 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+            /**
+             * Details
+             * @description More about the error, when there is more: `field` names the request field it is about (e.g. `username`, `email`, `password`, `newPassword`: a 409 at sign-up says which of username and email is taken); `retryAfter` (seconds) on `rate_limited`.
+             */
+            details?: {
+                [key: string]: unknown;
+            } | null;
         };
         /** ErrorResponse */
         ErrorResponse: {

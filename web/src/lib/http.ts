@@ -2,14 +2,21 @@ import { apiUrl } from './config'
 import { COOKIE_SESSION_HEADERS, clearSession, getAccessToken, hasSession, setTokens, takeLegacyRefreshToken } from './session'
 import type { Tokens } from './types'
 
-/** An API failure with the server's stable error code. */
+/** An API failure with the server's stable error code and its `details`, if any. */
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
-  constructor(status: number, code: string, message: string) {
+  readonly details: Readonly<Record<string, unknown>>
+  constructor(status: number, code: string, message: string, details: Readonly<Record<string, unknown>> = {}) {
     super(message)
     this.status = status
     this.code = code
+    this.details = details
+  }
+
+  /** The request field the error is about (`details.field`), if the server named one. */
+  get field(): string | undefined {
+    return typeof this.details.field === 'string' ? this.details.field : undefined
   }
 }
 
@@ -89,11 +96,13 @@ async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
     }
   }
   if (!res.ok) {
-    const error = (data as { error?: { code?: string; message?: string } } | null)?.error
+    const error = (data as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error
+    const details = error?.details && typeof error.details === 'object' ? (error.details as Record<string, unknown>) : {}
     throw new ApiError(
       res.status,
       error?.code ?? (res.status >= 500 ? 'server_error' : 'http_error'),
       error?.message ?? `Request failed (HTTP ${res.status})`,
+      details,
     )
   }
   return data as T

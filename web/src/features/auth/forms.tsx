@@ -3,10 +3,21 @@ import { Link } from 'react-router'
 import { Button, ErrorNote, Field, Spinner, TextInput } from '@/components/ui'
 import { ApiError, errorMessage } from '@/lib/http'
 import { useConfirmSignUp, useForgotPassword, useResendCode, useResetPassword, useSignIn, useSignUp } from './api'
+import { PASSWORD_HINT, USERNAME_RULE, passwordLengthProblem } from './rules'
 
 function friendly(err: unknown): string {
   if (err instanceof ApiError && err.status === 401) return 'Wrong username or password.'
   return errorMessage(err)
+}
+
+/**
+ * Where a failed request's message goes: beside the field the server named
+ * (`details.field`), or, with no field, once above the form. Never both.
+ */
+function placeError(err: unknown, fields: readonly string[]): { field?: string; message: string } | null {
+  if (!err) return null
+  const field = err instanceof ApiError ? err.field : undefined
+  return field && fields.includes(field) ? { field, message: errorMessage(err) } : { message: errorMessage(err) }
 }
 
 export function SignInForm({ initialUsername = '', notice }: { initialUsername?: string; notice?: string }) {
@@ -49,8 +60,11 @@ export function ResetPasswordForm({ initialUsername = '', onDone }: { initialUse
   const [code, setCode] = useState('')
   const [newPassword, setNewPassword] = useState('')
   const [resent, setResent] = useState(false)
+  const [tooShort, setTooShort] = useState<string | null>(null)
   const forgot = useForgotPassword()
   const reset = useResetPassword()
+  const resetError = placeError(reset.error, ['newPassword'])
+  const passwordError = tooShort ?? (resetError?.field === 'newPassword' ? resetError.message : undefined)
 
   if (!codeSent) {
     return (
@@ -80,18 +94,34 @@ export function ResetPasswordForm({ initialUsername = '', onDone }: { initialUse
       className="space-y-4"
       onSubmit={(e) => {
         e.preventDefault()
+        const problem = passwordLengthProblem(newPassword)
+        setTooShort(problem)
+        if (problem) {
+          reset.reset()
+          return
+        }
         reset.mutate({ username: username.trim(), code: code.trim(), newPassword }, { onSuccess: () => onDone(username.trim()) })
       }}
     >
       <p className="text-sm text-zinc-600 dark:text-zinc-400">
         If <strong className="text-zinc-900 dark:text-zinc-100">{username.trim()}</strong> has an account, we sent it a code, valid for one hour.
       </p>
-      <ErrorNote message={reset.error ? errorMessage(reset.error) : null} />
+      <ErrorNote message={resetError && !resetError.field ? resetError.message : null} />
       <Field label="Reset code">
         <TextInput inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required autoFocus />
       </Field>
-      <Field label="New password" hint="At least 8 characters. You will be signed out everywhere.">
-        <TextInput type="password" autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} required minLength={8} />
+      <Field label="New password" hint={`${PASSWORD_HINT} You will be signed out everywhere.`} error={passwordError ?? undefined}>
+        <TextInput
+          type="password"
+          autoComplete="new-password"
+          value={newPassword}
+          onChange={(e) => {
+            setNewPassword(e.target.value)
+            setTooShort(null)
+            if (resetError?.field) reset.reset()
+          }}
+          required
+        />
       </Field>
       <Button type="submit" className="w-full" disabled={reset.isPending}>
         {reset.isPending && <Spinner />} Set new password
@@ -108,15 +138,19 @@ export function SignUpForm({ onDone }: { onDone(username: string, password: stri
   const [form, setForm] = useState({ username: '', displayName: '', email: '', password: '' })
   const [confirming, setConfirming] = useState(false)
   const [code, setCode] = useState('')
+  const [tooShort, setTooShort] = useState<string | null>(null)
   const signUp = useSignUp()
   const confirm = useConfirmSignUp()
   const resend = useResendCode()
-  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value })
-
-  const fieldErr = (field: string) => {
-    const msg = signUp.error instanceof ApiError ? signUp.error.message : ''
-    return msg.toLowerCase().includes(field.toLowerCase()) ? msg : undefined
+  const placed = placeError(signUp.error, Object.keys(form))
+  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => {
+    setForm({ ...form, [k]: e.target.value })
+    // An error about this field is answered by editing it: take it away.
+    if (placed?.field === k) signUp.reset()
+    if (k === 'password') setTooShort(null)
   }
+  const fieldErr = (field: keyof typeof form) =>
+    field === 'password' && tooShort ? tooShort : placed?.field === field ? placed.message : undefined
 
   if (confirming) {
     return (
@@ -151,24 +185,30 @@ export function SignUpForm({ onDone }: { onDone(username: string, password: stri
       className="space-y-4"
       onSubmit={(e) => {
         e.preventDefault()
+        const problem = passwordLengthProblem(form.password)
+        setTooShort(problem)
+        if (problem) {
+          signUp.reset()
+          return
+        }
         const input = { ...form, username: form.username.trim(), email: form.email.trim(), displayName: form.displayName.trim() || form.username.trim() }
         signUp.mutate(input, {
           onSuccess: (res) => (res.confirmationRequired ? setConfirming(true) : onDone(input.username, input.password)),
         })
       }}
     >
-      <ErrorNote message={signUp.error ? errorMessage(signUp.error) : null} />
-      <Field label="Username" hint="Letters, digits and underscores." error={fieldErr('username')}>
+      <ErrorNote message={placed && !placed.field ? placed.message : null} />
+      <Field label="Username" hint={USERNAME_RULE} error={fieldErr('username')}>
         <TextInput autoComplete="username" value={form.username} onChange={set('username')} required autoFocus />
       </Field>
-      <Field label="Display name">
+      <Field label="Display name" error={fieldErr('displayName')}>
         <TextInput autoComplete="name" value={form.displayName} onChange={set('displayName')} placeholder="How others see you" />
       </Field>
       <Field label="Email" error={fieldErr('email')}>
         <TextInput type="email" autoComplete="email" value={form.email} onChange={set('email')} required />
       </Field>
-      <Field label="Password" hint="At least 8 characters." error={fieldErr('password')}>
-        <TextInput type="password" autoComplete="new-password" value={form.password} onChange={set('password')} required minLength={8} />
+      <Field label="Password" hint={PASSWORD_HINT} error={fieldErr('password')}>
+        <TextInput type="password" autoComplete="new-password" value={form.password} onChange={set('password')} required />
       </Field>
       <Button type="submit" className="w-full" disabled={signUp.isPending}>
         {signUp.isPending && <Spinner />} Create account
