@@ -47,6 +47,7 @@ class SocketProxy:
     def __init__(self, page: Page) -> None:
         self.page = page
         self.blocked = False
+        self._stalled: list[WebSocketRoute] = []
         self.live: list[WebSocketRoute] = []
         self.connections = 0  # sockets that reached the server, reconnects included
         self._matchers: list[Callable[[Frame], bool]] = []
@@ -59,10 +60,13 @@ class SocketProxy:
             return
         server = ws.connect_to_server()
         server.on_message(lambda message: self._from_server(ws, message))
+        ws.on_message(lambda message: None if ws in self._stalled else server.send(message))
         self.live.append(ws)
         self.connections += 1
 
     def _from_server(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        if ws in self._stalled:
+            return
         frame = json.loads(message) if isinstance(message, str) else {}
         for match in self._matchers:
             if match(frame):
@@ -86,6 +90,12 @@ class SocketProxy:
 
     def drop_held(self) -> None:
         self.held.clear()
+
+    def stall(self) -> None:
+        """Every open socket goes silent both ways without closing, as when a network path
+        dies without telling either end; new sockets pass again."""
+        self._stalled.extend(self.live)
+        self.live.clear()
 
     def cut(self) -> None:
         self.blocked = True

@@ -74,11 +74,14 @@ function RealtimeProvider({ meId, children }: { meId: string; children: React.Re
     setHandle(h)
     h.client.start()
     const nudge = () => h.client.nudge()
+    const offline = () => h.client.goOffline()
     const onVisible = () => document.visibilityState === 'visible' && nudge()
     window.addEventListener('online', nudge)
+    window.addEventListener('offline', offline)
     document.addEventListener('visibilitychange', onVisible)
     return () => {
       window.removeEventListener('online', nudge)
+      window.removeEventListener('offline', offline)
       document.removeEventListener('visibilitychange', onVisible)
       h.client.stop()
     }

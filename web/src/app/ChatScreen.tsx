@@ -12,8 +12,8 @@ import { ConversationList } from '@/features/conversations/ConversationList'
 import { useConversations } from '@/features/conversations/api'
 import { useMessageActions } from '@/features/messages/hooks'
 import { ProfileForm } from '@/features/users/ProfileForm'
-import { ConnectionStatusBadge } from '@/features/realtime/components'
-import { usePresence, useTypingConversations } from '@/features/realtime/hooks'
+import { ConnectionBanner, ConnectionStatusBadge } from '@/features/realtime/components'
+import { useLivePresence, useTypingConversations } from '@/features/realtime/hooks'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import type { User } from '@/lib/types'
 import { ConversationPane } from './ConversationPane'
@@ -22,7 +22,7 @@ import { NewChatDialog } from './NewChatDialog'
 
 export function ChatScreen({ me }: { me: User }) {
   const { conversationId } = useParams()
-  const presence = usePresence()
+  const presence = useLivePresence()
   const typing = useTypingConversations()
   const [newChat, setNewChat] = useState(false)
   const status = useConnectionStatus()
@@ -68,6 +68,7 @@ export function ChatScreen({ me }: { me: User }) {
         <ConversationList meId={me.id} selectedId={conversationId} presence={presence} typingIn={(c) => typing.has(c.id)} />
       </aside>
       <main className={clsx('min-w-0 flex-1 flex-col', conversationId ? 'flex' : 'hidden md:flex')}>
+        <ConnectionBanner />
         {conversationId ? (
           <ConversationPane key={conversationId} conversationId={conversationId} me={me} presence={presence} />
         ) : (

@@ -585,3 +585,101 @@ describe('RealtimeClient', () => {
     expect(client.status).toBe('online')
   })
 })
+
+describe('RealtimeClient connection state', () => {
+  /** A started client with a live socket (hello answered). */
+  async function online() {
+    const t = setup({ s0: { events: [], cursor: 's0', hasMore: false } })
+    t.client.start()
+    await flush()
+    t.sockets[0].hello('s0', ['u-bob'])
+    expect(t.client.status).toBe('online')
+    return t
+  }
+
+  it('says offline at once when the browser loses the network, and fails requests in flight', async () => {
+    const { client, sockets, statuses } = await online()
+    const p = client.request({ action: 'sendMessage', conversationId: 'c1', clientMessageId: 'web:1', body: 'hi' })
+    client.goOffline()
+    expect(client.status).toBe('offline')
+    expect(client.isOpen).toBe(false)
+    expect(sockets[0].readyState).toBe(3)
+    await expect(p).rejects.toMatchObject({ code: 'disconnected' })
+    expect(statuses.slice(-1)).toEqual(['offline'])
+  })
+
+  it('stays offline through failed attempts until the network returns, then reconnects at once', async () => {
+    let down = false
+    const { client, deps, sockets, timers } = setup({ s0: { events: [], cursor: 's0', hasMore: false } }, () => (down ? new TypeError('Failed to fetch') : null))
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    down = true
+    client.goOffline()
+    deps.isOnline = () => false
+    for (let i = 0; i < 3; i++) {
+      timers.runShortest()
+      await flush()
+      expect(client.status).toBe('offline')
+    }
+    expect(sockets).toHaveLength(1)
+    down = false
+    deps.isOnline = () => true
+    client.nudge() // the `online` event: no waiting for the backoff timer
+    await flush()
+    expect(sockets).toHaveLength(2)
+    expect(client.status).toBe('reconnecting')
+    sockets[1].hello('s0')
+    await flush()
+    expect(client.status).toBe('online')
+  })
+
+  it('reports a lost server (network up) as reconnecting, not offline', async () => {
+    const { client, sockets } = await online()
+    sockets[0].close(1006)
+    expect(client.status).toBe('reconnecting')
+  })
+
+  it('drops a socket whose ping gets no pong within the timeout, and connects anew', async () => {
+    const { client, sockets, timers } = await online()
+    expect(timers.queue.map((t) => t.ms)).toEqual([5000]) // the heartbeat
+    timers.runShortest()
+    expect(sockets[0].sent.at(-1)).toMatchObject({ action: 'ping' })
+    expect(timers.queue.map((t) => t.ms)).toEqual([5000]) // its pong timeout
+    timers.runShortest()
+    await flush()
+    expect(client.status).toBe('reconnecting')
+    expect(client.isOpen).toBe(false)
+    expect(sockets[0].readyState).toBe(3)
+    timers.runShortest() // the reconnect, after a short backoff
+    await flush()
+    expect(sockets).toHaveLength(2)
+  })
+
+  it('keeps a socket that answers its pings', async () => {
+    const { client, sockets, timers } = await online()
+    for (let i = 0; i < 3; i++) {
+      timers.runShortest()
+      const ping = sockets[0].sent.at(-1) as { requestId: string }
+      sockets[0].receive({ type: 'pong', requestId: ping.requestId })
+      await flush()
+      expect(client.status).toBe('online')
+    }
+    expect(sockets).toHaveLength(1)
+  })
+
+  it('replaces a socket still waiting for its hello when nudged, leaving no second socket open', async () => {
+    const { client, sockets } = await online()
+    sockets[0].close(1006)
+    client.nudge()
+    await flush()
+    expect(sockets).toHaveLength(2)
+    client.nudge()
+    await flush()
+    expect(sockets).toHaveLength(3)
+    expect(sockets[1].readyState).toBe(3)
+    sockets[2].hello('s0')
+    await flush()
+    expect(client.status).toBe('online')
+  })
+})

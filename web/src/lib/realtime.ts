@@ -11,13 +11,18 @@
  *   applied event; after a reconnect, /api/sync is read from it until hasMore is false before
  *   buffered live events; a refused cursor (410) means a full reload from the new hello;
  * - reconnects use exponential backoff with jitter and a fresh ticket every time;
+ * - the status never claims `online` without a live socket: `goOffline` (the browser's
+ *   `offline` event) drops the socket at once and says `offline` until `nudge` (its `online`
+ *   event) reconnects; a ping unanswered within `pongTimeoutMs` drops the socket as dead, so
+ *   a connection that dies silently is noticed within `pingIntervalMs + pongTimeoutMs`;
  * - `request` resolves with the server's ack (or rejects on an error frame, a timeout or a
  *   disconnect), so callers can fall back to REST.
  */
 import type { AckFrame, ClientFrame, DurableEvent, ErrorFrame, EventsPage, HelloFrame, ServerEvent, SyncPage } from './types'
 import { conversationOf, eventSeqOf, isDurable } from './types'
 
-export type ConnectionStatus = 'idle' | 'connecting' | 'syncing' | 'online' | 'reconnecting' | 'stopped'
+/** `offline`: the browser has no network; `reconnecting`: it has, the server is not reached. */
+export type ConnectionStatus = 'idle' | 'connecting' | 'syncing' | 'online' | 'reconnecting' | 'offline' | 'stopped'
 
 export interface SocketLike {
   readyState: number
@@ -64,7 +69,12 @@ export interface RealtimeDeps {
   setTimer?(fn: () => void, ms: number): unknown
   clearTimer?(handle: unknown): void
   requestTimeoutMs?: number
+  /** Quiet time between heartbeats (default 5 s). */
   pingIntervalMs?: number
+  /** How long a heartbeat waits for its pong before the socket counts as dead (default 5 s). */
+  pongTimeoutMs?: number
+  /** The browser's idea of whether there is a network (`navigator.onLine`); default true. */
+  isOnline?(): boolean
 }
 
 export class RequestError extends Error {
@@ -118,6 +128,8 @@ export class RealtimeClient {
   private meId: string | null = null
   private nextRequestId = 1
   private generation = 0
+  /** Set by `goOffline`, cleared by `nudge` or a hello: the browser said the network went. */
+  private networkDown = false
   private readonly deps: RealtimeDeps
   private readonly setTimer: (fn: () => void, ms: number) => unknown
   private readonly clearTimer: (handle: unknown) => void
@@ -154,13 +166,27 @@ export class RealtimeClient {
     this.failPending(new RequestError('disconnected', 'Connection closed'))
   }
 
-  /** Reconnect now (the browser came back online, or the tab woke up). */
+  /** Reconnect now (the browser came back online, or the tab woke up), backoff reset. */
   nudge(): void {
-    if (this.status === 'reconnecting') {
+    this.networkDown = false
+    if (this.status === 'reconnecting' || this.status === 'offline') {
+      this.generation++
       this.clearTimer(this.retryTimer)
       this.attempt = 0
       void this.connect()
     }
+  }
+
+  /** The browser lost the network: say so now and drop the socket (which may take long to
+   * notice it is dead); requests in flight fail at once, so their callers can tell the user.
+   * Reconnecting waits for `nudge`, with backoff attempts meanwhile should it never come. */
+  goOffline(): void {
+    if (this.status === 'idle' || this.status === 'stopped') return
+    this.networkDown = true
+    this.generation++
+    this.clearTimer(this.retryTimer)
+    if (this.socket) this.drop(this.socket, 4001, 'offline')
+    this.scheduleReconnect()
   }
 
   /** Fire and forget (typing); false when the socket is not open. */
@@ -171,7 +197,7 @@ export class RealtimeClient {
   }
 
   /** Send a frame that gets an ack; rejects when it cannot be sent or is not acked. */
-  request(frame: ClientFrame): Promise<AckFrame> {
+  request(frame: ClientFrame, timeoutMs = this.deps.requestTimeoutMs ?? 10_000): Promise<AckFrame> {
     if (!this.isOpen || !this.socket) return Promise.reject(new RequestError('disconnected', 'Not connected'))
     const requestId = `r${this.nextRequestId++}`
     const socket = this.socket
@@ -179,7 +205,7 @@ export class RealtimeClient {
       const timer = this.setTimer(() => {
         this.pending.delete(requestId)
         reject(new RequestError('timeout', 'The server did not answer in time'))
-      }, this.deps.requestTimeoutMs ?? 10_000)
+      }, timeoutMs)
       this.pending.set(requestId, {
         resolve: (ack) => {
           this.noteAck(ack, socket)
@@ -339,9 +365,32 @@ export class RealtimeClient {
     socket?.close(4000, 'catch-up failed')
   }
 
+  /** Not connected, and why: no network, or no server. */
+  private waitingStatus(): ConnectionStatus {
+    return this.networkDown || this.deps.isOnline?.() === false ? 'offline' : 'reconnecting'
+  }
+
+  /** Forget `socket` now, as if it had closed, and close it: its requests fail, its queue
+   * goes (the next connection resumes from the resume cursor). */
+  private drop(socket: SocketLike, code: number, reason: string): void {
+    if (this.socket !== socket) return
+    this.socket = null
+    socket.onclose = null
+    socket.onmessage = null
+    this.clearTimer(this.pingTimer)
+    this.dropQueue()
+    this.failPending(new RequestError('disconnected', 'Connection lost'))
+    try {
+      socket.close(code, reason)
+    } catch {
+      /* already closed */
+    }
+  }
+
   private async connect(): Promise<void> {
     const gen = this.generation
-    this.setStatus(this.resumeCursor === null && this.attempt === 0 ? 'connecting' : 'reconnecting')
+    if (this.socket) this.drop(this.socket, 1000, 'reconnecting')
+    this.setStatus(this.resumeCursor === null && this.attempt === 0 && !this.networkDown ? 'connecting' : this.waitingStatus())
     let ticket: string
     try {
       ticket = await this.deps.getTicket()
@@ -380,7 +429,7 @@ export class RealtimeClient {
   }
 
   private scheduleReconnect(): void {
-    this.setStatus('reconnecting')
+    this.setStatus(this.waitingStatus())
     const delay = backoffDelay(this.attempt, this.deps.random ?? Math.random)
     this.attempt = Math.min(this.attempt + 1, 10)
     const gen = this.generation
@@ -400,15 +449,19 @@ export class RealtimeClient {
 
   private schedulePing(): void {
     this.clearTimer(this.pingTimer)
-    const every = this.deps.pingIntervalMs ?? 25_000
+    const every = this.deps.pingIntervalMs ?? 5_000
     const socket = this.socket
     this.pingTimer = this.setTimer(() => {
       if (this.socket !== socket || !socket) return
-      // A ping that gets no pong means the connection is dead though not yet closed.
-      this.request({ action: 'ping' }).then(
+      // A ping that gets no pong means the connection is dead though not yet closed (and a
+      // close handshake over a dead path could take long): drop it and connect anew.
+      this.request({ action: 'ping' }, this.deps.pongTimeoutMs ?? 5_000).then(
         () => this.schedulePing(),
         (err: unknown) => {
-          if (err instanceof RequestError && err.code === 'timeout' && this.socket === socket) socket.close(4000, 'ping timeout')
+          if (err instanceof RequestError && err.code === 'timeout' && this.socket === socket) {
+            this.drop(socket, 4000, 'ping timeout')
+            this.scheduleReconnect()
+          }
         },
       )
     }, every)
@@ -456,6 +509,7 @@ export class RealtimeClient {
     const socket = this.socket
     if (!socket) return
     this.attempt = 0
+    this.networkDown = false
     this.meId = hello.userId
     this.deps.onOnline?.(hello.online ?? [])
     const since = this.resumeCursor

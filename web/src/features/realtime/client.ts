@@ -50,6 +50,7 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     onStatus: () => listeners.forEach((fn) => fn()),
     isFatal: (err) => err instanceof ApiError && err.status === 401,
     isCursorRejected,
+    isOnline: () => navigator.onLine,
   })
   return {
     client,

@@ -8,6 +8,7 @@ const labels: Record<ConnectionStatus, string> = {
   syncing: 'Catching up…',
   online: 'Online',
   reconnecting: 'Reconnecting…',
+  offline: 'Waiting for network…',
   stopped: 'Offline',
 }
 
@@ -28,6 +29,18 @@ export function ConnectionStatusBadge() {
       <span className={clsx('size-2 rounded-full', ok ? 'bg-emerald-500' : 'animate-pulse bg-amber-500')} />
       {labels[status]}
     </span>
+  )
+}
+
+/** Over the chat, while it cannot be live: what is wrong, and that sends will wait. Shown
+ * only once a connection has been lost (not while the first one is made). */
+export function ConnectionBanner() {
+  const status = useConnectionStatus()
+  if (status !== 'offline' && status !== 'reconnecting') return null
+  return (
+    <div data-testid="connection-banner" className="bg-amber-100 px-4 py-1.5 text-center text-xs font-medium text-amber-900 dark:bg-amber-500/15 dark:text-amber-200">
+      {status === 'offline' ? 'Waiting for network… Messages you send will go out when you are back online.' : 'Reconnecting…'}
+    </div>
   )
 }
 

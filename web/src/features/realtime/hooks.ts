@@ -2,6 +2,7 @@ import { type QueryClient, useQuery, useQueryClient } from '@tanstack/react-quer
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
 import type { PresenceState, TypingState } from '@/lib/cache'
 import { keys } from '@/lib/query-keys'
+import { useConnectionStatus } from '@/lib/realtime-context'
 
 const empty = {}
 
@@ -32,6 +33,14 @@ export function usePresence(): PresenceState {
     staleTime: Infinity,
     initialData: empty,
   }).data
+}
+
+/** Who is online, as far as we can know: nobody while we are not connected, since presence
+ * events are not reaching us (hello brings the full list again on reconnecting). */
+export function useLivePresence(): PresenceState {
+  const presence = usePresence()
+  const status = useConnectionStatus()
+  return status === 'online' || status === 'syncing' ? presence : empty
 }
 
 /** Conversation ids where someone is typing right now (for the conversation list). */
