@@ -25,9 +25,9 @@ function colorFor(seed: string): string {
 
 const sizes = { sm: 'size-8 text-xs', md: 'size-11 text-sm', lg: 'size-14 text-lg' }
 
-export function Avatar({ name, seed, size = 'md', online, group }: { name: string; seed: string; size?: keyof typeof sizes; online?: boolean; group?: boolean }) {
+export function Avatar({ name, seed, size = 'md', online, group, testId }: { name: string; seed: string; size?: keyof typeof sizes; online?: boolean; group?: boolean; testId?: string }) {
   return (
-    <span className="relative inline-flex shrink-0">
+    <span className="relative inline-flex shrink-0" data-testid={testId}>
       <span aria-hidden className={clsx('inline-flex items-center justify-center font-semibold text-white select-none', sizes[size], colorFor(seed), group ? 'rounded-2xl' : 'rounded-full')}>
         {initials(name)}
       </span>

@@ -17,5 +17,7 @@ export const keys = {
   typing: (conversationId: string) => [...every.typing, conversationId] as const,
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
+  /** One user's public profile, by id. */
+  user: (id: string) => ['user', id] as const,
   every,
 }

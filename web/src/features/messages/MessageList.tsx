@@ -3,7 +3,7 @@ import { clsx } from 'clsx'
 import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react'
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
-import { PersonName, personLabel } from '@/components/PersonName'
+import { personLabel } from '@/components/PersonName'
 import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
 import { formatClock } from '@/lib/time'
@@ -14,6 +14,7 @@ import { countBody, normalizeBody } from './body'
 import { type Item, groupItems } from './grouping'
 import { useMessages, useOutbox } from './hooks'
 import { NewMessageAnnouncer } from './NewMessageAnnouncer'
+import { SenderLabel, useSenders } from './senders'
 
 export interface MessageListProps {
   conversationId: string
@@ -47,7 +48,8 @@ export function MessageList(props: MessageListProps) {
     ]
   }, [messages, outbox, meId])
   const days = useMemo(() => groupItems(items, props.unreadAfter, meId), [items, props.unreadAfter, meId])
-  const names = useMemo(() => new Map(members.map((m) => [m.id, m])), [members])
+  const senders = useSenders(messages, members)
+  const names = senders.names
 
   const latestSeq = messages.length ? messages[messages.length - 1].seq : 0
   const { onLatestSeq } = props
@@ -138,11 +140,11 @@ export function MessageList(props: MessageListProps) {
                       </li>
                     )}
                     <li className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
-                      {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} />}
+                      {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} testId="sender-avatar" />}
                       <ol className={clsx('flex max-w-[85%] min-w-0 flex-col gap-0.5 sm:max-w-[75%]', mine ? 'items-end' : 'items-start')}>
                         {!mine && isGroup && (
                           <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300" data-testid="sender-name">
-                            {sender ? <PersonName user={sender} /> : 'Former member'}
+                            <SenderLabel senderId={g.senderId} senders={senders} />
                           </li>
                         )}
                         {g.items.map((item, i) => (
