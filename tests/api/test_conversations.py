@@ -165,3 +165,28 @@ async def test_only_the_owner_renames_a_group(api: Api) -> None:
     assert "owner" in refused.json()["error"]["message"]
     assert (await api.call("GET", base, bob)).json()["conversation"]["title"] == "Club"
     assert (await api.call("PATCH", base, ana, json={"title": "Ours"})).status_code == 200
+
+
+async def test_member_events_say_who_made_the_change(api: Api) -> None:
+    """`actorId` on member.added / member.removed, live and replayed from /events: the
+    timeline tells "Ana removed Carl" from "Carl left"."""
+    ana, bob, carl = [await api.sign_up() for _ in range(3)]
+    group = await api.group(ana, "Club", bob)
+    base = f"/conversations/{group}"
+    async with open_socket(api, bob) as bob_socket:
+        await api.call("POST", f"{base}/members", ana, json={"userId": carl.id})
+        added = await bob_socket.wait_for(type="member.added")
+        await api.call("DELETE", f"{base}/members/{carl.id}", ana)
+        removed = await bob_socket.wait_for(type="member.removed")
+    assert (added["userId"], added["actorId"]) == (carl.id, ana.id)
+    assert (removed["userId"], removed["actorId"]) == (carl.id, ana.id)
+    await api.call("DELETE", f"{base}/members/{bob.id}", bob)
+    log = (await api.call("GET", f"{base}/events", ana, params={"after": 0})).json()["events"]
+    members = [
+        (e["type"], e["userId"], e["actorId"]) for e in log if e["type"].startswith("member.")
+    ]
+    assert members == [
+        ("member.added", carl.id, ana.id),
+        ("member.removed", carl.id, ana.id),
+        ("member.removed", bob.id, bob.id),
+    ]

@@ -218,7 +218,7 @@ class ConversationService:
                 raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
             now = self._clock.now()
             joined = Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
-            delta = events.member_added(joined, user, now)
+            delta = events.member_added(joined, user, now, caller_id)
             others = member_ids(tx, conversation_id)
             event_seq, told = record(
                 tx,
@@ -277,7 +277,7 @@ class ConversationService:
                 tx,
                 conversation_id,
                 recipients,
-                events.member_removed(conversation_id, user_id, owner_id, now),
+                events.member_removed(conversation_id, user_id, owner_id, now, caller_id),
                 now,
                 actor_id=caller_id,
                 subject_id=user_id,
