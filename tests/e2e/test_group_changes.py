@@ -204,9 +204,23 @@ def test_removal_is_confirmed_and_explained(new_page: NewPage) -> None:
     owner.get_by_role("alertdialog").get_by_role("button", name="Remove").click()
     expect(settings.get_by_role("list", name="Members")).not_to_contain_text("Bob Stone")
     owner.keyboard.press("Escape")
+    expect(owner.get_by_role("dialog")).to_have_count(0)
     expect(owner.get_by_text("1 member", exact=True)).to_be_visible()
 
     expect(member.get_by_role("main")).to_contain_text(
         "You were removed from this group by Ana Lima."
     )
     expect(member.get_by_text("This chat is not available.")).to_have_count(0)
+
+
+def test_a_deleted_group_says_so_in_the_open_chat(new_page: NewPage) -> None:
+    owner, member = new_page(), new_page()
+    a, b = unique("ana"), unique("bob")
+    sign_up(owner, a, "Ana Lima")
+    sign_up(member, b, "Bob Stone")
+    create_group(owner, "Book club", {b: "Bob Stone"})
+    open_chat(member, "Book club")
+    owner.get_by_role("button", name="Group settings").click()
+    owner.get_by_role("dialog").get_by_role("button", name="Delete group").click()
+    owner.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(member.get_by_role("main")).to_contain_text("This group was deleted.")
