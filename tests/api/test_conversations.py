@@ -48,7 +48,7 @@ async def test_group_lifecycle_with_owner_rules(api: Api) -> None:
     assert view["kind"] == "group" and view["title"] == "Team" and view["ownerId"] == owner.id
     assert [m["id"] for m in view["members"]] == [owner.id, ana.id, bob.id]
 
-    renamed = await api.call("PATCH", base, ana, json={"title": "Dream Team"})
+    renamed = await api.call("PATCH", base, owner, json={"title": "Dream Team"})
     assert renamed.json()["conversation"]["title"] == "Dream Team"
 
     async with open_socket(api, bob) as bob_socket, open_socket(api, carl) as carl_socket:
@@ -153,3 +153,40 @@ async def test_groups_joined_after_a_cursor_and_lost_since_are_reported(api: Api
         ("conversation.created", kept),
     ]
     assert events[0]["userId"] == ana.id
+
+
+async def test_only_the_owner_renames_a_group(api: Api) -> None:
+    """A member's rename is refused with 403 `forbidden` and changes nothing."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    base = f"/conversations/{await api.group(ana, 'Club', bob)}"
+    refused = await api.call("PATCH", base, bob, json={"title": "Mine"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden"
+    assert "owner" in refused.json()["error"]["message"]
+    assert (await api.call("GET", base, bob)).json()["conversation"]["title"] == "Club"
+    assert (await api.call("PATCH", base, ana, json={"title": "Ours"})).status_code == 200
+
+
+async def test_member_events_say_who_made_the_change(api: Api) -> None:
+    """`actorId` on member.added / member.removed, live and replayed from /events: the
+    timeline tells "Ana removed Carl" from "Carl left"."""
+    ana, bob, carl = [await api.sign_up() for _ in range(3)]
+    group = await api.group(ana, "Club", bob)
+    base = f"/conversations/{group}"
+    async with open_socket(api, bob) as bob_socket:
+        await api.call("POST", f"{base}/members", ana, json={"userId": carl.id})
+        added = await bob_socket.wait_for(type="member.added")
+        await api.call("DELETE", f"{base}/members/{carl.id}", ana)
+        removed = await bob_socket.wait_for(type="member.removed")
+    assert (added["userId"], added["actorId"]) == (carl.id, ana.id)
+    assert (removed["userId"], removed["actorId"]) == (carl.id, ana.id)
+    await api.call("DELETE", f"{base}/members/{bob.id}", bob)
+    log = (await api.call("GET", f"{base}/events", ana, params={"after": 0})).json()["events"]
+    members = [
+        (e["type"], e["userId"], e["actorId"]) for e in log if e["type"].startswith("member.")
+    ]
+    assert members == [
+        ("member.added", carl.id, ana.id),
+        ("member.removed", carl.id, ana.id),
+        ("member.removed", bob.id, bob.id),
+    ]

@@ -70,6 +70,8 @@ def test_group_lifecycle(new_page: NewPage) -> None:
 
     # Remove Xav; then Mia leaves.
     settings.get_by_role("button", name="Remove Xav Extra").click()
+    owner.get_by_role("alertdialog").get_by_role("button", name="Remove").click()
+    expect(settings.get_by_role("list", name="Members")).not_to_contain_text("Xav Extra")
     expect(
         extra.get_by_role("navigation", name="Conversations").get_by_role(
             "link", name="Book club 2026"

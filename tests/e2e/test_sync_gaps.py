@@ -189,6 +189,7 @@ def test_a_group_lost_while_offline_disappears_without_gap_fetches(
     settings = bob.get_by_role("dialog")
     if change == "removed":
         settings.get_by_role("button", name="Remove Ana Lima").click()
+        bob.get_by_role("alertdialog").get_by_role("button", name="Remove").click()
         expect(settings.get_by_role("list", name="Members")).not_to_contain_text("Ana Lima")
         bob.keyboard.press("Escape")
     else:

@@ -416,7 +416,7 @@ class CatchUp(RuleBasedStateMachine):
     def _rename(self, pick: int, who: int, aim: bool, flag: bool) -> None:
         if not self.rooms:
             return
-        room, actor = self._room_and_actor(pick, who, aim, "member")
+        room, actor = self._room_and_actor(pick, who, aim, "owner")
         self._act(actor, "PATCH", f"/conversations/{room}", {"title": f"t{next(self.ids)}"})
 
     def _delete_group(self, pick: int, who: int, aim: bool, flag: bool) -> None:

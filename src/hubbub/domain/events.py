@@ -106,13 +106,15 @@ def renamed(conversation_id: str, by: str, title: str, at: datetime) -> JsonObje
     }
 
 
-def member_added(joined: Membership, user: User, at: datetime) -> JsonObject:
+def member_added(joined: Membership, user: User, at: datetime, by: str | None = None) -> JsonObject:
     """`member.added` as the members who were there see it: the newcomer's public
-    profile, role and read marker. The newcomer's own copy adds `conversation`."""
+    profile, role and read marker, and who added them (`actorId`, for the timeline's
+    notice). The newcomer's own copy adds `conversation`."""
     return {
         "type": EventType.MEMBER_ADDED.value,
         "conversationId": joined.conversation_id,
         "userId": joined.user_id,
+        "actorId": by,
         "member": user_view(user),
         "role": joined.role.value,
         "readSeq": joined.read_seq,
@@ -121,14 +123,20 @@ def member_added(joined: Membership, user: User, at: datetime) -> JsonObject:
 
 
 def member_removed(
-    conversation_id: str, user_id: str, owner_id: str | None, at: datetime
+    conversation_id: str,
+    user_id: str,
+    owner_id: str | None,
+    at: datetime,
+    by: str | None = None,
 ) -> JsonObject:
     """`member.removed`, with the owner after the removal (it moves when the owner
-    leaves; None when nobody is left and the group is gone)."""
+    leaves; None when nobody is left and the group is gone) and who removed them
+    (`actorId`: themself when they left)."""
     return {
         "type": EventType.MEMBER_REMOVED.value,
         "conversationId": conversation_id,
         "userId": user_id,
+        "actorId": by,
         "ownerId": owner_id,
         "updatedAt": iso(at),
     }

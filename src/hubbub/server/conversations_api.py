@@ -76,6 +76,8 @@ async def conversation_events(
 async def rename(
     conversation_id: str, body: schemas.RenameRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
+    """Rename a group. Only its owner may: anyone else gets 403 `forbidden` (so do
+    direct conversations, which have no title). Members hear `conversation.updated`."""
     conversation = await platform.conversations.rename(caller, conversation_id, body.title)
     return json_response({"conversation": conversation})
 

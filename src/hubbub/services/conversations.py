@@ -145,13 +145,16 @@ class ConversationService:
         return members
 
     async def rename(self, caller_id: str, conversation_id: str, title: str) -> JsonObject:
-        """Any member of a group may rename it; direct conversations have no title.
-        Members are told the new title only; the same title again changes nothing."""
+        """The group's owner only (like adding and removing members: the name is how
+        everyone finds the group, so one person answers for it); direct conversations
+        have no title. Members are told the new title only; the same title again
+        changes nothing."""
         clean_title = rules.title(title)
 
         def work(tx: Transaction) -> Result:
-            conversation, _ = _locked_membership_of(tx, conversation_id, caller_id)
+            conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
+            _require_owner(membership, "Only the group's owner may rename it.")
             if conversation.title == clean_title:
                 return snapshot(tx, conversation, caller_id), []
             renamed = tx.conversations.set_title(conversation_id, clean_title, self._clock.now())
@@ -215,7 +218,7 @@ class ConversationService:
                 raise ValidationFailed(f"A group holds at most {rules.MAX_GROUP_MEMBERS} members.")
             now = self._clock.now()
             joined = Membership(conversation_id, user_id, Role.MEMBER, now, conversation.last_seq)
-            delta = events.member_added(joined, user, now)
+            delta = events.member_added(joined, user, now, caller_id)
             others = member_ids(tx, conversation_id)
             event_seq, told = record(
                 tx,
@@ -274,7 +277,7 @@ class ConversationService:
                 tx,
                 conversation_id,
                 recipients,
-                events.member_removed(conversation_id, user_id, owner_id, now),
+                events.member_removed(conversation_id, user_id, owner_id, now, caller_id),
                 now,
                 actor_id=caller_id,
                 subject_id=user_id,
@@ -375,9 +378,11 @@ def _require_group(conversation: Conversation) -> None:
         raise Forbidden("Direct conversations have a fixed pair of members and no title.")
 
 
-def _require_owner(membership: Membership) -> None:
+def _require_owner(
+    membership: Membership, why: str = "Only the group's owner may do that."
+) -> None:
     if membership.role != Role.OWNER:
-        raise Forbidden("Only the group's owner may do that.")
+        raise Forbidden(why)
 
 
 def _encode_position(conversation: Conversation) -> str:

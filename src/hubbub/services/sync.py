@@ -314,10 +314,14 @@ class _Renderer:
                 entry.at,
                 read_seq if isinstance(read_seq, int) else 0,
             )
-            return events.member_added(joined, user, entry.at)
+            return events.member_added(joined, user, entry.at, entry.actor_id)
         if entry.type == EventType.MEMBER_REMOVED and entry.subject_id is not None:
             owner = entry.detail.get("ownerId")
             return events.member_removed(
-                conversation_id, entry.subject_id, str(owner) if owner else None, entry.at
+                conversation_id,
+                entry.subject_id,
+                str(owner) if owner else None,
+                entry.at,
+                entry.actor_id,
             )
         return None

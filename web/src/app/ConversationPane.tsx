@@ -6,6 +6,8 @@ import { BackIcon, SettingsIcon } from '@/components/icons'
 import { IconButton, Spinner, focusRing } from '@/components/ui'
 import { useConversation } from '@/features/conversations/api'
 import { conversationTitle, otherMember } from '@/features/conversations/display'
+import { departureText, useDeparture, useGroupNotices } from '@/features/groups/api'
+import { memberCount } from '@/features/groups/notices'
 import { Composer } from '@/features/messages/Composer'
 import { MessageList } from '@/features/messages/MessageList'
 import { useMessageActions } from '@/features/messages/hooks'
@@ -40,6 +42,8 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const attentive = usePageAttention()
   const [latestSeq, setLatestSeq] = useState(0)
   const [settings, setSettings] = useState(false)
+  const notices = useGroupNotices(conversation, me.id)
+  const departure = useDeparture(conversationId)
 
   const readSeq = conversation?.readSeq ?? 0
   // Where the unread messages started when the chat was opened (fixed while it stays open).
@@ -59,7 +63,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
           <Spinner className="size-6" />
         ) : (
           <>
-            <p>This chat is not available.</p>
+            <p>{departure ? departureText(departure) : 'This chat is not available.'}</p>
             <Link to="/" className="text-sm font-medium text-brand-700 underline dark:text-brand-400">
               Back to chats
             </Link>
@@ -76,7 +80,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     typingIds.length > 0
       ? 'typing…'
       : conversation.kind === 'group'
-        ? `${conversation.members.length} members`
+        ? memberCount(conversation.members.length)
         : // The @username always shows: a direct chat's title is a display name anyone may copy.
           `@${other?.username ?? ''}${online ? ' · online' : ''}`
   const typingNames = typingIds.map((id) => {
@@ -119,6 +123,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         onLatestSeq={setLatestSeq}
         unreadAfter={unreadAfter.current ?? undefined}
         footer={<TypingIndicator names={typingNames} />}
+        notices={notices}
       />
       <Composer conversationId={conversationId} meId={me.id} onSend={send} />
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}

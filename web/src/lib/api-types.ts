@@ -276,7 +276,11 @@ export interface paths {
         delete: operations["delete_api_conversations__conversation_id__delete"];
         options?: never;
         head?: never;
-        /** Rename */
+        /**
+         * Rename
+         * @description Rename a group. Only its owner may: anyone else gets 403 `forbidden` (so do
+         *     direct conversations, which have no title). Members hear `conversation.updated`.
+         */
         patch: operations["rename_api_conversations__conversation_id__patch"];
         trace?: never;
     };

@@ -15,6 +15,8 @@ export const keys = {
   messages: (conversationId: string) => [...every.messages, conversationId] as const,
   outbox: (conversationId: string) => [...every.outbox, conversationId] as const,
   typing: (conversationId: string) => [...every.typing, conversationId] as const,
+  notices: (conversationId: string) => ['notices', conversationId] as const,
+  departure: (conversationId: string) => ['departure', conversationId] as const,
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
   /** One user's public profile, by id. */

@@ -56,13 +56,15 @@ export type DurableEvent =
   | ({
       type: 'member.added'
       userId: string
+      /** Who added them (servers before issue 13 do not say). */
+      actorId?: string | null
       member?: User
       role?: 'owner' | 'member'
       readSeq?: number
       updatedAt?: string
       conversation?: Conversation
     } & Positioned)
-  | ({ type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string } & Positioned)
+  | ({ type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string; /** who removed them; themself when they left */ actorId?: string | null } & Positioned)
 
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }

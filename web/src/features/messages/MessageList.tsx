@@ -11,7 +11,8 @@ import type { Message, User } from '@/lib/types'
 import { BodyCounter } from './BodyCounter'
 import { MessageText } from './MessageText'
 import { countBody, normalizeBody } from './body'
-import { type Item, groupItems } from './grouping'
+import { type Item, type Notice, groupItems, withNotices } from './grouping'
+import { NoticeLine } from './NoticeLine'
 import { useMessages, useOutbox } from './hooks'
 import { NewMessageAnnouncer } from './NewMessageAnnouncer'
 import { SenderLabel, useSenders } from './senders'
@@ -31,6 +32,8 @@ export interface MessageListProps {
   /** Messages after this seq were unread on opening: a "New messages" line goes before them. */
   unreadAfter?: number
   footer?: React.ReactNode
+  /** Group changes shown among the messages, in their place by time. */
+  notices?: Notice[]
 }
 
 export function MessageList(props: MessageListProps) {
@@ -40,13 +43,15 @@ export function MessageList(props: MessageListProps) {
   const scroller = useRef<HTMLDivElement>(null)
   const sentinel = useRef<HTMLDivElement>(null)
 
+  const { notices } = props
   const items = useMemo<Item[]>(() => {
     const confirmed = new Set(messages.filter((m) => m.senderId === meId && m.clientMessageId).map((m) => m.clientMessageId))
+    const sent = messages.map((m) => ({ kind: 'message' as const, message: m, key: m.id }))
     return [
-      ...messages.map((m) => ({ kind: 'message' as const, message: m, key: m.id })),
+      ...(notices?.length && !isPending ? withNotices(sent, notices, !hasNextPage) : sent),
       ...outbox.filter((e) => !confirmed.has(e.clientMessageId)).map((e) => ({ kind: 'pending' as const, entry: e, key: `local:${e.clientMessageId}` })),
     ]
-  }, [messages, outbox, meId])
+  }, [messages, outbox, meId, notices, isPending, hasNextPage])
   const days = useMemo(() => groupItems(items, props.unreadAfter, meId), [items, props.unreadAfter, meId])
   const senders = useSenders(messages, members)
   const names = senders.names
@@ -128,6 +133,7 @@ export function MessageList(props: MessageListProps) {
               </div>
               <ol className="space-y-2">
                 {d.groups.map((g, gi) => {
+                  if (g.items[0].kind === 'notice') return g.items.map((item) => item.kind === 'notice' && <NoticeLine key={item.key} text={item.notice.text} />)
                   const mine = g.senderId === meId
                   const sender = names.get(g.senderId)
                   return (

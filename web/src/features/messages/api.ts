@@ -2,7 +2,7 @@ import { infiniteQueryOptions } from '@tanstack/react-query'
 import { mergeMessagePages } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
-import type { Message, MessagePage, User } from '@/lib/types'
+import type { Message, MessagePage } from '@/lib/types'
 
 export const PAGE_SIZE = 50
 
@@ -42,7 +42,3 @@ export const messagesQueryOptions = (conversationId: string) =>
     structuralSharing: mergeMessagePages,
   })
 
-/** A user's public profile (any signed-in user may read one): for authors who left. */
-export async function fetchUser(userId: string, signal?: AbortSignal): Promise<User> {
-  return (await api<{ user: User }>(`/api/users/${encodeURIComponent(userId)}`, { signal })).user
-}

@@ -4,7 +4,7 @@ import { PersonName } from '@/components/PersonName'
 import { ApiError } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { Message, User } from '@/lib/types'
-import { fetchUser } from './api'
+import { fetchUser } from '@/lib/users'
 
 /** Who wrote the messages on screen. */
 export interface Senders {

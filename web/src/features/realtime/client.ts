@@ -2,6 +2,7 @@ import type { QueryClient } from '@tanstack/react-query'
 import { applyEvent, heldEventSeq, setOnline } from '@/lib/cache'
 import { wsEndpoint } from '@/lib/config'
 import { ApiError, api } from '@/lib/http'
+import { recordGroupEvent } from '@/lib/notices'
 import { keys } from '@/lib/query-keys'
 import { RealtimeClient, type SocketLike } from '@/lib/realtime'
 import type { RealtimeHandle } from '@/lib/realtime-context'
@@ -36,7 +37,10 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     fetchEvents,
     knownEventSeq: (conversationId) => heldEventSeq(qc, conversationId),
     createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
-    onEvent: (event) => applyEvent(qc, event, meId),
+    onEvent: (event) => {
+      recordGroupEvent(qc, event, meId) // first: it names people the event may remove
+      applyEvent(qc, event, meId)
+    },
     onOnline: (online) => setOnline(qc, online),
     onHello: (_hello, resumed) => {
       if (!resumed) {
