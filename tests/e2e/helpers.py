@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import urllib.request
+from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 
@@ -102,3 +105,19 @@ def bodies(page: Page) -> list[str]:
     """Message texts in screen order, without the time and status that follow them."""
     texts = page.get_by_test_id("message-text").evaluate_all("els => els.map(e => e.textContent)")
     return [t.strip() for t in texts]
+
+
+def rest(base_url: str, method: str, path: str, body: Any = None, token: str = "") -> Any:
+    """One JSON call to the server under test, as a script or another device would make
+    it (setting up what a test does not click through)."""
+    request = urllib.request.Request(
+        f"{base_url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+    )
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request) as response:
+        raw = response.read()
+        return json.loads(raw) if raw else None

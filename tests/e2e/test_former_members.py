@@ -7,9 +7,7 @@ after a reload (when the history page is all the app has).
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Server
-from tests.e2e.helpers import create_group, messages, open_chat, send, sign_up, unique
+from tests.e2e.helpers import create_group, messages, open_chat, rest, send, sign_up, unique
 
 pytestmark = pytest.mark.browser
 
@@ -26,17 +24,7 @@ PASSWORD = "correct horse battery"
 
 
 def _rest(server: Server, method: str, path: str, token: str, body: Any = None) -> Any:
-    req = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-    )
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req) as res:
-        raw = res.read()
-        return json.loads(raw) if raw else None
+    return rest(server.url, method, path, body, token)
 
 
 def _token(server: Server, username: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +15,7 @@ from tests.e2e.helpers import (
     create_group,
     messages,
     open_chat,
+    rest,
     send,
     sign_up,
     start_direct_chat,
@@ -29,17 +28,7 @@ NewPage = Callable[..., Page]
 
 
 def _rest(server: Server, method: str, path: str, body: Any = None, token: str = "") -> Any:
-    req = urllib.request.Request(
-        f"{server.url}{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-    )
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req) as res:
-        raw = res.read()
-        return json.loads(raw) if raw else None
+    return rest(server.url, method, path, body, token)
 
 
 def test_group_lifecycle(new_page: NewPage) -> None:
