@@ -1,6 +1,6 @@
 """Hubbub scaled out on one machine, from Debian's packages, with one command:
 
-    python -m scripts.scale_out [--processes 2] [--port 8000] [--state-dir data/scaled-out]
+    python -m scripts.scale_out [--processes 2] [--port 8000] [--state-dir scaled-out]
 
 PostgreSQL (the store), Redis (what the processes share: presence, tickets, limits,
 fan-out), `hubbub migrate`, N `hubbub serve` processes on the ports after `--port`, and
@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         help="nginx's port (default 8000); the servers, Redis and PostgreSQL take the"
         " ports after it",
     )
-    parser.add_argument("--state-dir", type=Path, default=Path("data/scaled-out"))
+    # Not under data/: `hubbub serve` makes that owner-only (0700), and PostgreSQL runs as
+    # its own user, who must be able to enter the state directory.
+    parser.add_argument("--state-dir", type=Path, default=Path("scaled-out"))
     parser.add_argument(
         "--fresh", action="store_true", help="delete the state directory first: no data kept"
     )
