@@ -668,6 +668,20 @@ describe('RealtimeClient connection state', () => {
     expect(sockets).toHaveLength(1)
   })
 
+  it('keeps beating after a ping the server refuses, and still notices a dead socket', async () => {
+    const { client, sockets, timers } = await online()
+    timers.runShortest()
+    const refused = sockets[0].sent.at(-1) as { requestId: string }
+    sockets[0].receive({ type: 'error', requestId: refused.requestId, error: { code: 'rate_limited', message: 'slow down' } })
+    await flush()
+    expect(timers.queue.map((t) => t.ms)).toEqual([5000]) // the next heartbeat, not silence
+    timers.runShortest()
+    expect(sockets[0].sent.at(-1)).toMatchObject({ action: 'ping' })
+    timers.runShortest() // no pong: the socket is dead
+    await flush()
+    expect(client.status).toBe('reconnecting')
+  })
+
   it('replaces a socket still waiting for its hello when nudged, leaving no second socket open', async () => {
     const { client, sockets } = await online()
     sockets[0].close(1006)

@@ -450,17 +450,24 @@ export class RealtimeClient {
   private schedulePing(): void {
     this.clearTimer(this.pingTimer)
     const every = this.deps.pingIntervalMs ?? 5_000
-    const socket = this.socket
     this.pingTimer = this.setTimer(() => {
-      if (this.socket !== socket || !socket) return
+      // The socket of this moment, not of when the timer was set: the heartbeat must
+      // never end while a socket is open (goOnline starts it again for a new one).
+      const socket = this.socket
+      if (!socket || !this.isOpen) return
       // A ping that gets no pong means the connection is dead though not yet closed (and a
       // close handshake over a dead path could take long): drop it and connect anew.
       this.request({ action: 'ping' }, this.deps.pongTimeoutMs ?? 5_000).then(
-        () => this.schedulePing(),
+        () => {
+          if (this.socket === socket) this.schedulePing()
+        },
         (err: unknown) => {
-          if (err instanceof RequestError && err.code === 'timeout' && this.socket === socket) {
+          if (this.socket !== socket) return
+          if (err instanceof RequestError && err.code === 'timeout') {
             this.drop(socket, 4000, 'ping timeout')
             this.scheduleReconnect()
+          } else {
+            this.schedulePing() // refused (say, rate limited), not lost: keep listening
           }
         },
       )
