@@ -135,9 +135,8 @@ def build(
     # stays the bare store, so health probes do not count as load.
     bare_store, store = store, InstrumentedStore(store)
     hub = LocalHub()
-    shared = _local_state(settings, store, clock, hub)
-    if settings.redis_url:
-        shared = _redis_state(settings, store, clock, hub)
+    state = _redis_state if settings.redis_url else _local_state
+    shared = state(settings, store, clock, hub)
     presence = shared.presence
     signing_key = _signing_key(settings)
     identity = LocalIdentity(

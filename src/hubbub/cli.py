@@ -123,17 +123,19 @@ def _serve(settings: Settings) -> int:
     from hubbub.server.transport import Limits, protocols
 
     logs.configure(settings)  # JSON lines or text (HUBBUB_LOG_FORMAT), uvicorn's too
+    http: Any
     http, ws = protocols(Limits.from_settings(settings))
     app: Any
-    if settings.workers > 1:
-        # Each worker imports its app and protocols by name and reads these settings.
+    factory = settings.workers > 1
+    if factory:
+        # Each worker imports its app and HTTP protocol by name and reads these settings.
         os.environ.update(settings.to_env())
-        app, http_name, factory = "hubbub.server.worker:app", "hubbub.server.worker:Http", True
+        app, http = "hubbub.server.worker:app", "hubbub.server.worker:Http"
     else:
         from hubbub.bootstrap import build
         from hubbub.server.app import create_app
 
-        app, http_name, factory = create_app(build(settings)), "", False
+        app = create_app(build(settings))
     config = uvicorn.Config(
         app,
         factory=factory,
@@ -142,7 +144,7 @@ def _serve(settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         log_config=logs.config(settings),  # applied again in each worker process
-        http=http_name or http,  # httptools, with head limits and a connection cap
+        http=http,  # httptools, with head limits and a connection cap
         ws=ws,  # the Sans-I/O websockets implementation, with backpressure and a PING budget
         ws_max_size=64 * 1024,
         ws_per_message_deflate=False,

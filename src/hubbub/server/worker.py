@@ -11,7 +11,7 @@ from hubbub.server.transport import Limits, protocols
 
 settings = Settings.from_env()
 # The HTTP protocol with this deployment's transport limits, named by import string.
-Http, WebSocket = protocols(Limits.from_settings(settings))
+Http, _ = protocols(Limits.from_settings(settings))
 
 
 def app() -> HubbubApp:
