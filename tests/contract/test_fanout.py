@@ -133,21 +133,24 @@ async def test_a_process_subscribes_only_to_the_users_it_holds(
     two: tuple[Process, Process], redis_server: RedisServer
 ) -> None:
     a, b = two
-    client = aioredis.Redis(port=redis_server.port)
+    async with aioredis.Redis(port=redis_server.port) as client:
 
-    async def channels() -> set[bytes]:
-        return set(await client.pubsub_channels("hubbub:u:*"))
+        async def channels() -> set[bytes]:
+            return set(await client.pubsub_channels("hubbub:u:*"))
 
-    await b.connect("bob", "b1")
-    await b.connect("bob", "b2")
-    await a.connect("ann", "a1")
-    assert await channels() == {b"hubbub:u:bob", b"hubbub:u:ann"}
-    await b.disconnect("bob", "b1")
-    assert await channels() == {b"hubbub:u:bob", b"hubbub:u:ann"}  # b2 still holds bob
-    await b.disconnect("bob", "b2")
-    await until(lambda: True)
-    assert await channels() == {b"hubbub:u:ann"}
-    await client.aclose()
+        await b.connect("bob", "b1")
+        await b.connect("bob", "b2")
+        await a.connect("ann", "a1")
+        assert await channels() == {b"hubbub:u:bob", b"hubbub:u:ann"}
+        await b.disconnect("bob", "b1")
+        assert await channels() == {b"hubbub:u:bob", b"hubbub:u:ann"}  # b2 still holds bob
+        await b.disconnect("bob", "b2")
+        # UNSUBSCRIBE is written without waiting for its reply, so Redis may answer this
+        # client's PUBSUB CHANNELS first: poll until B has let go of bob.
+        deadline = asyncio.get_running_loop().time() + 10
+        while (held := await channels()) != {b"hubbub:u:ann"}:
+            assert asyncio.get_running_loop().time() < deadline, f"still subscribed: {held}"
+            await asyncio.sleep(0.01)
 
 
 async def test_signing_out_closes_the_sessions_connections_on_every_process(
@@ -206,8 +209,8 @@ async def test_events_that_could_not_be_published_make_their_recipients_resync(
     await until(lambda: len(ann.frames) == 1)
     # Redis holds A's publishes past A's timeout (1 s, and 1 s more for the one retry)
     # while B's subscription stays up, so nothing tells B it missed anything, except A.
-    client = aioredis.Redis(port=redis_server.port)
-    await client.execute_command("CLIENT", "PAUSE", "2500", "ALL")
+    async with aioredis.Redis(port=redis_server.port) as client:
+        await client.execute_command("CLIENT", "PAUSE", "2500", "ALL")
     await asyncio.wait_for(a.fanout.publish([Delivery(frozenset({"bob"}), frame(1))]), 10)
     assert not a.link.up
     await asyncio.sleep(0.8)  # the pause ends
@@ -215,4 +218,3 @@ async def test_events_that_could_not_be_published_make_their_recipients_resync(
     await until(lambda: bob.closed is not None and len(ann.frames) == 2)
     assert bob.closed == (protocol.CLOSE_TOO_SLOW, "resync")
     assert ann.closed is None  # ann missed nothing
-    await client.aclose()

@@ -121,3 +121,13 @@ def rest(base_url: str, method: str, path: str, body: Any = None, token: str = "
     with urllib.request.urlopen(request) as response:
         raw = response.read()
         return json.loads(raw) if raw else None
+
+
+def dismiss_dialog(page: Page) -> None:
+    """Closes the open dialog with Escape once it is ready for the keyboard: focus inside
+    it (Radix moves focus in and starts listening for Escape in the same effects, which
+    run after the dialog is first painted)."""
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(":focus")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
