@@ -220,8 +220,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(
 ) -> None:
     """A client that does not read (tiny receive buffer, never calls recv) while its
     group is flooded: once the kernel buffers and its queue are full it is closed with
-    4008; a reading member gets every message meanwhile; the dropped client reconnects
-    and /api/sync gives it exactly the rest."""
+    4008 (or aborted, if it cannot read up to that close frame in time); a reading
+    member gets every message meanwhile; the dropped client reconnects and /api/sync
+    gives it exactly the rest."""
     with own_server(tmp_path, HUBBUB_MAX_PENDING_FRAMES="300") as server:
         api = Api(server.base_url)
         try:
@@ -232,8 +233,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(
             raw.setblocking(False)
             await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
             ticket = await api.ticket(lazy)
+            # No client keepalive: a client that stops reading cannot answer its own pings
+            # either, and on a slow machine its 20 s timeout could close first. The server
+            # is what must drop it.
             stalled = await websockets.connect(
-                f"{api.ws_url}?ticket={ticket}", sock=raw, max_queue=1
+                f"{api.ws_url}?ticket={ticket}", sock=raw, max_queue=1, ping_interval=None
             )
             total = 2000  # ~8 MB: past the kernel buffers (tcp_wmem max is 4 MB by default)
             async with open_socket(api, quick) as reader:
@@ -253,7 +257,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_nobody_else_waits(
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 while True:
                     received.append(orjson.loads(await asyncio.wait_for(stalled.recv(), 10)))
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+            # The close frame (4008) waits behind everything the client never read. On a
+            # loaded machine the client may not drain all that within the server's close
+            # timeout (3 s), and the server then aborts the socket: dropped either way.
+            code = closed.value.rcvd.code if closed.value.rcvd else None
+            assert code in (4008, None), code
             live = [f for f in received if f["type"] == "message.created"]
             assert 0 < len(live) < total
             # What it missed is the room's log after the last position it applied.
