@@ -115,7 +115,14 @@ class _Users:
         self._j.put(self._s.emails, user.email, user.id)
 
     def update(self, user: User) -> None:
-        self._j.put(self._s.users, user.id, user)
+        held = self._s.users.get(user.id)
+        last_seen = held.last_seen_at if held else None
+        self._j.put(self._s.users, user.id, replace(user, last_seen_at=last_seen))
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        held = self._s.users.get(user_id)
+        if held and (held.last_seen_at is None or held.last_seen_at < at):
+            self._j.put(self._s.users, user_id, replace(held, last_seen_at=at))
 
     def delete(self, user_id: str) -> None:
         user = self._s.users.get(user_id)

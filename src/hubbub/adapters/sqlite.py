@@ -57,6 +57,7 @@ def _user(row: sqlite3.Row) -> User:
         display_name=row["display_name"],
         created_at=_dt(row["created_at"]),
         confirmed=bool(row["confirmed"]),
+        last_seen_at=_dt(row["last_seen_at"]) if row["last_seen_at"] else None,
     )
 
 
@@ -180,6 +181,13 @@ class _Users(_Repo):
         self._db.execute(
             "UPDATE users SET display_name = ?, display_name_lower = ?, confirmed = ? WHERE id = ?",
             (user.display_name, user.display_name.lower(), int(user.confirmed), user.id),
+        )
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        self._db.execute(
+            "UPDATE users SET last_seen_at = ?"
+            " WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)",
+            (_ts(at), user_id, _ts(at)),
         )
 
     def delete(self, user_id: str) -> None:
