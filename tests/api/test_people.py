@@ -95,3 +95,21 @@ async def test_signing_off_sets_last_seen_for_contacts_only(api: Api) -> None:
     assert offline["lastSeenAt"]
     assert (await public_view(api, bob, ana))["lastSeenAt"] == offline["lastSeenAt"]
     assert "lastSeenAt" not in await public_view(api, carol, ana)
+
+
+async def test_a_removed_member_hears_no_rename_and_sees_no_last_seen(api: Api) -> None:
+    ana, bob, cy = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    group = await api.group(ana, "Club", bob, cy)
+    assert (await public_view(api, cy, ana))["lastSeenAt"] is None  # a contact, for now
+    removed = await api.call("DELETE", f"/conversations/{group}/members/{cy.id}", ana)
+    assert removed.status_code == 204, removed.text
+    async with open_socket(api, cy) as cy_socket, open_socket(api, bob) as bob_socket:
+        async with open_socket(api, ana):
+            await bob_socket.wait_for(type="presence", userId=ana.id, online=True)
+            reply = await api.call("PATCH", "/users/me", ana, json={"displayName": "Ana Again"})
+            assert reply.status_code == 200
+            await bob_socket.wait_for(type="user.updated")
+        await bob_socket.wait_for(type="presence", userId=ana.id, online=False)
+        await cy_socket.settle()
+        assert not cy_socket.of_type("user.updated") and not cy_socket.of_type("presence")
+    assert "lastSeenAt" not in await public_view(api, cy, ana)
