@@ -156,6 +156,11 @@ class MemberRepository(Protocol):
         """Every other user who shares at least one conversation with `user_id`."""
         ...
 
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        """Whether the two (different) users share at least one conversation: one
+        indexed look-up, however many contacts either has."""
+        ...
+
 
 class MessageRepository(Protocol):
     def get(self, conversation_id: str, message_id: str) -> Message | None: ...

@@ -143,6 +143,21 @@ async def test_last_seen_only_moves_forward_and_survives_profile_updates(store: 
     assert await store.read(lambda tx: tx.users.get("nobody")) is None
 
 
+async def test_who_shares_a_conversation_with_whom(store: Store) -> None:
+    await seed(store)  # c1: u1 and u2; c2: u1 and u3; u4 in nothing
+
+    def pairs(tx: Transaction) -> list[bool]:
+        return [
+            tx.members.share_conversation(a, b)
+            for a, b in [("u1", "u2"), ("u2", "u1"), ("u1", "u3"), ("u2", "u3"), ("u4", "u1")]
+        ]
+
+    assert await store.read(pairs) == [True, True, True, False, False]
+    assert await store.read(lambda tx: tx.members.contacts_of("u1")) == {"u2", "u3"}
+    await store.write(lambda tx: tx.members.remove("c2", "u3"))
+    assert await store.read(lambda tx: tx.members.share_conversation("u1", "u3")) is False
+
+
 async def test_conversations_for_a_user_in_activity_order_with_keyset_pages(store: Store) -> None:
     await seed(store)
     first = await store.read(lambda tx: tx.conversations.for_user("u1", limit=1, after=None))

@@ -259,6 +259,12 @@ class _Members:
             self._j.pop(self._s.user_conversations[user_id], conversation_id)
             self._j.pop(self._s.receipt_stamps[conversation_id], user_id)
 
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        return any(
+            other_id in self._s.members.get(conversation_id, {})
+            for conversation_id in self._s.user_conversations.get(user_id, {})
+        )
+
     def contacts_of(self, user_id: str) -> set[str]:
         contacts: set[str] = set()
         for conversation_id in self._s.user_conversations.get(user_id, {}):

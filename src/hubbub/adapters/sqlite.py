@@ -354,6 +354,16 @@ class _Members(_Repo):
             (conversation_id, user_id),
         )
 
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM members mine JOIN members other"
+            " ON other.conversation_id = mine.conversation_id AND other.user_id = ?"
+            " WHERE mine.user_id = ? LIMIT 1",
+            other_id,
+            user_id,
+        )
+        return row is not None
+
     def contacts_of(self, user_id: str) -> set[str]:
         rows = self._all(
             "SELECT DISTINCT other.user_id FROM members mine "

@@ -34,7 +34,7 @@ class UserService:
             user = tx.users.get(user_id)
             if user is None or not user.confirmed:
                 return None, False
-            return user, user_id == caller_id or user_id in tx.members.contacts_of(caller_id)
+            return user, user_id == caller_id or tx.members.share_conversation(caller_id, user_id)
 
         user, contact = await self._store.read(work)
         if user is None:
