@@ -56,7 +56,16 @@ class UserRepository(Protocol):
         """Raises `Conflict` when the username or email is taken."""
         ...
 
-    def update(self, user: User) -> None: ...
+    def update(self, user: User) -> None:
+        """Writes the profile fields (display name, confirmed); never `last_seen_at`,
+        which only `set_last_seen` moves."""
+        ...
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        """Moves `last_seen_at` forward to `at`, never back (two processes may record the
+        same user going offline out of order); nothing if the user is gone."""
+        ...
+
     def delete(self, user_id: str) -> None: ...
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
@@ -145,6 +154,11 @@ class MemberRepository(Protocol):
 
     def contacts_of(self, user_id: str) -> set[str]:
         """Every other user who shares at least one conversation with `user_id`."""
+        ...
+
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        """Whether the two (different) users share at least one conversation: one
+        indexed look-up, however many contacts either has."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -120,6 +121,41 @@ async def test_search_is_prefix_case_insensitive_and_excludes_the_caller(store: 
     by_display = await store.read(lambda tx: tx.users.search("carl", exclude_id="u1", limit=10))
     assert [u.id for u in by_display] == ["u3"]
     assert await store.read(lambda tx: tx.users.search("zz", exclude_id="u1", limit=10)) == []
+
+
+async def test_last_seen_only_moves_forward_and_survives_profile_updates(store: Store) -> None:
+    await seed(store)
+    assert (await store.read(lambda tx: tx.users.get("u1"))) == user(1, "ana")
+    later, earlier = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    await store.write(lambda tx: tx.users.set_last_seen("u1", later))
+    # Another process recording an older offline does not move it back.
+    await store.write(lambda tx: tx.users.set_last_seen("u1", earlier))
+    # Nor does a profile update written from a read taken before the offline.
+    stale = user(1, "ana")
+    await store.write(lambda tx: tx.users.update(replace(stale, display_name="Ana B")))
+    found = await store.read(lambda tx: tx.users.get_many(["u1", "u2"]))
+    assert found["u1"].last_seen_at == later and found["u1"].display_name == "Ana B"
+    assert found["u2"].last_seen_at is None
+    by_name = await store.read(lambda tx: tx.users.by_username("ana"))
+    assert by_name is not None and by_name.last_seen_at == later
+    # A user who is gone is nothing to record.
+    await store.write(lambda tx: tx.users.set_last_seen("nobody", later))
+    assert await store.read(lambda tx: tx.users.get("nobody")) is None
+
+
+async def test_who_shares_a_conversation_with_whom(store: Store) -> None:
+    await seed(store)  # c1: u1 and u2; c2: u1 and u3; u4 in nothing
+
+    def pairs(tx: Transaction) -> list[bool]:
+        return [
+            tx.members.share_conversation(a, b)
+            for a, b in [("u1", "u2"), ("u2", "u1"), ("u1", "u3"), ("u2", "u3"), ("u4", "u1")]
+        ]
+
+    assert await store.read(pairs) == [True, True, True, False, False]
+    assert await store.read(lambda tx: tx.members.contacts_of("u1")) == {"u2", "u3"}
+    await store.write(lambda tx: tx.members.remove("c2", "u3"))
+    assert await store.read(lambda tx: tx.members.share_conversation("u1", "u3")) is False
 
 
 async def test_conversations_for_a_user_in_activity_order_with_keyset_pages(store: Store) -> None:

@@ -115,7 +115,14 @@ class _Users:
         self._j.put(self._s.emails, user.email, user.id)
 
     def update(self, user: User) -> None:
-        self._j.put(self._s.users, user.id, user)
+        held = self._s.users.get(user.id)
+        last_seen = held.last_seen_at if held else None
+        self._j.put(self._s.users, user.id, replace(user, last_seen_at=last_seen))
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        held = self._s.users.get(user_id)
+        if held and (held.last_seen_at is None or held.last_seen_at < at):
+            self._j.put(self._s.users, user_id, replace(held, last_seen_at=at))
 
     def delete(self, user_id: str) -> None:
         user = self._s.users.get(user_id)
@@ -251,6 +258,12 @@ class _Members:
             self._j.pop(self._s.members[conversation_id], user_id)
             self._j.pop(self._s.user_conversations[user_id], conversation_id)
             self._j.pop(self._s.receipt_stamps[conversation_id], user_id)
+
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        return any(
+            other_id in self._s.members.get(conversation_id, {})
+            for conversation_id in self._s.user_conversations.get(user_id, {})
+        )
 
     def contacts_of(self, user_id: str) -> set[str]:
         contacts: set[str] = set()

@@ -90,6 +90,7 @@ def _user(row: Row) -> User:
         display_name=row["display_name"],
         created_at=row["created_at"],
         confirmed=row["confirmed"],
+        last_seen_at=row["last_seen_at"],
     )
 
 
@@ -227,6 +228,15 @@ class _Users(_Repo):
             user.display_name.lower(),
             user.confirmed,
             user.id,
+        )
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        self._count(
+            "UPDATE users SET last_seen_at = %s"
+            " WHERE id = %s AND (last_seen_at IS NULL OR last_seen_at < %s)",
+            at,
+            user_id,
+            at,
         )
 
     def delete(self, user_id: str) -> None:
@@ -404,6 +414,16 @@ class _Members(_Repo):
             conversation_id,
             user_id,
         )
+
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM members mine JOIN members other"
+            " ON other.conversation_id = mine.conversation_id AND other.user_id = %s"
+            " WHERE mine.user_id = %s LIMIT 1",
+            other_id,
+            user_id,
+        )
+        return row is not None
 
     def contacts_of(self, user_id: str) -> set[str]:
         rows = self._all(

@@ -154,6 +154,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE events",
         ),
     ),
+    # "Last seen" for contacts (SQLite's migration 5): when each user's last connection
+    # closed; NULL for everyone until they next go offline.
+    Migration(
+        3,
+        "last-seen",
+        ("ALTER TABLE users ADD COLUMN last_seen_at TIMESTAMPTZ",),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

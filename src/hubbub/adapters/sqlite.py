@@ -57,6 +57,7 @@ def _user(row: sqlite3.Row) -> User:
         display_name=row["display_name"],
         created_at=_dt(row["created_at"]),
         confirmed=bool(row["confirmed"]),
+        last_seen_at=_dt(row["last_seen_at"]) if row["last_seen_at"] else None,
     )
 
 
@@ -180,6 +181,13 @@ class _Users(_Repo):
         self._db.execute(
             "UPDATE users SET display_name = ?, display_name_lower = ?, confirmed = ? WHERE id = ?",
             (user.display_name, user.display_name.lower(), int(user.confirmed), user.id),
+        )
+
+    def set_last_seen(self, user_id: str, at: datetime) -> None:
+        self._db.execute(
+            "UPDATE users SET last_seen_at = ?"
+            " WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)",
+            (_ts(at), user_id, _ts(at)),
         )
 
     def delete(self, user_id: str) -> None:
@@ -345,6 +353,16 @@ class _Members(_Repo):
             "DELETE FROM members WHERE conversation_id = ? AND user_id = ?",
             (conversation_id, user_id),
         )
+
+    def share_conversation(self, user_id: str, other_id: str) -> bool:
+        row = self._one(
+            "SELECT 1 FROM members mine JOIN members other"
+            " ON other.conversation_id = mine.conversation_id AND other.user_id = ?"
+            " WHERE mine.user_id = ? LIMIT 1",
+            other_id,
+            user_id,
+        )
+        return row is not None
 
     def contacts_of(self, user_id: str) -> set[str]:
         rows = self._all(

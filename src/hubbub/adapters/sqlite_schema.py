@@ -174,6 +174,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE events",
         ),
     ),
+    # "Last seen" for contacts (issue 13): when each user's last connection closed.
+    # NULL for everyone until they next go offline.
+    Migration(
+        5,
+        "last-seen",
+        ("ALTER TABLE users ADD COLUMN last_seen_at TEXT",),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

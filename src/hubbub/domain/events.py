@@ -4,8 +4,8 @@ Durable events change stored state: each is an entry in its conversation's log (
 reference, never a copy of text) written in the same transaction as the change, and
 published only after it commits, carrying its position: `conversationId` with
 `eventSeq` (or `receiptSeq` for `read`). Its `cursor` is the event's stable id, the
-same live and replayed, for dropping duplicates. Ephemeral events (typing, presence)
-are published and never stored.
+same live and replayed, for dropping duplicates. Ephemeral events (typing, presence,
+user.updated) are published and never stored.
 
 A change to a conversation is told as what changed (a new title, who joined with their
 profile and role, who left and who owns it now), so its cost grows with the members
@@ -35,6 +35,7 @@ class EventType(StrEnum):
     MEMBER_REMOVED = "member.removed"
     TYPING = "typing"
     PRESENCE = "presence"
+    USER_UPDATED = "user.updated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def member_added(joined: Membership, user: User, at: datetime, by: str | None = 
         "conversationId": joined.conversation_id,
         "userId": joined.user_id,
         "actorId": by,
-        "member": user_view(user),
+        "member": user_view(user, as_contact=True),
         "role": joined.role.value,
         "readSeq": joined.read_seq,
         "updatedAt": iso(at),
@@ -140,3 +141,21 @@ def member_removed(
         "ownerId": owner_id,
         "updatedAt": iso(at),
     }
+
+
+def user_updated(user: User) -> JsonObject:
+    """`user.updated`: a user's public profile changed (their display name); sent live to
+    their contacts and their own connections, never stored in a conversation log (it
+    belongs to no conversation). A client that was away learns the new profile from
+    what it loads again on reconnecting (every conversation view carries its members'
+    current profiles)."""
+    return {"type": EventType.USER_UPDATED.value, "user": user_view(user, as_contact=True)}
+
+
+def presence(user_id: str, *, online: bool, last_seen_at: datetime | None = None) -> JsonObject:
+    """`presence`: the user's first connection opened, or their last one closed; the
+    offline one says when (`lastSeenAt`), for their contacts' "last seen"."""
+    frame: JsonObject = {"type": EventType.PRESENCE.value, "userId": user_id, "online": online}
+    if not online:
+        frame["lastSeenAt"] = iso(last_seen_at) if last_seen_at else None
+    return frame

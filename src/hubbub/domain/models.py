@@ -13,12 +13,16 @@ from enum import StrEnum
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """`last_seen_at`: when the user's last connection closed (None: never, or not since
+    this was recorded); shown to their contacts only."""
+
     id: str
     username: str
     email: str
     display_name: str
     created_at: datetime
     confirmed: bool = True
+    last_seen_at: datetime | None = None
 
 
 class ConversationKind(StrEnum):

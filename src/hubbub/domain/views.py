@@ -19,7 +19,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def user_view(user: User, *, with_email: bool = False) -> JsonObject:
+def user_view(user: User, *, with_email: bool = False, as_contact: bool = False) -> JsonObject:
+    """The public profile; `as_contact` for a viewer who shares a conversation with the
+    user (or is the user), who alone may see when they were last online: anyone else
+    gets no `lastSeenAt` key at all."""
     view: JsonObject = {
         "id": user.id,
         "username": user.username,
@@ -28,6 +31,8 @@ def user_view(user: User, *, with_email: bool = False) -> JsonObject:
     }
     if with_email:
         view["email"] = user.email
+    if as_contact:
+        view["lastSeenAt"] = iso(user.last_seen_at) if user.last_seen_at else None
     return view
 
 
@@ -60,7 +65,8 @@ def conversation_view(
         "id": conversation.id,
         "kind": conversation.kind.value,
         "title": conversation.title,
-        "members": [user_view(user) for _, user in pairs],
+        # Only members see a conversation, and members are each other's contacts.
+        "members": [user_view(user, as_contact=True) for _, user in pairs],
         "ownerId": next((m.user_id for m, _ in pairs if m.role == "owner"), None),
         "createdBy": conversation.created_by,
         "createdAt": iso(conversation.created_at),

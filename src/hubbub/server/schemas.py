@@ -116,14 +116,25 @@ class ErrorResponse(Api):
     error: ErrorBody
 
 
-class User(Api):
+class Profile(Api):
     id: str
     username: str
     display_name: str
     created_at: str
 
 
-class Me(User):
+class User(Profile):
+    last_seen_at: str | None = Field(
+        default=None,
+        description=(
+            "When the user's last connection closed (null: not seen going offline yet)."
+            " Present only for the user's contacts (anyone who shares a conversation with"
+            " them); absent for everyone else."
+        ),
+    )
+
+
+class Me(Profile):
     email: str
 
 

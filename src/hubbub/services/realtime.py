@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
+from hubbub.domain import events
 from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
-from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
+from hubbub.ports import Clock, EventPublisher, PresenceTracker, Store, Transaction
 from hubbub.services.access import member_ids, membership_of
 from hubbub.services.sync import Resume, SyncService, resume_at
 
@@ -18,11 +20,13 @@ class RealtimeService:
         publisher: EventPublisher,
         presence: PresenceTracker,
         sync: SyncService,
+        clock: Clock,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._presence = presence
         self._sync = sync
+        self._clock = clock
 
     async def claim(self, user_id: str, connection_id: str, limit: int) -> bool:
         """Takes one of the user's `limit` connection slots (on every process) for a
@@ -86,14 +90,25 @@ class RealtimeService:
         await self._publisher.publish([Delivery(frozenset(others), frame)])
 
     async def _went_offline(self, user_id: str) -> None:
-        contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
-        await self._announce(user_id, contacts, online=False)
+        """Records when the user was last seen (their last connection closed now, or its
+        lease ran out: then up to one lease late), and tells their contacts, with it."""
+        at = self._clock.now()
 
-    async def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
+        def work(tx: Transaction) -> set[str]:
+            tx.users.set_last_seen(user_id, at)
+            return tx.members.contacts_of(user_id)
+
+        contacts = await self._store.write(work)
+        await self._announce(user_id, contacts, online=False, last_seen_at=at)
+
+    async def _announce(
+        self,
+        user_id: str,
+        contacts: set[str],
+        *,
+        online: bool,
+        last_seen_at: datetime | None = None,
+    ) -> None:
         if contacts:
-            frame: JsonObject = {
-                "type": EventType.PRESENCE.value,
-                "userId": user_id,
-                "online": online,
-            }
+            frame = events.presence(user_id, online=online, last_seen_at=last_seen_at)
             await self._publisher.publish([Delivery(frozenset(contacts), frame)])

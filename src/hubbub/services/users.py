@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 
-from hubbub.domain import rules
+from hubbub.domain import events, rules
 from hubbub.domain.errors import NotFound, ValidationFailed
+from hubbub.domain.events import Delivery
 from hubbub.domain.models import User
-from hubbub.ports import Store, Transaction
+from hubbub.ports import EventPublisher, Store, Transaction
+from hubbub.services.access import commit
 
 
 class UserService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, publisher: EventPublisher) -> None:
         self._store = store
+        self._publisher = publisher
 
     async def get(self, user_id: str) -> User:
         """Any signed-in user may see another's public profile."""
@@ -22,18 +26,43 @@ class UserService:
             raise NotFound("User not found.")
         return user
 
+    async def get_as_seen_by(self, caller_id: str, user_id: str) -> tuple[User, bool]:
+        """The public profile, and whether the caller is the user or one of their
+        contacts (shares a conversation with them): only those see "last seen"."""
+
+        def work(tx: Transaction) -> tuple[User | None, bool]:
+            user = tx.users.get(user_id)
+            if user is None or not user.confirmed:
+                return None, False
+            return user, user_id == caller_id or tx.members.share_conversation(caller_id, user_id)
+
+        user, contact = await self._store.read(work)
+        if user is None:
+            raise NotFound("User not found.")
+        return user, contact
+
     async def update_display_name(self, user_id: str, display_name: str) -> User:
         name = rules.display_name(display_name)
+        return await self.update_profile(user_id, lambda user: replace(user, display_name=name))
 
-        def work(tx: Transaction) -> User:
+    async def update_profile(self, user_id: str, change: Callable[[User], User]) -> User:
+        """The one way a public profile changes (the display name now; an avatar can
+        come through here too): the change is written, then every contact of the user
+        and the user's own other connections hear `user.updated` with the new public
+        profile. A change that changes nothing tells nobody."""
+
+        def work(tx: Transaction) -> tuple[User, list[Delivery]]:
             user = tx.users.get(user_id)
             if user is None:
                 raise NotFound("User not found.")
-            updated = replace(user, display_name=name)
+            updated = change(user)
+            if updated == user:
+                return user, []
             tx.users.update(updated)
-            return updated
+            hearers = frozenset({user_id, *tx.members.contacts_of(user_id)})
+            return updated, [Delivery(hearers, events.user_updated(updated))]
 
-        return await self._store.write(work)
+        return await commit(self._store, self._publisher, work)
 
     async def search(self, caller_id: str, query: str, limit: int | None) -> list[User]:
         """Case-insensitive prefix match on username and display name, caller excluded.

@@ -14,6 +14,8 @@ import { useMessageActions } from '@/features/messages/hooks'
 import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
+import { useConnectionStatus } from '@/lib/realtime-context'
+import { lastSeenText } from '@/lib/time'
 import type { User } from '@/lib/types'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
@@ -35,6 +37,18 @@ function usePageAttention(): boolean {
   return attentive
 }
 
+/** "last seen …", kept current: it re-renders itself (not the chat) every half minute, so
+ * "5 minutes ago" ages while the chat stays open. */
+function LastSeen({ iso }: { iso: string }) {
+  const [now, setNow] = useState(() => new Date())
+  useEffect(() => {
+    setNow(new Date())
+    const timer = setInterval(() => setNow(new Date()), 30_000)
+    return () => clearInterval(timer)
+  }, [iso])
+  return <>{lastSeenText(iso, now)}</>
+}
+
 export function ConversationPane({ conversationId, me, presence }: { conversationId: string; me: User; presence: PresenceState }) {
   const { conversation, isLoading } = useConversation(conversationId)
   const actions = useMessageActions(me.id)
@@ -44,6 +58,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const [settings, setSettings] = useState(false)
   const notices = useGroupNotices(conversation, me.id)
   const departure = useDeparture(conversationId)
+  const status = useConnectionStatus()
 
   const readSeq = conversation?.readSeq ?? 0
   // Where the unread messages started when the chat was opened (fixed while it stays open).
@@ -76,13 +91,21 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const title = conversationTitle(conversation, me.id)
   const other = conversation.kind === 'direct' ? otherMember(conversation, me.id) : undefined
   const online = other ? !!presence[other.id] : undefined
+  // While we are not connected we cannot tell whether they are online now: say neither.
+  const connected = status === 'online' || status === 'syncing'
+  const lastSeenAt = other && !online && connected ? other.lastSeenAt : undefined
   const subtitle =
-    typingIds.length > 0
-      ? 'typing…'
-      : conversation.kind === 'group'
-        ? memberCount(conversation.members.length)
-        : // The @username always shows: a direct chat's title is a display name anyone may copy.
-          `@${other?.username ?? ''}${online ? ' · online' : ''}`
+    typingIds.length > 0 ? (
+      'typing…'
+    ) : conversation.kind === 'group' ? (
+      memberCount(conversation.members.length)
+    ) : (
+      // The @username always shows: a direct chat's title is a display name anyone may copy.
+      <>
+        @{other?.username ?? ''}
+        {online ? ' · online' : lastSeenAt ? <> · <LastSeen iso={lastSeenAt} /></> : null}
+      </>
+    )
   const typingNames = typingIds.map((id) => {
     const member = conversation.members.find((m) => m.id === id)
     if (!member) return 'Someone'
@@ -102,7 +125,9 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
           <h2 className="truncate font-semibold" data-testid="conversation-title">
             <bdi>{title}</bdi>
           </h2>
-          <p className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>{subtitle}</p>
+          <p data-testid="conversation-status" className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>
+            {subtitle}
+          </p>
         </div>
         {conversation.kind === 'group' && (
           <IconButton label="Group settings" onClick={() => setSettings(true)}>

@@ -216,7 +216,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get User */
+        /**
+         * Get User
+         * @description A public profile; with `lastSeenAt` only for the user's contacts (anyone who shares
+         *     a conversation with them): a stranger cannot watch when someone is online.
+         */
         get: operations["get_user_api_users__user_id__get"];
         put?: never;
         post?: never;
@@ -820,6 +824,11 @@ export interface components {
             displayName: string;
             /** Createdat */
             createdAt: string;
+            /**
+             * Lastseenat
+             * @description When the user's last connection closed (null: not seen going offline yet). Present only for the user's contacts (anyone who shares a conversation with them); absent for everyone else.
+             */
+            lastSeenAt?: string | null;
         };
         /** UserResponse */
         UserResponse: {

@@ -173,6 +173,38 @@ function asEvent(eventSeq: number | undefined, fn: (c: Conversation) => Conversa
   return (c) => (c.lastEventSeq !== undefined && c.lastEventSeq >= eventSeq ? c : { ...fn(c), lastEventSeq: eventSeq })
 }
 
+/** The later of two "last seen" times (ISO-8601 UTC, so they compare as strings). */
+function laterSeen(a: string | null | undefined, b: string | null | undefined): string | null | undefined {
+  if (!a) return b ?? a
+  if (!b) return a
+  return b > a ? b : a
+}
+
+/** One person's profile as `incoming` has it, over the one held: names (and any public field)
+ * from `incoming`, "last seen" whichever is later. */
+function newerProfile(held: User, incoming: User): User {
+  if (held === incoming) return held
+  const lastSeenAt = laterSeen(held.lastSeenAt, incoming.lastSeenAt)
+  return lastSeenAt === undefined ? { ...held, ...incoming } : { ...held, ...incoming, lastSeenAt }
+}
+
+/**
+ * The members of `base` (the view further along: who is in the conversation) with their
+ * profiles from `incoming`, when it has them. A profile is not in the conversation's event
+ * sequence (a rename is `user.updated`, for every conversation at once), so a view that is
+ * behind in the sequence may still hold the newer names: a REST answer or a catch-up's view
+ * is at least as new as any rename we applied before it, since `applyUserUpdated` fetches
+ * again whatever was in flight when the rename arrived.
+ */
+function profilesFrom(base: Conversation, incoming: Conversation): User[] {
+  if (base === incoming) return base.members
+  const byId = new Map(incoming.members.map((m) => [m.id, m]))
+  return base.members.map((m) => {
+    const fresh = byId.get(m.id)
+    return fresh ? newerProfile(m, fresh) : m
+  })
+}
+
 /** Read markers only move forward, for the members `base` has. */
 function laterReadSeqs(base: Conversation, other: Conversation): Record<string, number> {
   const memberReadSeqs = { ...base.memberReadSeqs }
@@ -188,7 +220,12 @@ export function personalise(incoming: Conversation, meId: string | undefined, pr
   if (previous) {
     const base = furtherView(previous, incoming)
     const other = base === previous ? incoming : previous
-    conv = { ...base, memberReadSeqs: laterReadSeqs(base, other), lastEventSeq: maxEventSeq(base.lastEventSeq, other.lastEventSeq) }
+    conv = {
+      ...base,
+      members: profilesFrom(base, incoming),
+      memberReadSeqs: laterReadSeqs(base, other),
+      lastEventSeq: maxEventSeq(base.lastEventSeq, other.lastEventSeq),
+    }
   }
   const fromMap = meId ? conv.memberReadSeqs?.[meId] : undefined
   const readSeq = Math.max(fromMap ?? conv.readSeq ?? 0, previous?.readSeq ?? 0)
@@ -360,8 +397,49 @@ export function applyTyping(qc: QueryClient, conversationId: string, userId: str
   })
 }
 
-export function applyPresence(qc: QueryClient, userId: string, online: boolean): void {
+/** `presence`: whether the user is online now; going offline also says when they were last
+ * seen, written into every view of them we hold. */
+export function applyPresence(qc: QueryClient, userId: string, online: boolean, lastSeenAt?: string | null): void {
   qc.setQueryData<PresenceState>(keys.presence, (prev) => ({ ...prev, [userId]: online }))
+  if (!online && lastSeenAt) {
+    updatePerson(qc, userId, (u) => {
+      const later = laterSeen(u.lastSeenAt, lastSeenAt)
+      return later === u.lastSeenAt ? u : { ...u, lastSeenAt: later }
+    })
+  }
+}
+
+/** Apply `fn` to every view of the person we hold: as a member of any conversation (the list
+ * and each conversation's own query: chat titles, headers, senders, member lists), and their
+ * own profile (`keys.user`: the authors who are no longer members). */
+function updatePerson(qc: QueryClient, userId: string, fn: (u: User) => User): void {
+  const inConversation = (c: Conversation): Conversation => {
+    if (!c.members.some((m) => m.id === userId)) return c
+    return { ...c, members: c.members.map((m) => (m.id === userId ? fn(m) : m)) }
+  }
+  updateQuery<Conversation[]>(qc, keys.conversations, (list) => (list.some((c) => c.members.some((m) => m.id === userId)) ? list.map(inConversation) : list))
+  for (const query of qc.getQueryCache().findAll({ queryKey: keys.every.conversation })) {
+    updateQuery<Conversation | null>(qc, query.queryKey, (c) => (c ? inConversation(c) : c))
+  }
+  updateQuery<User>(qc, keys.user(userId), fn)
+}
+
+/**
+ * `user.updated`: someone's public profile changed (a contact's, or ours from another device).
+ * Every view of them takes the new profile, and so does our own `me` when it is us. A fetch of
+ * conversations already in flight may have been answered before the change: it is started
+ * again (`invalidateQueries` cancels the one in flight), so no answer older than the change
+ * lands after it; a first fetch with no data yet gets the change applied as it lands.
+ */
+export function applyUserUpdated(qc: QueryClient, user: User, meId: string | undefined): void {
+  updatePerson(qc, user.id, (held) => newerProfile(held, user))
+  if (user.id === meId) {
+    const { lastSeenAt: _, ...profile } = user
+    qc.setQueryData<User | null>(keys.me, (me) => (me ? { ...me, ...profile, email: me.email } : me))
+  }
+  for (const queryKey of [keys.conversations, keys.every.conversation, keys.user(user.id)]) {
+    if (qc.isFetching({ queryKey }) > 0) void qc.invalidateQueries({ queryKey })
+  }
 }
 
 export function setOnline(qc: QueryClient, online: string[]): void {
@@ -433,7 +511,10 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       if (event.userId !== meId) applyTyping(qc, event.conversationId, event.userId, event.isTyping)
       return
     case 'presence':
-      applyPresence(qc, event.userId, event.online)
+      applyPresence(qc, event.userId, event.online, event.lastSeenAt)
+      return
+    case 'user.updated':
+      applyUserUpdated(qc, event.user, meId)
       return
   }
 }
@@ -451,8 +532,9 @@ export function mergeConversationLists(old: unknown, fresh: unknown): unknown {
     (fresh as Conversation[]).map((incoming) => {
       const prev = before.get(incoming.id)
       if (!prev) return incoming
-      const c = furtherView(prev, incoming)
-      const memberReadSeqs = laterReadSeqs(c, c === prev ? incoming : prev)
+      const further = furtherView(prev, incoming)
+      const c = further === prev ? { ...prev, members: profilesFrom(prev, incoming) } : further
+      const memberReadSeqs = laterReadSeqs(c, further === prev ? incoming : prev)
       const lastEventSeq = maxEventSeq(prev.lastEventSeq, incoming.lastEventSeq)
       const readSeq = Math.max(incoming.readSeq, prev.readSeq)
       let { lastSeq, lastMessage } = incoming

@@ -6,6 +6,7 @@ const every = {
   messages: ['messages'] as const,
   outbox: ['outbox'] as const,
   typing: ['typing'] as const,
+  user: ['user'] as const,
 }
 
 export const keys = {
@@ -20,6 +21,6 @@ export const keys = {
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
   /** One user's public profile, by id. */
-  user: (id: string) => ['user', id] as const,
+  user: (id: string) => [...every.user, id] as const,
   every,
 }

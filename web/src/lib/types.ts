@@ -68,7 +68,11 @@ export type DurableEvent =
 
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
-  | { type: 'presence'; userId: string; online: boolean }
+  /** `lastSeenAt` comes with `online: false` (servers before issue 13 do not send it). */
+  | { type: 'presence'; userId: string; online: boolean; lastSeenAt?: string | null }
+  /** A contact's (or our own) public profile changed; never stored, so never replayed: a
+   * client that was away loads the conversations it shows again on reconnecting. */
+  | { type: 'user.updated'; user: User }
 
 export type ServerEvent = DurableEvent | EphemeralEvent
 

@@ -46,8 +46,15 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
       if (!resumed) {
         // Anything loaded before this point may predate hello's cursor: load it again. So may
         // a first load still in flight (a refetch would only join it): cancel it first.
-        for (const queryKey of [keys.conversations, keys.every.messages, keys.every.conversation]) {
+        for (const queryKey of [keys.conversations, keys.every.messages, keys.every.conversation, keys.every.user]) {
           void qc.cancelQueries({ queryKey }).then(() => qc.invalidateQueries({ queryKey }))
+        }
+      } else {
+        // The catch-up brought every conversation change, but not the profiles of the people
+        // in them (a rename, "last seen": `user.updated` and `presence` are never replayed):
+        // the conversations and profiles on show are loaded again, so no name is stale.
+        for (const queryKey of [keys.conversations, keys.every.conversation, keys.every.user]) {
+          void qc.invalidateQueries({ queryKey })
         }
       }
     },
