@@ -14,7 +14,7 @@ import { useMessageActions } from '@/features/messages/hooks'
 import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
-import type { User } from '@/lib/types'
+import type { Attachment, User } from '@/lib/types'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
 /** Whether the user can see the page right now (read receipts wait for this). */
@@ -54,7 +54,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
-  const send = useCallback((body: string) => void actions.send(conversationId, body), [actions, conversationId])
+  const send = useCallback((body: string, attachments: Attachment[]) => void actions.send(conversationId, body, attachments), [actions, conversationId])
 
   if (!conversation) {
     return (
