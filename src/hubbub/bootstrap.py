@@ -85,6 +85,9 @@ class Platform:
     # and the fan-out through it, whose reader runs while the server does.
     redis: RedisLink | None = None
     fanout: RedisFanout | None = None
+    # Origins besides this one that serve images to the page (an S3 bucket's presigned
+    # attachment URLs): the Content-Security-Policy allows them.
+    image_origins: tuple[str, ...] = ()
     _keeping: asyncio.Task[None] | None = None
     _cleaning: asyncio.Task[None] | None = None
 
@@ -198,9 +201,10 @@ def build(
     )
     sync = SyncService(store, clock)
     publisher = InstrumentedPublisher(publisher or shared.publisher)  # metrics: fan-out timed
+    blobs, image_origins = _attachment_store(settings)
     attachments = AttachmentService(
         store,
-        _attachment_store(settings),
+        blobs,
         PillowImages(),
         ids,
         clock,
@@ -223,22 +227,24 @@ def build(
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
         redis=shared.link,
         fanout=shared.fanout,
+        image_origins=image_origins,
     )
 
 
-def _attachment_store(settings: Settings) -> AttachmentStore:
+def _attachment_store(settings: Settings) -> tuple[AttachmentStore, tuple[str, ...]]:
     """An S3-compatible bucket when one is configured, else files under the data
-    directory (in memory for the memory store)."""
+    directory (in memory for the memory store); with the origins its URLs point at."""
     if settings.s3_bucket:
         # Imported here: a deployment on local disk never loads boto3.
         from hubbub.adapters.attachments_s3 import S3Attachments
 
-        return S3Attachments(
+        bucket = S3Attachments(
             settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
         )
+        return bucket, (bucket.origin,)
     if settings.store == "memory" and not settings.database_url:
-        return MemoryAttachments()
-    return DiskAttachments(settings.attachments_dir)
+        return MemoryAttachments(), ()
+    return DiskAttachments(settings.attachments_dir), ()
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -39,6 +40,12 @@ class S3Attachments:
             # Path-style works with every S3-compatible server; SigV4 for presigning.
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
         )
+
+    @property
+    def origin(self) -> str:
+        """Where presigned URLs point (scheme, host and port), for the page's CSP."""
+        parts = urlsplit(str(self._client.meta.endpoint_url))
+        return f"{parts.scheme}://{parts.netloc}"
 
     def _key(self, key: str) -> str:
         return self._prefix + key

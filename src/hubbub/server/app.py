@@ -46,7 +46,7 @@ class HubbubApp:
         self.platform = platform
         # Outside FastAPI's own middleware, so even its 500s carry the headers (and the
         # request id, which every line logged for the request carries too).
-        self._http = RequestIds(SecurityHeaders(api))
+        self._http = RequestIds(SecurityHeaders(api, platform.image_origins))
         trusted = platform.settings.trusted_proxies
         # Outermost, so /ws and every response see the client a trusted proxy names.
         self._entry = TrustedProxies(self._route, trusted) if trusted else self._route
