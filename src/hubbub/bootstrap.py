@@ -219,7 +219,9 @@ def build(
         subscriptions=shared.subscriptions,
         auth=auth,
         users=UserService(store),
-        conversations=ConversationService(store, publisher, ids, clock, presence),
+        conversations=ConversationService(
+            store, publisher, ids, clock, presence, forget=attachments.forget
+        ),
         messages=MessageService(store, publisher, ids, clock, forget=attachments.forget),
         attachments=attachments,
         realtime=RealtimeService(store, publisher, presence, sync),

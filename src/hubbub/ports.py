@@ -197,6 +197,10 @@ class AttachmentRepository(Protocol):
         so their bytes can be deleted after the commit."""
         ...
 
+    def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        """Every attachment of the conversation (it is being deleted: their bytes go too)."""
+        ...
+
     def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
         """Up to `limit` attachments never sent and uploaded before `moment`, oldest first."""
         ...

@@ -119,6 +119,15 @@ async def test_unsent_uploads_are_found_by_age_and_deleted_only_while_unsent(
 
 async def test_deleting_a_conversation_deletes_its_attachment_rows(store: Store) -> None:
     await seed(store)
-    await store.write(lambda tx: tx.attachments.insert(attachment(1)))
+
+    def upload(tx: Transaction) -> None:
+        tx.attachments.insert(attachment(1))
+        tx.attachments.insert(attachment(2, message_id="m1"))
+        tx.attachments.insert(attachment(3, conversation_id="c2"))
+
+    await store.write(upload)
+    listed = await store.read(lambda tx: tx.attachments.of_conversation("c1"))
+    assert sorted(a.id for a in listed) == ["a1", "a2"]
     await store.write(lambda tx: tx.conversations.delete("c1"))
+    assert await store.read(lambda tx: tx.attachments.of_conversation("c1")) == []
     assert await store.read(lambda tx: tx.attachments.get("c1", "a1")) is None

@@ -71,3 +71,18 @@ async def test_deleting_a_message_deletes_its_files_bytes_and_all(world: World) 
     with pytest.raises(NotFound):
         async for _ in blobs.stream(f"{cid}/{upload['id']}"):
             pass
+
+
+async def test_a_deleted_group_takes_its_files_bytes_and_all(world: World) -> None:
+    await add_users(world, "ana", "bob")
+    group = await world.conversations.create_group("ana", "Trip", ["bob"])
+    gid = str(group["id"])
+    service = world.platform.attachments
+    sent = await service.upload("ana", gid, "plan.txt", b"the plan")
+    await world.messages.send("ana", gid, "m1", "", attachment_ids=[str(sent["id"])])
+    unsent = await service.upload("bob", gid, "draft.txt", b"a draft")
+    await world.conversations.delete("ana", gid)
+    for attachment in (sent, unsent):
+        with pytest.raises(NotFound):
+            async for _ in service._blobs.stream(f"{gid}/{attachment['id']}"):
+                pass

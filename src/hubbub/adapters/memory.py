@@ -353,6 +353,9 @@ class _Attachments:
             self._j.pop(self._s.attachments, attachment.id)
         return gone
 
+    def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        return [a for a in self._s.attachments.values() if a.conversation_id == conversation_id]
+
     def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
         old = [a for a in self._s.attachments.values() if a.message_id is None]
         old = [a for a in old if a.created_at < moment]

@@ -89,6 +89,12 @@ class SqlAttachments:
         )
         return [self._attachment(row) for row in rows]
 
+    def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        rows = self._sql.all(
+            f"SELECT {_COLUMNS} FROM attachments WHERE conversation_id = %s", conversation_id
+        )
+        return [self._attachment(row) for row in rows]
+
     def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
         rows = self._sql.all(
             f"SELECT {_COLUMNS} FROM attachments WHERE message_id IS NULL AND created_at < %s"

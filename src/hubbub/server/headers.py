@@ -14,6 +14,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+
 def app_policy(image_origins: tuple[str, ...] = ()) -> str:
     """The web app's policy; `image_origins` are where else images may come from (the
     S3-compatible bucket that serves attachments through presigned URLs)."""
