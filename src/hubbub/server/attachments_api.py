@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api", tags=["attachments"], responses=ERRORS)
 BASE = "/conversations/{conversation_id}/attachments"
 # A downloaded file is never run as a page of this origin, whatever is in it.
 FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 UPLOAD_DOC = """Uploads one file, sent as the raw request body, named by `fileName`.
 
 Images (PNG, JPEG, GIF, WebP) are decoded to check them and get a thumbnail; other
@@ -42,9 +43,7 @@ odt, ods, odp, doc, xls, ppt) and bytes that agree with it. Too large: 413
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
+            "content": {"application/octet-stream": _BINARY},
         }
     },
 )
@@ -72,7 +71,7 @@ async def upload(
 @router.get(
     BASE + "/{attachment_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+    responses={200: {"content": {"*/*": _BINARY}, "description": "The file, with its type."}},
 )
 async def download(
     conversation_id: str, attachment_id: str, platform: PlatformDep, caller: CallerDep
@@ -86,7 +85,7 @@ async def download(
 @router.get(
     BASE + "/{attachment_id}/thumbnail",
     response_class=Response,
-    responses={200: {"content": {"image/webp": {}}, "description": "A WebP thumbnail."}},
+    responses={200: {"content": {"image/webp": _BINARY}, "description": "A WebP thumbnail."}},
 )
 async def thumbnail(
     conversation_id: str, attachment_id: str, platform: PlatformDep, caller: CallerDep
@@ -114,7 +113,7 @@ async def link(
 @router.get(
     "/attachment-files/{conversation_id}/{attachment_id}/{variant}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
+    responses={200: {"content": {"*/*": _BINARY}, "description": "The file, with its type."}},
     description="What a signed URL from `.../link` serves, until it expires. No token.",
 )
 async def signed(

@@ -4298,13 +4298,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file. */
+            /** @description The file, with its type. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
             /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
@@ -4408,7 +4408,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/webp": unknown;
+                    "image/webp": string;
                 };
             };
             /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
@@ -4614,13 +4614,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file. */
+            /** @description The file, with its type. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": string;
                 };
             };
             /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
