@@ -34,6 +34,9 @@ async def test_a_signed_link_works_until_it_expires(world: World) -> None:
         conversation_id, attachment_id, variant, expires, signature
     )
     assert await read(world, fetched) == b"meeting at noon"
+    for forged in ("", signature[:-1], "é" * len(signature)):  # any text, even non-ASCII
+        with pytest.raises(NotFound):
+            await service.download_signed(conversation_id, attachment_id, variant, expires, forged)
     world.clock.advance(61)
     with pytest.raises(NotFound):
         await service.download_signed(conversation_id, attachment_id, variant, expires, signature)

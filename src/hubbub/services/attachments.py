@@ -156,7 +156,8 @@ class AttachmentService:
         """The bytes behind a URL `link` signed, while it is valid and the attachment
         still exists; `NotFound` for anything else (a wrong, altered or expired URL)."""
         expected = self._signature(conversation_id, attachment_id, variant, expires)
-        valid = hmac.compare_digest(expected, signature) and variant in _VARIANTS
+        # As bytes: compare_digest refuses str with non-ASCII characters (any URL may).
+        valid = hmac.compare_digest(expected.encode(), signature.encode()) and variant in _VARIANTS
         if not valid or expires < self._clock.now().timestamp():
             raise NotFound("Attachment not found.")
         thumb = variant == "thumbnail"
