@@ -15,13 +15,16 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from hubbub.adapters import sqlite_schema
+from hubbub.adapters.attachments_disk import DiskAttachments
 from hubbub.adapters.common_passwords import ShippedCommonPasswords
+from hubbub.adapters.images_pillow import PillowImages
 from hubbub.adapters.instrumented import InstrumentedPublisher, InstrumentedStore
 from hubbub.adapters.local_hub import LocalHub, LocalOnly
 from hubbub.adapters.local_identity import LocalIdentity
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import (
     ConsoleCodeSender,
+    MemoryAttachments,
     MemoryPresence,
     MemoryRateLimiter,
     MemoryStore,
@@ -35,6 +38,7 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
 from hubbub.config import Settings
 from hubbub.ports import (
+    AttachmentStore,
     Clock,
     CodeSender,
     EventPublisher,
@@ -47,6 +51,7 @@ from hubbub.ports import (
     TicketStore,
 )
 from hubbub.schema import SchemaStatus
+from hubbub.services.attachments import AttachmentService
 from hubbub.services.auth import AuthPolicy, AuthService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
@@ -72,6 +77,7 @@ class Platform:
     users: UserService
     conversations: ConversationService
     messages: MessageService
+    attachments: AttachmentService
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
@@ -79,14 +85,29 @@ class Platform:
     # and the fan-out through it, whose reader runs while the server does.
     redis: RedisLink | None = None
     fanout: RedisFanout | None = None
+    # Origins besides this one that serve images to the page (an S3 bucket's presigned
+    # attachment URLs): the Content-Security-Policy allows them.
+    image_origins: tuple[str, ...] = ()
     _keeping: asyncio.Task[None] | None = None
+    _cleaning: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Starts what runs in the background while the server serves: reading other
-        processes' events, and renewing this process's connection leases."""
+        processes' events, renewing this process's connection leases, and deleting
+        uploads never sent."""
         if self.fanout is not None:
             await self.fanout.start()
             self._keeping = asyncio.get_running_loop().create_task(self._keep_alive())
+        self._cleaning = asyncio.get_running_loop().create_task(self._clean_up())
+
+    async def _clean_up(self) -> None:
+        while True:
+            try:
+                while await self.attachments.clean_up() > 0:
+                    pass
+            except Exception:
+                log.exception("deleting unsent attachments failed; retrying later")
+            await asyncio.sleep(3600)
 
     async def _keep_alive(self) -> None:
         every = self.settings.presence_lease_seconds / 3
@@ -98,6 +119,8 @@ class Platform:
                 log.exception("renewing connection leases failed; retrying")
 
     async def close(self) -> None:
+        if self._cleaning is not None:
+            self._cleaning.cancel()
         if self._keeping is not None:
             self._keeping.cancel()
         if self.fanout is not None:
@@ -178,6 +201,17 @@ def build(
     )
     sync = SyncService(store, clock)
     publisher = InstrumentedPublisher(publisher or shared.publisher)  # metrics: fan-out timed
+    blobs, image_origins = _attachment_store(settings)
+    attachments = AttachmentService(
+        store,
+        blobs,
+        PillowImages(),
+        ids,
+        clock,
+        signing_key=hmac.new(signing_key, b"attachments", hashlib.sha256).digest(),
+        max_bytes=settings.attachment_max_bytes,
+        url_seconds=settings.attachment_url_seconds,
+    )
     return Platform(
         settings=settings,
         store=bare_store,
@@ -185,14 +219,34 @@ def build(
         subscriptions=shared.subscriptions,
         auth=auth,
         users=UserService(store, publisher),
-        conversations=ConversationService(store, publisher, ids, clock, presence),
-        messages=MessageService(store, publisher, ids, clock),
+        conversations=ConversationService(
+            store, publisher, ids, clock, presence, forget=attachments.forget
+        ),
+        messages=MessageService(store, publisher, ids, clock, forget=attachments.forget),
+        attachments=attachments,
         realtime=RealtimeService(store, publisher, presence, sync, clock),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
         redis=shared.link,
         fanout=shared.fanout,
+        image_origins=image_origins,
     )
+
+
+def _attachment_store(settings: Settings) -> tuple[AttachmentStore, tuple[str, ...]]:
+    """An S3-compatible bucket when one is configured, else files under the data
+    directory (in memory for the memory store); with the origins its URLs point at."""
+    if settings.s3_bucket:
+        # Imported here: a deployment on local disk never loads boto3.
+        from hubbub.adapters.attachments_s3 import S3Attachments
+
+        bucket = S3Attachments(
+            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
+        return bucket, (bucket.origin,)
+    if settings.store == "memory" and not settings.database_url:
+        return MemoryAttachments(), ()
+    return DiskAttachments(settings.attachments_dir), ()
 
 
 @dataclass(slots=True)

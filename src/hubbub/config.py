@@ -73,6 +73,16 @@ class Settings:
     body_timeout_seconds: int = 10
     keep_alive_seconds: int = 5
     max_open_connections: int = 0  # 0: the open-file limit less a reserve
+    # Attachments (issue 13): the largest upload, and where the bytes live: a directory
+    # under data_dir by default, or an S3-compatible bucket (credentials come from the
+    # usual AWS variables or profile). Download links made for browsers last this long.
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_url_seconds: int = 60
+    # The upload route's body may take this long to arrive (others: body_timeout).
+    upload_timeout_seconds: int = 600
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
 
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
@@ -169,6 +179,24 @@ class Settings:
             self.max_open_connections == 0 or self.max_open_connections >= 10,
             "HUBBUB_MAX_OPEN_CONNECTIONS must be 0 (from the open-file limit) or ≥ 10",
         )
+        _check(
+            1024 <= self.attachment_max_bytes <= 1024**3,
+            "HUBBUB_ATTACHMENT_MAX_BYTES must be 1024-1073741824",
+        )
+        _check(
+            10 <= self.attachment_url_seconds <= 3600,
+            "HUBBUB_ATTACHMENT_URL_SECONDS must be 10-3600",
+        )
+        _check(
+            1 <= self.upload_timeout_seconds <= 3600,
+            "HUBBUB_UPLOAD_TIMEOUT_SECONDS must be 1-3600",
+        )
+        if self.s3_endpoint_url:
+            _check(
+                self.s3_endpoint_url.startswith(("http://", "https://")),
+                "HUBBUB_S3_ENDPOINT_URL must start with http:// or https://",
+            )
+            _check(bool(self.s3_bucket), "HUBBUB_S3_ENDPOINT_URL needs HUBBUB_S3_BUCKET")
         for origin in self.allowed_origins:
             _check(
                 origin == "*" or origin.startswith(("http://", "https://")),
@@ -179,6 +207,10 @@ class Settings:
     def backend(self) -> str:
         """The store in use: memory, sqlite or postgres (a database URL is set)."""
         return "postgres" if self.database_url else self.store
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
     @property
     def database_path(self) -> Path:

@@ -9,7 +9,7 @@ concurrent writers that every adapter keeps.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
@@ -17,6 +17,7 @@ from typing import Literal, Protocol, TypeVar
 from hubbub.domain.errors import Conflict, Unauthorized
 from hubbub.domain.events import Delivery
 from hubbub.domain.models import (
+    Attachment,
     Conversation,
     LogEntry,
     Membership,
@@ -186,6 +187,40 @@ class MessageRepository(Protocol):
     ) -> list[Message]:
         """Up to `limit` messages in seq order: the newest ones below `before`, or the
         oldest ones above `after` (with neither, the newest)."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    """Uploaded attachments' metadata (the bytes live in the `AttachmentStore`)."""
+
+    def insert(self, attachment: Attachment) -> None: ...
+
+    def get(self, conversation_id: str, attachment_id: str) -> Attachment | None: ...
+
+    def attach(
+        self, conversation_id: str, uploader_id: str, attachment_ids: Sequence[str], message_id: str
+    ) -> list[Attachment]:
+        """Marks those of the attachments that are in `conversation_id`, uploaded by
+        `uploader_id` and still unsent as sent with `message_id`, as one conditional
+        write, and returns them (in no particular order). The caller compares the count:
+        one that was sent meanwhile, or is someone else's, is not returned."""
+        ...
+
+    def detach(self, conversation_id: str, message_id: str) -> list[Attachment]:
+        """Deletes the rows of the message's attachments (it was deleted); returns them,
+        so their bytes can be deleted after the commit."""
+        ...
+
+    def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        """Every attachment of the conversation (it is being deleted: their bytes go too)."""
+        ...
+
+    def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
+        """Up to `limit` attachments never sent and uploaded before `moment`, oldest first."""
+        ...
+
+    def delete(self, conversation_id: str, attachment_id: str) -> bool:
+        """Deletes the row if it is still unsent; True if it did."""
         ...
 
 
@@ -382,6 +417,8 @@ class Transaction(Protocol):
     @property
     def messages(self) -> MessageRepository: ...
     @property
+    def attachments(self) -> AttachmentRepository: ...
+    @property
     def log(self) -> ConversationLog: ...
     @property
     def sync(self) -> SyncState: ...
@@ -456,6 +493,54 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class AttachmentStore(Protocol):
+    """Where attachments' bytes live: a directory under the data directory, or an
+    S3-compatible bucket. Keys are opaque paths chosen by the service
+    (`<conversation id>/<attachment id>[.thumb]`), never from user input."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Stores `data` under `key` (replacing any), durably when it returns."""
+        ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The bytes under `key`, in chunks; raises `NotFound` before the first chunk
+        if there are none."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Deletes the bytes under `key`; nothing happens if there are none."""
+        ...
+
+    async def url(
+        self, key: str, *, file_name: str, content_type: str, inline: bool, ttl_seconds: int
+    ) -> str | None:
+        """A URL that serves the bytes directly for `ttl_seconds` (an S3 presigned GET
+        with the given content type and disposition), or None when the store has no
+        such thing (local disk: the app then signs a URL it serves itself)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What decoding an uploaded image found: its type by its bytes (not by its name),
+    its size in pixels, and a small thumbnail for previews."""
+
+    content_type: str
+    width: int
+    height: int
+    thumbnail: bytes
+    thumbnail_type: str
+
+
+class ImageProcessor(Protocol):
+    def examine(self, data: bytes) -> ImageInfo:
+        """Decodes `data` fully, refusing (`UnsupportedMediaType`) anything that is not
+        a PNG, JPEG, GIF or WebP image, and (`PayloadTooLarge`) images with more pixels
+        than the processor allows (decompression bombs). CPU-bound: callers run it off
+        the event loop."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from hubbub.domain.errors import DomainError, PayloadTooLarge, ValidationFailed
 from hubbub.domain.views import JsonObject
 
@@ -33,6 +34,7 @@ class SendMessage:
     conversation_id: str
     client_message_id: str
     body: str
+    attachment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,12 @@ def request_id_of(data: str | bytes) -> str | None:
 def _command(raw: dict[str, Any]) -> Command:
     action = raw.get("action")
     if action == "sendMessage":
-        return SendMessage(_id(raw, "conversationId"), _id(raw, "clientMessageId"), _text(raw))
+        return SendMessage(
+            _id(raw, "conversationId"),
+            _id(raw, "clientMessageId"),
+            _text(raw),
+            _ids(raw, "attachmentIds"),
+        )
     if action == "editMessage":
         return EditMessage(_id(raw, "conversationId"), _id(raw, "messageId"), _text(raw))
     if action == "deleteMessage":
@@ -145,6 +152,19 @@ def _id(raw: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID_CHARS:
         raise ValidationFailed(f"{name} must be a string of 1-{MAX_ID_CHARS} characters.")
     return value
+
+
+def _ids(raw: dict[str, Any], name: str) -> tuple[str, ...]:
+    """An optional list of ids (at most the attachments a message may carry)."""
+    value = raw.get(name, [])
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS_PER_MESSAGE:
+        raise ValidationFailed(
+            f"{name} must be a list of at most {MAX_ATTACHMENTS_PER_MESSAGE} ids."
+        )
+    for item in value:
+        if not isinstance(item, str) or not 1 <= len(item) <= MAX_ID_CHARS:
+            raise ValidationFailed(f"{name} must hold strings of 1-{MAX_ID_CHARS} characters.")
+    return tuple(value)
 
 
 def _text(raw: dict[str, Any]) -> str:

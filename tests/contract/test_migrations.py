@@ -35,6 +35,21 @@ from tests.support import FAST_TEST_ENV, Api, ServerProcess, free_port
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EXPECTED: dict[str, Any] = json.loads((FIXTURES / "v1_expected.json").read_text())
 USERS: dict[str, Any] = EXPECTED["users"]
+
+
+def _no_attachments(users: dict[str, Any]) -> None:
+    """Messages of the release had no attachments (migration 5 gives each an empty list);
+    the expectations recorded from the release predate the field."""
+    for seen in users.values():
+        for view in seen["conversations"]:
+            if view["lastMessage"] is not None:
+                view["lastMessage"].setdefault("attachments", [])
+        for messages in seen["messages"].values():
+            for item in messages:
+                item.setdefault("attachments", [])
+
+
+_no_attachments(USERS)
 LATEST = [(m.version, m.name) for m in MIGRATIONS]
 # What the code just before versioning (11a8a47) did to a database at every start-up.
 PRE_VERSIONING_SESSIONS = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from PIL import Image
 
 from tests.reliability.helpers import mint_token
 from tests.support import Account, Api, Socket, open_socket
@@ -28,6 +30,9 @@ PUBLIC = {
     ("POST", "/api/auth/reset-password"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),  # names a failing dependency, nothing more
+    # What a link from .../attachments/{id}/link serves: no token, the URL's signature
+    # is the permission (test_signed_attachment_urls_need_their_signature).
+    ("GET", "/api/attachment-files/{conversation_id}/{attachment_id}/{variant}"),
 }
 SECRET_TITLE = "Project Nightjar"
 SECRET_BODY = "the launch code is 0451"
@@ -46,6 +51,13 @@ class World:
     member_message: str  # in the group
     removed_message: str  # in the group, sent before the removal
     direct_message: str  # the member's, in the direct conversation
+    attachment: str  # an image the owner sent in the group
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "navy").save(out, format="PNG")
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -57,6 +69,22 @@ async def world(api: Api) -> World:
     member_message = await api.send(member, group, f"{SECRET_BODY} (member)", "w-member")
     removed_message = await api.send(removed, group, f"{SECRET_BODY} (removed)", "w-removed")
     direct_message = await api.send(member, direct, f"{SECRET_BODY} (direct)", "w-direct")
+    upload = await api.call(
+        "POST",
+        f"/conversations/{group}/attachments",
+        owner,
+        params={"fileName": "nightjar.png"},
+        content=_png(),
+    )
+    assert upload.status_code == 201, upload.text
+    attachment = upload.json()["attachment"]["id"]
+    sent = await api.call(
+        "POST",
+        f"/conversations/{group}/messages",
+        owner,
+        json={"clientMessageId": "w-photo", "body": "", "attachmentIds": [attachment]},
+    )
+    assert sent.status_code == 201, sent.text
     gone = await api.call("DELETE", f"/conversations/{group}/members/{removed.id}", owner)
     assert gone.status_code == 204
     return World(
@@ -70,6 +98,7 @@ async def world(api: Api) -> World:
         member_message["id"],
         removed_message["id"],
         direct_message["id"],
+        attachment,
     )
 
 
@@ -104,6 +133,11 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", f"{d}/messages", None),
         ("GET", f"{d}/events", None),
         ("GET", f"{d}/messages/{w.direct_message}", None),
+        # A raw upload: this JSON body is the file's content.
+        ("POST", f"{g}/attachments?fileName=note.txt", {"note": "hi"}),
+        ("GET", f"{g}/attachments/{w.attachment}", None),
+        ("GET", f"{g}/attachments/{w.attachment}/thumbnail", None),
+        ("GET", f"{g}/attachments/{w.attachment}/link", None),
     ]
 
 
@@ -141,7 +175,7 @@ async def test_the_matrix_covers_every_operation_of_the_served_openapi(api: Api)
         if method in {"get", "post", "patch", "put", "delete"}
     }
     dummy = Account("u", "u", "p", "t", "r")
-    w = World(dummy, dummy, dummy, dummy, "G", "D", "M1", "M2", "M3", "M4")
+    w = World(dummy, dummy, dummy, dummy, "G", "D", "M1", "M2", "M3", "M4", "A1")
     covered = set()
     for method, path, _ in operations(w, dummy):
         template = "/api" + path.split("?")[0].replace("/G/", "/{conversation_id}/").replace(
@@ -152,6 +186,7 @@ async def test_the_matrix_covers_every_operation_of_the_served_openapi(api: Api)
             template = "/api/conversations/{conversation_id}"
         for message in ("M1", "M4"):
             template = template.replace(f"/messages/{message}", "/messages/{message_id}")
+        template = template.replace("/attachments/A1", "/attachments/{attachment_id}")
         template = template.replace("/users/u", "/users/{user_id}").replace(
             "/members/u", "/members/{user_id}"
         )
@@ -295,8 +330,22 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
         ("PATCH", f"{d}/messages/{world.member_message}", {"body": "moved"}, 404),
         ("DELETE", f"{d}/messages/{world.member_message}", None, 404),
         ("GET", f"{g}/messages/{world.direct_message}", None, 404),
+        # Nor is an attachment.
+        ("GET", f"{d}/attachments/{world.attachment}", None, 404),
+        ("GET", f"{d}/attachments/{world.attachment}/link", None, 404),
+        # A member cannot send the owner's upload again (it is not theirs).
+        (
+            "POST",
+            f"{g}/messages",
+            {"clientMessageId": "reuse", "body": "", "attachmentIds": [world.attachment]},
+            404,
+        ),
         # Allowed to every member.
         ("POST", f"{g}/read", {"seq": 99}, 200),
+        ("GET", f"{g}/attachments/{world.attachment}", None, 200),
+        ("GET", f"{g}/attachments/{world.attachment}/thumbnail", None, 200),
+        ("GET", f"{g}/attachments/{world.attachment}/link", None, 200),
+        ("POST", f"{g}/attachments?fileName=mine.txt", {"mine": True}, 201),
     ]
     failures = []
     for method, path, body, want in cases:
@@ -307,7 +356,31 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
     message = await api.call("GET", f"{g}/messages/{world.owner_message}", world.owner)
     assert message.json()["message"]["body"] == SECRET_BODY
     read = await api.call("GET", g, m)
-    assert read.json()["conversation"]["readSeq"] == 3  # clamped to the newest message
+    assert read.json()["conversation"]["readSeq"] == 4  # clamped to the newest message
+
+
+async def test_signed_attachment_urls_need_their_signature(api: Api, world: World) -> None:
+    links = await api.call(
+        "GET", f"/conversations/{world.group}/attachments/{world.attachment}/link", world.member
+    )
+    assert links.status_code == 200
+    url: str = links.json()["url"]
+    path, query = url.split("?")
+    params = dict(part.split("=", 1) for part in query.split("&"))
+    anonymous = {"Authorization": ""}
+    good = await api.http.get(url, headers=anonymous)
+    assert good.status_code == 200 and good.headers["content-type"] == "image/png"
+    forged = [
+        f"{path}?expires={params['expires']}",  # no signature
+        f"{path}?expires={int(params['expires']) + 3600}&signature={params['signature']}",
+        f"{path}?expires={params['expires']}&signature={params['signature'][:-2]}xx",
+        url.replace(world.group, world.direct),  # another conversation's path
+        url.replace("/file?", "/thumbnail?"),  # another variant
+    ]
+    for attempt in forged:
+        reply = await api.http.get(attempt, headers=anonymous)
+        assert reply.status_code in (404, 422), (attempt, reply.status_code)
+        assert SECRET_TITLE not in reply.text
 
 
 @pytest.fixture
@@ -334,6 +407,15 @@ async def test_websocket_actions_of_outsiders_removed_members_and_non_senders(
             ("markRead", {"conversationId": g, "seq": 1}),
             ("typing", {"conversationId": g, "isTyping": True}),
             ("sendMessage", {"conversationId": world.direct, "clientMessageId": "d", "body": "d"}),
+            (
+                "sendMessage",
+                {
+                    "conversationId": g,
+                    "clientMessageId": f"ws-{role}-photo",
+                    "body": "",
+                    "attachmentIds": [world.attachment],
+                },
+            ),
         ]:
             reply = await socket_.request(action, **fields)
             assert reply["type"] == "error" and reply["error"]["code"] == "not_found", (
@@ -356,7 +438,8 @@ async def test_websocket_actions_of_outsiders_removed_members_and_non_senders(
         assert reply["error"]["code"] == "not_found", (action, reply)
     history = await api.call("GET", f"/conversations/{g}/messages", world.owner)
     bodies = [m["body"] for m in history.json()["messages"]]
-    assert bodies == [SECRET_BODY, f"{SECRET_BODY} (member)", f"{SECRET_BODY} (removed)"]
+    # The world's last message is the owner's photo, without text.
+    assert bodies == [SECRET_BODY, f"{SECRET_BODY} (member)", f"{SECRET_BODY} (removed)", ""]
 
 
 async def test_removal_stops_live_events_at_once_and_outsiders_hear_nothing(

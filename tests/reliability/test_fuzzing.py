@@ -63,7 +63,18 @@ def fuzzer(server: ServerProcess) -> Fuzzer:
         json={"clientMessageId": "fuzz-1", "body": "fuzz me"},
         headers=auth,
     ).json()["message"]["id"]
-    ids = {"conversation_id": group, "message_id": message, "user_id": friend}
+    attachment = httpx.post(
+        f"{base}/conversations/{group}/attachments",
+        params={"fileName": "fuzz.txt"},
+        content=b"fuzz me too",
+        headers=auth,
+    ).json()["attachment"]["id"]
+    ids = {
+        "conversation_id": group,
+        "message_id": message,
+        "user_id": friend,
+        "attachment_id": attachment,
+    }
     return Fuzzer(token, ids)
 
 

@@ -101,3 +101,55 @@ async def test_a_500_and_an_https_response_carry_them_too(tmp_path: Path) -> Non
         assert "frame-ancestors 'none'" in broken.headers["content-security-policy"]
         assert broken.headers["strict-transport-security"].startswith("max-age=")
     await platform.close()
+
+
+async def test_images_may_come_from_the_attachment_bucket_and_nowhere_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With attachments in an S3-compatible bucket, the page shows its presigned images:
+    img-src names the bucket's origin, and nothing else loosens."""
+    pytest.importorskip("boto3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings = Settings(
+        store="memory",
+        data_dir=tmp_path,
+        password_hash_memory_kib=1024,
+        static_dir=tmp_path,
+        s3_bucket="files",
+        s3_endpoint_url="https://objects.example.test:9000/",
+        s3_region="eu-west-1",
+    )
+    platform = build(settings)
+    transport = httpx.ASGITransport(app=create_app(platform))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hubbub.test") as client:
+        policy = _assert_protected(await client.get("/healthz"))
+    directives = {d.strip().split(" ")[0]: d.strip() for d in policy.split(";")}
+    assert directives["img-src"] == "img-src 'self' data: blob: https://objects.example.test:9000"
+    assert directives["connect-src"] == "connect-src 'self'"
+    assert directives["script-src"] == "script-src 'self'"
+    await platform.close()
+
+
+async def test_downloaded_files_can_never_run_as_a_page_of_this_origin(api: Api) -> None:
+    """A file a member sent is served with its own policy: sandboxed, no scripts, and
+    never sniffed into something else."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    upload = await api.call(
+        "POST",
+        f"/conversations/{chat}/attachments",
+        ana,
+        params={"fileName": "notes.txt"},
+        content=b"<script>alert(1)</script>",
+    )
+    assert upload.status_code == 201, upload.text
+    attachment = upload.json()["attachment"]["id"]
+    reply = await api.call("GET", f"/conversations/{chat}/attachments/{attachment}", ana)
+    assert reply.status_code == 200
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["content-type"] == "text/plain; charset=utf-8"
+    assert reply.headers["content-disposition"].startswith("attachment;")
+    policy = reply.headers["content-security-policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert "script-src" not in policy

@@ -281,6 +281,38 @@ async def test_a_request_body_that_stops_arriving_is_timed_out(tmp_path: Path) -
             await api.close()
 
 
+async def test_an_attachment_upload_may_take_longer_than_other_bodies(tmp_path: Path) -> None:
+    """The upload route's body has HUBBUB_UPLOAD_TIMEOUT_SECONDS, not the short body
+    deadline: a large file on a slow link is not cut off (other routes still are)."""
+    with own_server(
+        tmp_path, HUBBUB_BODY_TIMEOUT_SECONDS="1", HUBBUB_UPLOAD_TIMEOUT_SECONDS="60"
+    ) as server:
+        api = Api(server.base_url)
+        try:
+            ana, bob = await api.sign_up(), await api.sign_up()
+            chat = await api.direct(ana, bob)
+            body = b"slowly typed notes\n" * 100
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            try:
+                writer.write(
+                    f"POST /api/conversations/{chat}/attachments?fileName=slow.txt HTTP/1.1\r\n"
+                    f"Host: x\r\nAuthorization: Bearer {ana.access_token}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body[:100]
+                )
+                await writer.drain()
+                await asyncio.sleep(2.5)  # well past the 1 s deadline of other bodies
+                writer.write(body[100:])
+                await writer.drain()
+                status, reply = await _status_and_body(reader)
+                assert status == 201, reply
+                assert b'"fileName":"slow.txt"' in reply
+            finally:
+                writer.close()
+        finally:
+            await api.close()
+
+
 async def test_idle_keep_alive_connections_are_closed(tmp_path: Path) -> None:
     with own_server(tmp_path, HUBBUB_KEEP_ALIVE_SECONDS="1") as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)

@@ -13,14 +13,15 @@ import math
 import secrets
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from hubbub.adapters.local_hub import DONE
-from hubbub.domain.errors import Conflict
+from hubbub.domain.errors import Conflict, NotFound
 from hubbub.domain.models import (
+    Attachment,
     Conversation,
     LogEntry,
     Membership,
@@ -56,6 +57,7 @@ class _State:
         self.credentials: dict[str, Credential] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.ended_sessions: dict[str, datetime] = {}
+        self.attachments: dict[str, Attachment] = {}
 
 
 class _Journal:
@@ -207,6 +209,9 @@ class _Conversations:
         self._j.pop(self._s.logs, conversation_id)
         self._j.pop(self._s.receipt_heads, conversation_id)
         self._j.pop(self._s.receipt_stamps, conversation_id)
+        for attachment in list(self._s.attachments.values()):
+            if attachment.conversation_id == conversation_id:
+                self._j.pop(self._s.attachments, attachment.id)
         self._j.pop(self._s.conversations, conversation_id)
 
     def for_user(
@@ -308,7 +313,7 @@ class _Messages:
         current = self.get(conversation_id, message_id)
         if current is None or current.deleted:
             return False
-        self._put(replace(current, body="", deleted=True, edited_at=at))
+        self._put(replace(current, body="", deleted=True, edited_at=at, attachments=()))
         return True
 
     def _put(self, message: Message) -> None:
@@ -324,6 +329,57 @@ class _Messages:
             return [thread[s] for s in seqs if s > after][:limit]
         below = [s for s in seqs if before is None or s < before]
         return [thread[s] for s in below[-limit:]]
+
+
+class _Attachments:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def insert(self, attachment: Attachment) -> None:
+        if attachment.id in self._s.attachments:
+            raise LostRace("Duplicate attachment.")
+        self._j.put(self._s.attachments, attachment.id, attachment)
+
+    def get(self, conversation_id: str, attachment_id: str) -> Attachment | None:
+        found = self._s.attachments.get(attachment_id)
+        return found if found and found.conversation_id == conversation_id else None
+
+    def attach(
+        self, conversation_id: str, uploader_id: str, attachment_ids: Sequence[str], message_id: str
+    ) -> list[Attachment]:
+        done: list[Attachment] = []
+        for attachment_id in dict.fromkeys(attachment_ids):
+            found = self.get(conversation_id, attachment_id)
+            if found and found.uploader_id == uploader_id and found.message_id is None:
+                sent = replace(found, message_id=message_id)
+                self._j.put(self._s.attachments, attachment_id, sent)
+                done.append(sent)
+        return done
+
+    def detach(self, conversation_id: str, message_id: str) -> list[Attachment]:
+        gone = [
+            a
+            for a in self._s.attachments.values()
+            if a.conversation_id == conversation_id and a.message_id == message_id
+        ]
+        for attachment in gone:
+            self._j.pop(self._s.attachments, attachment.id)
+        return gone
+
+    def of_conversation(self, conversation_id: str) -> list[Attachment]:
+        return [a for a in self._s.attachments.values() if a.conversation_id == conversation_id]
+
+    def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
+        old = [a for a in self._s.attachments.values() if a.message_id is None]
+        old = [a for a in old if a.created_at < moment]
+        return sorted(old, key=lambda a: (a.created_at, a.id))[:limit]
+
+    def delete(self, conversation_id: str, attachment_id: str) -> bool:
+        found = self.get(conversation_id, attachment_id)
+        if found is None or found.message_id is not None:
+            return False
+        self._j.pop(self._s.attachments, attachment_id)
+        return True
 
 
 class _Log:
@@ -525,6 +581,7 @@ class MemoryTransaction:
         self.conversations = _Conversations(state, journal)
         self.members = _Members(state, journal)
         self.messages = _Messages(state, journal)
+        self.attachments = _Attachments(state, journal)
         self.log = _Log(state, journal)
         self.sync = _Sync(state, journal)
         self.credentials = _Credentials(state, journal)
@@ -570,6 +627,31 @@ def _run(work: Callable[[MemoryTransaction], T], state: _State) -> T:
             journal.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+class MemoryAttachments:
+    """`AttachmentStore` in a dict, for the memory store: nothing outlives the process."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._blobs[key] = bytes(data)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        data = self._blobs.get(key)
+        if data is None:
+            raise NotFound("Attachment not found.")
+        for start in range(0, max(len(data), 1), 256 * 1024):
+            yield data[start : start + 256 * 1024]
+
+    async def delete(self, key: str) -> None:
+        self._blobs.pop(key, None)
+
+    async def url(
+        self, key: str, *, file_name: str, content_type: str, inline: bool, ttl_seconds: int
+    ) -> str | None:
+        return None
 
 
 class MemoryTicketStore:

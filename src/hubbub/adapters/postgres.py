@@ -51,7 +51,9 @@ import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from hubbub.adapters import sql_attachments
 from hubbub.adapters.postgres_schema import require_current
+from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
@@ -130,6 +132,7 @@ def _message(row: Row) -> Message:
         created_at=row["created_at"],
         edited_at=row["edited_at"],
         deleted=row["deleted"],
+        attachments=sql_attachments.decode(row["attachments"]),
     )
 
 
@@ -324,7 +327,8 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
+        tables = ("messages", "members", "conversation_events", "conversation_receipts")
+        for table in (*tables, "attachments"):
             self._count(f"DELETE FROM {table} WHERE conversation_id = %s", conversation_id)
         self._count("DELETE FROM conversations WHERE id = %s", conversation_id)
 
@@ -461,8 +465,9 @@ class _Messages(_Repo):
 
     def insert(self, message: Message) -> None:
         added = self._count(
-            "INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING",
+            "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id,"
+            " body, created_at, edited_at, deleted, attachments)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             message.conversation_id,
             message.seq,
             message.id,
@@ -472,6 +477,7 @@ class _Messages(_Repo):
             message.created_at,
             message.edited_at,
             message.deleted,
+            sql_attachments.encode(message.attachments),
         )
         if added != 1:
             raise LostRace("Duplicate message.")
@@ -489,7 +495,7 @@ class _Messages(_Repo):
 
     def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
         changed = self._count(
-            "UPDATE messages SET body = '', deleted = TRUE, edited_at = %s"
+            "UPDATE messages SET body = '', deleted = TRUE, edited_at = %s, attachments = '[]'"
             " WHERE id = %s AND conversation_id = %s AND NOT deleted",
             at,
             message_id,
@@ -715,6 +721,7 @@ class PostgresTransaction:
         self.conversations = _Conversations(db, writing=writing)
         self.members = _Members(db)
         self.messages = _Messages(db)
+        self.attachments = SqlAttachments(_Statements(db))
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

@@ -161,6 +161,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "last-seen",
         ("ALTER TABLE users ADD COLUMN last_seen_at TIMESTAMPTZ",),
     ),
+    # Attachments (SQLite's migration 6): uploaded files' metadata, and on each message
+    # the metadata of what was sent with it.
+    Migration(
+        4,
+        "attachments",
+        (
+            """CREATE TABLE attachments (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    uploader_id TEXT COLLATE "C" NOT NULL,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    has_thumbnail BOOLEAN NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    message_id TEXT COLLATE "C"
+)""",
+            "CREATE INDEX attachments_by_message ON attachments (conversation_id, message_id)",
+            "CREATE INDEX attachments_unsent ON attachments (created_at) WHERE message_id IS NULL",
+            "ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

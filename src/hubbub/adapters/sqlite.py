@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubbub.adapters import sql_attachments
+from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
 from hubbub.domain.errors import Conflict
@@ -97,6 +99,7 @@ def _message(row: sqlite3.Row) -> Message:
         created_at=_dt(row["created_at"]),
         edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
         deleted=bool(row["deleted"]),
+        attachments=sql_attachments.decode(row["attachments"]),
     )
 
 
@@ -268,7 +271,8 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
+        tables = ("messages", "members", "conversation_events", "conversation_receipts")
+        for table in (*tables, "attachments"):
             self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
         self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
@@ -401,7 +405,9 @@ class _Messages(_Repo):
     def insert(self, message: Message) -> None:
         with _lost_race("Duplicate message."):
             self._db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id,"
+                " body, created_at, edited_at, deleted, attachments)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.conversation_id,
                     message.seq,
@@ -412,6 +418,7 @@ class _Messages(_Repo):
                     _ts(message.created_at),
                     _ts(message.edited_at) if message.edited_at else None,
                     int(message.deleted),
+                    sql_attachments.encode(message.attachments),
                 ),
             )
 
@@ -425,7 +432,7 @@ class _Messages(_Repo):
 
     def mark_deleted(self, conversation_id: str, message_id: str, at: datetime) -> bool:
         changed = self._db.execute(
-            "UPDATE messages SET body = '', deleted = 1, edited_at = ? "
+            "UPDATE messages SET body = '', deleted = 1, edited_at = ?, attachments = '[]' "
             "WHERE id = ? AND conversation_id = ? AND deleted = 0",
             (_ts(at), message_id, conversation_id),
         ).rowcount
@@ -623,6 +630,7 @@ class SqliteTransaction:
         self.conversations = _Conversations(db)
         self.members = _Members(db)
         self.messages = _Messages(db)
+        self.attachments = SqlAttachments(_Statements(db))
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

@@ -181,6 +181,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "last-seen",
         ("ALTER TABLE users ADD COLUMN last_seen_at TEXT",),
     ),
+    # Attachments (issue 13): uploaded files' metadata (bytes live in the attachment
+    # store), and on each message the metadata of what was sent with it.
+    Migration(
+        6,
+        "attachments",
+        (
+            """CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    uploader_id TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    has_thumbnail INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    message_id TEXT
+) WITHOUT ROWID""",
+            "CREATE INDEX attachments_by_message ON attachments (conversation_id, message_id)",
+            "CREATE INDEX attachments_unsent ON attachments (created_at) WHERE message_id IS NULL",
+            "ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

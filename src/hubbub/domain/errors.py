@@ -49,6 +49,13 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(DomainError):
+    """An upload whose type is not on the allow-list, or whose bytes are not what its
+    name says (an image Pillow cannot decode)."""
+
+    code = "unsupported_media_type"
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
 

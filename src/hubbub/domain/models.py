@@ -65,7 +65,41 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """An uploaded file or image in a conversation. It is unsent (`message_id` None)
+    until its uploader sends a message with it, once; its bytes (and a thumbnail for
+    images) live in the `AttachmentStore` under `storage_key`."""
+
+    id: str
+    conversation_id: str
+    uploader_id: str
+    file_name: str
+    content_type: str
+    size: int
+    created_at: datetime
+    width: int | None = None
+    height: int | None = None
+    has_thumbnail: bool = False
+    message_id: str | None = None
+
+    @property
+    def storage_key(self) -> str:
+        return f"{self.conversation_id}/{self.id}"
+
+    @property
+    def thumbnail_key(self) -> str:
+        return f"{self.conversation_id}/{self.id}.thumb"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
+    """`attachments` is what was sent with it (metadata only), kept on the message
+    itself so every view of it (history, events, replays) carries them."""
+
     id: str
     conversation_id: str
     seq: int
@@ -75,6 +109,7 @@ class Message:
     created_at: datetime
     edited_at: datetime | None = None
     deleted: bool = False
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from hubbub.domain.models import Conversation, Membership, Message, User
+from hubbub.domain.models import Attachment, Conversation, Membership, Message, User
 
 JsonObject = dict[str, object]
 
@@ -36,6 +36,23 @@ def user_view(user: User, *, with_email: bool = False, as_contact: bool = False)
     return view
 
 
+def attachment_view(attachment: Attachment) -> JsonObject:
+    """What a member sees of an attachment: metadata only; the bytes are fetched from
+    /api/conversations/{conversationId}/attachments/{id} (or a link it hands out)."""
+    return {
+        "id": attachment.id,
+        "conversationId": attachment.conversation_id,
+        "uploaderId": attachment.uploader_id,
+        "fileName": attachment.file_name,
+        "contentType": attachment.content_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+        "hasThumbnail": attachment.has_thumbnail,
+        "createdAt": iso(attachment.created_at),
+    }
+
+
 def message_view(message: Message) -> JsonObject:
     return {
         "id": message.id,
@@ -47,6 +64,7 @@ def message_view(message: Message) -> JsonObject:
         "createdAt": iso(message.created_at),
         "editedAt": iso(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted,
+        "attachments": [] if message.deleted else [attachment_view(a) for a in message.attachments],
     }
 
 

@@ -15,6 +15,7 @@ from hubbub import __version__
 from hubbub.adapters import prometheus
 from hubbub.bootstrap import Platform
 from hubbub.server import (
+    attachments_api,
     auth_api,
     conversations_api,
     errors,
@@ -24,7 +25,7 @@ from hubbub.server import (
     websocket,
 )
 from hubbub.server.headers import SecurityHeaders
-from hubbub.server.limits import BodyLimit
+from hubbub.server.limits import UPLOAD_PATH, BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
 from hubbub.server.responses import json_response
@@ -45,7 +46,7 @@ class HubbubApp:
         self.platform = platform
         # Outside FastAPI's own middleware, so even its 500s carry the headers (and the
         # request id, which every line logged for the request carries too).
-        self._http = RequestIds(SecurityHeaders(api))
+        self._http = RequestIds(SecurityHeaders(api, platform.image_origins))
         trusted = platform.settings.trusted_proxies
         # Outermost, so /ws and every response see the client a trusted proxy names.
         self._entry = TrustedProxies(self._route, trusted) if trusted else self._route
@@ -82,6 +83,7 @@ def create_app(platform: Platform) -> HubbubApp:
     for router in (auth_api.router, users_api.router, conversations_api.router):
         app.include_router(router)
     app.include_router(messages_api.router)
+    app.include_router(attachments_api.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def health() -> Response:
@@ -115,5 +117,10 @@ def create_app(platform: Platform) -> HubbubApp:
         async def index() -> Response:
             return placeholder()
 
-    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
+    settings = platform.settings
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=("POST", UPLOAD_PATH, settings.attachment_max_bytes),
+    )
     return HubbubApp(app, platform)

@@ -22,6 +22,7 @@ from hubbub.domain.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from hubbub.server.responses import json_response
@@ -37,6 +38,7 @@ STATUS: dict[type[DomainError], int] = {
     Conflict: 409,
     CursorExpired: 410,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     RateLimited: 429,
     Unavailable: 503,
 }

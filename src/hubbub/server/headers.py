@@ -14,21 +14,28 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-APP_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "font-src 'self'",
-        # 'self' covers ws:// and wss:// to this host (CSP Level 3).
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def app_policy(image_origins: tuple[str, ...] = ()) -> str:
+    """The web app's policy; `image_origins` are where else images may come from (the
+    S3-compatible bucket that serves attachments through presigned URLs)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            " ".join(["img-src 'self' data: blob:", *image_origins]),
+            "font-src 'self'",
+            # 'self' covers ws:// and wss:// to this host (CSP Level 3).
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+APP_POLICY = app_policy()
 DOCS_PATH = "/api/docs"
 # Swagger UI from a CDN is the fallback when the web build (which ships it) is absent.
 _DOCS_CDN = "https://cdn.jsdelivr.net"
@@ -72,8 +79,9 @@ def docs_policy(page: bytes) -> str:
 class SecurityHeaders:
     """ASGI middleware: adds the headers a response does not set itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self._policy = app_policy(image_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,7 +94,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                _add(message, APP_POLICY, https)
+                _add(message, self._policy, https)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,10 +1,19 @@
-"""Refuses request bodies over the configured size with 413, before they are parsed."""
+"""Refuses request bodies over the configured size with 413, before they are parsed.
+
+One route may take more (attachment uploads): `larger` names it (method and path
+pattern) with its own limit; every other route keeps the small one."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hubbub.server.errors import error_response
+
+# The attachment upload route (server/attachments_api.py): its body may be larger, and
+# take longer to arrive, than any other's.
+UPLOAD_PATH = re.compile(r"^/api/conversations/[^/]+/attachments/?$")
 
 
 class _TooLarge(Exception):
@@ -12,17 +21,31 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: tuple[str, re.Pattern[str], int] | None = None,
+    ) -> None:
         self._app = app
         self._max = max_bytes
+        self._larger = larger
+
+    def _limit(self, scope: Scope) -> int:
+        if self._larger is not None:
+            method, path, limit = self._larger
+            if scope["method"] == method and path.match(scope["path"]):
+                return limit
+        return self._max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self._max):
-            await self._refuse(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         seen = 0
         started = refused = False
@@ -31,12 +54,12 @@ class BodyLimit:
             nonlocal seen, refused
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self._max:
+            if seen > limit:
                 # Answer 413 here: the framework turns errors raised while it reads
                 # the body into a 400, which is then dropped by tracking_send.
                 if not started and not refused:
                     refused = True
-                    await self._refuse(scope, receive, send)
+                    await self._refuse(scope, receive, send, limit)
                 raise _TooLarge
             return message
 
@@ -51,8 +74,8 @@ class BodyLimit:
             await self._app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started and not refused:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"Request bodies are limited to {self._max} bytes."
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        message = f"Request bodies are limited to {limit} bytes."
         await error_response(413, "payload_too_large", message)(scope, receive, send)

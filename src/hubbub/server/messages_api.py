@@ -53,7 +53,11 @@ async def send(
     conversation_id: str, body: schemas.SendRequest, platform: PlatformDep, caller: WriterDep
 ) -> Response:
     change = await platform.messages.send(
-        caller, conversation_id, body.client_message_id, body.body
+        caller,
+        conversation_id,
+        body.client_message_id,
+        body.body,
+        attachment_ids=body.attachment_ids,
     )
     return json_response({"message": change.message}, status=201 if change.created else 200)
 

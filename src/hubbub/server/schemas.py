@@ -3,7 +3,7 @@ from these. Responses are built by `hubbub.domain.views` and match these models.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -90,7 +90,13 @@ class ReadRequest(Api):
 
 class SendRequest(Api):
     client_message_id: str = Field(min_length=1, max_length=64)
-    body: str = Field(max_length=64000)
+    body: str = Field(max_length=64000, description="May be empty when attachmentIds has some.")
+    attachment_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Uploads (POST .../attachments) of the sender's in this conversation,"
+        " not sent yet: each is sent once.",
+    )
 
 
 class EditRequest(Api):
@@ -138,6 +144,29 @@ class Me(Profile):
     email: str
 
 
+class Attachment(Api):
+    id: str
+    conversation_id: str
+    uploader_id: str
+    file_name: str
+    content_type: str = Field(description="By the file's bytes: image/png, application/pdf...")
+    size: int = Field(description="Bytes.")
+    width: int | None = Field(description="Pixels, for images.")
+    height: int | None
+    has_thumbnail: bool
+    created_at: str
+
+
+class AttachmentResponse(Api):
+    attachment: Attachment
+
+
+class AttachmentLinks(Api):
+    url: str = Field(description="The file, for an <img src> or a download link.")
+    thumbnail_url: str | None
+    expires_at: str = Field(description="When the URLs stop working (about a minute).")
+
+
 class Message(Api):
     id: str
     conversation_id: str
@@ -148,6 +177,11 @@ class Message(Api):
     created_at: str
     edited_at: str | None
     deleted: bool
+    attachments: list[Attachment] = Field(
+        default_factory=list,
+        description="Files sent with it, metadata only (none once it is deleted). Always"
+        " sent by this server; optional for clients of servers before attachments.",
+    )
 
 
 class Conversation(Api):

@@ -46,6 +46,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from hubbub.config import Settings
+from hubbub.server.limits import UPLOAD_PATH
 
 # Sockets the process keeps for itself (database, WAL, static files, logs) when the
 # connection cap is derived from the open-file limit.
@@ -72,6 +73,8 @@ class Limits:
     body_timeout: float
     max_connections: int
     headroom: int
+    # The attachment upload route's body deadline (limits.UPLOAD_PATH): large files.
+    upload_timeout: float = 600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -83,6 +86,7 @@ class Limits:
             body_timeout=float(settings.body_timeout_seconds),
             max_connections=cap,
             headroom=max(1, min(64, cap // 10)),
+            upload_timeout=float(settings.upload_timeout_seconds),
         )
 
 
@@ -197,7 +201,9 @@ class HttpProtocol(HttpToolsProtocol):
             raise _Refused
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
-            self._timer = self.loop.call_later(self.LIMITS.body_timeout, self._body_late)
+            upload = self.scope["method"] == "POST" and UPLOAD_PATH.match(self.scope["path"])
+            deadline = self.LIMITS.upload_timeout if upload else self.LIMITS.body_timeout
+            self._timer = self.loop.call_later(deadline, self._body_late)
 
     def handle_websocket_upgrade(self) -> None:
         if len(self.connections) > self.LIMITS.max_connections - self.LIMITS.headroom:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -18,7 +18,14 @@ from typing import TypeVar
 from hubbub.domain import events, rules
 from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin, at_position
-from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
+from hubbub.domain.models import (
+    Attachment,
+    Conversation,
+    ConversationKind,
+    Membership,
+    Role,
+    direct_key,
+)
 from hubbub.domain.views import JsonObject, as_seen_by
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
@@ -38,12 +45,15 @@ class ConversationService:
         ids: IdGenerator,
         clock: Clock,
         presence: PresenceTracker | None = None,
+        forget: Callable[[list[Attachment]], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._ids = ids
         self._clock = clock
         self._presence = presence
+        # Deletes the bytes of a deleted group's attachments, after the commit.
+        self._forget = forget
 
     async def open_direct(self, caller_id: str, other_id: str) -> tuple[JsonObject, bool]:
         """The one direct conversation of this pair, created on first use.
@@ -175,9 +185,11 @@ class ConversationService:
         return await self._commit(work)
 
     async def delete(self, caller_id: str, conversation_id: str) -> None:
-        """Owner only; every member is told, then the history is gone."""
+        """Owner only; every member is told, then the history is gone (files too)."""
+        files: list[Attachment] = []
 
         def work(tx: Transaction) -> tuple[None, list[Delivery]]:
+            files.clear()  # from an earlier run the store undid
             conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
             _require_owner(membership)
@@ -192,10 +204,12 @@ class ConversationService:
             )
             for user_id in sorted(recipients):  # users after the conversation, in id order
                 tx.sync.record_departure(user_id, conversation_id)
+            files.extend(tx.attachments.of_conversation(conversation_id))
             tx.conversations.delete(conversation_id)  # its log with it: nothing to replay
             return None, [delivery]
 
         await self._commit(work)
+        await self._forget_files(files)
 
     async def add_member(self, caller_id: str, conversation_id: str, user_id: str) -> JsonObject:
         """Owner only. The new member sees the history and starts with it all read.
@@ -251,8 +265,10 @@ class ConversationService:
         When the owner leaves, the longest-standing member becomes owner; when the last
         member leaves, the group is deleted.
         """
+        files: list[Attachment] = []
 
         def work(tx: Transaction) -> tuple[None, list[Delivery]]:
+            files.clear()  # from an earlier run the store undid
             # Locked: who remains, and who owns the group, span every membership.
             conversation, membership = _locked_membership_of(tx, conversation_id, caller_id)
             _require_group(conversation)
@@ -285,10 +301,16 @@ class ConversationService:
             )
             tx.sync.record_departure(user_id, conversation_id)
             if not remaining:
+                files.extend(tx.attachments.of_conversation(conversation_id))
                 tx.conversations.delete(conversation_id)
             return None, [removed]
 
         await self._commit(work)
+        await self._forget_files(files)
+
+    async def _forget_files(self, files: list[Attachment]) -> None:
+        if files and self._forget is not None:
+            await self._forget(files)
 
     async def mark_read(
         self, caller_id: str, conversation_id: str, seq: int, origin: Origin | None = None

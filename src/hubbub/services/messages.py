@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from hubbub.domain import rules
+from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin
-from hubbub.domain.models import Message
+from hubbub.domain.models import Attachment, Message
 from hubbub.domain.views import JsonObject, message_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record
@@ -25,16 +26,24 @@ class Change:
 
 
 _Work = Callable[[Transaction], tuple[Change, list[Delivery]]]
+# Told of attachments whose message was deleted, after the commit: deletes their bytes.
+Forget = Callable[[list[Attachment]], Awaitable[None]]
 
 
 class MessageService:
     def __init__(
-        self, store: Store, publisher: EventPublisher, ids: IdGenerator, clock: Clock
+        self,
+        store: Store,
+        publisher: EventPublisher,
+        ids: IdGenerator,
+        clock: Clock,
+        forget: Forget | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._ids = ids
         self._clock = clock
+        self._forget = forget
 
     async def send(
         self,
@@ -43,8 +52,13 @@ class MessageService:
         client_message_id: str,
         body: str,
         origin: Origin | None = None,
+        attachment_ids: Sequence[str] = (),
     ) -> Change:
         """Commits the message with the conversation's next seq, then publishes it.
+
+        `attachment_ids` are uploads of the sender's in this conversation, not sent yet;
+        each is sent once (`Conflict` after), and with some the body may be empty.
+        Someone else's upload, or one from another conversation, is `NotFound`.
 
         Idempotent: the same (sender, clientMessageId) always returns the first message
         and publishes nothing more, also to a retry that raced the first send (it loses
@@ -53,7 +67,12 @@ class MessageService:
         while the send was under way is refused (`NotFound`) and never re-added.
         """
         client_id = rules.client_message_id(client_message_id)
-        text = rules.message_body(body)
+        wanted = list(dict.fromkeys(attachment_ids))
+        if len(wanted) > MAX_ATTACHMENTS_PER_MESSAGE:
+            raise ValidationFailed(
+                f"A message carries at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments."
+            )
+        text = rules.message_body(body) if body.strip() or not wanted else ""
 
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
             membership_of(tx, conversation_id, sender_id)
@@ -62,19 +81,22 @@ class MessageService:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
                 return Change(message_view(existing), None), []
+            message_id = self._ids.new_id()
+            attached = _attach(tx, conversation_id, sender_id, wanted, message_id)
             now = self._clock.now()
             # Narrow writes only: the reads above may be stale (see `Store`).
             seq = tx.conversations.next_seq(conversation_id, now)
             if seq is None:
                 raise NotFound("Conversation not found.")
             message = Message(
-                id=self._ids.new_id(),
+                id=message_id,
                 conversation_id=conversation_id,
                 seq=seq,
                 sender_id=sender_id,
                 body=text,
                 client_message_id=client_id,
                 created_at=now,
+                attachments=attached,
             )
             tx.messages.insert(message)
             if tx.members.advance_read(conversation_id, sender_id, seq) is None:
@@ -123,21 +145,27 @@ class MessageService:
         self, caller_id: str, conversation_id: str, message_id: str, origin: Origin | None = None
     ) -> Change:
         """Sender only. The message keeps its id and seq with an empty body; deleting
-        it again changes nothing."""
+        it again changes nothing. Its attachments go with it, bytes and all."""
+        detached: list[Attachment] = []
 
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
+            detached.clear()  # from an earlier run the store undid
             message = _own_message(tx, conversation_id, message_id, caller_id)
             if message.deleted:
                 return Change(message_view(message), None), []
             now = self._clock.now()
-            gone = replace(message, body="", deleted=True, edited_at=now)
+            gone = replace(message, body="", deleted=True, edited_at=now, attachments=())
             if not tx.messages.mark_deleted(conversation_id, message_id, now):
                 # A delete that raced this one won, and told everyone.
                 current = tx.messages.get(conversation_id, message_id)
                 return Change(message_view(current or gone), None), []
+            detached.extend(tx.attachments.detach(conversation_id, message_id))
             return self._changed(tx, gone, EventType.MESSAGE_DELETED, origin)
 
-        return await self._commit(work)
+        change = await self._commit(work)
+        if detached and self._forget is not None:
+            await self._forget(list(detached))
+        return change
 
     async def get(self, caller_id: str, conversation_id: str, message_id: str) -> JsonObject:
         def work(tx: Transaction) -> JsonObject:
@@ -193,6 +221,23 @@ class MessageService:
 
     async def _commit(self, work: _Work) -> Change:
         return await commit(self._store, self._publisher, work)
+
+
+def _attach(
+    tx: Transaction, conversation_id: str, sender_id: str, wanted: list[str], message_id: str
+) -> tuple[Attachment, ...]:
+    """Marks the uploads as sent with `message_id`, in the order asked, or raises (and
+    the whole send is undone)."""
+    if not wanted:
+        return ()
+    sent = {a.id: a for a in tx.attachments.attach(conversation_id, sender_id, wanted, message_id)}
+    for attachment_id in wanted:
+        if attachment_id not in sent:
+            found = tx.attachments.get(conversation_id, attachment_id)
+            if found is None or found.uploader_id != sender_id:
+                raise NotFound("Attachment not found.")
+            raise Conflict("That attachment was already sent.")
+    return tuple(sent[a] for a in wanted)
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:

@@ -16,7 +16,7 @@ import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import { lastSeenText } from '@/lib/time'
-import type { User } from '@/lib/types'
+import type { Attachment, User } from '@/lib/types'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
 /** Whether the user can see the page right now (read receipts wait for this). */
@@ -69,7 +69,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
-  const send = useCallback((body: string) => void actions.send(conversationId, body), [actions, conversationId])
+  const send = useCallback((body: string, attachments: Attachment[]) => void actions.send(conversationId, body, attachments), [actions, conversationId])
 
   if (!conversation) {
     return (

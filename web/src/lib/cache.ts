@@ -15,7 +15,7 @@
  */
 import type { InfiniteData, QueryClient, QueryKey } from '@tanstack/react-query'
 import { keys } from './query-keys'
-import type { Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
+import type { Attachment, Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
 
 export type MessagesData = InfiniteData<MessagePage, number | null>
 
@@ -25,6 +25,8 @@ export interface OutboxEntry {
   conversationId: string
   senderId: string
   body: string
+  /** Uploaded files it sends (their ids go with every retry). */
+  attachments?: Attachment[]
   createdAt: string
   status: 'sending' | 'failed'
   error?: string

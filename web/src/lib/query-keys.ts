@@ -22,5 +22,9 @@ export const keys = {
   userSearch: (q: string) => ['users', 'search', q] as const,
   /** One user's public profile, by id. */
   user: (id: string) => [...every.user, id] as const,
+  /** Short-lived URLs of one attachment's file and thumbnail: for its thumbnail, or fetched
+   * afresh each time it is opened full size. */
+  attachmentLinks: (conversationId: string, attachmentId: string, use: 'thumbnail' | 'full' = 'thumbnail') =>
+    ['attachment-links', conversationId, attachmentId, use] as const,
   every,
 }

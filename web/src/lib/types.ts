@@ -11,7 +11,10 @@ type Schemas = components['schemas']
 
 export type User = Schemas['User'] & { email?: string }
 export type Me = Schemas['Me']
+/** What a message carries of a file sent with it (metadata; bytes come from the links). */
+export type Attachment = Schemas['Attachment']
 export type Message = Schemas['Message']
+export type AttachmentLinks = Schemas['AttachmentLinks']
 /** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
  * the generated schema says: views from a server older than the sequences, and the ones the
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
@@ -120,7 +123,7 @@ export interface EventsPage {
 }
 
 export type ClientFrame =
-  | { action: 'sendMessage'; conversationId: string; clientMessageId: string; body: string }
+  | { action: 'sendMessage'; conversationId: string; clientMessageId: string; body: string; attachmentIds?: string[] }
   | { action: 'editMessage'; conversationId: string; messageId: string; body: string }
   | { action: 'deleteMessage'; conversationId: string; messageId: string }
   | { action: 'typing'; conversationId: string; isTyping: boolean }

@@ -9,6 +9,7 @@ import { Spinner, focusRing } from '@/components/ui'
 import { formatClock } from '@/lib/time'
 import type { Message, User } from '@/lib/types'
 import { BodyCounter } from './BodyCounter'
+import { MessageAttachments, PendingAttachments } from './Attachments'
 import { MessageText } from './MessageText'
 import { countBody, normalizeBody } from './body'
 import { type Item, type Notice, groupItems, withNotices } from './grouping'
@@ -268,14 +269,18 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
             }}
           />
         ) : (
-          <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
-            {deleted ? <span data-testid="message-text">This message was deleted</span> : <MessageText text={body} mine={mine} />}
-            <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/90' : 'text-zinc-500 dark:text-zinc-400')}>
-              {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
-              <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
-              {status}
-            </span>
-          </p>
+          <>
+            {message && !deleted && <MessageAttachments attachments={message.attachments ?? []} mine={mine} />}
+            {pending?.attachments && <PendingAttachments attachments={pending.attachments} />}
+            <p className={clsx('break-words whitespace-pre-wrap', deleted && 'italic')} data-testid="message-body">
+              {deleted ? <span data-testid="message-text">This message was deleted</span> : <MessageText text={body} mine={mine} />}
+              <span className={clsx('float-right mt-1.5 ml-2 inline-flex translate-y-0.5 items-center gap-1 text-[11px] leading-none select-none', mine && !deleted ? 'text-white/90' : 'text-zinc-500 dark:text-zinc-400')}>
+                {message?.editedAt && !deleted && <span data-testid="edited-marker">edited</span>}
+                <time dateTime={message?.createdAt ?? pending!.createdAt} title={new Date(message?.createdAt ?? pending!.createdAt).toLocaleString()}>{formatClock(message?.createdAt ?? pending!.createdAt)}</time>
+                {status}
+              </span>
+            </p>
+          </>
         )}
         {busyError && <p className="mt-1 text-xs text-red-200">{busyError}</p>}
         {pending?.status === 'failed' && (

@@ -14,8 +14,9 @@ export function fetchMessages(conversationId: string, before: number | null, sig
   return api<MessagePage>(`${base(conversationId)}?${params}`, { signal })
 }
 
-export async function postMessage(conversationId: string, clientMessageId: string, body: string): Promise<Message> {
-  return (await api<{ message: Message }>(base(conversationId), { method: 'POST', body: { clientMessageId, body } })).message
+export async function postMessage(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[]): Promise<Message> {
+  const payload = attachmentIds?.length ? { clientMessageId, body, attachmentIds } : { clientMessageId, body }
+  return (await api<{ message: Message }>(base(conversationId), { method: 'POST', body: payload })).message
 }
 
 export async function patchMessage(conversationId: string, messageId: string, body: string): Promise<Message> {

@@ -3,7 +3,7 @@ import { useCallback, useMemo, useRef } from 'react'
 import { type MessagesData, type OutboxEntry, allMessages, applyMessage, applyRead } from '@/lib/cache'
 import { useRealtimeClient } from '@/lib/realtime-context'
 import { keys } from '@/lib/query-keys'
-import type { Message } from '@/lib/types'
+import type { Attachment, Message } from '@/lib/types'
 import { deleteMessageRest, markReadRest, messagesQueryOptions, patchMessage, postMessage } from './api'
 import { type SendContext, discardMessage, retryAllFailed, retryMessage, sendMessage, socketOrRest } from './send'
 
@@ -38,7 +38,10 @@ export function useMessageActions(meId: string) {
   const qc = ctx.qc
   const lastRead = useRef<Record<string, number>>({})
 
-  const send = useCallback((conversationId: string, body: string) => sendMessage(ctx, conversationId, body), [ctx])
+  const send = useCallback(
+    (conversationId: string, body: string, attachments: Attachment[] = []) => sendMessage(ctx, conversationId, body, undefined, attachments),
+    [ctx],
+  )
   const retry = useCallback((conversationId: string, cmid: string) => retryMessage(ctx, conversationId, cmid), [ctx])
   const discard = useCallback((conversationId: string, cmid: string) => discardMessage(qc, conversationId, cmid), [qc])
   const retryFailed = useCallback(() => retryAllFailed(ctx), [ctx])

@@ -8,14 +8,14 @@ import { type OutboxEntry, applyMessage } from '@/lib/cache'
 import { ApiError } from '@/lib/http'
 import { newClientMessageId } from '@/lib/ids'
 import { keys } from '@/lib/query-keys'
-import type { AckFrame, ClientFrame, Message } from '@/lib/types'
+import type { AckFrame, Attachment, ClientFrame, Message } from '@/lib/types'
 
 /** The socket path; null or closed means use REST. */
 export type SocketPath = { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
 
 export interface SendTransport {
   ws: SocketPath
-  rest(conversationId: string, clientMessageId: string, body: string): Promise<Message>
+  rest(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[]): Promise<Message>
 }
 
 export interface SendContext {
@@ -67,11 +67,14 @@ export async function socketOrRest<T>(
 
 function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
   const { conversationId, clientMessageId, body } = entry
+  const ids = (entry.attachments ?? []).map((a) => a.id)
+  // Without attachments the frame is exactly what it was before them.
+  const attachmentIds = ids.length > 0 ? ids : undefined
   return socketOrRest(
     ctx.transport.ws,
-    { action: 'sendMessage', conversationId, clientMessageId, body },
+    { action: 'sendMessage', conversationId, clientMessageId, body, ...(attachmentIds && { attachmentIds }) },
     (ack) => ack.message,
-    () => ctx.transport.rest(conversationId, clientMessageId, body),
+    () => (attachmentIds ? ctx.transport.rest(conversationId, clientMessageId, body, attachmentIds) : ctx.transport.rest(conversationId, clientMessageId, body)),
   )
 }
 
@@ -96,12 +99,19 @@ export async function sendEntry(ctx: SendContext, entry: OutboxEntry): Promise<M
   }
 }
 
-export function sendMessage(ctx: SendContext, conversationId: string, body: string, clientMessageId = newClientMessageId()): Promise<Message | null> {
+export function sendMessage(
+  ctx: SendContext,
+  conversationId: string,
+  body: string,
+  clientMessageId = newClientMessageId(),
+  attachments: Attachment[] = [],
+): Promise<Message | null> {
   return sendEntry(ctx, {
     clientMessageId,
     conversationId,
     senderId: ctx.meId,
     body,
+    ...(attachments.length > 0 && { attachments }),
     createdAt: new Date().toISOString(),
     status: 'sending',
   })

@@ -1,0 +1,142 @@
+"""/api/conversations/{id}/attachments: uploads, downloads and short-lived links.
+
+An upload is the file itself as the request body (`application/octet-stream` or its
+own type), named by `?fileName=`: no multipart parsing, and a browser's
+XMLHttpRequest reports upload progress for it. This is the one route whose body may
+exceed HUBBUB_MAX_BODY_BYTES (up to HUBBUB_ATTACHMENT_MAX_BYTES: `limits.UPLOAD_PATH`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from hubbub.domain.errors import PayloadTooLarge
+from hubbub.server import schemas
+from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
+from hubbub.server.openapi import ERRORS
+from hubbub.server.responses import json_response
+from hubbub.services.attachments import Download
+
+router = APIRouter(prefix="/api", tags=["attachments"], responses=ERRORS)
+BASE = "/conversations/{conversation_id}/attachments"
+# A downloaded file is never run as a page of this origin, whatever is in it.
+FILE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+UPLOAD_DOC = """Uploads one file, sent as the raw request body, named by `fileName`.
+
+Images (PNG, JPEG, GIF, WebP) are decoded to check them and get a thumbnail; other
+files must have an allowed extension (pdf, txt, md, csv, log, zip, docx, xlsx, pptx,
+odt, ods, odp, doc, xls, ppt) and bytes that agree with it. Too large: 413
+`payload_too_large`; another type, or bytes that are not what the name says: 415
+`unsupported_media_type`. The upload stays the caller's alone until a message sends it
+(`attachmentIds`); one never sent is deleted after a day."""
+
+
+@router.post(
+    BASE,
+    status_code=201,
+    response_model=schemas.AttachmentResponse,
+    description=UPLOAD_DOC,
+    responses={415: {"model": schemas.ErrorResponse, "description": "Type not allowed."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": _BINARY},
+        }
+    },
+)
+async def upload(
+    conversation_id: str,
+    request: Request,
+    platform: PlatformDep,
+    caller: WriterDep,
+    file_name: Annotated[str, Query(alias="fileName", min_length=1, max_length=1000)],
+) -> Response:
+    service = platform.attachments
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > service.max_bytes:
+        raise PayloadTooLarge(f"Attachments are limited to {service.max_bytes} bytes.")
+    await service.may_upload(caller, conversation_id)  # before reading the body
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > service.max_bytes:
+            raise PayloadTooLarge(f"Attachments are limited to {service.max_bytes} bytes.")
+    view = await service.upload(caller, conversation_id, file_name, bytes(data))
+    return json_response({"attachment": view}, status=201)
+
+
+@router.get(
+    BASE + "/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {"*/*": _BINARY}, "description": "The file, with its type."}},
+)
+async def download(
+    conversation_id: str, attachment_id: str, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    found = await platform.attachments.download(
+        caller, conversation_id, attachment_id, thumbnail=False
+    )
+    return _file(found, "private, no-store")
+
+
+@router.get(
+    BASE + "/{attachment_id}/thumbnail",
+    response_class=Response,
+    responses={200: {"content": {"image/webp": _BINARY}, "description": "A WebP thumbnail."}},
+)
+async def thumbnail(
+    conversation_id: str, attachment_id: str, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    found = await platform.attachments.download(
+        caller, conversation_id, attachment_id, thumbnail=True
+    )
+    return _file(found, "private, no-store")
+
+
+@router.get(
+    BASE + "/{attachment_id}/link",
+    response_model=schemas.AttachmentLinks,
+    description="Short-lived URLs of the file and its thumbnail that need no access token"
+    " (for `<img src>` and download links): presigned by the S3 bucket, or signed by"
+    " this server.",
+)
+async def link(
+    conversation_id: str, attachment_id: str, platform: PlatformDep, caller: CallerDep
+) -> Response:
+    links = await platform.attachments.link(caller, conversation_id, attachment_id)
+    return json_response(links)
+
+
+@router.get(
+    "/attachment-files/{conversation_id}/{attachment_id}/{variant}",
+    response_class=Response,
+    responses={200: {"content": {"*/*": _BINARY}, "description": "The file, with its type."}},
+    description="What a signed URL from `.../link` serves, until it expires. No token.",
+)
+async def signed(
+    conversation_id: str,
+    attachment_id: str,
+    variant: str,
+    platform: PlatformDep,
+    expires: Annotated[int, Query(ge=0, lt=2**53)],
+    signature: Annotated[str, Query(max_length=100)],
+) -> Response:
+    found = await platform.attachments.download_signed(
+        conversation_id, attachment_id, variant, expires, signature
+    )
+    return _file(found, "private, max-age=60")
+
+
+def _file(found: Download, cache: str) -> Response:
+    headers = {
+        "content-disposition": found.disposition,
+        "x-content-type-options": "nosniff",
+        "content-security-policy": FILE_POLICY,
+        "cache-control": cache,
+    }
+    if found.size is not None:
+        headers["content-length"] = str(found.size)
+    return StreamingResponse(found.chunks, media_type=found.content_type, headers=headers)

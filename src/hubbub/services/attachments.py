@@ -1,0 +1,252 @@
+"""Uploading attachments, and handing their bytes only to the conversation's members.
+
+An upload is stored (bytes first, then its row) unsent; a message sends it
+(`MessageService.send` with `attachment_ids`), once. Until then only its uploader sees
+it; afterwards every member does, and nobody else: outsiders and removed members get
+`NotFound`, as for anything else in a conversation they are not in.
+
+Browsers cannot send the access token (held in memory, not a cookie) with an `<img>`,
+so `link` hands out short-lived URLs: the `AttachmentStore`'s own (S3 presigned) or,
+when it has none (local disk), one the app serves, signed with a key derived from the
+server's secret. Either is good for `url_seconds` whoever holds it, like any download
+link; membership is checked when it is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import quote
+
+from hubbub.domain import attachments as rules
+from hubbub.domain.errors import NotFound, PayloadTooLarge, ValidationFailed
+from hubbub.domain.models import Attachment
+from hubbub.domain.views import JsonObject, attachment_view
+from hubbub.ports import AttachmentStore, Clock, IdGenerator, ImageProcessor, Store, Transaction
+from hubbub.services.access import membership_of
+
+log = logging.getLogger("hubbub.attachments")
+
+# Uploads never sent are deleted once this old (a composer abandoned mid-message).
+UNSENT_KEEP = timedelta(days=1)
+_VARIANTS = ("file", "thumbnail")
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What to answer a download with: the bytes, and the headers that go with them."""
+
+    chunks: AsyncIterator[bytes]
+    content_type: str
+    size: int | None
+    disposition: str
+
+
+class AttachmentService:
+    def __init__(
+        self,
+        store: Store,
+        blobs: AttachmentStore,
+        images: ImageProcessor,
+        ids: IdGenerator,
+        clock: Clock,
+        *,
+        signing_key: bytes,
+        max_bytes: int,
+        url_seconds: int = 60,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._images = images
+        self._ids = ids
+        self._clock = clock
+        self._key = signing_key
+        self.max_bytes = max_bytes
+        self._url_seconds = url_seconds
+
+    async def may_upload(self, caller_id: str, conversation_id: str) -> None:
+        """`NotFound` unless the caller is a member: checked before the body is read."""
+        await self._store.read(lambda tx: membership_of(tx, conversation_id, caller_id))
+
+    async def upload(
+        self, caller_id: str, conversation_id: str, raw_name: str, data: bytes
+    ) -> JsonObject:
+        """Checks the file (type by its bytes, size, pixels), stores it with a
+        thumbnail for images, and records it unsent. Returns its view."""
+        name = rules.file_name(raw_name)
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+        if not data:
+            raise ValidationFailed("The file is empty.")
+        await self.may_upload(caller_id, conversation_id)
+        width = height = None
+        thumbnail: bytes | None = None
+        if rules.is_image_name(name):
+            info = await asyncio.to_thread(self._images.examine, data)
+            content_type, width, height = info.content_type, info.width, info.height
+            thumbnail = info.thumbnail
+        else:
+            content_type = rules.file_type(name, data)
+        attachment = Attachment(
+            id=self._ids.new_id(),
+            conversation_id=conversation_id,
+            uploader_id=caller_id,
+            file_name=name,
+            content_type=content_type,
+            size=len(data),
+            created_at=self._clock.now(),
+            width=width,
+            height=height,
+            has_thumbnail=thumbnail is not None,
+        )
+        # Bytes first: a row never points at nothing. If the row is refused (the caller
+        # was removed meanwhile), the bytes go again.
+        await self._blobs.put(attachment.storage_key, data, content_type)
+        if thumbnail is not None:
+            await self._blobs.put(attachment.thumbnail_key, thumbnail, "image/webp")
+
+        def work(tx: Transaction) -> None:
+            membership_of(tx, conversation_id, caller_id)
+            tx.attachments.insert(attachment)
+
+        try:
+            await self._store.write(work)
+        except BaseException:
+            await self._forget([attachment])
+            raise
+        return attachment_view(attachment)
+
+    async def download(
+        self, caller_id: str, conversation_id: str, attachment_id: str, *, thumbnail: bool
+    ) -> Download:
+        attachment = await self._visible(caller_id, conversation_id, attachment_id, thumbnail)
+        return await self._open(attachment, thumbnail)
+
+    async def link(self, caller_id: str, conversation_id: str, attachment_id: str) -> JsonObject:
+        """Short-lived URLs of the file and its thumbnail, for `<img src>` and links."""
+        attachment = await self._visible(caller_id, conversation_id, attachment_id, False)
+        expires = self._clock.now() + timedelta(seconds=self._url_seconds)
+        urls: JsonObject = {"expiresAt": expires.isoformat().replace("+00:00", "Z")}
+        for variant in _VARIANTS:
+            thumb = variant == "thumbnail"
+            if thumb and not attachment.has_thumbnail:
+                urls["thumbnailUrl"] = None
+                continue
+            direct = await self._blobs.url(
+                attachment.thumbnail_key if thumb else attachment.storage_key,
+                file_name=attachment.file_name,
+                content_type="image/webp" if thumb else attachment.content_type,
+                inline=thumb or attachment.is_image,
+                ttl_seconds=self._url_seconds,
+            )
+            urls["thumbnailUrl" if thumb else "url"] = direct or self._signed_path(
+                attachment, variant, int(expires.timestamp())
+            )
+        return urls
+
+    async def download_signed(
+        self, conversation_id: str, attachment_id: str, variant: str, expires: int, signature: str
+    ) -> Download:
+        """The bytes behind a URL `link` signed, while it is valid and the attachment
+        still exists; `NotFound` for anything else (a wrong, altered or expired URL)."""
+        expected = self._signature(conversation_id, attachment_id, variant, expires)
+        # As bytes: compare_digest refuses str with non-ASCII characters (any URL may).
+        valid = hmac.compare_digest(expected.encode(), signature.encode()) and variant in _VARIANTS
+        if not valid or expires < self._clock.now().timestamp():
+            raise NotFound("Attachment not found.")
+        thumb = variant == "thumbnail"
+        attachment = await self._store.read(
+            lambda tx: tx.attachments.get(conversation_id, attachment_id)
+        )
+        if attachment is None or (thumb and not attachment.has_thumbnail):
+            raise NotFound("Attachment not found.")
+        return await self._open(attachment, thumb)
+
+    async def forget(self, attachments: list[Attachment]) -> None:
+        """Deletes the bytes of attachments whose rows are gone (their message was
+        deleted); failures are logged, never raised (the message is deleted already)."""
+        await self._forget(attachments)
+
+    async def clean_up(self, limit: int = 100) -> int:
+        """Deletes up to `limit` uploads never sent and older than a day (rows, then
+        bytes); returns how many."""
+        cutoff = self._clock.now() - UNSENT_KEEP
+        stale = await self._store.read(lambda tx: tx.attachments.unsent_before(cutoff, limit))
+        gone: list[Attachment] = []
+        for attachment in stale:
+            if await self._store.write(_deleting(attachment)):  # False: sent meanwhile
+                gone.append(attachment)
+        await self._forget(gone)
+        return len(gone)
+
+    async def _visible(
+        self, caller_id: str, conversation_id: str, attachment_id: str, thumbnail: bool
+    ) -> Attachment:
+        def work(tx: Transaction) -> Attachment:
+            membership_of(tx, conversation_id, caller_id)
+            found = tx.attachments.get(conversation_id, attachment_id)
+            # Unsent, it is its uploader's alone; sent, every member's.
+            if found is None or (found.message_id is None and found.uploader_id != caller_id):
+                raise NotFound("Attachment not found.")
+            if thumbnail and not found.has_thumbnail:
+                raise NotFound("That attachment has no thumbnail.")
+            return found
+
+        return await self._store.read(work)
+
+    async def _open(self, attachment: Attachment, thumbnail: bool) -> Download:
+        key = attachment.thumbnail_key if thumbnail else attachment.storage_key
+        chunks = self._blobs.stream(key)
+        # The first chunk is read here, so a missing file is a 404 before any header.
+        try:
+            first = await anext(chunks)
+        except StopAsyncIteration:
+            first = b""
+
+        async def body() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        inline = thumbnail or attachment.is_image
+        return Download(
+            body(),
+            "image/webp" if thumbnail else attachment.content_type,
+            None if thumbnail else attachment.size,
+            rules.content_disposition(attachment.file_name, inline=inline),
+        )
+
+    def _signed_path(self, attachment: Attachment, variant: str, expires: int) -> str:
+        signature = self._signature(attachment.conversation_id, attachment.id, variant, expires)
+        return (
+            f"/api/attachment-files/{quote(attachment.conversation_id)}/{quote(attachment.id)}"
+            f"/{variant}?expires={expires}&signature={signature}"
+        )
+
+    def _signature(
+        self, conversation_id: str, attachment_id: str, variant: str, expires: int
+    ) -> str:
+        text = f"{conversation_id}\n{attachment_id}\n{variant}\n{expires}".encode()
+        digest = hmac.new(self._key, text, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    async def _forget(self, attachments: list[Attachment]) -> None:
+        for attachment in attachments:
+            keys = [attachment.storage_key]
+            if attachment.has_thumbnail:
+                keys.append(attachment.thumbnail_key)
+            for key in keys:
+                try:
+                    await self._blobs.delete(key)
+                except Exception:
+                    log.exception("deleting attachment bytes %s failed; left behind", key)
+
+
+def _deleting(attachment: Attachment) -> Callable[[Transaction], bool]:
+    return lambda tx: tx.attachments.delete(attachment.conversation_id, attachment.id)

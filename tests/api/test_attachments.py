@@ -1,0 +1,286 @@
+"""Attachments (issue 13): upload, then send with a message; only the conversation's
+members download them; sizes and types are checked by the bytes, not the name."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from tests.support import Account, Api, open_socket
+
+LIMIT = 25 * 1024 * 1024  # HUBBUB_ATTACHMENT_MAX_BYTES's default
+
+
+def png(width: int = 640, height: int = 480, color: str = "teal") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims `width` x `height` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+async def upload(
+    api: Api, account: Account, conversation: str, name: str, data: bytes, **kwargs: Any
+) -> httpx.Response:
+    return await api.call(
+        "POST",
+        f"/conversations/{conversation}/attachments",
+        account,
+        params={"fileName": name},
+        content=data,
+        headers={"content-type": "application/octet-stream"},
+        **kwargs,
+    )
+
+
+async def uploaded(api: Api, account: Account, conversation: str, name: str, data: bytes) -> str:
+    reply = await upload(api, account, conversation, name, data)
+    assert reply.status_code == 201, reply.text
+    attachment_id: str = reply.json()["attachment"]["id"]
+    return attachment_id
+
+
+async def send(
+    api: Api, account: Account, conversation: str, cmid: str, ids: list[str], body: str = ""
+) -> httpx.Response:
+    return await api.call(
+        "POST",
+        f"/conversations/{conversation}/messages",
+        account,
+        json={"clientMessageId": cmid, "body": body, "attachmentIds": ids},
+    )
+
+
+async def test_an_image_and_a_file_sent_together_reach_the_other_member(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    image = png(1280, 640)
+    reply = await upload(api, ana, chat, "C:\\Users\\ana\\beach.png", image)
+    assert reply.status_code == 201, reply.text
+    photo = reply.json()["attachment"]
+    assert photo["fileName"] == "beach.png"  # a browser's full path is not kept
+    assert (photo["contentType"], photo["size"]) == ("image/png", len(image))
+    assert (photo["width"], photo["height"], photo["hasThumbnail"]) == (1280, 640, True)
+    report = await uploaded(api, ana, chat, "Q3 report.pdf", PDF)
+
+    sent = await send(api, ana, chat, "with-files", [photo["id"], report])
+    assert sent.status_code == 201, sent.text
+    message = sent.json()["message"]
+    assert message["body"] == ""
+    assert [a["id"] for a in message["attachments"]] == [photo["id"], report]
+    assert message["attachments"][1]["contentType"] == "application/pdf"
+
+    history = (await api.call("GET", f"/conversations/{chat}/messages", bob)).json()["messages"]
+    assert [a["fileName"] for a in history[-1]["attachments"]] == ["beach.png", "Q3 report.pdf"]
+
+    base = f"/conversations/{chat}/attachments"
+    full = await api.call("GET", f"{base}/{photo['id']}", bob)
+    assert full.status_code == 200 and full.content == image
+    assert full.headers["content-type"] == "image/png"
+    assert full.headers["content-disposition"].startswith("inline")
+    assert full.headers["x-content-type-options"] == "nosniff"
+    thumb = await api.call("GET", f"{base}/{photo['id']}/thumbnail", bob)
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert Image.open(io.BytesIO(thumb.content)).size == (320, 160)  # fits in 320 px
+
+    document = await api.call("GET", f"{base}/{report}", bob)
+    assert document.status_code == 200 and document.content == PDF
+    assert document.headers["content-disposition"].startswith("attachment;")
+    assert "Q3%20report.pdf" in document.headers["content-disposition"]
+    assert (await api.call("GET", f"{base}/{report}/thumbnail", bob)).status_code == 404
+
+
+async def test_the_message_event_carries_the_attachments_over_the_websocket(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    photo = await uploaded(api, ana, chat, "cat.jpg", _jpeg())
+    async with open_socket(api, ana) as ana_socket, open_socket(api, bob) as bob_socket:
+        ack = await ana_socket.request(
+            "sendMessage",
+            conversationId=chat,
+            clientMessageId="ws-photo",
+            body="look",
+            attachmentIds=[photo],
+        )
+        assert ack["type"] == "ack", ack
+        assert [a["id"] for a in ack["message"]["attachments"]] == [photo]
+        event = await bob_socket.wait_for(type="message.created")
+        seen = event["message"]["attachments"]
+        assert [(a["fileName"], a["contentType"]) for a in seen] == [("cat.jpg", "image/jpeg")]
+        refused = await ana_socket.request(
+            "sendMessage",
+            conversationId=chat,
+            clientMessageId="ws-again",
+            body="",
+            attachmentIds=[photo],
+        )
+        assert refused["error"]["code"] == "conflict", refused
+
+
+async def test_too_large_and_disallowed_uploads_are_refused_with_stable_codes(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    too_big = b"%PDF-" + b"0" * LIMIT
+    declared = await upload(api, ana, chat, "huge.pdf", too_big)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+
+    async def chunks() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(26):
+            yield b"\x00" * (1024 * 1024)
+
+    streamed = await upload(api, ana, chat, "huge.txt", chunks())  # type: ignore[arg-type]
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "payload_too_large"
+
+    for name, data in [
+        ("setup.exe", b"MZ\x90\x00"),
+        ("page.html", b"<script>alert(1)</script>"),
+        ("drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
+        ("fake.png", b"<html>not an image</html>"),  # the name lies: decoded, refused
+        ("fake.pdf", b"MZ\x90\x00 not a pdf"),
+        ("notes.txt", b"binary\x00\x01\x02"),
+    ]:
+        reply = await upload(api, ana, chat, name, data)
+        assert reply.status_code == 415, (name, reply.text)
+        assert reply.json()["error"]["code"] == "unsupported_media_type", name
+
+    bomb = await upload(api, ana, chat, "bomb.png", png_claiming(30_000, 30_000))
+    assert bomb.status_code == 413, bomb.text
+    assert bomb.json()["error"]["code"] == "payload_too_large"
+    empty = await upload(api, ana, chat, "empty.txt", b"")
+    assert empty.status_code == 422
+
+    ids = [await uploaded(api, ana, chat, f"n{i}.txt", b"hello") for i in range(11)]
+    eleven = await send(api, ana, chat, "eleven", ids)
+    assert eleven.status_code == 422 and eleven.json()["error"]["code"] == "validation_error"
+    # Nothing was lost: the first ten can still be sent.
+    assert (await send(api, ana, chat, "ten", ids[:10])).status_code == 201
+    history = (await api.call("GET", f"/conversations/{chat}/messages", bob)).json()["messages"]
+    assert len(history) == 1 and len(history[0]["attachments"]) == 10
+
+
+async def test_outsiders_and_removed_members_get_404_for_everything(api: Api) -> None:
+    owner, member, outsider = [await api.sign_up() for _ in range(3)]
+    group = await api.group(owner, "Files", member)
+    photo = await uploaded(api, owner, group, "team.png", png(64, 64))
+    assert (await send(api, owner, group, "team", [photo])).status_code == 201
+    base = f"/conversations/{group}/attachments"
+    paths = [f"{base}/{photo}", f"{base}/{photo}/thumbnail", f"{base}/{photo}/link"]
+    for path in paths:
+        assert (await api.call("GET", path, member)).status_code == 200, path
+
+    async def refused(account: Account) -> None:
+        for path in paths:
+            reply = await api.call("GET", path, account)
+            assert reply.status_code == 404, (path, reply.text)
+            assert reply.json()["error"]["code"] == "not_found"
+        attempt = await upload(api, account, group, "mine.txt", b"let me in")
+        assert attempt.status_code == 404
+
+    await refused(outsider)
+    removal = await api.call("DELETE", f"/conversations/{group}/members/{member.id}", owner)
+    assert removal.status_code == 204
+    await refused(member)
+
+
+async def test_an_upload_is_sent_once_by_its_uploader_in_its_conversation(api: Api) -> None:
+    ana, bob, cy = [await api.sign_up() for _ in range(3)]
+    chat = await api.direct(ana, bob)
+    other = await api.direct(ana, cy)
+    mine = await uploaded(api, ana, chat, "plan.txt", "plän ✓".encode())
+
+    # Before it is sent it is Ana's alone.
+    base = f"/conversations/{chat}/attachments/{mine}"
+    assert (await api.call("GET", base, ana)).status_code == 200
+    assert (await api.call("GET", base, bob)).status_code == 404
+    # Bob cannot send it, nor can Ana send it in another conversation.
+    stolen = await send(api, bob, chat, "steal", [mine])
+    assert stolen.status_code == 404 and stolen.json()["error"]["code"] == "not_found"
+    moved = await send(api, ana, other, "move", [mine])
+    assert moved.status_code == 404
+    unknown = await send(api, ana, chat, "unknown", ["01JUNKNOWNATTACHMENT0000000"])
+    assert unknown.status_code == 404
+
+    assert (await send(api, ana, chat, "first", [mine], "the plan")).status_code == 201
+    again = await send(api, ana, chat, "second", [mine])
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    # A retry of the first send is the first message, not a second use.
+    retry = await send(api, ana, chat, "first", [mine], "the plan")
+    assert retry.status_code == 200
+    history = (await api.call("GET", f"/conversations/{chat}/messages", bob)).json()["messages"]
+    assert [m["body"] for m in history] == ["the plan"]
+    download = await api.call("GET", base, bob)
+    assert download.status_code == 200 and download.content.decode() == "plän ✓"
+    assert download.headers["content-type"] == "text/plain; charset=utf-8"
+    # Without attachments a body is still required.
+    assert (await send(api, ana, chat, "nothing", [])).status_code == 422
+
+
+async def test_links_serve_the_bytes_without_a_token_and_only_as_signed(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    image = png(400, 300)
+    photo = await uploaded(api, ana, chat, "view.png", image)
+    assert (await send(api, ana, chat, "view", [photo])).status_code == 201
+    reply = await api.call("GET", f"/conversations/{chat}/attachments/{photo}/link", bob)
+    assert reply.status_code == 200, reply.text
+    links = reply.json()
+    anonymous = httpx.AsyncClient(base_url=api.base_url)
+    try:
+        full = await anonymous.get(links["url"])
+        assert full.status_code == 200 and full.content == image
+        thumb = await anonymous.get(links["thumbnailUrl"])
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+        tampered = links["url"].replace("/file?", "/thumbnail?")
+        assert (await anonymous.get(tampered)).status_code == 404
+        forged = links["url"][:-4] + ("AAAA" if not links["url"].endswith("AAAA") else "BBBB")
+        assert (await anonymous.get(forged)).status_code == 404
+    finally:
+        await anonymous.aclose()
+
+
+async def test_deleting_the_message_deletes_its_attachments(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    photo = await uploaded(api, ana, chat, "oops.png", png(50, 50))
+    message = (await send(api, ana, chat, "oops", [photo])).json()["message"]
+    link = (await api.call("GET", f"/conversations/{chat}/attachments/{photo}/link", bob)).json()
+    deleted = await api.call("DELETE", f"/conversations/{chat}/messages/{message['id']}", ana)
+    assert deleted.status_code == 204
+    history = (await api.call("GET", f"/conversations/{chat}/messages", bob)).json()["messages"]
+    assert history[-1]["deleted"] and history[-1]["attachments"] == []
+    base = f"/conversations/{chat}/attachments/{photo}"
+    for path in (base, f"{base}/thumbnail", f"{base}/link"):
+        assert (await api.call("GET", path, bob)).status_code == 404
+    anonymous = httpx.AsyncClient(base_url=api.base_url)
+    try:
+        assert (await anonymous.get(link["url"])).status_code == 404
+    finally:
+        await anonymous.aclose()
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (100, 80), "orange").save(out, format="JPEG")
+    return out.getvalue()
