@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
+from hubbub.domain import search
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
@@ -187,16 +188,23 @@ class _Users(_Repo):
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
         upper = prefix + "\U0010ffff"
+        terms = search.words(prefix)
+        # Usernames by their range in the unique index, display names by their words
+        # in the FTS5 index (migration 5).
+        by_name = (
+            "OR id IN (SELECT d.user_id FROM user_search s"
+            " JOIN user_search_docs d ON d.docid = s.rowid WHERE user_search MATCH ?)"
+            if terms
+            else ""
+        )
         rows = self._all(
             "SELECT * FROM users WHERE confirmed = 1 AND id != ? AND "
-            "((username >= ? AND username < ?) OR "
-            "(display_name_lower >= ? AND display_name_lower < ?)) "
+            f"((username >= ? AND username < ?) {by_name}) "
             "ORDER BY username LIMIT ?",
             exclude_id,
             prefix,
             upper,
-            prefix,
-            upper,
+            *([search.fts5_query(terms)] if terms else []),
             limit,
         )
         return [_user(row) for row in rows]
@@ -432,6 +440,36 @@ class _Messages(_Repo):
             limit,
         )
         return [_message(row) for row in reversed(rows)]
+
+    def search(
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        conversation_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        where, args = "", list[Any]()
+        if conversation_id is not None:
+            where += " AND m.conversation_id = ?"
+            args.append(conversation_id)
+        if before is not None:
+            where += " AND (m.created_at, m.id) < (?, ?)"
+            args += [_ts(before[0]), before[1]]
+        rows = self._all(
+            "SELECT m.* FROM message_search s"
+            " JOIN message_search_docs d ON d.docid = s.rowid"
+            " JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq"
+            " JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?"
+            f" WHERE message_search MATCH ? AND m.deleted = 0{where}"
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
+            user_id,
+            search.fts5_query(list(terms)),
+            *args,
+            limit,
+        )
+        return [_message(row) for row in rows]
 
 
 class _Statements(_Repo):

@@ -20,6 +20,7 @@ from hubbub.server import (
     errors,
     messages_api,
     operations,
+    search_api,
     users_api,
     websocket,
 )
@@ -82,6 +83,7 @@ def create_app(platform: Platform) -> HubbubApp:
     for router in (auth_api.router, users_api.router, conversations_api.router):
         app.include_router(router)
     app.include_router(messages_api.router)
+    app.include_router(search_api.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def health() -> Response:
