@@ -19,6 +19,8 @@ export const keys = {
   departure: (conversationId: string) => ['departure', conversationId] as const,
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
+  /** Message search results for one query, page by page. */
+  messageSearch: (q: string) => ['search', 'messages', q] as const,
   /** One user's public profile, by id. */
   user: (id: string) => ['user', id] as const,
   every,
