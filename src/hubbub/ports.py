@@ -188,7 +188,9 @@ class MessageRepository(Protocol):
         """Up to `limit` messages, not deleted, each of whose `terms` begins one of their
         words (`hubbub.domain.search`), in the conversations `user_id` is a member of
         now (only `conversation_id`, if given), newest first by (created_at, id), strictly
-        after the position `before` in that order. Edits are searched as edited."""
+        after the position `before` in that order. Edits are searched as edited. (SQLite
+        orders by the order messages were sent in, the same while the clock runs forward;
+        so does its cursor, found by the message's id.)"""
         ...
 
 

@@ -172,6 +172,16 @@ async def test_deleted_messages_are_never_found_and_edits_are_found_as_edited(
     assert await found(store, "u1", "noon") == []
 
 
+async def page_of(
+    store: Store, term: str, position: tuple[datetime, str] | None, limit: int
+) -> list[Message]:
+    return await store.read(
+        lambda tx: tx.messages.search(
+            "u1", [term], conversation_id=None, before=position, limit=limit
+        )
+    )
+
+
 async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> None:
     def work(tx: Transaction) -> None:
         tx.users.insert(person(1, "ana", "Ana"))
@@ -179,10 +189,12 @@ async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> No
         tx.conversations.insert(group(2))
         for cid in ("c1", "c2"):
             tx.members.put(Membership(cid, "u1", Role.MEMBER, T0))
-        # Two messages in the same instant, in different conversations: the id orders them.
+        # Sent in time order, two in the same instant in different conversations (the
+        # message id orders those).
         for n in range(1, 6):
             tx.messages.insert(said("c1", n, f"ping {n}", at=n))
-        tx.messages.insert(said("c2", 1, "ping twin", at=3))
+            if n == 3:
+                tx.messages.insert(said("c2", 1, "ping twin", at=3))
 
     await store.write(work)
     every = await found(store, "u1", "ping")
@@ -190,11 +202,7 @@ async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> No
     seen: list[str] = []
     position: tuple[datetime, str] | None = None
     while True:
-        hits = await store.read(
-            lambda tx: tx.messages.search(
-                "u1", ["ping"], conversation_id=None, before=position, limit=2
-            )
-        )
+        hits = await page_of(store, "ping", position, 2)
         if not hits:
             break
         seen += [m.id for m in hits]
@@ -302,3 +310,27 @@ async def test_an_old_postgres_database_has_its_messages_and_names_indexed_on_up
         assert await names(store, "lee") == ["amlee"]
     finally:
         await store.close()
+
+
+async def test_a_page_goes_on_after_its_last_message_was_deleted(store: Store) -> None:
+    def work(tx: Transaction) -> None:
+        tx.users.insert(person(1, "ana", "Ana"))
+        tx.conversations.insert(group(1))
+        tx.members.put(Membership("c1", "u1", Role.MEMBER, T0))
+        for n in range(1, 6):
+            tx.messages.insert(said("c1", n, f"pong {n}", at=n))
+
+    await store.write(work)
+    first = await store.read(
+        lambda tx: tx.messages.search("u1", ["pong"], conversation_id=None, before=None, limit=2)
+    )
+    assert [m.id for m in first] == ["c1-m5", "c1-m4"]
+    gone = T0 + timedelta(hours=1)
+    assert await store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m4", gone))
+    position = (first[-1].created_at, first[-1].id)
+    rest = await store.read(
+        lambda tx: tx.messages.search(
+            "u1", ["pong"], conversation_id=None, before=position, limit=10
+        )
+    )
+    assert [m.id for m in rest] == ["c1-m3", "c1-m2", "c1-m1"]

@@ -450,20 +450,30 @@ class _Messages(_Repo):
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Message]:
+        # Newest first by document id, i.e. in the order the messages were sent (which
+        # is (created_at, id) order while the clock runs forward): FTS5 hands matches
+        # over in that order, so a page costs what it holds, not every match's sort.
+        # A cursor's message is found by its id; one since gone entirely (its
+        # conversation deleted) falls back on its time alone.
         where, args = "", list[Any]()
         if conversation_id is not None:
             where += " AND m.conversation_id = ?"
             args.append(conversation_id)
         if before is not None:
-            where += " AND (m.created_at, m.id) < (?, ?)"
-            args += [_ts(before[0]), before[1]]
+            where += (
+                " AND s.rowid < coalesce((SELECT d2.docid FROM messages m2"
+                " JOIN message_search_docs d2 ON d2.conversation_id = m2.conversation_id"
+                " AND d2.seq = m2.seq WHERE m2.id = ?), 1 << 62)"
+                " AND (m.created_at, m.id) < (?, ?)"
+            )
+            args += [before[1], _ts(before[0]), before[1]]
         rows = self._all(
             "SELECT m.* FROM message_search s"
             " JOIN message_search_docs d ON d.docid = s.rowid"
             " JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq"
             " JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?"
             f" WHERE message_search MATCH ? AND m.deleted = 0{where}"
-            " ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
+            " ORDER BY s.rowid DESC LIMIT ?",
             user_id,
             search.fts5_query(list(terms)),
             *args,

@@ -38,6 +38,8 @@ class SearchService:
         terms = search.terms(query)
         count = rules.page_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         after = _decode(cursor) if cursor is not None else None
+        if "\x00" in query:
+            return [], None  # no message holds U+0000 (the words around it must not match)
 
         def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
             if conversation_id is not None and (
