@@ -116,6 +116,15 @@ async def test_bad_queries_get_a_structured_422(api: Api) -> None:
     assert missing.status_code == 422
 
 
+async def test_a_query_holding_nul_finds_nothing(api: Api) -> None:
+    """No message holds U+0000, so the words around it must not match either."""
+    ana = await api.sign_up()
+    group = await api.group(ana, "Nul")
+    await api.send(ana, group, "plain words", "n-1")
+    assert len((await search(api, ana, q="plain"))["results"]) == 1
+    assert (await search(api, ana, q="plain\x00"))["results"] == []
+
+
 async def test_people_are_found_by_any_word_of_their_display_name(api: Api) -> None:
     tag = api.base_url[-5:]
     me = await api.sign_up(f"w{tag}me", display="Searcher")

@@ -334,3 +334,27 @@ async def test_a_page_goes_on_after_its_last_message_was_deleted(store: Store) -
         )
     )
     assert [m.id for m in rest] == ["c1-m3", "c1-m2", "c1-m1"]
+
+
+@pytest.mark.skipif(
+    sqlite3.sqlite_version_info < (3, 42, 0),
+    reason="FTS5 secure-delete needs SQLite 3.42 (SECURITY.md, known limitations)",
+)
+async def test_deleted_words_leave_the_sqlite_file(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db")
+    try:
+
+        def work(tx: Transaction) -> None:
+            tx.users.insert(person(1, "ana", "Ana"))
+            tx.conversations.insert(group(1))
+            tx.members.put(Membership("c1", "u1", Role.MEMBER, T0))
+            tx.messages.insert(said("c1", 1, "zebracorn regrettable", at=1))
+            tx.messages.insert(said("c1", 2, "keptword", at=2))
+
+        await store.write(work)
+        assert await store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m1", T0))
+    finally:
+        await store.close()
+    files = b"".join(f.read_bytes() for f in sorted(tmp_path.glob("h.db*")))  # noqa: ASYNC240
+    assert b"keptword" in files
+    assert b"zebracorn" not in files and b"regrettable" not in files

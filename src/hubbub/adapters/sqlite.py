@@ -680,6 +680,16 @@ def _connect(path: Path, synchronous: str, *, read_only: bool) -> sqlite3.Connec
     return db
 
 
+def _purge_deleted_words(db: sqlite3.Connection) -> None:
+    """Makes the search indexes remove a deleted or edited-away message's words at once,
+    where the SQLite library has FTS5's `secure-delete` (3.42 and later). Without it the
+    words stay in the index's older segments until its merges reach them (SECURITY.md,
+    known limitations). Once set, SQLite before 3.42 cannot write these tables."""
+    for table in ("message_search", "user_search"):
+        with contextlib.suppress(sqlite3.Error):
+            db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('secure-delete', 1)")
+
+
 class SqliteStore:
     """A `Store` in one SQLite file. `synchronous` is FULL by default: an ack means
     the message survives a power cut, not just a crash."""
@@ -696,6 +706,7 @@ class SqliteStore:
             use_wal(self._writer_db)
             # The schema is brought up to date before anything reads it (sqlite_schema).
             migrate(self._writer_db)
+            _purge_deleted_words(self._writer_db)
         except BaseException:
             self._writer_db.close()
             raise

@@ -199,7 +199,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search */
+        /**
+         * Search
+         * @description Confirmed users other than the caller whose username begins with `q`, or each
+         *     of whose words of `q` begins a word of their display name, in any order and case ("mar lee"
+         *     finds "Ann Marie Lee"; "arie" does not), ordered by username. Words are runs of letters and
+         *     digits. A blank `q` is a 422 `validation_error`.
+         */
         get: operations["search_api_users_search_get"];
         put?: never;
         post?: never;
