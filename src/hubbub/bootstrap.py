@@ -57,6 +57,7 @@ from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
 from hubbub.services.realtime import RealtimeService
+from hubbub.services.search import SearchService
 from hubbub.services.sync import SyncService
 from hubbub.services.throttle import WriteThrottle
 from hubbub.services.users import UserService
@@ -81,6 +82,7 @@ class Platform:
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
+    search: SearchService
     # The deployment's Redis when HUBBUB_REDIS_URL is set (scaled out), else None,
     # and the fan-out through it, whose reader runs while the server does.
     redis: RedisLink | None = None
@@ -227,6 +229,7 @@ def build(
         realtime=RealtimeService(store, publisher, presence, sync, clock),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
+        search=SearchService(store),
         redis=shared.link,
         fanout=shared.fanout,
         image_origins=image_origins,

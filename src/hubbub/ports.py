@@ -70,8 +70,10 @@ class UserRepository(Protocol):
     def delete(self, user_id: str) -> None: ...
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
-        """Users whose username or display name starts with `prefix` (lowercase),
-        case-insensitively, ordered by username."""
+        """Confirmed users whose username starts with `prefix` (folded: NFC, lowercase),
+        or each of whose words of `prefix` (`hubbub.domain.search.words`) begins a word
+        of their display name ("mar lee" finds "Ann Marie Lee"), ordered by username.
+        Served from an index, not a scan, where the store has one."""
         ...
 
 
@@ -187,6 +189,23 @@ class MessageRepository(Protocol):
     ) -> list[Message]:
         """Up to `limit` messages in seq order: the newest ones below `before`, or the
         oldest ones above `after` (with neither, the newest)."""
+        ...
+
+    def search(
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        conversation_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        """Up to `limit` messages, not deleted, each of whose `terms` begins one of their
+        words (`hubbub.domain.search`), in the conversations `user_id` is a member of
+        now (only `conversation_id`, if given), newest first by (created_at, id), strictly
+        after the position `before` in that order. Edits are searched as edited. (SQLite
+        orders by the order messages were sent in, the same while the clock runs forward;
+        so does its cursor, found by the message's id.)"""
         ...
 
 

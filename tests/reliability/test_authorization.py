@@ -129,6 +129,10 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("PATCH", f"{g}/messages/{w.owner_message}", {"body": "defaced"}),
         ("DELETE", f"{g}/messages/{w.owner_message}", None),
         ("GET", "/sync?since=0", None),
+        # Search finds "the launch code" for members; for others, nothing (200, empty),
+        # and naming the conversation is a 404.
+        ("GET", "/search/messages?q=launch", None),
+        ("GET", f"/search/messages?q=launch&conversationId={w.group}", None),
         ("GET", d, None),
         ("GET", f"{d}/messages", None),
         ("GET", f"{d}/events", None),
@@ -262,6 +266,7 @@ async def test_outsiders_and_removed_members_get_404_and_no_data(
         ("POST", "/conversations"): 201,
         ("GET", "/conversations"): 200,
         ("GET", "/sync?since=0"): 200,
+        ("GET", "/search/messages?q=launch"): 200,
     }
     extra = [
         # The removed member's own old message cannot be touched any more either.
@@ -291,6 +296,9 @@ async def test_outsiders_and_removed_members_get_404_and_no_data(
         elif world.member.id in text and not public_profiles:
             failures.append((method, path, "leaks a member", text[:300]))
     assert not failures, failures
+    # The search that found nothing for them finds the secret for a member.
+    members_search = await api.call("GET", "/search/messages?q=launch", world.member)
+    assert SECRET_BODY in members_search.text
     listed = await api.call("GET", "/conversations", caller)
     assert world.group not in listed.text and world.direct not in listed.text
     state = await api.call("GET", f"/conversations/{world.group}", world.owner)
@@ -346,6 +354,7 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
         ("GET", f"{g}/attachments/{world.attachment}/thumbnail", None, 200),
         ("GET", f"{g}/attachments/{world.attachment}/link", None, 200),
         ("POST", f"{g}/attachments?fileName=mine.txt", {"mine": True}, 201),
+        ("GET", f"/search/messages?q=launch&conversationId={world.group}", None, 200),
     ]
     failures = []
     for method, path, body, want in cases:

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from hubbub.adapters.local_hub import DONE
+from hubbub.domain import search
 from hubbub.domain.errors import Conflict, NotFound
 from hubbub.domain.models import (
     Attachment,
@@ -134,12 +135,13 @@ class _Users:
             self._j.pop(self._s.emails, user.email)
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
+        terms = search.words(prefix)
         found = [
             u
             for u in self._s.users.values()
             if u.id != exclude_id
             and u.confirmed
-            and (u.username.startswith(prefix) or u.display_name.lower().startswith(prefix))
+            and (u.username.startswith(prefix) or (terms and search.matches(terms, u.display_name)))
         ]
         return sorted(found, key=lambda u: u.username)[:limit]
 
@@ -329,6 +331,28 @@ class _Messages:
             return [thread[s] for s in seqs if s > after][:limit]
         below = [s for s in seqs if before is None or s < before]
         return [thread[s] for s in below[-limit:]]
+
+    def search(
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        conversation_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        wanted = list(terms)
+        found = [
+            message
+            for cid in self._s.user_conversations.get(user_id, {})
+            if conversation_id is None or cid == conversation_id
+            for message in self._s.messages.get(cid, {}).values()
+            if not message.deleted
+            and (before is None or (message.created_at, message.id) < before)
+            and search.matches(wanted, message.body)
+        ]
+        found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return found[:limit]
 
 
 class _Attachments:

@@ -55,6 +55,7 @@ from hubbub.adapters import sql_attachments
 from hubbub.adapters.postgres_schema import require_current
 from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
+from hubbub.domain import search
 from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
     Conversation,
@@ -247,16 +248,23 @@ class _Users(_Repo):
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
         upper = prefix + "\U0010ffff"
+        terms = search.words(prefix)
+        # Usernames by their range in the unique index, display names by their words
+        # in the GIN index (migration 3).
+        by_name = (
+            "OR to_tsvector('simple', lower(display_name COLLATE \"und-x-icu\"))"
+            " @@ to_tsquery('simple', %s)"
+            if terms
+            else ""
+        )
         rows = self._all(
             "SELECT * FROM users WHERE confirmed AND id <> %s AND "
-            "((username >= %s AND username < %s) OR "
-            "(display_name_lower >= %s AND display_name_lower < %s)) "
+            f"((username >= %s AND username < %s) {by_name}) "
             "ORDER BY username LIMIT %s",
             exclude_id,
             prefix,
             upper,
-            prefix,
-            upper,
+            *([search.tsquery(terms)] if terms else []),
             limit,
         )
         return [_user(row) for row in rows]
@@ -523,6 +531,37 @@ class _Messages(_Repo):
             limit,
         )
         return [_message(row) for row in reversed(rows)]
+
+    def search(
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        conversation_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        where, args = "", list[Any]()
+        if conversation_id is not None:
+            where += " AND m.conversation_id = %s"
+            args.append(conversation_id)
+        if before is not None:
+            where += " AND (m.created_at, m.id) < (%s, %s)"
+            args += [before[0], before[1]]
+        rows = self._all(
+            "SELECT m.* FROM messages m"
+            " JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = %s"
+            # The expression of the index `messages_search` (migration 3), exactly.
+            """ WHERE to_tsvector('simple', lower(m.body COLLATE "und-x-icu"))"""
+            " @@ to_tsquery('simple', %s)"
+            f" AND NOT m.deleted{where}"
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT %s",
+            user_id,
+            search.tsquery(list(terms)),
+            *args,
+            limit,
+        )
+        return [_message(row) for row in rows]
 
 
 class _Statements(_Repo):

@@ -185,6 +185,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",
         ),
     ),
+    # Search (SQLite's migration 7): GIN expression indexes over the 'simple' text
+    # search configuration (lower-cased words, no stemming, no stop words: chat is
+    # written in every language at once, and one language's stemmer and stop words
+    # would mangle the others). Expression indexes rather than stored tsvector columns:
+    # edits reindex by themselves and nothing is stored twice. Building them indexes
+    # every existing message and name. Text is lower-cased with ICU's root collation
+    # first: 'simple' lower-cases by the database's locale, and under the C locale
+    # (`make scale-out`, the tests) that folds ASCII only, so "ПРИВЕТ" would not be
+    # found by "привет". `postgres.py` queries the very same expressions.
+    Migration(
+        5,
+        "search",
+        (
+            "CREATE INDEX messages_search ON messages"
+            """ USING GIN (to_tsvector('simple', lower(body COLLATE "und-x-icu")))""",
+            "CREATE INDEX users_search ON users"
+            """ USING GIN (to_tsvector('simple', lower(display_name COLLATE "und-x-icu")))""",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

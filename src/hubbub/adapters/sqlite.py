@@ -26,6 +26,7 @@ from hubbub.adapters import sql_attachments
 from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
+from hubbub.domain import search
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     Conversation,
@@ -198,16 +199,23 @@ class _Users(_Repo):
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
         upper = prefix + "\U0010ffff"
+        terms = search.words(prefix)
+        # Usernames by their range in the unique index, display names by their words
+        # in the FTS5 index (migration 5).
+        by_name = (
+            "OR id IN (SELECT d.user_id FROM user_search s"
+            " JOIN user_search_docs d ON d.docid = s.rowid WHERE user_search MATCH ?)"
+            if terms
+            else ""
+        )
         rows = self._all(
             "SELECT * FROM users WHERE confirmed = 1 AND id != ? AND "
-            "((username >= ? AND username < ?) OR "
-            "(display_name_lower >= ? AND display_name_lower < ?)) "
+            f"((username >= ? AND username < ?) {by_name}) "
             "ORDER BY username LIMIT ?",
             exclude_id,
             prefix,
             upper,
-            prefix,
-            upper,
+            *([search.fts5_query(terms)] if terms else []),
             limit,
         )
         return [_user(row) for row in rows]
@@ -458,6 +466,46 @@ class _Messages(_Repo):
         )
         return [_message(row) for row in reversed(rows)]
 
+    def search(
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        conversation_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        # Newest first by document id, i.e. in the order the messages were sent (which
+        # is (created_at, id) order while the clock runs forward): FTS5 hands matches
+        # over in that order, so a page costs what it holds, not every match's sort.
+        # A cursor's message is found by its id; one since gone entirely (its
+        # conversation deleted) falls back on its time alone.
+        where, args = "", list[Any]()
+        if conversation_id is not None:
+            where += " AND m.conversation_id = ?"
+            args.append(conversation_id)
+        if before is not None:
+            where += (
+                " AND s.rowid < coalesce((SELECT d2.docid FROM messages m2"
+                " JOIN message_search_docs d2 ON d2.conversation_id = m2.conversation_id"
+                " AND d2.seq = m2.seq WHERE m2.id = ?), 1 << 62)"
+                " AND (m.created_at, m.id) < (?, ?)"
+            )
+            args += [before[1], _ts(before[0]), before[1]]
+        rows = self._all(
+            "SELECT m.* FROM message_search s"
+            " JOIN message_search_docs d ON d.docid = s.rowid"
+            " JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq"
+            " JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?"
+            f" WHERE message_search MATCH ? AND m.deleted = 0{where}"
+            " ORDER BY s.rowid DESC LIMIT ?",
+            user_id,
+            search.fts5_query(list(terms)),
+            *args,
+            limit,
+        )
+        return [_message(row) for row in rows]
+
 
 class _Statements(_Repo):
     """How `sql_sync` runs its statements here: `?` placeholders, text timestamps."""
@@ -658,6 +706,16 @@ def _connect(path: Path, synchronous: str, *, read_only: bool) -> sqlite3.Connec
     return db
 
 
+def _purge_deleted_words(db: sqlite3.Connection) -> None:
+    """Makes the search indexes remove a deleted or edited-away message's words at once,
+    where the SQLite library has FTS5's `secure-delete` (3.42 and later). Without it the
+    words stay in the index's older segments until its merges reach them (SECURITY.md,
+    known limitations). Once set, SQLite before 3.42 cannot write these tables."""
+    for table in ("message_search", "user_search"):
+        with contextlib.suppress(sqlite3.Error):
+            db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('secure-delete', 1)")
+
+
 class SqliteStore:
     """A `Store` in one SQLite file. `synchronous` is FULL by default: an ack means
     the message survives a power cut, not just a crash."""
@@ -674,6 +732,7 @@ class SqliteStore:
             use_wal(self._writer_db)
             # The schema is brought up to date before anything reads it (sqlite_schema).
             migrate(self._writer_db)
+            _purge_deleted_words(self._writer_db)
         except BaseException:
             self._writer_db.close()
             raise

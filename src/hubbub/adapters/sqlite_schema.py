@@ -205,6 +205,92 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",
         ),
     ),
+    # Search (issue 13): FTS5 indexes of message bodies and display names, kept in step
+    # by triggers, so every write path (and a direct SQL fix) keeps them right. Both
+    # are external-content tables: they hold the index only, no second copy of the
+    # text; their content is a view over a table of integer document ids, since
+    # `messages` has no rowid (WITHOUT ROWID) and `users`' implicit rowid may change
+    # in a VACUUM. Document ids follow the order messages were sent in, so the newest
+    # matches come straight off the index, newest first, without sorting every match;
+    # `prefix` indexes make short prefixes ("lu") cheap. Deleted messages leave the
+    # index. Words are runs of letters and
+    # digits folded to lower case, diacritics kept, as in `hubbub.domain.search`
+    # (PostgreSQL's 'simple' configuration does the same). Existing messages and
+    # names are indexed by the 'rebuild' at the end.
+    Migration(
+        7,
+        "search",
+        (
+            """CREATE TABLE message_search_docs (
+    docid INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (conversation_id, seq)
+)""",
+            """CREATE VIEW message_search_content AS
+    SELECT d.docid AS docid, m.body AS body FROM message_search_docs d
+    JOIN messages m ON m.conversation_id = d.conversation_id AND m.seq = d.seq""",
+            """CREATE VIRTUAL TABLE message_search USING fts5(
+    body, content='message_search_content', content_rowid='docid',
+    tokenize='unicode61 remove_diacritics 0', prefix='2 3'
+)""",
+            """CREATE TRIGGER message_search_insert AFTER INSERT ON messages
+WHEN new.deleted = 0 BEGIN
+    INSERT INTO message_search_docs (conversation_id, seq) VALUES (new.conversation_id, new.seq);
+    INSERT INTO message_search (rowid, body) VALUES (last_insert_rowid(), new.body);
+END""",
+            # A deleted message leaves the index but keeps its document id: a search
+            # cursor at it still knows where it was.
+            """CREATE TRIGGER message_search_update AFTER UPDATE OF body, deleted ON messages
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body)
+        SELECT 'delete', docid, old.body FROM message_search_docs
+        WHERE conversation_id = old.conversation_id AND seq = old.seq AND old.deleted = 0;
+    INSERT INTO message_search (rowid, body)
+        SELECT docid, new.body FROM message_search_docs
+        WHERE conversation_id = new.conversation_id AND seq = new.seq AND new.deleted = 0;
+END""",
+            """CREATE TRIGGER message_search_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO message_search (message_search, rowid, body)
+        SELECT 'delete', docid, old.body FROM message_search_docs
+        WHERE conversation_id = old.conversation_id AND seq = old.seq AND old.deleted = 0;
+    DELETE FROM message_search_docs
+        WHERE conversation_id = old.conversation_id AND seq = old.seq;
+END""",
+            """CREATE TABLE user_search_docs (
+    docid INTEGER PRIMARY KEY,
+    user_id TEXT NOT NULL UNIQUE
+)""",
+            """CREATE VIEW user_search_content AS
+    SELECT d.docid AS docid, u.display_name AS display_name FROM user_search_docs d
+    JOIN users u ON u.id = d.user_id""",
+            """CREATE VIRTUAL TABLE user_search USING fts5(
+    display_name, content='user_search_content', content_rowid='docid',
+    tokenize='unicode61 remove_diacritics 0', prefix='2 3'
+)""",
+            """CREATE TRIGGER user_search_insert AFTER INSERT ON users BEGIN
+    INSERT INTO user_search_docs (user_id) VALUES (new.id);
+    INSERT INTO user_search (rowid, display_name) VALUES (last_insert_rowid(), new.display_name);
+END""",
+            """CREATE TRIGGER user_search_update AFTER UPDATE OF display_name ON users BEGIN
+    INSERT INTO user_search (user_search, rowid, display_name)
+        SELECT 'delete', docid, old.display_name FROM user_search_docs WHERE user_id = old.id;
+    INSERT INTO user_search (rowid, display_name)
+        SELECT docid, new.display_name FROM user_search_docs WHERE user_id = new.id;
+END""",
+            """CREATE TRIGGER user_search_delete AFTER DELETE ON users BEGIN
+    INSERT INTO user_search (user_search, rowid, display_name)
+        SELECT 'delete', docid, old.display_name FROM user_search_docs WHERE user_id = old.id;
+    DELETE FROM user_search_docs WHERE user_id = old.id;
+END""",
+            # Oldest first, so document ids follow time like those of new messages.
+            "INSERT INTO message_search_docs (conversation_id, seq) SELECT conversation_id, seq"
+            " FROM messages WHERE deleted = 0 ORDER BY created_at, conversation_id, seq",
+            "INSERT INTO message_search (message_search) VALUES ('rebuild')",
+            "INSERT INTO user_search_docs (user_id) SELECT id FROM users ORDER BY created_at, id",
+            "INSERT INTO user_search (user_search) VALUES ('rebuild')",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

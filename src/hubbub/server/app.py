@@ -21,6 +21,7 @@ from hubbub.server import (
     errors,
     messages_api,
     operations,
+    search_api,
     users_api,
     websocket,
 )
@@ -84,6 +85,7 @@ def create_app(platform: Platform) -> HubbubApp:
         app.include_router(router)
     app.include_router(messages_api.router)
     app.include_router(attachments_api.router)
+    app.include_router(search_api.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
     async def health() -> Response:

@@ -266,6 +266,31 @@ class MessagesResponse(Api):
     has_more: bool
 
 
+class SnippetSegment(Api):
+    text: str
+    match: bool = Field(description="Whether this text is (the beginning of) a matched word.")
+
+
+class SearchConversation(Api):
+    id: str
+    kind: Literal["direct", "group"]
+    title: str = Field(description="Empty for direct conversations: show the other member.")
+
+
+class MessageSearchResult(Api):
+    conversation: SearchConversation
+    message: Message
+    sender: User | None
+    snippet: list[SnippetSegment] = Field(
+        description="The body around the first match, in order; '…' where it was cut."
+    )
+
+
+class MessageSearchResponse(Api):
+    results: list[MessageSearchResult]
+    next_cursor: str | None
+
+
 class SyncResponse(Api):
     events: list[dict[str, object]] = Field(
         description="Durable event frames, as on the WebSocket: each has `conversationId`,"

@@ -30,7 +30,13 @@ async def update_me(
     return json_response({"user": user_view(user, with_email=True)})
 
 
-@router.get("/search", response_model=schemas.UsersResponse)
+SEARCH_DOC = """Confirmed users other than the caller whose username begins with `q`, or each
+of whose words of `q` begins a word of their display name, in any order and case ("mar lee"
+finds "Ann Marie Lee"; "arie" does not), ordered by username. Words are runs of letters and
+digits. A blank `q` is a 422 `validation_error`."""
+
+
+@router.get("/search", response_model=schemas.UsersResponse, description=SEARCH_DOC)
 async def search(
     platform: PlatformDep,
     caller: CallerDep,

@@ -65,14 +65,18 @@ class UserService:
         return await commit(self._store, self._publisher, work)
 
     async def search(self, caller_id: str, query: str, limit: int | None) -> list[User]:
-        """Case-insensitive prefix match on username and display name, caller excluded.
-        The query is NFC-normalised like stored names, so a decomposed accent matches."""
+        """Case-insensitive prefix match on the username, or on words of the display name
+        (every word of the query begins one: "mar lee" finds "Ann Marie Lee"), caller
+        excluded. The query is NFC-normalised like stored names, so a decomposed accent
+        matches."""
         prefix = " ".join(unicodedata.normalize("NFC", query).split()).lower()
         if not prefix:
             raise ValidationFailed("q must not be empty.")
         if len(prefix) > 64:
             raise ValidationFailed("q must be at most 64 characters.")
         count = rules.page_limit(limit, default=20, maximum=50)
+        if "\x00" in prefix:
+            return []  # no stored name holds U+0000 (the words around it must not match)
         return await self._store.read(
             lambda tx: tx.users.search(prefix, exclude_id=caller_id, limit=count)
         )

@@ -5,7 +5,7 @@ import { useParams } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { ThemeToggle } from '@/components/ThemeToggle'
 import { Dialog } from '@/components/Dialog'
-import { ChatIcon, LogoutIcon, PlusIcon, UserIcon } from '@/components/icons'
+import { ChatIcon, LogoutIcon, PlusIcon, SearchIcon, UserIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import { useSignOut } from '@/features/auth/api'
 import { ConversationList } from '@/features/conversations/ConversationList'
@@ -19,12 +19,14 @@ import type { User } from '@/lib/types'
 import { ConversationPane } from './ConversationPane'
 import { Logo } from './Logo'
 import { NewChatDialog } from './NewChatDialog'
+import { SearchDialog } from './SearchDialog'
 
 export function ChatScreen({ me }: { me: User }) {
   const { conversationId } = useParams()
   const presence = useLivePresence()
   const typing = useTypingConversations()
   const [newChat, setNewChat] = useState(false)
+  const [search, setSearch] = useState(false)
   const status = useConnectionStatus()
   const { retryFailed } = useMessageActions(me.id)
 
@@ -32,6 +34,18 @@ export function ChatScreen({ me }: { me: User }) {
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Hubbub` : 'Hubbub'
   }, [unread])
+
+  // Ctrl+K (⌘K on a Mac) opens search from anywhere, as in most chat apps.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault()
+        setSearch(true)
+      }
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [])
 
   // Messages that failed because the connection dropped go out again once it is back.
   useEffect(() => {
@@ -54,6 +68,16 @@ export function ChatScreen({ me }: { me: User }) {
             <ConnectionStatusBadge />
           </div>
           <ThemeToggle />
+          <button
+            type="button"
+            aria-label="Search"
+            title="Search (Ctrl+K)"
+            aria-keyshortcuts="Control+K Meta+K"
+            onClick={() => setSearch(true)}
+            className={clsx('inline-flex size-10 shrink-0 items-center justify-center rounded-full text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800', focusRing)}
+          >
+            <SearchIcon />
+          </button>
           <button
             type="button"
             aria-label="New chat"
@@ -85,6 +109,7 @@ export function ChatScreen({ me }: { me: User }) {
         )}
       </main>
       <NewChatDialog open={newChat} onOpenChange={setNewChat} me={me} />
+      <SearchDialog open={search} onOpenChange={setSearch} me={me} />
     </div>
   )
 }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { Link } from 'react-router'
+import { Link, useSearchParams } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { personLabel } from '@/components/PersonName'
 import { BackIcon, SettingsIcon } from '@/components/icons'
@@ -59,6 +59,9 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const notices = useGroupNotices(conversation, me.id)
   const departure = useDeparture(conversationId)
   const status = useConnectionStatus()
+  // `?seq=` names a message to open the history at (a search result): shown and highlighted.
+  const [params] = useSearchParams()
+  const focusSeq = Number.parseInt(params.get('seq') ?? '', 10) || undefined
 
   const readSeq = conversation?.readSeq ?? 0
   // Where the unread messages started when the chat was opened (fixed while it stays open).
@@ -147,6 +150,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         onDelete={actions.remove}
         onLatestSeq={setLatestSeq}
         unreadAfter={unreadAfter.current ?? undefined}
+        focusSeq={focusSeq}
         footer={<TypingIndicator names={typingNames} />}
         notices={notices}
       />

@@ -199,7 +199,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search */
+        /**
+         * Search
+         * @description Confirmed users other than the caller whose username begins with `q`, or each
+         *     of whose words of `q` begins a word of their display name, in any order and case ("mar lee"
+         *     finds "Ann Marie Lee"; "arie" does not), ordered by username. Words are runs of letters and
+         *     digits. A blank `q` is a 422 `validation_error`.
+         */
         get: operations["search_api_users_search_get"];
         put?: never;
         post?: never;
@@ -531,6 +537,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Messages
+         * @description Messages matching `q` in the conversations the caller is a member of now,
+         *     newest first.
+         *
+         *     Every word of `q` must begin a word of the message, in any order, case-insensitively
+         *     ("lun tom" finds "Lunch tomorrow?"); words are runs of letters and digits, with no
+         *     stemming in any language. Deleted messages are never found; edited ones are found by
+         *     their text as edited. A conversation the caller left or was removed from shows nothing,
+         *     and naming it (or any conversation they are not in) in `conversationId` is a 404.
+         *
+         *     Each result has the conversation (`id`, `kind`, `title`: empty for direct chats), the
+         *     message as in its history (use its `seq` to open the history there: page with
+         *     `before`/`after`), the sender's public profile (null if the account is gone) and a
+         *     `snippet`: plain-text segments of the body around the first match, the matched
+         *     beginnings of words with `match: true`; render them as text, never as HTML. Call again
+         *     with `nextCursor` until it is null. A blank `q`, one with no letter or digit, more than
+         *     100 characters or more than 8 words, or a bad cursor is a 422 `validation_error`.
+         */
+        get: operations["search_messages_api_search_messages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -808,6 +849,24 @@ export interface components {
         MessageResponse: {
             message: components["schemas"]["Message"];
         };
+        /** MessageSearchResponse */
+        MessageSearchResponse: {
+            /** Results */
+            results: components["schemas"]["MessageSearchResult"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /** MessageSearchResult */
+        MessageSearchResult: {
+            conversation: components["schemas"]["SearchConversation"];
+            message: components["schemas"]["Message"];
+            sender: components["schemas"]["User"] | null;
+            /**
+             * Snippet
+             * @description The body around the first match, in order; '…' where it was cut.
+             */
+            snippet: components["schemas"]["SnippetSegment"][];
+        };
         /** MessagesResponse */
         MessagesResponse: {
             /** Messages */
@@ -873,6 +932,21 @@ export interface components {
             /** Newpassword */
             newPassword: string;
         };
+        /** SearchConversation */
+        SearchConversation: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "direct" | "group";
+            /**
+             * Title
+             * @description Empty for direct conversations: show the other member.
+             */
+            title: string;
+        };
         /** SendRequest */
         SendRequest: {
             /** Clientmessageid */
@@ -937,6 +1011,16 @@ export interface components {
             user: components["schemas"]["Me"];
             /** Confirmationrequired */
             confirmationRequired: boolean;
+        };
+        /** SnippetSegment */
+        SnippetSegment: {
+            /** Text */
+            text: string;
+            /**
+             * Match
+             * @description Whether this text is (the beginning of) a matched word.
+             */
+            match: boolean;
         };
         /** SyncResponse */
         SyncResponse: {
@@ -4630,6 +4714,112 @@ export interface operations {
                 };
                 content: {
                     "*/*": string;
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_messages_api_search_messages_get: {
+        parameters: {
+            query: {
+                q: string;
+                conversationId?: string | null;
+                cursor?: string | null;
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageSearchResponse"];
                 };
             };
             /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */

@@ -20,6 +20,8 @@ export const keys = {
   departure: (conversationId: string) => ['departure', conversationId] as const,
   presence: ['presence'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
+  /** Message search results for one query, page by page. */
+  messageSearch: (q: string) => ['search', 'messages', q] as const,
   /** One user's public profile, by id. */
   user: (id: string) => [...every.user, id] as const,
   /** Short-lived URLs of one attachment's file and thumbnail: for its thumbnail, or fetched

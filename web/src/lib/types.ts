@@ -20,6 +20,9 @@ export type AttachmentLinks = Schemas['AttachmentLinks']
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
 export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq'> & { lastEventSeq?: number }
 export type MessagePage = Schemas['MessagesResponse']
+export type MessageSearchPage = Schemas['MessageSearchResponse']
+export type MessageSearchResult = Schemas['MessageSearchResult']
+export type SnippetSegment = Schemas['SnippetSegment']
 export type ConversationPage = Schemas['ConversationsResponse']
 export type Tokens = Schemas['TokensResponse']
 export type SignInResult = Schemas['SignInResponse']

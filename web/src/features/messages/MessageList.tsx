@@ -35,6 +35,9 @@ export interface MessageListProps {
   footer?: React.ReactNode
   /** Group changes shown among the messages, in their place by time. */
   notices?: Notice[]
+  /** A message to open the history at (a search result): older pages load until it and one
+   * before it are in, then it is scrolled to the middle, highlighted and focused. */
+  focusSeq?: number
 }
 
 export function MessageList(props: MessageListProps) {
@@ -78,6 +81,27 @@ export function MessageList(props: MessageListProps) {
     io.observe(el)
     return () => io.disconnect()
   }, [hasNextPage, isFetchingNextPage, fetchNextPage])
+
+  // Jump to `focusSeq`: load older pages until it is in with at least one message above it
+  // (or the beginning), then show it. The pages stay the one history the live events update,
+  // so scrolling down reaches the newest messages and scrolling up loads older ones as usual.
+  const { focusSeq } = props
+  const [shownSeq, setShownSeq] = useState<number | null>(null)
+  const oldestSeq = messages.length ? messages[0].seq : undefined
+  useEffect(() => {
+    if (focusSeq === undefined || isPending || isFetchingNextPage || shownSeq === focusSeq) return
+    if (hasNextPage && (oldestSeq === undefined || oldestSeq >= focusSeq)) {
+      void fetchNextPage()
+      return
+    }
+    scroller.current?.querySelector(`[data-seq="${focusSeq}"]`)?.scrollIntoView({ block: 'center' })
+    setShownSeq(focusSeq)
+  }, [focusSeq, isPending, isFetchingNextPage, hasNextPage, oldestSeq, fetchNextPage, shownSeq])
+  const highlightSeq = focusSeq !== undefined && shownSeq === focusSeq ? focusSeq : undefined
+  // Focus follows, once the highlighted message is focusable, so a screen reader reads it.
+  useEffect(() => {
+    if (highlightSeq !== undefined) scroller.current?.querySelector<HTMLElement>(`[data-seq="${highlightSeq}"]`)?.focus({ preventScroll: true })
+  }, [highlightSeq])
 
   // Scrolled away from the newest messages: offer a way back, counting what arrived since.
   const [awayFromSeq, setAwayFromSeq] = useState<number | null>(null)
@@ -164,6 +188,7 @@ export function MessageList(props: MessageListProps) {
                             readers={item.kind === 'message' && mine ? readBy(item.message.seq) : []}
                             othersCount={others.length}
                             {...props}
+                            highlighted={item.kind === 'message' && item.message.seq === highlightSeq}
                           />
                         ))}
                       </ol>
@@ -195,7 +220,7 @@ export function MessageList(props: MessageListProps) {
   )
 }
 
-function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDiscard, onEdit, onDelete }: MessageListProps & { item: Item; mine: boolean; first: boolean; last: boolean; readers: User[]; othersCount: number }) {
+function Bubble({ item, mine, first, last, readers, othersCount, highlighted, onRetry, onDiscard, onEdit, onDelete }: MessageListProps & { item: Item; mine: boolean; first: boolean; last: boolean; readers: User[]; othersCount: number; highlighted: boolean }) {
   const [editing, setEditing] = useState(false)
   const [confirmDelete, setConfirmDelete] = useState(false)
   const [busyError, setBusyError] = useState<string | null>(null)
@@ -212,6 +237,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
     mine ? (last ? 'rounded-br-md' : 'rounded-br-md') : last ? 'rounded-bl-md' : 'rounded-bl-md',
     deleted && 'bg-transparent! text-zinc-500! shadow-none! ring-1 ring-zinc-300 dark:text-zinc-400! dark:ring-zinc-700',
     pending?.status === 'failed' && 'opacity-80 ring-2 ring-red-400',
+    highlighted && 'ring-4 ring-amber-400 dark:ring-amber-500',
   )
 
   let status: React.ReactNode = null
@@ -233,7 +259,17 @@ function Bubble({ item, mine, first, last, readers, othersCount, onRetry, onDisc
   }
 
   return (
-    <li className="group/msg flex max-w-full items-center gap-1" data-testid="message" data-mine={mine ? 'true' : 'false'} data-message-id={message?.id} data-client-id={message?.clientMessageId ?? pending?.clientMessageId} data-seq={message?.seq}>
+    <li
+      className="group/msg flex max-w-full items-center gap-1 focus:outline-none"
+      data-testid="message"
+      data-mine={mine ? 'true' : 'false'}
+      data-message-id={message?.id}
+      data-client-id={message?.clientMessageId ?? pending?.clientMessageId}
+      data-seq={message?.seq}
+      data-highlighted={highlighted ? 'true' : undefined}
+      aria-current={highlighted ? 'true' : undefined}
+      tabIndex={highlighted ? -1 : undefined}
+    >
       {canAct && !editing && (
         <DM.Root>
           <DM.Trigger asChild>
