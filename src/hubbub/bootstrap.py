@@ -187,7 +187,7 @@ def build(
         users=UserService(store),
         conversations=ConversationService(store, publisher, ids, clock, presence),
         messages=MessageService(store, publisher, ids, clock),
-        realtime=RealtimeService(store, publisher, presence, sync),
+        realtime=RealtimeService(store, publisher, presence, sync, clock),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),
         redis=shared.link,

@@ -93,6 +93,8 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("POST", f"{g}/members", {"userId": caller.id}),
         ("DELETE", f"{g}/members/{w.member.id}", None),
         ("POST", f"{g}/read", {"seq": 1}),
+        ("PUT", f"{g}/mute", {"until": None}),
+        ("DELETE", f"{g}/mute", None),
         ("GET", f"{g}/messages", None),
         ("GET", f"{g}/events?after=0", None),
         ("POST", f"{g}/messages", {"clientMessageId": f"x-{caller.id}", "body": "hi"}),
@@ -104,6 +106,7 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", f"{d}/messages", None),
         ("GET", f"{d}/events", None),
         ("GET", f"{d}/messages/{w.direct_message}", None),
+        ("PUT", f"{d}/mute", {"until": None}),
     ]
 
 
@@ -297,6 +300,10 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
         ("GET", f"{g}/messages/{world.direct_message}", None, 404),
         # Allowed to every member.
         ("POST", f"{g}/read", {"seq": 99}, 200),
+        # A mute is each member's own (the owner's say does not come into it).
+        ("PUT", f"{g}/mute", {"until": None}, 200),
+        ("DELETE", f"{g}/mute", None, 200),
+        ("PUT", f"{d}/mute", {"until": None}, 200),
     ]
     failures = []
     for method, path, body, want in cases:

@@ -174,6 +174,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE events",
         ),
     ),
+    # Per-member mute (issue 13, notifications): when the member's own mute ends, NULL
+    # while not muted. On the membership row, so it goes when the member leaves.
+    Migration(5, "member-mute", ("ALTER TABLE members ADD COLUMN muted_until TEXT",)),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (
