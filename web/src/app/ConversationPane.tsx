@@ -5,15 +5,18 @@ import { personLabel } from '@/components/PersonName'
 import { BackIcon, SettingsIcon } from '@/components/icons'
 import { IconButton, Spinner, focusRing } from '@/components/ui'
 import { useConversation } from '@/features/conversations/api'
+import { MuteMenu } from '@/features/conversations/MuteMenu'
 import { conversationTitle, otherMember } from '@/features/conversations/display'
 import { departureText, useDeparture, useGroupNotices } from '@/features/groups/api'
 import { memberCount } from '@/features/groups/notices'
 import { Composer } from '@/features/messages/Composer'
 import { MessageList } from '@/features/messages/MessageList'
 import { useMessageActions } from '@/features/messages/hooks'
+import { noteMessageSent } from '@/features/notifications/permission'
 import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
+import { useIsMuted, useMutes } from '@/lib/mutes'
 import type { User } from '@/lib/types'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
@@ -54,7 +57,15 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
-  const send = useCallback((body: string) => void actions.send(conversationId, body), [actions, conversationId])
+  const send = useCallback(
+    (body: string) => {
+      void actions.send(conversationId, body)
+      noteMessageSent() // the moment to offer notifications, never on first load
+    },
+    [actions, conversationId],
+  )
+  const mutes = useMutes()
+  const isMuted = useIsMuted(conversation ? [conversation] : undefined)
 
   if (!conversation) {
     return (
@@ -104,6 +115,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
           </h2>
           <p className={`truncate text-xs ${typingIds.length || online ? 'text-brand-600 dark:text-brand-400' : 'text-zinc-500'}`}>{subtitle}</p>
         </div>
+        <MuteMenu conversation={conversation} muted={isMuted(conversation)} mutedUntil={mutes ? mutes[conversation.id] : conversation.mutedUntil} />
         {conversation.kind === 'group' && (
           <IconButton label="Group settings" onClick={() => setSettings(true)}>
             <SettingsIcon />

@@ -18,6 +18,8 @@ export const keys = {
   notices: (conversationId: string) => ['notices', conversationId] as const,
   departure: (conversationId: string) => ['departure', conversationId] as const,
   presence: ['presence'] as const,
+  /** Our mutes, as the socket's hello and `conversation.muted` tell them (lib/mutes.ts). */
+  mutes: ['mutes'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
   /** One user's public profile, by id. */
   user: (id: string) => ['user', id] as const,

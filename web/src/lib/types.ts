@@ -15,7 +15,13 @@ export type Message = Schemas['Message']
 /** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
  * the generated schema says: views from a server older than the sequences, and the ones the
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
-export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq'> & { lastEventSeq?: number }
+export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq' | 'muted' | 'mutedUntil'> & {
+  lastEventSeq?: number
+  /** Our own mute (optional for the same reasons); read it through lib/mutes.ts, which prefers
+   * what the socket says. */
+  muted?: boolean
+  mutedUntil?: string | null
+}
 export type MessagePage = Schemas['MessagesResponse']
 export type ConversationPage = Schemas['ConversationsResponse']
 export type Tokens = Schemas['TokensResponse']
@@ -69,6 +75,9 @@ export type DurableEvent =
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
   | { type: 'presence'; userId: string; online: boolean }
+  /** Our own mute of the conversation changed (from any of our devices); `mutedUntil` null
+   * while `muted`: until unmuted. */
+  | { type: 'conversation.muted'; conversationId: string; muted: boolean; mutedUntil: string | null }
 
 export type ServerEvent = DurableEvent | EphemeralEvent
 
@@ -78,6 +87,9 @@ export interface HelloFrame {
   connectionId: string
   cursor: string
   online: string[]
+  /** Our mutes in force: conversation id -> when the mute ends (null: until unmuted). The
+   * whole truth at connect time (servers before issue 13 send none). */
+  muted?: Record<string, string | null>
 }
 
 export interface AckFrame {
