@@ -120,6 +120,9 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             assert more is None
             # Their logs start empty (migration 4): position 0, nothing else changed.
             assert [v.pop("lastEventSeq") for v in views] == [0] * len(views)
+            # Nobody had muted anything before mutes existed (migration 5).
+            mutes = [(v.pop("muted"), v.pop("mutedUntil")) for v in views]
+            assert mutes == [(False, None)] * len(views)
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [

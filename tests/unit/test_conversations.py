@@ -80,12 +80,19 @@ async def test_a_mute_lapses_at_its_end_and_only_the_muter_hears_of_it(world: Wo
     (listed,), _ = await world.conversations.recent("ana", None, None)
     assert listed["muted"] is False
 
-    # Muting again after it lapsed is a change, and is told; the same mute twice is not.
+    # Muting again after it lapsed is told to Ana's devices, as every change is.
     forever = await world.conversations.mute("ana", cid, None)
     assert forever == {"muted": True, "mutedUntil": None}
-    count = len(world.published.deliveries)
-    await world.conversations.mute("ana", cid, None)
-    assert len(world.published.deliveries) == count
+    told_again = world.published.deliveries[-1]
+    assert told_again.recipients == {"ana"}
+    assert told_again.frame == {
+        "type": "conversation.muted",
+        "conversationId": cid,
+        "muted": True,
+        "mutedUntil": None,
+    }
+    await world.conversations.unmute("ana", cid)
+    assert (await world.conversations.get("ana", cid))["muted"] is False
 
 
 async def test_a_mute_must_end_in_the_future_with_an_offset(world: World) -> None:

@@ -340,14 +340,14 @@ class ConversationService:
         def work(tx: Transaction) -> Result:
             now = self._clock.now()
             ends = None if clear else rules.mute_until(until, now)
-            _, membership = membership_of(tx, conversation_id, caller_id)
-            view = mute_view(ends, now)
-            if mute_view(membership.muted_until, now) == view:
-                return view, []  # the same mute again: nothing to tell
+            membership_of(tx, conversation_id, caller_id)
+            # Written and told even when it looks unchanged: what this transaction read may
+            # be stale (another device's change committing meanwhile), and the last write
+            # to commit, told last, is what every device must end up with.
             if not tx.members.set_mute(conversation_id, caller_id, ends):
                 raise NotFound("Conversation not found.")  # removed meanwhile
             frame = events.muted(conversation_id, ends, now)
-            return view, [Delivery(frozenset({caller_id}), frame)]
+            return mute_view(ends, now), [Delivery(frozenset({caller_id}), frame)]
 
         return await self._commit(work)
 
