@@ -51,9 +51,14 @@ export function MuteMenu({ conversation, muted, mutedUntil }: { conversation: Co
         </DM.Content>
       </DM.Portal>
       {mute.isError && (
-        <p role="alert" className="sr-only">
-          {errorMessage(mute.error)}
-        </p>
+        <button
+          type="button"
+          role="alert"
+          onClick={() => mute.reset()}
+          className="fixed bottom-4 left-1/2 z-50 -translate-x-1/2 rounded-full bg-red-700 px-4 py-2 text-sm text-white shadow-lg"
+        >
+          Could not change the mute: {errorMessage(mute.error)} (dismiss)
+        </button>
       )}
     </DM.Root>
   )
