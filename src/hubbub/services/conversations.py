@@ -158,7 +158,8 @@ class ConversationService:
             _require_owner(membership, "Only the group's owner may rename it.")
             if conversation.title == clean_title:
                 return snapshot(tx, conversation, caller_id, self._clock.now()), []
-            renamed = tx.conversations.set_title(conversation_id, clean_title, self._clock.now())
+            now = self._clock.now()
+            renamed = tx.conversations.set_title(conversation_id, clean_title, now)
             if renamed is None:
                 raise NotFound("Conversation not found.")
             event_seq, delivery = record(
@@ -170,9 +171,7 @@ class ConversationService:
                 actor_id=caller_id,
                 detail={"fields": ["title"]},
             )
-            view = snapshot(
-                tx, replace(renamed, last_event_seq=event_seq), caller_id, renamed.updated_at
-            )
+            view = snapshot(tx, replace(renamed, last_event_seq=event_seq), caller_id, now)
             return view, [delivery]
 
         return await self._commit(work)
