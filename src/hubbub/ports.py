@@ -139,7 +139,7 @@ class MemberRepository(Protocol):
 
     def put(self, membership: Membership) -> None:
         """Adds a new membership. It never overwrites one (a membership is changed
-        only through `set_role` and `advance_read`): raises `LostRace` if the user is
+        only through `set_role`, `advance_read` and `set_mute`): raises `LostRace` if the user is
         already a member."""
         ...
 
@@ -151,6 +151,11 @@ class MemberRepository(Protocol):
         """Moves the read marker forward to `seq`, never back: True if it moved, False
         if it was already there or beyond, None (nothing written) if the user is not a
         member: a removed member is never re-inserted."""
+        ...
+
+    def set_mute(self, conversation_id: str, user_id: str, until: datetime | None) -> bool:
+        """Sets the member's own mute only (None clears it); False (nothing written) if
+        the user is not a member: a removed member is never re-inserted."""
         ...
 
     def remove(self, conversation_id: str, user_id: str) -> None: ...

@@ -233,7 +233,9 @@ async def test_hello_names_the_user_and_each_connection(api: Api) -> None:
     async with open_socket(api, ana) as phone, open_socket(api, ana) as laptop:
         hellos = [phone.of_type("hello")[0], laptop.of_type("hello")[0]]
         for hello in hellos:
-            assert set(hello) == {"type", "userId", "connectionId", "cursor", "online"}, hello
+            assert set(hello) == {"type", "userId", "connectionId", "cursor", "online", "muted"}, (
+                hello
+            )
             assert hello["userId"] == ana.id
             assert isinstance(hello["connectionId"], str) and hello["connectionId"]
         assert hellos[0]["connectionId"] != hellos[1]["connectionId"]

@@ -38,7 +38,7 @@ USERS: dict[str, Any] = EXPECTED["users"]
 
 
 def _no_attachments(users: dict[str, Any]) -> None:
-    """Messages of the release had no attachments (migration 5 gives each an empty list);
+    """Messages of the release had no attachments (migration 6 gives each an empty list);
     the expectations recorded from the release predate the field."""
     for seen in users.values():
         for view in seen["conversations"]:
@@ -138,6 +138,9 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             # Nobody has been seen going offline yet (migration 5): no last seen.
             seen_at = [m.pop("lastSeenAt") for v in views for m in v["members"]]  # type: ignore[attr-defined]
             assert seen_at == [None] * len(seen_at)
+            # Nobody had muted anything before mutes existed (migration 8).
+            mutes = [(v.pop("muted"), v.pop("mutedUntil")) for v in views]
+            assert mutes == [(False, None)] * len(views)
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [

@@ -12,6 +12,7 @@ import pytest
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
+    MUTED_FOREVER,
     Conversation,
     ConversationKind,
     LogEntry,
@@ -303,6 +304,38 @@ async def test_deleting_a_conversation_removes_its_members_and_messages(store: S
     assert (
         await store.read(lambda tx: tx.conversations.by_direct_key(direct_key("u1", "u2"))) is None
     )
+
+
+async def test_a_mute_is_the_members_own_and_goes_with_the_membership(store: Store) -> None:
+    await seed(store)
+    later = T0 + timedelta(hours=8, microseconds=1)
+    assert await store.write(lambda tx: tx.members.set_mute("c1", "u1", later)) is True
+    assert await store.write(lambda tx: tx.members.set_mute("c2", "u1", MUTED_FOREVER)) is True
+    mine = await store.read(lambda tx: tx.members.get("c1", "u1"))
+    theirs = await store.read(lambda tx: tx.members.get("c1", "u2"))
+    assert mine is not None and mine.muted_until == later
+    assert theirs is not None and theirs.muted_until is None  # the other member's row
+    heads = await store.read(lambda tx: tx.sync.heads("u1"))
+    assert {h.conversation_id: h.muted_until for h in heads} == {"c1": later, "c2": MUTED_FOREVER}
+    assert mine.muted_at(later - timedelta(microseconds=1)) and not mine.muted_at(later)
+
+    # A narrow write: the role and the read marker are kept, and clearing clears.
+    await store.write(lambda tx: tx.members.advance_read("c1", "u1", 3))
+    assert await store.write(lambda tx: tx.members.set_mute("c1", "u1", None)) is True
+    cleared = await store.read(lambda tx: tx.members.get("c1", "u1"))
+    assert cleared == replace(mine, muted_until=None, read_seq=3)
+
+    # Outsiders are not members, and a mute never brings a removed member back.
+    assert await store.write(lambda tx: tx.members.set_mute("c2", "u2", later)) is False
+    assert await store.read(lambda tx: tx.members.get("c2", "u2")) is None
+    await store.write(lambda tx: tx.members.remove("c2", "u1"))
+    assert await store.write(lambda tx: tx.members.set_mute("c2", "u1", later)) is False
+    assert await store.read(lambda tx: tx.members.get("c2", "u1")) is None
+
+    # Joining again starts unmuted.
+    await store.write(lambda tx: tx.members.put(Membership("c2", "u1", Role.MEMBER, T0)))
+    again = await store.read(lambda tx: tx.members.get("c2", "u1"))
+    assert again is not None and again.muted_until is None
 
 
 async def test_on_commit_runs_in_commit_order(store: Store) -> None:

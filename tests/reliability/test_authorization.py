@@ -122,6 +122,8 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("POST", f"{g}/members", {"userId": caller.id}),
         ("DELETE", f"{g}/members/{w.member.id}", None),
         ("POST", f"{g}/read", {"seq": 1}),
+        ("PUT", f"{g}/mute", {"until": None}),
+        ("DELETE", f"{g}/mute", None),
         ("GET", f"{g}/messages", None),
         ("GET", f"{g}/events?after=0", None),
         ("POST", f"{g}/messages", {"clientMessageId": f"x-{caller.id}", "body": "hi"}),
@@ -142,6 +144,7 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", f"{g}/attachments/{w.attachment}", None),
         ("GET", f"{g}/attachments/{w.attachment}/thumbnail", None),
         ("GET", f"{g}/attachments/{w.attachment}/link", None),
+        ("PUT", f"{d}/mute", {"until": None}),
     ]
 
 
@@ -355,6 +358,10 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
         ("GET", f"{g}/attachments/{world.attachment}/link", None, 200),
         ("POST", f"{g}/attachments?fileName=mine.txt", {"mine": True}, 201),
         ("GET", f"/search/messages?q=launch&conversationId={world.group}", None, 200),
+        # A mute is each member's own (the owner's say does not come into it).
+        ("PUT", f"{g}/mute", {"until": None}, 200),
+        ("DELETE", f"{g}/mute", None, 200),
+        ("PUT", f"{d}/mute", {"until": None}, 200),
     ]
     failures = []
     for method, path, body, want in cases:

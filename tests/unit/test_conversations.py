@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from hubbub.domain.errors import NotFound, ValidationFailed
 from hubbub.domain.models import User
 from tests.unit.conftest import World
 
@@ -55,3 +58,49 @@ async def test_events_are_published_only_after_commit_and_to_members(world: Worl
         (1, "conversation.created", None),
         (2, "message.created", change.message["id"]),
     ]
+
+
+async def test_a_mute_lapses_at_its_end_and_only_the_muter_hears_of_it(world: World) -> None:
+    await add_users(world, "ana", "bob")
+    conversation, _ = await world.conversations.open_direct("ana", "bob")
+    cid = str(conversation["id"])
+    ends = world.clock.now() + timedelta(hours=1)
+    before = len(world.published.deliveries)
+    state = await world.conversations.mute("ana", cid, ends)
+    assert state == {"muted": True, "mutedUntil": "2026-05-01T13:00:00.000Z"}
+    (told,) = world.published.deliveries[before:]
+    assert told.recipients == {"ana"} and told.frame["type"] == "conversation.muted"
+    assert (await world.conversations.get("bob", cid))["muted"] is False
+
+    world.clock.advance(3599)
+    assert (await world.conversations.get("ana", cid))["muted"] is True
+    world.clock.advance(1)
+    lapsed = await world.conversations.get("ana", cid)
+    assert (lapsed["muted"], lapsed["mutedUntil"]) == (False, None)
+    (listed,), _ = await world.conversations.recent("ana", None, None)
+    assert listed["muted"] is False
+
+    # Muting again after it lapsed is told to Ana's devices, as every change is.
+    forever = await world.conversations.mute("ana", cid, None)
+    assert forever == {"muted": True, "mutedUntil": None}
+    told_again = world.published.deliveries[-1]
+    assert told_again.recipients == {"ana"}
+    assert told_again.frame == {
+        "type": "conversation.muted",
+        "conversationId": cid,
+        "muted": True,
+        "mutedUntil": None,
+    }
+    await world.conversations.unmute("ana", cid)
+    assert (await world.conversations.get("ana", cid))["muted"] is False
+
+
+async def test_a_mute_must_end_in_the_future_with_an_offset(world: World) -> None:
+    await add_users(world, "ana", "bob")
+    conversation, _ = await world.conversations.open_direct("ana", "bob")
+    cid = str(conversation["id"])
+    for until in (world.clock.now(), datetime(2030, 1, 1)):
+        with pytest.raises(ValidationFailed):
+            await world.conversations.mute("ana", cid, until)
+    with pytest.raises(NotFound):
+        await world.conversations.mute("eve", cid, None)

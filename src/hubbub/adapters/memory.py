@@ -260,6 +260,13 @@ class _Members:
         self._j.put(self._s.members[conversation_id], user_id, replace(current, read_seq=seq))
         return True
 
+    def set_mute(self, conversation_id: str, user_id: str, until: datetime | None) -> bool:
+        current = self._s.members.get(conversation_id, {}).get(user_id)
+        if current is None:
+            return False
+        self._j.put(self._s.members[conversation_id], user_id, replace(current, muted_until=until))
+        return True
+
     def remove(self, conversation_id: str, user_id: str) -> None:
         if user_id in self._s.members.get(conversation_id, {}):
             self._j.pop(self._s.members[conversation_id], user_id)
@@ -462,6 +469,7 @@ class _Sync:
                     membership.joined_event_seq,
                     self._s.conversations[conversation_id].last_event_seq,
                     self._s.receipt_heads.get(conversation_id, 0),
+                    membership.muted_until,
                 )
             )
         return heads

@@ -119,6 +119,7 @@ def _membership(row: Row) -> Membership:
         joined_at=row["joined_at"],
         read_seq=row["read_seq"],
         joined_event_seq=row["joined_event_seq"],
+        muted_until=row["muted_until"],
     )
 
 
@@ -419,6 +420,15 @@ class _Members(_Repo):
             user_id,
         )
         return False if member else None
+
+    def set_mute(self, conversation_id: str, user_id: str, until: datetime | None) -> bool:
+        changed = self._count(
+            "UPDATE members SET muted_until = %s WHERE conversation_id = %s AND user_id = %s",
+            until,
+            conversation_id,
+            user_id,
+        )
+        return changed > 0
 
     def remove(self, conversation_id: str, user_id: str) -> None:
         self._count(

@@ -204,6 +204,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             """ USING GIN (to_tsvector('simple', lower(display_name COLLATE "und-x-icu")))""",
         ),
     ),
+    # Per-member mute (issue 13, notifications): when the member's own mute ends, NULL
+    # while not muted. On the membership row, so it goes when the member leaves.
+    Migration(6, "member-mute", ("ALTER TABLE members ADD COLUMN muted_until TIMESTAMPTZ",)),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

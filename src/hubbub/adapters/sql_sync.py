@@ -138,7 +138,7 @@ class SqlSync:
     def heads(self, user_id: str) -> list[SyncHead]:
         rows = self._sql.all(
             "SELECT m.conversation_id, m.joined_event_seq, c.last_event_seq,"
-            " COALESCE(r.last_receipt_seq, 0) AS last_receipt_seq FROM members m"
+            " COALESCE(r.last_receipt_seq, 0) AS last_receipt_seq, m.muted_until FROM members m"
             " JOIN conversations c ON c.id = m.conversation_id"
             " LEFT JOIN conversation_receipts r ON r.conversation_id = m.conversation_id"
             " WHERE m.user_id = %s",
@@ -150,6 +150,7 @@ class SqlSync:
                 row["joined_event_seq"],
                 row["last_event_seq"],
                 row["last_receipt_seq"],
+                self._sql.moment(row["muted_until"]) if row["muted_until"] is not None else None,
             )
             for row in rows
         ]

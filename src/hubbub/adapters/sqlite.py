@@ -86,6 +86,7 @@ def _membership(row: sqlite3.Row) -> Membership:
         joined_at=_dt(row["joined_at"]),
         read_seq=row["read_seq"],
         joined_event_seq=row["joined_event_seq"],
+        muted_until=_dt(row["muted_until"]) if row["muted_until"] is not None else None,
     )
 
 
@@ -359,6 +360,13 @@ class _Members(_Repo):
             user_id,
         )
         return False if member else None
+
+    def set_mute(self, conversation_id: str, user_id: str, until: datetime | None) -> bool:
+        changed = self._db.execute(
+            "UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?",
+            (_ts(until) if until is not None else None, conversation_id, user_id),
+        ).rowcount
+        return changed > 0
 
     def remove(self, conversation_id: str, user_id: str) -> None:
         self._db.execute(

@@ -291,6 +291,9 @@ END""",
             "INSERT INTO user_search (user_search) VALUES ('rebuild')",
         ),
     ),
+    # Per-member mute (issue 13, notifications): when the member's own mute ends, NULL
+    # while not muted. On the membership row, so it goes when the member leaves.
+    Migration(8, "member-mute", ("ALTER TABLE members ADD COLUMN muted_until TEXT",)),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

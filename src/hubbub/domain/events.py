@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from hubbub.domain.models import Membership, User
-from hubbub.domain.views import JsonObject, iso, user_view
+from hubbub.domain.views import JsonObject, iso, mute_view, user_view
 
 
 class EventType(StrEnum):
@@ -31,6 +31,7 @@ class EventType(StrEnum):
     CONVERSATION_CREATED = "conversation.created"
     CONVERSATION_UPDATED = "conversation.updated"
     CONVERSATION_DELETED = "conversation.deleted"
+    CONVERSATION_MUTED = "conversation.muted"
     MEMBER_ADDED = "member.added"
     MEMBER_REMOVED = "member.removed"
     TYPING = "typing"
@@ -93,6 +94,17 @@ def read_receipt(conversation_id: str, user_id: str, seq: int, receipt_seq: int)
         "seq": seq,
         "receiptSeq": receipt_seq,
         "cursor": receipt_cursor(conversation_id, receipt_seq),
+    }
+
+
+def muted(conversation_id: str, muted_until: datetime | None, now: datetime) -> JsonObject:
+    """`conversation.muted`: the user's own mute changed (set, changed or cleared), for
+    their other devices only. Ephemeral: a device that misses it finds the mutes in its
+    next `hello` (and in the conversation views it loads)."""
+    return {
+        "type": EventType.CONVERSATION_MUTED.value,
+        "conversationId": conversation_id,
+        **mute_view(muted_until, now),
     }
 
 

@@ -7,7 +7,7 @@ so nothing is half-updated in memory when a transaction rolls back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -51,10 +51,17 @@ class Conversation:
     last_event_seq: int = 0
 
 
+# `Membership.muted_until` of a mute with no end: a moment no clock reaches, so "is it
+# muted now?" is one comparison for every mute, and every store keeps it as a plain time.
+MUTED_FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Membership:
     """A user's place in a conversation; `read_seq` only moves forward.
-    `joined_event_seq` is the log position of the event that brought them in."""
+    `joined_event_seq` is the log position of the event that brought them in.
+    `muted_until` is the member's own mute (None: not muted; `MUTED_FOREVER`: until
+    they unmute): theirs alone, never shown to the other members."""
 
     conversation_id: str
     user_id: str
@@ -62,6 +69,11 @@ class Membership:
     joined_at: datetime
     read_seq: int = 0
     joined_event_seq: int = 0
+    muted_until: datetime | None = None
+
+    def muted_at(self, now: datetime) -> bool:
+        """Whether the mute still holds at `now` (a lapsed one counts as none)."""
+        return self.muted_until is not None and self.muted_until > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +154,7 @@ class SyncHead:
     joined_event_seq: int
     last_event_seq: int
     last_receipt_seq: int
+    muted_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

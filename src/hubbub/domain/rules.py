@@ -6,8 +6,10 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Container, Iterable
+from datetime import datetime
 
 from hubbub.domain.errors import PayloadTooLarge, ValidationFailed
+from hubbub.domain.models import MUTED_FOREVER
 
 MAX_BODY_CHARS = 4000
 MAX_TITLE_CHARS = 100
@@ -251,3 +253,18 @@ def page_limit(raw: int | None, *, default: int, maximum: int) -> int:
     if not 1 <= raw <= maximum:
         raise ValidationFailed(f"limit must be between 1 and {maximum}.")
     return raw
+
+
+def mute_until(raw: datetime | None, now: datetime) -> datetime:
+    """When a mute asked for at `now` ends: None is "until unmuted" (`MUTED_FOREVER`).
+    A moment must carry its offset (a bare local time means a different instant to the
+    server and the browser) and lie ahead: a mute that has already ended is a mistake."""
+    if raw is None:
+        return MUTED_FOREVER
+    if raw.tzinfo is None or raw.utcoffset() is None:
+        raise ValidationFailed(
+            "until must be an ISO-8601 time with an offset (e.g. Z).", details={"field": "until"}
+        )
+    if raw <= now:
+        raise ValidationFailed("until must be in the future.", details={"field": "until"})
+    return min(raw, MUTED_FOREVER)

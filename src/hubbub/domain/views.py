@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from hubbub.domain.models import Attachment, Conversation, Membership, Message, User
+from hubbub.domain.models import (
+    MUTED_FOREVER,
+    Attachment,
+    Conversation,
+    Membership,
+    Message,
+    User,
+)
 
 JsonObject = dict[str, object]
 
@@ -68,14 +75,24 @@ def message_view(message: Message) -> JsonObject:
     }
 
 
+def mute_view(muted_until: datetime | None, now: datetime | None) -> JsonObject:
+    """`muted` and `mutedUntil` (null while muted: until unmuted). A mute that has
+    lapsed by `now` shows as none; without `now` the stored mute is shown as it is."""
+    if muted_until is None or (now is not None and muted_until <= now):
+        return {"muted": False, "mutedUntil": None}
+    return {"muted": True, "mutedUntil": None if muted_until >= MUTED_FOREVER else iso(muted_until)}
+
+
 def conversation_view(
     conversation: Conversation,
     members: Iterable[tuple[Membership, User]],
     last_message: Message | None,
     viewer: Membership | None,
+    now: datetime | None = None,
 ) -> JsonObject:
-    """A conversation as `viewer` sees it; without a viewer (events) the per-user
-    fields are derived by the client from `memberReadSeqs`."""
+    """A conversation as `viewer` sees it (their mute as of `now`); without a viewer
+    (events) the per-user fields are derived by the client from `memberReadSeqs`, and
+    the mute is none: a whole view is only ever sent to members who have just joined."""
     pairs = list(members)
     read_seqs: Mapping[str, int] = {m.user_id: m.read_seq for m, _ in pairs}
     read_seq = viewer.read_seq if viewer else 0
@@ -95,6 +112,7 @@ def conversation_view(
         "unreadCount": max(conversation.last_seq - read_seq, 0) if viewer else 0,
         "readSeq": read_seq,
         "memberReadSeqs": dict(read_seqs),
+        **mute_view(viewer.muted_until if viewer else None, now),
     }
 
 

@@ -119,3 +119,28 @@ async def mark_read(
 ) -> Response:
     read_seq, _ = await platform.conversations.mark_read(caller, conversation_id, body.seq)
     return json_response({"readSeq": read_seq})
+
+
+@router.put(
+    "/{conversation_id}/mute",
+    response_model=schemas.MuteResponse,
+    description="Mute the conversation for yourself until `until` (null: until unmuted);"
+    " replaces any mute you had. Your other devices hear `conversation.muted`; the other"
+    " members learn nothing. Members only (404 otherwise); `until` in the past or without"
+    " an offset is 422 `validation_error`.",
+)
+async def mute(
+    conversation_id: str, body: schemas.MuteRequest, platform: PlatformDep, caller: WriterDep
+) -> Response:
+    state = await platform.conversations.mute(caller, conversation_id, body.until)
+    return json_response(state)
+
+
+@router.delete(
+    "/{conversation_id}/mute",
+    response_model=schemas.MuteResponse,
+    description="Unmute (nothing changes if it was not muted). Members only.",
+)
+async def unmute(conversation_id: str, platform: PlatformDep, caller: WriterDep) -> Response:
+    state = await platform.conversations.unmute(caller, conversation_id)
+    return json_response(state)

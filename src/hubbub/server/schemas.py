@@ -3,6 +3,7 @@ from these. Responses are built by `hubbub.domain.views` and match these models.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -86,6 +87,14 @@ class AddMemberRequest(Api):
 
 class ReadRequest(Api):
     seq: int = Field(ge=0, lt=2**53)
+
+
+class MuteRequest(Api):
+    until: datetime | None = Field(
+        default=None,
+        description="When the mute ends: an ISO-8601 time with an offset, in the future."
+        " Null or absent: until unmuted.",
+    )
 
 
 class SendRequest(Api):
@@ -202,6 +211,13 @@ class Conversation(Api):
     unread_count: int
     read_seq: int
     member_read_seqs: dict[str, int]
+    muted: bool = Field(
+        description="Whether the caller has muted it (their own setting; nobody else sees"
+        " it). Always false in whole views sent by events: they reach new members only."
+    )
+    muted_until: str | None = Field(
+        description="When the caller's mute ends; null while muted means until unmuted."
+    )
 
 
 class SignUpResponse(Api):
@@ -255,6 +271,11 @@ class MembersResponse(Api):
 
 class ReadResponse(Api):
     read_seq: int
+
+
+class MuteResponse(Api):
+    muted: bool
+    muted_until: str | None = Field(description="Null while muted: until unmuted.")
 
 
 class MessageResponse(Api):

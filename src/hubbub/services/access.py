@@ -28,13 +28,20 @@ def membership_of(
     return conversation, membership
 
 
-def snapshot(tx: Transaction, conversation: Conversation, viewer_id: str | None) -> JsonObject:
+def snapshot(
+    tx: Transaction,
+    conversation: Conversation,
+    viewer_id: str | None,
+    now: datetime | None = None,
+) -> JsonObject:
+    """The conversation as `viewer_id` sees it (their mute as of `now`), or as every
+    member sees it (no viewer)."""
     memberships = tx.members.of_conversation(conversation.id)
     users = tx.users.get_many([m.user_id for m in memberships])
     pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
     viewer = next((m for m in memberships if m.user_id == viewer_id), None)
     last = tx.messages.by_seq(conversation.id, conversation.last_seq)
-    return conversation_view(conversation, pairs, last, viewer)
+    return conversation_view(conversation, pairs, last, viewer, now)
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:

@@ -26,7 +26,7 @@ from hubbub.domain.models import (
     Role,
     direct_key,
 )
-from hubbub.domain.views import JsonObject, as_seen_by
+from hubbub.domain.views import JsonObject, as_seen_by, mute_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
 from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
 
@@ -69,7 +69,7 @@ class ConversationService:
             key = direct_key(caller_id, other_id)
             existing = tx.conversations.by_direct_key(key)
             if existing is not None:
-                return (snapshot(tx, existing, caller_id), False), []
+                return (snapshot(tx, existing, caller_id, self._clock.now()), False), []
             other = tx.users.get(other_id)
             if other is None or not other.confirmed:
                 raise NotFound("User not found.")
@@ -135,7 +135,8 @@ class ConversationService:
 
         def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
             page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
-            views = [snapshot(tx, c, caller_id) for c in page[:count]]
+            now = self._clock.now()
+            views = [snapshot(tx, c, caller_id, now) for c in page[:count]]
             more = len(page) > count
             return views, _encode_position(page[count - 1]) if more else None
 
@@ -144,7 +145,7 @@ class ConversationService:
     async def get(self, caller_id: str, conversation_id: str) -> JsonObject:
         def work(tx: Transaction) -> JsonObject:
             conversation, _ = membership_of(tx, conversation_id, caller_id)
-            return snapshot(tx, conversation, caller_id)
+            return snapshot(tx, conversation, caller_id, self._clock.now())
 
         return await self._store.read(work)
 
@@ -166,8 +167,9 @@ class ConversationService:
             _require_group(conversation)
             _require_owner(membership, "Only the group's owner may rename it.")
             if conversation.title == clean_title:
-                return snapshot(tx, conversation, caller_id), []
-            renamed = tx.conversations.set_title(conversation_id, clean_title, self._clock.now())
+                return snapshot(tx, conversation, caller_id, self._clock.now()), []
+            now = self._clock.now()
+            renamed = tx.conversations.set_title(conversation_id, clean_title, now)
             if renamed is None:
                 raise NotFound("Conversation not found.")
             event_seq, delivery = record(
@@ -179,7 +181,7 @@ class ConversationService:
                 actor_id=caller_id,
                 detail={"fields": ["title"]},
             )
-            view = snapshot(tx, replace(renamed, last_event_seq=event_seq), caller_id)
+            view = snapshot(tx, replace(renamed, last_event_seq=event_seq), caller_id, now)
             return view, [delivery]
 
         return await self._commit(work)
@@ -224,7 +226,7 @@ class ConversationService:
             _require_group(conversation)
             _require_owner(membership)
             if tx.members.get(conversation_id, user_id) is not None:
-                return snapshot(tx, conversation, caller_id), []
+                return snapshot(tx, conversation, caller_id, self._clock.now()), []
             user = tx.users.get(user_id)
             if user is None or not user.confirmed:
                 raise NotFound("User not found.")
@@ -253,7 +255,8 @@ class ConversationService:
             welcomed = Delivery(frozenset({user_id}), welcome)
             whole = welcome["conversation"]
             assert isinstance(whole, dict)
-            return as_seen_by(whole, caller_id), [told, welcomed]
+            mine = mute_view(membership.muted_until, now)  # the shared view has no mutes
+            return {**as_seen_by(whole, caller_id), **mine}, [told, welcomed]
 
         view = await self._commit(work)
         await self._introduce(view, newcomer=user_id)
@@ -339,6 +342,35 @@ class ConversationService:
             return (target, receipt_seq), [delivery]
 
         return await commit(self._store, self._publisher, work)
+
+    async def mute(
+        self, caller_id: str, conversation_id: str, until: datetime | None
+    ) -> JsonObject:
+        """Mutes the conversation for the caller alone until `until` (None: until they
+        unmute); a new mute replaces the old. Returns `muted` and `mutedUntil`. The
+        caller's devices hear `conversation.muted`; nobody else learns of it."""
+        return await self._set_mute(caller_id, conversation_id, until, clear=False)
+
+    async def unmute(self, caller_id: str, conversation_id: str) -> JsonObject:
+        """Ends the caller's mute (nothing changes if there was none)."""
+        return await self._set_mute(caller_id, conversation_id, None, clear=True)
+
+    async def _set_mute(
+        self, caller_id: str, conversation_id: str, until: datetime | None, *, clear: bool
+    ) -> JsonObject:
+        def work(tx: Transaction) -> Result:
+            now = self._clock.now()
+            ends = None if clear else rules.mute_until(until, now)
+            membership_of(tx, conversation_id, caller_id)
+            # Written and told even when it looks unchanged: what this transaction read may
+            # be stale (another device's change committing meanwhile), and the last write
+            # to commit, told last, is what every device must end up with.
+            if not tx.members.set_mute(conversation_id, caller_id, ends):
+                raise NotFound("Conversation not found.")  # removed meanwhile
+            frame = events.muted(conversation_id, ends, now)
+            return mute_view(ends, now), [Delivery(frozenset({caller_id}), frame)]
+
+        return await self._commit(work)
 
     async def _introduce(self, conversation: JsonObject, newcomer: str | None = None) -> None:
         """New contacts learn at once which of each other are online (presence is

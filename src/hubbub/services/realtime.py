@@ -7,7 +7,7 @@ from datetime import datetime
 
 from hubbub.domain import events
 from hubbub.domain.events import Delivery, EventType
-from hubbub.domain.views import JsonObject
+from hubbub.domain.views import JsonObject, mute_view
 from hubbub.ports import Clock, EventPublisher, PresenceTracker, Store, Transaction
 from hubbub.services.access import member_ids, membership_of
 from hubbub.services.sync import Resume, SyncService, resume_at
@@ -39,15 +39,20 @@ class RealtimeService:
         """Marks the claimed connection live and returns the `hello` frame, with where
         each of the user's conversations stood (its last `eventSeq`) when the hello's
         cursor was read; the user's contacts hear `presence online` when this is their
-        first connection."""
+        first connection. `muted` holds the user's mutes in force, so a device that
+        missed a `conversation.muted` while away knows them again."""
         came_online = await self._presence.connected(user_id, connection_id)
 
-        def work(tx: Transaction) -> tuple[set[str], Resume, dict[str, int]]:
+        def work(tx: Transaction) -> tuple[set[str], Resume, dict[str, int], JsonObject]:
             heads = tx.sync.heads(user_id)
             positions = {h.conversation_id: h.last_event_seq for h in heads}
-            return tx.members.contacts_of(user_id), resume_at(tx, user_id, heads), positions
+            now = self._clock.now()
+            mutes = {h.conversation_id: mute_view(h.muted_until, now) for h in heads}
+            muted: JsonObject = {c: v["mutedUntil"] for c, v in mutes.items() if v["muted"]}
+            contacts = tx.members.contacts_of(user_id)
+            return contacts, resume_at(tx, user_id, heads), positions, muted
 
-        contacts, resume, heads = await self._store.read(work)
+        contacts, resume, heads, muted = await self._store.read(work)
         cursor = await self._sync.keep(resume)
         if came_online:
             await self._announce(user_id, contacts, online=True)
@@ -58,6 +63,7 @@ class RealtimeService:
             "connectionId": connection_id,
             "cursor": cursor,
             "online": online,
+            "muted": muted,
         }
         return hello, heads
 

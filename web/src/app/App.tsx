@@ -9,6 +9,7 @@ import { RealtimeContext, type RealtimeHandle } from '@/lib/realtime-context'
 import { onSessionEnded } from '@/lib/session'
 import { AuthScreen } from './AuthScreen'
 import { ChatScreen } from './ChatScreen'
+import { useNotifications } from './useNotifications'
 
 export function makeQueryClient(): QueryClient {
   return new QueryClient({
@@ -69,8 +70,9 @@ function SessionGate() {
 function RealtimeProvider({ meId, children }: { meId: string; children: React.ReactNode }) {
   const qc = useQueryClient()
   const [handle, setHandle] = useState<RealtimeHandle | null>(null)
+  const notify = useNotifications(meId)
   useEffect(() => {
-    const h = createRealtime(qc, meId)
+    const h = createRealtime(qc, meId, notify)
     setHandle(h)
     h.client.start()
     const nudge = () => h.client.nudge()
@@ -85,7 +87,7 @@ function RealtimeProvider({ meId, children }: { meId: string; children: React.Re
       document.removeEventListener('visibilitychange', onVisible)
       h.client.stop()
     }
-  }, [qc, meId])
+  }, [qc, meId, notify])
   return <RealtimeContext.Provider value={handle}>{children}</RealtimeContext.Provider>
 }
 

@@ -5,15 +5,19 @@ import { useParams } from 'react-router'
 import { Avatar } from '@/components/Avatar'
 import { ThemeToggle } from '@/components/ThemeToggle'
 import { Dialog } from '@/components/Dialog'
-import { ChatIcon, LogoutIcon, PlusIcon, SearchIcon, UserIcon } from '@/components/icons'
+import { BellIcon, BellOffIcon, ChatIcon, LogoutIcon, PlusIcon, SearchIcon, UserIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import { useSignOut } from '@/features/auth/api'
 import { ConversationList } from '@/features/conversations/ConversationList'
 import { useConversations } from '@/features/conversations/api'
 import { useMessageActions } from '@/features/messages/hooks'
+import { unreadTitle, unreadTotal } from '@/features/notifications/decide'
+import { NotificationOffer } from '@/features/notifications/NotificationOffer'
+import { askPermission, usePermission } from '@/features/notifications/permission'
 import { ProfileForm } from '@/features/users/ProfileForm'
 import { ConnectionBanner, ConnectionStatusBadge } from '@/features/realtime/components'
 import { useLivePresence, useTypingConversations } from '@/features/realtime/hooks'
+import { useIsMuted } from '@/lib/mutes'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import type { User } from '@/lib/types'
 import { ConversationPane } from './ConversationPane'
@@ -30,9 +34,12 @@ export function ChatScreen({ me }: { me: User }) {
   const status = useConnectionStatus()
   const { retryFailed } = useMessageActions(me.id)
 
-  const unread = useConversations().data?.reduce((n, c) => n + c.unreadCount, 0) ?? 0
+  // Unread messages in the chats we have not muted, live (events) and as we read.
+  const conversations = useConversations().data
+  const isMuted = useIsMuted(conversations)
+  const unread = unreadTotal(conversations ?? [], isMuted)
   useEffect(() => {
-    document.title = unread > 0 ? `(${unread}) Hubbub` : 'Hubbub'
+    document.title = unreadTitle(unread)
   }, [unread])
 
   // Ctrl+K (⌘K on a Mac) opens search from anywhere, as in most chat apps.
@@ -93,6 +100,7 @@ export function ChatScreen({ me }: { me: User }) {
       </aside>
       <main className={clsx('min-w-0 flex-1 flex-col', conversationId ? 'flex' : 'hidden md:flex')}>
         <ConnectionBanner />
+        <NotificationOffer />
         {conversationId ? (
           <ConversationPane key={conversationId} conversationId={conversationId} me={me} presence={presence} />
         ) : (
@@ -138,6 +146,7 @@ function AccountMenu({ me }: { me: User }) {
           <DM.Item onSelect={() => setProfile(true)} className="flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800">
             <UserIcon className="size-4" /> Edit profile
           </DM.Item>
+          <NotificationsItem />
           <DM.Item onSelect={() => signOut.mutate()} className="flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800">
             <LogoutIcon className="size-4" /> Sign out
           </DM.Item>
@@ -145,5 +154,25 @@ function AccountMenu({ me }: { me: User }) {
       </DM.Portal>
     </DM.Root>
     </>
+  )
+}
+
+/** Notifications in the account menu: the way to turn them on at any time (the banner offers
+ * it only after a first message), or where they stand. */
+function NotificationsItem() {
+  const permission = usePermission()
+  if (permission === 'unsupported') return null
+  const item = 'flex items-center gap-2 rounded-lg px-3 py-2 outline-none'
+  if (permission === 'default')
+    return (
+      <DM.Item onSelect={() => void askPermission()} className={clsx(item, 'cursor-pointer data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800')}>
+        <BellIcon className="size-4" /> Turn on notifications
+      </DM.Item>
+    )
+  return (
+    <DM.Item disabled className={clsx(item, 'text-zinc-500 dark:text-zinc-400')}>
+      {permission === 'granted' ? <BellIcon className="size-4" /> : <BellOffIcon className="size-4" />}
+      {permission === 'granted' ? 'Notifications are on' : 'Notifications are blocked in the browser’s site settings'}
+    </DM.Item>
   )
 }

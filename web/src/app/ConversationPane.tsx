@@ -5,15 +5,18 @@ import { personLabel } from '@/components/PersonName'
 import { BackIcon, SettingsIcon } from '@/components/icons'
 import { IconButton, Spinner, focusRing } from '@/components/ui'
 import { useConversation } from '@/features/conversations/api'
+import { MuteMenu } from '@/features/conversations/MuteMenu'
 import { conversationTitle, otherMember } from '@/features/conversations/display'
 import { departureText, useDeparture, useGroupNotices } from '@/features/groups/api'
 import { memberCount } from '@/features/groups/notices'
 import { Composer } from '@/features/messages/Composer'
 import { MessageList } from '@/features/messages/MessageList'
 import { useMessageActions } from '@/features/messages/hooks'
+import { noteMessageSent } from '@/features/notifications/permission'
 import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
+import { useIsMuted, useMutes } from '@/lib/mutes'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import { lastSeenText } from '@/lib/time'
 import type { Attachment, User } from '@/lib/types'
@@ -72,7 +75,15 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
-  const send = useCallback((body: string, attachments: Attachment[]) => void actions.send(conversationId, body, attachments), [actions, conversationId])
+  const send = useCallback(
+    (body: string, attachments: Attachment[]) => {
+      void actions.send(conversationId, body, attachments)
+      noteMessageSent() // the moment to offer notifications, never on first load
+    },
+    [actions, conversationId],
+  )
+  const mutes = useMutes()
+  const isMuted = useIsMuted(conversation ? [conversation] : undefined)
 
   if (!conversation) {
     return (
@@ -132,6 +143,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
             {subtitle}
           </p>
         </div>
+        <MuteMenu conversation={conversation} muted={isMuted(conversation)} mutedUntil={mutes ? mutes[conversation.id] : conversation.mutedUntil} />
         {conversation.kind === 'group' && (
           <IconButton label="Group settings" onClick={() => setSettings(true)}>
             <SettingsIcon />

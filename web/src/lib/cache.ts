@@ -14,6 +14,7 @@
  * fetch has not landed yet is applied to that fetch's data when it lands (`updateQuery`).
  */
 import type { InfiniteData, QueryClient, QueryKey } from '@tanstack/react-query'
+import { putMute } from './mutes'
 import { keys } from './query-keys'
 import type { Attachment, Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
 
@@ -390,6 +391,13 @@ export function applyRead(qc: QueryClient, conversationId: string, userId: strin
   })
 }
 
+/** Our mute of a conversation changed (`conversation.muted`, or our own PUT/DELETE's answer):
+ * the socket's map of mutes and the views' fields, which stand in until the socket speaks. */
+export function applyMute(qc: QueryClient, conversationId: string, muted: boolean, mutedUntil: string | null): void {
+  putMute(qc, conversationId, muted, mutedUntil)
+  updateConversation(qc, conversationId, (c) => ({ ...c, muted, mutedUntil: muted ? mutedUntil : null }))
+}
+
 export function applyTyping(qc: QueryClient, conversationId: string, userId: string, isTyping: boolean, now = Date.now()): void {
   qc.setQueryData<TypingState>(keys.typing(conversationId), (prev) => {
     const next: TypingState = {}
@@ -517,6 +525,9 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       return
     case 'user.updated':
       applyUserUpdated(qc, event.user, meId)
+      return
+    case 'conversation.muted':
+      applyMute(qc, event.conversationId, event.muted, event.mutedUntil)
       return
   }
 }

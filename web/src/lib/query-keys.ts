@@ -19,6 +19,8 @@ export const keys = {
   notices: (conversationId: string) => ['notices', conversationId] as const,
   departure: (conversationId: string) => ['departure', conversationId] as const,
   presence: ['presence'] as const,
+  /** Our mutes, as the socket's hello and `conversation.muted` tell them (lib/mutes.ts). */
+  mutes: ['mutes'] as const,
   userSearch: (q: string) => ['users', 'search', q] as const,
   /** Message search results for one query, page by page. */
   messageSearch: (q: string) => ['search', 'messages', q] as const,

@@ -697,3 +697,38 @@ describe('RealtimeClient connection state', () => {
     expect(client.status).toBe('online')
   })
 })
+
+describe('RealtimeClient: live or replayed (issue 13, notifications)', () => {
+  it('says which events arrived live and which a catch-up or a gap fetch brought back', async () => {
+    const { client, deps, sockets, timers } = setup(
+      { s0: { events: [created(1)], cursor: 's1', hasMore: false } },
+      undefined,
+      { 'c1@2': { events: [created(3)], hasMore: false, lastEventSeq: 3 } },
+    )
+    const seen: string[] = []
+    deps.onEvent = (e, live) => seen.push(`${e.type === 'message.created' ? e.message.seq : e.type}:${live ? 'live' : 'replayed'}`)
+    client.start()
+    await flush()
+    sockets[0].hello('s0')
+    sockets[0].close(1006)
+    timers.runShortest()
+    await flush()
+    sockets[1].hello('s9')
+    await flush()
+    sockets[1].receive(created(2))
+    sockets[1].receive(created(4)) // past a gap: 3 is fetched first
+    await flush()
+    sockets[1].receive({ type: 'typing', conversationId: 'c1', userId: 'u-bob', isTyping: true })
+    expect(seen).toEqual(['1:replayed', '2:live', '3:replayed', '4:live', 'typing:live'])
+  })
+
+  it("hands hello's mutes over as soon as hello arrives", async () => {
+    const { client, deps, sockets } = setup()
+    const mutes: unknown[] = []
+    deps.onMutes = (m) => mutes.push(m)
+    client.start()
+    await flush()
+    sockets[0].receive({ type: 'hello', userId: 'u-ana', connectionId: 'x', cursor: 's0', online: [], muted: { c1: null } })
+    expect(mutes).toEqual([{ c1: null }])
+  })
+})

@@ -44,7 +44,9 @@ export interface RealtimeDeps {
    * where gap detection starts for a conversation no event has been seen of yet. */
   knownEventSeq?(conversationId: string): number | undefined
   createSocket(url: string): SocketLike
-  onEvent(event: ServerEvent): void
+  /** `live` is true for an event that arrived on the socket as it happened, false for one a
+   * catch-up (/api/sync) or a gap fetch (/events) brought back: only live ones may notify. */
+  onEvent(event: ServerEvent, live: boolean): void
   /** `resumed` is false on the first connection (and after a failed catch-up): the caller
    * should reload its queries, which are then at least as new as `hello.cursor`. */
   onHello(hello: HelloFrame, resumed: boolean): void
@@ -54,6 +56,9 @@ export interface RealtimeDeps {
   /** Who is online, from hello; called as soon as hello arrives, before any catch-up, so
    * presence events that follow it are not overwritten. */
   onOnline?(online: string[]): void
+  /** Our mutes in force, from hello (whole), as soon as hello arrives like `onOnline`, so a
+   * `conversation.muted` that follows it is not overwritten. */
+  onMutes?(muted: Record<string, string | null>): void
   onStatus?(status: ConnectionStatus): void
   /** The ticket (or a catch-up page) could not be had because the session is gone: stop
    * reconnecting. */
@@ -261,8 +266,8 @@ export class RealtimeClient {
   /** Hand one event to the app. An event at or below the known eventSeq that is not a
    * known duplicate is still handed over: a REST view's lastEventSeq says the view has it,
    * not that the loaded message pages do, and the cache's writers are idempotent. */
-  private apply(event: DurableEvent): void {
-    this.deps.onEvent(event)
+  private apply(event: DurableEvent, live: boolean): void {
+    this.deps.onEvent(event, live)
     this.markApplied(event.cursor)
     const conversationId = conversationOf(event)
     if (conversationId === undefined) return
@@ -284,7 +289,7 @@ export class RealtimeClient {
 
   /** Apply `event` unless it is a duplicate, first filling any gap before it in its
    * conversation. Throws when the gap could not be fetched or an event not applied. */
-  private async accept(event: DurableEvent, socket: SocketLike): Promise<void> {
+  private async accept(event: DurableEvent, socket: SocketLike, live: boolean): Promise<void> {
     if (this.applied.has(event.cursor)) return
     const conversationId = conversationOf(event)
     const seq = eventSeqOf(event)
@@ -299,7 +304,7 @@ export class RealtimeClient {
         if (this.socket !== socket || this.applied.has(event.cursor)) return
       }
     }
-    this.apply(event)
+    this.apply(event, live)
   }
 
   /** Apply the conversation's events after `after`, every page. */
@@ -312,7 +317,7 @@ export class RealtimeClient {
         const seq = eventSeqOf(event)
         if (this.applied.has(event.cursor)) {
           if (seq !== undefined) this.noteSeq(conversationId, seq)
-        } else this.apply(event)
+        } else this.apply(event, false)
         if (seq !== undefined) from = Math.max(from, seq)
       }
       if (!page.hasMore || page.events.length === 0) return
@@ -333,7 +338,7 @@ export class RealtimeClient {
           this.seedsPaused = false
           break
         }
-        if ('event' in item) await this.accept(item.event, socket)
+        if ('event' in item) await this.accept(item.event, socket, true)
         else {
           const { conversationId, eventSeq } = item.acked
           const known = this.knownEventSeq(conversationId)
@@ -506,7 +511,7 @@ export class RealtimeClient {
           this.queue.push({ event })
           void this.pump()
         } else {
-          this.deps.onEvent(event)
+          this.deps.onEvent(event, true)
         }
       }
     }
@@ -519,6 +524,7 @@ export class RealtimeClient {
     this.networkDown = false
     this.meId = hello.userId
     this.deps.onOnline?.(hello.online ?? [])
+    if (hello.muted) this.deps.onMutes?.(hello.muted)
     const since = this.resumeCursor
     if (since === null) {
       this.resumeCursor = hello.cursor
@@ -570,7 +576,7 @@ export class RealtimeClient {
       }
       if (this.socket !== socket) return null
       for (const event of page.events) {
-        await this.accept(event, socket)
+        await this.accept(event, socket, false)
         if (this.socket !== socket) return null
       }
       cursor = page.cursor

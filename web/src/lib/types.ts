@@ -18,7 +18,13 @@ export type AttachmentLinks = Schemas['AttachmentLinks']
 /** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
  * the generated schema says: views from a server older than the sequences, and the ones the
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
-export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq'> & { lastEventSeq?: number }
+export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq' | 'muted' | 'mutedUntil'> & {
+  lastEventSeq?: number
+  /** Our own mute (optional for the same reasons); read it through lib/mutes.ts, which prefers
+   * what the socket says. */
+  muted?: boolean
+  mutedUntil?: string | null
+}
 export type MessagePage = Schemas['MessagesResponse']
 export type MessageSearchPage = Schemas['MessageSearchResponse']
 export type MessageSearchResult = Schemas['MessageSearchResult']
@@ -79,6 +85,9 @@ export type EphemeralEvent =
   /** A contact's (or our own) public profile changed; never stored, so never replayed: a
    * client that was away loads the conversations it shows again on reconnecting. */
   | { type: 'user.updated'; user: User }
+  /** Our own mute of the conversation changed (from any of our devices); `mutedUntil` null
+   * while `muted`: until unmuted. */
+  | { type: 'conversation.muted'; conversationId: string; muted: boolean; mutedUntil: string | null }
 
 export type ServerEvent = DurableEvent | EphemeralEvent
 
@@ -88,6 +97,9 @@ export interface HelloFrame {
   connectionId: string
   cursor: string
   online: string[]
+  /** Our mutes in force: conversation id -> when the mute ends (null: until unmuted). The
+   * whole truth at connect time (servers before issue 13 send none). */
+  muted?: Record<string, string | null>
 }
 
 export interface AckFrame {

@@ -2,9 +2,10 @@ import { clsx } from 'clsx'
 import { useMemo, useState } from 'react'
 import { Link } from 'react-router'
 import { Avatar } from '@/components/Avatar'
-import { SearchIcon } from '@/components/icons'
+import { BellOffIcon, SearchIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
 import type { PresenceState } from '@/lib/cache'
+import { useIsMuted } from '@/lib/mutes'
 import { formatListTime } from '@/lib/time'
 import type { Conversation } from '@/lib/types'
 import { useConversations } from './api'
@@ -13,6 +14,7 @@ import { conversationTitle, otherMember, preview } from './display'
 export function ConversationList({ meId, selectedId, presence, typingIn }: { meId: string; selectedId?: string; presence: PresenceState; typingIn?: (c: Conversation) => boolean }) {
   const { data, isPending, error, refetch } = useConversations()
   const [filter, setFilter] = useState('')
+  const isMuted = useIsMuted(data)
   const items = useMemo(() => {
     const q = filter.trim().toLowerCase()
     const list = data ?? []
@@ -58,6 +60,7 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
             const other = c.kind === 'direct' ? otherMember(c, meId) : undefined
             const active = c.id === selectedId
             const typing = typingIn?.(c)
+            const muted = isMuted(c)
             return (
               <li key={c.id}>
                 <Link
@@ -73,8 +76,15 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
                   <Avatar name={title} seed={other?.id ?? c.id} group={c.kind === 'group'} online={other ? !!presence[other.id] : undefined} />
                   <span className="min-w-0 flex-1">
                     <span className="flex items-baseline justify-between gap-2">
-                      <span className="truncate font-semibold">{title}</span>
-                      <time dateTime={c.lastMessage?.createdAt ?? c.updatedAt} className={clsx('shrink-0 text-xs', c.unreadCount > 0 ? 'font-medium text-brand-600 dark:text-brand-400' : 'text-zinc-600 dark:text-zinc-400')}>
+                      <span className="flex min-w-0 items-center gap-1">
+                        <span className="truncate font-semibold">{title}</span>
+                        {muted && (
+                          <span role="img" aria-label="Muted" title="Muted" data-testid="muted-icon" className="shrink-0 text-zinc-500 dark:text-zinc-400">
+                            <BellOffIcon className="size-3.5" />
+                          </span>
+                        )}
+                      </span>
+                      <time dateTime={c.lastMessage?.createdAt ?? c.updatedAt} className={clsx('shrink-0 text-xs', c.unreadCount > 0 && !muted ? 'font-medium text-brand-600 dark:text-brand-400' : 'text-zinc-600 dark:text-zinc-400')}>
                         {formatListTime(c.lastMessage?.createdAt ?? c.updatedAt)}
                       </time>
                     </span>
@@ -83,7 +93,7 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
                         {typing ? 'typing…' : preview(c, meId)}
                       </span>
                       {c.unreadCount > 0 && (
-                        <span data-testid="unread-badge" aria-label={`${c.unreadCount} unread`} className="inline-flex h-5 min-w-5 shrink-0 items-center justify-center rounded-full bg-brand-600 px-1.5 text-[11px] font-semibold text-white">
+                        <span data-testid="unread-badge" aria-label={`${c.unreadCount} unread`} className={clsx('inline-flex h-5 min-w-5 shrink-0 items-center justify-center rounded-full px-1.5 text-[11px] font-semibold text-white', muted ? 'bg-zinc-500 dark:bg-zinc-600' : 'bg-brand-600')}>
                           {c.unreadCount > 99 ? '99+' : c.unreadCount}
                         </span>
                       )}

@@ -1,5 +1,5 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { applyEvent, mergeConversationLists, removeConversation, upsertConversation } from '@/lib/cache'
+import { applyEvent, applyMute, mergeConversationLists, removeConversation, upsertConversation } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
 import type { Conversation, ConversationPage, User } from '@/lib/types'
@@ -53,6 +53,35 @@ export async function addMember(id: string, userId: string): Promise<Conversatio
 
 export function removeMember(id: string, userId: string) {
   return api<void>(`/api/conversations/${encodeURIComponent(id)}/members/${encodeURIComponent(userId)}`, { method: 'DELETE' })
+}
+
+export interface MuteState {
+  muted: boolean
+  /** When the mute ends; null while muted: until unmuted. */
+  mutedUntil: string | null
+}
+
+/** Mute for ourselves until `until` (null: until we unmute). */
+export function muteConversation(id: string, until: Date | null): Promise<MuteState> {
+  return api<MuteState>(`/api/conversations/${encodeURIComponent(id)}/mute`, {
+    method: 'PUT',
+    body: { until: until ? until.toISOString() : null },
+  })
+}
+
+export function unmuteConversation(id: string): Promise<MuteState> {
+  return api<MuteState>(`/api/conversations/${encodeURIComponent(id)}/mute`, { method: 'DELETE' })
+}
+
+/** Mute (`hours`: null for until unmuted) or unmute (`hours`: 0) a conversation; the answer is
+ * applied at once (our other devices hear `conversation.muted`, and so does this one). */
+export function useMuteConversation(id: string) {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: (hours: number | null) =>
+      hours === 0 ? unmuteConversation(id) : muteConversation(id, hours === null ? null : new Date(Date.now() + hours * 3_600_000)),
+    onSuccess: (state) => applyMute(qc, id, state.muted, state.mutedUntil),
+  })
 }
 
 function unwrap(res: { conversation: Conversation } | Conversation): Conversation {

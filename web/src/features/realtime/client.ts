@@ -1,12 +1,13 @@
 import type { QueryClient } from '@tanstack/react-query'
 import { applyEvent, heldEventSeq, setOnline } from '@/lib/cache'
+import { setMutes } from '@/lib/mutes'
 import { wsEndpoint } from '@/lib/config'
 import { ApiError, api } from '@/lib/http'
 import { recordGroupEvent } from '@/lib/notices'
 import { keys } from '@/lib/query-keys'
 import { RealtimeClient, type SocketLike } from '@/lib/realtime'
 import type { RealtimeHandle } from '@/lib/realtime-context'
-import type { EventsPage, SyncPage } from '@/lib/types'
+import type { EventsPage, ServerEvent, SyncPage } from '@/lib/types'
 
 export function fetchTicket(): Promise<{ ticket: string; expiresIn: number }> {
   return api<{ ticket: string; expiresIn: number }>('/api/auth/ws-ticket', { method: 'POST' })
@@ -27,8 +28,10 @@ export function isCursorRejected(err: unknown): boolean {
   return err instanceof ApiError && err.status >= 400 && err.status < 500
 }
 
-/** Build the tab's realtime client, writing every event into the query cache. */
-export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
+/** Build the tab's realtime client, writing every event into the query cache; `onLiveEvent`
+ * hears each event that arrived as it happened (not the ones a catch-up brought back), once it
+ * is in the cache. */
+export function createRealtime(qc: QueryClient, meId: string, onLiveEvent?: (event: ServerEvent) => void): RealtimeHandle {
   const listeners = new Set<() => void>()
   const client = new RealtimeClient({
     getTicket: async () => (await fetchTicket()).ticket,
@@ -37,11 +40,13 @@ export function createRealtime(qc: QueryClient, meId: string): RealtimeHandle {
     fetchEvents,
     knownEventSeq: (conversationId) => heldEventSeq(qc, conversationId),
     createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
-    onEvent: (event) => {
+    onEvent: (event, live) => {
       recordGroupEvent(qc, event, meId) // first: it names people the event may remove
       applyEvent(qc, event, meId)
+      if (live) onLiveEvent?.(event)
     },
     onOnline: (online) => setOnline(qc, online),
+    onMutes: (muted) => setMutes(qc, muted),
     onHello: (_hello, resumed) => {
       if (!resumed) {
         // Anything loaded before this point may predate hello's cursor: load it again. So may
