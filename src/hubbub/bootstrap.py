@@ -48,6 +48,7 @@ from hubbub.ports import (
 )
 from hubbub.schema import SchemaStatus
 from hubbub.services.auth import AuthPolicy, AuthService
+from hubbub.services.blocks import BlockService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
@@ -72,6 +73,7 @@ class Platform:
     users: UserService
     conversations: ConversationService
     messages: MessageService
+    blocks: BlockService
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
@@ -187,6 +189,7 @@ def build(
         users=UserService(store),
         conversations=ConversationService(store, publisher, ids, clock, presence),
         messages=MessageService(store, publisher, ids, clock),
+        blocks=BlockService(store, publisher, clock, presence),
         realtime=RealtimeService(store, publisher, presence, sync),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),

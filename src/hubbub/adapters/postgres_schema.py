@@ -154,6 +154,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE events",
         ),
     ),
+    # Blocking a user (issue 13; SQLite's migration 5): one row per blocker and blocked
+    # user, and an index for "who blocked me".
+    Migration(
+        3,
+        "user-blocks",
+        (
+            """CREATE TABLE blocks (
+    blocker_id TEXT COLLATE "C" NOT NULL,
+    blocked_id TEXT COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+)""",
+            "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

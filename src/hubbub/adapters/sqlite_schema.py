@@ -174,6 +174,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "DROP TABLE events",
         ),
     ),
+    # Blocking a user (issue 13): one row per blocker and blocked user. The second index
+    # answers "who blocked me" (presence, the direct chat's view) without a scan.
+    Migration(
+        5,
+        "user-blocks",
+        (
+            """CREATE TABLE blocks (
+    blocker_id TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+) WITHOUT ROWID""",
+            "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

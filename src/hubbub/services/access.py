@@ -7,9 +7,15 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import TypeVar
 
-from hubbub.domain.errors import NotFound
+from hubbub.domain.errors import Blocked, NotFound
 from hubbub.domain.events import Delivery, Origin, at_position
-from hubbub.domain.models import Conversation, LogEntry, Membership
+from hubbub.domain.models import (
+    Conversation,
+    ConversationKind,
+    LogEntry,
+    Membership,
+    direct_pair,
+)
 from hubbub.domain.views import JsonObject, conversation_view
 from hubbub.ports import EventPublisher, Store, Transaction
 
@@ -34,7 +40,30 @@ def snapshot(tx: Transaction, conversation: Conversation, viewer_id: str | None)
     pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
     viewer = next((m for m in memberships if m.user_id == viewer_id), None)
     last = tx.messages.by_seq(conversation.id, conversation.last_seq)
-    return conversation_view(conversation, pairs, last, viewer)
+    view = conversation_view(conversation, pairs, last, viewer)
+    return {**view, **block_state(tx, conversation, viewer_id)}
+
+
+def block_state(tx: Transaction, conversation: Conversation, viewer_id: str | None) -> JsonObject:
+    """`blocked` (the viewer blocked the other member of this direct chat) and
+    `canSend` (neither of the pair blocked the other). Groups are never blocked."""
+    if conversation.kind != ConversationKind.DIRECT or conversation.direct_key is None:
+        return {"blocked": False, "canSend": True}
+    blockers = tx.blocks.between(*direct_pair(conversation.direct_key))
+    return {"blocked": viewer_id in blockers, "canSend": not blockers}
+
+
+def refuse_if_blocked(tx: Transaction, conversation: Conversation, caller_id: str) -> None:
+    """Raises `Blocked` in a direct chat where either of the pair blocked the other.
+    Called after the transaction has taken the conversation's row (`next_seq`), so a
+    block that commits first is seen and one that commits later waits for this send."""
+    if conversation.kind != ConversationKind.DIRECT or conversation.direct_key is None:
+        return
+    blockers = tx.blocks.between(*direct_pair(conversation.direct_key))
+    if caller_id in blockers:
+        raise Blocked("You blocked this user. Unblock them to send messages.")
+    if blockers:
+        raise Blocked("You can't send messages to this chat.")
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject
 from hubbub.ports import EventPublisher, PresenceTracker, Store, Transaction
-from hubbub.services.access import member_ids, membership_of
+from hubbub.services.access import block_state, member_ids, membership_of
 from hubbub.services.sync import Resume, SyncService, resume_at
 
 
@@ -41,7 +41,7 @@ class RealtimeService:
         def work(tx: Transaction) -> tuple[set[str], Resume, dict[str, int]]:
             heads = tx.sync.heads(user_id)
             positions = {h.conversation_id: h.last_event_seq for h in heads}
-            return tx.members.contacts_of(user_id), resume_at(tx, user_id, heads), positions
+            return _visible_contacts(tx, user_id), resume_at(tx, user_id, heads), positions
 
         contacts, resume, heads = await self._store.read(work)
         cursor = await self._sync.keep(resume)
@@ -70,13 +70,18 @@ class RealtimeService:
             await self._went_offline(user_id)
 
     async def typing(self, user_id: str, conversation_id: str, is_typing: bool) -> None:
-        """Tells the other members; not stored, so never replayed by /api/sync."""
+        """Tells the other members; not stored, so never replayed by /api/sync. In a
+        direct chat where either blocked the other nobody is told (nobody can send)."""
 
         def work(tx: Transaction) -> list[str]:
-            membership_of(tx, conversation_id, user_id)
+            conversation, _ = membership_of(tx, conversation_id, user_id)
+            if not block_state(tx, conversation, user_id)["canSend"]:
+                return []
             return [m for m in member_ids(tx, conversation_id) if m != user_id]
 
         others = await self._store.read(work)
+        if not others:
+            return
         frame: JsonObject = {
             "type": EventType.TYPING.value,
             "conversationId": conversation_id,
@@ -86,7 +91,7 @@ class RealtimeService:
         await self._publisher.publish([Delivery(frozenset(others), frame)])
 
     async def _went_offline(self, user_id: str) -> None:
-        contacts = await self._store.read(lambda tx: tx.members.contacts_of(user_id))
+        contacts = await self._store.read(lambda tx: _visible_contacts(tx, user_id))
         await self._announce(user_id, contacts, online=False)
 
     async def _announce(self, user_id: str, contacts: set[str], *, online: bool) -> None:
@@ -97,3 +102,9 @@ class RealtimeService:
                 "online": online,
             }
             await self._publisher.publish([Delivery(frozenset(contacts), frame)])
+
+
+def _visible_contacts(tx: Transaction, user_id: str) -> set[str]:
+    """Whom the user's presence is told to, and whose they are told: everyone they
+    share a conversation with, except those they blocked or were blocked by."""
+    return tx.members.contacts_of(user_id) - tx.blocks.involving(user_id)

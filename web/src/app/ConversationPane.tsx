@@ -15,6 +15,7 @@ import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
 import type { User } from '@/lib/types'
+import { BlockedNotice, DirectChatMenu, useBlockControls } from './DirectChatBlock'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
 /** Whether the user can see the page right now (read receipts wait for this). */
@@ -44,6 +45,8 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   const [settings, setSettings] = useState(false)
   const notices = useGroupNotices(conversation, me.id)
   const departure = useDeparture(conversationId)
+  const other = conversation?.kind === 'direct' ? otherMember(conversation, me.id) : undefined
+  const block = useBlockControls(conversationId, other)
 
   const readSeq = conversation?.readSeq ?? 0
   // Where the unread messages started when the chat was opened (fixed while it stays open).
@@ -74,7 +77,6 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   }
 
   const title = conversationTitle(conversation, me.id)
-  const other = conversation.kind === 'direct' ? otherMember(conversation, me.id) : undefined
   const online = other ? !!presence[other.id] : undefined
   const subtitle =
     typingIds.length > 0
@@ -109,6 +111,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
             <SettingsIcon />
           </IconButton>
         )}
+        {other && <DirectChatMenu blocked={!!conversation.blocked} onAsk={block.ask} />}
       </header>
       <MessageList
         conversationId={conversationId}
@@ -125,7 +128,12 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         footer={<TypingIndicator names={typingNames} />}
         notices={notices}
       />
-      <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+      {conversation.canSend === false ? (
+        <BlockedNotice blocked={!!conversation.blocked} name={block.name} error={block.error} onUnblock={() => block.ask('unblock')} />
+      ) : (
+        <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+      )}
+      {other && block.dialog}
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}
     </>
   )
