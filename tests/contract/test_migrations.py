@@ -120,6 +120,10 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             assert more is None
             # Their logs start empty (migration 4): position 0, nothing else changed.
             assert [v.pop("lastEventSeq") for v in views] == [0] * len(views)
+            # Nobody has blocked anybody (migration 5): every chat takes messages.
+            assert [(v.pop("blocked"), v.pop("canSend")) for v in views] == [(False, True)] * len(
+                views
+            )
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [
