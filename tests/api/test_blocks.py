@@ -139,8 +139,9 @@ async def test_each_side_sees_its_own_block_state_live_on_every_device_and_in_ca
     ana_view, bob_view = await view(api, ana, conversation), await view(api, bob, conversation)
     assert (ana_view["blocked"], ana_view["canSend"]) == (True, False)
     assert (bob_view["blocked"], bob_view["canSend"]) == (False, False)
-    listed = (await api.call("GET", "/conversations", ana)).json()["conversations"]
-    assert [(c["blocked"], c["canSend"]) for c in listed] == [(True, False)]
+    for account, state in ((ana, (True, False)), (bob, (False, False))):
+        listed = (await api.call("GET", "/conversations", account)).json()["conversations"]
+        assert [(c["blocked"], c["canSend"]) for c in listed] == [state]
 
     # A device that was away learns it from /api/sync, and a gap fetch shows the same.
     missed, _ = await api.sync_all(ana, cursor)

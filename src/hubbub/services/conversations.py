@@ -21,7 +21,14 @@ from hubbub.domain.events import Delivery, EventType, Origin, at_position
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Role, direct_key
 from hubbub.domain.views import JsonObject, as_seen_by
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
-from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
+from hubbub.services.access import (
+    Relations,
+    commit,
+    member_ids,
+    membership_of,
+    record,
+    snapshot,
+)
 
 Result = tuple[JsonObject, list[Delivery]]
 # The log position of `conversation.created`: its first entry, and where its first
@@ -133,7 +140,8 @@ class ConversationService:
 
         def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
             page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
-            views = [snapshot(tx, c, caller_id) for c in page[:count]]
+            relations = Relations.of(tx, caller_id)
+            views = [snapshot(tx, c, caller_id, relations) for c in page[:count]]
             more = len(page) > count
             return views, _encode_position(page[count - 1]) if more else None
 
