@@ -58,7 +58,7 @@ class BlockService:
         """Lifts the caller's block of `user_id` (idempotent). A block the other side
         holds stays: only they can lift it."""
         if user_id == caller_id:
-            raise ValidationFailed("You cannot block yourself.", details={"field": "userId"})
+            raise ValidationFailed("You cannot unblock yourself.", details={"field": "userId"})
 
         def work(tx: Transaction) -> tuple[bool, list[Delivery]]:
             _confirmed(tx, user_id)
