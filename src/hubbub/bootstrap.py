@@ -53,6 +53,7 @@ from hubbub.ports import (
 from hubbub.schema import SchemaStatus
 from hubbub.services.attachments import AttachmentService
 from hubbub.services.auth import AuthPolicy, AuthService
+from hubbub.services.blocks import BlockService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
 from hubbub.services.messages import MessageService
@@ -79,6 +80,7 @@ class Platform:
     conversations: ConversationService
     messages: MessageService
     attachments: AttachmentService
+    blocks: BlockService
     realtime: RealtimeService
     sync: SyncService
     writes: WriteThrottle
@@ -226,6 +228,7 @@ def build(
         ),
         messages=MessageService(store, publisher, ids, clock, forget=attachments.forget),
         attachments=attachments,
+        blocks=BlockService(store, publisher, clock, presence),
         realtime=RealtimeService(store, publisher, presence, sync, clock),
         sync=sync,
         writes=WriteThrottle(limiter, settings.writes_per_second, settings.write_burst),

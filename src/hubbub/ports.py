@@ -18,6 +18,7 @@ from hubbub.domain.errors import Conflict, Unauthorized
 from hubbub.domain.events import Delivery
 from hubbub.domain.models import (
     Attachment,
+    Block,
     Conversation,
     LogEntry,
     Membership,
@@ -289,6 +290,36 @@ class ConversationLog(Protocol):
         ...
 
 
+class BlockRepository(Protocol):
+    """Who blocked whom: one row per (blocker, blocked), written only by the blocker.
+
+    A send into a direct chat checks `between` after it has taken the conversation's
+    row (`ConversationRepository.next_seq`), and a block that has a direct chat appends
+    to its log (which takes the same row), so a send and a block of the same pair
+    commit one after the other and a message never commits after the block did."""
+
+    def add(self, block: Block) -> bool:
+        """Records the block; False (nothing written) if it was already recorded."""
+        ...
+
+    def remove(self, blocker_id: str, blocked_id: str) -> bool:
+        """Lifts the block; False if there was none."""
+        ...
+
+    def of_blocker(self, blocker_id: str) -> list[Block]:
+        """Everyone `blocker_id` blocked, most recent first (then by user id)."""
+        ...
+
+    def between(self, user_a: str, user_b: str) -> set[str]:
+        """Which of the two blocked the other: empty, one of them, or both."""
+        ...
+
+    def involving(self, user_id: str) -> set[str]:
+        """Everyone the user blocked or was blocked by (presence is not told between
+        them)."""
+        ...
+
+
 class SyncState(Protocol):
     """What a catch-up reads and the resume points it saves."""
 
@@ -450,6 +481,8 @@ class Transaction(Protocol):
     def credentials(self) -> CredentialRepository: ...
     @property
     def sessions(self) -> EndedSessionRepository: ...
+    @property
+    def blocks(self) -> BlockRepository: ...
 
 
 class Store(Protocol):

@@ -141,6 +141,9 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             # Nobody had muted anything before mutes existed (migration 8).
             mutes = [(v.pop("muted"), v.pop("mutedUntil")) for v in views]
             assert mutes == [(False, None)] * len(views)
+            # Nobody has blocked anybody (migration 9): every chat takes messages.
+            blocks = [(v.pop("blocked"), v.pop("canSend")) for v in views]
+            assert blocks == [(False, True)] * len(views)
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +13,7 @@ from hubbub.adapters.sqlite import SqliteStore
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
     MUTED_FOREVER,
+    Block,
     Conversation,
     ConversationKind,
     LogEntry,
@@ -364,3 +365,42 @@ async def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
         assert await second.read(lambda tx: tx.users.get("u1")) == user(1)
     finally:
         await second.close()
+
+
+async def test_blocks_are_kept_per_blocker_and_direction(store: Store) -> None:
+    await seed(store)
+
+    def block(blocker: str, blocked: str, second: int) -> Callable[[Transaction], bool]:
+        return lambda tx: tx.blocks.add(Block(blocker, blocked, T0 + timedelta(seconds=second)))
+
+    assert await store.write(block("u1", "u2", 1)) is True
+    assert await store.write(block("u1", "u2", 9)) is False  # already blocked: unchanged
+    assert await store.write(block("u1", "u3", 2)) is True
+    assert await store.write(block("u4", "u1", 3)) is True
+
+    listed = await store.read(lambda tx: tx.blocks.of_blocker("u1"))
+    assert listed == [
+        Block("u1", "u3", T0 + timedelta(seconds=2)),
+        Block("u1", "u2", T0 + timedelta(seconds=1)),
+    ]
+    assert await store.read(lambda tx: tx.blocks.of_blocker("u2")) == []
+    assert await store.read(lambda tx: tx.blocks.between("u2", "u1")) == {"u1"}
+    assert await store.read(lambda tx: tx.blocks.between("u2", "u3")) == set()
+    assert await store.read(lambda tx: tx.blocks.involving("u1")) == {"u2", "u3", "u4"}
+    assert await store.read(lambda tx: tx.blocks.involving("u2")) == {"u1"}
+
+    assert await store.write(block("u2", "u1", 4)) is True  # both ways at once
+    assert await store.read(lambda tx: tx.blocks.between("u1", "u2")) == {"u1", "u2"}
+    assert await store.write(lambda tx: tx.blocks.remove("u1", "u2")) is True
+    assert await store.write(lambda tx: tx.blocks.remove("u1", "u2")) is False
+    # Lifting one's own block leaves the other side's.
+    assert await store.read(lambda tx: tx.blocks.between("u1", "u2")) == {"u2"}
+
+    def rolled_back(tx: Transaction) -> None:
+        tx.blocks.add(Block("u3", "u4", T0))
+        tx.blocks.remove("u1", "u3")
+        raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await store.write(rolled_back)
+    assert await store.read(lambda tx: tx.blocks.involving("u3")) == {"u1"}

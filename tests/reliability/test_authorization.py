@@ -112,6 +112,10 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("PATCH", "/users/me", {"displayName": "Mallory"}),
         ("GET", "/users/search?q=us", None),
         ("GET", f"/users/{w.owner.id}", None),
+        # Blocking and unblocking (in this order: the direct chat below is still allowed).
+        ("PUT", f"/users/{w.owner.id}/block", None),
+        ("DELETE", f"/users/{w.owner.id}/block", None),
+        ("GET", "/users/me/blocked", None),
         ("POST", "/conversations/direct", {"userId": w.owner.id}),
         ("POST", "/conversations", {"title": "mine", "memberIds": []}),
         ("GET", "/conversations", None),
@@ -265,6 +269,10 @@ async def test_outsiders_and_removed_members_get_404_and_no_data(
         ("PATCH", "/users/me"): 200,
         ("GET", "/users/search?q=us"): 200,
         ("GET", f"/users/{world.owner.id}"): 200,
+        # Anyone may block anyone (it only takes away): what it shows is their own list.
+        ("PUT", f"/users/{world.owner.id}/block"): 200,
+        ("DELETE", f"/users/{world.owner.id}/block"): 204,
+        ("GET", "/users/me/blocked"): 200,
         ("POST", "/conversations/direct"): 201,  # anyone may start a direct chat
         ("POST", "/conversations"): 201,
         ("GET", "/conversations"): 200,

@@ -23,6 +23,7 @@ from hubbub.domain import search
 from hubbub.domain.errors import Conflict, NotFound
 from hubbub.domain.models import (
     Attachment,
+    Block,
     Conversation,
     LogEntry,
     Membership,
@@ -59,6 +60,7 @@ class _State:
         self.refresh_tokens: dict[str, RefreshToken] = {}
         self.ended_sessions: dict[str, datetime] = {}
         self.attachments: dict[str, Attachment] = {}
+        self.blocks: dict[tuple[str, str], Block] = {}
 
 
 class _Journal:
@@ -607,6 +609,43 @@ class _EndedSessions:
                 self._j.pop(self._s.ended_sessions, key)
 
 
+class _Blocks:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def add(self, block: Block) -> bool:
+        key = (block.blocker_id, block.blocked_id)
+        if key in self._s.blocks:
+            return False
+        self._j.put(self._s.blocks, key, block)
+        return True
+
+    def remove(self, blocker_id: str, blocked_id: str) -> bool:
+        if (blocker_id, blocked_id) not in self._s.blocks:
+            return False
+        self._j.pop(self._s.blocks, (blocker_id, blocked_id))
+        return True
+
+    def of_blocker(self, blocker_id: str) -> list[Block]:
+        mine = [b for b in self._s.blocks.values() if b.blocker_id == blocker_id]
+        mine.sort(key=lambda b: b.blocked_id)
+        mine.sort(key=lambda b: b.created_at, reverse=True)
+        return mine
+
+    def between(self, user_a: str, user_b: str) -> set[str]:
+        pairs = ((user_a, user_b), (user_b, user_a))
+        return {blocker for blocker, blocked in pairs if (blocker, blocked) in self._s.blocks}
+
+    def involving(self, user_id: str) -> set[str]:
+        found: set[str] = set()
+        for blocker, blocked in self._s.blocks:
+            if blocker == user_id:
+                found.add(blocked)
+            elif blocked == user_id:
+                found.add(blocker)
+        return found
+
+
 class MemoryTransaction:
     def __init__(self, state: _State, journal: _Journal) -> None:
         self.users = _Users(state, journal)
@@ -618,6 +657,7 @@ class MemoryTransaction:
         self.sync = _Sync(state, journal)
         self.credentials = _Credentials(state, journal)
         self.sessions = _EndedSessions(state, journal)
+        self.blocks = _Blocks(state, journal)
 
 
 class MemoryStore:

@@ -58,6 +58,7 @@ from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.domain import search
 from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
+    Block,
     Conversation,
     ConversationKind,
     Membership,
@@ -764,6 +765,57 @@ class _EndedSessions(_Repo):
         self._count("DELETE FROM ended_sessions WHERE until <= %s", now)
 
 
+class _Blocks(_Repo):
+    def add(self, block: Block) -> bool:
+        return (
+            self._count(
+                "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+                block.blocker_id,
+                block.blocked_id,
+                block.created_at,
+            )
+            == 1
+        )
+
+    def remove(self, blocker_id: str, blocked_id: str) -> bool:
+        return (
+            self._count(
+                "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s",
+                blocker_id,
+                blocked_id,
+            )
+            == 1
+        )
+
+    def of_blocker(self, blocker_id: str) -> list[Block]:
+        rows = self._all(
+            "SELECT * FROM blocks WHERE blocker_id = %s ORDER BY created_at DESC, blocked_id",
+            blocker_id,
+        )
+        return [Block(r["blocker_id"], r["blocked_id"], r["created_at"]) for r in rows]
+
+    def between(self, user_a: str, user_b: str) -> set[str]:
+        rows = self._all(
+            "SELECT blocker_id FROM blocks WHERE (blocker_id = %s AND blocked_id = %s)"
+            " OR (blocker_id = %s AND blocked_id = %s)",
+            user_a,
+            user_b,
+            user_b,
+            user_a,
+        )
+        return {row["blocker_id"] for row in rows}
+
+    def involving(self, user_id: str) -> set[str]:
+        rows = self._all(
+            "SELECT blocked_id AS other FROM blocks WHERE blocker_id = %s"
+            " UNION SELECT blocker_id FROM blocks WHERE blocked_id = %s",
+            user_id,
+            user_id,
+        )
+        return {row["other"] for row in rows}
+
+
 class PostgresTransaction:
     def __init__(self, db: Db, *, writing: bool = True) -> None:
         self.users = _Users(db)
@@ -775,6 +827,7 @@ class PostgresTransaction:
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
+        self.blocks = _Blocks(db)
 
 
 def _configure(db: psycopg.Connection[Any]) -> None:

@@ -207,6 +207,21 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Per-member mute (issue 13, notifications): when the member's own mute ends, NULL
     # while not muted. On the membership row, so it goes when the member leaves.
     Migration(6, "member-mute", ("ALTER TABLE members ADD COLUMN muted_until TIMESTAMPTZ",)),
+    # Blocking a user (issue 13; SQLite's migration 9): one row per blocker and blocked
+    # user, and an index for "who blocked me".
+    Migration(
+        7,
+        "user-blocks",
+        (
+            """CREATE TABLE blocks (
+    blocker_id TEXT COLLATE "C" NOT NULL,
+    blocked_id TEXT COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+)""",
+            "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

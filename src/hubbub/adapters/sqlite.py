@@ -29,6 +29,7 @@ from hubbub.adapters.sqlite_schema import migrate, use_wal
 from hubbub.domain import search
 from hubbub.domain.errors import Conflict
 from hubbub.domain.models import (
+    Block,
     Conversation,
     ConversationKind,
     Membership,
@@ -680,6 +681,49 @@ class _EndedSessions(_Repo):
         self._db.execute("DELETE FROM ended_sessions WHERE until <= ?", (_ts(now),))
 
 
+class _Blocks(_Repo):
+    def add(self, block: Block) -> bool:
+        cursor = self._db.execute(
+            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+            (block.blocker_id, block.blocked_id, _ts(block.created_at)),
+        )
+        return cursor.rowcount == 1
+
+    def remove(self, blocker_id: str, blocked_id: str) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?", (blocker_id, blocked_id)
+        )
+        return cursor.rowcount == 1
+
+    def of_blocker(self, blocker_id: str) -> list[Block]:
+        rows = self._all(
+            "SELECT * FROM blocks WHERE blocker_id = ? ORDER BY created_at DESC, blocked_id",
+            blocker_id,
+        )
+        return [Block(r["blocker_id"], r["blocked_id"], _dt(r["created_at"])) for r in rows]
+
+    def between(self, user_a: str, user_b: str) -> set[str]:
+        rows = self._all(
+            "SELECT blocker_id FROM blocks WHERE (blocker_id = ? AND blocked_id = ?)"
+            " OR (blocker_id = ? AND blocked_id = ?)",
+            user_a,
+            user_b,
+            user_b,
+            user_a,
+        )
+        return {row[0] for row in rows}
+
+    def involving(self, user_id: str) -> set[str]:
+        rows = self._all(
+            "SELECT blocked_id FROM blocks WHERE blocker_id = ?"
+            " UNION SELECT blocker_id FROM blocks WHERE blocked_id = ?",
+            user_id,
+            user_id,
+        )
+        return {row[0] for row in rows}
+
+
 class SqliteTransaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.users = _Users(db)
@@ -691,6 +735,7 @@ class SqliteTransaction:
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)
         self.sessions = _EndedSessions(db)
+        self.blocks = _Blocks(db)
 
 
 @dataclass(slots=True)

@@ -294,6 +294,21 @@ END""",
     # Per-member mute (issue 13, notifications): when the member's own mute ends, NULL
     # while not muted. On the membership row, so it goes when the member leaves.
     Migration(8, "member-mute", ("ALTER TABLE members ADD COLUMN muted_until TEXT",)),
+    # Blocking a user (issue 13): one row per blocker and blocked user. The second index
+    # answers "who blocked me" (presence, the direct chat's view) without a scan.
+    Migration(
+        9,
+        "user-blocks",
+        (
+            """CREATE TABLE blocks (
+    blocker_id TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+) WITHOUT ROWID""",
+            "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

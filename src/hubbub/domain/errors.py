@@ -34,6 +34,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Blocked(Forbidden):
+    """A direct chat where one of the pair blocked the other: nobody may start it or
+    send in it until the block is lifted (docs/openapi.json says what each side sees)."""
+
+    code = "blocked"
+
+
 class Conflict(DomainError):
     code = "conflict"
 

@@ -119,6 +119,22 @@ def renamed(conversation_id: str, by: str, title: str, at: datetime) -> JsonObje
     }
 
 
+def block_changed(conversation_id: str, by: str, state: JsonObject) -> JsonObject:
+    """`conversation.updated` of a direct chat after one of its pair blocked or
+    unblocked the other: `changes` holds the recipient's own `blocked` and `canSend`,
+    as they are now (each member of the pair gets their own)."""
+    return {
+        "type": EventType.CONVERSATION_UPDATED.value,
+        "conversationId": conversation_id,
+        "userId": by,
+        "changes": state,
+    }
+
+
+# The `detail` of the log entry of a block or an unblock (a rename's names the title).
+BLOCK_FIELDS = ["blocked", "canSend"]
+
+
 def member_added(joined: Membership, user: User, at: datetime, by: str | None = None) -> JsonObject:
     """`member.added` as the members who were there see it: the newcomer's public
     profile, role and read marker, and who added them (`actorId`, for the timeline's

@@ -158,6 +158,16 @@ class SyncHead:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """`blocker_id` blocked `blocked_id` at `created_at`: kept per blocker, one row per
+    pair and direction, so each side's block is lifted only by that side."""
+
+    blocker_id: str
+    blocked_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ReadMarker:
     """A member's read marker and the receipt position of its last move."""
 
@@ -170,3 +180,9 @@ def direct_key(user_a: str, user_b: str) -> str:
     """The same pair of users always maps to the same key, in either order."""
     first, second = sorted((user_a, user_b))
     return f"{first}:{second}"
+
+
+def direct_pair(key: str) -> tuple[str, str]:
+    """The two users of a direct conversation's key (`direct_key` undone)."""
+    first, _, second = key.partition(":")
+    return first, second

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from hubbub.server import schemas
 from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
-from hubbub.server.openapi import ERRORS
+from hubbub.server.openapi import BLOCKED, ERRORS
 from hubbub.server.responses import json_response
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERRORS)
@@ -19,7 +19,10 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"], response
     "/direct",
     status_code=201,
     response_model=schemas.ConversationResponse,
-    responses={200: {"model": schemas.ConversationResponse, "description": "Already existed."}},
+    responses={
+        200: {"model": schemas.ConversationResponse, "description": "Already existed."},
+        **BLOCKED,
+    },
 )
 async def open_direct(
     body: schemas.DirectRequest, platform: PlatformDep, caller: WriterDep

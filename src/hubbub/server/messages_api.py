@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from hubbub.server import schemas
 from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
-from hubbub.server.openapi import ERRORS
+from hubbub.server.openapi import BLOCKED, ERRORS
 from hubbub.server.responses import json_response
 
 router = APIRouter(prefix="/api", tags=["messages"], responses=ERRORS)
@@ -47,7 +47,10 @@ async def history(
     BASE,
     status_code=201,
     response_model=schemas.MessageResponse,
-    responses={200: {"model": schemas.MessageResponse, "description": "A retry: the original."}},
+    responses={
+        200: {"model": schemas.MessageResponse, "description": "A retry: the original."},
+        **BLOCKED,
+    },
 )
 async def send(
     conversation_id: str, body: schemas.SendRequest, platform: PlatformDep, caller: WriterDep
@@ -70,7 +73,7 @@ async def get_message(
     return json_response({"message": message})
 
 
-@router.patch(BASE + "/{message_id}", response_model=schemas.MessageResponse)
+@router.patch(BASE + "/{message_id}", response_model=schemas.MessageResponse, responses=BLOCKED)
 async def edit(
     conversation_id: str,
     message_id: str,

@@ -21,3 +21,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         429: "Too many attempts (`rate_limited`, with Retry-After).",
     }.items()
 }
+
+# A direct chat where either of the pair blocked the other (PUT /api/users/{id}/block).
+BLOCKED: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorResponse,
+        "description": "`blocked`: one of this direct chat's pair blocked the other, so nothing"
+        " is sent (or started) until the block is lifted; the message says which side the"
+        ' caller is on ("You blocked this user. Unblock them ..." or "You can\'t send'
+        ' messages to this chat."). Also `forbidden`, as everywhere.',
+    }
+}

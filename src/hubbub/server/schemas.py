@@ -218,6 +218,14 @@ class Conversation(Api):
     muted_until: str | None = Field(
         description="When the caller's mute ends; null while muted means until unmuted."
     )
+    blocked: bool = Field(
+        description="Direct chats: whether the caller blocked the other member (the app shows"
+        " 'You blocked them' with Unblock instead of the composer). Always false in groups."
+    )
+    can_send: bool = Field(
+        description="Whether messages can be sent here now: false in a direct chat where either"
+        " member blocked the other (sends get 403 `blocked`). Always true in groups."
+    )
 
 
 class SignUpResponse(Api):
@@ -235,6 +243,22 @@ class UserResponse(Api):
 
 class UsersResponse(Api):
     users: list[User]
+
+
+class BlockResponse(Api):
+    user: User = Field(description="The user the caller has blocked.")
+    blocked: Literal[True] = True
+
+
+class BlockedUser(Api):
+    user: User
+    blocked_at: str
+
+
+class BlockedUsersResponse(Api):
+    blocked: list[BlockedUser] = Field(
+        description="Everyone the caller blocked, most recently blocked first."
+    )
 
 
 class TokensResponse(Api):

@@ -47,6 +47,45 @@ async def search(
     return json_response({"users": [user_view(u) for u in users]})
 
 
+@router.get("/me/blocked", response_model=schemas.BlockedUsersResponse)
+async def blocked_users(platform: PlatformDep, caller: CallerDep) -> Response:
+    """Everyone the caller blocked, most recently blocked first. Only the caller sees
+    it: nobody is ever told whom they were blocked by."""
+    return json_response({"blocked": await platform.blocks.blocked_by(caller)})
+
+
+@router.put("/{user_id}/block", response_model=schemas.BlockResponse)
+async def block_user(user_id: str, platform: PlatformDep, caller: WriterDep) -> Response:
+    """Block a user. Idempotent. Yourself: 422 `validation_error`; unknown: 404.
+
+    **What the blocker sees:** their direct chat with the user stays, history readable;
+    its view says `blocked: true, canSend: false` (the app shows "You blocked NAME.
+    Unblock" instead of the composer), and their own sends there get 403 `blocked`
+    until they unblock. Starting a direct chat with the user gets 403 `blocked`.
+    Every device of theirs hears `conversation.updated` with `changes: {blocked: true,
+    canSend: false}`. The user no longer appears online to them, nor they to the user.
+
+    **What the blocked user sees:** no notice of the block itself and never the block
+    list. Their direct chat stays readable; its view says `blocked: false, canSend:
+    false` (they also hear `conversation.updated` with those `changes`), and a send or
+    an edit there gets 403 `blocked` "You can't send messages to this chat." with nothing
+    stored or delivered. Starting a new direct chat gets 403 `blocked`. The blocker's
+    presence goes `offline` for them, and their typing is not told.
+
+    **Groups** are unaffected: both keep sending and reading in groups they share."""
+    user = await platform.blocks.block(caller, user_id)
+    return json_response({"user": user, "blocked": True})
+
+
+@router.delete("/{user_id}/block", status_code=204, response_class=Response)
+async def unblock_user(user_id: str, platform: PlatformDep, caller: WriterDep) -> Response:
+    """Lift the caller's block (idempotent: 204 also when there was none). A block the
+    other user holds stays. Both sides hear `conversation.updated` in their direct chat
+    with their new `blocked`/`canSend`, and see each other's presence again."""
+    await platform.blocks.unblock(caller, user_id)
+    return Response(status_code=204)
+
+
 @router.get("/{user_id}", response_model=schemas.UserResponse)
 async def get_user(user_id: str, platform: PlatformDep, caller: CallerDep) -> Response:
     """A public profile; with `lastSeenAt` only for the user's contacts (anyone who shares

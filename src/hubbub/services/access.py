@@ -4,12 +4,19 @@ conversation snapshot every transport shows."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from hubbub.domain.errors import NotFound
+from hubbub.domain.errors import Blocked, NotFound
 from hubbub.domain.events import Delivery, Origin, at_position
-from hubbub.domain.models import Conversation, LogEntry, Membership
+from hubbub.domain.models import (
+    Conversation,
+    ConversationKind,
+    LogEntry,
+    Membership,
+    direct_pair,
+)
 from hubbub.domain.views import JsonObject, conversation_view
 from hubbub.ports import EventPublisher, Store, Transaction
 
@@ -28,20 +35,67 @@ def membership_of(
     return conversation, membership
 
 
+@dataclass(frozen=True, slots=True)
+class Relations:
+    """A viewer's blocks, read once for a whole page of conversations (two queries
+    instead of one per direct chat)."""
+
+    mine: frozenset[str]  # whom the viewer blocked
+    either: frozenset[str]  # whom the viewer blocked or was blocked by
+
+    @classmethod
+    def of(cls, tx: Transaction, viewer_id: str) -> Relations:
+        mine = frozenset(b.blocked_id for b in tx.blocks.of_blocker(viewer_id))
+        return cls(mine, frozenset(tx.blocks.involving(viewer_id)))
+
+
 def snapshot(
     tx: Transaction,
     conversation: Conversation,
     viewer_id: str | None,
     now: datetime | None = None,
+    relations: Relations | None = None,
 ) -> JsonObject:
-    """The conversation as `viewer_id` sees it (their mute as of `now`), or as every
-    member sees it (no viewer)."""
+    """The conversation as `viewer_id` sees it (their mute as of `now`, their blocks), or
+    as every member sees it (no viewer)."""
     memberships = tx.members.of_conversation(conversation.id)
     users = tx.users.get_many([m.user_id for m in memberships])
     pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
     viewer = next((m for m in memberships if m.user_id == viewer_id), None)
     last = tx.messages.by_seq(conversation.id, conversation.last_seq)
-    return conversation_view(conversation, pairs, last, viewer, now)
+    view = conversation_view(conversation, pairs, last, viewer, now)
+    return {**view, **block_state(tx, conversation, viewer_id, relations)}
+
+
+def block_state(
+    tx: Transaction,
+    conversation: Conversation,
+    viewer_id: str | None,
+    relations: Relations | None = None,
+) -> JsonObject:
+    """`blocked` (the viewer blocked the other member of this direct chat) and
+    `canSend` (neither of the pair blocked the other). Groups are never blocked."""
+    if conversation.kind != ConversationKind.DIRECT or conversation.direct_key is None:
+        return {"blocked": False, "canSend": True}
+    pair = direct_pair(conversation.direct_key)
+    if relations is not None and viewer_id in pair:
+        other = pair[1] if pair[0] == viewer_id else pair[0]
+        return {"blocked": other in relations.mine, "canSend": other not in relations.either}
+    blockers = tx.blocks.between(*pair)
+    return {"blocked": viewer_id in blockers, "canSend": not blockers}
+
+
+def refuse_if_blocked(tx: Transaction, conversation: Conversation, caller_id: str) -> None:
+    """Raises `Blocked` in a direct chat where either of the pair blocked the other.
+    Called after the transaction has taken the conversation's row (`next_seq`), so a
+    block that commits first is seen and one that commits later waits for this send."""
+    if conversation.kind != ConversationKind.DIRECT or conversation.direct_key is None:
+        return
+    blockers = tx.blocks.between(*direct_pair(conversation.direct_key))
+    if caller_id in blockers:
+        raise Blocked("You blocked this user. Unblock them to send messages.")
+    if blockers:
+        raise Blocked("You can't send messages to this chat.")
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from hubbub.domain import events, rules
-from hubbub.domain.errors import Forbidden, NotFound, ValidationFailed
+from hubbub.domain.errors import Blocked, Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin, at_position
 from hubbub.domain.models import (
     Attachment,
@@ -28,7 +28,14 @@ from hubbub.domain.models import (
 )
 from hubbub.domain.views import JsonObject, as_seen_by, mute_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, PresenceTracker, Store, Transaction
-from hubbub.services.access import commit, member_ids, membership_of, record, snapshot
+from hubbub.services.access import (
+    Relations,
+    commit,
+    member_ids,
+    membership_of,
+    record,
+    snapshot,
+)
 
 Result = tuple[JsonObject, list[Delivery]]
 # The log position of `conversation.created`: its first entry, and where its first
@@ -58,6 +65,9 @@ class ConversationService:
     async def open_direct(self, caller_id: str, other_id: str) -> tuple[JsonObject, bool]:
         """The one direct conversation of this pair, created on first use.
 
+        Not created while either of the pair blocked the other (`Blocked`); one that
+        exists is still returned, so both keep reading its history.
+
         Returns (conversation, created). Concurrent calls for the same pair get the same
         conversation: the pair's key is unique in the store, and the call that loses
         the race is re-run by the store and returns the winner's (created False).
@@ -73,6 +83,11 @@ class ConversationService:
             other = tx.users.get(other_id)
             if other is None or not other.confirmed:
                 raise NotFound("User not found.")
+            blockers = tx.blocks.between(caller_id, other_id)
+            if caller_id in blockers:
+                raise Blocked("You blocked this user. Unblock them to start a chat.")
+            if blockers:
+                raise Blocked("You can't start a chat with this user.")
             now = self._clock.now()
             conversation = Conversation(
                 id=self._ids.new_id(),
@@ -136,7 +151,8 @@ class ConversationService:
         def work(tx: Transaction) -> tuple[list[JsonObject], str | None]:
             page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
             now = self._clock.now()
-            views = [snapshot(tx, c, caller_id, now) for c in page[:count]]
+            relations = Relations.of(tx, caller_id)
+            views = [snapshot(tx, c, caller_id, now, relations) for c in page[:count]]
             more = len(page) > count
             return views, _encode_position(page[count - 1]) if more else None
 
@@ -381,19 +397,23 @@ class ConversationService:
         members = conversation["members"]
         assert isinstance(members, list)
         member_ids = [str(m["id"]) for m in members]
-        online = await self._presence.online(member_ids)
+        online = sorted(await self._presence.online(member_ids))
         everyone = frozenset(member_ids)
-        await self._publisher.publish(
-            [
-                Delivery(
+        # Not between users who blocked one another (a group does not undo a block).
+        hidden = await self._store.read(lambda tx: {u: tx.blocks.involving(u) for u in online})
+        deliveries = [
+            Delivery(
+                (
                     everyone - {user_id}
                     if newcomer is None or user_id == newcomer
-                    else frozenset({newcomer}),
-                    {"type": EventType.PRESENCE.value, "userId": user_id, "online": True},
+                    else frozenset({newcomer})
                 )
-                for user_id in sorted(online)
-            ]
-        )
+                - hidden[user_id],
+                {"type": EventType.PRESENCE.value, "userId": user_id, "online": True},
+            )
+            for user_id in online
+        ]
+        await self._publisher.publish([d for d in deliveries if d.recipients])
 
     def _announce(self, tx: Transaction, conversation: Conversation, creator_id: str) -> Result:
         """`conversation.created`, the new conversation's first entry (`CREATED`)."""

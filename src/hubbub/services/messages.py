@@ -12,7 +12,13 @@ from hubbub.domain.events import Delivery, EventType, Origin
 from hubbub.domain.models import Attachment, Message
 from hubbub.domain.views import JsonObject, message_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
-from hubbub.services.access import commit, member_ids, membership_of, record
+from hubbub.services.access import (
+    commit,
+    member_ids,
+    membership_of,
+    record,
+    refuse_if_blocked,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +81,7 @@ class MessageService:
         text = rules.message_body(body) if body.strip() or not wanted else ""
 
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
-            membership_of(tx, conversation_id, sender_id)
+            conversation, _ = membership_of(tx, conversation_id, sender_id)
             existing = tx.messages.by_client_id(sender_id, client_id)
             if existing is not None:
                 if existing.conversation_id != conversation_id:
@@ -88,6 +94,8 @@ class MessageService:
             seq = tx.conversations.next_seq(conversation_id, now)
             if seq is None:
                 raise NotFound("Conversation not found.")
+            # Only now, holding the conversation's row: a block committed before is seen.
+            refuse_if_blocked(tx, conversation, sender_id)
             message = Message(
                 id=message_id,
                 conversation_id=conversation_id,
@@ -124,11 +132,16 @@ class MessageService:
         body: str,
         origin: Origin | None = None,
     ) -> Change:
-        """Sender only; a deleted message cannot be edited."""
+        """Sender only; a deleted message cannot be edited, nor one in a direct chat where
+        either of the pair blocked the other (an edit is seen like a new message)."""
         text = rules.message_body(body)
 
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
             message = _own_message(tx, conversation_id, message_id, caller_id)
+            conversation = tx.conversations.lock(conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            refuse_if_blocked(tx, conversation, caller_id)
             if message.deleted:
                 raise Conflict("That message was deleted.")
             if message.body == text:

@@ -9,7 +9,7 @@ from hubbub.domain import events
 from hubbub.domain.events import Delivery, EventType
 from hubbub.domain.views import JsonObject, mute_view
 from hubbub.ports import Clock, EventPublisher, PresenceTracker, Store, Transaction
-from hubbub.services.access import member_ids, membership_of
+from hubbub.services.access import block_state, member_ids, membership_of
 from hubbub.services.sync import Resume, SyncService, resume_at
 
 
@@ -49,7 +49,7 @@ class RealtimeService:
             now = self._clock.now()
             mutes = {h.conversation_id: mute_view(h.muted_until, now) for h in heads}
             muted: JsonObject = {c: v["mutedUntil"] for c, v in mutes.items() if v["muted"]}
-            contacts = tx.members.contacts_of(user_id)
+            contacts = _visible_contacts(tx, user_id)
             return contacts, resume_at(tx, user_id, heads), positions, muted
 
         contacts, resume, heads, muted = await self._store.read(work)
@@ -80,13 +80,18 @@ class RealtimeService:
             await self._went_offline(user_id)
 
     async def typing(self, user_id: str, conversation_id: str, is_typing: bool) -> None:
-        """Tells the other members; not stored, so never replayed by /api/sync."""
+        """Tells the other members; not stored, so never replayed by /api/sync. In a
+        direct chat where either blocked the other nobody is told (nobody can send)."""
 
         def work(tx: Transaction) -> list[str]:
-            membership_of(tx, conversation_id, user_id)
+            conversation, _ = membership_of(tx, conversation_id, user_id)
+            if not block_state(tx, conversation, user_id)["canSend"]:
+                return []
             return [m for m in member_ids(tx, conversation_id) if m != user_id]
 
         others = await self._store.read(work)
+        if not others:
+            return
         frame: JsonObject = {
             "type": EventType.TYPING.value,
             "conversationId": conversation_id,
@@ -97,12 +102,13 @@ class RealtimeService:
 
     async def _went_offline(self, user_id: str) -> None:
         """Records when the user was last seen (their last connection closed now, or its
-        lease ran out: then up to one lease late), and tells their contacts, with it."""
+        lease ran out: then up to one lease late), and tells their contacts, with it
+        (not those they blocked or were blocked by)."""
         at = self._clock.now()
 
         def work(tx: Transaction) -> set[str]:
             tx.users.set_last_seen(user_id, at)
-            return tx.members.contacts_of(user_id)
+            return _visible_contacts(tx, user_id)
 
         contacts = await self._store.write(work)
         await self._announce(user_id, contacts, online=False, last_seen_at=at)
@@ -118,3 +124,9 @@ class RealtimeService:
         if contacts:
             frame = events.presence(user_id, online=online, last_seen_at=last_seen_at)
             await self._publisher.publish([Delivery(frozenset(contacts), frame)])
+
+
+def _visible_contacts(tx: Transaction, user_id: str) -> set[str]:
+    """Whom the user's presence is told to, and whose they are told: everyone they
+    share a conversation with, except those they blocked or were blocked by."""
+    return tx.members.contacts_of(user_id) - tx.blocks.involving(user_id)

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from hubbub.domain import events, rules
 from hubbub.domain.errors import CursorExpired, ValidationFailed
 from hubbub.domain.events import EventType, at_position
-from hubbub.domain.models import LogEntry, Membership, ReadMarker, Role, SyncHead
+from hubbub.domain.models import Conversation, LogEntry, Membership, ReadMarker, Role, SyncHead
 from hubbub.domain.views import JsonObject, message_view
 from hubbub.ports import Clock, Store, Transaction
-from hubbub.services.access import membership_of, snapshot
+from hubbub.services.access import block_state, membership_of, snapshot
 
 # {conversationId: (eventSeq, receiptSeq)} a client has applied.
 Positions = dict[str, tuple[int, int]]
@@ -110,7 +110,7 @@ class SyncService:
         def work(tx: Transaction) -> tuple[list[JsonObject], bool, int]:
             conversation, _ = membership_of(tx, conversation_id, caller_id)
             entries = tx.log.after(conversation_id, after, count + 1)
-            render = _Renderer(tx)
+            render = _Renderer(tx, caller_id)
             frames = [f for f in (render.entry(e) for e in entries[:count]) if f is not None]
             return frames, len(entries) > count, conversation.last_event_seq
 
@@ -181,7 +181,7 @@ def _replay(
     the client to (section comment at the top of the module)."""
     known = place.positions
     heads = {h.conversation_id: h for h in tx.sync.heads(user_id)}
-    render = _Renderer(tx)
+    render = _Renderer(tx, user_id)
     frames: list[JsonObject] = []
     positions: Positions = {}
     more = False
@@ -234,23 +234,31 @@ def _replay(
 
 
 class _Renderer:
-    """Shows log entries as the frames the WebSocket sends, as things are now."""
+    """Shows log entries as the frames the WebSocket sends, as things are now, to
+    `viewer_id` (a direct chat's block state is each member's own)."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, viewer_id: str) -> None:
         self._tx = tx
+        self._viewer_id = viewer_id
 
     def arrival(self, head: SyncHead) -> JsonObject:
         conversation = self._tx.conversations.get(head.conversation_id)
         assert conversation is not None  # read in the same snapshot as `head`
         payload: JsonObject = {
             "type": EventType.CONVERSATION_CREATED.value,
-            "conversation": snapshot(self._tx, conversation, None),
+            "conversation": self._whole(conversation),
         }
         frame = at_position(payload, head.conversation_id, head.last_event_seq)
         # Not an entry of the log: an id of its own, so it never hides the entry at
         # that position from a client dropping duplicates.
         frame["cursor"] = f"{head.conversation_id}:j{head.last_event_seq}"
         return frame
+
+    def _whole(self, conversation: Conversation) -> JsonObject:
+        """The shared view (the client fills in its read state) with the viewer's own
+        block state."""
+        shared = snapshot(self._tx, conversation, None)
+        return {**shared, **block_state(self._tx, conversation, self._viewer_id)}
 
     def departure(self, conversation_id: str, user_id: str) -> JsonObject:
         removal = (
@@ -294,11 +302,14 @@ class _Renderer:
             conversation = tx.conversations.get(conversation_id)
             if conversation is None:
                 return None
-            return {"type": entry.type, "conversation": snapshot(tx, conversation, None)}
+            return {"type": entry.type, "conversation": self._whole(conversation)}
         if entry.type == EventType.CONVERSATION_UPDATED:
             conversation = tx.conversations.get(conversation_id)
             if conversation is None:
                 return None
+            if entry.detail.get("fields") == events.BLOCK_FIELDS:
+                state = block_state(tx, conversation, self._viewer_id)
+                return events.block_changed(conversation_id, entry.actor_id or "", state)
             return events.renamed(
                 conversation_id, entry.actor_id or "", conversation.title, entry.at
             )

@@ -20,6 +20,7 @@ import { useIsMuted, useMutes } from '@/lib/mutes'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import { lastSeenText } from '@/lib/time'
 import type { Attachment, User } from '@/lib/types'
+import { BlockedNotice, DirectChatMenu, useBlockControls } from './DirectChatBlock'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
 /** Whether the user can see the page right now (read receipts wait for this). */
@@ -65,6 +66,8 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   // `?seq=` names a message to open the history at (a search result): shown and highlighted.
   const [params] = useSearchParams()
   const focusSeq = Number.parseInt(params.get('seq') ?? '', 10) || undefined
+  const other = conversation?.kind === 'direct' ? otherMember(conversation, me.id) : undefined
+  const block = useBlockControls(conversationId, other)
 
   const readSeq = conversation?.readSeq ?? 0
   // Where the unread messages started when the chat was opened (fixed while it stays open).
@@ -103,7 +106,6 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
   }
 
   const title = conversationTitle(conversation, me.id)
-  const other = conversation.kind === 'direct' ? otherMember(conversation, me.id) : undefined
   const online = other ? !!presence[other.id] : undefined
   // While we are not connected we cannot tell whether they are online now: say neither.
   const connected = status === 'online' || status === 'syncing'
@@ -149,6 +151,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
             <SettingsIcon />
           </IconButton>
         )}
+        {other && <DirectChatMenu blocked={!!conversation.blocked} onAsk={block.ask} />}
       </header>
       <MessageList
         conversationId={conversationId}
@@ -166,7 +169,12 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         footer={<TypingIndicator names={typingNames} />}
         notices={notices}
       />
-      <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+      {conversation.canSend === false ? (
+        <BlockedNotice blocked={!!conversation.blocked} name={block.name} error={block.error} onUnblock={() => block.ask('unblock')} />
+      ) : (
+        <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+      )}
+      {other && block.dialog}
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}
     </>
   )

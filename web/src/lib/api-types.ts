@@ -215,6 +215,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/me/blocked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Blocked Users
+         * @description Everyone the caller blocked, most recently blocked first. Only the caller sees
+         *     it: nobody is ever told whom they were blocked by.
+         */
+        get: operations["blocked_users_api_users_me_blocked_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{user_id}/block": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block User
+         * @description Block a user. Idempotent. Yourself: 422 `validation_error`; unknown: 404.
+         *
+         *     **What the blocker sees:** their direct chat with the user stays, history readable;
+         *     its view says `blocked: true, canSend: false` (the app shows "You blocked NAME.
+         *     Unblock" instead of the composer), and their own sends there get 403 `blocked`
+         *     until they unblock. Starting a direct chat with the user gets 403 `blocked`.
+         *     Every device of theirs hears `conversation.updated` with `changes: {blocked: true,
+         *     canSend: false}`. The user no longer appears online to them, nor they to the user.
+         *
+         *     **What the blocked user sees:** no notice of the block itself and never the block
+         *     list. Their direct chat stays readable; its view says `blocked: false, canSend:
+         *     false` (they also hear `conversation.updated` with those `changes`), and a send or
+         *     an edit there gets 403 `blocked` "You can't send messages to this chat." with nothing
+         *     stored or delivered. Starting a new direct chat gets 403 `blocked`. The blocker's
+         *     presence goes `offline` for them, and their typing is not told.
+         *
+         *     **Groups** are unaffected: both keep sending and reading in groups they share.
+         */
+        put: operations["block_user_api_users__user_id__block_put"];
+        post?: never;
+        /**
+         * Unblock User
+         * @description Lift the caller's block (idempotent: 204 also when there was none). A block the
+         *     other user holds stays. Both sides hear `conversation.updated` in their direct chat
+         *     with their new `blocked`/`canSend`, and see each other's presence again.
+         */
+        delete: operations["unblock_user_api_users__user_id__block_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users/{user_id}": {
         parameters: {
             query?: never;
@@ -694,6 +757,31 @@ export interface components {
         AttachmentResponse: {
             attachment: components["schemas"]["Attachment"];
         };
+        /** BlockResponse */
+        BlockResponse: {
+            /** @description The user the caller has blocked. */
+            user: components["schemas"]["User"];
+            /**
+             * Blocked
+             * @default true
+             * @constant
+             */
+            blocked: true;
+        };
+        /** BlockedUser */
+        BlockedUser: {
+            user: components["schemas"]["User"];
+            /** Blockedat */
+            blockedAt: string;
+        };
+        /** BlockedUsersResponse */
+        BlockedUsersResponse: {
+            /**
+             * Blocked
+             * @description Everyone the caller blocked, most recently blocked first.
+             */
+            blocked: components["schemas"]["BlockedUser"][];
+        };
         /** ConfirmRequest */
         ConfirmRequest: {
             /** Username */
@@ -748,6 +836,16 @@ export interface components {
              * @description When the caller's mute ends; null while muted means until unmuted.
              */
             mutedUntil: string | null;
+            /**
+             * Blocked
+             * @description Direct chats: whether the caller blocked the other member (the app shows 'You blocked them' with Unblock instead of the composer). Always false in groups.
+             */
+            blocked: boolean;
+            /**
+             * Cansend
+             * @description Whether messages can be sent here now: false in a direct chat where either member blocked the other (sends get 403 `blocked`). Always true in groups.
+             */
+            canSend: boolean;
         };
         /** ConversationResponse */
         ConversationResponse: {
@@ -2410,6 +2508,311 @@ export interface operations {
             };
         };
     };
+    blocked_users_api_users_me_blocked_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockedUsersResponse"];
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    block_user_api_users__user_id__block_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockResponse"];
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    unblock_user_api_users__user_id__block_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_user_api_users__user_id__get: {
         parameters: {
             query?: never;
@@ -2562,7 +2965,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            /** @description `blocked`: one of this direct chat's pair blocked the other, so nothing is sent (or started) until the block is lifted; the message says which side the caller is on ("You blocked this user. Unblock them ..." or "You can't send messages to this chat."). Also `forbidden`, as everywhere. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4040,7 +4443,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            /** @description `blocked`: one of this direct chat's pair blocked the other, so nothing is sent (or started) until the block is lifted; the message says which side the caller is on ("You blocked this user. Unblock them ..." or "You can't send messages to this chat."). Also `forbidden`, as everywhere. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +4757,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            /** @description `blocked`: one of this direct chat's pair blocked the other, so nothing is sent (or started) until the block is lifted; the message says which side the caller is on ("You blocked this user. Unblock them ..." or "You can't send messages to this chat."). Also `forbidden`, as everywhere. */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -18,12 +18,17 @@ export type AttachmentLinks = Schemas['AttachmentLinks']
 /** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
  * the generated schema says: views from a server older than the sequences, and the ones the
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
-export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq' | 'muted' | 'mutedUntil'> & {
+export type Conversation = Omit<Schemas['Conversation'], 'lastEventSeq' | 'muted' | 'mutedUntil' | 'blocked' | 'canSend'> & {
   lastEventSeq?: number
   /** Our own mute (optional for the same reasons); read it through lib/mutes.ts, which prefers
    * what the socket says. */
   muted?: boolean
   mutedUntil?: string | null
+  /** Direct chats: whether I blocked the other member. Absent (false) from older servers. */
+  blocked?: boolean
+  /** Whether messages can be sent here now (false while either of a direct chat's pair blocked
+   * the other). Absent means true: older servers, and the views the app makes up. */
+  canSend?: boolean
 }
 export type MessagePage = Schemas['MessagesResponse']
 export type MessageSearchPage = Schemas['MessageSearchResponse']
@@ -35,7 +40,7 @@ export type SignInResult = Schemas['SignInResponse']
 export type SignUpResult = Schemas['SignUpResponse']
 
 /** The fields of a conversation that a `conversation.updated` changes, with their new values. */
-export type ConversationChanges = Partial<Pick<Conversation, 'title' | 'ownerId' | 'updatedAt'>>
+export type ConversationChanges = Partial<Pick<Conversation, 'title' | 'ownerId' | 'updatedAt' | 'blocked' | 'canSend'>>
 
 /** Where a durable event sits: `cursor` is the event's stable id (the same live and replayed),
  * for dropping duplicates only, not a resume point; `eventSeq` is its place in its

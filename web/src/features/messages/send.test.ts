@@ -22,7 +22,7 @@ class FakeServer {
   }
 }
 
-type Mode = 'ok' | 'down' | 'reject' | 'lose-ack'
+type Mode = 'ok' | 'down' | 'reject' | 'lose-ack' | 'blocked'
 
 function harness() {
   const server = new FakeServer()
@@ -41,6 +41,7 @@ function harness() {
           state.frames.push(frame)
           if (frame.action !== 'sendMessage') throw new Error('unexpected')
           if (state.ws === 'reject') throw new RequestError('validation_error', 'Body is empty')
+          if (state.ws === 'blocked') throw new RequestError('blocked', "You can't send messages to this chat.")
           if (state.ws === 'lose-ack') {
             server.store(frame.clientMessageId, frame.body)
             throw new RequestError('disconnected', 'Connection lost')
@@ -143,5 +144,16 @@ describe('optimistic send', () => {
     await new Promise((r) => setTimeout(r, 0))
     expect(h.loaded().map((m) => m.body)).toEqual(['later'])
     expect(h.outbox().map((e) => e.body)).toEqual(['bad'])
+  })
+
+  it('a send refused in a blocked chat says so, and is not tried again over REST or later', async () => {
+    h.state.ws = 'blocked'
+    await sendMessage(h.ctx, 'c1', 'hello?')
+    expect(h.outbox()[0]).toMatchObject({ status: 'failed', permanent: true, error: "You can't send messages to this chat." })
+    expect(h.state.restCalls).toEqual([])
+    h.state.ws = 'ok'
+    retryAllFailed(h.ctx)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(h.loaded()).toEqual([])
   })
 })

@@ -38,7 +38,7 @@ function putEntry(qc: QueryClient, entry: OutboxEntry): void {
 export function isPermanent(err: unknown): boolean {
   if (err instanceof ApiError) return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429
   const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && ['validation_error', 'payload_too_large', 'forbidden', 'not_found'].includes(code)
+  return typeof code === 'string' && ['validation_error', 'payload_too_large', 'forbidden', 'not_found', 'blocked'].includes(code)
 }
 
 /**

@@ -32,3 +32,25 @@ export function useUpdateMe() {
     onSuccess: (user) => qc.setQueryData(keys.me, user),
   })
 }
+
+/** Block a user: their direct chat with me stops taking messages both ways (docs/openapi.json). */
+export async function blockUser(userId: string): Promise<void> {
+  await api<unknown>(`/api/users/${encodeURIComponent(userId)}/block`, { method: 'PUT' })
+}
+
+export async function unblockUser(userId: string): Promise<void> {
+  await api<void>(`/api/users/${encodeURIComponent(userId)}/block`, { method: 'DELETE' })
+}
+
+/** Block or unblock; the direct chat's view (`blocked`, `canSend`) is fetched again at once, so
+ * it changes even if the socket's `conversation.updated` is late or the socket is down. */
+export function useSetBlocked() {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: ({ userId, blocked }: { userId: string; blocked: boolean; conversationId?: string }) => (blocked ? blockUser(userId) : unblockUser(userId)),
+    onSuccess: (_done, { conversationId }) => {
+      void qc.invalidateQueries({ queryKey: keys.conversations })
+      if (conversationId) void qc.invalidateQueries({ queryKey: keys.conversation(conversationId) })
+    },
+  })
+}
