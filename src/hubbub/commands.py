@@ -38,9 +38,9 @@ async def _execute(
 ) -> JsonObject | None:
     request_id = origin.request_id
     match command:
-        case protocol.SendMessage(conversation_id, client_message_id, body):
+        case protocol.SendMessage(conversation_id, client_message_id, body, reply_to_id):
             change = await platform.messages.send(
-                user_id, conversation_id, client_message_id, body, origin
+                user_id, conversation_id, client_message_id, body, origin, reply_to_id
             )
         case protocol.EditMessage(conversation_id, message_id, body):
             change = await platform.messages.edit(

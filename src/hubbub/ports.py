@@ -21,6 +21,7 @@ from hubbub.domain.models import (
     LogEntry,
     Membership,
     Message,
+    Reaction,
     ReadMarker,
     Role,
     SyncHead,
@@ -108,7 +109,8 @@ class ConversationRepository(Protocol):
         ...
 
     def delete(self, conversation_id: str) -> None:
-        """Deletes the conversation with its memberships, messages, log and receipts."""
+        """Deletes the conversation with its memberships, messages, reactions, log and
+        receipts."""
         ...
 
     def for_user(
@@ -172,6 +174,29 @@ class MessageRepository(Protocol):
     ) -> list[Message]:
         """Up to `limit` messages in seq order: the newest ones below `before`, or the
         oldest ones above `after` (with neither, the newest)."""
+        ...
+
+
+class ReactionRepository(Protocol):
+    """Reactions on messages: one row per (message, user, emoji)."""
+
+    def add(self, reaction: Reaction) -> bool | None:
+        """Records the reaction if its message exists and is not deleted, holding the
+        message's row (PostgreSQL: FOR SHARE) so a delete cannot commit around it and
+        leave it behind: True if added, False if it was there already, None (nothing
+        written) if the message is deleted or gone."""
+        ...
+
+    def remove(self, conversation_id: str, message_id: str, user_id: str, emoji: str) -> bool:
+        """Takes the reaction back; False if there was none."""
+        ...
+
+    def of_messages(self, conversation_id: str, message_ids: Sequence[str]) -> list[Reaction]:
+        """The reactions on these messages, oldest first (then by user id)."""
+        ...
+
+    def clear(self, conversation_id: str, message_id: str) -> None:
+        """Drops every reaction on the message (it was deleted)."""
         ...
 
 
@@ -367,6 +392,8 @@ class Transaction(Protocol):
     def members(self) -> MemberRepository: ...
     @property
     def messages(self) -> MessageRepository: ...
+    @property
+    def reactions(self) -> ReactionRepository: ...
     @property
     def log(self) -> ConversationLog: ...
     @property

@@ -33,6 +33,7 @@ class SendMessage:
     conversation_id: str
     client_message_id: str
     body: str
+    reply_to_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,10 @@ def request_id_of(data: str | bytes) -> str | None:
 def _command(raw: dict[str, Any]) -> Command:
     action = raw.get("action")
     if action == "sendMessage":
-        return SendMessage(_id(raw, "conversationId"), _id(raw, "clientMessageId"), _text(raw))
+        reply_to = _id(raw, "replyToId") if raw.get("replyToId") is not None else None
+        return SendMessage(
+            _id(raw, "conversationId"), _id(raw, "clientMessageId"), _text(raw), reply_to
+        )
     if action == "editMessage":
         return EditMessage(_id(raw, "conversationId"), _id(raw, "messageId"), _text(raw))
     if action == "deleteMessage":

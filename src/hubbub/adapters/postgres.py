@@ -52,6 +52,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from hubbub.adapters.postgres_schema import require_current
+from hubbub.adapters.sql_reactions import SqlReactions
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.domain.errors import Conflict, ValidationFailed
 from hubbub.domain.models import (
@@ -129,6 +130,7 @@ def _message(row: Row) -> Message:
         created_at=row["created_at"],
         edited_at=row["edited_at"],
         deleted=row["deleted"],
+        reply_to_id=row["reply_to_id"],
     )
 
 
@@ -314,7 +316,13 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
+        for table in (
+            "message_reactions",
+            "messages",
+            "members",
+            "conversation_events",
+            "conversation_receipts",
+        ):
             self._count(f"DELETE FROM {table} WHERE conversation_id = %s", conversation_id)
         self._count("DELETE FROM conversations WHERE id = %s", conversation_id)
 
@@ -441,7 +449,9 @@ class _Messages(_Repo):
 
     def insert(self, message: Message) -> None:
         added = self._count(
-            "INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id, body,"
+            " created_at, edited_at, deleted, reply_to_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
             message.conversation_id,
             message.seq,
@@ -452,6 +462,7 @@ class _Messages(_Repo):
             message.created_at,
             message.edited_at,
             message.deleted,
+            message.reply_to_id,
         )
         if added != 1:
             raise LostRace("Duplicate message.")
@@ -695,6 +706,7 @@ class PostgresTransaction:
         self.conversations = _Conversations(db, writing=writing)
         self.members = _Members(db)
         self.messages = _Messages(db)
+        self.reactions = SqlReactions(_Statements(db), " FOR SHARE")
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

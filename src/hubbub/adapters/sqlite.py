@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubbub.adapters.sql_reactions import SqlReactions
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
 from hubbub.domain.errors import Conflict
@@ -96,6 +97,7 @@ def _message(row: sqlite3.Row) -> Message:
         created_at=_dt(row["created_at"]),
         edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
         deleted=bool(row["deleted"]),
+        reply_to_id=row["reply_to_id"],
     )
 
 
@@ -260,7 +262,13 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        for table in ("messages", "members", "conversation_events", "conversation_receipts"):
+        for table in (
+            "message_reactions",
+            "messages",
+            "members",
+            "conversation_events",
+            "conversation_receipts",
+        ):
             self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
         self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
@@ -383,7 +391,9 @@ class _Messages(_Repo):
     def insert(self, message: Message) -> None:
         with _lost_race("Duplicate message."):
             self._db.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id,"
+                " body, created_at, edited_at, deleted, reply_to_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.conversation_id,
                     message.seq,
@@ -394,6 +404,7 @@ class _Messages(_Repo):
                     _ts(message.created_at),
                     _ts(message.edited_at) if message.edited_at else None,
                     int(message.deleted),
+                    message.reply_to_id,
                 ),
             )
 
@@ -605,6 +616,7 @@ class SqliteTransaction:
         self.conversations = _Conversations(db)
         self.members = _Members(db)
         self.messages = _Messages(db)
+        self.reactions = SqlReactions(_Statements(db))
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

@@ -91,6 +91,14 @@ class ReadRequest(Api):
 class SendRequest(Api):
     client_message_id: str = Field(min_length=1, max_length=64)
     body: str = Field(max_length=64000)
+    reply_to_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The message this one replies to: one of the same conversation that is"
+        " not deleted (else 422 `validation_error` or 409 `conflict`, with"
+        " `details.field` = `replyToId`).",
+    )
 
 
 class EditRequest(Api):
@@ -127,6 +135,22 @@ class Me(User):
     email: str
 
 
+class ReplyTo(Api):
+    id: str
+    sender_id: str | None
+    excerpt: str = Field(
+        description="The start (200 characters) of the quoted message's body as it is now;"
+        " empty once it is deleted."
+    )
+    deleted: bool
+
+
+class ReactionCount(Api):
+    emoji: Literal["👍", "❤️", "😂", "😮", "😢", "🙏"]
+    count: int
+    user_ids: list[str] = Field(description="Who reacted, oldest first.")
+
+
 class Message(Api):
     id: str
     conversation_id: str
@@ -137,6 +161,14 @@ class Message(Api):
     created_at: str
     edited_at: str | None
     deleted: bool
+    reply_to: ReplyTo | None = Field(
+        description="The message this one replies to, as it is now (null if it is no reply,"
+        " and on a deleted message)."
+    )
+    reactions: list[ReactionCount] = Field(
+        description="Reactions per emoji, in the order of the fixed set (empty on a deleted"
+        " message)."
+    )
 
 
 class Conversation(Api):
