@@ -14,7 +14,7 @@ import { useMessageActions } from '@/features/messages/hooks'
 import { TypingIndicator } from '@/features/realtime/components'
 import { useTypingUsers } from '@/features/realtime/hooks'
 import type { PresenceState } from '@/lib/cache'
-import type { User } from '@/lib/types'
+import type { Message, User } from '@/lib/types'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
 /** Whether the user can see the page right now (read receipts wait for this). */
@@ -54,7 +54,17 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
-  const send = useCallback((body: string) => void actions.send(conversationId, body), [actions, conversationId])
+  // The message being replied to; a reply belongs to its conversation, so it ends with it.
+  const [replying, setReplying] = useState<{ conversationId: string; message: Message } | null>(null)
+  const replyingTo = replying?.conversationId === conversationId ? replying.message : null
+  const send = useCallback(
+    (body: string) => {
+      void actions.send(conversationId, body, replyingTo ?? undefined)
+      setReplying(null)
+    },
+    [actions, conversationId, replyingTo],
+  )
+  const startReply = useCallback((message: Message) => setReplying({ conversationId: message.conversationId, message }), [])
 
   if (!conversation) {
     return (
@@ -120,12 +130,26 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         onDiscard={(cmid) => actions.discard(conversationId, cmid)}
         onEdit={actions.edit}
         onDelete={actions.remove}
+        onReply={startReply}
+        onReact={actions.react}
         onLatestSeq={setLatestSeq}
         unreadAfter={unreadAfter.current ?? undefined}
         footer={<TypingIndicator names={typingNames} />}
         notices={notices}
       />
-      <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+      <Composer
+        conversationId={conversationId}
+        meId={me.id}
+        onSend={send}
+        replyingTo={
+          replyingTo && {
+            id: replyingTo.id,
+            author: replyingTo.senderId === me.id ? 'yourself' : (conversation.members.find((m) => m.id === replyingTo.senderId)?.displayName ?? 'a former member'),
+            excerpt: replyingTo.body,
+          }
+        }
+        onCancelReply={() => setReplying(null)}
+      />
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}
     </>
   )

@@ -21,3 +21,5 @@ export const ChatIcon = (p: P) => (<svg {...base(p)}><path d="M21 11.5a8.4 8.4 0
 export const UsersIcon = (p: P) => (<svg {...base(p)}><path d="M17 21v-2a4 4 0 0 0-4-4H5a4 4 0 0 0-4 4v2" /><circle cx="9" cy="7" r="4" /><path d="M23 21v-2a4 4 0 0 0-3-3.9M16 3.1a4 4 0 0 1 0 7.8" /></svg>)
 export const ChevronDownIcon = (p: P) => (<svg {...base(p)}><path d="m6 9 6 6 6-6" /></svg>)
 export const UserIcon = (p: P) => (<svg {...base(p)}><circle cx="12" cy="8" r="4" /><path d="M4 21a8 8 0 0 1 16 0" /></svg>)
+export const ReplyIcon = (p: P) => (<svg {...base(p)}><path d="M9 14 4 9l5-5" /><path d="M4 9h11a5 5 0 0 1 5 5v6" /></svg>)
+export const SmileIcon = (p: P) => (<svg {...base(p)}><circle cx="12" cy="12" r="9" /><path d="M8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01" /></svg>)

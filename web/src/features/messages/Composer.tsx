@@ -1,5 +1,5 @@
 import { type KeyboardEvent, useEffect, useRef } from 'react'
-import { SendIcon } from '@/components/icons'
+import { CloseIcon, ReplyIcon, SendIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import { BodyCounter } from './BodyCounter'
 import { countBody, normalizeBody } from './body'
@@ -8,7 +8,26 @@ import { useDraft } from './useDraft'
 
 export { MAX_BODY } from './body'
 
-export function Composer({ conversationId, meId, onSend }: { conversationId: string; meId: string; onSend(body: string): void }) {
+/** The message being replied to, as the composer shows it above the text. */
+export interface ReplyDraft {
+  id: string
+  author: string
+  excerpt: string
+}
+
+export function Composer({
+  conversationId,
+  meId,
+  onSend,
+  replyingTo,
+  onCancelReply,
+}: {
+  conversationId: string
+  meId: string
+  onSend(body: string): void
+  replyingTo?: ReplyDraft | null
+  onCancelReply?(): void
+}) {
   const [text, setText] = useDraft(meId, conversationId)
   const ref = useRef<HTMLTextAreaElement>(null)
   const typing = useTypingSender(conversationId)
@@ -16,6 +35,15 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
   useEffect(() => {
     ref.current?.focus()
   }, [conversationId])
+
+  // Starting a reply puts the cursor here. After the task: the menu it was chosen from is
+  // still closing, and its focus trap would take the focus back.
+  const replyId = replyingTo?.id
+  useEffect(() => {
+    if (!replyId) return
+    const timer = window.setTimeout(() => ref.current?.focus(), 0)
+    return () => window.clearTimeout(timer)
+  }, [replyId])
 
   useEffect(() => {
     const el = ref.current
@@ -34,7 +62,10 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
     typing.stop()
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (e.key === 'Escape' && replyingTo && onCancelReply) {
+      e.preventDefault()
+      onCancelReply()
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault()
       submit()
     }
@@ -49,6 +80,18 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
       }}
     >
       <div className="relative min-w-0 flex-1">
+        {replyingTo && (
+          <div role="group" aria-label="Replying to" className="mb-2 flex items-start gap-2 rounded-xl border-l-4 border-brand-500 bg-zinc-100 px-3 py-1.5 text-sm dark:bg-zinc-900">
+            <ReplyIcon className="mt-0.5 size-4 shrink-0 text-brand-600 dark:text-brand-400" />
+            <div className="min-w-0 flex-1">
+              <p className="font-semibold text-brand-700 dark:text-brand-300">Replying to {replyingTo.author}</p>
+              <p className="truncate text-zinc-600 dark:text-zinc-300" data-testid="reply-draft-text">{replyingTo.excerpt}</p>
+            </div>
+            <button type="button" aria-label="Cancel reply" onClick={onCancelReply} className={`rounded-full p-1 text-zinc-500 hover:bg-zinc-200 hover:text-zinc-800 dark:hover:bg-zinc-800 dark:hover:text-zinc-100 ${focusRing}`}>
+              <CloseIcon className="size-4" />
+            </button>
+          </div>
+        )}
         <textarea
           ref={ref}
           rows={1}

@@ -8,14 +8,14 @@ import { type OutboxEntry, applyMessage } from '@/lib/cache'
 import { ApiError } from '@/lib/http'
 import { newClientMessageId } from '@/lib/ids'
 import { keys } from '@/lib/query-keys'
-import type { AckFrame, ClientFrame, Message } from '@/lib/types'
+import type { AckFrame, ClientFrame, Message, ReplyTo } from '@/lib/types'
 
 /** The socket path; null or closed means use REST. */
 export type SocketPath = { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
 
 export interface SendTransport {
   ws: SocketPath
-  rest(conversationId: string, clientMessageId: string, body: string): Promise<Message>
+  rest(conversationId: string, clientMessageId: string, body: string, replyToId?: string): Promise<Message>
 }
 
 export interface SendContext {
@@ -67,11 +67,12 @@ export async function socketOrRest<T>(
 
 function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
   const { conversationId, clientMessageId, body } = entry
+  const replyToId = entry.replyTo?.id
   return socketOrRest(
     ctx.transport.ws,
-    { action: 'sendMessage', conversationId, clientMessageId, body },
+    { action: 'sendMessage', conversationId, clientMessageId, body, ...(replyToId ? { replyToId } : {}) },
     (ack) => ack.message,
-    () => ctx.transport.rest(conversationId, clientMessageId, body),
+    () => ctx.transport.rest(conversationId, clientMessageId, body, replyToId),
   )
 }
 
@@ -96,7 +97,8 @@ export async function sendEntry(ctx: SendContext, entry: OutboxEntry): Promise<M
   }
 }
 
-export function sendMessage(ctx: SendContext, conversationId: string, body: string, clientMessageId = newClientMessageId()): Promise<Message | null> {
+/** Send a new message; `replyTo` is the quote of the message it replies to. */
+export function sendMessage(ctx: SendContext, conversationId: string, body: string, clientMessageId = newClientMessageId(), replyTo?: ReplyTo): Promise<Message | null> {
   return sendEntry(ctx, {
     clientMessageId,
     conversationId,
@@ -104,6 +106,7 @@ export function sendMessage(ctx: SendContext, conversationId: string, body: stri
     body,
     createdAt: new Date().toISOString(),
     status: 'sending',
+    ...(replyTo ? { replyTo } : {}),
   })
 }
 
