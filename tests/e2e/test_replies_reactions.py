@@ -36,8 +36,10 @@ def test_a_reply_quotes_the_original_as_it_changes_and_reactions_are_live(
     original = messages(bob).filter(has_text="Lunch at noon?")
     expect(original).to_have_count(1)
 
-    # Bob starts a reply, thinks better of it (Escape), then replies after all.
-    act_on(bob, original, "Reply")
+    # Bob starts a reply with a long press (as on a phone), thinks better of it (Escape),
+    # then replies after all.
+    original.get_by_test_id("message-body").dispatch_event("touchstart")
+    bob.get_by_role("menuitem", name="Reply").click()
     draft = bob.get_by_role("group", name="Replying to")
     expect(draft).to_contain_text("Replying to Ana Lima")
     expect(draft.get_by_test_id("reply-draft-text")).to_have_text("Lunch at noon?")

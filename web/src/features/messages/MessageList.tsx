@@ -209,6 +209,11 @@ function Bubble({ item, mine, first, last, readers, othersCount, names, meId, on
   const deleted = message?.deleted ?? false
   const canAct = mine && message && !deleted
   const replyChosen = useRef(false)
+  // A long press on the bubble (touch screens have no hover) opens the message's menu.
+  const [menuOpen, setMenuOpen] = useState(false)
+  const longPress = useRef<number | undefined>(undefined)
+  const endPress = () => window.clearTimeout(longPress.current)
+  useEffect(() => endPress, [])
   const live = message && !deleted ? message : null
   const quote = message ? message.replyTo : (pending?.replyTo ?? null)
   const react = (emoji: ReactionEmoji, on: boolean) => {
@@ -246,7 +251,7 @@ function Bubble({ item, mine, first, last, readers, othersCount, names, meId, on
     <li className="group/msg flex max-w-full items-center gap-1 rounded-2xl transition-colors data-[highlight=true]:bg-brand-200/60 dark:data-[highlight=true]:bg-brand-800/50" data-testid="message" data-mine={mine ? 'true' : 'false'} data-message-id={message?.id} data-client-id={message?.clientMessageId ?? pending?.clientMessageId} data-seq={message?.seq}>
       {live && !editing && (
         <div className={clsx('flex shrink-0 items-center', mine ? 'order-first' : 'order-last')}>
-          <DM.Root>
+          <DM.Root open={menuOpen} onOpenChange={setMenuOpen}>
             <DM.Trigger asChild>
               <button aria-label="Message actions" className={hoverButton}>
                 <DotsIcon className="size-4" />
@@ -315,7 +320,16 @@ function Bubble({ item, mine, first, last, readers, othersCount, names, meId, on
         </div>
       )}
       <div className={clsx('flex min-w-0 flex-col', mine ? 'items-end' : 'items-start')}>
-      <div className={clsx('min-w-0', shape)}>
+      <div
+        className={clsx('min-w-0', shape)}
+        onTouchStart={() => {
+          endPress()
+          if (live && !editing) longPress.current = window.setTimeout(() => setMenuOpen(true), 500)
+        }}
+        onTouchEnd={endPress}
+        onTouchMove={endPress}
+        onTouchCancel={endPress}
+      >
         {quote && !deleted && <Quote quote={quote} mine={mine} names={names} />}
         {editing && message ? (
           <EditBox
