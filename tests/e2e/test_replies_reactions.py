@@ -58,6 +58,14 @@ def test_a_reply_quotes_the_original_as_it_changes_and_reactions_are_live(
     expect(answer.get_by_test_id("reply-quote-text")).to_have_text("Lunch at noon?")
     bobs_answer = messages(bob).filter(has=bob.get_by_test_id("reply-quote"))
     expect(bobs_answer.get_by_test_id("reply-quote-text")).to_have_text("Lunch at noon?")
+    # The quote leads to the original: it is brought into view and flashes.
+    answer.get_by_test_id("reply-quote").click()
+    anas_original = (
+        messages(ana)
+        .filter(has_not=ana.get_by_test_id("reply-quote"))
+        .filter(has_text="Lunch at noon?")
+    )
+    expect(anas_original).to_have_attribute("data-highlight", "true")
 
     # Ana edits the original: Bob's quote follows.
     act_on(ana, messages(ana).filter(has_text="Lunch at noon?").first, "Edit")
