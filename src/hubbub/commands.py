@@ -38,9 +38,17 @@ async def _execute(
 ) -> JsonObject | None:
     request_id = origin.request_id
     match command:
-        case protocol.SendMessage(conversation_id, client_message_id, body, attachment_ids):
+        case protocol.SendMessage(
+            conversation_id, client_message_id, body, attachment_ids, reply_to_id
+        ):
             change = await platform.messages.send(
-                user_id, conversation_id, client_message_id, body, origin, attachment_ids
+                user_id,
+                conversation_id,
+                client_message_id,
+                body,
+                origin,
+                attachment_ids,
+                reply_to_id,
             )
         case protocol.EditMessage(conversation_id, message_id, body):
             change = await platform.messages.edit(

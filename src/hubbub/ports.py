@@ -23,6 +23,7 @@ from hubbub.domain.models import (
     LogEntry,
     Membership,
     Message,
+    Reaction,
     ReadMarker,
     Role,
     SyncHead,
@@ -121,7 +122,8 @@ class ConversationRepository(Protocol):
         ...
 
     def delete(self, conversation_id: str) -> None:
-        """Deletes the conversation with its memberships, messages, log and receipts."""
+        """Deletes the conversation with its memberships, messages, reactions, log and
+        receipts."""
         ...
 
     def for_user(
@@ -246,6 +248,29 @@ class AttachmentRepository(Protocol):
 
     def delete(self, conversation_id: str, attachment_id: str) -> bool:
         """Deletes the row if it is still unsent; True if it did."""
+        ...
+
+
+class ReactionRepository(Protocol):
+    """Reactions on messages: one row per (message, user, emoji)."""
+
+    def add(self, reaction: Reaction) -> bool | None:
+        """Records the reaction if its message exists and is not deleted, holding the
+        message's row (PostgreSQL: FOR SHARE) so a delete cannot commit around it and
+        leave it behind: True if added, False if it was there already, None (nothing
+        written) if the message is deleted or gone."""
+        ...
+
+    def remove(self, conversation_id: str, message_id: str, user_id: str, emoji: str) -> bool:
+        """Takes the reaction back; False if there was none."""
+        ...
+
+    def of_messages(self, conversation_id: str, message_ids: Sequence[str]) -> list[Reaction]:
+        """The reactions on these messages, oldest first (then by user id)."""
+        ...
+
+    def clear(self, conversation_id: str, message_id: str) -> None:
+        """Drops every reaction on the message (it was deleted)."""
         ...
 
 
@@ -473,6 +498,8 @@ class Transaction(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def attachments(self) -> AttachmentRepository: ...
+    @property
+    def reactions(self) -> ReactionRepository: ...
     @property
     def log(self) -> ConversationLog: ...
     @property

@@ -35,6 +35,7 @@ class SendMessage:
     client_message_id: str
     body: str
     attachment_ids: tuple[str, ...] = ()
+    reply_to_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +123,13 @@ def request_id_of(data: str | bytes) -> str | None:
 def _command(raw: dict[str, Any]) -> Command:
     action = raw.get("action")
     if action == "sendMessage":
+        reply_to = _id(raw, "replyToId") if raw.get("replyToId") is not None else None
         return SendMessage(
             _id(raw, "conversationId"),
             _id(raw, "clientMessageId"),
             _text(raw),
             _ids(raw, "attachmentIds"),
+            reply_to,
         )
     if action == "editMessage":
         return EditMessage(_id(raw, "conversationId"), _id(raw, "messageId"), _text(raw))

@@ -144,6 +144,10 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             # Nobody has blocked anybody (migration 9): every chat takes messages.
             blocks = [(v.pop("blocked"), v.pop("canSend")) for v in views]
             assert blocks == [(False, True)] * len(views)
+            # Their messages are no replies and have no reactions (migration 10).
+            for last in (v["lastMessage"] for v in views if v["lastMessage"]):
+                assert isinstance(last, dict)
+                assert (last.pop("replyTo"), last.pop("reactions")) == (None, [])
             assert views == seen["conversations"], username
             # Read markers, the caller's and everyone's, as the release had them.
             assert [(v["id"], v["readSeq"], v["memberReadSeqs"]) for v in views] == [
@@ -154,6 +158,9 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
                     seen["id"], conversation_id, None, 0, 200
                 )
                 assert not more_messages
+                assert [(m.pop("replyTo"), m.pop("reactions")) for m in page] == [(None, [])] * len(
+                    page
+                )
                 assert page == messages, (username, conversation_id)
                 assert [m["seq"] for m in page] == list(range(1, len(page) + 1))
             await assert_sync_from_nothing_brings_back(platform, seen)
@@ -180,7 +187,10 @@ async def assert_sync_from_nothing_brings_back(platform: Platform, seen: dict[st
     for frame in frames:
         listed = next(v for v in seen["conversations"] if v["id"] == frame["conversationId"])
         assert frame["conversation"]["memberReadSeqs"] == listed["memberReadSeqs"]
-        assert frame["conversation"]["lastMessage"] == listed["lastMessage"]
+        last = frame["conversation"]["lastMessage"]
+        if last is not None:  # no reply, no reactions (migration 5)
+            assert (last.pop("replyTo"), last.pop("reactions")) == (None, [])
+        assert last == listed["lastMessage"]
 
 
 async def test_the_upgrade_removes_the_old_logs_copies_of_deleted_text(tmp_path: Path) -> None:
@@ -253,7 +263,13 @@ async def test_serve_upgrades_a_v1_data_directory_at_start_up(tmp_path: Path) ->
                 v["id"] for v in seen["conversations"]
             ), username
             for conversation_id, messages in seen["messages"].items():
-                assert await api.history_all(account, conversation_id) == messages
+                history = await api.history_all(account, conversation_id)
+                assert history is not None
+                # No replies and no reactions before migration 5.
+                assert [(m.pop("replyTo"), m.pop("reactions")) for m in history] == [
+                    (None, [])
+                ] * len(history)
+                assert history == messages
     finally:
         await api.close()
         server.stop()

@@ -37,6 +37,7 @@ PUBLIC = {
 SECRET_TITLE = "Project Nightjar"
 SECRET_BODY = "the launch code is 0451"
 LATE_BODY = "said after the removal"
+THUMBS = "%F0%9F%91%8D"  # 👍, as it travels in a path
 
 
 @dataclass
@@ -134,6 +135,13 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", f"{g}/messages/{w.owner_message}", None),
         ("PATCH", f"{g}/messages/{w.owner_message}", {"body": "defaced"}),
         ("DELETE", f"{g}/messages/{w.owner_message}", None),
+        ("PUT", f"{g}/messages/{w.owner_message}/reactions/{THUMBS}", None),
+        ("DELETE", f"{g}/messages/{w.owner_message}/reactions/{THUMBS}", None),
+        (
+            "POST",
+            f"{g}/messages",
+            {"clientMessageId": f"q-{caller.id}", "body": "re", "replyToId": w.owner_message},
+        ),
         ("GET", "/sync?since=0", None),
         # Search finds "the launch code" for members; for others, nothing (200, empty),
         # and naming the conversation is a 404.
@@ -198,6 +206,7 @@ async def test_the_matrix_covers_every_operation_of_the_served_openapi(api: Api)
         for message in ("M1", "M4"):
             template = template.replace(f"/messages/{message}", "/messages/{message_id}")
         template = template.replace("/attachments/A1", "/attachments/{attachment_id}")
+        template = template.replace(f"/reactions/{THUMBS}", "/reactions/{emoji}")
         template = template.replace("/users/u", "/users/{user_id}").replace(
             "/members/u", "/members/{user_id}"
         )
@@ -359,6 +368,14 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
             {"clientMessageId": "reuse", "body": "", "attachmentIds": [world.attachment]},
             404,
         ),
+        ("PUT", f"{d}/messages/{world.owner_message}/reactions/{THUMBS}", None, 404),
+        # A reply quotes a message of its own conversation only.
+        (
+            "POST",
+            f"{d}/messages",
+            {"clientMessageId": "quote", "body": "re", "replyToId": world.owner_message},
+            422,
+        ),
         # Allowed to every member.
         ("POST", f"{g}/read", {"seq": 99}, 200),
         ("GET", f"{g}/attachments/{world.attachment}", None, 200),
@@ -370,6 +387,8 @@ async def test_members_who_are_not_owner_or_sender(api: Api, world: World) -> No
         ("PUT", f"{g}/mute", {"until": None}, 200),
         ("DELETE", f"{g}/mute", None, 200),
         ("PUT", f"{d}/mute", {"until": None}, 200),
+        ("PUT", f"{g}/messages/{world.owner_message}/reactions/{THUMBS}", None, 200),
+        ("DELETE", f"{g}/messages/{world.owner_message}/reactions/{THUMBS}", None, 200),
     ]
     failures = []
     for method, path, body, want in cases:
@@ -438,6 +457,15 @@ async def test_websocket_actions_of_outsiders_removed_members_and_non_senders(
                     "clientMessageId": f"ws-{role}-photo",
                     "body": "",
                     "attachmentIds": [world.attachment],
+                },
+            ),
+            (
+                "sendMessage",
+                {
+                    "conversationId": g,
+                    "clientMessageId": f"re-{role}",
+                    "body": "re",
+                    "replyToId": world.owner_message,
                 },
             ),
         ]:

@@ -28,6 +28,7 @@ from hubbub.domain.models import (
     LogEntry,
     Membership,
     Message,
+    Reaction,
     ReadMarker,
     Role,
     SyncHead,
@@ -51,6 +52,8 @@ class _State:
         self.messages: dict[str, dict[int, Message]] = defaultdict(dict)
         self.message_ids: dict[str, Message] = {}
         self.client_ids: dict[tuple[str, str], str] = {}
+        # message id -> {(user id, emoji): reaction}
+        self.reactions: dict[str, dict[tuple[str, str], Reaction]] = defaultdict(dict)
         self.logs: dict[str, list[LogEntry]] = defaultdict(list)
         self.receipt_heads: dict[str, int] = {}
         self.receipt_stamps: dict[str, dict[str, int]] = defaultdict(dict)
@@ -209,6 +212,7 @@ class _Conversations:
         for message in self._s.messages.get(conversation_id, {}).values():
             self._j.pop(self._s.message_ids, message.id)
             self._j.pop(self._s.client_ids, (message.sender_id, message.client_message_id))
+            self._j.pop(self._s.reactions, message.id)
         self._j.pop(self._s.messages, conversation_id)
         self._j.pop(self._s.logs, conversation_id)
         self._j.pop(self._s.receipt_heads, conversation_id)
@@ -413,6 +417,46 @@ class _Attachments:
             return False
         self._j.pop(self._s.attachments, attachment_id)
         return True
+
+
+class _Reactions:
+    def __init__(self, state: _State, journal: _Journal) -> None:
+        self._s, self._j = state, journal
+
+    def add(self, reaction: Reaction) -> bool | None:
+        message = self._s.message_ids.get(reaction.message_id)
+        if message is None or message.conversation_id != reaction.conversation_id:
+            return None
+        if message.deleted:
+            return None
+        mine = self._s.reactions[reaction.message_id]
+        key = (reaction.user_id, reaction.emoji)
+        if key in mine:
+            return False
+        self._j.put(mine, key, reaction)
+        return True
+
+    def remove(self, conversation_id: str, message_id: str, user_id: str, emoji: str) -> bool:
+        mine = self._s.reactions.get(message_id, {})
+        found = mine.get((user_id, emoji))
+        if found is None or found.conversation_id != conversation_id:
+            return False
+        self._j.pop(mine, (user_id, emoji))
+        return True
+
+    def of_messages(self, conversation_id: str, message_ids: Sequence[str]) -> list[Reaction]:
+        found = [
+            r
+            for message_id in dict.fromkeys(message_ids)
+            for r in self._s.reactions.get(message_id, {}).values()
+            if r.conversation_id == conversation_id
+        ]
+        return sorted(found, key=lambda r: (r.created_at, r.user_id))
+
+    def clear(self, conversation_id: str, message_id: str) -> None:
+        message = self._s.message_ids.get(message_id)
+        if message is not None and message.conversation_id == conversation_id:
+            self._j.pop(self._s.reactions, message_id)
 
 
 class _Log:
@@ -653,6 +697,7 @@ class MemoryTransaction:
         self.members = _Members(state, journal)
         self.messages = _Messages(state, journal)
         self.attachments = _Attachments(state, journal)
+        self.reactions = _Reactions(state, journal)
         self.log = _Log(state, journal)
         self.sync = _Sync(state, journal)
         self.credentials = _Credentials(state, journal)

@@ -54,6 +54,7 @@ from psycopg_pool import ConnectionPool
 from hubbub.adapters import sql_attachments
 from hubbub.adapters.postgres_schema import require_current
 from hubbub.adapters.sql_attachments import SqlAttachments
+from hubbub.adapters.sql_reactions import SqlReactions
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.domain import search
 from hubbub.domain.errors import Conflict, ValidationFailed
@@ -136,6 +137,7 @@ def _message(row: Row) -> Message:
         edited_at=row["edited_at"],
         deleted=row["deleted"],
         attachments=sql_attachments.decode(row["attachments"]),
+        reply_to_id=row["reply_to_id"],
     )
 
 
@@ -337,8 +339,8 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        tables = ("messages", "members", "conversation_events", "conversation_receipts")
-        for table in (*tables, "attachments"):
+        tables = ("message_reactions", "messages", "members", "conversation_events")
+        for table in (*tables, "conversation_receipts", "attachments"):
             self._count(f"DELETE FROM {table} WHERE conversation_id = %s", conversation_id)
         self._count("DELETE FROM conversations WHERE id = %s", conversation_id)
 
@@ -485,8 +487,8 @@ class _Messages(_Repo):
     def insert(self, message: Message) -> None:
         added = self._count(
             "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id,"
-            " body, created_at, edited_at, deleted, attachments)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " body, created_at, edited_at, deleted, attachments, reply_to_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             message.conversation_id,
             message.seq,
             message.id,
@@ -497,6 +499,7 @@ class _Messages(_Repo):
             message.edited_at,
             message.deleted,
             sql_attachments.encode(message.attachments),
+            message.reply_to_id,
         )
         if added != 1:
             raise LostRace("Duplicate message.")
@@ -823,6 +826,7 @@ class PostgresTransaction:
         self.members = _Members(db)
         self.messages = _Messages(db)
         self.attachments = SqlAttachments(_Statements(db))
+        self.reactions = SqlReactions(_Statements(db), " FOR SHARE")
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

@@ -222,6 +222,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
         ),
     ),
+    # Replies and reactions (issue 13; SQLite's migration 10): a reply keeps only the id
+    # of the message it quotes, and reactions are rows of their own.
+    Migration(
+        8,
+        "replies-reactions",
+        (
+            'ALTER TABLE messages ADD COLUMN reply_to_id TEXT COLLATE "C"',
+            """CREATE TABLE message_reactions (
+    conversation_id TEXT COLLATE "C" NOT NULL,
+    message_id TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    emoji TEXT COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (conversation_id, message_id, user_id, emoji)
+)""",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

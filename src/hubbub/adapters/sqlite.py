@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from hubbub.adapters import sql_attachments
 from hubbub.adapters.sql_attachments import SqlAttachments
+from hubbub.adapters.sql_reactions import SqlReactions
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
 from hubbub.domain import search
@@ -103,6 +104,7 @@ def _message(row: sqlite3.Row) -> Message:
         edited_at=_dt(row["edited_at"]) if row["edited_at"] else None,
         deleted=bool(row["deleted"]),
         attachments=sql_attachments.decode(row["attachments"]),
+        reply_to_id=row["reply_to_id"],
     )
 
 
@@ -281,8 +283,8 @@ class _Conversations(_Repo):
         )
 
     def delete(self, conversation_id: str) -> None:
-        tables = ("messages", "members", "conversation_events", "conversation_receipts")
-        for table in (*tables, "attachments"):
+        tables = ("message_reactions", "messages", "members", "conversation_events")
+        for table in (*tables, "conversation_receipts", "attachments"):
             self._db.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
         self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
@@ -423,8 +425,8 @@ class _Messages(_Repo):
         with _lost_race("Duplicate message."):
             self._db.execute(
                 "INSERT INTO messages (conversation_id, seq, id, sender_id, client_message_id,"
-                " body, created_at, edited_at, deleted, attachments)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " body, created_at, edited_at, deleted, attachments, reply_to_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.conversation_id,
                     message.seq,
@@ -436,6 +438,7 @@ class _Messages(_Repo):
                     _ts(message.edited_at) if message.edited_at else None,
                     int(message.deleted),
                     sql_attachments.encode(message.attachments),
+                    message.reply_to_id,
                 ),
             )
 
@@ -731,6 +734,7 @@ class SqliteTransaction:
         self.members = _Members(db)
         self.messages = _Messages(db)
         self.attachments = SqlAttachments(_Statements(db))
+        self.reactions = SqlReactions(_Statements(db))
         self.log = SqlLog(_Statements(db))
         self.sync = SqlSync(_Statements(db))
         self.credentials = _Credentials(db)

@@ -309,6 +309,24 @@ END""",
             "CREATE INDEX blocks_by_blocked ON blocks (blocked_id, blocker_id)",
         ),
     ),
+    # Replies and reactions (issue 13): a reply keeps only the id of the message it
+    # quotes (never its text), and reactions are rows of their own, one per (message,
+    # user, emoji). Existing messages are no replies and have no reactions.
+    Migration(
+        10,
+        "replies-reactions",
+        (
+            "ALTER TABLE messages ADD COLUMN reply_to_id TEXT",
+            """CREATE TABLE message_reactions (
+    conversation_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    emoji TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, message_id, user_id, emoji)
+) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

@@ -34,6 +34,8 @@ class EventType(StrEnum):
     CONVERSATION_MUTED = "conversation.muted"
     MEMBER_ADDED = "member.added"
     MEMBER_REMOVED = "member.removed"
+    REACTION_ADDED = "reaction.added"
+    REACTION_REMOVED = "reaction.removed"
     TYPING = "typing"
     PRESENCE = "presence"
     USER_UPDATED = "user.updated"
@@ -187,3 +189,26 @@ def presence(user_id: str, *, online: bool, last_seen_at: datetime | None = None
     if not online:
         frame["lastSeenAt"] = iso(last_seen_at) if last_seen_at else None
     return frame
+
+
+def reaction_changed(
+    added: bool,
+    conversation_id: str,
+    message_id: str,
+    user_id: str,
+    emoji: str,
+    reactions: list[JsonObject],
+) -> JsonObject:
+    """`reaction.added` / `reaction.removed`: who toggled which emoji on which message,
+    with the message's `reactions` as they are after it (or, replayed, as they are now),
+    so a client sets them rather than counting, and a duplicate or a missed event
+    cannot put its counts wrong."""
+    kind = EventType.REACTION_ADDED if added else EventType.REACTION_REMOVED
+    return {
+        "type": kind.value,
+        "conversationId": conversation_id,
+        "messageId": message_id,
+        "userId": user_id,
+        "emoji": emoji,
+        "reactions": reactions,
+    }

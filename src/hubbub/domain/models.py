@@ -122,6 +122,20 @@ class Message:
     edited_at: datetime | None = None
     deleted: bool = False
     attachments: tuple[Attachment, ...] = ()
+    # The message this one quotes (same conversation); its text is never copied here,
+    # so the quote shows the original as it is now: edited, or deleted.
+    reply_to_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """One user's emoji on one message; (message, user, emoji) is unique."""
+
+    conversation_id: str
+    message_id: str
+    user_id: str
+    emoji: str
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,10 @@ MAX_DISPLAY_NAME_CHARS = 64
 MAX_MARKS_PER_BASE = 4  # Vietnamese, Thai and Tibetan stacks fit; "Zalgo" text does not
 MAX_CLIENT_MESSAGE_ID_CHARS = 64
 MAX_GROUP_MEMBERS = 256
+# The reactions a message can get, in the order they are shown. A small fixed set keeps
+# every message's reactions small (at most six per member) and needs no emoji parsing.
+REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🙏")
+_VARIATION_SELECTOR = "\ufe0f"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 CLIENT_MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -48,6 +52,18 @@ def client_message_id(raw: str) -> str:
             "clientMessageId must be 1-64 characters of letters, digits and _ . : -"
         )
     return raw
+
+
+def reaction_emoji(raw: str) -> str:
+    """One of `REACTION_EMOJI`, as written there; with or without the emoji variation
+    selector (U+FE0F), which keyboards add or drop."""
+    bare = raw.replace(_VARIATION_SELECTOR, "")
+    for emoji in REACTION_EMOJI:
+        if emoji.replace(_VARIATION_SELECTOR, "") == bare:
+            return emoji
+    raise ValidationFailed(
+        f"Reactions are one of {' '.join(REACTION_EMOJI)}.", details={"field": "emoji"}
+    )
 
 
 # USERNAME_PATTERN in words; the web app's hint says the same (web/src/features/auth).

@@ -15,8 +15,14 @@ from hubbub.domain.models import (
     Conversation,
     Membership,
     Message,
+    Reaction,
     User,
 )
+from hubbub.domain.rules import REACTION_EMOJI
+
+# How much of a quoted message's body a reply shows (code points; the web app cuts the
+# same when it updates a quote from the original's message.updated).
+REPLY_EXCERPT_CHARS = 200
 
 JsonObject = dict[str, object]
 
@@ -60,7 +66,11 @@ def attachment_view(attachment: Attachment) -> JsonObject:
     }
 
 
-def message_view(message: Message) -> JsonObject:
+def message_view(
+    message: Message, quoted: Message | None = None, reactions: Iterable[Reaction] = ()
+) -> JsonObject:
+    """A message with the message it replies to (`quoted`, as it is now) and its
+    reactions. A deleted message shows neither, nor any text."""
     return {
         "id": message.id,
         "conversationId": message.conversation_id,
@@ -72,7 +82,36 @@ def message_view(message: Message) -> JsonObject:
         "editedAt": iso(message.edited_at) if message.edited_at else None,
         "deleted": message.deleted,
         "attachments": [] if message.deleted else [attachment_view(a) for a in message.attachments],
+        "replyTo": None if message.deleted else reply_view(message.reply_to_id, quoted),
+        "reactions": [] if message.deleted else reactions_view(reactions),
     }
+
+
+def reply_view(reply_to_id: str | None, quoted: Message | None) -> JsonObject | None:
+    """The quote of a reply: the original's sender and the start of its body as it is
+    now; `deleted` (and no text) once the original is deleted or gone."""
+    if reply_to_id is None:
+        return None
+    gone = quoted is None or quoted.deleted
+    return {
+        "id": reply_to_id,
+        "senderId": quoted.sender_id if quoted else None,
+        "excerpt": "" if gone or quoted is None else quoted.body[:REPLY_EXCERPT_CHARS],
+        "deleted": gone,
+    }
+
+
+def reactions_view(reactions: Iterable[Reaction]) -> list[JsonObject]:
+    """Reactions per emoji, in the order of the fixed set, each with its count and who
+    reacted (in the order given: the stores give them oldest first)."""
+    by_emoji: dict[str, list[str]] = {}
+    for reaction in reactions:
+        by_emoji.setdefault(reaction.emoji, []).append(reaction.user_id)
+    return [
+        {"emoji": emoji, "count": len(by_emoji[emoji]), "userIds": by_emoji[emoji]}
+        for emoji in REACTION_EMOJI
+        if emoji in by_emoji
+    ]
 
 
 def mute_view(muted_until: datetime | None, now: datetime | None) -> JsonObject:
@@ -86,7 +125,7 @@ def mute_view(muted_until: datetime | None, now: datetime | None) -> JsonObject:
 def conversation_view(
     conversation: Conversation,
     members: Iterable[tuple[Membership, User]],
-    last_message: Message | None,
+    last_message: JsonObject | None,
     viewer: Membership | None,
     now: datetime | None = None,
 ) -> JsonObject:
@@ -106,7 +145,7 @@ def conversation_view(
         "createdBy": conversation.created_by,
         "createdAt": iso(conversation.created_at),
         "updatedAt": iso(conversation.updated_at),
-        "lastMessage": message_view(last_message) if last_message else None,
+        "lastMessage": last_message,
         "lastSeq": conversation.last_seq,
         "lastEventSeq": conversation.last_event_seq,
         "unreadCount": max(conversation.last_seq - read_seq, 0) if viewer else 0,

@@ -61,6 +61,7 @@ async def send(
         body.client_message_id,
         body.body,
         attachment_ids=body.attachment_ids,
+        reply_to_id=body.reply_to_id,
     )
     return json_response({"message": change.message}, status=201 if change.created else 200)
 
@@ -91,6 +92,41 @@ async def delete(
 ) -> Response:
     await platform.messages.delete(caller, conversation_id, message_id)
     return Response(status_code=204)
+
+
+REACTION_DOC = """{verb} the caller's `emoji` on a message (one of 👍 ❤️ 😂 😮 😢 🙏,
+percent-encoded; with or without U+FE0F). Idempotent: {again} changes nothing and
+publishes nothing. Each change is a `{event}` event to every member. Answers with the
+message and its reactions. A deleted message takes no reactions (409 `conflict`); an
+emoji outside the set is 422 `validation_error` (`details.field` = `emoji`)."""
+
+
+@router.put(
+    BASE + "/{message_id}/reactions/{emoji}",
+    response_model=schemas.MessageResponse,
+    description=REACTION_DOC.format(
+        verb="Adds", again="adding one that is there", event="reaction.added"
+    ),
+)
+async def add_reaction(
+    conversation_id: str, message_id: str, emoji: str, platform: PlatformDep, caller: WriterDep
+) -> Response:
+    change = await platform.messages.react(caller, conversation_id, message_id, emoji, True)
+    return json_response({"message": change.message})
+
+
+@router.delete(
+    BASE + "/{message_id}/reactions/{emoji}",
+    response_model=schemas.MessageResponse,
+    description=REACTION_DOC.format(
+        verb="Takes back", again="taking back one that is not there", event="reaction.removed"
+    ),
+)
+async def remove_reaction(
+    conversation_id: str, message_id: str, emoji: str, platform: PlatformDep, caller: WriterDep
+) -> Response:
+    change = await platform.messages.react(caller, conversation_id, message_id, emoji, False)
+    return json_response({"message": change.message})
 
 
 @router.get("/sync", response_model=schemas.SyncResponse, description=SYNC_DOC)

@@ -106,6 +106,14 @@ class SendRequest(Api):
         description="Uploads (POST .../attachments) of the sender's in this conversation,"
         " not sent yet: each is sent once.",
     )
+    reply_to_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The message this one replies to: one of the same conversation that is"
+        " not deleted (else 422 `validation_error` or 409 `conflict`, with"
+        " `details.field` = `replyToId`).",
+    )
 
 
 class EditRequest(Api):
@@ -176,6 +184,22 @@ class AttachmentLinks(Api):
     expires_at: str = Field(description="When the URLs stop working (about a minute).")
 
 
+class ReplyTo(Api):
+    id: str
+    sender_id: str | None
+    excerpt: str = Field(
+        description="The start (200 characters) of the quoted message's body as it is now;"
+        " empty once it is deleted."
+    )
+    deleted: bool
+
+
+class ReactionCount(Api):
+    emoji: Literal["👍", "❤️", "😂", "😮", "😢", "🙏"]
+    count: int
+    user_ids: list[str] = Field(description="Who reacted, oldest first.")
+
+
 class Message(Api):
     id: str
     conversation_id: str
@@ -190,6 +214,14 @@ class Message(Api):
         default_factory=list,
         description="Files sent with it, metadata only (none once it is deleted). Always"
         " sent by this server; optional for clients of servers before attachments.",
+    )
+    reply_to: ReplyTo | None = Field(
+        description="The message this one replies to, as it is now (null if it is no reply,"
+        " and on a deleted message)."
+    )
+    reactions: list[ReactionCount] = Field(
+        description="Reactions per emoji, in the order of the fixed set (empty on a deleted"
+        " message)."
     )
 
 

@@ -3,7 +3,7 @@ conversation snapshot every transport shows."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -15,9 +15,11 @@ from hubbub.domain.models import (
     ConversationKind,
     LogEntry,
     Membership,
+    Message,
+    Reaction,
     direct_pair,
 )
-from hubbub.domain.views import JsonObject, conversation_view
+from hubbub.domain.views import JsonObject, conversation_view, message_view
 from hubbub.ports import EventPublisher, Store, Transaction
 
 R = TypeVar("R")
@@ -63,7 +65,7 @@ def snapshot(
     pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
     viewer = next((m for m in memberships if m.user_id == viewer_id), None)
     last = tx.messages.by_seq(conversation.id, conversation.last_seq)
-    view = conversation_view(conversation, pairs, last, viewer, now)
+    view = conversation_view(conversation, pairs, shown(tx, last) if last else None, viewer, now)
     return {**view, **block_state(tx, conversation, viewer_id, relations)}
 
 
@@ -96,6 +98,36 @@ def refuse_if_blocked(tx: Transaction, conversation: Conversation, caller_id: st
         raise Blocked("You blocked this user. Unblock them to send messages.")
     if blockers:
         raise Blocked("You can't send messages to this chat.")
+
+
+def shown(tx: Transaction, message: Message) -> JsonObject:
+    """One message as every transport shows it: with its quote and reactions as they
+    are now."""
+    return shown_all(tx, [message])[0]
+
+
+def shown_all(tx: Transaction, messages: Sequence[Message]) -> list[JsonObject]:
+    """`shown` for a page of messages, reading their reactions in one query."""
+    if not messages:
+        return []
+    conversation_id = messages[0].conversation_id
+    live = [m.id for m in messages if not m.deleted]
+    reactions: dict[str, list[Reaction]] = {}
+    for reaction in tx.reactions.of_messages(conversation_id, live) if live else []:
+        reactions.setdefault(reaction.message_id, []).append(reaction)
+    quoted_ids = {m.reply_to_id for m in messages if m.reply_to_id and not m.deleted}
+    in_page = {m.id: m for m in messages}
+    quoted = {
+        q: in_page[q] if q in in_page else tx.messages.get(conversation_id, q) for q in quoted_ids
+    }
+    return [
+        message_view(
+            m,
+            quoted.get(m.reply_to_id) if m.reply_to_id else None,
+            reactions.get(m.id, ()),
+        )
+        for m in messages
+    ]
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:

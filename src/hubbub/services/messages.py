@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from hubbub.domain import rules
 from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hubbub.domain.events import Delivery, EventType, Origin
-from hubbub.domain.models import Attachment, Message
-from hubbub.domain.views import JsonObject, message_view
+from hubbub.domain.events import Delivery, EventType, Origin, reaction_changed
+from hubbub.domain.models import Attachment, Message, Reaction
+from hubbub.domain.views import JsonObject
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
 from hubbub.services.access import (
     commit,
@@ -18,6 +18,8 @@ from hubbub.services.access import (
     membership_of,
     record,
     refuse_if_blocked,
+    shown,
+    shown_all,
 )
 
 
@@ -59,6 +61,7 @@ class MessageService:
         body: str,
         origin: Origin | None = None,
         attachment_ids: Sequence[str] = (),
+        reply_to_id: str | None = None,
     ) -> Change:
         """Commits the message with the conversation's next seq, then publishes it.
 
@@ -86,7 +89,9 @@ class MessageService:
             if existing is not None:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
-                return Change(message_view(existing), None), []
+                return Change(shown(tx, existing), None), []
+            if reply_to_id is not None:
+                _quotable(tx, conversation_id, reply_to_id)
             message_id = self._ids.new_id()
             attached = _attach(tx, conversation_id, sender_id, wanted, message_id)
             now = self._clock.now()
@@ -105,11 +110,12 @@ class MessageService:
                 client_message_id=client_id,
                 created_at=now,
                 attachments=attached,
+                reply_to_id=reply_to_id,
             )
             tx.messages.insert(message)
             if tx.members.advance_read(conversation_id, sender_id, seq) is None:
                 raise NotFound("Conversation not found.")  # removed meanwhile: undo it all
-            view = message_view(message)
+            view = shown(tx, message)
             event_seq, delivery = record(
                 tx,
                 conversation_id,
@@ -145,7 +151,7 @@ class MessageService:
             if message.deleted:
                 raise Conflict("That message was deleted.")
             if message.body == text:
-                return Change(message_view(message), None), []
+                return Change(shown(tx, message), None), []
             now = self._clock.now()
             if not tx.messages.edit(conversation_id, message_id, text, now):
                 raise Conflict("That message was deleted.")  # by a delete that raced this
@@ -165,14 +171,15 @@ class MessageService:
             detached.clear()  # from an earlier run the store undid
             message = _own_message(tx, conversation_id, message_id, caller_id)
             if message.deleted:
-                return Change(message_view(message), None), []
+                return Change(shown(tx, message), None), []
             now = self._clock.now()
             gone = replace(message, body="", deleted=True, edited_at=now, attachments=())
             if not tx.messages.mark_deleted(conversation_id, message_id, now):
                 # A delete that raced this one won, and told everyone.
                 current = tx.messages.get(conversation_id, message_id)
-                return Change(message_view(current or gone), None), []
+                return Change(shown(tx, current or gone), None), []
             detached.extend(tx.attachments.detach(conversation_id, message_id))
+            tx.reactions.clear(conversation_id, message_id)
             return self._changed(tx, gone, EventType.MESSAGE_DELETED, origin)
 
         change = await self._commit(work)
@@ -186,7 +193,7 @@ class MessageService:
             message = tx.messages.get(conversation_id, message_id)
             if message is None:
                 raise NotFound("Message not found.")
-            return message_view(message)
+            return shown(tx, message)
 
         return await self._store.read(work)
 
@@ -211,14 +218,68 @@ class MessageService:
             more = len(page) > count
             if more:
                 page = page[:count] if after is not None else page[1:]
-            return [message_view(m) for m in page], more
+            return shown_all(tx, page), more
 
         return await self._store.read(work)
+
+    async def react(
+        self,
+        caller_id: str,
+        conversation_id: str,
+        message_id: str,
+        emoji: str,
+        add: bool,
+        origin: Origin | None = None,
+    ) -> Change:
+        """Adds (`add`) or takes back the caller's `emoji` on a message; any member may.
+        Idempotent: adding one that is there, or taking back one that is not, changes
+        and publishes nothing. A deleted message takes none (`Conflict`). Each change is
+        a `reaction.added` / `reaction.removed` entry in the conversation's log."""
+        chosen = rules.reaction_emoji(emoji)
+
+        def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
+            # Locked first: a removal of the caller that commits meanwhile is seen.
+            if tx.conversations.lock(conversation_id) is None:
+                raise NotFound("Conversation not found.")
+            membership_of(tx, conversation_id, caller_id)
+            message = tx.messages.get(conversation_id, message_id)
+            if message is None:
+                raise NotFound("Message not found.")
+            if message.deleted:
+                raise Conflict("That message was deleted.")
+            now = self._clock.now()
+            if add:
+                changed = tx.reactions.add(
+                    Reaction(conversation_id, message_id, caller_id, chosen, now)
+                )
+                if changed is None:
+                    raise Conflict("That message was deleted.")  # by a delete that raced this
+            else:
+                changed = tx.reactions.remove(conversation_id, message_id, caller_id, chosen)
+            view = shown(tx, message)
+            if not changed:
+                return Change(view, None), []
+            reactions = view["reactions"]
+            assert isinstance(reactions, list)
+            event_seq, delivery = record(
+                tx,
+                conversation_id,
+                member_ids(tx, conversation_id),
+                reaction_changed(add, conversation_id, message_id, caller_id, chosen, reactions),
+                now,
+                actor_id=caller_id,
+                message_id=message_id,
+                detail={"emoji": chosen},
+                origin=origin,
+            )
+            return Change(view, event_seq), [delivery]
+
+        return await self._commit(work)
 
     def _changed(
         self, tx: Transaction, message: Message, event_type: EventType, origin: Origin | None
     ) -> tuple[Change, list[Delivery]]:
-        view = message_view(message)
+        view = shown(tx, message)
         assert message.edited_at is not None
         event_seq, delivery = record(
             tx,
@@ -251,6 +312,18 @@ def _attach(
                 raise NotFound("Attachment not found.")
             raise Conflict("That attachment was already sent.")
     return tuple(sent[a] for a in wanted)
+
+
+def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> None:
+    """Refuses a reply to a message the conversation does not have (one of another
+    conversation is refused the same way, so it tells nothing about that one)."""
+    quoted = tx.messages.get(conversation_id, message_id)
+    if quoted is None:
+        raise ValidationFailed(
+            "replyToId names no message of this conversation.", details={"field": "replyToId"}
+        )
+    if quoted.deleted:
+        raise Conflict("The message you reply to was deleted.", details={"field": "replyToId"})
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:

@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from hubbub.domain import rules, search
 from hubbub.domain.errors import NotFound, ValidationFailed
 from hubbub.domain.models import Message
-from hubbub.domain.views import JsonObject, message_view, user_view
+from hubbub.domain.views import JsonObject, user_view
 from hubbub.ports import Store, Transaction
+from hubbub.services.access import shown
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
@@ -69,7 +70,7 @@ class SearchService:
                             "kind": conversation.kind.value,
                             "title": conversation.title,
                         },
-                        "message": message_view(message),
+                        "message": shown(tx, message),
                         "sender": user_view(sender) if sender else None,
                         "snippet": [
                             {"text": s.text, "match": s.match}

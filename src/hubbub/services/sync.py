@@ -35,9 +35,9 @@ from hubbub.domain import events, rules
 from hubbub.domain.errors import CursorExpired, ValidationFailed
 from hubbub.domain.events import EventType, at_position
 from hubbub.domain.models import Conversation, LogEntry, Membership, ReadMarker, Role, SyncHead
-from hubbub.domain.views import JsonObject, message_view
+from hubbub.domain.views import JsonObject
 from hubbub.ports import Clock, Store, Transaction
-from hubbub.services.access import block_state, membership_of, snapshot
+from hubbub.services.access import block_state, membership_of, shown, snapshot
 
 # {conversationId: (eventSeq, receiptSeq)} a client has applied.
 Positions = dict[str, tuple[int, int]]
@@ -293,11 +293,23 @@ class _Renderer:
 
     def _payload(self, entry: LogEntry) -> JsonObject | None:
         tx, conversation_id = self._tx, entry.conversation_id
+        if entry.type in (EventType.REACTION_ADDED, EventType.REACTION_REMOVED):
+            reacted = tx.messages.get(conversation_id, entry.message_id or "")
+            if reacted is None:
+                return None
+            reactions = shown(tx, reacted)["reactions"]
+            assert isinstance(reactions, list)
+            return events.reaction_changed(
+                entry.type == EventType.REACTION_ADDED,
+                conversation_id,
+                reacted.id,
+                entry.actor_id or "",
+                str(entry.detail.get("emoji", "")),
+                reactions,
+            )
         if entry.message_id is not None:
             message = tx.messages.get(conversation_id, entry.message_id)
-            return (
-                None if message is None else {"type": entry.type, "message": message_view(message)}
-            )
+            return None if message is None else {"type": entry.type, "message": shown(tx, message)}
         if entry.type == EventType.CONVERSATION_CREATED:
             conversation = tx.conversations.get(conversation_id)
             if conversation is None:

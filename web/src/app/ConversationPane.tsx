@@ -19,7 +19,7 @@ import type { PresenceState } from '@/lib/cache'
 import { useIsMuted, useMutes } from '@/lib/mutes'
 import { useConnectionStatus } from '@/lib/realtime-context'
 import { lastSeenText } from '@/lib/time'
-import type { Attachment, User } from '@/lib/types'
+import type { Attachment, Message, User } from '@/lib/types'
 import { BlockedNotice, DirectChatMenu, useBlockControls } from './DirectChatBlock'
 import { GroupSettingsDialog } from './GroupSettingsDialog'
 
@@ -78,13 +78,18 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
     if (attentive && latestSeq > readSeq) void markRead(conversationId, latestSeq)
   }, [attentive, latestSeq, readSeq, conversationId, markRead])
 
+  // The message being replied to; a reply belongs to its conversation, so it ends with it.
+  const [replying, setReplying] = useState<{ conversationId: string; message: Message } | null>(null)
+  const replyingTo = replying?.conversationId === conversationId ? replying.message : null
   const send = useCallback(
     (body: string, attachments: Attachment[]) => {
-      void actions.send(conversationId, body, attachments)
+      void actions.send(conversationId, body, attachments, replyingTo ?? undefined)
+      setReplying(null)
       noteMessageSent() // the moment to offer notifications, never on first load
     },
-    [actions, conversationId],
+    [actions, conversationId, replyingTo],
   )
+  const startReply = useCallback((message: Message) => setReplying({ conversationId: message.conversationId, message }), [])
   const mutes = useMutes()
   const isMuted = useIsMuted(conversation ? [conversation] : undefined)
 
@@ -163,6 +168,8 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         onDiscard={(cmid) => actions.discard(conversationId, cmid)}
         onEdit={actions.edit}
         onDelete={actions.remove}
+        onReply={startReply}
+        onReact={actions.react}
         onLatestSeq={setLatestSeq}
         unreadAfter={unreadAfter.current ?? undefined}
         focusSeq={focusSeq}
@@ -172,7 +179,19 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
       {conversation.canSend === false ? (
         <BlockedNotice blocked={!!conversation.blocked} name={block.name} error={block.error} onUnblock={() => block.ask('unblock')} />
       ) : (
-        <Composer conversationId={conversationId} meId={me.id} onSend={send} />
+        <Composer
+          conversationId={conversationId}
+          meId={me.id}
+          onSend={send}
+          replyingTo={
+            replyingTo && {
+              id: replyingTo.id,
+              author: replyingTo.senderId === me.id ? 'yourself' : (conversation.members.find((m) => m.id === replyingTo.senderId)?.displayName ?? 'a former member'),
+              excerpt: replyingTo.body,
+            }
+          }
+          onCancelReply={() => setReplying(null)}
+        />
       )}
       {other && block.dialog}
       {conversation.kind === 'group' && <GroupSettingsDialog open={settings} onOpenChange={setSettings} conversation={conversation} me={me} />}

@@ -490,6 +490,38 @@ export interface paths {
         patch: operations["edit_api_conversations__conversation_id__messages__message_id__patch"];
         trace?: never;
     };
+    "/api/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add Reaction
+         * @description Adds the caller's `emoji` on a message (one of 👍 ❤️ 😂 😮 😢 🙏,
+         *     percent-encoded; with or without U+FE0F). Idempotent: adding one that is there changes nothing and
+         *     publishes nothing. Each change is a `reaction.added` event to every member. Answers with the
+         *     message and its reactions. A deleted message takes no reactions (409 `conflict`); an
+         *     emoji outside the set is 422 `validation_error` (`details.field` = `emoji`).
+         */
+        put: operations["add_reaction_api_conversations__conversation_id__messages__message_id__reactions__emoji__put"];
+        post?: never;
+        /**
+         * Remove Reaction
+         * @description Takes back the caller's `emoji` on a message (one of 👍 ❤️ 😂 😮 😢 🙏,
+         *     percent-encoded; with or without U+FE0F). Idempotent: taking back one that is not there changes nothing and
+         *     publishes nothing. Each change is a `reaction.removed` event to every member. Answers with the
+         *     message and its reactions. A deleted message takes no reactions (409 `conflict`); an
+         *     emoji outside the set is 422 `validation_error` (`details.field` = `emoji`).
+         */
+        delete: operations["remove_reaction_api_conversations__conversation_id__messages__message_id__reactions__emoji__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sync": {
         parameters: {
             query?: never;
@@ -976,6 +1008,13 @@ export interface components {
              * @description Files sent with it, metadata only (none once it is deleted). Always sent by this server; optional for clients of servers before attachments.
              */
             attachments?: components["schemas"]["Attachment"][];
+            /** @description The message this one replies to, as it is now (null if it is no reply, and on a deleted message). */
+            replyTo: components["schemas"]["ReplyTo"] | null;
+            /**
+             * Reactions
+             * @description Reactions per emoji, in the order of the fixed set (empty on a deleted message).
+             */
+            reactions: components["schemas"]["ReactionCount"][];
         };
         /** MessageResponse */
         MessageResponse: {
@@ -1024,6 +1063,21 @@ export interface components {
              */
             mutedUntil: string | null;
         };
+        /** ReactionCount */
+        ReactionCount: {
+            /**
+             * Emoji
+             * @enum {string}
+             */
+            emoji: "👍" | "❤️" | "😂" | "😮" | "😢" | "🙏";
+            /** Count */
+            count: number;
+            /**
+             * Userids
+             * @description Who reacted, oldest first.
+             */
+            userIds: string[];
+        };
         /** ReadRequest */
         ReadRequest: {
             /** Seq */
@@ -1061,6 +1115,20 @@ export interface components {
         RenameRequest: {
             /** Title */
             title: string;
+        };
+        /** ReplyTo */
+        ReplyTo: {
+            /** Id */
+            id: string;
+            /** Senderid */
+            senderId: string | null;
+            /**
+             * Excerpt
+             * @description The start (200 characters) of the quoted message's body as it is now; empty once it is deleted.
+             */
+            excerpt: string;
+            /** Deleted */
+            deleted: boolean;
         };
         /** ResendCodeRequest */
         ResendCodeRequest: {
@@ -1111,6 +1179,11 @@ export interface components {
              * @description Uploads (POST .../attachments) of the sender's in this conversation, not sent yet: each is sent once.
              */
             attachmentIds?: string[];
+            /**
+             * Replytoid
+             * @description The message this one replies to: one of the same conversation that is not deleted (else 422 `validation_error` or 409 `conflict`, with `details.field` = `replyToId`).
+             */
+            replyToId?: string | null;
         };
         /** SignInRequest */
         SignInRequest: {
@@ -4758,6 +4831,216 @@ export interface operations {
                 };
             };
             /** @description `blocked`: one of this direct chat's pair blocked the other, so nothing is sent (or started) until the block is lifted; the message says which side the caller is on ("You blocked this user. Unblock them ..." or "You can't send messages to this chat."). Also `forbidden`, as everywhere. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    add_reaction_api_conversations__conversation_id__messages__message_id__reactions__emoji__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (`not_found`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state (`conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A sync cursor the server no longer knows (`cursor_expired`): reload, then sync from a fresh cursor. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body too large (`payload_too_large`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input (`validation_error`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many attempts (`rate_limited`, with Retry-After). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_reaction_api_conversations__conversation_id__messages__message_id__reactions__emoji__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description Unreadable request body, e.g. not UTF-8 (`validation_error`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or expired access token (`unauthorized`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed (`forbidden`, `user_not_confirmed`). */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -16,7 +16,7 @@
 import type { InfiniteData, QueryClient, QueryKey } from '@tanstack/react-query'
 import { putMute } from './mutes'
 import { keys } from './query-keys'
-import type { Attachment, Conversation, ConversationChanges, DurableEvent, Message, MessagePage, ServerEvent, User } from './types'
+import { type Attachment, type Conversation, type ConversationChanges, type DurableEvent, type Message, type MessagePage, type ReactionCount, REPLY_EXCERPT_CHARS, type ReplyTo, type ServerEvent, type User } from './types'
 
 export type MessagesData = InfiniteData<MessagePage, number | null>
 
@@ -31,6 +31,8 @@ export interface OutboxEntry {
   createdAt: string
   status: 'sending' | 'failed'
   error?: string
+  /** The message it replies to, as it was quoted when written (shown until confirmed). */
+  replyTo?: ReplyTo
   /** The server refused it: only a manual retry makes sense. */
   permanent?: boolean
 }
@@ -343,6 +345,62 @@ export function applyMemberRemoved(
   }))
 }
 
+/** Change the messages of one conversation's loaded pages that `fn` changes (it returns the
+ * same object for the others), in the pages and in the conversation's preview. */
+function updateMessages(qc: QueryClient, conversationId: string, fn: (m: Message) => Message): void {
+  updateQuery<MessagesData>(qc, keys.messages(conversationId), (data) => {
+    let changed = false
+    const pages = data.pages.map((page) => {
+      const messages = page.messages.map((m) => {
+        const next = fn(m)
+        if (next !== m) changed = true
+        return next
+      })
+      return messages.some((m, i) => m !== page.messages[i]) ? { ...page, messages } : page
+    })
+    return changed ? { ...data, pages } : data
+  })
+  updateConversation(qc, conversationId, (c) => {
+    const last = c.lastMessage ? fn(c.lastMessage) : c.lastMessage
+    return last === c.lastMessage ? c : { ...c, lastMessage: last }
+  })
+}
+
+/** The quote of `original` as a reply shows it now: the start of its body, or deleted. */
+export function quoteOf(original: Message): ReplyTo {
+  return {
+    id: original.id,
+    senderId: original.senderId,
+    excerpt: original.deleted ? '' : Array.from(original.body).slice(0, REPLY_EXCERPT_CHARS).join(''),
+    deleted: original.deleted,
+  }
+}
+
+/** Replies quote the original as it is now: after a change to `original` (an edit, a
+ * deletion), the replies to it that we hold follow. A deletion never goes back. */
+function updateQuotes(qc: QueryClient, original: Message): void {
+  const quote = quoteOf(original)
+  updateMessages(qc, original.conversationId, (m) => {
+    const held = m.replyTo
+    if (!held || held.id !== original.id || m.deleted) return m
+    if (held.deleted || (held.excerpt === quote.excerpt && held.senderId === quote.senderId && !quote.deleted)) return m
+    return { ...m, replyTo: quote }
+  })
+}
+
+/** `reaction.added` / `reaction.removed`: the message's reactions as the event gives them
+ * (the whole set after the change, so applying it again, or late, counts nothing twice). A
+ * deleted message keeps none. */
+export function applyReactions(qc: QueryClient, conversationId: string, messageId: string, reactions: ReactionCount[], eventSeq?: number): void {
+  updateMessages(qc, conversationId, (m) => (m.id !== messageId || m.deleted ? m : { ...m, reactions }))
+  if (eventSeq !== undefined) {
+    updateConversation(qc, conversationId, (c) => {
+      const lastEventSeq = maxEventSeq(c.lastEventSeq, eventSeq)
+      return lastEventSeq === c.lastEventSeq ? c : { ...c, lastEventSeq }
+    })
+  }
+}
+
 /** Apply a message from any source (ack, REST, event) to the message pages, the outbox and
  * the conversation's preview. Messages only move forward (`newer`), so a message event is
  * applied even to a view that is further along: the message pages may not have it. */
@@ -358,6 +416,11 @@ export function applyMessage(qc: QueryClient, message: Message, meId: string | u
     const lastEventSeq = maxEventSeq(c.lastEventSeq, eventSeq)
     return lastEventSeq === c.lastEventSeq ? next : { ...next, lastEventSeq }
   })
+  if (message.editedAt || message.deleted) {
+    // The message as the cache now holds it: a late, older copy does not roll quotes back.
+    const held = allMessages(qc.getQueryData<MessagesData>(keys.messages(message.conversationId))).find((m) => m.id === message.id)
+    updateQuotes(qc, held ?? message)
+  }
 }
 
 /** The conversation with `message` as its last message, if it is the newest. */
@@ -517,6 +580,10 @@ export function applyEvent(qc: QueryClient, event: ServerEvent | DurableEvent, m
       if (event.userId === meId) removeConversation(qc, event.conversationId)
       else applyMemberRemoved(qc, event.conversationId, event.userId, event.ownerId, event.updatedAt, event.eventSeq)
       return
+    case 'reaction.added':
+    case 'reaction.removed':
+      applyReactions(qc, event.conversationId, event.messageId, event.reactions, event.eventSeq)
+      return
     case 'typing':
       if (event.userId !== meId) applyTyping(qc, event.conversationId, event.userId, event.isTyping)
       return
@@ -562,11 +629,25 @@ export function mergeConversationLists(old: unknown, fresh: unknown): unknown {
   )
 }
 
-/** `structuralSharing` for message pages: keep live messages newer than what a refetch saw. */
+/** Whether `a` is a later state of the same message than `b`: deleted, or edited after it. */
+function strictlyNewer(a: Message, b: Message): boolean {
+  if (a.deleted !== b.deleted) return a.deleted
+  return !!a.editedAt && (!b.editedAt || a.editedAt > b.editedAt)
+}
+
+/** `structuralSharing` for message pages: keep live messages newer than what a refetch saw.
+ * A message both hold is taken from `fresh` unless the held one is strictly newer (deleted or
+ * edited later): quotes and reactions carry no version, and `fresh` is the later write (a
+ * cache update, or a refetch that answered after the events the held copy has). */
 export function mergeMessagePages(old: unknown, fresh: unknown): unknown {
   const prev = old as MessagesData | undefined
   let next = fresh as MessagesData | undefined
   if (!prev?.pages || !next?.pages || next.pages.length === 0) return fresh
-  for (const m of allMessages(prev)) next = mergeMessage(next, m)
+  const inFresh = new Map(allMessages(next).map((m) => [m.id, m]))
+  for (const m of allMessages(prev)) {
+    const there = inFresh.get(m.id)
+    if (there && !strictlyNewer(m, there)) continue
+    next = mergeMessage(next, m)
+  }
   return next
 }

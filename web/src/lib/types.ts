@@ -15,6 +15,13 @@ export type Me = Schemas['Me']
 export type Attachment = Schemas['Attachment']
 export type Message = Schemas['Message']
 export type AttachmentLinks = Schemas['AttachmentLinks']
+export type ReplyTo = Schemas['ReplyTo']
+export type ReactionCount = Schemas['ReactionCount']
+export type ReactionEmoji = ReactionCount['emoji']
+/** The reactions a message can get, in the order the server lists them. */
+export const REACTION_EMOJI: readonly ReactionEmoji[] = ['👍', '❤️', '😂', '😮', '😢', '🙏']
+/** How much of a quoted message's body a reply shows (code points), as the server cuts it. */
+export const REPLY_EXCERPT_CHARS = 200
 /** `lastEventSeq` is the conversation's event sequence as of this view. Optional here whatever
  * the generated schema says: views from a server older than the sequences, and the ones the
  * app makes up, have none; the cache then compares nothing and takes the newer view. */
@@ -82,6 +89,16 @@ export type DurableEvent =
       conversation?: Conversation
     } & Positioned)
   | ({ type: 'member.removed'; conversationId: string; userId: string; ownerId?: string | null; updatedAt?: string; /** who removed them; themself when they left */ actorId?: string | null } & Positioned)
+  | ({
+      type: 'reaction.added' | 'reaction.removed'
+      conversationId: string
+      messageId: string
+      /** Who reacted, and with which emoji. */
+      userId: string
+      emoji: ReactionEmoji
+      /** The message's reactions after the change (replayed: as they are now). */
+      reactions: ReactionCount[]
+    } & Positioned)
 
 export type EphemeralEvent =
   | { type: 'typing'; conversationId: string; userId: string; isTyping: boolean }
@@ -143,7 +160,7 @@ export interface EventsPage {
 }
 
 export type ClientFrame =
-  | { action: 'sendMessage'; conversationId: string; clientMessageId: string; body: string; attachmentIds?: string[] }
+  | { action: 'sendMessage'; conversationId: string; clientMessageId: string; body: string; attachmentIds?: string[]; replyToId?: string }
   | { action: 'editMessage'; conversationId: string; messageId: string; body: string }
   | { action: 'deleteMessage'; conversationId: string; messageId: string }
   | { action: 'typing'; conversationId: string; isTyping: boolean }

@@ -14,6 +14,8 @@ export function msg(seq: number, over: Partial<Message> = {}): Message {
     createdAt: new Date(Date.UTC(2026, 0, 1, 12, 0, seq)).toISOString(),
     editedAt: null,
     deleted: false,
+    replyTo: null,
+    reactions: [],
     ...over,
   }
 }

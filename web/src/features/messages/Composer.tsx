@@ -1,6 +1,6 @@
 import { clsx } from 'clsx'
 import { type ClipboardEvent, type DragEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react'
-import { PaperclipIcon, SendIcon } from '@/components/icons'
+import { CloseIcon, PaperclipIcon, ReplyIcon, SendIcon } from '@/components/icons'
 import { focusRing } from '@/components/ui'
 import type { Attachment } from '@/lib/types'
 import { AttachmentTray } from './Attachments'
@@ -17,7 +17,26 @@ function hasFiles(e: DragEvent): boolean {
   return Array.from(e.dataTransfer?.types ?? []).includes('Files')
 }
 
-export function Composer({ conversationId, meId, onSend }: { conversationId: string; meId: string; onSend(body: string, attachments: Attachment[]): void }) {
+/** The message being replied to, as the composer shows it above the text. */
+export interface ReplyDraft {
+  id: string
+  author: string
+  excerpt: string
+}
+
+export function Composer({
+  conversationId,
+  meId,
+  onSend,
+  replyingTo,
+  onCancelReply,
+}: {
+  conversationId: string
+  meId: string
+  onSend(body: string, attachments: Attachment[]): void
+  replyingTo?: ReplyDraft | null
+  onCancelReply?(): void
+}) {
   const [text, setText] = useDraft(meId, conversationId)
   const ref = useRef<HTMLTextAreaElement>(null)
   const picker = useRef<HTMLInputElement>(null)
@@ -28,6 +47,15 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
   useEffect(() => {
     ref.current?.focus()
   }, [conversationId])
+
+  // Starting a reply puts the cursor here. After the task: the menu it was chosen from is
+  // still closing, and its focus trap would take the focus back.
+  const replyId = replyingTo?.id
+  useEffect(() => {
+    if (!replyId) return
+    const timer = window.setTimeout(() => ref.current?.focus(), 0)
+    return () => window.clearTimeout(timer)
+  }, [replyId])
 
   useEffect(() => {
     const el = ref.current
@@ -61,7 +89,10 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
     uploads.add(Array.from(e.dataTransfer.files))
   }
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (e.key === 'Escape' && replyingTo && onCancelReply) {
+      e.preventDefault()
+      onCancelReply()
+    } else if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault()
       submit()
     }
@@ -86,6 +117,18 @@ export function Composer({ conversationId, meId, onSend }: { conversationId: str
       }}
       onDrop={onDrop}
     >
+      {replyingTo && (
+        <div role="group" aria-label="Replying to" className="mx-3 mt-3 flex items-start gap-2 rounded-xl border-l-4 border-brand-500 bg-zinc-100 px-3 py-1.5 text-sm dark:bg-zinc-900">
+          <ReplyIcon className="mt-0.5 size-4 shrink-0 text-brand-600 dark:text-brand-400" />
+          <div className="min-w-0 flex-1">
+            <p className="font-semibold text-brand-700 dark:text-brand-300">Replying to {replyingTo.author}</p>
+            <p className="truncate text-zinc-600 dark:text-zinc-300" data-testid="reply-draft-text">{replyingTo.excerpt}</p>
+          </div>
+          <button type="button" aria-label="Cancel reply" onClick={onCancelReply} className={`rounded-full p-1 text-zinc-500 hover:bg-zinc-200 hover:text-zinc-800 dark:hover:bg-zinc-800 dark:hover:text-zinc-100 ${focusRing}`}>
+            <CloseIcon className="size-4" />
+          </button>
+        </div>
+      )}
       <AttachmentTray uploads={uploads.uploads} onRemove={uploads.remove} />
       <div className="flex items-end gap-2 px-3 py-3 pb-[max(0.75rem,env(safe-area-inset-bottom))]">
         <input

@@ -4,10 +4,10 @@ import { Fragment, type KeyboardEvent, useEffect, useLayoutEffect, useMemo, useR
 import { Avatar } from '@/components/Avatar'
 import { ConfirmDialog } from '@/components/ConfirmDialog'
 import { personLabel } from '@/components/PersonName'
-import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon } from '@/components/icons'
+import { AlertIcon, CheckIcon, ChevronDownIcon, ClockIcon, DotsIcon, DoubleCheckIcon, ReplyIcon, SmileIcon } from '@/components/icons'
 import { Spinner, focusRing } from '@/components/ui'
 import { formatClock } from '@/lib/time'
-import type { Message, User } from '@/lib/types'
+import { type Message, REACTION_EMOJI, type ReactionEmoji, type ReplyTo, type User } from '@/lib/types'
 import { BodyCounter } from './BodyCounter'
 import { MessageAttachments, PendingAttachments } from './Attachments'
 import { MessageText } from './MessageText'
@@ -28,6 +28,10 @@ export interface MessageListProps {
   onDiscard(clientMessageId: string): void
   onEdit(message: Message, body: string): Promise<void>
   onDelete(message: Message): Promise<void>
+  /** Start a reply to `message` (the composer shows its quote). */
+  onReply?(message: Message): void
+  /** Our `emoji` on `message`, on or off. */
+  onReact?(message: Message, emoji: ReactionEmoji, on: boolean): Promise<void>
   /** Called with the newest seq on screen, for read receipts. */
   onLatestSeq?(seq: number): void
   /** Messages after this seq were unread on opening: a "New messages" line goes before them. */
@@ -187,6 +191,7 @@ export function MessageList(props: MessageListProps) {
                             last={i === g.items.length - 1}
                             readers={item.kind === 'message' && mine ? readBy(item.message.seq) : []}
                             othersCount={others.length}
+                            names={names}
                             {...props}
                             highlighted={item.kind === 'message' && item.message.seq === highlightSeq}
                           />
@@ -220,7 +225,7 @@ export function MessageList(props: MessageListProps) {
   )
 }
 
-function Bubble({ item, mine, first, last, readers, othersCount, highlighted, onRetry, onDiscard, onEdit, onDelete }: MessageListProps & { item: Item; mine: boolean; first: boolean; last: boolean; readers: User[]; othersCount: number; highlighted: boolean }) {
+function Bubble({ item, mine, first, last, readers, othersCount, highlighted, names, meId, onRetry, onDiscard, onEdit, onDelete, onReply, onReact }: MessageListProps & { item: Item; mine: boolean; first: boolean; last: boolean; readers: User[]; othersCount: number; highlighted: boolean; names: ReadonlyMap<string, User> }) {
   const [editing, setEditing] = useState(false)
   const [confirmDelete, setConfirmDelete] = useState(false)
   const [busyError, setBusyError] = useState<string | null>(null)
@@ -229,6 +234,17 @@ function Bubble({ item, mine, first, last, readers, othersCount, highlighted, on
   const body = message ? message.body : pending!.body
   const deleted = message?.deleted ?? false
   const canAct = mine && message && !deleted
+  const replyChosen = useRef(false)
+  // A long press on the bubble (touch screens have no hover) opens the message's menu.
+  const [menuOpen, setMenuOpen] = useState(false)
+  const longPress = useRef<number | undefined>(undefined)
+  const endPress = () => window.clearTimeout(longPress.current)
+  useEffect(() => endPress, [])
+  const live = message && !deleted ? message : null
+  const quote = message ? message.replyTo : (pending?.replyTo ?? null)
+  const react = (emoji: ReactionEmoji, on: boolean) => {
+    if (live && onReact) onReact(live, emoji, on).catch((err: unknown) => setBusyError(err instanceof Error ? err.message : 'Could not react'))
+  }
 
   const shape = clsx(
     'rounded-2xl px-3.5 py-2 text-[15px] leading-snug shadow-sm',
@@ -259,37 +275,93 @@ function Bubble({ item, mine, first, last, readers, othersCount, highlighted, on
   }
 
   return (
-    <li
-      className="group/msg flex max-w-full items-center gap-1 focus:outline-none"
-      data-testid="message"
-      data-mine={mine ? 'true' : 'false'}
-      data-message-id={message?.id}
-      data-client-id={message?.clientMessageId ?? pending?.clientMessageId}
-      data-seq={message?.seq}
+    <li className="group/msg flex max-w-full items-center gap-1 rounded-2xl transition-colors data-[highlight=true]:bg-brand-200/60 dark:data-[highlight=true]:bg-brand-800/50" data-testid="message" data-mine={mine ? 'true' : 'false'} data-message-id={message?.id} data-client-id={message?.clientMessageId ?? pending?.clientMessageId} data-seq={message?.seq}
       data-highlighted={highlighted ? 'true' : undefined}
       aria-current={highlighted ? 'true' : undefined}
       tabIndex={highlighted ? -1 : undefined}
     >
-      {canAct && !editing && (
-        <DM.Root>
-          <DM.Trigger asChild>
-            <button aria-label="Message actions" className={clsx('rounded-full p-1 text-zinc-400 opacity-0 transition group-hover/msg:opacity-100 group-focus-within/msg:opacity-100 hover:bg-zinc-200 hover:text-zinc-700 focus:opacity-100 data-[state=open]:opacity-100 dark:hover:bg-zinc-800 dark:hover:text-zinc-200 [@media(hover:none)]:opacity-60', focusRing)}>
-              <DotsIcon className="size-4" />
-            </button>
-          </DM.Trigger>
-          <DM.Portal>
-            <DM.Content align="end" sideOffset={4} className="z-50 min-w-36 rounded-xl border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
-              <DM.Item className="cursor-pointer rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800" onSelect={() => setEditing(true)}>
-                Edit
-              </DM.Item>
-              <DM.Item className="cursor-pointer rounded-lg px-3 py-2 text-red-600 outline-none data-highlighted:bg-red-50 dark:text-red-400 dark:data-highlighted:bg-red-950/50" onSelect={() => setConfirmDelete(true)}>
-                Delete
-              </DM.Item>
-            </DM.Content>
-          </DM.Portal>
-        </DM.Root>
+      {live && !editing && (
+        <div className={clsx('flex shrink-0 items-center', mine ? 'order-first' : 'order-last')}>
+          <DM.Root open={menuOpen} onOpenChange={setMenuOpen}>
+            <DM.Trigger asChild>
+              <button aria-label="Message actions" className={hoverButton}>
+                <DotsIcon className="size-4" />
+              </button>
+            </DM.Trigger>
+            <DM.Portal>
+              <DM.Content
+                align={mine ? 'end' : 'start'}
+                sideOffset={4}
+                // After Reply the composer takes the focus: the menu must not take it back.
+                onCloseAutoFocus={(e) => {
+                  if (replyChosen.current) e.preventDefault()
+                  replyChosen.current = false
+                }}
+                className="z-50 min-w-36 rounded-xl border border-zinc-200 bg-white p-1 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+                {onReply && (
+                  <DM.Item
+                    className={menuItem}
+                    onSelect={() => {
+                      replyChosen.current = true
+                      onReply(live)
+                    }}
+                  >
+                    <ReplyIcon className="size-4" /> Reply
+                  </DM.Item>
+                )}
+                {canAct && (
+                  <>
+                    <DM.Item className={menuItem} onSelect={() => setEditing(true)}>
+                      Edit
+                    </DM.Item>
+                    <DM.Item className="cursor-pointer rounded-lg px-3 py-2 text-red-600 outline-none data-highlighted:bg-red-50 dark:text-red-400 dark:data-highlighted:bg-red-950/50" onSelect={() => setConfirmDelete(true)}>
+                      Delete
+                    </DM.Item>
+                  </>
+                )}
+              </DM.Content>
+            </DM.Portal>
+          </DM.Root>
+          {onReact && (
+            <DM.Root>
+              <DM.Trigger asChild>
+                <button aria-label="Add reaction" className={hoverButton}>
+                  <SmileIcon className="size-4" />
+                </button>
+              </DM.Trigger>
+              <DM.Portal>
+                <DM.Content align={mine ? 'end' : 'start'} sideOffset={4} aria-label="Reactions" className="z-50 flex gap-0.5 rounded-full border border-zinc-200 bg-white p-1 shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+                  {REACTION_EMOJI.map((emoji) => {
+                    const on = live.reactions.some((r) => r.emoji === emoji && r.userIds.includes(meId))
+                    return (
+                      <DM.Item
+                        key={emoji}
+                        aria-label={on ? `Remove ${emoji}` : `React with ${emoji}`}
+                        className={clsx('cursor-pointer rounded-full px-1.5 py-1 text-xl leading-none outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800', on && 'bg-brand-100 dark:bg-brand-900/50')}
+                        onSelect={() => react(emoji, !on)}
+                      >
+                        {emoji}
+                      </DM.Item>
+                    )
+                  })}
+                </DM.Content>
+              </DM.Portal>
+            </DM.Root>
+          )}
+        </div>
       )}
-      <div className={clsx('min-w-0', shape)}>
+      <div className={clsx('flex min-w-0 flex-col', mine ? 'items-end' : 'items-start')}>
+      <div
+        className={clsx('min-w-0', shape)}
+        onTouchStart={() => {
+          endPress()
+          if (live && !editing) longPress.current = window.setTimeout(() => setMenuOpen(true), 500)
+        }}
+        onTouchEnd={endPress}
+        onTouchMove={endPress}
+        onTouchCancel={endPress}
+      >
+        {quote && !deleted && <Quote quote={quote} mine={mine} names={names} />}
         {editing && message ? (
           <EditBox
             initial={message.body}
@@ -330,6 +402,35 @@ function Bubble({ item, mine, first, last, readers, othersCount, highlighted, on
             </button>
           </div>
         )}
+      </div>
+      {live && live.reactions.length > 0 && (
+        <ul aria-label="Reactions" className={clsx('-mt-1.5 flex flex-wrap gap-1 px-1', mine ? 'justify-end' : 'justify-start')}>
+          {live.reactions.map((r) => {
+            const on = r.userIds.includes(meId)
+            const who = r.userIds.map((id) => (id === meId ? 'You' : (names.get(id)?.displayName ?? 'Former member'))).join(', ')
+            return (
+              <li key={r.emoji}>
+                <button
+                  type="button"
+                  aria-pressed={on}
+                  aria-label={`${r.emoji} ${r.count}: ${who}`}
+                  title={who}
+                  disabled={!onReact}
+                  onClick={() => react(r.emoji, !on)}
+                  className={clsx(
+                    'inline-flex items-center gap-1 rounded-full border px-1.5 py-0.5 text-xs shadow-sm',
+                    on ? 'border-brand-400 bg-brand-50 text-brand-800 dark:border-brand-500 dark:bg-brand-900/60 dark:text-brand-100' : 'border-zinc-200 bg-white text-zinc-700 dark:border-zinc-700 dark:bg-zinc-800 dark:text-zinc-200',
+                    focusRing,
+                  )}
+                >
+                  <span className="text-sm leading-none">{r.emoji}</span>
+                  <span data-testid="reaction-count">{r.count}</span>
+                </button>
+              </li>
+            )
+          })}
+        </ul>
+      )}
       </div>
       {message && (
         <ConfirmDialog
@@ -387,5 +488,42 @@ function EditBox({ initial, onCancel, onSave }: { initial: string; onCancel(): v
         </button>
       </div>
     </div>
+  )
+}
+
+const hoverButton = clsx(
+  'rounded-full p-1 text-zinc-400 opacity-0 transition group-hover/msg:opacity-100 group-focus-within/msg:opacity-100 hover:bg-zinc-200 hover:text-zinc-700 focus:opacity-100 data-[state=open]:opacity-100 dark:hover:bg-zinc-800 dark:hover:text-zinc-200 [@media(hover:none)]:opacity-60',
+  focusRing,
+)
+const menuItem = 'flex cursor-pointer items-center gap-2 rounded-lg px-3 py-2 outline-none data-highlighted:bg-zinc-100 dark:data-highlighted:bg-zinc-800'
+
+/** The quoted message at the top of a reply: who wrote it and its start as it is now, or that
+ * it was deleted. A click brings the original into view when it is loaded. */
+function Quote({ quote, mine, names }: { quote: ReplyTo; mine: boolean; names: ReadonlyMap<string, User> }) {
+  const author = quote.senderId ? (names.get(quote.senderId)?.displayName ?? 'Former member') : 'Someone'
+  const jump = () => {
+    const original = document.querySelector<HTMLElement>(`[data-testid="message"][data-message-id="${CSS.escape(quote.id)}"]`)
+    if (!original) return
+    original.scrollIntoView({ block: 'center', behavior: 'smooth' })
+    original.dataset.highlight = 'true'
+    window.setTimeout(() => delete original.dataset.highlight, 1500)
+  }
+  return (
+    <button
+      type="button"
+      onClick={jump}
+      data-testid="reply-quote"
+      aria-label={quote.deleted ? `Reply to a deleted message from ${author}` : `Reply to ${author}: ${quote.excerpt}`}
+      className={clsx(
+        'mb-1 block w-full max-w-72 rounded-lg border-l-4 px-2 py-1 text-left text-[13px] leading-snug',
+        mine ? 'border-white/70 bg-white/15 text-white/90' : 'border-brand-500 bg-zinc-100 text-zinc-600 dark:bg-zinc-900/60 dark:text-zinc-300',
+        focusRing,
+      )}
+    >
+      <span className="block font-semibold">{author}</span>
+      <span className={clsx('line-clamp-2 break-words', quote.deleted && 'italic')} data-testid="reply-quote-text">
+        {quote.deleted ? 'Deleted message' : quote.excerpt}
+      </span>
+    </button>
   )
 }

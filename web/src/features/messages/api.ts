@@ -2,7 +2,7 @@ import { infiniteQueryOptions } from '@tanstack/react-query'
 import { mergeMessagePages } from '@/lib/cache'
 import { api } from '@/lib/http'
 import { keys } from '@/lib/query-keys'
-import type { Message, MessagePage } from '@/lib/types'
+import type { Message, MessagePage, ReactionEmoji } from '@/lib/types'
 
 export const PAGE_SIZE = 50
 
@@ -14,9 +14,21 @@ export function fetchMessages(conversationId: string, before: number | null, sig
   return api<MessagePage>(`${base(conversationId)}?${params}`, { signal })
 }
 
-export async function postMessage(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[]): Promise<Message> {
-  const payload = attachmentIds?.length ? { clientMessageId, body, attachmentIds } : { clientMessageId, body }
+/** Sends over REST; `attachmentIds` and `replyToId` are left out of the body when absent. */
+export async function postMessage(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[], replyToId?: string): Promise<Message> {
+  const payload = {
+    clientMessageId,
+    body,
+    ...(attachmentIds?.length ? { attachmentIds } : {}),
+    ...(replyToId ? { replyToId } : {}),
+  }
   return (await api<{ message: Message }>(base(conversationId), { method: 'POST', body: payload })).message
+}
+
+/** Adds (`on`) or takes back our reaction; either is a no-op when it is already so. */
+export async function putReaction(conversationId: string, messageId: string, emoji: ReactionEmoji, on: boolean): Promise<Message> {
+  const path = `${base(conversationId)}/${encodeURIComponent(messageId)}/reactions/${encodeURIComponent(emoji)}`
+  return (await api<{ message: Message }>(path, { method: on ? 'PUT' : 'DELETE' })).message
 }
 
 export async function patchMessage(conversationId: string, messageId: string, body: string): Promise<Message> {

@@ -1,10 +1,10 @@
 import { useInfiniteQuery, useQuery, useQueryClient } from '@tanstack/react-query'
 import { useCallback, useMemo, useRef } from 'react'
-import { type MessagesData, type OutboxEntry, allMessages, applyMessage, applyRead } from '@/lib/cache'
+import { type MessagesData, type OutboxEntry, allMessages, applyMessage, applyReactions, applyRead, quoteOf } from '@/lib/cache'
 import { useRealtimeClient } from '@/lib/realtime-context'
 import { keys } from '@/lib/query-keys'
-import type { Attachment, Message } from '@/lib/types'
-import { deleteMessageRest, markReadRest, messagesQueryOptions, patchMessage, postMessage } from './api'
+import type { Attachment, Message, ReactionEmoji } from '@/lib/types'
+import { deleteMessageRest, markReadRest, messagesQueryOptions, patchMessage, postMessage, putReaction } from './api'
 import { type SendContext, discardMessage, retryAllFailed, retryMessage, sendMessage, socketOrRest } from './send'
 
 export function useMessages(conversationId: string) {
@@ -39,7 +39,8 @@ export function useMessageActions(meId: string) {
   const lastRead = useRef<Record<string, number>>({})
 
   const send = useCallback(
-    (conversationId: string, body: string, attachments: Attachment[] = []) => sendMessage(ctx, conversationId, body, undefined, attachments),
+    (conversationId: string, body: string, attachments: Attachment[] = [], replyTo?: Message) =>
+      sendMessage(ctx, conversationId, body, undefined, attachments, replyTo ? quoteOf(replyTo) : undefined),
     [ctx],
   )
   const retry = useCallback((conversationId: string, cmid: string) => retryMessage(ctx, conversationId, cmid), [ctx])
@@ -63,7 +64,7 @@ export function useMessageActions(meId: string) {
   const remove = useCallback(
     async (message: Message): Promise<void> => {
       const { conversationId, id: messageId } = message
-      const deleted = { ...message, body: '', deleted: true }
+      const deleted = { ...message, body: '', deleted: true, replyTo: null, reactions: [] }
       const updated = await socketOrRest(
         client,
         { action: 'deleteMessage', conversationId, messageId },
@@ -103,7 +104,18 @@ export function useMessageActions(meId: string) {
     [client, qc, meId],
   )
 
-  return { send, retry, discard, retryFailed, edit, remove, markRead }
+  /** Our `emoji` on a message, on or off, over REST: PUT and DELETE are idempotent, so a
+   * retry or a double click does nothing twice. Everyone (our other tabs too) hears it as a
+   * reaction event; the answer updates this tab at once. */
+  const react = useCallback(
+    async (message: Message, emoji: ReactionEmoji, on: boolean): Promise<void> => {
+      const updated = await putReaction(message.conversationId, message.id, emoji, on)
+      applyReactions(qc, updated.conversationId, updated.id, updated.reactions)
+    },
+    [qc],
+  )
+
+  return { send, retry, discard, retryFailed, edit, remove, markRead, react }
 }
 
 const TYPING_EVERY_MS = 3000

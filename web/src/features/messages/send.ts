@@ -8,14 +8,14 @@ import { type OutboxEntry, applyMessage } from '@/lib/cache'
 import { ApiError } from '@/lib/http'
 import { newClientMessageId } from '@/lib/ids'
 import { keys } from '@/lib/query-keys'
-import type { AckFrame, Attachment, ClientFrame, Message } from '@/lib/types'
+import type { AckFrame, Attachment, ClientFrame, Message, ReplyTo } from '@/lib/types'
 
 /** The socket path; null or closed means use REST. */
 export type SocketPath = { readonly isOpen: boolean; request(frame: ClientFrame): Promise<AckFrame> } | null
 
 export interface SendTransport {
   ws: SocketPath
-  rest(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[]): Promise<Message>
+  rest(conversationId: string, clientMessageId: string, body: string, attachmentIds?: string[], replyToId?: string): Promise<Message>
 }
 
 export interface SendContext {
@@ -68,13 +68,14 @@ export async function socketOrRest<T>(
 function deliver(ctx: SendContext, entry: OutboxEntry): Promise<Message> {
   const { conversationId, clientMessageId, body } = entry
   const ids = (entry.attachments ?? []).map((a) => a.id)
-  // Without attachments the frame is exactly what it was before them.
+  // Without attachments or a quote the frame is exactly what it was before them.
   const attachmentIds = ids.length > 0 ? ids : undefined
+  const replyToId = entry.replyTo?.id
   return socketOrRest(
     ctx.transport.ws,
-    { action: 'sendMessage', conversationId, clientMessageId, body, ...(attachmentIds && { attachmentIds }) },
+    { action: 'sendMessage', conversationId, clientMessageId, body, ...(attachmentIds && { attachmentIds }), ...(replyToId ? { replyToId } : {}) },
     (ack) => ack.message,
-    () => (attachmentIds ? ctx.transport.rest(conversationId, clientMessageId, body, attachmentIds) : ctx.transport.rest(conversationId, clientMessageId, body)),
+    () => ctx.transport.rest(conversationId, clientMessageId, body, attachmentIds, replyToId),
   )
 }
 
@@ -99,12 +100,14 @@ export async function sendEntry(ctx: SendContext, entry: OutboxEntry): Promise<M
   }
 }
 
+/** Send a new message; `replyTo` is the quote of the message it replies to. */
 export function sendMessage(
   ctx: SendContext,
   conversationId: string,
   body: string,
   clientMessageId = newClientMessageId(),
   attachments: Attachment[] = [],
+  replyTo?: ReplyTo,
 ): Promise<Message | null> {
   return sendEntry(ctx, {
     clientMessageId,
@@ -114,6 +117,7 @@ export function sendMessage(
     ...(attachments.length > 0 && { attachments }),
     createdAt: new Date().toISOString(),
     status: 'sending',
+    ...(replyTo ? { replyTo } : {}),
   })
 }
 
