@@ -9,6 +9,7 @@ then signs in as one of them in Chromium.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import sys
 import tempfile
@@ -16,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
 from playwright.sync_api import Page, expect, sync_playwright
 from websockets.sync.client import connect
 
@@ -29,10 +31,10 @@ class Api:
         self.base = base
         self.token = ""
 
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else raw
         req = urllib.request.Request(f"{self.base}{path}", data=data, method=method)
-        req.add_header("Content-Type", "application/json")
+        req.add_header("Content-Type", "application/json" if raw is None else "image/png")
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(req) as res:
@@ -57,13 +59,38 @@ def person(base: str, username: str, name: str) -> tuple[Api, dict[str, Any]]:
     return api, res["user"]
 
 
-def say(api: Api, conversation_id: str, body: str, n: list[int] = [0]) -> dict[str, Any]:  # noqa: B006
+def say(
+    api: Api,
+    conversation_id: str,
+    body: str,
+    n: list[int] = [0],  # noqa: B006
+    **extra: Any,
+) -> dict[str, Any]:
     n[0] += 1
     return api.call(
         "POST",
         f"/api/conversations/{conversation_id}/messages",
-        {"clientMessageId": f"seed-{n[0]}", "body": body},
+        {"clientMessageId": f"seed-{n[0]}", "body": body, **extra},
     )["message"]
+
+
+def react(api: Api, conversation_id: str, message_id: str, emoji: str) -> None:
+    path = f"/api/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}"
+    api.call("PUT", urllib.request.quote(path))
+
+
+def trail_photo() -> bytes:
+    """A made-up landscape (sky, two mountains, a lake) so the shots show an image."""
+    picture = Image.new("RGB", (960, 600), (125, 185, 235))
+    draw = ImageDraw.Draw(picture)
+    draw.polygon([(0, 470), (330, 140), (640, 470)], fill=(84, 110, 122))
+    draw.polygon([(300, 470), (640, 90), (960, 470)], fill=(55, 71, 79))
+    draw.polygon([(560, 180), (640, 90), (720, 180)], fill=(245, 245, 245))
+    draw.rectangle([(0, 470), (960, 600)], fill=(46, 125, 150))
+    draw.ellipse([(780, 50), (880, 150)], fill=(255, 213, 79))
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
 
 
 def seed(base: str) -> dict[str, str]:
@@ -78,9 +105,21 @@ def seed(base: str) -> dict[str, str]:
         "/api/conversations",
         {"title": "Weekend hike 🥾", "memberIds": [bob_u["id"], cleo_u["id"], dev_u["id"]]},
     )["conversation"]
-    say(bob, group["id"], "Trail opens at 8. Who's driving?")
-    say(cleo, group["id"], "I can take three people 🚗")
-    say(dev, group["id"], "Count me in! I'll bring snacks")
+    gid = group["id"]
+    trail = say(bob, gid, "Trail opens at 8. Who's driving?")
+    say(cleo, gid, "I can take three people 🚗", replyToId=trail["id"])
+    photo = dev.call(
+        "POST", f"/api/conversations/{gid}/attachments?fileName=lake.png", raw=trail_photo()
+    )
+    view = say(
+        dev,
+        gid,
+        "Count me in! The view from the top last year:",
+        attachmentIds=[photo["attachment"]["id"]],
+    )
+    react(bob, gid, view["id"], "😮")
+    react(cleo, gid, view["id"], "😮")
+    react(ana, gid, view["id"], "❤️")
 
     eli_direct = eli.call("POST", "/api/conversations/direct", {"userId": ana_u["id"]})[
         "conversation"
@@ -99,13 +138,15 @@ def seed(base: str) -> dict[str, str]:
     cid = direct["id"]
     say(bob, cid, "Hey Ana! Are we still on for the release review?")
     say(ana, cid, "Yes, 3pm works for me.")
-    say(ana, cid, "I'll put the checklist in the doc so we can go through it together.")
-    say(
+    checklist = say(ana, cid, "I'll put the checklist in the doc so we can go through it together.")
+    tested = say(
         bob,
         cid,
         "Great. I tested the reconnect flow this morning: stop the server, start it again "
         "and nothing is lost 🎉",
+        replyToId=checklist["id"],
     )
+    react(ana, cid, tested["id"], "🙏")
     edited = say(bob, cid, "Also the dark theme looks sharp")
     bob.call(
         "PATCH",
@@ -186,6 +227,15 @@ def main(out: Path) -> None:
                             ).to_be_visible()
                             page.wait_for_timeout(300)
                             page.screenshot(path=str(out / f"new-chat-{device}-{scheme}.png"))
+                            page.keyboard.press("Escape")
+                            page.keyboard.press("Control+k")
+                            search = page.get_by_role("dialog", name="Search")
+                            search.get_by_label("Search messages").fill("ramen")
+                            expect(
+                                search.get_by_role("list", name="Message results")
+                            ).to_contain_text("ramen")
+                            page.wait_for_timeout(300)
+                            page.screenshot(path=str(out / f"search-{device}-{scheme}.png"))
                         ctx.close()
                 browser.close()
         finally:
