@@ -109,9 +109,13 @@ def test_a_stalled_socket_is_noticed_within_seconds(new_page: NewPage) -> None:
     connections = proxy.connections
 
     proxy.stall()
+    # New sockets are refused for now: otherwise a quick reconnect can be back online (with
+    # Bob rightly shown online) before the dots are looked at.
+    proxy.blocked = True
     expect(status(ana)).not_to_have_attribute("data-status", "online", timeout=15_000)
     for dot in ana.get_by_test_id("presence-dot").all():
         expect(dot).not_to_have_attribute("data-online", "true")
+    proxy.restore()
     expect(status(ana)).to_have_attribute("data-status", "online", timeout=30_000)
     assert proxy.connections > connections
     expect(ana.get_by_test_id("presence-dot").first).to_have_attribute("data-online", "true")
