@@ -129,7 +129,7 @@ async def test_an_upload_near_the_limit_passes_the_server_wide_body_limit(api: A
 
 
 async def test_unknown_and_malformed_ids_are_404(api: Api) -> None:
-    for avatar_id in ["0" * 32, "nope", "..%2F..%2Fsecret", "A" * 32]:
+    for avatar_id in ["0" * 32, "nope", "A" * 32, "0" * 31 + "g", "0" * 33]:
         reply = await api.http.get(f"/api/avatars/{avatar_id}")
         assert reply.status_code == 404, avatar_id
         assert reply.json()["error"]["code"] == "not_found"
