@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.helpers import ana_and_bob, chat_link
+from tests.e2e.helpers import ana_and_bob, chat_link, create_group, messages, open_chat, send
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +26,31 @@ def photo(width: int, height: int) -> bytes:
 
 def header(page: Page) -> Locator:
     return page.locator("header").filter(has=page.get_by_test_id("conversation-title"))
+
+
+def pick_photo(page: Page) -> None:
+    """Opens the profile dialog, picks a photo and waits until it is saved."""
+    page.get_by_role("button", name="Account").click()
+    page.get_by_role("menuitem", name="Edit profile").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Choose a photo").set_input_files(
+        {"name": "me.jpg", "mimeType": "image/jpeg", "buffer": photo(640, 640)}
+    )
+    expect(dialog.get_by_role("button", name="Remove photo")).to_be_visible()
+
+
+def test_a_group_shows_the_senders_new_photo_beside_their_messages(new_page: NewPage) -> None:
+    ana, bob = new_page(), new_page()
+    _, b = ana_and_bob(ana, bob)
+    create_group(ana, "Crew", {b: "Bob Stone"})
+    send(ana, "hello crew")
+    open_chat(bob, "Crew")
+    expect(messages(bob).filter(has_text="hello crew")).to_have_count(1)
+    beside = bob.get_by_test_id("sender-avatar")
+    expect(beside).to_have_count(1)
+    expect(beside.locator(PICTURE)).to_have_count(0)
+    pick_photo(ana)
+    expect(beside.locator(PICTURE)).to_have_count(1)
 
 
 def test_a_new_photo_reaches_a_contact_live_and_removing_it_restores_initials(
