@@ -53,6 +53,7 @@ from hubbub.ports import (
 from hubbub.schema import SchemaStatus
 from hubbub.services.attachments import AttachmentService
 from hubbub.services.auth import AuthPolicy, AuthService
+from hubbub.services.avatars import AVATAR_MAX_BYTES, AvatarService
 from hubbub.services.blocks import BlockService
 from hubbub.services.conversations import ConversationService
 from hubbub.services.devices import KnownDevices
@@ -80,6 +81,7 @@ class Platform:
     conversations: ConversationService
     messages: MessageService
     attachments: AttachmentService
+    avatars: AvatarService
     blocks: BlockService
     realtime: RealtimeService
     sync: SyncService
@@ -206,28 +208,33 @@ def build(
     sync = SyncService(store, clock)
     publisher = InstrumentedPublisher(publisher or shared.publisher)  # metrics: fan-out timed
     blobs, image_origins = _attachment_store(settings)
+    images = PillowImages()
     attachments = AttachmentService(
         store,
         blobs,
-        PillowImages(),
+        images,
         ids,
         clock,
         signing_key=hmac.new(signing_key, b"attachments", hashlib.sha256).digest(),
         max_bytes=settings.attachment_max_bytes,
         url_seconds=settings.attachment_url_seconds,
     )
+    users = UserService(store, publisher)
     return Platform(
         settings=settings,
         store=bare_store,
         hub=hub,
         subscriptions=shared.subscriptions,
         auth=auth,
-        users=UserService(store, publisher),
+        users=users,
         conversations=ConversationService(
             store, publisher, ids, clock, presence, forget=attachments.forget
         ),
         messages=MessageService(store, publisher, ids, clock, forget=attachments.forget),
         attachments=attachments,
+        avatars=AvatarService(
+            users, blobs, images, max_bytes=min(AVATAR_MAX_BYTES, settings.attachment_max_bytes)
+        ),
         blocks=BlockService(store, publisher, clock, presence),
         realtime=RealtimeService(store, publisher, presence, sync, clock),
         sync=sync,

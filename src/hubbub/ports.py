@@ -626,6 +626,12 @@ class ImageProcessor(Protocol):
         the event loop."""
         ...
 
+    def square(self, data: bytes, edge: int) -> bytes:
+        """A profile picture: `data` checked as `examine` does, turned upright, cropped
+        to its centred square and scaled to `edge` pixels, as a WebP with no metadata
+        (the photo's EXIF, location included, is not carried over). CPU-bound."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSet:

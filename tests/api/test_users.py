@@ -8,7 +8,7 @@ from tests.support import Api
 async def test_me_and_profile_updates(api: Api) -> None:
     account = await api.sign_up()
     me = (await api.call("GET", "/users/me", account)).json()["user"]
-    assert set(me) == {"id", "username", "displayName", "createdAt", "email"}
+    assert set(me) == {"id", "username", "displayName", "createdAt", "avatarUrl", "email"}
     updated = await api.call("PATCH", "/users/me", account, json={"displayName": "New Name"})
     assert updated.json()["user"]["displayName"] == "New Name"
     blank = await api.call("PATCH", "/users/me", account, json={"displayName": "   "})

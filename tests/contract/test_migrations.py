@@ -138,6 +138,9 @@ async def test_a_v1_database_keeps_every_user_conversation_message_and_read_mark
             # Nobody has been seen going offline yet (migration 5): no last seen.
             seen_at = [m.pop("lastSeenAt") for v in views for m in v["members"]]  # type: ignore[attr-defined]
             assert seen_at == [None] * len(seen_at)
+            # Nobody had a profile picture (migration 11).
+            pictures = [m.pop("avatarUrl") for v in views for m in v["members"]]  # type: ignore[attr-defined]
+            assert pictures == [None] * len(pictures)
             # Nobody had muted anything before mutes existed (migration 8).
             mutes = [(v.pop("muted"), v.pop("mutedUntil")) for v in views]
             assert mutes == [(False, None)] * len(views)

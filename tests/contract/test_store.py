@@ -145,6 +145,26 @@ async def test_last_seen_only_moves_forward_and_survives_profile_updates(store: 
     assert await store.read(lambda tx: tx.users.get("nobody")) is None
 
 
+async def test_an_avatar_id_is_kept_replaced_and_cleared_with_the_profile(store: Store) -> None:
+    await seed(store)
+    ana = await store.read(lambda tx: tx.users.get("u1"))
+    assert ana is not None and ana.avatar_id is None
+    await store.write(lambda tx: tx.users.update(replace(ana, avatar_id="a" * 32)))
+    found = await store.read(lambda tx: tx.users.get_many(["u1", "u2"]))
+    assert found["u1"].avatar_id == "a" * 32 and found["u2"].avatar_id is None
+    by_name = await store.read(lambda tx: tx.users.by_username("ana"))
+    assert by_name is not None and by_name.avatar_id == "a" * 32
+    hits = await store.read(lambda tx: tx.users.search("ana", exclude_id="u2", limit=5))
+    assert [u.avatar_id for u in hits] == ["a" * 32]
+    # A display-name change keeps the picture; clearing it leaves none.
+    await store.write(lambda tx: tx.users.update(replace(found["u1"], display_name="Ana B")))
+    renamed = await store.read(lambda tx: tx.users.get("u1"))
+    assert renamed is not None and renamed.avatar_id == "a" * 32
+    await store.write(lambda tx: tx.users.update(replace(renamed, avatar_id=None)))
+    cleared = await store.read(lambda tx: tx.users.get("u1"))
+    assert cleared is not None and cleared.avatar_id is None and cleared.display_name == "Ana B"
+
+
 async def test_who_shares_a_conversation_with_whom(store: Store) -> None:
     await seed(store)  # c1: u1 and u2; c2: u1 and u3; u4 in nothing
 

@@ -33,6 +33,9 @@ PUBLIC = {
     # What a link from .../attachments/{id}/link serves: no token, the URL's signature
     # is the permission (test_signed_attachment_urls_need_their_signature).
     ("GET", "/api/attachment-files/{conversation_id}/{attachment_id}/{variant}"),
+    # A profile picture, for <img>: its URL's 128 random bits are the permission, and
+    # only views of the user hand it out (tests/api/test_avatars.py).
+    ("GET", "/api/avatars/{avatar_id}"),
 }
 SECRET_TITLE = "Project Nightjar"
 SECRET_BODY = "the launch code is 0451"
@@ -117,6 +120,9 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("PUT", f"/users/{w.owner.id}/block", None),
         ("DELETE", f"/users/{w.owner.id}/block", None),
         ("GET", "/users/me/blocked", None),
+        # The caller's own picture (a raw upload: this JSON body is no image).
+        ("PUT", "/users/me/avatar", {"not": "an image"}),
+        ("DELETE", "/users/me/avatar", None),
         ("POST", "/conversations/direct", {"userId": w.owner.id}),
         ("POST", "/conversations", {"title": "mine", "memberIds": []}),
         ("GET", "/conversations", None),
@@ -282,6 +288,9 @@ async def test_outsiders_and_removed_members_get_404_and_no_data(
         ("PUT", f"/users/{world.owner.id}/block"): 200,
         ("DELETE", f"/users/{world.owner.id}/block"): 204,
         ("GET", "/users/me/blocked"): 200,
+        # Anyone may set (the JSON body is refused as no image) or remove their picture.
+        ("PUT", "/users/me/avatar"): 415,
+        ("DELETE", "/users/me/avatar"): 200,
         ("POST", "/conversations/direct"): 201,  # anyone may start a direct chat
         ("POST", "/conversations"): 201,
         ("GET", "/conversations"): 200,

@@ -74,6 +74,7 @@ async def test_the_members_hear_who_joined_and_the_newcomer_gets_the_conversatio
         "username",
         "displayName",
         "createdAt",
+        "avatarUrl",
         "lastSeenAt",  # the members are the newcomer's contacts now
     }
     assert (member["id"], member["displayName"]) == (newcomer, newcomer.upper())

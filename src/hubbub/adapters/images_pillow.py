@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hubbub.domain.errors import PayloadTooLarge, UnsupportedMediaType
 from hubbub.ports import ImageInfo
 
+_T = TypeVar("_T")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
@@ -23,19 +26,25 @@ class PillowImages:
         self._edge = thumbnail_edge
 
     def examine(self, data: bytes) -> ImageInfo:
-        with warnings.catch_warnings():
-            # Pillow's own bomb check warns below twice its limit: make it an error.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            try:
-                return self._examine(data)
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-                raise PayloadTooLarge("That image has too many pixels.") from error
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-                raise UnsupportedMediaType(
-                    "That file is not a PNG, JPEG, GIF or WebP image Hubbub can read."
-                ) from error
+        return _checked(lambda: self._examine(data))
 
-    def _examine(self, data: bytes) -> ImageInfo:
+    def square(self, data: bytes, edge: int) -> bytes:
+        return _checked(lambda: self._square(data, edge))
+
+    def _square(self, data: bytes, edge: int) -> bytes:
+        self._verified(data)
+        with Image.open(io.BytesIO(data), formats=list(FORMATS)) as image:
+            image.load()  # the first frame of an animation
+            upright = ImageOps.exif_transpose(image)
+            frame = upright.convert("RGBA" if _has_alpha(upright) else "RGB")
+            # Re-encoding from pixels alone drops EXIF, ICC and XMP data.
+            fitted = ImageOps.fit(frame, (edge, edge), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            fitted.save(out, format="WEBP", quality=85)
+        return out.getvalue()
+
+    def _verified(self, data: bytes) -> str:
+        """The image's type, once its size and structure are checked."""
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as probe:
             content_type = FORMATS[str(probe.format)]
             width, height = probe.size
@@ -44,6 +53,10 @@ class PillowImages:
                     f"Images are limited to {self._max_pixels // 1_000_000} megapixels."
                 )
             probe.verify()  # the container is consistent (checksums, structure)
+        return content_type
+
+    def _examine(self, data: bytes) -> ImageInfo:
+        content_type = self._verified(data)
         # verify() leaves the image unusable: decode it again, in full, for the thumbnail.
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as image:
             image.load()
@@ -54,6 +67,21 @@ class PillowImages:
             frame.save(out, format="WEBP", quality=80)
             width, height = upright.size  # as shown: a rotated photo's are swapped
         return ImageInfo(content_type, width, height, out.getvalue(), "image/webp")
+
+
+def _checked(work: Callable[[], _T]) -> _T:
+    """Runs `work` on an upload, turning what Pillow raises into the domain's errors."""
+    with warnings.catch_warnings():
+        # Pillow's own bomb check warns below twice its limit: make it an error.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return work()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise PayloadTooLarge("That image has too many pixels.") from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise UnsupportedMediaType(
+                "That file is not a PNG, JPEG, GIF or WebP image Hubbub can read."
+            ) from error
 
 
 def _has_alpha(image: Image.Image) -> bool:

@@ -96,6 +96,7 @@ def _user(row: Row) -> User:
         created_at=row["created_at"],
         confirmed=row["confirmed"],
         last_seen_at=row["last_seen_at"],
+        avatar_id=row["avatar_id"],
     )
 
 
@@ -216,7 +217,8 @@ class _Users(_Repo):
     def insert(self, user: User) -> None:
         added = self._count(
             "INSERT INTO users (id, username, email, display_name, display_name_lower,"
-            " created_at, confirmed) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            " created_at, confirmed, avatar_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
             user.id,
             user.username,
             user.email,
@@ -224,17 +226,19 @@ class _Users(_Repo):
             user.display_name.lower(),
             user.created_at,
             user.confirmed,
+            user.avatar_id,
         )
         if added != 1:
             raise Conflict("That username or email is already registered.")
 
     def update(self, user: User) -> None:
         self._count(
-            "UPDATE users SET display_name = %s, display_name_lower = %s, confirmed = %s"
-            " WHERE id = %s",
+            "UPDATE users SET display_name = %s, display_name_lower = %s, confirmed = %s,"
+            " avatar_id = %s WHERE id = %s",
             user.display_name,
             user.display_name.lower(),
             user.confirmed,
+            user.avatar_id,
             user.id,
         )
 

@@ -239,6 +239,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 )""",
         ),
     ),
+    # Profile avatar (issue 13; SQLite's migration 11): the random id of the user's
+    # current picture in the attachment store (`avatars/<id>`), NULL while they have none.
+    Migration(9, "user-avatar", ('ALTER TABLE users ADD COLUMN avatar_id TEXT COLLATE "C"',)),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

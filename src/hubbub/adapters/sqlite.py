@@ -63,6 +63,7 @@ def _user(row: sqlite3.Row) -> User:
         created_at=_dt(row["created_at"]),
         confirmed=bool(row["confirmed"]),
         last_seen_at=_dt(row["last_seen_at"]) if row["last_seen_at"] else None,
+        avatar_id=row["avatar_id"],
     )
 
 
@@ -173,7 +174,7 @@ class _Users(_Repo):
         with _unique("That username or email is already registered."):
             self._db.execute(
                 "INSERT INTO users (id, username, email, display_name, display_name_lower,"
-                " created_at, confirmed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, confirmed, avatar_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     user.id,
                     user.username,
@@ -182,13 +183,21 @@ class _Users(_Repo):
                     user.display_name.lower(),
                     _ts(user.created_at),
                     int(user.confirmed),
+                    user.avatar_id,
                 ),
             )
 
     def update(self, user: User) -> None:
         self._db.execute(
-            "UPDATE users SET display_name = ?, display_name_lower = ?, confirmed = ? WHERE id = ?",
-            (user.display_name, user.display_name.lower(), int(user.confirmed), user.id),
+            "UPDATE users SET display_name = ?, display_name_lower = ?, confirmed = ?,"
+            " avatar_id = ? WHERE id = ?",
+            (
+                user.display_name,
+                user.display_name.lower(),
+                int(user.confirmed),
+                user.avatar_id,
+                user.id,
+            ),
         )
 
     def set_last_seen(self, user_id: str, at: datetime) -> None:

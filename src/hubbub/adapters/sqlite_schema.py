@@ -327,6 +327,9 @@ END""",
 ) WITHOUT ROWID""",
         ),
     ),
+    # Profile avatar (issue 13): the random id of the user's current picture in the
+    # attachment store (`avatars/<id>`), NULL while they have none.
+    Migration(11, "user-avatar", ("ALTER TABLE users ADD COLUMN avatar_id TEXT",)),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (

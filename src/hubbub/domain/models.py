@@ -14,7 +14,8 @@ from enum import StrEnum
 @dataclass(frozen=True, slots=True)
 class User:
     """`last_seen_at`: when the user's last connection closed (None: never, or not since
-    this was recorded); shown to their contacts only."""
+    this was recorded); shown to their contacts only. `avatar_id`: the random id of
+    their profile picture (None: none), served at /api/avatars/<id>."""
 
     id: str
     username: str
@@ -23,6 +24,7 @@ class User:
     created_at: datetime
     confirmed: bool = True
     last_seen_at: datetime | None = None
+    avatar_id: str | None = None
 
 
 class ConversationKind(StrEnum):

@@ -41,6 +41,8 @@ def user_view(user: User, *, with_email: bool = False, as_contact: bool = False)
         "username": user.username,
         "displayName": user.display_name,
         "createdAt": iso(user.created_at),
+        # Served without a token (an <img> sends none); the id is random, 128 bits.
+        "avatarUrl": f"/api/avatars/{user.avatar_id}" if user.avatar_id else None,
     }
     if with_email:
         view["email"] = user.email

@@ -17,6 +17,7 @@ from hubbub.bootstrap import Platform
 from hubbub.server import (
     attachments_api,
     auth_api,
+    avatars_api,
     conversations_api,
     errors,
     messages_api,
@@ -26,7 +27,7 @@ from hubbub.server import (
     websocket,
 )
 from hubbub.server.headers import SecurityHeaders
-from hubbub.server.limits import UPLOAD_PATH, BodyLimit
+from hubbub.server.limits import AVATAR_PATH, UPLOAD_PATH, BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
 from hubbub.server.responses import json_response
@@ -85,6 +86,7 @@ def create_app(platform: Platform) -> HubbubApp:
         app.include_router(router)
     app.include_router(messages_api.router)
     app.include_router(attachments_api.router)
+    app.include_router(avatars_api.router)
     app.include_router(search_api.router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"])
@@ -123,6 +125,9 @@ def create_app(platform: Platform) -> HubbubApp:
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        larger=("POST", UPLOAD_PATH, settings.attachment_max_bytes),
+        larger=(
+            ("POST", UPLOAD_PATH, settings.attachment_max_bytes),
+            ("PUT", AVATAR_PATH, platform.avatars.max_bytes),
+        ),
     )
     return HubbubApp(app, platform)

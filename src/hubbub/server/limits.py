@@ -1,7 +1,8 @@
 """Refuses request bodies over the configured size with 413, before they are parsed.
 
-One route may take more (attachment uploads): `larger` names it (method and path
-pattern) with its own limit; every other route keeps the small one."""
+A few routes may take more (attachment uploads, profile pictures): `larger` names
+each (method and path pattern) with its own limit; every other route keeps the small
+one."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hubbub.server.errors import error_response
 # The attachment upload route (server/attachments_api.py): its body may be larger, and
 # take longer to arrive, than any other's.
 UPLOAD_PATH = re.compile(r"^/api/conversations/[^/]+/attachments/?$")
+# The profile picture upload (server/users_api.py): an image, up to a few MiB.
+AVATAR_PATH = re.compile(r"^/api/users/me/avatar/?$")
 
 
 class _TooLarge(Exception):
@@ -25,15 +28,14 @@ class BodyLimit:
         self,
         app: ASGIApp,
         max_bytes: int,
-        larger: tuple[str, re.Pattern[str], int] | None = None,
+        larger: tuple[tuple[str, re.Pattern[str], int], ...] = (),
     ) -> None:
         self._app = app
         self._max = max_bytes
         self._larger = larger
 
     def _limit(self, scope: Scope) -> int:
-        if self._larger is not None:
-            method, path, limit = self._larger
+        for method, path, limit in self._larger:
             if scope["method"] == method and path.match(scope["path"]):
                 return limit
         return self._max

@@ -144,6 +144,12 @@ class Profile(Api):
     username: str
     display_name: str
     created_at: str
+    avatar_url: str | None = Field(
+        description=(
+            "The profile picture, a 256x256 WebP served without a token at"
+            " /api/avatars/{id} (unguessable id; a new picture gets a new URL); null: none."
+        ),
+    )
 
 
 class User(Profile):

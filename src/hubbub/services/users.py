@@ -46,8 +46,8 @@ class UserService:
         return await self.update_profile(user_id, lambda user: replace(user, display_name=name))
 
     async def update_profile(self, user_id: str, change: Callable[[User], User]) -> User:
-        """The one way a public profile changes (the display name now; an avatar can
-        come through here too): the change is written, then every contact of the user
+        """The one way a public profile changes (the display name, and the profile
+        picture through `AvatarService`): the change is written, then every contact of the user
         and the user's own other connections hear `user.updated` with the new public
         profile. A change that changes nothing tells nobody."""
 

@@ -133,7 +133,7 @@ function AccountMenu({ me }: { me: User }) {
     <DM.Root>
       <DM.Trigger asChild>
         <button aria-label="Account" className={clsx('rounded-full', focusRing)}>
-          <Avatar size="sm" name={me.displayName} seed={me.id} />
+          <Avatar size="sm" name={me.displayName} seed={me.id} src={me.avatarUrl} />
         </button>
       </DM.Trigger>
       <DM.Portal>

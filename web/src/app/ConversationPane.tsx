@@ -141,7 +141,7 @@ export function ConversationPane({ conversationId, me, presence }: { conversatio
         <Link to="/" aria-label="Back to chats" className={`inline-flex size-10 items-center justify-center rounded-full text-zinc-600 hover:bg-zinc-100 md:hidden dark:text-zinc-300 dark:hover:bg-zinc-800 ${focusRing}`}>
           <BackIcon />
         </Link>
-        <Avatar name={title} seed={other?.id ?? conversation.id} group={conversation.kind === 'group'} online={online} />
+        <Avatar name={title} seed={other?.id ?? conversation.id} src={other?.avatarUrl} group={conversation.kind === 'group'} online={online} />
         <div className="min-w-0 flex-1 px-1">
           <h2 className="truncate font-semibold" data-testid="conversation-title">
             <bdi>{title}</bdi>

@@ -76,7 +76,7 @@ export function GroupSettingsDialog({ open, onOpenChange, conversation, me }: { 
           <ul className="space-y-1" aria-label="Members">
             {conversation.members.map((u) => (
               <li key={u.id} className="flex items-center gap-3 rounded-xl px-1 py-1.5">
-                <Avatar size="sm" name={u.displayName} seed={u.id} />
+                <Avatar size="sm" name={u.displayName} seed={u.id} src={u.avatarUrl} />
                 <span className="min-w-0 flex-1">
                   <span className="block truncate text-sm font-medium">
                     <bdi>{u.displayName}</bdi> {u.id === me.id && <span className="text-zinc-500">(you)</span>}

@@ -1,4 +1,6 @@
+import * as RadixAvatar from '@radix-ui/react-avatar'
 import { clsx } from 'clsx'
+import { apiUrl } from '@/lib/config'
 
 const palette = [
   'bg-rose-500', 'bg-orange-500', 'bg-amber-500', 'bg-lime-600', 'bg-emerald-500', 'bg-teal-500',
@@ -25,12 +27,19 @@ function colorFor(seed: string): string {
 
 const sizes = { sm: 'size-8 text-xs', md: 'size-11 text-sm', lg: 'size-14 text-lg' }
 
-export function Avatar({ name, seed, size = 'md', online, group, testId }: { name: string; seed: string; size?: keyof typeof sizes; online?: boolean; group?: boolean; testId?: string }) {
+/** A person's picture (`src`: their `avatarUrl`) or, while it loads, fails or is absent, their
+ * initials on a colour of their own. Decorative: the name is always written next to it. */
+export function Avatar({ name, seed, src, size = 'md', online, group, testId }: { name: string; seed: string; src?: string | null; size?: keyof typeof sizes; online?: boolean; group?: boolean; testId?: string }) {
+  const shape = group ? 'rounded-2xl' : 'rounded-full'
   return (
     <span className="relative inline-flex shrink-0" data-testid={testId}>
-      <span aria-hidden className={clsx('inline-flex items-center justify-center font-semibold text-white select-none', sizes[size], colorFor(seed), group ? 'rounded-2xl' : 'rounded-full')}>
-        {initials(name)}
-      </span>
+      <RadixAvatar.Root aria-hidden className={clsx('inline-flex overflow-hidden select-none', sizes[size], shape)}>
+        {/* keyed by URL: a new picture is loaded afresh rather than keeping the old one's state */}
+        {src && <RadixAvatar.Image key={src} src={apiUrl(src)} alt="" className="size-full object-cover" />}
+        <RadixAvatar.Fallback className={clsx('inline-flex size-full items-center justify-center font-semibold text-white', colorFor(seed))}>
+          {initials(name)}
+        </RadixAvatar.Fallback>
+      </RadixAvatar.Root>
       {online !== undefined && (
         <span
           data-testid="presence-dot"

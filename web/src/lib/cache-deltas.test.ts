@@ -5,7 +5,7 @@ import { applyEvent } from './cache'
 import { keys } from './query-keys'
 import type { Conversation, DurableEvent, User } from './types'
 
-const carl: User = { id: 'u-carl', username: 'carl', displayName: 'Carl Reyes', createdAt: '2026-01-01T00:00:00.000Z' }
+const carl: User = { id: 'u-carl', username: 'carl', displayName: 'Carl Reyes', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
 const group = (over: Partial<Conversation> = {}) =>
   conv({ id: 'g1', kind: 'group', title: 'Start', ownerId: ana.id, lastSeq: 4, updatedAt: '2026-01-02T00:00:00.000Z', ...over })
 

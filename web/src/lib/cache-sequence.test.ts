@@ -9,7 +9,7 @@ import { type MessagesData, allMessages, applyEvent, heldEventSeq, mergeConversa
 import { keys } from './query-keys'
 import type { Conversation, DurableEvent, User } from './types'
 
-const carl: User = { id: 'u-carl', username: 'carl', displayName: 'Carl Reyes', createdAt: '2026-01-01T00:00:00.000Z' }
+const carl: User = { id: 'u-carl', username: 'carl', displayName: 'Carl Reyes', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
 const group = (over: Partial<Conversation> = {}) =>
   conv({ id: 'g1', kind: 'group', title: 'Start', ownerId: ana.id, lastEventSeq: 5, updatedAt: '2026-01-02T00:00:00.000Z', ...over })
 const rename = (title: string, eventSeq: number): DurableEvent => ({

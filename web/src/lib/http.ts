@@ -68,7 +68,9 @@ export function refreshSession(): Promise<boolean> {
 
 async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers }
-  if (opts.body !== undefined) headers['Content-Type'] = 'application/json'
+  // A Blob (a picked file) is sent as it is, the raw body an upload route takes; anything else as JSON.
+  const binary = opts.body instanceof Blob
+  if (opts.body !== undefined) headers['Content-Type'] = binary ? 'application/octet-stream' : 'application/json'
   const token = getAccessToken()
   if (opts.auth !== false && token) headers.Authorization = `Bearer ${token}`
   let res: Response
@@ -76,7 +78,7 @@ async function raw<T>(path: string, opts: RequestOptions): Promise<T> {
     res = await fetch(apiUrl(path), {
       method: opts.method ?? 'GET',
       headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.body === undefined ? undefined : binary ? (opts.body as Blob) : JSON.stringify(opts.body),
       signal: opts.signal,
     })
   } catch (err) {

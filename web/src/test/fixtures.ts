@@ -1,7 +1,7 @@
 import type { Conversation, Message, User } from '@/lib/types'
 
-export const ana: User = { id: 'u-ana', username: 'ana', displayName: 'Ana Lima', createdAt: '2026-01-01T00:00:00.000Z' }
-export const bob: User = { id: 'u-bob', username: 'bob', displayName: 'Bob Stone', createdAt: '2026-01-01T00:00:00.000Z' }
+export const ana: User = { id: 'u-ana', username: 'ana', displayName: 'Ana Lima', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
+export const bob: User = { id: 'u-bob', username: 'bob', displayName: 'Bob Stone', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
 
 export function msg(seq: number, over: Partial<Message> = {}): Message {
   return {

@@ -73,7 +73,7 @@ export function ConversationList({ meId, selectedId, presence, typingIn }: { meI
                     active ? 'bg-brand-50 dark:bg-brand-500/15' : 'hover:bg-zinc-100 dark:hover:bg-zinc-800/70',
                   )}
                 >
-                  <Avatar name={title} seed={other?.id ?? c.id} group={c.kind === 'group'} online={other ? !!presence[other.id] : undefined} />
+                  <Avatar name={title} seed={other?.id ?? c.id} src={other?.avatarUrl} group={c.kind === 'group'} online={other ? !!presence[other.id] : undefined} />
                   <span className="min-w-0 flex-1">
                     <span className="flex items-baseline justify-between gap-2">
                       <span className="flex min-w-0 items-center gap-1">

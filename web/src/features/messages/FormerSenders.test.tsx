@@ -10,7 +10,7 @@ import { ana, bob, msg } from '@/test/fixtures'
 import { MessageList } from './MessageList'
 import { formerSenderIds } from './senders'
 
-const cy: User = { id: 'u-cy', username: 'cy', displayName: 'Cy Young', createdAt: '2026-01-01T00:00:00.000Z' }
+const cy: User = { id: 'u-cy', username: 'cy', displayName: 'Cy Young', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
 
 let requested: string[] = []
 

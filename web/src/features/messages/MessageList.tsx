@@ -175,7 +175,7 @@ export function MessageList(props: MessageListProps) {
                       </li>
                     )}
                     <li className={clsx('flex items-end gap-2', mine ? 'justify-end' : 'justify-start')}>
-                      {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} testId="sender-avatar" />}
+                      {!mine && isGroup && <Avatar size="sm" name={sender?.displayName ?? '?'} seed={g.senderId} src={sender?.avatarUrl} testId="sender-avatar" />}
                       <ol className={clsx('flex max-w-[85%] min-w-0 flex-col gap-0.5 sm:max-w-[75%]', mine ? 'items-end' : 'items-start')}>
                         {!mine && isGroup && (
                           <li className="px-3 text-xs font-semibold text-brand-700 dark:text-brand-300" data-testid="sender-name">

@@ -7,9 +7,9 @@ import type { User } from '@/lib/types'
 import { ana, msg } from '@/test/fixtures'
 import { MessageList } from './MessageList'
 
-const samA: User = { id: 'u-sam-a', username: 'sam_a', displayName: 'Sam Lee', createdAt: '2026-01-01T00:00:00.000Z' }
-const samB: User = { id: 'u-sam-b', username: 'samlee', displayName: 'Sam Lee', createdAt: '2026-01-01T00:00:00.000Z' }
-const rtl: User = { id: 'u-rtl', username: 'mallory', displayName: 'Bob\u202Egnp.exe', createdAt: '2026-01-01T00:00:00.000Z' }
+const samA: User = { id: 'u-sam-a', username: 'sam_a', displayName: 'Sam Lee', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
+const samB: User = { id: 'u-sam-b', username: 'samlee', displayName: 'Sam Lee', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
+const rtl: User = { id: 'u-rtl', username: 'mallory', displayName: 'Bob\u202Egnp.exe', createdAt: '2026-01-01T00:00:00.000Z', avatarUrl: null }
 
 function renderGroup(members: User[], senders: string[]) {
   const qc = new QueryClient()

@@ -44,7 +44,7 @@ export function UserSearch({ onPick, exclude = [], selected = [], label = 'Searc
                 aria-label={`${u.displayName} @${u.username}`}
                 className={clsx('flex w-full items-center gap-3 rounded-xl px-2 py-2 text-left hover:bg-zinc-100 dark:hover:bg-zinc-800', focusRing, isSelected && 'bg-brand-50 dark:bg-brand-500/15')}
               >
-                <Avatar size="sm" name={u.displayName} seed={u.id} />
+                <Avatar size="sm" name={u.displayName} seed={u.id} src={u.avatarUrl} />
                 <span className="min-w-0 flex-1">
                   <span className="block truncate text-sm font-medium">{u.displayName}</span>
                   <span className="block truncate text-xs text-zinc-500">@{u.username}</span>

@@ -33,6 +33,26 @@ export function useUpdateMe() {
   })
 }
 
+/** The largest picture the server takes (`PUT /api/users/me/avatar`: 413 past it). */
+export const AVATAR_MAX_BYTES = 5 * 1024 * 1024
+export const AVATAR_TYPES = 'image/png,image/jpeg,image/gif,image/webp'
+
+/** Set (a picked image file) or remove (null) my profile picture; the server squares it to a
+ * 256 px WebP and tells my contacts (`user.updated`). */
+export async function setAvatar(file: Blob | null): Promise<User> {
+  const path = '/api/users/me/avatar'
+  const reply = file ? await api<{ user: User }>(path, { method: 'PUT', body: file }) : await api<{ user: User }>(path, { method: 'DELETE' })
+  return reply.user
+}
+
+export function useSetAvatar() {
+  const qc = useQueryClient()
+  return useMutation({
+    mutationFn: setAvatar,
+    onSuccess: (user) => qc.setQueryData(keys.me, user),
+  })
+}
+
 /** Block a user: their direct chat with me stops taking messages both ways (docs/openapi.json). */
 export async function blockUser(userId: string): Promise<void> {
   await api<unknown>(`/api/users/${encodeURIComponent(userId)}/block`, { method: 'PUT' })
