@@ -79,6 +79,17 @@ def react(api: Api, conversation_id: str, message_id: str, emoji: str) -> None:
     api.call("PUT", urllib.request.quote(path))
 
 
+def portrait(background: tuple[int, int, int], face: tuple[int, int, int]) -> bytes:
+    """A made-up profile picture: a head and shoulders on a plain background."""
+    picture = Image.new("RGB", (256, 256), background)
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse([(88, 48), (168, 128)], fill=face)
+    draw.ellipse([(48, 140), (208, 300)], fill=face)
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
 def trail_photo() -> bytes:
     """A made-up landscape (sky, two mountains, a lake) so the shots show an image."""
     picture = Image.new("RGB", (960, 600), (125, 185, 235))
@@ -99,6 +110,8 @@ def seed(base: str) -> dict[str, str]:
     cleo, cleo_u = person(base, "cleo", "Cleo Park")
     dev, dev_u = person(base, "dev", "Dev Patel")
     eli, _ = person(base, "eli", "Eli Moreau")
+    cleo.call("PUT", "/api/users/me/avatar", raw=portrait((255, 183, 77), (121, 85, 72)))
+    bob.call("PUT", "/api/users/me/avatar", raw=portrait((129, 212, 250), (93, 64, 55)))
 
     group = ana.call(
         "POST",
