@@ -45,6 +45,7 @@ def config(
     listen: str,
     upstreams: Sequence[str],
     max_body_bytes: int,
+    max_upload_bytes: int = 25 * 1024 * 1024,
     keep_alive_seconds: int = 5,
     websocket_idle_seconds: int = 3600,
     access_log: bool = False,
@@ -68,6 +69,7 @@ def config(
         f"    {kind}_temp_path {prefix / 'temp' / kind};" for kind in _TEMP_KINDS
     )
     body = max(1, -(-max_body_bytes // 1024))  # KiB, rounded up
+    upload = max(body, -(-max_upload_bytes // 1024))
     upstream_idle = max(1, keep_alive_seconds - 1)
     log = f"access_log {prefix / 'logs' / 'access.log'};" if access_log else "access_log off;"
     return f"""\
@@ -128,6 +130,14 @@ http {{
         proxy_set_header X-Request-ID $hubbub_request_id;
 
         location / {{
+            proxy_pass http://hubbub;
+        }}
+
+        # Uploads (attachments, profile pictures; HUBBUB_ATTACHMENT_MAX_BYTES) may be
+        # bigger than other bodies, and stream to the servers, which check their limits.
+        location ~ ^/api/(conversations/[^/]+/attachments|users/me/avatar)$ {{
+            client_max_body_size {upload}k;
+            proxy_request_buffering off;
             proxy_pass http://hubbub;
         }}
 

@@ -112,6 +112,8 @@ def _run(args: argparse.Namespace) -> int:
             "HUBBUB_TOKEN_SECRET": secret_file(state / "token-secret"),
             # nginx reaches the servers from here, and only it does.
             "HUBBUB_TRUSTED_PROXIES": "127.0.0.1",
+            # One directory for every process's attachments and pictures.
+            "HUBBUB_ATTACHMENT_DIR": str(state / "attachments"),
         }
         # The servers' settings, the user's HUBBUB_* included, checked before anything
         # starts.

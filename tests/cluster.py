@@ -95,7 +95,9 @@ def running_cluster(
     the given HUBBUB_* settings; killed at the end even if the test failed."""
     database_url = postgres.fresh_database_url(migrated=False)
     migrate(database_url)
-    settings = cluster_env(database_url, redis_url, **(env or {}))
+    # The processes share one attachment directory, as processes on one machine must.
+    shared = {"HUBBUB_ATTACHMENT_DIR": str(root / "attachments"), **(env or {})}
+    settings = cluster_env(database_url, redis_url, **shared)
     cluster = Cluster(
         [
             ServerProcess(data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=settings)

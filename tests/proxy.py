@@ -122,6 +122,8 @@ def proxied(
         "HUBBUB_REDIS_URL": redis_server.fresh_url(),
         # As `make scale-out` sets it: nginx reaches the servers from here.
         "HUBBUB_TRUSTED_PROXIES": "127.0.0.1",
+        # As `make scale-out` sets it: one attachment directory for every process.
+        "HUBBUB_ATTACHMENT_DIR": str(root / "attachments"),
         **settings,
     }
     deployment = ProxiedDeployment(root, env, processes)

@@ -80,6 +80,9 @@ class Settings:
     attachment_url_seconds: int = 60
     # The upload route's body may take this long to arrive (others: body_timeout).
     upload_timeout_seconds: int = 600
+    # Several processes on one machine must share one directory (or use S3): a file
+    # stored by one process is served by whichever process a download reaches.
+    attachment_dir: Path | None = None
     s3_bucket: str = ""
     s3_endpoint_url: str = ""
     s3_region: str = ""
@@ -210,7 +213,7 @@ class Settings:
 
     @property
     def attachments_dir(self) -> Path:
-        return self.data_dir / "attachments"
+        return self.attachment_dir or self.data_dir / "attachments"
 
     @property
     def database_path(self) -> Path:
@@ -242,7 +245,7 @@ class Settings:
 
 
 def _parse(name: str, declared: str, raw: str) -> Any:
-    if name in {"data_dir", "static_dir"}:
+    if name in {"data_dir", "static_dir", "attachment_dir"}:
         return Path(raw)
     if name == "allowed_origins":
         return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
