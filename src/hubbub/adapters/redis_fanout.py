@@ -121,19 +121,18 @@ class RedisFanout:
                 done, self._flushed = self._flushed, None
                 closes = sorted(self._unsent_closes)
                 try:
-                    async with self._link.client.pipeline(transaction=False) as pipe:
-                        if closes:
-                            pipe.publish(self._control, self._close_message(closes))
-                        if self._missed:
-                            pipe.publish(self._control, self._resync_message())
-                        for channel, payload in batch:
-                            pipe.publish(channel, payload)
-                        await pipe.execute()
+                    with self._link.reporting():
+                        async with self._link.client.pipeline(transaction=False) as pipe:
+                            if closes:
+                                pipe.publish(self._control, self._close_message(closes))
+                            if self._missed:
+                                pipe.publish(self._control, self._resync_message())
+                            for channel, payload in batch:
+                                pipe.publish(channel, payload)
+                            await pipe.execute()
                     self._missed.clear()
                     self._unsent_closes.difference_update(closes)
-                    self._link.succeeded()
-                except UNREACHABLE as error:
-                    self._link.failed(error)
+                except UNREACHABLE:
                     self._missed.update(channel for channel, _ in batch)
                     if not batch:
                         return  # nothing new to send: wait for the link to come back
@@ -158,11 +157,12 @@ class RedisFanout:
         soon as Redis answers, if it does not now)."""
         self._hub.end_sessions(session_ids)
         try:
-            await self._link.client.publish(self._control, self._close_message(sorted(session_ids)))
-            self._link.succeeded()
-        except UNREACHABLE as error:
+            with self._link.reporting():
+                await self._link.client.publish(
+                    self._control, self._close_message(sorted(session_ids))
+                )
+        except UNREACHABLE:
             self._unsent_closes.update(session_ids)
-            self._link.failed(error)
 
     # -- receiving -----------------------------------------------------------------
 
@@ -210,10 +210,10 @@ class RedisFanout:
             confirmed = asyncio.get_running_loop().create_future()
             self._confirmations[channel] = confirmed
             try:
-                await pubsub.subscribe(channel)
-            except UNREACHABLE as error:
+                with self._link.reporting():
+                    await pubsub.subscribe(channel)
+            except UNREACHABLE:
                 self._confirmations.pop(channel, None)
-                self._link.failed(error)
                 return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(confirmed), timeout=5)
@@ -226,16 +226,17 @@ class RedisFanout:
             try:
                 async with self._lock:
                     channels = [self._control, *map(self._channel, self._listeners)]
-                    await pubsub.subscribe(*channels)
+                    with self._link.reporting():
+                        await pubsub.subscribe(*channels)
                     self._pubsub = pubsub
                     self._subscribed.set()
-                self._link.succeeded()
                 delay = RETRY_FIRST
                 if lost:
                     await self._resync()
-                await self._read(pubsub)
-            except UNREACHABLE as error:
-                self._link.failed(error)
+                with self._link.reporting():
+                    await self._read(pubsub)
+            except UNREACHABLE:
+                pass  # reported; subscribe again after a pause
             finally:
                 self._subscribed.clear()
                 self._pubsub = None

@@ -6,12 +6,18 @@ so an outage degrades the platform instead of stopping it: each adapter says wha
 does without Redis. What the outage looks like to an operator is said here, once: one
 warning when Redis stops answering and one line when it answers again, never one per
 request, and `/readyz` reports it down in between.
+
+Commands finish out of order: when Redis comes back, a command that was sent while it
+was away can fail just after another one succeeded. Such a failure is old news, not a
+new outage, so each command is reported with the moment it started (`reporting()`), and
+a failure counts only if Redis has not been seen answering since that command started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -51,15 +57,28 @@ class RedisLink:
             retry_on_error=[redis_errors.ConnectionError],
         )
         self.up = True
+        # How many times Redis has been seen answering again after an outage.
+        self._recoveries = 0
         self._listeners: list[Callable[[bool], None]] = []
 
     def on_change(self, listener: Callable[[bool], None]) -> None:
         """Calls `listener(up)` when Redis stops or starts answering."""
         self._listeners.append(listener)
 
-    def failed(self, error: BaseException) -> None:
-        """An adapter's command could not reach Redis."""
-        if self.up:
+    @contextlib.contextmanager
+    def reporting(self) -> Iterator[None]:
+        """Reports whether the Redis commands run inside reached Redis; the exception,
+        if any, goes on to the caller."""
+        started = self._recoveries
+        try:
+            yield
+        except UNREACHABLE as error:
+            self._failed(error, started)
+            raise
+        self._succeeded()
+
+    def _failed(self, error: BaseException, started: int) -> None:
+        if self.up and started == self._recoveries:
             self.up = False
             log.warning(
                 "Redis at %s is unreachable (%s); degraded until it returns",
@@ -69,10 +88,10 @@ class RedisLink:
             for listener in self._listeners:
                 listener(False)
 
-    def succeeded(self) -> None:
-        """An adapter's command reached Redis."""
+    def _succeeded(self) -> None:
         if not self.up:
             self.up = True
+            self._recoveries += 1
             log.warning("Redis at %s answers again", _without_password(self.url))
             for listener in self._listeners:
                 listener(True)
@@ -80,11 +99,10 @@ class RedisLink:
     async def ping(self) -> bool:
         """Whether Redis answers now (for /readyz), updating the outage state."""
         try:
-            await self.client.execute_command("PING")  # type: ignore[no-untyped-call]
-        except UNREACHABLE as error:
-            self.failed(error)
+            with self.reporting():
+                await self.client.execute_command("PING")  # type: ignore[no-untyped-call]
+        except UNREACHABLE:
             return False
-        self.succeeded()
         return True
 
     async def close(self) -> None:

@@ -43,17 +43,18 @@ class SharedSessions:
         """Writes the ended sessions to Redis; those it cannot are written as soon as
         Redis answers again (the store has them meanwhile)."""
         try:
-            async with self._link.client.pipeline(transaction=False) as pipe:
-                for session_id, until in ended.items():
-                    pipe.set(self._prefix + session_id, b"1", pxat=int(until.timestamp() * 1000))
-                await pipe.execute()
-        except UNREACHABLE as error:
+            with self._link.reporting():
+                async with self._link.client.pipeline(transaction=False) as pipe:
+                    for session_id, until in ended.items():
+                        pipe.set(
+                            self._prefix + session_id, b"1", pxat=int(until.timestamp() * 1000)
+                        )
+                    await pipe.execute()
+        except UNREACHABLE:
             self._unshared.update(ended)
-            self._link.failed(error)
             return
         for session_id in ended:
             self._unshared.pop(session_id, None)
-        self._link.succeeded()
 
     def _link_changed(self, up: bool) -> None:
         if up and self._unshared and self._sharing is None:
@@ -71,11 +72,10 @@ class SharedSessions:
         if not self._link.up:
             return False
         try:
-            found = bool(await self._link.client.exists(self._prefix + session_id))
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                found = bool(await self._link.client.exists(self._prefix + session_id))
+        except UNREACHABLE:
             return False
-        self._link.succeeded()
         return found
 
     async def reload(self) -> None:

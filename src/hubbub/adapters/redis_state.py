@@ -72,20 +72,18 @@ class RedisTicketStore:
             }
         )
         try:
-            await self._link.client.set(self._key(ticket), value, ex=ttl_seconds + 1)
+            with self._link.reporting():
+                await self._link.client.set(self._key(ticket), value, ex=ttl_seconds + 1)
         except UNREACHABLE as error:
-            self._link.failed(error)
             raise Unavailable("Real-time connections are unavailable; try again soon.") from error
-        self._link.succeeded()
         return ticket
 
     async def consume(self, ticket: str) -> Session | None:
         try:
-            stored = await self._link.client.getdel(self._key(ticket))
+            with self._link.reporting():
+                stored = await self._link.client.getdel(self._key(ticket))
         except UNREACHABLE as error:
-            self._link.failed(error)
             raise Unavailable("Real-time connections are unavailable; try again soon.") from error
-        self._link.succeeded()
         if stored is None:
             return None
         entry = json.loads(stored)
@@ -150,14 +148,13 @@ class RedisRateLimiter:
     async def hit(self, key: str, limit: int, window_seconds: float) -> int | None:
         now = self._clock()
         try:
-            wait = await self._script(
-                keys=[self._prefix + key],
-                args=[repr(now), limit, repr(float(window_seconds)), repr(_EPSILON)],
-            )
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                wait = await self._script(
+                    keys=[self._prefix + key],
+                    args=[repr(now), limit, repr(float(window_seconds)), repr(_EPSILON)],
+                )
+        except UNREACHABLE:
             return await self._fallback.hit(key, limit, window_seconds)
-        self._link.succeeded()
         return int(wait) or None
 
 
@@ -298,11 +295,10 @@ class RedisPresence:
         member = _member(user_id, connection_id)
         args = [repr(self._clock()), connection_id, member, _member(user_id, "")]
         try:
-            ended = await self._disconnected(keys=keys, args=args)
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                ended = await self._disconnected(keys=keys, args=args)
+        except UNREACHABLE:
             return False
-        self._link.succeeded()
         return bool(ended)
 
     async def online(self, user_ids: Sequence[str]) -> set[str]:
@@ -310,49 +306,45 @@ class RedisPresence:
             return set()
         since = f"({self._clock()!r}"
         try:
-            async with self._link.client.pipeline(transaction=False) as pipe:
-                for user_id in user_ids:
-                    pipe.zcount(self._live(user_id), since, "+inf")
-                counts: list[Any] = await pipe.execute()
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                async with self._link.client.pipeline(transaction=False) as pipe:
+                    for user_id in user_ids:
+                        pipe.zcount(self._live(user_id), since, "+inf")
+                    counts: list[Any] = await pipe.execute()
+        except UNREACHABLE:
             return set()
-        self._link.succeeded()
         return {u for u, count in zip(user_ids, counts, strict=True) if count}
 
     async def renew(self, connections: Collection[tuple[str, str]]) -> None:
         expiry = repr(self._clock() + self._lease)
         pairs = list(connections)
         try:
-            for start in range(0, len(pairs), _RENEW_BATCH):
-                keys = [self._leases]
-                args = [expiry]
-                for user_id, connection_id in pairs[start : start + _RENEW_BATCH]:
-                    keys += [self._slots(user_id), self._live(user_id)]
-                    args += [_member(user_id, connection_id), connection_id]
-                await self._renew(keys=keys, args=args)
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                for start in range(0, len(pairs), _RENEW_BATCH):
+                    keys = [self._leases]
+                    args = [expiry]
+                    for user_id, connection_id in pairs[start : start + _RENEW_BATCH]:
+                        keys += [self._slots(user_id), self._live(user_id)]
+                        args += [_member(user_id, connection_id), connection_id]
+                    await self._renew(keys=keys, args=args)
+        except UNREACHABLE:
             return
-        self._link.succeeded()
 
     async def expired(self) -> list[str]:
         args: list[str | int] = [repr(self._clock()), EXPIRED_BATCH, self._prefix]
         try:
-            gone: list[bytes] = await self._expired(keys=[self._leases], args=args)
-        except UNREACHABLE as error:
-            self._link.failed(error)
+            with self._link.reporting():
+                gone: list[bytes] = await self._expired(keys=[self._leases], args=args)
+        except UNREACHABLE:
             return []
-        self._link.succeeded()
         return [user.decode() for user in gone]
 
     async def _handshake(self, call: Any) -> Any:
         try:
-            result = await call
+            with self._link.reporting():
+                result = await call
         except UNREACHABLE as error:
-            self._link.failed(error)
             raise Unavailable("Real-time connections are unavailable; try again soon.") from error
-        self._link.succeeded()
         return result
 
     def _slots(self, user_id: str) -> str:
