@@ -609,13 +609,17 @@ class AttachmentStore(Protocol):
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
     """What decoding an uploaded image found: its type by its bytes (not by its name),
-    its size in pixels, and a small thumbnail for previews."""
+    its size in pixels as shown, a small thumbnail for previews, and `cleaned`: the
+    image again without the metadata it carried (EXIF with the camera and the GPS
+    position, XMP, comments, text chunks), turned upright, to be stored instead of the
+    upload; None when the upload carried none and is stored as it came."""
 
     content_type: str
     width: int
     height: int
     thumbnail: bytes
     thumbnail_type: str
+    cleaned: bytes | None = None
 
 
 class ImageProcessor(Protocol):

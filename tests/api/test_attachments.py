@@ -9,7 +9,7 @@ import zlib
 from typing import Any
 
 import httpx
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from tests.api.conftest import TOPOLOGY
 from tests.support import Account, Api, open_socket
@@ -109,6 +109,53 @@ async def test_an_image_and_a_file_sent_together_reach_the_other_member(api: Api
     assert document.headers["content-disposition"].startswith("attachment;")
     assert "Q3%20report.pdf" in document.headers["content-disposition"]
     assert (await api.call("GET", f"{base}/{report}/thumbnail", bob)).status_code == 404
+
+
+def photo_taken_at_home(orientation: int) -> bytes:
+    """A camera JPEG: EXIF with the camera's make, a GPS position and an orientation,
+    plus an XMP packet and a comment."""
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"  # Make
+    exif[0x0112] = orientation
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0), 3: "W", 4: (0.0, 7.0, 0.0)}  # GPS IFD
+    out = io.BytesIO()
+    Image.new("RGB", (400, 300), "orange").save(
+        out, format="JPEG", exif=exif, comment=b"our flat", xmp=b"<x:xmpmeta>home</x:xmpmeta>"
+    )
+    return out.getvalue()
+
+
+async def test_what_others_download_says_nothing_of_where_a_photo_was_taken(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    taken = photo_taken_at_home(orientation=6)  # held sideways: shown 300 x 400
+    attachment = (await upload(api, ana, chat, "home.jpg", taken)).json()["attachment"]
+    assert (attachment["width"], attachment["height"]) == (300, 400)
+    assert (await send(api, ana, chat, "photo", [attachment["id"]])).status_code == 201
+
+    base = f"/conversations/{chat}/attachments/{attachment['id']}"
+    served = (await api.call("GET", base, bob)).content
+    assert attachment["size"] == len(served) and served != taken
+    for secret in (b"SpyCam", b"our flat", b"xmpmeta", b"GPS"):
+        assert secret not in served, secret
+    image = Image.open(io.BytesIO(served))
+    assert image.format == "JPEG" and image.size == (400, 300)
+    assert dict(image.getexif()) == {0x0112: 6}, "only the orientation is left, to show it upright"
+    assert image.getpixel((200, 150)) == Image.open(io.BytesIO(taken)).getpixel((200, 150))
+
+    # A PNG with text chunks loses them; one with nothing to hide is stored as it came.
+    notes = PngImagePlugin.PngInfo()
+    notes.add_text("Location", "51.5N 0.12W")
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(out, format="PNG", pnginfo=notes)
+    labelled = await uploaded(api, ana, chat, "map.png", out.getvalue())
+    plain = png(64, 48)
+    untouched = await uploaded(api, ana, chat, "plain.png", plain)
+    assert (await send(api, ana, chat, "pngs", [labelled, untouched])).status_code == 201
+    base = f"/conversations/{chat}/attachments"
+    cleaned = (await api.call("GET", f"{base}/{labelled}", bob)).content
+    assert b"Location" not in cleaned and Image.open(io.BytesIO(cleaned)).size == (64, 48)
+    assert (await api.call("GET", f"{base}/{untouched}", bob)).content == plain
 
 
 async def test_the_message_event_carries_the_attachments_over_the_websocket(api: Api) -> None:

@@ -1,12 +1,14 @@
-"""`ImageProcessor` with Pillow: uploads are decoded in full (not trusted by their name)
-and a thumbnail is drawn for previews."""
+"""`ImageProcessor` with Pillow: uploads are decoded in full (not trusted by their name),
+a thumbnail is drawn for previews, and what an image says about where and how it was
+taken (EXIF with its GPS position, XMP, comments, text chunks) is dropped before anyone
+else can download it."""
 
 from __future__ import annotations
 
 import io
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -15,6 +17,11 @@ from hubbub.ports import ImageInfo
 
 _T = TypeVar("_T")
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+# What a cleaned image keeps of its metadata: how to show it, nothing about its origin.
+_KEPT = ("icc_profile", "transparency", "duration", "loop", "background")
+# Where formats keep what a photo says about its origin (besides EXIF and PNG text).
+_ORIGIN = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc")
+_ORIENTATION = 0x0112
 
 
 class PillowImages:
@@ -66,7 +73,8 @@ class PillowImages:
             out = io.BytesIO()
             frame.save(out, format="WEBP", quality=80)
             width, height = upright.size  # as shown: a rotated photo's are swapped
-        return ImageInfo(content_type, width, height, out.getvalue(), "image/webp")
+            cleaned = _without_metadata(image) if _carries_metadata(image) else None
+        return ImageInfo(content_type, width, height, out.getvalue(), "image/webp", cleaned)
 
 
 def _checked(work: Callable[[], _T]) -> _T:
@@ -86,3 +94,47 @@ def _checked(work: Callable[[], _T]) -> _T:
 
 def _has_alpha(image: Image.Image) -> bool:
     return image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
+
+
+def _carries_metadata(image: Image.Image) -> bool:
+    text = getattr(image, "text", None)  # PNG's tEXt, zTXt and iTXt chunks
+    return bool(image.getexif()) or bool(text) or any(key in image.info for key in _ORIGIN)
+
+
+def _without_metadata(image: Image.Image) -> bytes:
+    """The image again with only what showing it needs. A JPEG keeps its quantization
+    (re-encoded at its own quality, not a new one) and its orientation as the only EXIF
+    tag, so it is not decoded into a different picture; other formats are turned
+    upright and re-encoded (PNG and GIF losslessly, WebP at quality 90)."""
+    fmt = str(image.format)
+    orientation = image.getexif().get(_ORIENTATION, 1)
+    kept: dict[str, Any] = {key: image.info[key] for key in _KEPT if key in image.info}
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        exif = Image.Exif()
+        if orientation != 1:
+            exif[_ORIENTATION] = orientation
+        _keep_only(image, kept)
+        image.save(
+            out,
+            format="JPEG",
+            quality="keep",
+            subsampling="keep",
+            exif=exif.tobytes() if orientation != 1 else b"",
+            icc_profile=kept.get("icc_profile"),
+        )
+    elif getattr(image, "is_animated", False):
+        _keep_only(image, kept)  # GIF falls back on the image's own info for comments
+        image.save(out, format=fmt, save_all=True, **kept)
+    else:
+        upright = ImageOps.exif_transpose(image)
+        _keep_only(upright, kept)
+        quality = {"quality": 90} if fmt == "WEBP" else {}
+        upright.save(out, format=fmt, **quality, **kept)
+    return out.getvalue()
+
+
+def _keep_only(image: Image.Image, kept: dict[str, Any]) -> None:
+    """Encoders fall back on the image's own info: leave only what is kept there."""
+    image.info.clear()
+    image.info.update(kept)

@@ -91,6 +91,7 @@ class AttachmentService:
             info = await asyncio.to_thread(self._images.examine, data)
             content_type, width, height = info.content_type, info.width, info.height
             thumbnail = info.thumbnail
+            data = info.cleaned or data  # what others download carries no EXIF or GPS
         else:
             content_type = rules.file_type(name, data)
         attachment = Attachment(

@@ -568,7 +568,9 @@ export interface paths {
          * Upload
          * @description Uploads one file, sent as the raw request body, named by `fileName`.
          *
-         *     Images (PNG, JPEG, GIF, WebP) are decoded to check them and get a thumbnail; other
+         *     Images (PNG, JPEG, GIF, WebP) are decoded to check them and get a thumbnail, and are
+         *     stored without the metadata they carried (EXIF and its GPS position, XMP, comments; a
+         *     JPEG keeps its orientation), so `size` may be smaller than the upload; other
          *     files must have an allowed extension (pdf, txt, md, csv, log, zip, docx, xlsx, pptx,
          *     odt, ods, odp, doc, xls, ppt) and bytes that agree with it. Too large: 413
          *     `payload_too_large`; another type, or bytes that are not what the name says: 415
