@@ -69,7 +69,9 @@ def config(
         f"    {kind}_temp_path {prefix / 'temp' / kind};" for kind in _TEMP_KINDS
     )
     body = max(1, -(-max_body_bytes // 1024))  # KiB, rounded up
-    upload = max(body, -(-max_upload_bytes // 1024))
+    # Twice the servers' limit: they refuse first, in the API's JSON, counting the body
+    # as it streams through; nginx's own refusal mid-stream can only be its HTML page.
+    upload = max(body, -(-max_upload_bytes // 1024)) * 2
     upstream_idle = max(1, keep_alive_seconds - 1)
     log = f"access_log {prefix / 'logs' / 'access.log'};" if access_log else "access_log off;"
     return f"""\

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from PIL import Image, PngImagePlugin
 
-from tests.api.conftest import TOPOLOGY
 from tests.support import Account, Api, open_socket
 
 LIMIT = 25 * 1024 * 1024  # HUBBUB_ATTACHMENT_MAX_BYTES's default
@@ -199,12 +198,7 @@ async def test_too_large_and_disallowed_uploads_are_refused_with_stable_codes(ap
 
     streamed = await upload(api, ana, chat, "huge.txt", chunks())  # type: ignore[arg-type]
     assert streamed.status_code == 413
-    # Through nginx (HUBBUB_TEST_TOPOLOGY=proxy) a streamed body over the limit is cut by
-    # nginx, whose refusal mid-stream is not the API's JSON yet (closing note, issue 13).
-    if streamed.headers.get("content-type", "").startswith("application/json"):
-        assert streamed.json()["error"]["code"] == "payload_too_large"
-    else:
-        assert TOPOLOGY == "proxy", streamed.text[:200]
+    assert streamed.json()["error"]["code"] == "payload_too_large"  # through nginx too
 
     for name, data in [
         ("setup.exe", b"MZ\x90\x00"),
