@@ -295,3 +295,32 @@ async def test_a_send_racing_a_block_never_commits_after_the_block(api: Api) -> 
         stored = {b for b in await bodies(api, ana, conversation) if b.startswith(f"r{round_}-")}
         assert stored == accepted
         await unblock(api, ana, bob)
+
+
+async def test_a_blocked_pair_in_a_shared_group_do_not_see_when_the_other_was_last_seen(
+    api: Api,
+) -> None:
+    ana, bob, carl = [await api.sign_up() for _ in range(3)]
+    await api.group(carl, "Shared", ana, bob)
+    async with open_socket(api, ana):
+        pass  # Ana has been seen: her contacts get a "last seen"
+    await block(api, ana, bob)
+
+    async def profile(viewer: Account, user: Account) -> Any:
+        reply = await api.call("GET", f"/users/{user.id}", viewer)
+        assert reply.status_code == 200, reply.text
+        return reply.json()["user"]
+
+    assert (await profile(carl, ana))["lastSeenAt"] is not None
+    for viewer, user in ((bob, ana), (ana, bob)):  # either way round
+        seen = await profile(viewer, user)
+        assert seen["displayName"] and "lastSeenAt" not in seen
+
+    async with open_socket(api, bob) as bob_socket, open_socket(api, carl) as carl_socket:
+        renamed = await api.call("PATCH", "/users/me", ana, json={"displayName": "Ana B."})
+        assert renamed.status_code == 200, renamed.text
+        told_carl = await carl_socket.wait_for(type="user.updated")
+        told_bob = await bob_socket.wait_for(type="user.updated")
+        assert told_carl["user"]["lastSeenAt"] is not None
+        assert told_bob["user"]["displayName"] == "Ana B."  # the group shows her new name
+        assert "lastSeenAt" not in told_bob["user"]

@@ -173,13 +173,14 @@ def member_removed(
     }
 
 
-def user_updated(user: User) -> JsonObject:
+def user_updated(user: User, *, as_contact: bool = True) -> JsonObject:
     """`user.updated`: a user's public profile changed (their display name); sent live to
     their contacts and their own connections, never stored in a conversation log (it
     belongs to no conversation). A client that was away learns the new profile from
     what it loads again on reconnecting (every conversation view carries its members'
-    current profiles)."""
-    return {"type": EventType.USER_UPDATED.value, "user": user_view(user, as_contact=True)}
+    current profiles). Not `as_contact`: without "last seen" (for a blocked pair)."""
+    view = user_view(user, as_contact=as_contact)
+    return {"type": EventType.USER_UPDATED.value, "user": view}
 
 
 def presence(user_id: str, *, online: bool, last_seen_at: datetime | None = None) -> JsonObject:

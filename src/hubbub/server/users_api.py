@@ -89,6 +89,7 @@ async def unblock_user(user_id: str, platform: PlatformDep, caller: WriterDep) -
 @router.get("/{user_id}", response_model=schemas.UserResponse)
 async def get_user(user_id: str, platform: PlatformDep, caller: CallerDep) -> Response:
     """A public profile; with `lastSeenAt` only for the user's contacts (anyone who shares
-    a conversation with them): a stranger cannot watch when someone is online."""
+    a conversation with them, unless either blocked the other): a stranger cannot watch
+    when someone is online."""
     user, contact = await platform.users.get_as_seen_by(caller, user_id)
     return json_response({"user": user_view(user, as_contact=contact)})

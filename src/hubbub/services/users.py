@@ -28,13 +28,17 @@ class UserService:
 
     async def get_as_seen_by(self, caller_id: str, user_id: str) -> tuple[User, bool]:
         """The public profile, and whether the caller is the user or one of their
-        contacts (shares a conversation with them): only those see "last seen"."""
+        contacts (shares a conversation with them, and neither blocked the other): only
+        those see "last seen"."""
 
         def work(tx: Transaction) -> tuple[User | None, bool]:
             user = tx.users.get(user_id)
             if user is None or not user.confirmed:
                 return None, False
-            return user, user_id == caller_id or tx.members.share_conversation(caller_id, user_id)
+            if user_id == caller_id:
+                return user, True
+            blocked = user_id in tx.blocks.involving(caller_id)
+            return user, not blocked and tx.members.share_conversation(caller_id, user_id)
 
         user, contact = await self._store.read(work)
         if user is None:
@@ -49,7 +53,8 @@ class UserService:
         """The one way a public profile changes (the display name, and the profile
         picture through `AvatarService`): the change is written, then every contact of the user
         and the user's own other connections hear `user.updated` with the new public
-        profile. A change that changes nothing tells nobody."""
+        profile (without "last seen" for a contact in a block with the user). A change that
+        changes nothing tells nobody."""
 
         def work(tx: Transaction) -> tuple[User, list[Delivery]]:
             user = tx.users.get(user_id)
@@ -59,8 +64,16 @@ class UserService:
             if updated == user:
                 return user, []
             tx.users.update(updated)
-            hearers = frozenset({user_id, *tx.members.contacts_of(user_id)})
-            return updated, [Delivery(hearers, events.user_updated(updated))]
+            contacts = tx.members.contacts_of(user_id)
+            blocked = contacts & tx.blocks.involving(user_id)  # they see the name, not when
+            told = [
+                Delivery(frozenset({user_id, *(contacts - blocked)}), events.user_updated(updated))
+            ]
+            if blocked:
+                told.append(
+                    Delivery(frozenset(blocked), events.user_updated(updated, as_contact=False))
+                )
+            return updated, told
 
         return await commit(self._store, self._publisher, work)
 

@@ -288,7 +288,8 @@ export interface paths {
         /**
          * Get User
          * @description A public profile; with `lastSeenAt` only for the user's contacts (anyone who shares
-         *     a conversation with them): a stranger cannot watch when someone is online.
+         *     a conversation with them, unless either blocked the other): a stranger cannot watch
+         *     when someone is online.
          */
         get: operations["get_user_api_users__user_id__get"];
         put?: never;
