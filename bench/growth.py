@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.adapters import postgres_schema, sqlite_schema
 from hubbub.bootstrap import Platform, build
 from hubbub.config import Settings
+from hubbub.domain import search
 
 if TYPE_CHECKING:
     from bench.suite import Ctx
@@ -256,6 +257,9 @@ class Writer:
         self.put("users", USER_COLS, rows)
         creds = [(r[0], r[1], r[2], FAKE_HASH, True) for r in rows]
         self.put("credentials", CREDENTIAL_COLS, creds)
+        # What the store writes with each user for search (SQLite migration 12).
+        words = [(w, r[1], r[0]) for r in rows for w in sorted(set(search.words(r[3])))]
+        self.put("user_name_words", "word, username, user_id", words)
 
     def put(self, table: str, cols: str, rows: list[tuple[Any, ...]]) -> None:
         raise NotImplementedError
