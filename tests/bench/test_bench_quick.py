@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -116,3 +118,62 @@ def test_quick_b7_measures_delivery_across_processes_beside_delivery_within_one(
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     _check_b7(json.loads((tmp_path / "B7-latest.json").read_text()))
     assert "cross process" in run.stdout and "same process" in run.stdout
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_quick_b10_measures_each_operation_on_a_big_and_a_tiny_store(
+    tmp_path: Path, store: str
+) -> None:
+    """B10 at a tiny scale: both stores load, and every measured operation returned
+    what it must (the page, the list, the catch-up, the search, the send), on both, so
+    its figures are of the right work. No thresholds on speed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "src")])}
+    env.pop("BENCH_B10_SCALE", None)
+    command = ["run", "--quick", "--only", "B10", "--store", store, "--out", str(tmp_path)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # only against a hang
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    stem = "B10" if store == "sqlite" else "B10-postgres"
+    result = json.loads((tmp_path / f"{stem}-latest.json").read_text())
+    assert "error" not in result, result.get("error")
+    assert result["store"] == store and result["mode"] == "quick"
+    big, tiny = result["big"], result["tiny"]
+    assert big["messages"] > tiny["messages"] and big["deep"] > tiny["deep"]
+    assert result["big_bytes"] > result["tiny_bytes"] > 0
+    ops = result["operations"]
+    assert set(ops) == {"history_newest", "history_deep", "user_search"} | {
+        "conversation_list",
+        "catch_up",
+        "group_send",
+    }
+    for kind, shape in (("tiny", tiny), ("big", big)):
+        newest = ops["history_newest"][kind]["returned"]
+        assert newest == {
+            "messages": 50,
+            "seqs": [shape["deep"] - 49, shape["deep"]],
+            "in_order": True,
+        }
+        middle = shape["deep"] // 2
+        deep = ops["history_deep"][kind]["returned"]
+        assert deep == {"messages": 50, "seqs": [middle - 50, middle - 1], "in_order": True}
+        found = ops["user_search"][kind]["returned"]
+        assert found["users"] == 20 and found["first"] <= found["last"]
+        listed = ops["conversation_list"][kind]["returned"]
+        assert listed == {"conversations": 500, "distinct": 500, "newest_first": True}
+        caught = ops["catch_up"][kind]["returned"]
+        assert caught["events"] == caught["distinct"] == 1000
+        assert caught["types"] == ["message.created"]
+        sent = ops["group_send"][kind]["returned"]
+        assert sent["created"] is True and sent["members"] == 1000
+        assert sent["seq"] == sent["sends"] == ops["group_send"][kind]["calls"] + 1
+        for op in ops.values():
+            assert op[kind]["median_ms"] > 0
+    assert result["headline"]["ratio"] > 0
+    assert result["headline"]["mib_per_million"] > 0
+    assert "B10" in run.stdout

@@ -426,3 +426,19 @@ def test_hubbub_migrate_on_the_memory_store_has_nothing_to_do(tmp_path: Path) ->
         assert done.returncode == 0, done.stderr
         assert "nothing to migrate" in done.stdout
     assert not (tmp_path / "data").exists()
+
+
+async def test_v1_users_are_found_by_each_word_of_their_name_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    """Migration 12 splits the names already stored into their search words: every v1
+    user is found by the first word of their display name, one word at a time."""
+    load_v1(tmp_path / "data")
+    platform = platform_on(tmp_path / "data")
+    try:
+        for handle, user in USERS.items():
+            first = user["displayName"].split()[0].lower()
+            found = await platform.users.search("nobody", first, 10)
+            assert user["id"] in [u.id for u in found], (handle, first)
+    finally:
+        await platform.close()

@@ -262,3 +262,39 @@ async def test_a_version_1_database_keeps_its_chat_and_loses_its_copies_of_text(
         assert (change.message["seq"], change.event_seq) == (3, 1)
     finally:
         await platform.close()
+
+
+async def test_names_written_before_the_name_words_are_found_by_each_word_after(
+    postgres: PostgresServer,
+) -> None:
+    """Migration 10 splits the display names already stored into their search words as
+    `hubbub.domain.search.words` does (NFC, lower case, letters and digits of any
+    script), so a one-word search finds those users by any word of their name."""
+    url = postgres.fresh_database_url(migrated=False)
+    postgres_schema.migrate(url, MIGRATIONS[:9])
+    at = "2026-11-27T10:00:00+00:00"
+    names = {"zoe": "Zoe\u0308 O'Brien-Smith", "ivan": "ИВАН Петров", "ann": "Ann_Marie 2nd"}
+    with psycopg.connect(url) as db:
+        for n, (username, name) in enumerate(names.items()):
+            db.execute(
+                b"INSERT INTO users (id, username, email, display_name, display_name_lower,"
+                b" created_at, confirmed) VALUES (%s, %s, %s, %s, %s, %s, true)",
+                (f"u{n}", username, f"{username}@x.io", name, name.lower(), at),
+            )
+    assert postgres_schema.migrate(url) == (9, LATEST)
+    platform = build(Settings(database_url=url, token_secret=TEST_TOKEN_SECRET))
+    try:
+        for typed, want in [
+            ("zoë", ["zoe"]),
+            ("brien", ["zoe"]),
+            ("smi", ["zoe"]),
+            ("иван", ["ivan"]),
+            ("пет", ["ivan"]),
+            ("marie", ["ann"]),
+            ("2nd", ["ann"]),
+            ("rien", []),
+        ]:
+            found = await platform.users.search("nobody", typed, 10)
+            assert [u.username for u in found] == want, typed
+    finally:
+        await platform.close()

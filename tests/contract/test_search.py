@@ -90,6 +90,54 @@ async def test_a_renamed_or_deleted_person_is_found_by_the_new_name_only(store: 
     assert await names(store, "kid") == []
 
 
+async def test_one_word_finds_the_first_by_username_among_many_names_and_words(
+    store: Store,
+) -> None:
+    """SQL stores answer a one-word search from each matching word's users in username
+    order (`sql_name_words`), merged: the page is the same as sorting every match, with
+    words that differ, matches from the username too, and the caller, unconfirmed
+    accounts and a word shared by one person's several names counted once."""
+    people = [person(1, "me", "Mara Me")]
+    for n in range(2, 42):
+        first = ("Mara", "Marek", "Mario", "Amar")[n % 4]
+        last = "Marsh" if n % 3 == 0 else "Lee"
+        people.append(person(n, f"user{(n * 37) % 101:03d}", f"{first} {last}-{n}"))
+    people.append(person(50, "marvin", "Zed"))  # by username only
+    people.append(person(51, "aaa", "Mark Unconfirmed", confirmed=False))
+
+    def work(tx: Transaction) -> None:
+        for someone in people:
+            tx.users.insert(someone)
+
+    await store.write(work)
+    found = [p for p in people[1:] if p.confirmed and search.matches(["mar"], p.display_name)]
+    want = sorted([u.username for u in found] + ["marvin"])
+    for limit in (1, 7, 20, 50):
+        hits = await store.read(
+            lambda tx, n=limit: tx.users.search("mar", exclude_id="u1", limit=n)
+        )
+        assert [u.username for u in hits] == want[:limit], limit
+    await store.write(lambda tx: tx.users.update(replace(people[-1], confirmed=True)))
+    assert (await names(store, "mark"))[:1] == ["aaa"]
+
+
+async def test_a_word_beginning_many_distinct_words_is_answered_all_the_same(
+    store: Store,
+) -> None:
+    """Past `MAX_WORDS` distinct words for one term, the SQL stores ask the full-text
+    index instead: same answer."""
+    many = [person(n, f"p{n:03d}", f"Zed{n:03d} Person") for n in range(2, 2 + 80)]
+
+    def work(tx: Transaction) -> None:
+        tx.users.insert(person(1, "me", "Me"))
+        for someone in many:
+            tx.users.insert(someone)
+
+    await store.write(work)
+    assert await names(store, "zed") == [p.username for p in many][:20]
+    assert await names(store, "zed07") == [f"p{n:03d}" for n in range(70, 80)]
+
+
 async def seed_chat(store: Store) -> None:
     """u1 and u2 in c1, u1 and u3 in c2, u3 alone in c3."""
 

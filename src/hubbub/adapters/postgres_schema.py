@@ -242,6 +242,28 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Profile avatar (issue 13; SQLite's migration 11): the random id of the user's
     # current picture in the attachment store (`avatars/<id>`), NULL while they have none.
     Migration(9, "user-avatar", ('ALTER TABLE users ADD COLUMN avatar_id TEXT COLLATE "C"',)),
+    # User search that stays flat as users grow (issue 12, B10; SQLite's migration 12):
+    # the words of each display name beside the username, one index per distinct word
+    # in username order. The store writes a user's words with the user, split by
+    # `hubbub.domain.search.words`; existing names are split here the same way (NFC,
+    # lower case, runs of letters and digits by ICU's classes).
+    Migration(
+        10,
+        "user-name-words",
+        (
+            """CREATE TABLE user_name_words (
+    word TEXT COLLATE "C" NOT NULL,
+    username TEXT COLLATE "C" NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (word, username)
+)""",
+            "CREATE INDEX user_name_words_by_user ON user_name_words (user_id)",
+            "INSERT INTO user_name_words (word, username, user_id)"
+            " SELECT DISTINCT w.m[1], u.username, u.id FROM users u,"
+            """ regexp_matches(lower(normalize(u.display_name, NFC) COLLATE "und-x-icu"),"""
+            " '[[:alnum:]]+', 'g') AS w(m)",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from hubbub.adapters import sql_attachments
 from hubbub.adapters.sql_attachments import SqlAttachments
+from hubbub.adapters.sql_name_words import SqlNameWords
 from hubbub.adapters.sql_reactions import SqlReactions
 from hubbub.adapters.sql_sync import SqlLog, SqlSync
 from hubbub.adapters.sqlite_schema import migrate, use_wal
@@ -151,6 +152,10 @@ class _Repo:
 
 
 class _Users(_Repo):
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__(db)
+        self._words = SqlNameWords(_Statements(db))
+
     def get(self, user_id: str) -> User | None:
         row = self._one("SELECT * FROM users WHERE id = ?", user_id)
         return _user(row) if row else None
@@ -186,6 +191,7 @@ class _Users(_Repo):
                     user.avatar_id,
                 ),
             )
+        self._words.put(user.id, user.username, user.display_name)
 
     def update(self, user: User) -> None:
         self._db.execute(
@@ -199,6 +205,7 @@ class _Users(_Repo):
                 user.id,
             ),
         )
+        self._words.put(user.id, user.username, user.display_name)
 
     def set_last_seen(self, user_id: str, at: datetime) -> None:
         self._db.execute(
@@ -209,10 +216,23 @@ class _Users(_Repo):
 
     def delete(self, user_id: str) -> None:
         self._db.execute("DELETE FROM users WHERE id = ?", (user_id,))
+        self._words.forget(user_id)
 
     def search(self, prefix: str, *, exclude_id: str, limit: int) -> list[User]:
         upper = prefix + "\U0010ffff"
         terms = search.words(prefix)
+        if len(terms) == 1:  # one word: off the username and name-word indexes (B10)
+            ids = self._words.first(terms[0], exclude_id=exclude_id, limit=limit)
+            if ids is not None:
+                rows = self._all(
+                    "SELECT * FROM users WHERE confirmed = 1 AND id != ?"
+                    " AND username >= ? AND username < ? ORDER BY username LIMIT ?",
+                    exclude_id,
+                    prefix,
+                    upper,
+                    limit,
+                )
+                return _first_users(rows, ids, self.get_many, limit)
         # Usernames by their range in the unique index, display names by their words
         # in the FTS5 index (migration 5).
         by_name = (
@@ -232,6 +252,18 @@ class _Users(_Repo):
             limit,
         )
         return [_user(row) for row in rows]
+
+
+def _first_users(
+    rows: Sequence[Any],
+    ids: list[str],
+    get_many: Callable[[Sequence[str]], dict[str, User]],
+    limit: int,
+) -> list[User]:
+    """The first `limit` by username of the users in `rows` and those of `ids`."""
+    users = {row["id"]: _user(row) for row in rows}
+    users.update(get_many([i for i in ids if i not in users]))
+    return sorted(users.values(), key=lambda u: u.username)[:limit]
 
 
 class _Conversations(_Repo):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 import time
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hubbub.domain import search
 from hubbub.schema import Migration, MigrationFailed, SchemaError, SchemaStatus, latest, pending
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -330,6 +332,28 @@ END""",
     # Profile avatar (issue 13): the random id of the user's current picture in the
     # attachment store (`avatars/<id>`), NULL while they have none.
     Migration(11, "user-avatar", ("ALTER TABLE users ADD COLUMN avatar_id TEXT",)),
+    # User search that stays flat as users grow (issue 12, B10): the words of each
+    # display name (`hubbub.domain.search.words`) beside the username, so the first
+    # users by username whose name has a word starting "mar" come off one index per
+    # distinct word, in order, instead of every match being fetched and sorted. The
+    # store writes a user's words with the user (Python's folding, as the memory store
+    # matches); existing names are split here by the same function (hubbub_words).
+    Migration(
+        12,
+        "user-name-words",
+        (
+            """CREATE TABLE user_name_words (
+    word TEXT NOT NULL,
+    username TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (word, username)
+) WITHOUT ROWID""",
+            "CREATE INDEX user_name_words_by_user ON user_name_words (user_id)",
+            "INSERT INTO user_name_words (word, username, user_id)"
+            " SELECT DISTINCT w.value, u.username, u.id"
+            " FROM users u, json_each(hubbub_words(u.display_name)) w",
+        ),
+    ),
 )
 
 _VERSIONS = """CREATE TABLE schema_migrations (
@@ -494,6 +518,7 @@ def _add_functions(db: sqlite3.Connection) -> None:
     (the store's own folding; SQLite's lower() folds ASCII only)."""
     db.create_function("hubbub_nfc", 1, _nfc, deterministic=True)
     db.create_function("hubbub_lower", 1, _lower, deterministic=True)
+    db.create_function("hubbub_words", 1, _words, deterministic=True)
 
 
 def _nfc(text: str | None) -> str | None:
@@ -502,6 +527,11 @@ def _nfc(text: str | None) -> str | None:
 
 def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
+
+
+def _words(text: str | None) -> str:
+    """The distinct search words of a display name, as a JSON array."""
+    return json.dumps(sorted(set(search.words(text or ""))))
 
 
 def _stamp(db: sqlite3.Connection, step: Migration) -> None:
