@@ -54,11 +54,32 @@ class SqlLog:
         if row is None:
             return None
         seq = int(row["last_event_seq"])
+        self._insert(entry, seq)
+        return seq
+
+    def append_message(self, entry: LogEntry, at: datetime) -> tuple[int, int] | None:
+        stamp = self._sql.stamp(at)
+        row = self._sql.one(
+            "UPDATE conversations SET last_seq = last_seq + 1,"
+            " last_event_seq = last_event_seq + 1,"
+            " updated_at = CASE WHEN updated_at < %s THEN %s ELSE updated_at END"
+            " WHERE id = %s RETURNING last_seq, last_event_seq",
+            stamp,
+            stamp,
+            entry.conversation_id,
+        )
+        if row is None:
+            return None
+        seq, event_seq = int(row["last_seq"]), int(row["last_event_seq"])
+        self._insert(entry, event_seq)
+        return seq, event_seq
+
+    def _insert(self, entry: LogEntry, event_seq: int) -> None:
         self._sql.run(
             "INSERT INTO conversation_events (conversation_id, event_seq, type, actor_id,"
             " subject_id, message_id, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             entry.conversation_id,
-            seq,
+            event_seq,
             entry.type,
             entry.actor_id,
             entry.subject_id,
@@ -66,7 +87,6 @@ class SqlLog:
             orjson.dumps(entry.detail) if entry.detail else None,
             self._sql.stamp(entry.at),
         )
-        return seq
 
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         rows = self._sql.all(

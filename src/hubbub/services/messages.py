@@ -9,11 +9,12 @@ from hubbub.domain import rules
 from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin, reaction_changed
-from hubbub.domain.models import Attachment, Message, Reaction
-from hubbub.domain.views import JsonObject
+from hubbub.domain.models import Attachment, LogEntry, Message, Reaction
+from hubbub.domain.views import JsonObject, message_view
 from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
 from hubbub.services.access import (
     commit,
+    delivery,
     member_ids,
     membership_of,
     record,
@@ -90,15 +91,20 @@ class MessageService:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
                 return Change(shown(tx, existing), None), []
-            if reply_to_id is not None:
-                _quotable(tx, conversation_id, reply_to_id)
+            quoted = _quotable(tx, conversation_id, reply_to_id) if reply_to_id else None
             message_id = self._ids.new_id()
             attached = _attach(tx, conversation_id, sender_id, wanted, message_id)
             now = self._clock.now()
-            # Narrow writes only: the reads above may be stale (see `Store`).
-            seq = tx.conversations.next_seq(conversation_id, now)
-            if seq is None:
+            created = EventType.MESSAGE_CREATED.value
+            entry = LogEntry(
+                conversation_id, created, now, actor_id=sender_id, message_id=message_id
+            )
+            # Narrow writes only: the reads above may be stale (see `Store`). The
+            # message's seq and its log position are taken in one step.
+            taken = tx.log.append_message(entry, now)
+            if taken is None:
                 raise NotFound("Conversation not found.")
+            seq, event_seq = taken
             # Only now, holding the conversation's row: a block committed before is seen.
             refuse_if_blocked(tx, conversation, sender_id)
             message = Message(
@@ -115,18 +121,13 @@ class MessageService:
             tx.messages.insert(message)
             if tx.members.advance_read(conversation_id, sender_id, seq) is None:
                 raise NotFound("Conversation not found.")  # removed meanwhile: undo it all
-            view = shown(tx, message)
-            event_seq, delivery = record(
-                tx,
-                conversation_id,
-                member_ids(tx, conversation_id),
-                {"type": EventType.MESSAGE_CREATED.value, "message": view},
-                now,
-                actor_id=sender_id,
-                message_id=message.id,
-                origin=origin,
-            )
-            return Change(view, event_seq, created=True), [delivery]
+            # As `shown` would show it, without asking for reactions a new message
+            # cannot have yet; its quote was read (and found live) just above.
+            view = message_view(message, quoted)
+            recipients = member_ids(tx, conversation_id)
+            payload: JsonObject = {"type": created, "message": view}
+            published = delivery(conversation_id, recipients, payload, event_seq, origin)
+            return Change(view, event_seq, created=True), [published]
 
         return await self._commit(work)
 
@@ -314,9 +315,10 @@ def _attach(
     return tuple(sent[a] for a in wanted)
 
 
-def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> None:
-    """Refuses a reply to a message the conversation does not have (one of another
-    conversation is refused the same way, so it tells nothing about that one)."""
+def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> Message:
+    """The message replied to; refuses a reply to a message the conversation does not
+    have (one of another conversation is refused the same way, so it tells nothing
+    about that one)."""
     quoted = tx.messages.get(conversation_id, message_id)
     if quoted is None:
         raise ValidationFailed(
@@ -324,6 +326,7 @@ def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> None:
         )
     if quoted.deleted:
         raise Conflict("The message you reply to was deleted.", details={"field": "replyToId"})
+    return quoted
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:
