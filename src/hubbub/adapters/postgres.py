@@ -41,7 +41,7 @@ import contextlib
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -860,9 +860,9 @@ class PostgresStore:
             max_size=connections,
             kwargs={"row_factory": dict_row},
             configure=_configure,
-            # One round trip when a connection is taken: one the server dropped (a
-            # restart, a failover) is replaced instead of failing a request.
-            check=ConnectionPool.check_connection,
+            # No check round trip when a connection is taken: the BEGIN every use
+            # starts with is the check (`_begun`), so a connection the server dropped
+            # (a restart, a failover) is replaced instead of failing a request.
             open=False,
             name="hubbub",
         )
@@ -897,10 +897,26 @@ class PostgresStore:
         await asyncio.to_thread(self._workers.shutdown, wait=True)
         await asyncio.to_thread(self._pool.close)
 
+    @contextlib.contextmanager
+    def _begun(self, begin: bytes) -> Iterator[Db]:
+        """A pooled connection with a transaction begun by `begin`. A connection that
+        fails its BEGIN is broken (nothing of the caller's ran on it): the pool drops
+        it and the next one is tried, up to every connection the pool may hold."""
+        for attempt in range(self._pool.max_size + 1):
+            with self._pool.connection() as db:
+                try:
+                    db.execute(begin)
+                except psycopg.OperationalError:
+                    if not db.broken or attempt == self._pool.max_size:
+                        raise
+                    continue  # leaving the block hands the broken connection back
+                yield db
+                return
+        raise AssertionError("unreachable")
+
     def _read(self, work: Callable[[PostgresTransaction], T]) -> T:
-        with self._pool.connection() as db:
-            # One snapshot for the whole function, as the contract promises reads.
-            db.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # One snapshot for the whole function, as the contract promises reads.
+        with self._begun(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as db:
             try:
                 return work(PostgresTransaction(db, writing=False))
             finally:
@@ -914,9 +930,10 @@ class PostgresStore:
         future: asyncio.Future[T],
     ) -> None:
         try:
-            with self._pool.connection() as db:
+            with self._begun(b"BEGIN ISOLATION LEVEL READ COMMITTED") as db:
                 for attempt in range(1, WRITE_ATTEMPTS + 1):
-                    db.execute(b"BEGIN ISOLATION LEVEL READ COMMITTED")
+                    if attempt > 1:
+                        db.execute(b"BEGIN ISOLATION LEVEL READ COMMITTED")
                     try:
                         result = work(PostgresTransaction(db))
                         with self._commit_order:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 
 from hubbub.domain import rules
 from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
-from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hubbub.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin, reaction_changed
-from hubbub.domain.models import Attachment, LogEntry, Message, Reaction
+from hubbub.domain.models import Attachment, Conversation, LogEntry, Message, Reaction
 from hubbub.domain.views import JsonObject, message_view
-from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
+from hubbub.ports import Clock, EventPublisher, IdGenerator, LostRace, Store, Transaction
 from hubbub.services.access import (
     commit,
     delivery,
@@ -84,13 +84,29 @@ class MessageService:
             )
         text = rules.message_body(body) if body.strip() or not wanted else ""
 
+        # The first run takes the clientMessageId for new and lets the unique key say
+        # otherwise: a retried send fails its insert (or a check on the way, e.g. its
+        # attachments are sent already) and is run again the careful way, which
+        # answers it with the first message. A lookup fewer for every other send.
+        careful = False
+
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
+            nonlocal careful
             conversation, _ = membership_of(tx, conversation_id, sender_id)
+            if not careful:
+                careful = True
+                try:
+                    return fresh(tx, conversation)
+                except (DomainError, LostRace) as refused:
+                    raise LostRace("Duplicate message.") from refused
             existing = tx.messages.by_client_id(sender_id, client_id)
             if existing is not None:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
                 return Change(shown(tx, existing), None), []
+            return fresh(tx, conversation)
+
+        def fresh(tx: Transaction, conversation: Conversation) -> tuple[Change, list[Delivery]]:
             quoted = _quotable(tx, conversation_id, reply_to_id) if reply_to_id else None
             message_id = self._ids.new_id()
             attached = _attach(tx, conversation_id, sender_id, wanted, message_id)
