@@ -585,6 +585,8 @@ class _Messages(_Repo):
 class _Statements(_Repo):
     """How `sql_sync` runs its statements here (timestamps are TIMESTAMPTZ)."""
 
+    writable_ctes = True
+
     def one(self, sql: str, *args: Any) -> Row | None:
         return self._one(sql, *args)
 

@@ -532,6 +532,8 @@ class _Messages(_Repo):
 class _Statements(_Repo):
     """How `sql_sync` runs its statements here: `?` placeholders, text timestamps."""
 
+    writable_ctes = False
+
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         return self._one(sql.replace("%s", "?"), *args)
 
@@ -761,7 +763,9 @@ class _Job:
 
 
 def _connect(path: Path, synchronous: str, *, read_only: bool) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # Every statement stays prepared: the app has more distinct ones than the default
+    # cache (128) holds, and a send that re-prepares one pays for parsing it again.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=512)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute(f"PRAGMA synchronous = {synchronous}")
