@@ -90,15 +90,17 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
         note = f"at {result['rate_per_s']:,.0f} msgs/s per side"
     elif bench_id == "B10":
         *vals, note = growth.row(result)
-    elif bench_id == "B4":
+    elif bench_id in ("B4", "B4s"):
         vals = [
             f"p50 {h['hubbub_p50_ms']} / p99 {h['hubbub_p99_ms']} ms",
             f"p50 {h['bare_p50_ms']} / p99 {h['bare_p99_ms']} ms",
             f"p50 {h['ratio_p50']}x, p99 {h['ratio_p99']}x",
         ]
-        note = f"at {result['rate_per_s']:,.0f} msgs/s"
+        note = f"at {result['rate_per_s']:,.0f} msgs/s" if bench_id == "B4" else "closed loop"
     else:
-        unit = {"B2": "conn/s", "B3": "msg/s", "B5": "deliv/s", "B6": "req/s"}[bench_id]
+        unit = {"B2": "conn/s", "B3": "msg/s", "B3c": "msg/s", "B5": "deliv/s", "B6": "req/s"}[
+            bench_id
+        ]
         vals = [f"{h['hubbub_per_s']} {unit}", f"{h['bare_per_s']} {unit}", f"{h['ratio']}x"]
         note = ""
         if bench_id == "B2":
@@ -172,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         for key, (what, _) in RUNNABLE.items():
             print(f"{key}  {what}")
         return 0
-    wanted = [x.strip().upper() for x in args.only.split(",")] if args.only else list(BENCHMARKS)
+    by_upper = {key.upper(): key for key in RUNNABLE}
+    asked = [x.strip() for x in args.only.split(",")] if args.only else list(BENCHMARKS)
+    wanted = [by_upper.get(x.upper(), x) for x in asked]
     unknown = [x for x in wanted if x not in RUNNABLE]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")

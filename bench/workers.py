@@ -526,3 +526,134 @@ async def http_worker(conn: Any, args: dict[str, Any]) -> None:
         c.close()
     with contextlib.suppress(Exception):
         await asyncio.sleep(0.1)
+
+
+# --------------------------------------------------------------------------- B3c/B4s
+
+
+async def closed_worker(conn: Any, args: dict[str, Any]) -> None:
+    """Closed loop: each pair has one message in flight at a time. The sender sends the
+    next message as soon as the last one is done: acked (hubbub, `until` "ack") or
+    also delivered to the recipient (`until` "delivery"; echo: echoed back).
+
+    Latency is send -> recipient (echo: the round trip); the rate is what the server
+    lets the pairs reach, so throughput is the number of messages done in the step."""
+    kind = args["kind"]
+    senders: list[Client] = []
+    receivers: list[Client] = []
+    conv_ids: list[str] = []
+    hist = new_hist()
+    ack_hist = new_hist()
+    state = {"delivered": 0, "acked": 0, "errors": 0, "sent": 0}
+    if kind == "hubbub":
+        pairs = args["pairs"]
+        toks = await _tickets(args["http_port"], [t for _, a, b in pairs for t in (a, b)])
+        for n, (cid, _, _) in enumerate(pairs):
+            senders.append(await connect(_ws_url(args, toks[2 * n])))
+            receivers.append(await connect(_ws_url(args, toks[2 * n + 1])))
+            conv_ids.append(cid)
+    else:
+        for _ in range(args["pairs"]):
+            senders.append(await connect(_ws_url(args, None)))
+            conv_ids.append("echo")
+    await _spin_cost()
+    conn.send({"ready": True})
+    step_no = 0
+    wid = args["wid"]
+    while True:
+        cmd = await _recv(conn)
+        if cmd["cmd"] == "stop":
+            break
+        step_no += 1
+        hist.reset()
+        ack_hist.reset()
+        state.update(delivered=0, acked=0, errors=0, sent=0)
+        end_ns = cmd["t0"] + int(cmd["seconds"] * 1e9)
+        need_delivery = cmd["until"] == "delivery" or kind == "echo"
+        need_ack = kind == "hubbub"
+        idle = asyncio.get_running_loop().create_future()
+        # per pair: [acked, delivered, in flight]
+        flight = [[False, False, False] for _ in senders]
+
+        def send(k: int, step: int = step_no) -> None:
+            now = time.monotonic_ns()
+            if now >= end_ns:
+                flight[k][2] = False
+                if not any(f[2] for f in flight) and not idle.done():
+                    idle.set_result(None)
+                return
+            i = state["sent"]
+            state["sent"] += 1
+            flight[k] = [False, False, True]
+            frame = {
+                "action": "sendMessage",
+                "requestId": str(now),
+                "conversationId": conv_ids[k],
+                "clientMessageId": f"c{wid}s{step}m{i}",
+                "body": f"{now} {i} {PAD}",
+            }
+            senders[k].send(orjson.dumps(frame))
+
+        def settle(k: int) -> None:
+            acked, delivered, _ = flight[k]
+            if (acked or not need_ack) and (delivered or not need_delivery):
+                send(k)
+
+        def on_delivery(k: int, data: bytes) -> None:
+            frame = orjson.loads(data)
+            if kind == "echo":
+                body = frame["body"]
+            elif frame.get("type") == "message.created":
+                body = frame["message"]["body"]
+            else:
+                return
+            hist_record(hist, (time.monotonic_ns() - int(body.split(" ", 1)[0])) / 1000)
+            state["delivered"] += 1
+            flight[k][1] = True
+            settle(k)
+
+        def on_ack(k: int, data: bytes) -> None:
+            frame = orjson.loads(data)
+            if frame.get("type") == "ack":
+                hist_record(ack_hist, (time.monotonic_ns() - int(frame["requestId"])) / 1000)
+                state["acked"] += 1
+                flight[k][0] = True
+                settle(k)
+            elif frame.get("type") == "error":
+                state["errors"] += 1
+
+        for k, client in enumerate(senders):
+            client.on_text = (
+                (lambda d, k=k: on_delivery(k, d))
+                if kind == "echo"
+                else (lambda d, k=k: on_ack(k, d))
+            )
+        for k, client in enumerate(receivers):
+            client.on_text = lambda d, k=k: on_delivery(k, d)
+        await asyncio.sleep(max(0, cmd["t0"] - time.monotonic_ns()) / 1e9)
+        c0 = time.process_time()
+        for k in range(len(senders)):
+            send(k)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(idle, timeout=cmd["seconds"] + cmd["grace"])
+        if kind == "hubbub":  # the last deliveries of an ack-paced loop
+            await _wait_count(
+                lambda: state["delivered"], state["sent"], time.monotonic_ns() + int(0.5e9)
+            )
+        cpu = time.process_time() - c0
+        conn.send(
+            {
+                "sent": state["sent"],
+                "done": state["acked"] if kind == "hubbub" else state["delivered"],
+                "delivered": state["delivered"],
+                "errors": state["errors"],
+                "hist": hist_dump(hist),
+                "ack_hist": hist_dump(ack_hist),
+                "cpu": cpu,
+                "cpu_raw": cpu,
+            }
+        )
+        await asyncio.sleep(0.05)
+    for c in senders + receivers:
+        c.close()
+    await asyncio.sleep(0.2)

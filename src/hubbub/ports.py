@@ -294,6 +294,12 @@ class ConversationLog(Protocol):
         ends, like `lock`."""
         ...
 
+    def append_message(self, entry: LogEntry, at: datetime) -> tuple[int, int] | None:
+        """`Conversations.next_seq(entry.conversation_id, at)` and `append(entry)` in one
+        step (one statement fewer per message): returns (the new message seq, the
+        entry's position), or None if the conversation is gone."""
+        ...
+
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         """Up to `limit` entries after `event_seq`, in order."""
         ...

@@ -290,3 +290,20 @@ async def test_a_write_that_keeps_deadlocking_gives_up_with_a_plain_conflict(
     assert len(runs) == WRITE_ATTEMPTS
     assert "ShareLock" not in raised.value.message  # the server's internals stay inside
     assert await store.read(lambda tx: tx.log.after("c1", 0, 10)) == []
+
+
+def test_committed_results_are_handed_over_in_ticket_order() -> None:
+    """COMMITs run in parallel; their results still reach the event loop in the order the
+    transactions took their tickets, and a ticket that did not commit holds none back."""
+    from hubbub.adapters.postgres import _CommitOrder
+
+    order = _CommitOrder()
+    handed: list[str] = []
+    a, b, c, d = (order.take() for _ in range(4))
+    order.done(c, lambda: handed.append("c"))
+    order.done(b, None)  # its COMMIT failed
+    assert handed == []
+    order.done(a, lambda: handed.append("a"))
+    assert handed == ["a", "c"]
+    order.done(d, lambda: handed.append("d"))
+    assert handed == ["a", "c", "d"]

@@ -244,6 +244,69 @@ async def test_each_conversation_has_its_own_dense_log_of_references(store: Stor
     assert held is not None and held.last_event_seq == 2
 
 
+async def test_a_message_takes_its_seq_and_log_position_in_one_step(store: Store) -> None:
+    await seed(store)
+    await store.write(lambda tx: tx.log.append(LogEntry("c2", "member.added", T0)))
+    later, earlier = T0 + timedelta(seconds=9), T0 + timedelta(seconds=1)
+    taken = [
+        await store.write(
+            lambda tx, at=at: tx.log.append_message(
+                LogEntry("c2", "message.created", at, actor_id="u1", message_id="m"), at
+            )
+        )
+        for at in (later, earlier)
+    ]
+    assert taken == [(1, 2), (2, 3)]  # each counter moves on by one from where it was
+    held = await store.read(lambda tx: tx.conversations.get("c2"))
+    assert held is not None and (held.last_seq, held.last_event_seq) == (2, 3)
+    assert held.updated_at == later  # forward only
+    entries = await store.read(lambda tx: tx.log.after("c2", 1, 10))
+    assert [(e.event_seq, e.type, e.message_id, e.at) for e in entries] == [
+        (2, "message.created", "m", later),
+        (3, "message.created", "m", earlier),
+    ]
+    gone = LogEntry("c9", "message.created", T0)
+    assert await store.write(lambda tx: tx.log.append_message(gone, T0)) is None
+
+
+async def test_sqlite_writes_asked_for_in_one_turn_share_one_commit(tmp_path: Path) -> None:
+    """Writes asked for in one turn of the event loop (closed-loop senders woken by one
+    commit) reach the writer as one batch, however long the turn: one transaction
+    object, one COMMIT. Each still commits or fails alone, in call order, and a close
+    right after they were asked for still commits them."""
+    import asyncio
+    import time
+
+    store = SqliteStore(tmp_path / "batch.db")
+    try:
+        await seed(store)
+
+        def append(tx: Transaction) -> tuple[object, int | None]:
+            return tx, tx.log.append(LogEntry("c1", "n", T0))
+
+        def fail(tx: Transaction) -> None:
+            tx.log.append(LogEntry("c1", "undone", T0))
+            raise RuntimeError("this one only")
+
+        async def busy_turn() -> None:
+            time.sleep(0.05)  # noqa: ASYNC251 (a long turn: the writer must not start meanwhile)
+
+        first = asyncio.ensure_future(store.write(append))
+        failing = asyncio.ensure_future(store.write(fail))
+        stall = asyncio.ensure_future(busy_turn())
+        second = asyncio.ensure_future(store.write(append))
+        (tx_a, position_a), (tx_b, position_b) = await first, await second
+        await stall
+        with pytest.raises(RuntimeError):
+            await failing
+        assert tx_a is tx_b and (position_a, position_b) == (1, 2)
+        pending = [asyncio.ensure_future(store.write(append)) for _ in range(3)]
+        await asyncio.sleep(0)  # asked for, not handed over yet
+    finally:
+        await store.close()
+    assert [position for _, position in await asyncio.gather(*pending)] == [3, 4, 5]
+
+
 async def test_read_receipts_count_per_conversation_and_show_current_markers(
     store: Store,
 ) -> None:

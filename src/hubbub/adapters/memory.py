@@ -472,6 +472,21 @@ class _Log:
         self._j.append(self._s.logs[current.id], replace(entry, event_seq=seq))
         return seq
 
+    def append_message(self, entry: LogEntry, at: datetime) -> tuple[int, int] | None:
+        current = self._s.conversations.get(entry.conversation_id)
+        if current is None:
+            return None
+        seq, event_seq = current.last_seq + 1, current.last_event_seq + 1
+        moved = replace(
+            current,
+            last_seq=seq,
+            last_event_seq=event_seq,
+            updated_at=max(current.updated_at, at),
+        )
+        self._j.put(self._s.conversations, current.id, moved)
+        self._j.append(self._s.logs[current.id], replace(entry, event_seq=event_seq))
+        return seq, event_seq
+
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         entries = self._s.logs.get(conversation_id, [])
         return entries[event_seq : event_seq + limit]  # entry k sits at index k - 1

@@ -17,10 +17,14 @@ under a unique key are `ON CONFLICT DO NOTHING`, and finding a row there is `Los
 winner's row). A serialization failure or a deadlock (SQLSTATE 40001, 40P01) is re-run
 too; after `WRITE_ATTEMPTS` runs the store gives up with `Conflict`.
 
-Commit order: `on_commit` results are handed to the caller's event loop under one lock
-held around COMMIT, so within this process they run in the order the commits
-happened, even if the caller was cancelled meanwhile. (Other processes learn of
-commits through the event log, not these callbacks.)
+Commit order: `on_commit` results are handed to the caller's event loop in the order
+the transactions took a ticket (`_CommitOrder`), just before their COMMIT, even if the
+caller was cancelled meanwhile. A transaction that waited for another's row (or key,
+or advisory lock) can only take its ticket after that one's COMMIT, so whenever the
+order of two commits matters it is their ticket order. The COMMITs themselves run in
+parallel, so PostgreSQL flushes them together (one lock held around each COMMIT made
+every commit wait for the previous one's fsync: ~1/fsync commits per second). (Other
+processes learn of commits through the event log, not these callbacks.)
 
 Refresh rotation against revocation: `claim_refresh` and `revoke_family` both take a
 transaction-scoped advisory lock keyed by the token family, so a revocation waits for a
@@ -41,9 +45,10 @@ import contextlib
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -617,6 +622,8 @@ class _Messages(_Repo):
 class _Statements(_Repo):
     """How `sql_sync` runs its statements here (timestamps are TIMESTAMPTZ)."""
 
+    writable_ctes = True
+
     def one(self, sql: str, *args: Any) -> Row | None:
         return self._one(sql, *args)
 
@@ -892,16 +899,15 @@ class PostgresStore:
             max_size=connections,
             kwargs={"row_factory": dict_row},
             configure=_configure,
-            # One round trip when a connection is taken: one the server dropped (a
-            # restart, a failover) is replaced instead of failing a request.
-            check=ConnectionPool.check_connection,
+            # No check round trip when a connection is taken: the BEGIN every use
+            # starts with is the check (`_begun`), so a connection the server dropped
+            # (a restart, a failover) is replaced instead of failing a request.
             open=False,
             name="hubbub",
         )
         self._pool.open(wait=True, timeout=30)
         self._workers = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="postgres")
-        # Held around COMMIT and the hand-over of its result: commit order (docstring).
-        self._commit_order = threading.Lock()
+        self._commit_order = _CommitOrder()
         self._closed = False
 
     async def read(self, work: Callable[[PostgresTransaction], T]) -> T:
@@ -929,10 +935,26 @@ class PostgresStore:
         await asyncio.to_thread(self._workers.shutdown, wait=True)
         await asyncio.to_thread(self._pool.close)
 
+    @contextlib.contextmanager
+    def _begun(self, begin: bytes) -> Iterator[Db]:
+        """A pooled connection with a transaction begun by `begin`. A connection that
+        fails its BEGIN is broken (nothing of the caller's ran on it): the pool drops
+        it and the next one is tried, up to every connection the pool may hold."""
+        for attempt in range(self._pool.max_size + 1):
+            with self._pool.connection() as db:
+                try:
+                    db.execute(begin)
+                except psycopg.OperationalError:
+                    if not db.broken or attempt == self._pool.max_size:
+                        raise
+                    continue  # leaving the block hands the broken connection back
+                yield db
+                return
+        raise AssertionError("unreachable")
+
     def _read(self, work: Callable[[PostgresTransaction], T]) -> T:
-        with self._pool.connection() as db:
-            # One snapshot for the whole function, as the contract promises reads.
-            db.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # One snapshot for the whole function, as the contract promises reads.
+        with self._begun(b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") as db:
             try:
                 return work(PostgresTransaction(db, writing=False))
             finally:
@@ -946,14 +968,22 @@ class PostgresStore:
         future: asyncio.Future[T],
     ) -> None:
         try:
-            with self._pool.connection() as db:
+            with self._begun(b"BEGIN ISOLATION LEVEL READ COMMITTED") as db:
                 for attempt in range(1, WRITE_ATTEMPTS + 1):
-                    db.execute(b"BEGIN ISOLATION LEVEL READ COMMITTED")
+                    if attempt > 1:
+                        db.execute(b"BEGIN ISOLATION LEVEL READ COMMITTED")
                     try:
                         result = work(PostgresTransaction(db))
-                        with self._commit_order:
+                        ticket = self._commit_order.take()
+                        try:
                             db.execute(b"COMMIT")
-                            loop.call_soon_threadsafe(_settle, future, on_commit, result, None)
+                        except BaseException:
+                            self._commit_order.done(ticket, None)
+                            raise
+                        hand_over = partial(
+                            loop.call_soon_threadsafe, _settle, future, on_commit, result, None
+                        )
+                        self._commit_order.done(ticket, hand_over)
                         return
                     except (LostRace, *_RETRY) as lost:
                         _rollback(db)
@@ -972,6 +1002,36 @@ class PostgresStore:
                         raise
         except BaseException as failure:
             loop.call_soon_threadsafe(_settle, future, None, None, failure)
+
+
+class _CommitOrder:
+    """Hands committed results over in ticket order (module docstring). Every ticket
+    taken must be `done` exactly once, with its hand-over or None (no commit)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = 0
+        self._next = 0
+        self._finished: dict[int, Callable[[], object] | None] = {}
+
+    def take(self) -> int:
+        with self._lock:
+            self._taken += 1
+            return self._taken - 1
+
+    def done(self, ticket: int, hand_over: Callable[[], object] | None) -> None:
+        with self._lock:
+            self._finished[ticket] = hand_over
+            while self._next in self._finished:
+                ready = self._finished.pop(self._next)
+                self._next += 1
+                if ready is not None:
+                    try:
+                        ready()
+                    except Exception:
+                        # A closed loop (the caller's process is stopping): the
+                        # commits after this one must still be handed over.
+                        log.exception("could not hand over a committed result")
 
 
 def _rollback(db: Db) -> None:

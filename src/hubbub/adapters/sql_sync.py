@@ -24,6 +24,10 @@ class Row(Protocol):
 
 
 class Statements(Protocol):
+    # Whether a WITH may hold an UPDATE whose rows an INSERT uses (PostgreSQL: yes,
+    # SQLite: no): one round trip instead of two.
+    writable_ctes: bool
+
     def one(self, sql: str, *args: Any) -> Row | None: ...
     def all(self, sql: str, *args: Any) -> Sequence[Row]: ...
     def run(self, sql: str, *args: Any) -> int:
@@ -54,11 +58,54 @@ class SqlLog:
         if row is None:
             return None
         seq = int(row["last_event_seq"])
+        self._insert(entry, seq)
+        return seq
+
+    def append_message(self, entry: LogEntry, at: datetime) -> tuple[int, int] | None:
+        stamp = self._sql.stamp(at)
+        if self._sql.writable_ctes:
+            row = self._sql.one(
+                "WITH taken AS (UPDATE conversations SET last_seq = last_seq + 1,"
+                " last_event_seq = last_event_seq + 1,"
+                " updated_at = CASE WHEN updated_at < %s THEN %s ELSE updated_at END"
+                " WHERE id = %s RETURNING id, last_seq, last_event_seq)"
+                " INSERT INTO conversation_events (conversation_id, event_seq, type, actor_id,"
+                " subject_id, message_id, detail, created_at)"
+                " SELECT id, last_event_seq, %s::text, %s::text, %s::text, %s::text, %s::bytea,"
+                " %s::timestamptz FROM taken"
+                " RETURNING (SELECT last_seq FROM taken) AS last_seq, event_seq AS last_event_seq",
+                stamp,
+                stamp,
+                entry.conversation_id,
+                entry.type,
+                entry.actor_id,
+                entry.subject_id,
+                entry.message_id,
+                orjson.dumps(entry.detail) if entry.detail else None,
+                self._sql.stamp(entry.at),
+            )
+            return (int(row["last_seq"]), int(row["last_event_seq"])) if row else None
+        row = self._sql.one(
+            "UPDATE conversations SET last_seq = last_seq + 1,"
+            " last_event_seq = last_event_seq + 1,"
+            " updated_at = CASE WHEN updated_at < %s THEN %s ELSE updated_at END"
+            " WHERE id = %s RETURNING last_seq, last_event_seq",
+            stamp,
+            stamp,
+            entry.conversation_id,
+        )
+        if row is None:
+            return None
+        seq, event_seq = int(row["last_seq"]), int(row["last_event_seq"])
+        self._insert(entry, event_seq)
+        return seq, event_seq
+
+    def _insert(self, entry: LogEntry, event_seq: int) -> None:
         self._sql.run(
             "INSERT INTO conversation_events (conversation_id, event_seq, type, actor_id,"
             " subject_id, message_id, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             entry.conversation_id,
-            seq,
+            event_seq,
             entry.type,
             entry.actor_id,
             entry.subject_id,
@@ -66,7 +113,6 @@ class SqlLog:
             orjson.dumps(entry.detail) if entry.detail else None,
             self._sql.stamp(entry.at),
         )
-        return seq
 
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         rows = self._sql.all(

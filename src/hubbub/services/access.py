@@ -163,8 +163,19 @@ def record(
     event_seq = tx.log.append(entry)
     if event_seq is None:
         raise NotFound("Conversation not found.")
+    return event_seq, delivery(conversation_id, recipients, payload, event_seq, origin)
+
+
+def delivery(
+    conversation_id: str,
+    recipients: Collection[str],
+    payload: JsonObject,
+    event_seq: int,
+    origin: Origin | None = None,
+) -> Delivery:
+    """What to publish after the commit for the log entry at `event_seq`."""
     frame = at_position(payload, conversation_id, event_seq)
-    return event_seq, Delivery(frozenset(recipients), frame, origin)
+    return Delivery(frozenset(recipients), frame, origin)
 
 
 async def commit(

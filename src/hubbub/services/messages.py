@@ -7,13 +7,14 @@ from dataclasses import dataclass, replace
 
 from hubbub.domain import rules
 from hubbub.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
-from hubbub.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hubbub.domain.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from hubbub.domain.events import Delivery, EventType, Origin, reaction_changed
-from hubbub.domain.models import Attachment, Message, Reaction
-from hubbub.domain.views import JsonObject
-from hubbub.ports import Clock, EventPublisher, IdGenerator, Store, Transaction
+from hubbub.domain.models import Attachment, Conversation, LogEntry, Message, Reaction
+from hubbub.domain.views import JsonObject, message_view
+from hubbub.ports import Clock, EventPublisher, IdGenerator, LostRace, Store, Transaction
 from hubbub.services.access import (
     commit,
+    delivery,
     member_ids,
     membership_of,
     record,
@@ -83,22 +84,43 @@ class MessageService:
             )
         text = rules.message_body(body) if body.strip() or not wanted else ""
 
+        # The first run takes the clientMessageId for new and lets the unique key say
+        # otherwise: a retried send fails its insert (or a check on the way, e.g. its
+        # attachments are sent already) and is run again the careful way, which
+        # answers it with the first message. A lookup fewer for every other send.
+        careful = False
+
         def work(tx: Transaction) -> tuple[Change, list[Delivery]]:
+            nonlocal careful
             conversation, _ = membership_of(tx, conversation_id, sender_id)
+            if not careful:
+                careful = True
+                try:
+                    return fresh(tx, conversation)
+                except (DomainError, LostRace) as refused:
+                    raise LostRace("Duplicate message.") from refused
             existing = tx.messages.by_client_id(sender_id, client_id)
             if existing is not None:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That clientMessageId was used in another conversation.")
                 return Change(shown(tx, existing), None), []
-            if reply_to_id is not None:
-                _quotable(tx, conversation_id, reply_to_id)
+            return fresh(tx, conversation)
+
+        def fresh(tx: Transaction, conversation: Conversation) -> tuple[Change, list[Delivery]]:
+            quoted = _quotable(tx, conversation_id, reply_to_id) if reply_to_id else None
             message_id = self._ids.new_id()
             attached = _attach(tx, conversation_id, sender_id, wanted, message_id)
             now = self._clock.now()
-            # Narrow writes only: the reads above may be stale (see `Store`).
-            seq = tx.conversations.next_seq(conversation_id, now)
-            if seq is None:
+            created = EventType.MESSAGE_CREATED.value
+            entry = LogEntry(
+                conversation_id, created, now, actor_id=sender_id, message_id=message_id
+            )
+            # Narrow writes only: the reads above may be stale (see `Store`). The
+            # message's seq and its log position are taken in one step.
+            taken = tx.log.append_message(entry, now)
+            if taken is None:
                 raise NotFound("Conversation not found.")
+            seq, event_seq = taken
             # Only now, holding the conversation's row: a block committed before is seen.
             refuse_if_blocked(tx, conversation, sender_id)
             message = Message(
@@ -115,18 +137,13 @@ class MessageService:
             tx.messages.insert(message)
             if tx.members.advance_read(conversation_id, sender_id, seq) is None:
                 raise NotFound("Conversation not found.")  # removed meanwhile: undo it all
-            view = shown(tx, message)
-            event_seq, delivery = record(
-                tx,
-                conversation_id,
-                member_ids(tx, conversation_id),
-                {"type": EventType.MESSAGE_CREATED.value, "message": view},
-                now,
-                actor_id=sender_id,
-                message_id=message.id,
-                origin=origin,
-            )
-            return Change(view, event_seq, created=True), [delivery]
+            # As `shown` would show it, without asking for reactions a new message
+            # cannot have yet; its quote was read (and found live) just above.
+            view = message_view(message, quoted)
+            recipients = member_ids(tx, conversation_id)
+            payload: JsonObject = {"type": created, "message": view}
+            published = delivery(conversation_id, recipients, payload, event_seq, origin)
+            return Change(view, event_seq, created=True), [published]
 
         return await self._commit(work)
 
@@ -314,9 +331,10 @@ def _attach(
     return tuple(sent[a] for a in wanted)
 
 
-def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> None:
-    """Refuses a reply to a message the conversation does not have (one of another
-    conversation is refused the same way, so it tells nothing about that one)."""
+def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> Message:
+    """The message replied to; refuses a reply to a message the conversation does not
+    have (one of another conversation is refused the same way, so it tells nothing
+    about that one)."""
     quoted = tx.messages.get(conversation_id, message_id)
     if quoted is None:
         raise ValidationFailed(
@@ -324,6 +342,7 @@ def _quotable(tx: Transaction, conversation_id: str, message_id: str) -> None:
         )
     if quoted.deleted:
         raise Conflict("The message you reply to was deleted.", details={"field": "replyToId"})
+    return quoted
 
 
 def _own_message(tx: Transaction, conversation_id: str, message_id: str, caller_id: str) -> Message:
