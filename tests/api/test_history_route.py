@@ -1,0 +1,44 @@
+"""The history page is served outside FastAPI (server/hot_reads.py): the same
+answers, errors, headers and metrics as every other route."""
+
+from __future__ import annotations
+
+from tests.support import Api
+
+
+async def test_the_page_answers_like_any_route_with_its_headers(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    sent = await api.send(ana, conversation, "hello", "hr-1")
+    path = f"/conversations/{conversation}/messages"
+    reply = await api.call("GET", path, bob, params={"limit": 5})
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert len(reply.headers["x-request-id"]) == 32
+    assert "content-security-policy" in reply.headers
+    assert reply.json() == {"messages": [sent], "hasMore": False}
+    traced = await api.call("GET", path, bob, headers={"X-Request-ID": "trace-hr.1"})
+    assert traced.headers["x-request-id"] == "trace-hr.1"
+
+
+async def test_its_errors_are_the_apis_errors(api: Api) -> None:
+    ana, bob, eve = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    conversation = await api.direct(ana, bob)
+    path = f"/api/conversations/{conversation}/messages"
+    outsider = await api.call("GET", path.removeprefix("/api"), eve)
+    assert outsider.status_code == 404 and outsider.json()["error"]["code"] == "not_found"
+    bad_token = await api.http.get(path, headers={"Authorization": "Bearer nope"})
+    assert bad_token.status_code == 401 and bad_token.headers["www-authenticate"] == "Bearer"
+    assert bad_token.json()["error"]["code"] == "unauthorized"
+    for headers in ({}, {"Authorization": "Basic abc"}):
+        refused = await api.http.get(path, headers=headers)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    both = await api.call("GET", path.removeprefix("/api"), bob, params={"before": 3, "after": 1})
+    assert both.status_code == 422 and both.json()["error"]["code"] == "validation_error"
+    # Queries the fast path leaves to FastAPI get its field-by-field answer.
+    for query in ("limit=0", "limit=201", "before=x", "before=0", "limit=5&limit=6"):
+        odd = await api.http.get(f"{path}?{query}", headers=bob.headers)
+        assert odd.status_code in (200, 422), query
+        if odd.status_code == 422:
+            assert odd.json()["error"]["code"] == "validation_error"
+            assert odd.json()["error"]["fields"], query
