@@ -140,6 +140,11 @@ class MemberRepository(Protocol):
         """Members in join order."""
         ...
 
+    def ids_of(self, conversation_id: str) -> list[str]:
+        """The members' user ids, in no particular order: who hears of every event
+        (read with each send, so only the ids)."""
+        ...
+
     def put(self, membership: Membership) -> None:
         """Adds a new membership. It never overwrites one (a membership is changed
         only through `set_role`, `advance_read` and `set_mute`): raises `LostRace` if the user is

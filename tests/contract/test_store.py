@@ -180,6 +180,21 @@ async def test_who_shares_a_conversation_with_whom(store: Store) -> None:
     assert await store.read(lambda tx: tx.members.share_conversation("u1", "u3")) is False
 
 
+async def test_member_ids_are_the_members_now(store: Store) -> None:
+    await seed(store)
+    assert sorted(await store.read(lambda tx: tx.members.ids_of("c1"))) == ["u1", "u2"]
+    await store.write(lambda tx: tx.members.remove("c1", "u2"))
+    assert await store.read(lambda tx: tx.members.ids_of("c1")) == ["u1"]
+    # Within a transaction: what it has just changed.
+    assert await store.write(
+        lambda tx: (
+            tx.members.put(Membership("c1", "u4", Role.MEMBER, T0)),
+            tx.members.ids_of("c1"),
+        )[1]
+    ) in (["u1", "u4"], ["u4", "u1"])
+    assert await store.read(lambda tx: tx.members.ids_of("nope")) == []
+
+
 async def test_conversations_for_a_user_in_activity_order_with_keyset_pages(store: Store) -> None:
     await seed(store)
     first = await store.read(lambda tx: tx.conversations.for_user("u1", limit=1, after=None))

@@ -242,6 +242,9 @@ class _Members:
     def of_conversation(self, conversation_id: str) -> list[Membership]:
         return list(self._s.members.get(conversation_id, {}).values())
 
+    def ids_of(self, conversation_id: str) -> list[str]:
+        return list(self._s.members.get(conversation_id, {}))
+
     def put(self, membership: Membership) -> None:
         if membership.user_id in self._s.members.get(membership.conversation_id, {}):
             raise LostRace("Already a member.")

@@ -387,6 +387,10 @@ class _Members(_Repo):
         )
         return [_membership(row) for row in rows]
 
+    def ids_of(self, conversation_id: str) -> list[str]:
+        rows = self._all("SELECT user_id FROM members WHERE conversation_id = %s", conversation_id)
+        return [row["user_id"] for row in rows]
+
     def put(self, membership: Membership) -> None:
         added = self._count(
             "INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq,"

@@ -336,6 +336,13 @@ class _Members(_Repo):
         )
         return [_membership(row) for row in rows]
 
+    def ids_of(self, conversation_id: str) -> list[str]:
+        cursor = self._db.execute(
+            "SELECT user_id FROM members WHERE conversation_id = ?", (conversation_id,)
+        )
+        cursor.row_factory = None  # plain tuples: no Row object per member
+        return [row[0] for row in cursor]
+
     def put(self, membership: Membership) -> None:
         with _lost_race("Already a member."):
             self._db.execute(

@@ -131,7 +131,9 @@ def shown_all(tx: Transaction, messages: Sequence[Message]) -> list[JsonObject]:
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:
-    return [m.user_id for m in tx.members.of_conversation(conversation_id)]
+    """Who hears of the conversation's events, read in the caller's transaction (so a
+    member removed by a transaction that committed first is not among them)."""
+    return tx.members.ids_of(conversation_id)
 
 
 def record(
