@@ -40,9 +40,7 @@ T = TypeVar("T")
 PLAIN_READS: dict[str, frozenset[str]] = {
     "users": frozenset({"get", "get_many", "by_username", "by_email", "search"}),
     "conversations": frozenset({"get", "by_direct_key", "for_user"}),
-    "members": frozenset(
-        {"get", "of_conversation", "ids_of", "contacts_of", "share_conversation"}
-    ),
+    "members": frozenset({"get", "of_conversation", "ids_of", "contacts_of", "share_conversation"}),
     "messages": frozenset({"get", "by_seq", "by_client_id", "page"}),
 }
 LOCKING_READS = frozenset({"lock"})

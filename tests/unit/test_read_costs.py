@@ -1,0 +1,105 @@
+"""The conversation list and a sync from scratch read the store a fixed number of times,
+however many conversations the user is in (no read per conversation)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.unit.conftest import World
+from tests.unit.test_conversations import add_users
+
+T = TypeVar("T")
+
+
+class _CountingRepo:
+    def __init__(self, inner: Any, name: str, calls: Counter[str]) -> None:
+        self._inner, self._name, self._calls = inner, name, calls
+
+    def __getattr__(self, method: str) -> Any:
+        real = getattr(self._inner, method)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._calls[f"{self._name}.{method}"] += 1
+            return real(*args, **kwargs)
+
+        return counted
+
+
+class _CountingTx:
+    def __init__(self, inner: Any, calls: Counter[str]) -> None:
+        self._inner, self._calls = inner, calls
+
+    def __getattr__(self, name: str) -> Any:
+        return _CountingRepo(getattr(self._inner, name), name, self._calls)
+
+
+def count_reads(world: World, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every repository call made by the store's read transactions from now on."""
+    calls: Counter[str] = Counter()
+    read = world.store.read
+
+    async def counting(work: Callable[[Any], T]) -> T:
+        return await read(lambda tx: work(_CountingTx(tx, calls)))
+
+    monkeypatch.setattr(world.store, "read", counting)
+    return calls
+
+
+async def _join(world: World, n: int, start: int) -> None:
+    """`n` more conversations for ana: direct chats and groups, each with messages,
+    a reply and a reaction, so every part of a conversation's view is read."""
+    names = [f"p{i}" for i in range(start, start + n)]
+    await add_users(world, *names)
+    for i, name in enumerate(names):
+        if i % 2:
+            view, _ = await world.conversations.open_direct("ana", name)
+        else:
+            view = await world.conversations.create_group("ana", f"g{i}", [name, "bob"])
+        conversation = str(view["id"])
+        first = await world.messages.send(name, conversation, f"{name}-1", "hello")
+        await world.messages.send(
+            "ana", conversation, f"{name}-2", "re", reply_to_id=str(first.message["id"])
+        )
+        await world.messages.react(name, conversation, str(first.message["id"]), "👍", True)
+        await world.messages.send(
+            name, conversation, f"{name}-3", "last", reply_to_id=str(first.message["id"])
+        )
+
+
+async def test_the_conversation_list_costs_the_same_reads_for_3_or_12(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_users(world, "ana", "bob")
+    await world.platform.blocks.block("ana", "bob")
+    await _join(world, 3, 0)
+    calls = count_reads(world, monkeypatch)
+    few, _ = await world.conversations.recent("ana", 50, None)
+    with_few = Counter(calls)
+    calls.clear()
+    await _join(world, 9, 3)
+    many, _ = await world.conversations.recent("ana", 50, None)
+    assert (len(few), len(many)) == (3, 12)
+    assert calls == with_few
+    # The views are whole: last message with its quote, members, block state.
+    last = many[0]["lastMessage"]
+    assert isinstance(last, dict) and last["replyTo"]["excerpt"] == "hello"
+
+
+async def test_a_sync_from_scratch_costs_the_same_reads_for_3_or_12(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_users(world, "ana", "bob")
+    await _join(world, 3, 0)
+    calls = count_reads(world, monkeypatch)
+    few, _, _ = await world.platform.sync.sync("ana", "0", 500)
+    with_few = Counter(calls)
+    calls.clear()
+    await _join(world, 9, 3)
+    many, _, _ = await world.platform.sync.sync("ana", "0", 500)
+    assert (len(few), len(many)) == (3, 12)
+    assert {f["type"] for f in many} == {"conversation.created"}
+    assert calls == with_few
