@@ -591,8 +591,11 @@ class Store(Protocol):
     # caller to wait for one write before starting the next where order matters.
     commits_in_call_order: bool
 
-    async def read(self, work: Callable[[Transaction], T]) -> T:
-        """Runs `work` against a consistent snapshot; it must not write."""
+    async def read(self, work: Callable[[Transaction], T], *, quick: bool = False) -> T:
+        """Runs `work` against a consistent snapshot; it must not write. `quick` says
+        the read is small and bounded (a page found by an index): an adapter whose
+        reads are local (SQLite) may then run it on the caller's thread, sparing the
+        hand-over to a worker thread and back, which costs more than such a read."""
         ...
 
     async def write(

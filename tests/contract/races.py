@@ -111,8 +111,8 @@ class _RacingStore:
         self._recorded = recorded  # None: this is the rehearsal
         self.rehearsal = _Reads()
 
-    async def read(self, work: Callable[[Any], T]) -> T:
-        return await self._store.read(work)
+    async def read(self, work: Callable[[Any], T], *, quick: bool = False) -> T:
+        return await self._store.read(work, quick=quick)
 
     async def write(
         self, work: Callable[[Any], T], on_commit: Callable[[T], None] | None = None

@@ -439,3 +439,14 @@ async def test_blocks_are_kept_per_blocker_and_direction(store: Store) -> None:
     with pytest.raises(RuntimeError):
         await store.write(rolled_back)
     assert await store.read(lambda tx: tx.blocks.involving("u3")) == {"u1"}
+
+
+async def test_a_quick_read_sees_what_was_committed(store: Store) -> None:
+    await seed(store)
+    await store.write(lambda tx: tx.messages.insert(message("c1", 1)))
+    page = await store.read(
+        lambda tx: tx.messages.page("c1", before=None, after=None, limit=10), quick=True
+    )
+    assert [m.seq for m in page] == [1]
+    await store.write(lambda tx: tx.messages.insert(message("c1", 2)))
+    assert await store.read(lambda tx: tx.messages.by_seq("c1", 2), quick=True) is not None

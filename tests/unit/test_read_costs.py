@@ -42,8 +42,8 @@ def count_reads(world: World, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     calls: Counter[str] = Counter()
     read = world.store.read
 
-    async def counting(work: Callable[[Any], T]) -> T:
-        return await read(lambda tx: work(_CountingTx(tx, calls)))
+    async def counting(work: Callable[[Any], T], *, quick: bool = False) -> T:
+        return await read(lambda tx: work(_CountingTx(tx, calls)), quick=quick)
 
     monkeypatch.setattr(world.store, "read", counting)
     return calls

@@ -737,7 +737,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
 
-    async def read(self, work: Callable[[MemoryTransaction], T]) -> T:
+    async def read(self, work: Callable[[MemoryTransaction], T], *, quick: bool = False) -> T:
         return work(MemoryTransaction(self._state, _Journal()))
 
     async def write(

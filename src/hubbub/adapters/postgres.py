@@ -918,7 +918,8 @@ class PostgresStore:
         self._commit_order = threading.Lock()
         self._closed = False
 
-    async def read(self, work: Callable[[PostgresTransaction], T]) -> T:
+    async def read(self, work: Callable[[PostgresTransaction], T], *, quick: bool = False) -> T:
+        # Never on the caller's thread (`quick` or not): every read is a round trip.
         if self._closed:
             raise RuntimeError("store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._workers, self._read, work)

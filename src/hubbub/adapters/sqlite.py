@@ -861,7 +861,11 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-reader")
         self._closed = False
 
-    async def read(self, work: Callable[[SqliteTransaction], T]) -> T:
+    async def read(self, work: Callable[[SqliteTransaction], T], *, quick: bool = False) -> T:
+        if quick:
+            # On the event loop's thread, with a read connection of its own: a WAL
+            # reader never waits for the writer.
+            return self._read(work)
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, work)
 
     async def write(

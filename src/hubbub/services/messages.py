@@ -220,7 +220,7 @@ class MessageService:
                 page = page[:count] if after is not None else page[1:]
             return shown_all(tx, page), more
 
-        return await self._store.read(work)
+        return await self._store.read(work, quick=True)
 
     async def react(
         self,
