@@ -59,3 +59,29 @@ async def test_the_fast_answer_is_the_frameworks_answer(api: Api) -> None:
     assert fast.status_code == framework.status_code == 200
     assert fast.content == framework.content
     assert fast.headers["content-type"] == framework.headers["content-type"]
+
+
+async def test_a_page_shows_every_change_at_once_and_only_to_members(api: Api) -> None:
+    """Pages are kept per position of the conversation's log (services/page_cache.py):
+    a change moves it, and membership is checked on every read."""
+    ana, bob, cid = await api.sign_up(), await api.sign_up(), await api.sign_up()
+    group = await api.group(ana, "pages", bob, cid)
+    first = await api.send(ana, group, "before", "pc-1")
+    path = f"/conversations/{group}/messages"
+
+    async def bodies(account: object = bob) -> list[str]:
+        reply = await api.call("GET", path, account)  # type: ignore[arg-type]
+        assert reply.status_code == 200, reply.text
+        return [m["body"] for m in reply.json()["messages"]]
+
+    assert await bodies() == await bodies() == ["before"]
+    edit = await api.call("PATCH", f"{path}/{first['id']}", ana, json={"body": "after"})
+    assert edit.status_code == 200
+    assert await bodies() == ["after"]
+    await api.call("PUT", f"{path}/{first['id']}/reactions/👍", cid)
+    page = (await api.call("GET", path, bob)).json()["messages"]
+    assert page[0]["reactions"] == [{"emoji": "👍", "count": 1, "userIds": [cid.id]}]
+    assert (await api.call("DELETE", f"/conversations/{group}/members/{bob.id}", ana)).status_code
+    gone = await api.call("GET", path, bob)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    assert await bodies(cid) == ["after"]

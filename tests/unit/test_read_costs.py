@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from hubbub.domain.errors import NotFound
 from tests.unit.conftest import World
 from tests.unit.test_conversations import add_users
 
@@ -103,3 +104,39 @@ async def test_a_sync_from_scratch_costs_the_same_reads_for_3_or_12(
     assert (len(few), len(many)) == (3, 12)
     assert {f["type"] for f in many} == {"conversation.created"}
     assert calls == with_few
+
+
+async def test_a_history_page_is_read_once_until_the_conversation_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_users(world, "ana", "bob")
+    view, _ = await world.conversations.open_direct("ana", "bob")
+    conversation = str(view["id"])
+    first = await world.messages.send("ana", conversation, "c-1", "hello")
+    first_id = str(first.message["id"])
+    calls = count_reads(world, monkeypatch)
+
+    async def page() -> list[dict[str, Any]]:
+        messages, _ = await world.messages.history("bob", conversation, None, None, 50)
+        return messages
+
+    assert [m["body"] for m in await page()] == ["hello"]
+    assert [m["body"] for m in await page()] == ["hello"]
+    assert calls["messages.page"] == 1  # the second came from the cache
+    # Every kind of change shows at once (each moves the conversation's log).
+    await world.messages.edit("ana", conversation, first_id, "hello, edited")
+    assert [m["body"] for m in await page()] == ["hello, edited"]
+    await world.messages.react("bob", conversation, first_id, "👍", True)
+    assert (await page())[0]["reactions"] == [{"emoji": "👍", "count": 1, "userIds": ["bob"]}]
+    reply = await world.messages.send("bob", conversation, "c-2", "re", reply_to_id=first_id)
+    assert [m["id"] for m in await page()] == [first_id, reply.message["id"]]
+    await world.messages.delete("ana", conversation, first_id)
+    shown = await page()
+    assert shown[0]["deleted"] and shown[1]["replyTo"]["deleted"]
+    assert calls["messages.page"] == 5
+    # Someone else asking for the same position gets the same page, members only.
+    assert (await world.messages.history("ana", conversation, None, None, 50))[0] == shown
+    assert calls["messages.page"] == 5
+    await add_users(world, "eve")
+    with pytest.raises(NotFound):
+        await world.messages.history("eve", conversation, None, None, 50)

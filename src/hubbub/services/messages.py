@@ -21,6 +21,7 @@ from hubbub.services.access import (
     shown,
     shown_all,
 )
+from hubbub.services.page_cache import PageCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class MessageService:
         self._ids = ids
         self._clock = clock
         self._forget = forget
+        self._pages = PageCache()
 
     async def send(
         self,
@@ -213,12 +215,19 @@ class MessageService:
         count = rules.page_limit(limit, default=50, maximum=200)
 
         def work(tx: Transaction) -> tuple[list[JsonObject], bool]:
-            membership_of(tx, conversation_id, caller_id)
+            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            # Valid for this position of the log, read in this transaction (page_cache).
+            key = (conversation_id, conversation.last_event_seq, before, after, count)
+            cached = self._pages.get(key)
+            if cached is not None:
+                return cached
             page = tx.messages.page(conversation_id, before=before, after=after, limit=count + 1)
             more = len(page) > count
             if more:
                 page = page[:count] if after is not None else page[1:]
-            return shown_all(tx, page), more
+            shown = shown_all(tx, page), more
+            self._pages.put(key, shown)
+            return shown
 
         return await self._store.read(work, quick=True)
 
