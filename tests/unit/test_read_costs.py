@@ -3,6 +3,7 @@ however many conversations the user is in (no read per conversation)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -116,8 +117,9 @@ async def test_a_history_page_is_read_once_until_the_conversation_changes(
     first_id = str(first.message["id"])
     calls = count_reads(world, monkeypatch)
 
-    async def page() -> list[dict[str, Any]]:
-        messages, _ = await world.messages.history("bob", conversation, None, None, 50)
+    async def page(reader: str = "bob") -> list[dict[str, Any]]:
+        body = await world.messages.history_body(reader, conversation, None, None, 50, _json)
+        messages: list[dict[str, Any]] = json.loads(body)["messages"]
         return messages
 
     assert [m["body"] for m in await page()] == ["hello"]
@@ -135,8 +137,15 @@ async def test_a_history_page_is_read_once_until_the_conversation_changes(
     assert shown[0]["deleted"] and shown[1]["replyTo"]["deleted"]
     assert calls["messages.page"] == 5
     # Someone else asking for the same position gets the same page, members only.
-    assert (await world.messages.history("ana", conversation, None, None, 50))[0] == shown
+    assert await page("ana") == shown
     assert calls["messages.page"] == 5
     await add_users(world, "eve")
     with pytest.raises(NotFound):
-        await world.messages.history("eve", conversation, None, None, 50)
+        await page("eve")
+    # `history` itself hands out objects of the caller's own (no cache).
+    objects, _ = await world.messages.history("bob", conversation, None, None, 50)
+    assert objects == shown and calls["messages.page"] == 6
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode()

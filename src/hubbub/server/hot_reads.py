@@ -92,12 +92,13 @@ class HotReads:
         platform = self._platform
         try:
             session = await platform.auth.authenticate(token)
-            page, has_more = await platform.messages.history(
+            body = await platform.messages.history_body(
                 session.user_id,
                 conversation_id,
                 query.get("before"),
                 query.get("after"),
                 query.get("limit"),
+                orjson.dumps,
             )
         except DomainError as error:
             await domain_error_response(error)(scope, receive, send)
@@ -107,7 +108,6 @@ class HotReads:
             response = error_response(500, "internal_error", "Something went wrong on our side.")
             await response(scope, receive, send)
             return
-        body = orjson.dumps({"messages": page, "hasMore": has_more})
         headers = [*_JSON, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -17,39 +17,38 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from hubbub.domain.views import JsonObject
-
 # (conversation id, last_event_seq, before, after, count)
 PageKey = tuple[str, int, int | None, int | None, int]
-Page = tuple[list[JsonObject], bool]
-# Bounded by the messages held (a page holds up to 200): a few MiB at most.
+# Bounded by the messages held (a page holds up to 200): a few MiB of JSON at most.
 MAX_MESSAGES = 10_000
 
 
 class PageCache:
-    """Least recently used pages, at most `max_messages` messages in all. Used from
-    transaction functions, which some stores run on worker threads: hence the lock.
-    A page handed out is shared: callers only encode it, never change it."""
+    """Least recently used pages as encoded response bodies (immutable, so one can be
+    handed to many callers), at most `max_messages` messages in all. Used from
+    transaction functions, which some stores run on worker threads: hence the lock."""
 
     def __init__(self, max_messages: int = MAX_MESSAGES) -> None:
-        self._pages: OrderedDict[PageKey, Page] = OrderedDict()
+        self._pages: OrderedDict[PageKey, tuple[bytes, int]] = OrderedDict()
         self._held = 0
         self._max = max_messages
         self._lock = threading.Lock()
 
-    def get(self, key: PageKey) -> Page | None:
+    def get(self, key: PageKey) -> bytes | None:
         with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
+            found = self._pages.get(key)
+            if found is None:
+                return None
+            self._pages.move_to_end(key)
+            return found[0]
 
-    def put(self, key: PageKey, page: Page) -> None:
+    def put(self, key: PageKey, body: bytes, messages: int) -> None:
+        """Keeps `body`, a page of `messages` messages."""
         with self._lock:
-            if len(page[0]) > self._max or key in self._pages:
+            if messages > self._max or key in self._pages:
                 return
-            self._pages[key] = page
-            self._held += len(page[0])
+            self._pages[key] = (body, messages)
+            self._held += messages
             while self._held > self._max:
-                _, dropped = self._pages.popitem(last=False)
-                self._held -= len(dropped[0])
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self._held -= dropped
