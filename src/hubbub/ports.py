@@ -91,6 +91,10 @@ class ConversationRepository(Protocol):
         """A plain read: may be stale relative to concurrent commits."""
         ...
 
+    def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        """`get` of several in one read, by id (the missing ones left out)."""
+        ...
+
     def by_direct_key(self, key: str) -> Conversation | None: ...
 
     def lock(self, conversation_id: str) -> Conversation | None:
@@ -140,6 +144,16 @@ class MemberRepository(Protocol):
         """Members in join order."""
         ...
 
+    def of_conversations(self, conversation_ids: Sequence[str]) -> dict[str, list[Membership]]:
+        """`of_conversation` for several conversations in one read (one with no
+        members is missing from the result)."""
+        ...
+
+    def ids_of(self, conversation_id: str) -> list[str]:
+        """The members' user ids, in no particular order: who hears of every event
+        (read with each send, so only the ids)."""
+        ...
+
     def put(self, membership: Membership) -> None:
         """Adds a new membership. It never overwrites one (a membership is changed
         only through `set_role`, `advance_read` and `set_mute`): raises `LostRace` if the user is
@@ -176,6 +190,16 @@ class MemberRepository(Protocol):
 class MessageRepository(Protocol):
     def get(self, conversation_id: str, message_id: str) -> Message | None: ...
     def by_seq(self, conversation_id: str, seq: int) -> Message | None: ...
+    def by_seqs(self, positions: Sequence[tuple[str, int]]) -> list[Message]:
+        """The messages at these (conversation id, seq) positions that exist, in one
+        read, in no particular order (the last messages of a page of conversations)."""
+        ...
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Message]:
+        """The messages with these (conversation id, message id) keys that exist, in
+        one read, in no particular order."""
+        ...
+
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None: ...
 
     def insert(self, message: Message) -> None:
@@ -267,6 +291,11 @@ class ReactionRepository(Protocol):
 
     def of_messages(self, conversation_id: str, message_ids: Sequence[str]) -> list[Reaction]:
         """The reactions on these messages, oldest first (then by user id)."""
+        ...
+
+    def of_keys(self, keys: Sequence[tuple[str, str]]) -> list[Reaction]:
+        """`of_messages` for messages of several conversations, (conversation id,
+        message id) each, in one read."""
         ...
 
     def clear(self, conversation_id: str, message_id: str) -> None:
@@ -568,8 +597,11 @@ class Store(Protocol):
     # caller to wait for one write before starting the next where order matters.
     commits_in_call_order: bool
 
-    async def read(self, work: Callable[[Transaction], T]) -> T:
-        """Runs `work` against a consistent snapshot; it must not write."""
+    async def read(self, work: Callable[[Transaction], T], *, quick: bool = False) -> T:
+        """Runs `work` against a consistent snapshot; it must not write. `quick` says
+        the read is small and bounded (a page found by an index): an adapter whose
+        reads are local (SQLite) may then run it on the caller's thread, sparing the
+        hand-over to a worker thread and back, which costs more than such a read."""
         ...
 
     async def write(

@@ -185,6 +185,19 @@ async def test_metrics_count_a_message_sent_over_the_websocket(ops: Api) -> None
     assert after["hubbub_websocket_connections"] == before["hubbub_websocket_connections"]
 
 
+async def test_metrics_count_the_history_page_under_its_route_template(ops: Api) -> None:
+    ana, bob = await ops.sign_up(), await ops.sign_up()
+    conversation = await ops.direct(ana, bob)
+    key = (
+        'hubbub_http_requests_total{method="GET",'
+        'route="/api/conversations/{conversation_id}/messages",status="2xx"}'
+    )
+    before = await metrics(ops)
+    await ops.call("GET", f"/conversations/{conversation}/messages", bob)
+    after = await metrics(ops)
+    assert after[key] - before.get(key, 0.0) == 1
+
+
 async def _settled(api: Api, name: str, value: float) -> dict[str, float]:
     """The metrics once `name` is back at `value` (a closed socket is noticed soon after)."""
     deadline = time.monotonic() + 10

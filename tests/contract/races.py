@@ -40,7 +40,7 @@ T = TypeVar("T")
 PLAIN_READS: dict[str, frozenset[str]] = {
     "users": frozenset({"get", "get_many", "by_username", "by_email", "search"}),
     "conversations": frozenset({"get", "by_direct_key", "for_user"}),
-    "members": frozenset({"get", "of_conversation", "contacts_of", "share_conversation"}),
+    "members": frozenset({"get", "of_conversation", "ids_of", "contacts_of", "share_conversation"}),
     "messages": frozenset({"get", "by_seq", "by_client_id", "page"}),
 }
 LOCKING_READS = frozenset({"lock"})
@@ -111,8 +111,8 @@ class _RacingStore:
         self._recorded = recorded  # None: this is the rehearsal
         self.rehearsal = _Reads()
 
-    async def read(self, work: Callable[[Any], T]) -> T:
-        return await self._store.read(work)
+    async def read(self, work: Callable[[Any], T], *, quick: bool = False) -> T:
+        return await self._store.read(work, quick=quick)
 
     async def write(
         self, work: Callable[[Any], T], on_commit: Callable[[T], None] | None = None

@@ -89,8 +89,8 @@ class StaleReads:
     def release(self) -> None:
         self._released.set()
 
-    async def read(self, work: Callable[[Any], T]) -> T:
-        return await self._store.read(lambda tx: work(_Transaction(tx, self._planted)))
+    async def read(self, work: Callable[[Any], T], *, quick: bool = False) -> T:
+        return await self._store.read(lambda tx: work(_Transaction(tx, self._planted)), quick=quick)
 
     async def write(
         self, work: Callable[[Any], T], on_commit: Callable[[T], None] | None = None

@@ -19,6 +19,7 @@ from hubbub.domain.models import (
     LogEntry,
     Membership,
     Message,
+    Reaction,
     Role,
     User,
     direct_key,
@@ -178,6 +179,21 @@ async def test_who_shares_a_conversation_with_whom(store: Store) -> None:
     assert await store.read(lambda tx: tx.members.contacts_of("u1")) == {"u2", "u3"}
     await store.write(lambda tx: tx.members.remove("c2", "u3"))
     assert await store.read(lambda tx: tx.members.share_conversation("u1", "u3")) is False
+
+
+async def test_member_ids_are_the_members_now(store: Store) -> None:
+    await seed(store)
+    assert sorted(await store.read(lambda tx: tx.members.ids_of("c1"))) == ["u1", "u2"]
+    await store.write(lambda tx: tx.members.remove("c1", "u2"))
+    assert await store.read(lambda tx: tx.members.ids_of("c1")) == ["u1"]
+    # Within a transaction: what it has just changed.
+    assert await store.write(
+        lambda tx: (
+            tx.members.put(Membership("c1", "u4", Role.MEMBER, T0)),
+            tx.members.ids_of("c1"),
+        )[1]
+    ) in (["u1", "u4"], ["u4", "u1"])
+    assert await store.read(lambda tx: tx.members.ids_of("nope")) == []
 
 
 async def test_conversations_for_a_user_in_activity_order_with_keyset_pages(store: Store) -> None:
@@ -487,3 +503,58 @@ async def test_blocks_are_kept_per_blocker_and_direction(store: Store) -> None:
     with pytest.raises(RuntimeError):
         await store.write(rolled_back)
     assert await store.read(lambda tx: tx.blocks.involving("u3")) == {"u1"}
+
+
+async def test_a_quick_read_sees_what_was_committed(store: Store) -> None:
+    await seed(store)
+    await store.write(lambda tx: tx.messages.insert(message("c1", 1)))
+    page = await store.read(
+        lambda tx: tx.messages.page("c1", before=None, after=None, limit=10), quick=True
+    )
+    assert [m.seq for m in page] == [1]
+    await store.write(lambda tx: tx.messages.insert(message("c1", 2)))
+    assert await store.read(lambda tx: tx.messages.by_seq("c1", 2), quick=True) is not None
+
+
+async def test_batch_reads_match_the_single_reads(store: Store) -> None:
+    """The reads a page of conversations is shown with, many at once."""
+    await seed(store)
+
+    def fill(tx: Transaction) -> None:
+        for conversation_id in ("c1", "c2"):
+            for seq in (1, 2):
+                tx.messages.insert(message(conversation_id, seq))
+        tx.reactions.add(Reaction("c1", "c1-m1", "u2", "👍", T0))
+        tx.reactions.add(Reaction("c2", "c2-m2", "u3", "❤️", T0 + timedelta(seconds=1)))
+
+    await store.write(fill)
+
+    def batch(tx: Transaction) -> tuple[object, ...]:
+        members = tx.members.of_conversations(["c2", "c1", "nope"])
+        return (
+            {c: [m.user_id for m in ms] for c, ms in members.items()},
+            [m.user_id for m in tx.members.of_conversation("c1")],
+            sorted(tx.conversations.get_many(["c1", "c2", "nope"])),
+            sorted(
+                (m.conversation_id, m.seq)
+                for m in tx.messages.by_seqs([("c1", 2), ("c2", 1), ("c2", 9)])
+            ),
+            sorted(m.id for m in tx.messages.get_many([("c1", "c1-m1"), ("c1", "c2-m2")])),
+            [
+                (r.message_id, r.emoji)
+                for r in tx.reactions.of_keys([("c2", "c2-m2"), ("c1", "c1-m1")])
+            ],
+            tx.messages.by_seqs([]) + tx.messages.get_many([]),
+            tx.reactions.of_keys([]),
+        )
+
+    members, c1_order, conversations, by_seqs, by_ids, reactions, empty, none = await store.read(
+        batch
+    )
+    assert members == {"c1": c1_order, "c2": ["u1", "u3"]}
+    assert conversations == ["c1", "c2"]
+    assert by_seqs == [("c1", 2), ("c2", 1)]
+    # A message is found under its own conversation only.
+    assert by_ids == ["c1-m1"]
+    assert reactions == [("c1-m1", "👍"), ("c2-m2", "❤️")]
+    assert empty == [] and none == []

@@ -64,6 +64,29 @@ async def test_forged_and_expired_access_tokens_are_refused(world: World) -> Non
     assert (await world.auth.authenticate(tokens.access_token)).user_id == user.id
 
 
+async def test_a_token_checked_before_still_expires_and_ends(world: World) -> None:
+    """Verified tokens are remembered (local_identity): not past their expiry, and
+    not past the end of their session."""
+    await world.auth.sign_up("gus", "gus@x.io", "pass phrase 1", "Gus", "ip")
+    await world.auth.confirm("gus", world.codes.codes["gus"])
+    tokens, user = await world.auth.sign_in("gus", "pass phrase 1", "ip")
+    session = await world.auth.authenticate(tokens.access_token)
+    assert session.user_id == user.id
+    assert await world.auth.authenticate(tokens.access_token) == session  # remembered
+    with pytest.raises(Unauthorized):
+        await world.auth.authenticate(tokens.access_token[:-3] + "abc")
+    world.clock.advance(3600)  # access tokens live 15 minutes
+    with pytest.raises(Unauthorized):
+        await world.auth.authenticate(tokens.access_token)
+    with pytest.raises(Unauthorized):
+        await world.auth.authenticate(tokens.access_token)
+    fresh, _ = await world.auth.sign_in("gus", "pass phrase 1", "ip")
+    assert (await world.auth.authenticate(fresh.access_token)).user_id == user.id
+    await world.auth.sign_out(await world.auth.authenticate(fresh.access_token), None, False)
+    with pytest.raises(Unauthorized):
+        await world.auth.authenticate(fresh.access_token)
+
+
 async def test_tickets_are_single_use_and_expire(world: World) -> None:
     ticket, ttl = await world.auth.issue_ticket(Session("u1", "s1"))
     assert ttl <= 60

@@ -147,3 +147,62 @@ async def test_events_published_while_the_hello_is_read_follow_the_hello() -> No
     await settle()
     assert sink.sent[0] == '{"type":"hello"}'
     assert seqs(sink) == [("c", 5)]
+
+
+class DirectSink(RecordingSink):
+    """A transport that writes on the spot while its peer reads (`writable`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writable = True
+        self.written_now: list[str] = []
+
+    def send_now(self, text: str) -> bool:
+        if not self.writable:
+            return False
+        self.written_now.append(text)
+        self.sent.append(text)
+        return True
+
+
+async def test_a_fan_out_to_readers_writes_at_once_with_no_task() -> None:
+    hub = LocalHub()
+    sinks = [DirectSink() for _ in range(100)]
+    for n, sink in enumerate(sinks):
+        hub.attach(Connection(f"c{n}", f"u{n}", max_pending=10, sink=sink))
+    before = asyncio.all_tasks()
+    hub.publish([Delivery(frozenset(f"u{n}" for n in range(100)), {"type": "t"})])
+    # Written before publish returned, and no task was started to do it.
+    assert all(sink.written_now == ['{"type":"t"}'] for sink in sinks)
+    assert asyncio.all_tasks() == before
+
+
+async def test_a_backed_up_direct_sink_queues_and_keeps_the_order() -> None:
+    sink = DirectSink()
+    sink.open.clear()  # `send` waits too, like a peer that stopped reading
+    connection = Connection("c", "ana", max_pending=10, sink=sink)
+    connection.offer("one")
+    sink.writable = False
+    connection.offer("two")
+    sink.writable = True
+    # "two" is queued: "three" must not overtake it, though the sink could take it now.
+    connection.offer("three")
+    await settle()
+    assert sink.sent == ["one"]
+    sink.open.set()
+    await settle()
+    assert sink.sent == ["one", "two", "three"]
+    assert sink.written_now == ["one"]
+    connection.offer("four")  # the queue has drained: straight through again
+    assert sink.written_now == ["one", "four"]
+
+
+async def test_a_connection_waiting_for_its_hello_writes_nothing_before_it() -> None:
+    sink = DirectSink()
+    connection = Connection("c", "ana", max_pending=10, sink=sink)
+    connection.waiting_for_hello = True
+    connection.offer("event")
+    assert sink.sent == []
+    connection.hello("hello", {})
+    await settle()
+    assert sink.sent == ["hello", "event"]

@@ -86,7 +86,7 @@ async def test_unready_when_nothing_listens_at_the_redis_url(platform: Platform)
 class _HangingStore:
     """A store whose reads never finish (a database that accepts and never answers)."""
 
-    async def read(self, work: Callable[[Transaction], T]) -> T:
+    async def read(self, work: Callable[[Transaction], T], *, quick: bool = False) -> T:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 

@@ -28,10 +28,10 @@ class InstrumentedStore:
         self.inner = store
         self.commits_in_call_order = store.commits_in_call_order
 
-    async def read(self, work: Callable[[Transaction], T]) -> T:
+    async def read(self, work: Callable[[Transaction], T], *, quick: bool = False) -> T:
         started = time.perf_counter()
         try:
-            return await self.inner.read(work)
+            return await self.inner.read(work, quick=quick)
         finally:
             _READ.observe(time.perf_counter() - started)
 

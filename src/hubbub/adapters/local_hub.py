@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Generator, Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hubbub import protocol
 from hubbub.domain.events import Delivery
@@ -24,6 +24,18 @@ class FrameSink(Protocol):
 
     async def send(self, text: str) -> None: ...
     async def close(self, code: int, reason: str) -> None: ...
+
+
+@runtime_checkable
+class DirectSink(FrameSink, Protocol):
+    """A sink that can also write a frame on the spot, when the transport would not
+    make `send` wait (the peer is reading): no task, no await. A fan-out to a hundred
+    connections is then a hundred writes, not a hundred task wake-ups."""
+
+    def send_now(self, text: str) -> bool:
+        """Writes `text` at once and returns True, or writes nothing and returns False
+        (the caller queues it for `send`)."""
+        ...
 
 
 class Connection:
@@ -47,6 +59,7 @@ class Connection:
         self._pending: deque[str] = deque()
         self._max_pending = max_pending
         self._sink = sink
+        self._direct = sink if isinstance(sink, DirectSink) else None
         self._drain: asyncio.Task[None] | None = None
         self.overflowed = False
         self.closed = False
@@ -128,6 +141,19 @@ class Connection:
         overflowed, its queue dropped and the socket closed with 4008."""
         if self.closed or self.overflowed:
             return
+        if (
+            self._direct is not None
+            and self._drain is None
+            and not self._pending
+            and not self.waiting_for_hello
+        ):
+            # Nothing is queued before it: writing it now keeps the order.
+            try:
+                if self._direct.send_now(text):
+                    return
+            except Exception:
+                self.closed = True  # the peer is gone; the reading side cleans up
+                return
         if len(self._pending) >= self._max_pending:
             self.overflowed = True
             self._pending.clear()

@@ -158,6 +158,10 @@ class _Conversations:
     def get(self, conversation_id: str) -> Conversation | None:
         return self._s.conversations.get(conversation_id)
 
+    def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        found = {c: self._s.conversations.get(c) for c in conversation_ids}
+        return {c: conversation for c, conversation in found.items() if conversation}
+
     def by_direct_key(self, key: str) -> Conversation | None:
         conversation_id = self._s.direct_keys.get(key)
         return self._s.conversations.get(conversation_id) if conversation_id else None
@@ -242,6 +246,13 @@ class _Members:
     def of_conversation(self, conversation_id: str) -> list[Membership]:
         return list(self._s.members.get(conversation_id, {}).values())
 
+    def of_conversations(self, conversation_ids: Sequence[str]) -> dict[str, list[Membership]]:
+        found = {c: self.of_conversation(c) for c in dict.fromkeys(conversation_ids)}
+        return {c: members for c, members in found.items() if members}
+
+    def ids_of(self, conversation_id: str) -> list[str]:
+        return list(self._s.members.get(conversation_id, {}))
+
     def put(self, membership: Membership) -> None:
         if membership.user_id in self._s.members.get(membership.conversation_id, {}):
             raise LostRace("Already a member.")
@@ -303,6 +314,14 @@ class _Messages:
 
     def by_seq(self, conversation_id: str, seq: int) -> Message | None:
         return self._s.messages.get(conversation_id, {}).get(seq)
+
+    def by_seqs(self, positions: Sequence[tuple[str, int]]) -> list[Message]:
+        found = (self.by_seq(c, s) for c, s in dict.fromkeys(positions))
+        return [m for m in found if m is not None]
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Message]:
+        found = (self.get(c, m) for c, m in dict.fromkeys(keys))
+        return [m for m in found if m is not None]
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
         message_id = self._s.client_ids.get((sender_id, client_message_id))
@@ -451,6 +470,10 @@ class _Reactions:
             for r in self._s.reactions.get(message_id, {}).values()
             if r.conversation_id == conversation_id
         ]
+        return sorted(found, key=lambda r: (r.created_at, r.user_id))
+
+    def of_keys(self, keys: Sequence[tuple[str, str]]) -> list[Reaction]:
+        found = [r for c, m in dict.fromkeys(keys) for r in self.of_messages(c, [m])]
         return sorted(found, key=lambda r: (r.created_at, r.user_id))
 
     def clear(self, conversation_id: str, message_id: str) -> None:
@@ -729,7 +752,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
 
-    async def read(self, work: Callable[[MemoryTransaction], T]) -> T:
+    async def read(self, work: Callable[[MemoryTransaction], T], *, quick: bool = False) -> T:
         return work(MemoryTransaction(self._state, _Journal()))
 
     async def write(

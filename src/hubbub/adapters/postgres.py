@@ -324,6 +324,14 @@ class _Conversations(_Repo):
         row = self._one("SELECT * FROM conversations WHERE id = %s", conversation_id)
         return _conversation(row) if row else None
 
+    def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        rows = self._all(f"SELECT * FROM conversations WHERE id IN ({marks})", *ids)
+        return {row["id"]: _conversation(row) for row in rows}
+
     def by_direct_key(self, key: str) -> Conversation | None:
         row = self._one("SELECT * FROM conversations WHERE direct_key = %s", key)
         return _conversation(row) if row else None
@@ -424,6 +432,25 @@ class _Members(_Repo):
         )
         return [_membership(row) for row in rows]
 
+    def of_conversations(self, conversation_ids: Sequence[str]) -> dict[str, list[Membership]]:
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        rows = self._all(
+            f"SELECT * FROM members WHERE conversation_id IN ({marks})"
+            " ORDER BY conversation_id, joined_at, user_id",
+            *ids,
+        )
+        found: dict[str, list[Membership]] = {}
+        for row in rows:
+            found.setdefault(row["conversation_id"], []).append(_membership(row))
+        return found
+
+    def ids_of(self, conversation_id: str) -> list[str]:
+        rows = self._all("SELECT user_id FROM members WHERE conversation_id = %s", conversation_id)
+        return [row["user_id"] for row in rows]
+
     def put(self, membership: Membership) -> None:
         added = self._count(
             "INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq,"
@@ -516,6 +543,25 @@ class _Messages(_Repo):
             "SELECT * FROM messages WHERE conversation_id = %s AND seq = %s", conversation_id, seq
         )
         return _message(row) if row else None
+
+    def by_seqs(self, positions: Sequence[tuple[str, int]]) -> list[Message]:
+        return self._keyed("seq", positions)
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Message]:
+        return self._keyed("id", keys)
+
+    def _keyed(self, column: str, keys: Sequence[tuple[str, object]]) -> list[Message]:
+        """Messages by (conversation_id, `column`) pairs: one indexed lookup each (an OR
+        of index prefixes), in one statement."""
+        pairs = list(dict.fromkeys(keys))
+        if not pairs:
+            return []
+        match = f"(conversation_id = %s AND {column} = %s)"
+        rows = self._all(
+            "SELECT * FROM messages WHERE " + " OR ".join([match] * len(pairs)),
+            *(value for pair in pairs for value in pair),
+        )
+        return [_message(row) for row in rows]
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
         row = self._one(
@@ -910,7 +956,8 @@ class PostgresStore:
         self._commit_order = _CommitOrder()
         self._closed = False
 
-    async def read(self, work: Callable[[PostgresTransaction], T]) -> T:
+    async def read(self, work: Callable[[PostgresTransaction], T], *, quick: bool = False) -> T:
+        # Never on the caller's thread (`quick` or not): every read is a round trip.
         if self._closed:
             raise RuntimeError("store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._workers, self._read, work)

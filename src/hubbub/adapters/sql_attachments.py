@@ -136,7 +136,7 @@ def encode(attachments: Sequence[Attachment]) -> str:
 
 
 def decode(stored: str | None) -> tuple[Attachment, ...]:
-    if not stored:
+    if not stored or stored == "[]":  # most messages: no parse
         return ()
     return tuple(
         Attachment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hubbub.adapters.sql_sync import Statements
+from hubbub.adapters.sql_sync import Row, Statements
 from hubbub.domain.models import Reaction
 
 
@@ -61,6 +61,22 @@ class SqlReactions:
             conversation_id,
             *ids,
         )
+        return self._reactions(rows)
+
+    def of_keys(self, keys: Sequence[tuple[str, str]]) -> list[Reaction]:
+        pairs = list(dict.fromkeys(keys))
+        if not pairs:
+            return []
+        # One indexed lookup per pair (an OR of primary-key prefixes), in one statement.
+        rows = self._sql.all(
+            "SELECT * FROM message_reactions WHERE "
+            + " OR ".join(["(conversation_id = %s AND message_id = %s)"] * len(pairs))
+            + " ORDER BY created_at, user_id, emoji",
+            *(value for pair in pairs for value in pair),
+        )
+        return self._reactions(rows)
+
+    def _reactions(self, rows: Sequence[Row]) -> list[Reaction]:
         return [
             Reaction(
                 row["conversation_id"],

@@ -272,6 +272,14 @@ class _Conversations(_Repo):
         row = self._one("SELECT * FROM conversations WHERE id = ?", conversation_id)
         return _conversation(row) if row else None
 
+    def get_many(self, conversation_ids: Sequence[str]) -> dict[str, Conversation]:
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        marks = ", ".join(["?"] * len(ids))
+        rows = self._all(f"SELECT * FROM conversations WHERE id IN ({marks})", *ids)
+        return {row["id"]: _conversation(row) for row in rows}
+
     def by_direct_key(self, key: str) -> Conversation | None:
         row = self._one("SELECT * FROM conversations WHERE direct_key = ?", key)
         return _conversation(row) if row else None
@@ -369,6 +377,28 @@ class _Members(_Repo):
         )
         return [_membership(row) for row in rows]
 
+    def of_conversations(self, conversation_ids: Sequence[str]) -> dict[str, list[Membership]]:
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        marks = ", ".join(["?"] * len(ids))
+        rows = self._all(
+            f"SELECT * FROM members WHERE conversation_id IN ({marks})"
+            " ORDER BY conversation_id, joined_at, user_id",
+            *ids,
+        )
+        found: dict[str, list[Membership]] = {}
+        for row in rows:
+            found.setdefault(row["conversation_id"], []).append(_membership(row))
+        return found
+
+    def ids_of(self, conversation_id: str) -> list[str]:
+        cursor = self._db.execute(
+            "SELECT user_id FROM members WHERE conversation_id = ?", (conversation_id,)
+        )
+        cursor.row_factory = None  # plain tuples: no Row object per member
+        return [row[0] for row in cursor]
+
     def put(self, membership: Membership) -> None:
         with _lost_race("Already a member."):
             self._db.execute(
@@ -454,6 +484,25 @@ class _Messages(_Repo):
             "SELECT * FROM messages WHERE conversation_id = ? AND seq = ?", conversation_id, seq
         )
         return _message(row) if row else None
+
+    def by_seqs(self, positions: Sequence[tuple[str, int]]) -> list[Message]:
+        return self._keyed("seq", positions)
+
+    def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Message]:
+        return self._keyed("id", keys)
+
+    def _keyed(self, column: str, keys: Sequence[tuple[str, object]]) -> list[Message]:
+        """Messages by (conversation_id, `column`) pairs: one indexed lookup each (an OR
+        of index prefixes), in one statement."""
+        pairs = list(dict.fromkeys(keys))
+        if not pairs:
+            return []
+        match = f"(conversation_id = ? AND {column} = ?)"
+        rows = self._all(
+            "SELECT * FROM messages WHERE " + " OR ".join([match] * len(pairs)),
+            *(value for pair in pairs for value in pair),
+        )
+        return [_message(row) for row in rows]
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
         row = self._one(
@@ -851,7 +900,11 @@ class SqliteStore:
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-reader")
         self._closed = False
 
-    async def read(self, work: Callable[[SqliteTransaction], T]) -> T:
+    async def read(self, work: Callable[[SqliteTransaction], T], *, quick: bool = False) -> T:
+        if quick:
+            # On the event loop's thread, with a read connection of its own: a WAL
+            # reader never waits for the writer.
+            return self._read(work)
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._read, work)
 
     async def write(

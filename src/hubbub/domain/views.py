@@ -109,6 +109,8 @@ def reactions_view(reactions: Iterable[Reaction]) -> list[JsonObject]:
     by_emoji: dict[str, list[str]] = {}
     for reaction in reactions:
         by_emoji.setdefault(reaction.emoji, []).append(reaction.user_id)
+    if not by_emoji:
+        return []
     return [
         {"emoji": emoji, "count": len(by_emoji[emoji]), "userIds": by_emoji[emoji]}
         for emoji in REACTION_EMOJI

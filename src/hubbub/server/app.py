@@ -27,6 +27,7 @@ from hubbub.server import (
     websocket,
 )
 from hubbub.server.headers import SecurityHeaders
+from hubbub.server.hot_reads import HotReads
 from hubbub.server.limits import AVATAR_PATH, UPLOAD_PATH, BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
@@ -48,7 +49,14 @@ class HubbubApp:
         self.platform = platform
         # Outside FastAPI's own middleware, so even its 500s carry the headers (and the
         # request id, which every line logged for the request carries too).
-        self._http = RequestIds(SecurityHeaders(api, platform.image_origins))
+        history = next(
+            r
+            for r in messages_api.router.routes
+            if getattr(r, "endpoint", None) is messages_api.history
+        )
+        self._http = RequestIds(
+            SecurityHeaders(HotReads(api, platform, history), platform.image_origins)
+        )
         trusted = platform.settings.trusted_proxies
         # Outermost, so /ws and every response see the client a trusted proxy names.
         self._entry = TrustedProxies(self._route, trusted) if trusted else self._route

@@ -74,15 +74,19 @@ def status_of(error: DomainError) -> int:
     return 500
 
 
+def domain_error_response(error: DomainError) -> Response:
+    status = status_of(error)
+    extra = {"details": error.details} if error.details else {}
+    response = error_response(status, error.code, error.message, **extra)
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, error: DomainError) -> Response:
-        status = status_of(error)
-        extra = {"details": error.details} if error.details else {}
-        response = error_response(status, error.code, error.message, **extra)
-        if isinstance(error, RateLimited):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
+        return domain_error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> Response:

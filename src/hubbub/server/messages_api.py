@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -39,8 +40,10 @@ async def history(
     after: Annotated[int | None, Query(ge=0, lt=2**53)] = None,
     limit: Annotated[int | None, Query(ge=1, le=200)] = None,
 ) -> Response:
-    page, has_more = await platform.messages.history(caller, conversation_id, before, after, limit)
-    return json_response({"messages": page, "hasMore": has_more})
+    body = await platform.messages.history_body(
+        caller, conversation_id, before, after, limit, orjson.dumps
+    )
+    return Response(body, media_type="application/json")
 
 
 @router.post(

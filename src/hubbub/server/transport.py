@@ -311,6 +311,25 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self._hold_if_backed_up()
         self._bound_closing()
 
+    def send_text_now(self, text: str) -> bool:
+        """Writes a text frame into the transport at once, without a task or an await:
+        what `send` does for `websocket.send` when it would not wait. False (nothing
+        written) when it would: the peer is not reading (backpressure), or the socket
+        is not open for data; the caller then goes through `send`."""
+        if (
+            self.disconnected
+            or self.close_sent
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+        ):
+            return False
+        self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self._hold_if_backed_up()
+        return True
+
     def _hold_if_backed_up(self) -> None:
         if not self.writable.is_set() and not self.transport.is_closing():
             self.transport.pause_reading()

@@ -21,6 +21,7 @@ from hubbub.adapters.local_hub import Connection
 from hubbub.bootstrap import Platform
 from hubbub.domain.errors import RateLimited, Unavailable
 from hubbub.server.logs import request_id
+from hubbub.server.transport import WebSocketProtocol
 
 log = logging.getLogger("hubbub.ws")
 _OPEN = prometheus.WEBSOCKET_CONNECTIONS
@@ -205,10 +206,24 @@ async def _run(
 class _Sink:
     """The transport side of a `Connection`."""
 
-    __slots__ = ("_websocket",)
+    __slots__ = ("_protocol", "_websocket")
 
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
+        # Under `hubbub serve` the ASGI send is our uvicorn protocol's own method: frames
+        # can then be written without a task (`send_now`). Elsewhere (tests' transports,
+        # other servers) every frame goes through `send`.
+        owner = getattr(getattr(websocket, "_send", None), "__self__", None)
+        self._protocol = owner if isinstance(owner, WebSocketProtocol) else None
+
+    def send_now(self, text: str) -> bool:
+        protocol = self._protocol
+        if protocol is None or self._websocket.application_state is not WebSocketState.CONNECTED:
+            return False
+        if not protocol.send_text_now(text):
+            return False
+        _SENT.inc()
+        return True
 
     async def send(self, text: str) -> None:
         await self._websocket.send_text(text)

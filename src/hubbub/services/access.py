@@ -60,13 +60,44 @@ def snapshot(
 ) -> JsonObject:
     """The conversation as `viewer_id` sees it (their mute as of `now`, their blocks), or
     as every member sees it (no viewer)."""
-    memberships = tx.members.of_conversation(conversation.id)
-    users = tx.users.get_many([m.user_id for m in memberships])
-    pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
-    viewer = next((m for m in memberships if m.user_id == viewer_id), None)
-    last = tx.messages.by_seq(conversation.id, conversation.last_seq)
-    view = conversation_view(conversation, pairs, shown(tx, last) if last else None, viewer, now)
-    return {**view, **block_state(tx, conversation, viewer_id, relations)}
+    return snapshots(tx, [conversation], viewer_id, now, relations)[0]
+
+
+def snapshots(
+    tx: Transaction,
+    conversations: Sequence[Conversation],
+    viewer_id: str | None,
+    now: datetime | None = None,
+    relations: Relations | None = None,
+    *,
+    with_blocks: bool = True,
+) -> list[JsonObject]:
+    """`snapshot` of each conversation, in the same order, in a fixed number of reads
+    however many there are (members, users, last messages, their reactions and quotes),
+    plus the block reads of direct chats when no `relations` are given. Without
+    `with_blocks` the views lack `blocked` and `canSend` (the caller adds its own)."""
+    if not conversations:
+        return []
+    members = tx.members.of_conversations([c.id for c in conversations])
+    everyone = {m.user_id for memberships in members.values() for m in memberships}
+    users = tx.users.get_many(sorted(everyone))
+    heads = [(c.id, c.last_seq) for c in conversations if c.last_seq > 0]
+    lasts = tx.messages.by_seqs(heads) if heads else []
+    last_views = {
+        (m.conversation_id, m.seq): view
+        for m, view in zip(lasts, shown_all(tx, lasts), strict=True)
+    }
+    views = []
+    for conversation in conversations:
+        memberships = members.get(conversation.id, [])
+        pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
+        viewer = next((m for m in memberships if m.user_id == viewer_id), None)
+        last = last_views.get((conversation.id, conversation.last_seq))
+        view = conversation_view(conversation, pairs, last, viewer, now)
+        if with_blocks:
+            view.update(block_state(tx, conversation, viewer_id, relations))
+        views.append(view)
+    return views
 
 
 def block_state(
@@ -107,23 +138,30 @@ def shown(tx: Transaction, message: Message) -> JsonObject:
 
 
 def shown_all(tx: Transaction, messages: Sequence[Message]) -> list[JsonObject]:
-    """`shown` for a page of messages, reading their reactions in one query."""
+    """`shown` for a page of messages (of one conversation or several), reading their
+    reactions in one query and the messages they quote in at most one more."""
     if not messages:
         return []
-    conversation_id = messages[0].conversation_id
-    live = [m.id for m in messages if not m.deleted]
+    conversation_ids = {m.conversation_id for m in messages}
+    live = [m for m in messages if not m.deleted]
     reactions: dict[str, list[Reaction]] = {}
-    for reaction in tx.reactions.of_messages(conversation_id, live) if live else []:
+    if not live:
+        found: list[Reaction] = []
+    elif len(conversation_ids) == 1:
+        found = tx.reactions.of_messages(live[0].conversation_id, [m.id for m in live])
+    else:
+        found = tx.reactions.of_keys([(m.conversation_id, m.id) for m in live])
+    for reaction in found:
         reactions.setdefault(reaction.message_id, []).append(reaction)
-    quoted_ids = {m.reply_to_id for m in messages if m.reply_to_id and not m.deleted}
-    in_page = {m.id: m for m in messages}
-    quoted = {
-        q: in_page[q] if q in in_page else tx.messages.get(conversation_id, q) for q in quoted_ids
-    }
+    # A quote is of a message of the same conversation (ids are unique across them).
+    in_page = {(m.conversation_id, m.id): m for m in messages}
+    wanted = {(m.conversation_id, m.reply_to_id) for m in live if m.reply_to_id}
+    missing = sorted(wanted - in_page.keys())
+    quoted = {**in_page, **{(q.conversation_id, q.id): q for q in tx.messages.get_many(missing)}}
     return [
         message_view(
             m,
-            quoted.get(m.reply_to_id) if m.reply_to_id else None,
+            quoted.get((m.conversation_id, m.reply_to_id)) if m.reply_to_id else None,
             reactions.get(m.id, ()),
         )
         for m in messages
@@ -131,7 +169,9 @@ def shown_all(tx: Transaction, messages: Sequence[Message]) -> list[JsonObject]:
 
 
 def member_ids(tx: Transaction, conversation_id: str) -> list[str]:
-    return [m.user_id for m in tx.members.of_conversation(conversation_id)]
+    """Who hears of the conversation's events, read in the caller's transaction (so a
+    member removed by a transaction that committed first is not among them)."""
+    return tx.members.ids_of(conversation_id)
 
 
 def record(

@@ -35,6 +35,7 @@ from hubbub.services.access import (
     membership_of,
     record,
     snapshot,
+    snapshots,
 )
 
 Result = tuple[JsonObject, list[Delivery]]
@@ -152,7 +153,7 @@ class ConversationService:
             page = tx.conversations.for_user(caller_id, limit=count + 1, after=after)
             now = self._clock.now()
             relations = Relations.of(tx, caller_id)
-            views = [snapshot(tx, c, caller_id, now, relations) for c in page[:count]]
+            views = snapshots(tx, page[:count], caller_id, now, relations)
             more = len(page) > count
             return views, _encode_position(page[count - 1]) if more else None
 

@@ -22,6 +22,7 @@ from hubbub.services.access import (
     shown,
     shown_all,
 )
+from hubbub.services.page_cache import PageCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class MessageService:
         self._ids = ids
         self._clock = clock
         self._forget = forget
+        self._pages = PageCache()
 
     async def send(
         self,
@@ -223,21 +225,41 @@ class MessageService:
         limit: int | None,
     ) -> tuple[list[JsonObject], bool]:
         """A page in seq order and whether more exist in the direction of travel."""
-        if before is not None and after is not None:
-            raise ValidationFailed("Give before or after, not both.")
-        if (before is not None and before < 1) or (after is not None and after < 0):
-            raise ValidationFailed("before must be ≥ 1 and after ≥ 0.")
-        count = rules.page_limit(limit, default=50, maximum=200)
+        count = _page_size(before, after, limit)
 
         def work(tx: Transaction) -> tuple[list[JsonObject], bool]:
             membership_of(tx, conversation_id, caller_id)
-            page = tx.messages.page(conversation_id, before=before, after=after, limit=count + 1)
-            more = len(page) > count
-            if more:
-                page = page[:count] if after is not None else page[1:]
-            return shown_all(tx, page), more
+            return _page(tx, conversation_id, before, after, count)
 
-        return await self._store.read(work)
+        return await self._store.read(work, quick=True)
+
+    async def history_body(
+        self,
+        caller_id: str,
+        conversation_id: str,
+        before: int | None,
+        after: int | None,
+        limit: int | None,
+        encode: Callable[[JsonObject], bytes],
+    ) -> bytes:
+        """`history` as the response body `{"messages", "hasMore"}` encoded by `encode`
+        (always the same encoder: the REST routes' JSON). Bodies are kept per position
+        of the conversation's log (`page_cache`), so a page asked for again before the
+        conversation changes costs the membership check alone."""
+        count = _page_size(before, after, limit)
+
+        def work(tx: Transaction) -> bytes:
+            conversation, _ = membership_of(tx, conversation_id, caller_id)
+            # Valid for this position of the log, read in this transaction.
+            key = (conversation_id, conversation.last_event_seq, before, after, count)
+            body = self._pages.get(key)
+            if body is None:
+                page, more = _page(tx, conversation_id, before, after, count)
+                body = encode({"messages": page, "hasMore": more})
+                self._pages.put(key, body, len(page))
+            return body
+
+        return await self._store.read(work, quick=True)
 
     async def react(
         self,
@@ -312,6 +334,24 @@ class MessageService:
 
     async def _commit(self, work: _Work) -> Change:
         return await commit(self._store, self._publisher, work)
+
+
+def _page_size(before: int | None, after: int | None, limit: int | None) -> int:
+    if before is not None and after is not None:
+        raise ValidationFailed("Give before or after, not both.")
+    if (before is not None and before < 1) or (after is not None and after < 0):
+        raise ValidationFailed("before must be ≥ 1 and after ≥ 0.")
+    return rules.page_limit(limit, default=50, maximum=200)
+
+
+def _page(
+    tx: Transaction, conversation_id: str, before: int | None, after: int | None, count: int
+) -> tuple[list[JsonObject], bool]:
+    page = tx.messages.page(conversation_id, before=before, after=after, limit=count + 1)
+    more = len(page) > count
+    if more:
+        page = page[:count] if after is not None else page[1:]
+    return shown_all(tx, page), more
 
 
 def _attach(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from hubbub.domain import events, rules
@@ -37,7 +37,7 @@ from hubbub.domain.events import EventType, at_position
 from hubbub.domain.models import Conversation, LogEntry, Membership, ReadMarker, Role, SyncHead
 from hubbub.domain.views import JsonObject
 from hubbub.ports import Clock, Store, Transaction
-from hubbub.services.access import block_state, membership_of, shown, snapshot
+from hubbub.services.access import Relations, block_state, membership_of, shown_all, snapshots
 
 # {conversationId: (eventSeq, receiptSeq)} a client has applied.
 Positions = dict[str, tuple[int, int]]
@@ -111,7 +111,7 @@ class SyncService:
             conversation, _ = membership_of(tx, conversation_id, caller_id)
             entries = tx.log.after(conversation_id, after, count + 1)
             render = _Renderer(tx, caller_id)
-            frames = [f for f in (render.entry(e) for e in entries[:count]) if f is not None]
+            frames = render.entries(entries[:count])
             return frames, len(entries) > count, conversation.last_event_seq
 
         return await self._store.read(work)
@@ -206,6 +206,12 @@ def _replay(
             more = True
         else:
             frames.append(render.departure(conversation_id, user_id))
+    arriving = [
+        head
+        for conversation_id, head in sorted(heads.items())
+        if conversation_id not in known or known[conversation_id][0] < head.joined_event_seq
+    ]
+    render.prefetch_arrivals(arriving[: max(budget - len(frames), 0)])
     for conversation_id, head in sorted(heads.items()):
         mine = known.get(conversation_id)
         if len(frames) >= budget:
@@ -220,7 +226,7 @@ def _replay(
         event_seq, receipt_seq = mine
         if event_seq < head.last_event_seq:
             entries = tx.log.after(conversation_id, event_seq, budget - len(frames))
-            frames.extend(f for f in map(render.entry, entries) if f is not None)
+            frames.extend(render.entries(entries))
             event_seq = entries[-1].event_seq if entries else event_seq
         room = budget - len(frames)
         if event_seq >= head.last_event_seq and receipt_seq < head.last_receipt_seq and room:
@@ -240,14 +246,26 @@ class _Renderer:
     def __init__(self, tx: Transaction, viewer_id: str) -> None:
         self._tx = tx
         self._viewer_id = viewer_id
+        self._relations: Relations | None = None
+        # Read ahead in a few queries for a whole batch (`prefetch_arrivals`,
+        # `entries`) rather than a few per item.
+        self._wholes: dict[str, JsonObject] = {}
+        self._views: dict[tuple[str, str], JsonObject | None] = {}
+
+    def prefetch_arrivals(self, heads: Sequence[SyncHead]) -> None:
+        """Reads the conversations these heads will arrive whole, all at once."""
+        found = self._tx.conversations.get_many([h.conversation_id for h in heads])
+        conversations = [found[h.conversation_id] for h in heads if h.conversation_id in found]
+        for conversation, whole in zip(conversations, self._wholes_of(conversations), strict=True):
+            self._wholes[conversation.id] = whole
 
     def arrival(self, head: SyncHead) -> JsonObject:
-        conversation = self._tx.conversations.get(head.conversation_id)
-        assert conversation is not None  # read in the same snapshot as `head`
-        payload: JsonObject = {
-            "type": EventType.CONVERSATION_CREATED.value,
-            "conversation": self._whole(conversation),
-        }
+        whole = self._wholes.get(head.conversation_id)
+        if whole is None:
+            conversation = self._tx.conversations.get(head.conversation_id)
+            assert conversation is not None  # read in the same snapshot as `head`
+            whole = self._whole(conversation)
+        payload: JsonObject = {"type": EventType.CONVERSATION_CREATED.value, "conversation": whole}
         frame = at_position(payload, head.conversation_id, head.last_event_seq)
         # Not an entry of the log: an id of its own, so it never hides the entry at
         # that position from a client dropping duplicates.
@@ -257,8 +275,45 @@ class _Renderer:
     def _whole(self, conversation: Conversation) -> JsonObject:
         """The shared view (the client fills in its read state) with the viewer's own
         block state."""
-        shared = snapshot(self._tx, conversation, None)
-        return {**shared, **block_state(self._tx, conversation, self._viewer_id)}
+        return self._wholes_of([conversation])[0]
+
+    def _wholes_of(self, conversations: Sequence[Conversation]) -> list[JsonObject]:
+        if not conversations:
+            return []
+        if self._relations is None:
+            self._relations = Relations.of(self._tx, self._viewer_id)
+        relations, viewer = self._relations, self._viewer_id
+        return [
+            {**shared, **block_state(self._tx, conversation, viewer, relations)}
+            for conversation, shared in zip(
+                conversations,
+                snapshots(self._tx, conversations, None, with_blocks=False),
+                strict=True,
+            )
+        ]
+
+    def entries(self, entries: Sequence[LogEntry]) -> list[JsonObject]:
+        """The frames of these entries (those with something left to show), reading
+        the messages they refer to in a fixed number of queries."""
+        keys = [
+            (e.conversation_id, e.message_id)
+            for e in entries
+            if e.message_id is not None and (e.conversation_id, e.message_id) not in self._views
+        ]
+        if keys:
+            messages = self._tx.messages.get_many(keys)
+            self._views.update(dict.fromkeys(keys))  # gone unless found below
+            for message, view in zip(messages, shown_all(self._tx, messages), strict=True):
+                self._views[(message.conversation_id, message.id)] = view
+        return [f for f in map(self.entry, entries) if f is not None]
+
+    def _message(self, conversation_id: str, message_id: str) -> JsonObject | None:
+        """A message as it is now (None when it is gone)."""
+        key = (conversation_id, message_id)
+        if key not in self._views:
+            found = self._tx.messages.get(conversation_id, message_id)
+            self._views[key] = shown_all(self._tx, [found])[0] if found else None
+        return self._views[key]
 
     def departure(self, conversation_id: str, user_id: str) -> JsonObject:
         removal = (
@@ -294,22 +349,22 @@ class _Renderer:
     def _payload(self, entry: LogEntry) -> JsonObject | None:
         tx, conversation_id = self._tx, entry.conversation_id
         if entry.type in (EventType.REACTION_ADDED, EventType.REACTION_REMOVED):
-            reacted = tx.messages.get(conversation_id, entry.message_id or "")
+            reacted = self._message(conversation_id, entry.message_id or "")
             if reacted is None:
                 return None
-            reactions = shown(tx, reacted)["reactions"]
+            reactions = reacted["reactions"]
             assert isinstance(reactions, list)
             return events.reaction_changed(
                 entry.type == EventType.REACTION_ADDED,
                 conversation_id,
-                reacted.id,
+                str(reacted["id"]),
                 entry.actor_id or "",
                 str(entry.detail.get("emoji", "")),
                 reactions,
             )
         if entry.message_id is not None:
-            message = tx.messages.get(conversation_id, entry.message_id)
-            return None if message is None else {"type": entry.type, "message": shown(tx, message)}
+            message = self._message(conversation_id, entry.message_id)
+            return None if message is None else {"type": entry.type, "message": message}
         if entry.type == EventType.CONVERSATION_CREATED:
             conversation = tx.conversations.get(conversation_id)
             if conversation is None:
