@@ -18,6 +18,11 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+# Idle HTTP connections are kept this long by both the bare server and Hubbub (through
+# HUBBUB_KEEP_ALIVE_SECONDS in bench/common.py): the generator keeps its connections
+# across the wait for a quiet machine between steps, which can outlast uvicorn's 5 s.
+BENCH_KEEP_ALIVE_SECONDS = 300
+
 HELLO = b'{"type":"hello","userId":"bare","connectionId":"bare","cursor":"0","online":[]}'
 
 
@@ -85,6 +90,7 @@ def _asgi_json(port: int, body: bytes) -> None:
         log_level="warning",
         access_log=False,
         lifespan="off",
+        timeout_keep_alive=BENCH_KEEP_ALIVE_SECONDS,
     )
     uvicorn.Server(config).run()
 

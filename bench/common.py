@@ -29,6 +29,8 @@ from typing import Any, Protocol
 
 from hdrh.histogram import HdrHistogram
 
+from bench.baselines import BENCH_KEEP_ALIVE_SECONDS
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 PY = sys.executable
@@ -258,6 +260,7 @@ HUBBUB_BENCH_ENV = {
     "HUBBUB_PASSWORD_HASH_MEMORY_KIB": "1024",
     "HUBBUB_LOG_LEVEL": "warning",
     "HUBBUB_ACCESS_TOKEN_TTL": "3600",
+    "HUBBUB_KEEP_ALIVE_SECONDS": str(BENCH_KEEP_ALIVE_SECONDS),
 }
 
 
