@@ -56,7 +56,7 @@ import psycopg.errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from hubbub.adapters import sql_attachments
+from hubbub.adapters import sql_attachments, sql_keys
 from hubbub.adapters.postgres_schema import require_current
 from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_name_words import SqlNameWords
@@ -551,16 +551,12 @@ class _Messages(_Repo):
         return self._keyed("id", keys)
 
     def _keyed(self, column: str, keys: Sequence[tuple[str, object]]) -> list[Message]:
-        """Messages by (conversation_id, `column`) pairs: one indexed lookup each (an OR
-        of index prefixes), in one statement."""
-        pairs = list(dict.fromkeys(keys))
+        """Messages by (conversation_id, `column`) pairs, in one statement."""
+        pairs = sql_keys.distinct_pairs(keys)
         if not pairs:
             return []
-        match = f"(conversation_id = %s AND {column} = %s)"
-        rows = self._all(
-            "SELECT * FROM messages WHERE " + " OR ".join([match] * len(pairs)),
-            *(value for pair in pairs for value in pair),
-        )
+        where = sql_keys.pairs_matching(column, len(pairs))
+        rows = self._all("SELECT * FROM messages WHERE " + where, *sql_keys.flattened(pairs))
         return [_message(row) for row in rows]
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hubbub.adapters import sql_keys
 from hubbub.adapters.sql_sync import Row, Statements
 from hubbub.domain.models import Reaction
 
@@ -64,15 +65,14 @@ class SqlReactions:
         return self._reactions(rows)
 
     def of_keys(self, keys: Sequence[tuple[str, str]]) -> list[Reaction]:
-        pairs = list(dict.fromkeys(keys))
+        pairs = sql_keys.distinct_pairs(keys)
         if not pairs:
             return []
-        # One indexed lookup per pair (an OR of primary-key prefixes), in one statement.
         rows = self._sql.all(
             "SELECT * FROM message_reactions WHERE "
-            + " OR ".join(["(conversation_id = %s AND message_id = %s)"] * len(pairs))
+            + sql_keys.pairs_matching("message_id", len(pairs))
             + " ORDER BY created_at, user_id, emoji",
-            *(value for pair in pairs for value in pair),
+            *sql_keys.flattened(pairs),
         )
         return self._reactions(rows)
 

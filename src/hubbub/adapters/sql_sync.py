@@ -77,12 +77,7 @@ class SqlLog:
                 stamp,
                 stamp,
                 entry.conversation_id,
-                entry.type,
-                entry.actor_id,
-                entry.subject_id,
-                entry.message_id,
-                orjson.dumps(entry.detail) if entry.detail else None,
-                self._sql.stamp(entry.at),
+                *self._described(entry),
             )
             return (int(row["last_seq"]), int(row["last_event_seq"])) if row else None
         row = self._sql.one(
@@ -106,13 +101,14 @@ class SqlLog:
             " subject_id, message_id, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             entry.conversation_id,
             event_seq,
-            entry.type,
-            entry.actor_id,
-            entry.subject_id,
-            entry.message_id,
-            orjson.dumps(entry.detail) if entry.detail else None,
-            self._sql.stamp(entry.at),
+            *self._described(entry),
         )
+
+    def _described(self, entry: LogEntry) -> tuple[Any, ...]:
+        """An entry's columns after its position: type, actor, subject, message, detail, at."""
+        detail = orjson.dumps(entry.detail) if entry.detail else None
+        at = self._sql.stamp(entry.at)
+        return (entry.type, entry.actor_id, entry.subject_id, entry.message_id, detail, at)
 
     def after(self, conversation_id: str, event_seq: int, limit: int) -> list[LogEntry]:
         rows = self._sql.all(

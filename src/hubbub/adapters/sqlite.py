@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hubbub.adapters import sql_attachments
+from hubbub.adapters import sql_attachments, sql_keys
 from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_name_words import SqlNameWords
 from hubbub.adapters.sql_reactions import SqlReactions
@@ -492,16 +492,12 @@ class _Messages(_Repo):
         return self._keyed("id", keys)
 
     def _keyed(self, column: str, keys: Sequence[tuple[str, object]]) -> list[Message]:
-        """Messages by (conversation_id, `column`) pairs: one indexed lookup each (an OR
-        of index prefixes), in one statement."""
-        pairs = list(dict.fromkeys(keys))
+        """Messages by (conversation_id, `column`) pairs, in one statement."""
+        pairs = sql_keys.distinct_pairs(keys)
         if not pairs:
             return []
-        match = f"(conversation_id = ? AND {column} = ?)"
-        rows = self._all(
-            "SELECT * FROM messages WHERE " + " OR ".join([match] * len(pairs)),
-            *(value for pair in pairs for value in pair),
-        )
+        where = sql_keys.pairs_matching(column, len(pairs), mark="?")
+        rows = self._all("SELECT * FROM messages WHERE " + where, *sql_keys.flattened(pairs))
         return [_message(row) for row in rows]
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
