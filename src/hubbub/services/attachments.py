@@ -203,21 +203,10 @@ class AttachmentService:
 
     async def _open(self, attachment: Attachment, thumbnail: bool) -> Download:
         key = attachment.thumbnail_key if thumbnail else attachment.storage_key
-        chunks = self._blobs.stream(key)
-        # The first chunk is read here, so a missing file is a 404 before any header.
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            first = b""
-
-        async def body() -> AsyncIterator[bytes]:
-            yield first
-            async for chunk in chunks:
-                yield chunk
-
+        body = await started(self._blobs.stream(key))
         inline = thumbnail or attachment.is_image
         return Download(
-            body(),
+            body,
             "image/webp" if thumbnail else attachment.content_type,
             None if thumbnail else attachment.size,
             rules.content_disposition(attachment.file_name, inline=inline),
@@ -251,3 +240,19 @@ class AttachmentService:
 
 def _deleting(attachment: Attachment) -> Callable[[Transaction], bool]:
     return lambda tx: tx.attachments.delete(attachment.conversation_id, attachment.id)
+
+
+async def started(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` with its first one already read, so a missing file is `NotFound` (raised
+    by the store) before a response has sent any header."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return body()

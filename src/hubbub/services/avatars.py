@@ -20,6 +20,7 @@ from dataclasses import replace
 from hubbub.domain.errors import NotFound, PayloadTooLarge, ValidationFailed
 from hubbub.domain.models import User
 from hubbub.ports import AttachmentStore, ImageProcessor
+from hubbub.services.attachments import started
 from hubbub.services.users import UserService
 
 log = logging.getLogger("hubbub.avatars")
@@ -72,18 +73,7 @@ class AvatarService:
         """The picture's bytes; `NotFound` (before any byte) for an id that is not one."""
         if not _ID.match(avatar_id):
             raise NotFound("Picture not found.")
-        chunks = self._blobs.stream(avatar_key(avatar_id))
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            first = b""
-
-        async def body() -> AsyncIterator[bytes]:
-            yield first
-            async for chunk in chunks:
-                yield chunk
-
-        return body()
+        return await started(self._blobs.stream(avatar_key(avatar_id)))
 
     async def _change(self, user_id: str, new_id: str | None) -> User:
         previous: str | None = None
