@@ -515,6 +515,15 @@ def b2(ctx: Ctx) -> dict[str, Any]:
 def _chat_side(
     ctx: Ctx, kind: str, pairs_n: int, n_workers: int, duration: float, grace: float
 ) -> Side:
+    server, workers = _pairs_side(ctx, kind, pairs_n, n_workers, W.chat_worker)
+    return Side(kind, server, workers, _even_steps(n_workers, duration, grace))
+
+
+def _pairs_side(
+    ctx: Ctx, kind: str, pairs_n: int, n_workers: int, worker: Callable[..., Any]
+) -> tuple[Server, Workers]:
+    """A Hubbub server with `pairs_n` direct conversations (or the echo server), and
+    `worker`s that hold their pairs' connections, ready to be given steps."""
     server = ctx.hubbub() if kind == "hubbub" else start_baseline("ws-echo")
     try:
         if kind == "hubbub":
@@ -535,13 +544,12 @@ def _chat_side(
             }
             for i in range(n_workers)
         ]
-        workers = Workers.start(W.chat_worker, args)
+        workers = Workers.start(worker, args)
         workers.collect(120)
     except BaseException:
         server.stop()
         raise
-
-    return Side(kind, server, workers, _even_steps(n_workers, duration, grace))
+    return server, workers
 
 
 def b3(ctx: Ctx) -> dict[str, Any]:
@@ -684,31 +692,7 @@ def b4(ctx: Ctx) -> dict[str, Any]:
 def _closed_side(ctx: Ctx, kind: str, pairs_n: int, n_workers: int) -> Side:
     """Pairs driven in a closed loop (`closed_worker`): no offered rate, each pair has
     one message in flight and sends the next when it is done."""
-    server = ctx.hubbub() if kind == "hubbub" else start_baseline("ws-echo")
-    try:
-        if kind == "hubbub":
-            users = _run(create_users(server.port, pairs_n * 2))
-            pairs = [
-                (cid, a.token, b.token) for cid, a, b in _run(direct_pairs(server.port, users))
-            ]
-            parts: list[Any] = _chunks(pairs, n_workers)
-        else:
-            parts = _split(pairs_n, n_workers)
-        args = [
-            {
-                "kind": "hubbub" if kind == "hubbub" else "echo",
-                "http_port": server.port,
-                "ws_url": server.ws,
-                "pairs": parts[i],
-                "wid": i,
-            }
-            for i in range(n_workers)
-        ]
-        workers = Workers.start(W.closed_worker, args)
-        workers.collect(120)
-    except BaseException:
-        server.stop()
-        raise
+    server, workers = _pairs_side(ctx, kind, pairs_n, n_workers, W.closed_worker)
     return Side(kind, server, workers, lambda rate, t0: [])
 
 
