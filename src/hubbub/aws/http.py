@@ -28,8 +28,6 @@ ROUTERS: dict[str, tuple[str, ...]] = {
     "messages": ("messages_api", "attachments_api", "search_api"),
 }
 
-_adapters: dict[str, Any] = {}
-
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def auth(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -51,9 +49,7 @@ def messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _serve(service: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    adapter = _adapters.get(service)
-    if adapter is None:
-        adapter = _adapters[service] = _adapter(service)
+    adapter = platform.cached(f"http:{service}", lambda: _adapter(service))
     response: dict[str, Any] = adapter(event, context)
     return response
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -171,6 +171,14 @@ def frame_limiter() -> RateLimiter:
             platform.redis, fallback=MemoryRateLimiter(max_keys=10_000)
         )
     return found
+
+
+def cached(name: str, make: Callable[[], T]) -> T:
+    """What `make` returns, made once per container (forgotten by `reset`)."""
+    found = _extras.get(name)
+    if found is None:
+        found = _extras[name] = make()
+    return found  # type: ignore[no-any-return]
 
 
 def _client(service: str, **options: Any) -> Any:
