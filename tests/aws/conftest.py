@@ -59,6 +59,11 @@ class Context:
         return 30_000
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the fan-out opens dozens of connections at once
+    daemon_threads = True
+
+
 class ManagementApi:
     """A real HTTP server speaking API Gateway's `@connections` API."""
 
@@ -106,8 +111,7 @@ class ManagementApi:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/{STAGE}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

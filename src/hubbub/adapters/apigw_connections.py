@@ -202,7 +202,9 @@ class ConnectionPoster:
     def post(self, connection_id: str, data: bytes) -> Outcome:
         """One frame to one connection: GONE for a closed connection (410, whether
         API Gateway names it `GoneException` or serverless-offline answers a bare
-        410), throttling retried with backoff, anything else FAILED (and logged)."""
+        410), throttling and a dropped or refused connection retried with backoff (a
+        retried frame may arrive twice: clients drop duplicates by `cursor`), anything
+        else FAILED (and logged)."""
         delay = self._first
         for attempt in range(1, self._attempts + 1):
             try:
@@ -212,8 +214,10 @@ class ConnectionPoster:
                 code, status = _error_of(error)
                 if code in _GONE or status == 410:
                     return Outcome.GONE
-                if (code in _THROTTLED or status == 429) and attempt < self._attempts:
-                    self.throttled += 1
+                retry = code in _THROTTLED or status == 429 or _transient(error)
+                if retry and attempt < self._attempts:
+                    if not _transient(error):
+                        self.throttled += 1
                     self._sleep(delay * (0.5 + random.random() / 2))
                     delay = min(delay * 2, self._most)
                     continue
@@ -255,6 +259,17 @@ def client_config() -> Any:
         read_timeout=5,
         max_pool_connections=64,
     )
+
+
+def _transient(error: Exception) -> bool:
+    """A connection refused, reset or timed out on the way (botocore's own names):
+    worth another try, like throttling."""
+    return type(error).__name__ in {
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+    }
 
 
 def _error_of(error: Exception) -> tuple[str, int]:

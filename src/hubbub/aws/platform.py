@@ -178,7 +178,7 @@ def cached(name: str, make: Callable[[], T]) -> T:
     found = _extras.get(name)
     if found is None:
         found = _extras[name] = make()
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _client(service: str, **options: Any) -> Any:
