@@ -49,7 +49,7 @@ HANDLERS: dict[str, tuple[str, str]] = {
     ),
     "realtime.fanout": (
         "hubbub.aws.realtime",
-        "import hubbub.aws.fanout; platform.registry(); platform.poster(); platform.pool()",
+        "platform.registry(); platform.poster(); platform.pool()",
     ),
 }
 

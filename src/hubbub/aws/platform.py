@@ -31,7 +31,7 @@ from hubbub.aws.settings import AwsSettings
 from hubbub.config import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from hubbub.adapters.apigw_connections import ConnectionPoster, ConnectionRegistry
+    from hubbub.adapters.apigw_connections import ConnectionPoster, ConnectionRegistry, Report
     from hubbub.bootstrap import Platform
     from hubbub.ports import RateLimiter, SessionStore, Store
 
@@ -141,6 +141,13 @@ def pool() -> ThreadPoolExecutor:
             max_workers=aws.fanout_concurrency, thread_name_prefix="fanout"
         )
     return found
+
+
+def fan_out(messages: list[str]) -> Report:
+    """Hands SNS fan-out messages to every connection of their recipients."""
+    from hubbub.adapters.apigw_connections import deliver
+
+    return deliver(messages, registry(), poster(), pool())
 
 
 def sessions() -> SessionStore:

@@ -61,10 +61,9 @@ def fanout(event: dict[str, Any], context: Any) -> dict[str, Any]:
     each recipient, `HUBBUB_FANOUT_CONCURRENCY` connections at a time, each
     connection's frames in order. A connection that answers 410 is deleted and the
     others still get theirs; throttling is retried with backoff."""
-    from hubbub.aws.fanout import deliver
 
     messages = [record["Sns"]["Message"] for record in event.get("Records", [])]
-    report = deliver(messages, platform.registry(), platform.poster(), platform.pool())
+    report = platform.fan_out(messages)
     metrics.add_metric("FanoutPosts", MetricUnit.Count, report.sent)
     metrics.add_metric("FanoutGone", MetricUnit.Count, report.gone)
     metrics.add_metric("FanoutFailed", MetricUnit.Count, report.failed)
