@@ -99,3 +99,16 @@ def test_frames_on_an_unknown_or_signed_out_connection_close_it(
 
 def test_disconnect_of_an_unknown_connection_still_answers(deployment: Deployment) -> None:
     assert deployment.disconnect("unknown=") == {"statusCode": 200}
+
+
+def test_without_redis_the_handshake_is_refused_with_503(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tickets and connection slots live in Redis: while it cannot be reached, a
+    handshake is "try again later", not a crash (and not a 401 that would make the
+    client sign in again)."""
+    monkeypatch.setenv("HUBBUB_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert deployment.connect("some-ticket", "c1=") == {
+        "statusCode": 503,
+        "body": "try again later",
+    }

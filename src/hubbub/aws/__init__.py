@@ -22,6 +22,9 @@ On API Gateway's routing: HTTP API picks the most specific route, so
 `/api/conversations/{proxy+}` (conversations). A request that reaches the wrong
 service is answered 404 `not_found`, as the local server answers an unknown path.
 
+The HTTP API is expected on its `$default` stage (the Serverless Framework's `httpApi`):
+paths arrive as `/api/...`, exactly as the local server serves them.
+
 Settings: `hubbub.aws.settings` (AWS-only) and `hubbub.config.Settings`; nothing is
 built at import (`hubbub.aws.platform` builds at the first invocation).
 """

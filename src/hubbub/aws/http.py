@@ -18,6 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from hubbub.aws import platform
 
+# Named after the package's logger: every `hubbub.*` line comes out as Powertools' JSON
+# with the Lambda context and the correlation id (API Gateway's request id).
 logger = Logger(service="hubbub")
 
 # Which `hubbub.server` routers each service mounts (see the package docstring for

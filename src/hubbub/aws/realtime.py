@@ -18,10 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hubbub.aws import platform
 
+# Named after the package's logger: every `hubbub.*` line comes out as Powertools' JSON
+# with the Lambda context and the correlation id (API Gateway's request id).
 logger = Logger(service="hubbub")
 metrics = Metrics(namespace="Hubbub", service="realtime")
 log = logging.getLogger("hubbub.ws")
@@ -30,7 +33,7 @@ OK: dict[str, Any] = {"statusCode": 200}
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`$connect`: Origin checked (403), the ticket from `?ticket=` redeemed once
     (401), a connection slot claimed (429); then the connection is registered with a
@@ -39,7 +42,7 @@ def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`$disconnect` (best effort: API Gateway may not call it; the row's TTL and the
     presence lease cover that): unregisters the connection and gives its slot back."""
@@ -47,7 +50,7 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def default(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`$default` (and any action route): one client frame, answered by posting to
     the connection; acks of changes travel with the fan-out, as locally."""
@@ -55,7 +58,7 @@ def default(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
 def fanout(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SNS subscriber: each delivery to every connection (that has had its hello) of
     each recipient, `HUBBUB_FANOUT_CONCURRENCY` connections at a time, each
@@ -108,6 +111,19 @@ async def _disconnect(connection_id: str) -> dict[str, Any]:
 
 
 async def _default(connection_id: str, data: str | bytes) -> dict[str, Any]:
+    from hubbub import protocol
+    from hubbub.domain.errors import Unavailable
+
+    try:
+        return await _run_frame(connection_id, data)
+    except Unavailable as error:
+        # Redis is down: the frame could not run; the client may send it again.
+        reply = protocol.error_frame(protocol.request_id_of(data), error)
+        platform.poster().post(connection_id, protocol.encode(reply).encode())
+        return OK
+
+
+async def _run_frame(connection_id: str, data: str | bytes) -> dict[str, Any]:
     from hubbub import commands, protocol
     from hubbub.domain.errors import RateLimited
     from hubbub.domain.views import JsonObject
