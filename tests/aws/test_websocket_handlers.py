@@ -112,3 +112,12 @@ def test_without_redis_the_handshake_is_refused_with_503(
         "statusCode": 503,
         "body": "try again later",
     }
+
+
+def test_a_connection_found_gone_while_answering_is_forgotten(deployment: Deployment) -> None:
+    stage = deployment
+    _, token = stage.sign_up_and_in("alice")
+    stage.connect(stage.ticket(token), "c1=")
+    stage.api.gone.add("c1=")  # closed before its $disconnect arrived
+    assert stage.frame("c1=", {"action": "ping"}) == {"statusCode": 200}
+    assert stage.dynamodb.scan(TableName=stage.table)["Items"] == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +202,7 @@ class ConnectionPoster:
         self._most = most_backoff
         self._sleep = sleep
         self.throttled = 0  # retries made because of throttling, for metrics
+        self._counting = threading.Lock()  # posts run on many threads
 
     def post(self, connection_id: str, data: bytes) -> Outcome:
         """One frame to one connection: GONE for a closed connection (410, whether
@@ -220,7 +222,8 @@ class ConnectionPoster:
                 retry = code in _THROTTLED or status == 429 or _transient(error)
                 if retry and attempt < self._attempts:
                     if not _transient(error):
-                        self.throttled += 1
+                        with self._counting:
+                            self.throttled += 1
                     self._sleep(delay * (0.5 + random.random() / 2))
                     delay = min(delay * 2, self._most)
                     continue

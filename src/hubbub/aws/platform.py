@@ -143,6 +143,17 @@ def pool() -> ThreadPoolExecutor:
     return found
 
 
+def answer(connection_id: str, text: str) -> bool:
+    """Posts one frame to the connection; False if it is gone (its row is then
+    deleted)."""
+    from hubbub.adapters.apigw_connections import Outcome
+
+    if poster().post(connection_id, text.encode()) is Outcome.GONE:
+        registry().remove(connection_id)
+        return False
+    return True
+
+
 def fan_out(messages: list[str]) -> Report:
     """Hands SNS fan-out messages to every connection of their recipients."""
     from hubbub.adapters.apigw_connections import deliver

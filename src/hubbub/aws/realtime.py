@@ -119,7 +119,7 @@ async def _default(connection_id: str, data: str | bytes) -> dict[str, Any]:
     except Unavailable as error:
         # Redis is down: the frame could not run; the client may send it again.
         reply = protocol.error_frame(protocol.request_id_of(data), error)
-        platform.poster().post(connection_id, protocol.encode(reply).encode())
+        platform.answer(connection_id, protocol.encode(reply))
         return OK
 
 
@@ -129,17 +129,17 @@ async def _run_frame(connection_id: str, data: str | bytes) -> dict[str, Any]:
     from hubbub.domain.views import JsonObject
 
     metrics.add_metric("Frames", MetricUnit.Count, 1)
-    registry, poster = platform.registry(), platform.poster()
+    registry = platform.registry()
     record = registry.get(connection_id)
     if record is None or await platform.sessions().is_ended(record.session_id):
         # Unknown (expired, or its $connect failed half-way) or signed out: close it.
-        poster.close(connection_id)
+        platform.poster().close(connection_id)
         return OK
     core = platform.core()
     user_id = record.user_id
     if record.hello_at is None and registry.mark_hello(connection_id):
         hello, _ = await core.realtime.connected(user_id, connection_id)
-        poster.post(connection_id, protocol.encode(hello).encode())
+        await _post(connection_id, user_id, protocol.encode(hello))
     else:
         # Every frame renews the connection's presence lease (and ends those whose
         # lease ran out elsewhere: their contacts hear `offline`).
@@ -156,8 +156,15 @@ async def _run_frame(connection_id: str, data: str | bytes) -> dict[str, Any]:
     else:
         reply = await commands.handle(core, user_id, connection_id, data)
     if reply is not None:
-        poster.post(connection_id, protocol.encode(reply).encode())
+        await _post(connection_id, user_id, protocol.encode(reply))
     return OK
+
+
+async def _post(connection_id: str, user_id: str, text: str) -> None:
+    """Answers on the connection; one that turns out gone is forgotten at once (its
+    `$disconnect` may never come)."""
+    if not platform.answer(connection_id, text):
+        await platform.core().realtime.disconnected(user_id, connection_id)
 
 
 def origin_allowed(headers: Mapping[str, str], allowed: tuple[str, ...]) -> bool:
