@@ -124,7 +124,7 @@ class JwksKeys:
         url: str,
         *,
         fetch: JwksFetch | None = None,
-        refetch_seconds: float = 300,
+        refetch_seconds: float = 60,
         timeout_seconds: float = 5,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -181,7 +181,7 @@ class CognitoIdentity:
         auto_confirm: bool = False,
         client: Any = None,
         jwks_fetch: JwksFetch | None = None,
-        jwks_refetch_seconds: float = 300,
+        jwks_refetch_seconds: float = 60,
         access_ttl_seconds: int = 900,
         refresh_ttl_days: int = 30,
     ) -> None:
