@@ -79,7 +79,7 @@ class Jwks:
 @pytest.fixture
 def jwks() -> Iterator[Jwks]:
     served = Jwks()
-    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
+    thread = threading.Thread(target=served.server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield served
     served.server.shutdown()
