@@ -390,3 +390,17 @@ async def test_from_env_derives_the_issuer_from_the_pool(pool: Pool) -> None:
     assert user_id == user.id
     # The default issuer (moto's tokens carry the real AWS one) is accepted.
     assert identity.verify_access_token(tokens.access_token).user_id == user.id
+
+
+async def test_moto_does_not_run_the_pre_sign_up_trigger(pool: Pool) -> None:
+    """Why the local stage confirms through the admin API: a pool with a PreSignUp
+    trigger still leaves the sign-up unconfirmed under moto (Lambdas need Docker)."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:hubbub-local-preSignUp"
+    pool.client.update_user_pool(UserPoolId=pool.pool_id, LambdaConfig={"PreSignUp": arn})
+    answer = pool.client.sign_up(
+        ClientId=pool.client_id,
+        Username="01trigger",
+        Password="Passw0rd!Passw0rd",  # (update_user_pool restored moto's default policy)
+        UserAttributes=[{"Name": "email", "Value": "t@example.com"}],
+    )
+    assert answer["UserConfirmed"] is False

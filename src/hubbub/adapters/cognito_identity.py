@@ -321,7 +321,9 @@ class CognitoIdentity:
         return user.id, TokenSet(str(result["AccessToken"]), refresh, expires_in)
 
     def _tokens_session(self, result: Mapping[str, Any]) -> tuple[Session, int]:
-        session = self.verify_access_token(str(result["AccessToken"]))
+        """The session of tokens Cognito just issued (run in a worker thread, as the
+        JWKS may need fetching; the verified-token cache is left to the event loop)."""
+        session, _ = self._check(str(result["AccessToken"]), self._clock.now().timestamp())
         return session, min(int(result.get("ExpiresIn", self._access_ttl)), self._access_ttl)
 
     async def refresh(self, refresh_token: str) -> TokenSet:
