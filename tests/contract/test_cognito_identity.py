@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -26,8 +27,12 @@ from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
+from hubbub.bootstrap import build
+from hubbub.config import Settings
 from hubbub.domain.errors import Conflict, NotConfirmed, Unauthorized, ValidationFailed
 from hubbub.domain.models import User
+from hubbub.ports import Clock, Store
+from hubbub.server.app import create_app
 from hubbub.services.auth import AuthService
 from tests.moto import MotoServer, moto
 
@@ -404,3 +409,67 @@ async def test_moto_does_not_run_the_pre_sign_up_trigger(pool: Pool) -> None:
         UserAttributes=[{"Name": "email", "Value": "t@example.com"}],
     )
     assert answer["UserConfirmed"] is False
+
+
+async def test_the_http_routes_answer_as_locally_on_cognito(pool: Pool) -> None:
+    """The same ASGI app as `hubbub serve`, built with the Cognito identity (the seam
+    the Lambda handlers use): status codes and error codes as the local server's."""
+    settings = Settings(store="memory", token_secret="k" * 32)
+
+    def cognito(store: Store, clock: Clock) -> CognitoIdentity:
+        return cognito_identity_from_env(
+            store,
+            clock,
+            {
+                "HUBBUB_COGNITO_USER_POOL_ID": pool.pool_id,
+                "HUBBUB_COGNITO_CLIENT_ID": pool.client_id,
+                "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}"
+                "/.well-known/jwks.json",
+            },
+        )
+
+    platform = build(settings, identity=cognito)
+    await platform.start()
+    transport = httpx.ASGITransport(app=create_app(platform))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://hubbub") as http:
+            signup = {
+                "username": "cleo",
+                "email": "cleo@example.com",
+                "password": PASSWORD,
+                "displayName": "Cleo",
+            }
+            made = await http.post("/api/auth/signup", json=signup)
+            assert made.status_code == 201 and made.json()["confirmationRequired"] is True
+            taken = await http.post("/api/auth/signup", json=signup)
+            assert (taken.status_code, taken.json()["error"]["code"]) == (409, "conflict")
+            early = await http.post(
+                "/api/auth/signin", json={"username": "cleo", "password": PASSWORD}
+            )
+            assert (early.status_code, early.json()["error"]["code"]) == (403, "user_not_confirmed")
+            confirmed = await http.post("/api/auth/confirm", json={"username": "cleo", "code": "1"})
+            assert confirmed.status_code == 200
+
+            wrong = await http.post("/api/auth/signin", json={"username": "cleo", "password": "no"})
+            assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "unauthorized")
+            signed = await http.post(
+                "/api/auth/signin", json={"username": "cleo@example.com", "password": PASSWORD}
+            )
+            assert signed.status_code == 200
+            bearer = {"Authorization": f"Bearer {signed.json()['accessToken']}"}
+            assert (await http.post("/api/auth/ws-ticket", headers=bearer)).status_code == 200
+            refreshed = await http.post(
+                "/api/auth/refresh", json={"refreshToken": signed.json()["refreshToken"]}
+            )
+            assert refreshed.status_code == 200
+            # Cognito's refresh tokens are about 1.8 KB: a long one is refused as unknown
+            # (401), not as malformed (422).
+            long = await http.post("/api/auth/refresh", json={"refreshToken": "r" * 1800})
+            assert long.status_code == 401
+
+            out = await http.post("/api/auth/signout", headers=bearer, json={})
+            assert out.status_code == 204
+            after = await http.post("/api/auth/ws-ticket", headers=bearer)
+            assert (after.status_code, after.json()["error"]["code"]) == (401, "unauthorized")
+    finally:
+        await platform.close()
