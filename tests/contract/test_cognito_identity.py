@@ -89,7 +89,7 @@ def pool(moto: MotoServer) -> Iterator[Pool]:
         # As the shared stack sets it: length only, like our own rule (no composition).
         Policies={
             "PasswordPolicy": {
-                "MinimumLength": 12,
+                "MinimumLength": 8,
                 "RequireUppercase": False,
                 "RequireLowercase": False,
                 "RequireNumbers": False,
@@ -256,7 +256,7 @@ async def test_a_taken_username_or_email_is_refused_and_so_is_a_second_account(
 async def test_a_password_cognito_refuses_is_a_validation_error_on_that_field(rig: Rig) -> None:
     user = User("u-weak", "weak", "weak@example.com", "Weak", datetime.now(UTC), False)
     with pytest.raises(ValidationFailed) as refused:
-        await rig.identity.register(user, "short1")  # under the pool's 12 characters
+        await rig.identity.register(user, "short1")  # under the pool's 8 characters
     assert refused.value.details == {"field": "password"}
 
 

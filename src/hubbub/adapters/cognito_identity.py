@@ -29,6 +29,14 @@ tokens are not rotated and reuse is not detected (SECURITY.md); access tokens ol
 `access_ttl_seconds` are refused even if Cognito gave them a longer life, so ending a
 session for that long (AuthPolicy.access_ttl_seconds) covers every token it issued.
 
+**What the pool and its app client must be** (the shared stack's job): no
+`UsernameAttributes`; `AutoVerifiedAttributes: [email]`; a password policy of length
+only (8, as our rule; no composition demands); the client without a secret, with
+ALLOW_USER_PASSWORD_AUTH and ALLOW_REFRESH_TOKEN_AUTH, `EnableTokenRevocation`, and
+`PreventUserExistenceErrors: ENABLED`. The functions need cognito-idp AdminGetUser,
+AdminDeleteUser, AdminUserGlobalSignOut (and AdminConfirmSignUp with
+AdminUpdateUserAttributes where `auto_confirm` is on); the other calls are public ones.
+
 boto3 is synchronous: each call runs in a worker thread.
 """
 
