@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from hubbub.adapters.cognito_identity import CognitoIdentity
 from hubbub.adapters.memory import MemoryStore
@@ -120,6 +121,7 @@ CASES: list[tuple[str, str, str, type[DomainError]]] = [
     ("register", "SignUp", "UsernameExistsException", Conflict),
     ("register", "SignUp", "InvalidPasswordException", ValidationFailed),
     ("register", "SignUp", "TooManyRequestsException", RateLimited),
+    ("register", "SignUp", "InvalidParameterException", ValidationFailed),
     ("reset", "ConfirmForgotPassword", "CodeMismatchException", ValidationFailed),
     ("reset", "ConfirmForgotPassword", "ExpiredCodeException", ValidationFailed),
     ("reset", "ConfirmForgotPassword", "InvalidPasswordException", ValidationFailed),
@@ -179,3 +181,10 @@ async def test_an_unreachable_cognito_is_unavailable() -> None:
         await identity.sign_in("ana", "a password")
     with pytest.raises(Unavailable):
         await identity.has_account(ANA.id)
+
+
+async def test_a_misconfigured_pool_is_not_blamed_on_the_person(cognito: FakeCognito) -> None:
+    identity = await identity_on(cognito.endpoint)
+    cognito.errors["SignUp"] = (400, "ResourceNotFoundException")  # a wrong client id
+    with pytest.raises(ClientError):
+        await identity.register(ANA, "a password")

@@ -246,7 +246,11 @@ class CognitoIdentity:
         except ClientError as error:
             if _code(error) in ("UsernameExistsException", "AliasExistsException"):
                 raise Conflict("That username or email is already registered.") from error
-            raise _domain_error(error, ValidationFailed(_message(error))) from error
+            # Cognito's own checks of what we send (an email it will not take); anything
+            # else is no fault of the person signing up.
+            invalid = _code(error) == "InvalidParameterException"
+            fallback = ValidationFailed(_message(error)) if invalid else None
+            raise _domain_error(error, fallback) from error
         if answer.get("UserConfirmed"):
             return False  # a PreSignUp trigger confirmed it
         if not self._auto_confirm:
