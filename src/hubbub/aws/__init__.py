@@ -1,0 +1,1 @@
+"""AWS Lambda entry points: thin handlers over the shared services."""
