@@ -30,6 +30,7 @@ def spawn(
     env: Mapping[str, str] | None = None,
     *,
     die_with_parent: bool = True,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """`command` as a child in a process group of its own (a Ctrl-C in the terminal
     reaches the launcher only, which stops everything in order), its output appended to
@@ -42,6 +43,7 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=None if env is None else dict(env),
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent else None,
         )

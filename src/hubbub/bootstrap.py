@@ -9,6 +9,7 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from hubbub.ports import (
     Clock,
     CodeSender,
     EventPublisher,
+    IdentityProvider,
     PresenceTracker,
     RateLimiter,
     SessionConnections,
@@ -143,11 +145,13 @@ def build(
     code_sender: CodeSender | None = None,
     publisher: EventPublisher | None = None,
     store: Store | None = None,
+    identity: Callable[[Store, Clock], IdentityProvider] | None = None,
 ) -> Platform:
     """Wires the adapters `settings` choose. Tests pass their fakes for the outside world:
     a clock they move, a code sender they read, a publisher that records the fan-out
     instead of the hub (which then has no connections), and a store another platform
-    also uses (two processes sharing one database)."""
+    also uses (two processes sharing one database). `identity` makes the identity
+    provider from the store and clock in place of the local one (Cognito on AWS)."""
     clock = clock or SystemClock()
     ids = UlidGenerator()
     if store is None:
@@ -168,17 +172,21 @@ def build(
     shared = state(settings, store, clock, hub)
     presence = shared.presence
     signing_key = _signing_key(settings)
-    identity = LocalIdentity(
-        store,
-        clock,
-        signing_key=signing_key,
-        code_sender=(code_sender or ConsoleCodeSender())
-        if settings.confirmation == "console"
-        else None,
-        access_ttl_seconds=settings.access_token_ttl,
-        refresh_ttl_days=settings.refresh_token_days,
-        refresh_grace_seconds=settings.refresh_grace_seconds,
-        hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
+    identity_provider = (
+        identity(store, clock)
+        if identity
+        else LocalIdentity(
+            store,
+            clock,
+            signing_key=signing_key,
+            code_sender=(code_sender or ConsoleCodeSender())
+            if settings.confirmation == "console"
+            else None,
+            access_ttl_seconds=settings.access_token_ttl,
+            refresh_ttl_days=settings.refresh_token_days,
+            refresh_grace_seconds=settings.refresh_grace_seconds,
+            hasher=PasswordHasher(memory_cost=settings.password_hash_memory_kib),
+        )
     )
     policy = AuthPolicy(
         sign_in_per_account=settings.sign_in_per_account,
@@ -194,7 +202,7 @@ def build(
     devices = KnownDevices(hmac.new(signing_key, b"device", hashlib.sha256).digest(), clock)
     auth = AuthService(
         store,
-        identity,
+        identity_provider,
         shared.tickets,
         limiter,
         ids,

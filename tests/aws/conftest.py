@@ -166,6 +166,7 @@ class Deployment:
 
     def __init__(self, moto: MotoServer, redis_url: str, api: ManagementApi) -> None:
         self.api = api
+        self.moto_endpoint = moto.endpoint
         self.prefix = f"hubbub-t{uuid.uuid4().hex[:8]}-"
         self.dynamodb = boto3.client("dynamodb")
         self.table = f"{self.prefix}websocket-connections"

@@ -15,6 +15,8 @@ Handlers (module.function) and what reaches them:
   `.default` (`$default`: every client frame; no other action routes are needed, as
   the frame's `action` is dispatched by the shared protocol code).
 - `hubbub.aws.realtime.fanout` (SNS subscription on HUBBUB_SNS_TOPIC_ARN).
+- `hubbub.aws.cognito_triggers.pre_sign_up` (Cognito PreSignUp trigger; imports only
+  `os`).
 
 On API Gateway's routing: HTTP API picks the most specific route, so
 `/api/conversations/{id}/messages`, `/api/conversations/{id}/messages/{proxy+}` and

@@ -9,7 +9,8 @@ registry, the poster). The seams where the deployment's adapters are chosen:
 
 - the store: `_store` (None: `build` chooses it from HUBBUB_STORE, which is
   `dynamodb` when deployed);
-- the identity: chosen by `build` from the settings too (Cognito when deployed);
+- the identity: `_identity` (Cognito when HUBBUB_COGNITO_USER_POOL_ID is set, as when
+  deployed; else the local identity, with HUBBUB_TOKEN_SECRET);
 - Redis (ElastiCache, `rediss://`): presence, typing, tickets, rate limits and ended
   sessions, through the same adapters as a scaled-out server (HUBBUB_REDIS_URL,
   required here: no two invocations share memory).
@@ -33,7 +34,7 @@ from hubbub.config import ConfigError, Settings
 if TYPE_CHECKING:
     from hubbub.adapters.apigw_connections import ConnectionPoster, ConnectionRegistry, Report
     from hubbub.bootstrap import Platform
-    from hubbub.ports import RateLimiter, SessionStore, Store
+    from hubbub.ports import Clock, IdentityProvider, RateLimiter, SessionStore, Store
 
 T = TypeVar("T")
 
@@ -90,7 +91,12 @@ def core() -> Platform:
 
         publisher = SnsPublisher(_client("sns"), aws.sns_topic_arn)
         loop()  # the Redis client and the store are made on the container's loop
-        _core = build(config, publisher=publisher, store=_store(config, aws))
+        _core = build(
+            config,
+            publisher=publisher,
+            store=_store(config, aws),
+            identity=_identity(config, aws),
+        )
     return _core
 
 
@@ -98,6 +104,38 @@ def _store(config: Settings, aws: AwsSettings) -> Store | None:
     """The store seam: None lets `build` choose it from the settings (HUBBUB_STORE;
     DynamoDB with HUBBUB_DYNAMODB_TABLE_PREFIX when deployed)."""
     return None
+
+
+def _identity(
+    config: Settings, aws: AwsSettings
+) -> Callable[[Store, Clock], IdentityProvider] | None:
+    """The identity seam: the Cognito user pool when one is configured, else None
+    (`build` makes the local identity, which needs HUBBUB_TOKEN_SECRET here: no two
+    invocations share a generated key)."""
+    if not aws.cognito_user_pool_id:
+        if not config.token_secret:
+            raise ConfigError(
+                "set HUBBUB_COGNITO_USER_POOL_ID (and HUBBUB_COGNITO_CLIENT_ID) or"
+                " HUBBUB_TOKEN_SECRET: every invocation must verify the same tokens"
+            )
+        return None
+    aws.require("cognito_client_id")
+    from hubbub.adapters.cognito_identity import CognitoIdentity
+
+    def make(store: Store, clock: Clock) -> IdentityProvider:
+        return CognitoIdentity(
+            store,
+            clock,
+            user_pool_id=aws.cognito_user_pool_id,
+            client_id=aws.cognito_client_id,
+            jwks_url=aws.cognito_jwks_url or None,
+            issuer=aws.cognito_issuer or None,
+            auto_confirm=aws.auto_confirm,
+            access_ttl_seconds=config.access_token_ttl,
+            refresh_ttl_days=config.refresh_token_days,
+        )
+
+    return make
 
 
 def registry() -> ConnectionRegistry:

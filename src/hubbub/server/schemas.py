@@ -39,18 +39,22 @@ class SignInRequest(Api):
     password: str = Field(min_length=1, max_length=256)
 
 
+# Room for Cognito's refresh tokens (encrypted JWTs of about 1.8 KB), not only ours.
+REFRESH_TOKEN_MAX = 4096
+
+
 class RefreshRequest(Api):
     refresh_token: str | None = Field(
         default=None,
         min_length=1,
-        max_length=512,
+        max_length=REFRESH_TOKEN_MAX,
         description="Required unless the request carries `X-Hubbub-Refresh: cookie` and the"
         " refresh cookie.",
     )
 
 
 class SignOutRequest(Api):
-    refresh_token: str | None = Field(default=None, max_length=512)
+    refresh_token: str | None = Field(default=None, max_length=REFRESH_TOKEN_MAX)
     everywhere: bool = False
 
 

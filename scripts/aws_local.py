@@ -1,0 +1,288 @@
+"""The serverless stack under emulation, in the foreground, with one command:
+
+    python -m scripts.aws_local [--http-port 3000] [--ws-port 3001] [--state-dir aws-local]
+
+What runs, all on 127.0.0.1:
+- moto's server as DynamoDB, SNS and Cognito (the five tables and the rest are created
+  by `hubbub migrate`; a user pool, its app client and the fan-out topic by this
+  script);
+- a real redis-server, as ElastiCache would be;
+- serverless-offline (under osls) running the real Lambda handlers of every service
+  from `infra/local/serverless.yml`: the HTTP API on --http-port (the same `/api/...`
+  paths as `hubbub serve`) and the WebSocket API on --ws-port.
+
+SNS delivers to the realtime service's fan-out handler through an HTTP subscription to a
+route only the local stage has, since moto cannot invoke a Lambda without Docker.
+Sign-ups are confirmed at once (the local stage's PreSignUp stand-in). moto keeps
+everything in memory: stopping the stack forgets every user and message; Redis's
+password and the logs stay in the state directory. Ctrl-C or SIGTERM stops it all.
+`make aws-local` installs what it needs and runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+from scripts.children import spawn, stop, tail, wait_for
+from scripts.services import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_SERVICE = ROOT / "infra" / "local"
+REGION = "us-east-1"
+STAGE = "local"
+TABLE_PREFIX = f"hubbub-{STAGE}-"
+# The route that stands in for SNS's Lambda subscription (infra/local/serverless.yml).
+SNS_ROUTE = "/_local/sns"
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM arrived: unwind and stop everything."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.aws_local",
+        description="Hubbub's serverless stack under emulation: serverless-offline running"
+        " the Lambda handlers, moto as DynamoDB, SNS and Cognito, and Redis.",
+    )
+    parser.add_argument("--http-port", type=int, default=3000, help="the HTTP API (3000)")
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=3001,
+        help="the WebSocket API (3001); serverless-offline's Lambda port, moto and Redis"
+        " take the three ports after it",
+    )
+    parser.add_argument("--state-dir", type=Path, default=Path("aws-local"))
+    parser.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="a web page origin allowed to open the WebSocket (repeatable; the default"
+        " allows the Vite dev server and the local server's pages)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    for port in (args.http_port, args.ws_port):
+        if not 1024 <= port <= 65532:
+            print("aws_local: ports must be 1024-65532", file=sys.stderr)
+            return 2
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_stop)
+    try:
+        return _run(args)
+    except _Stop:
+        return 0
+    except RuntimeError as error:
+        print(f"aws_local: {error}", file=sys.stderr)
+        return 1
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Stop
+
+
+def aws_env(moto_port: int) -> dict[str, str]:
+    """What boto3 needs to reach moto instead of AWS: fake credentials and the standard
+    endpoint variable, which every AWS SDK honours."""
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    state: Path = args.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    logs = state / "logs"
+    lambda_port, moto_port, redis_port = args.ws_port + 1, args.ws_port + 2, args.ws_port + 3
+    osls = ROOT / "infra" / "node_modules" / ".bin" / "osls"
+    if not osls.exists():
+        raise RuntimeError("infra's node modules are missing: run `make aws-local`")
+    with ExitStack() as running:
+        print(f"Starting moto (DynamoDB, SNS, Cognito) on 127.0.0.1:{moto_port} ...", flush=True)
+        moto_log = logs / "moto.log"
+        moto = spawn(
+            [
+                str(Path(sys.executable).with_name("moto_server")),
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(moto_port),
+            ],
+            moto_log,
+        )
+        running.callback(stop, moto)
+        wait_for(_answers(f"http://127.0.0.1:{moto_port}/moto-api/"), moto, "moto", moto_log)
+
+        print(f"Starting Redis on 127.0.0.1:{redis_port} ...", flush=True)
+        redis = Redis(state / "redis", redis_port, state / "redis-password")
+        running.callback(redis.stop)
+        redis.start()
+
+        env = {**os.environ, **aws_env(moto_port)}
+        resources = create_resources(env, args.http_port)
+        origins = args.origin or [
+            f"http://127.0.0.1:{args.http_port}",
+            "http://localhost:5173",
+            "http://127.0.0.1:5173",
+        ]
+        venv = Path(sys.executable).parent.parent
+        env.update(
+            {
+                "HUBBUB_STORE": "dynamodb",
+                "HUBBUB_DYNAMODB_TABLE_PREFIX": TABLE_PREFIX,
+                "HUBBUB_SNS_TOPIC_ARN": resources["topic_arn"],
+                "HUBBUB_WS_MANAGEMENT_URL": f"http://127.0.0.1:{args.ws_port}",
+                "HUBBUB_COGNITO_USER_POOL_ID": resources["pool_id"],
+                "HUBBUB_COGNITO_CLIENT_ID": resources["client_id"],
+                "HUBBUB_COGNITO_JWKS_URL": (
+                    f"http://127.0.0.1:{moto_port}/{resources['pool_id']}/.well-known/jwks.json"
+                ),
+                "HUBBUB_REDIS_URL": redis.url,
+                "HUBBUB_ALLOWED_ORIGINS": ",".join(origins),
+                "HUBBUB_AUTO_CONFIRM": "true",
+                # serverless-offline runs `python3` from the active virtualenv.
+                "VIRTUAL_ENV": str(venv),
+                "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            }
+        )
+        migrate = subprocess.run(
+            [sys.executable, "-m", "hubbub", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if migrate.returncode != 0:
+            raise RuntimeError(f"hubbub migrate failed:\n{migrate.stdout}{migrate.stderr}")
+
+        print("Starting serverless-offline with every service's handlers ...", flush=True)
+        offline_log = logs / "offline.log"
+        offline = spawn(
+            [
+                str(osls),
+                "offline",
+                "start",
+                "--stage",
+                STAGE,
+                "--region",
+                REGION,
+                "--httpPort",
+                str(args.http_port),
+                "--websocketPort",
+                str(args.ws_port),
+                "--lambdaPort",
+                str(lambda_port),
+                "--noPrependStageInUrl",
+            ],
+            offline_log,
+            env,
+            cwd=LOCAL_SERVICE,
+        )
+        running.callback(stop, offline)
+        wait_for(
+            _answers(f"http://127.0.0.1:{args.http_port}/api/users/me"),
+            offline,
+            "serverless-offline",
+            offline_log,
+            timeout=120,
+        )
+        print(
+            f"\nHubbub's serverless stack is on http://127.0.0.1:{args.http_port}/api"
+            f" and ws://127.0.0.1:{args.ws_port}.\n"
+            f"Logs in {logs}. Ctrl-C stops everything (moto keeps nothing).",
+            flush=True,
+        )
+        _watch([("serverless-offline", offline, offline_log), ("moto", moto, moto_log)])
+    return 1
+
+
+def create_resources(env: Mapping[str, str], http_port: int) -> dict[str, str]:
+    """The user pool, its app client and the fan-out topic, as the shared stack makes
+    them on AWS, with the topic delivering to the local stage's fan-out route."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    endpoint = env["AWS_ENDPOINT_URL"]
+    cognito = session.client("cognito-idp", endpoint_url=endpoint)
+    pool = cognito.create_user_pool(
+        PoolName=f"hubbub-{STAGE}",
+        AutoVerifiedAttributes=["email"],
+        Policies={"PasswordPolicy": {"MinimumLength": 8}},
+    )["UserPool"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName=f"hubbub-{STAGE}-web",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        GenerateSecret=False,
+    )["UserPoolClient"]
+    sns = session.client("sns", endpoint_url=endpoint)
+    topic_arn = sns.create_topic(Name=f"hubbub-{STAGE}-events")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="http",
+        Endpoint=f"http://127.0.0.1:{http_port}{SNS_ROUTE}",
+    )
+    return {"pool_id": pool["Id"], "client_id": client["ClientId"], "topic_arn": topic_arn}
+
+
+def _answers(url: str) -> Callable[[], bool]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def ready() -> bool:
+        try:
+            opener.open(url, timeout=2).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer (401 included) means it is serving
+        except OSError:
+            return False
+        return True
+
+    return ready
+
+
+def _watch(children: list[tuple[str, subprocess.Popen[bytes], Path]]) -> None:
+    """Waits for a signal; if a child dies meanwhile, says which and returns."""
+    while True:
+        time.sleep(0.5)
+        for name, process, log in children:
+            if process.poll() is not None:
+                print(
+                    f"aws_local: {name} exited; stopping the rest. Its log:\n{tail(log)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+
+
+if __name__ == "__main__":
+    if shutil.which("node") is None:
+        print("aws_local: Node.js is missing (serverless-offline runs on it)", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(main())
