@@ -72,6 +72,8 @@ class ManagementApi:
         self.gone: set[str] = set()  # answered 410 (GoneException)
         self.bare_gone: set[str] = set()  # answered a bare 410, as serverless-offline does
         self.throttle: dict[str, int] = {}  # answered 429 this many times first
+        # Answered 410 this many times first: a handshake API Gateway has not finished.
+        self.opening: dict[str, int] = {}
         self.throttled = 0
         self.deleted: list[str] = []
         self._lock = threading.Lock()
@@ -86,6 +88,9 @@ class ManagementApi:
                         return self._answer(410, "GoneException")
                     if connection_id in api.bare_gone:
                         return self._answer(410, None)
+                    if api.opening.get(connection_id, 0) > 0:
+                        api.opening[connection_id] -= 1
+                        return self._answer(410, "GoneException")
                     if api.throttle.get(connection_id, 0) > 0:
                         api.throttle[connection_id] -= 1
                         api.throttled += 1

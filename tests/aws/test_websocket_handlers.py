@@ -121,3 +121,20 @@ def test_a_connection_found_gone_while_answering_is_forgotten(deployment: Deploy
     stage.api.gone.add("c1=")  # closed before its $disconnect arrived
     assert stage.frame("c1=", {"action": "ping"}) == {"statusCode": 200}
     assert stage.dynamodb.scan(TableName=stage.table)["Items"] == []
+
+
+def test_hello_follows_the_handshake_without_any_frame(deployment: Deployment) -> None:
+    """`$connect` cannot post, so it asks the fan-out to: the client gets its hello
+    first, as from the local server, without having to speak first."""
+    stage = deployment
+    user_id, token = stage.sign_up_and_in("alice")
+    stage.api.opening["c1="] = 2  # API Gateway still finishing the handshake
+    assert stage.connect(stage.ticket(token), "c1=") == {"statusCode": 200}
+    stage.pump()
+    (hello,) = stage.api.frames("c1=")
+    assert hello["type"] == "hello" and hello["userId"] == user_id
+    stage.frame("c1=", {"action": "ping", "requestId": "p"})
+    assert [f["type"] for f in stage.api.frames("c1=")] == ["hello", "pong"]  # only one hello
+    assert [
+        r["connectionId"]["S"] for r in stage.dynamodb.scan(TableName=stage.table)["Items"]
+    ] == ["c1="]

@@ -28,7 +28,7 @@ from enum import Enum
 from typing import Any
 
 from hubbub import protocol
-from hubbub.adapters.sns_fanout import decode
+from hubbub.adapters.sns_fanout import decode, hello_request
 
 log = logging.getLogger("hubbub.apigw")
 
@@ -321,6 +321,8 @@ def deliver(
     report = Report()
     deliveries = []
     for message in messages:
+        if hello_request(message) is not None:
+            continue  # not a delivery: the handler sends hellos itself
         try:
             deliveries.extend(decode(message))
         except ValueError as error:

@@ -12,7 +12,10 @@ client sees `eventSeq` skip and fetches the gap; duplicates share a `cursor`).
 
 The message format (`encode`/`decode`) is shared with the subscriber:
 `{"deliveries": [{"recipients": [...], "frame": {...}, "origin": {"connectionId",
-"requestId"} | null}]}`. The origin connection gets an ack built from the frame instead
+"requestId"} | null}]}`. One other kind of message travels the same way:
+`{"hello": {"connectionId", "userId"}}` (`hello_request`), sent by `$connect`, which
+cannot post to its own connection, so the subscriber sends the connection's `hello` as
+soon as the handshake is over. The origin connection gets an ack built from the frame instead
 of the frame, as `LocalHub` does.
 """
 
@@ -56,6 +59,14 @@ class SnsPublisher:
         task = asyncio.ensure_future(self._send(before, messages))
         self._last = task
         return task
+
+    async def request_hello(self, connection_id: str, user_id: str) -> None:
+        """Asks the subscriber to send the connection's `hello` (raises if SNS refuses:
+        the handshake then fails and the client retries)."""
+        message = orjson.dumps({"hello": {"connectionId": connection_id, "userId": user_id}})
+        await asyncio.to_thread(
+            self._client.publish, TopicArn=self._topic, Message=message.decode()
+        )
 
     async def _send(self, before: asyncio.Future[None] | None, messages: list[bytes]) -> None:
         if before is not None and not before.done():
@@ -134,6 +145,18 @@ def _pieces(delivery: Delivery, max_bytes: int) -> list[bytes]:
 
 def _piece(ids: list[bytes], rest: bytes) -> bytes:
     return b'{"recipients":[' + b",".join(ids) + b"]," + rest[1:]
+
+
+def hello_request(message: str | bytes) -> tuple[str, str] | None:
+    """(connection id, user id) of a hello request, or None for any other message."""
+    raw = message.encode() if isinstance(message, str) else message
+    if not raw.startswith(b'{"hello":'):
+        return None
+    try:
+        hello = orjson.loads(message)["hello"]
+        return str(hello["connectionId"]), str(hello["userId"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
 
 
 def decode(message: str | bytes) -> list[Delivery]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -89,7 +90,7 @@ def core() -> Platform:
         from hubbub.adapters.sns_fanout import SnsPublisher
         from hubbub.bootstrap import build
 
-        publisher = SnsPublisher(_client("sns"), aws.sns_topic_arn)
+        publisher = _extras["sns"] = SnsPublisher(_client("sns"), aws.sns_topic_arn)
         loop()  # the Redis client and the store are made on the container's loop
         _core = build(
             config,
@@ -181,15 +182,39 @@ def pool() -> ThreadPoolExecutor:
     return found
 
 
-def answer(connection_id: str, text: str) -> bool:
+def answer(connection_id: str, text: str, *, patience: float = 0.0) -> bool:
     """Posts one frame to the connection; False if it is gone (its row is then
-    deleted)."""
+    deleted). With `patience`, a 410 is tried again for that many seconds first: a
+    connection whose handshake API Gateway has not finished yet answers 410 too."""
     from hubbub.adapters.apigw_connections import Outcome
 
-    if poster().post(connection_id, text.encode()) is Outcome.GONE:
-        registry().remove(connection_id)
-        return False
-    return True
+    waited, delay = 0.0, 0.05
+    while True:
+        outcome = poster().post(connection_id, text.encode())
+        if outcome is not Outcome.GONE:
+            return True
+        if waited >= patience:
+            registry().remove(connection_id)
+            return False
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.5)
+
+
+async def request_hello(connection_id: str, user_id: str) -> None:
+    """Has the fan-out send the connection's `hello` once its handshake is over."""
+    from hubbub.adapters.sns_fanout import SnsPublisher
+
+    core()
+    publisher: SnsPublisher = _extras["sns"]
+    await publisher.request_hello(connection_id, user_id)
+
+
+def hello_requests(messages: list[str]) -> list[tuple[str, str]]:
+    """The (connection id, user id) of the hello requests among fan-out messages."""
+    from hubbub.adapters.sns_fanout import hello_request
+
+    return [found for m in messages if (found := hello_request(m)) is not None]
 
 
 def fan_out(messages: list[str]) -> Report:

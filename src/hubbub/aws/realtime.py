@@ -3,9 +3,10 @@
 The protocol is the local one (docs/websocket.md, "On AWS (API Gateway)"): every
 client frame runs through `hubbub.commands.handle`, the same code as `/ws`. What API
 Gateway changes: a handshake is refused with an HTTP status (401 bad ticket, 403
-Origin, 429 too many connections, 503 Redis down) instead of a close code, and
-nothing can be sent during `$connect`, so `hello` goes out on the connection's first
-frame, before that frame's own answer (a client sends `ping` right after opening).
+Origin, 429 too many connections, 503 Redis or SNS down) instead of a close code, and
+nothing can be sent during `$connect`, so `$connect` has the fan-out function send the
+`hello` once the handshake is over (or, if the client speaks first, the first frame's
+handler sends it, before that frame's answer: one `hello` either way).
 
 Every handler returns a response, never None (serverless-offline hangs on None).
 """
@@ -37,7 +38,7 @@ OK: dict[str, Any] = {"statusCode": 200}
 def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`$connect`: Origin checked (403), the ticket from `?ticket=` redeemed once
     (401), a connection slot claimed (429); then the connection is registered with a
-    TTL and counts as opening for presence until its first frame."""
+    TTL, counts as opening for presence until its hello, and the hello is requested."""
     return platform.run(_connect(event))
 
 
@@ -60,12 +61,17 @@ def default(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
 def fanout(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SNS subscriber: each delivery to every connection (that has had its hello) of
+    """SNS subscriber: first the hellos `$connect` asked for, then each delivery to
+    every connection (that has had its hello) of
     each recipient, `HUBBUB_FANOUT_CONCURRENCY` connections at a time, each
     connection's frames in order. A connection that answers 410 is deleted and the
     others still get theirs; throttling is retried with backoff."""
 
     messages = [record["Sns"]["Message"] for record in event.get("Records", [])]
+    hellos = platform.hello_requests(messages)
+    if hellos:
+        sent = platform.run(_send_hellos(hellos))
+        metrics.add_metric("Hellos", MetricUnit.Count, sent)
     report = platform.fan_out(messages)
     metrics.add_metric("FanoutPosts", MetricUnit.Count, report.sent)
     metrics.add_metric("FanoutGone", MetricUnit.Count, report.gone)
@@ -95,9 +101,13 @@ async def _connect(event: dict[str, Any]) -> dict[str, Any]:
         return _refuse(503, "try again later")
     try:
         platform.registry().add(connection_id, user_id, session.session_id)
-    except BaseException:
+        # Nothing can be posted until this returns: the fan-out sends the hello.
+        await platform.request_hello(connection_id, user_id)
+    except Exception:
+        log.exception("registering connection %s failed", connection_id)
+        platform.registry().remove(connection_id)
         await core.realtime.disconnected(user_id, connection_id)
-        raise
+        return _refuse(503, "try again later")
     metrics.add_metric("Connections", MetricUnit.Count, 1)
     return OK
 
@@ -158,6 +168,31 @@ async def _run_frame(connection_id: str, data: str | bytes) -> dict[str, Any]:
     if reply is not None:
         await _post(connection_id, user_id, protocol.encode(reply))
     return OK
+
+
+# How long a hello waits for API Gateway to finish the handshake (its post answers 410
+# until then).
+HELLO_PATIENCE_SECONDS = 3.0
+
+
+async def _send_hellos(requests: list[tuple[str, str]]) -> int:
+    """Sends each requested connection its `hello`, unless a frame of its own already
+    made it send one; returns how many were sent."""
+    from hubbub import protocol
+
+    sent = 0
+    registry = platform.registry()
+    for connection_id, user_id in requests:
+        record = registry.get(connection_id)
+        if record is None or record.user_id != user_id or not registry.mark_hello(connection_id):
+            continue
+        hello, _ = await platform.core().realtime.connected(user_id, connection_id)
+        text = protocol.encode(hello)
+        if platform.answer(connection_id, text, patience=HELLO_PATIENCE_SECONDS):
+            sent += 1
+        else:
+            await platform.core().realtime.disconnected(user_id, connection_id)
+    return sent
 
 
 async def _post(connection_id: str, user_id: str, text: str) -> None:
