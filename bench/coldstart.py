@@ -47,6 +47,7 @@ HANDLERS: dict[str, tuple[str, str]] = {
         "platform.core(); platform.registry(); platform.poster(); platform.sessions();"
         " platform.frame_limiter(); import hubbub.commands",
     ),
+    # Deliveries only; a hello request also builds the services, as connect does.
     "realtime.fanout": (
         "hubbub.aws.realtime",
         "platform.registry(); platform.poster(); platform.pool()",
