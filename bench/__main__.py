@@ -88,6 +88,13 @@ def _row(bench_id: str, result: dict[str, Any]) -> list[Any]:
             f"p50 {h['added_p50_ms']:+} / p99 {h['added_p99_ms']:+} ms",
         ]
         note = f"at {result['rate_per_s']:,.0f} msgs/s per side"
+    elif bench_id == "B8":
+        vals = [
+            f"import {h['worst_import_ms']} ms (+ first-call set-up ≤ {h['worst_setup_ms']} ms)",
+            f"import boto3 {h['boto3_import_ms']} ms",
+            f"{h['ratio']}x",
+        ]
+        note = "slowest handler; boto3 included"
     elif bench_id == "B10":
         *vals, note = growth.row(result)
     elif bench_id in ("B4", "B4s"):

@@ -946,19 +946,6 @@ def b6(ctx: Ctx) -> dict[str, Any]:
 # ------------------------------------------------------------------ B7 / B8
 
 
-def _not_runnable(what: str, issue: str, target: str) -> dict[str, Any]:
-    return {
-        "runnable": False,
-        "headline": {
-            "metric": what,
-            "ratio": None,
-            "target": target,
-            "pass": None,
-            "note": f"not runnable yet: needs the {issue} issue",
-        },
-    }
-
-
 def b7(ctx: Ctx) -> dict[str, Any]:
     """Two Hubbub processes on one PostgreSQL database and one Redis. Pairs whose
     recipient is on the sender's process and pairs whose recipient is on the other one
@@ -1068,7 +1055,13 @@ def _redis_on_server_cpus() -> RedisServer:
 
 
 def b8(ctx: Ctx) -> dict[str, Any]:
-    return _not_runnable("Lambda handler cold import vs `python -c pass`", "serverless", "≤ 250 ms")
+    """Lambda cold start per handler: import (boto3 included) against `import boto3`
+    alone, and the first invocation's set-up (bench/coldstart.py)."""
+    from bench import coldstart
+
+    result = coldstart.b8(ctx.quick)
+    coldstart.print_figures(result)
+    return result
 
 
 BENCHMARKS: dict[str, tuple[str, Callable[[Ctx], dict[str, Any]]]] = {

@@ -1,0 +1,365 @@
+"""API Gateway WebSocket connections: who holds which connection (the
+`websocket-connections` DynamoDB table) and how frames reach them (the Management
+API's `@connections`).
+
+The table is the truth about open connections, since API Gateway holds the sockets
+and every Lambda invocation is a stranger to the last one. `$disconnect` is best
+effort, so every row carries a TTL (`expiresAt`, past API Gateway's two-hour
+connection life): a row whose connection vanished without a `$disconnect` is ignored
+once expired and then deleted by DynamoDB; a post that answers 410 deletes it at once.
+
+Posting is blocking boto3 under a bounded thread pool: each connection's frames go
+out in order, one at a time, while up to `concurrency` connections are posted to at
+once. `@connections` calls count against the account's API request quota (10,000/s
+shared with every other API call), so throttling (429) is retried with exponential
+backoff and jitter, not hammered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from hubbub import protocol
+from hubbub.adapters.sns_fanout import decode, hello_request
+
+log = logging.getLogger("hubbub.apigw")
+
+# Error codes API Gateway (and botocore) give a throttled call; serverless-offline
+# and a bare HTTP error give the status code as the code.
+_THROTTLED = frozenset(
+    {"TooManyRequestsException", "LimitExceededException", "ThrottlingException", "429"}
+)
+_GONE = frozenset({"GoneException", "410"})
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """One open (or not yet expired) API Gateway connection. `hello_at` is when its
+    `hello` was sent (None before: the connection gets no events yet)."""
+
+    connection_id: str
+    user_id: str
+    session_id: str
+    connected_at: int
+    expires_at: int
+    hello_at: int | None = None
+
+
+class ConnectionRegistry:
+    """The `websocket-connections` table: hash key `connectionId`, GSI `byUser`
+    (`userId`, `connectionId`), TTL attribute `expiresAt` (epoch seconds).
+
+    Blocking calls: a Lambda invocation does one thing at a time, and the fan-out
+    calls it from its worker threads (boto3 clients are thread-safe)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        ttl_seconds: int,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self.table_name = table_name
+        self._ttl = ttl_seconds
+        self._now = now
+
+    def add(self, connection_id: str, user_id: str, session_id: str) -> ConnectionRecord:
+        """Registers a connection at `$connect`; it expires after the TTL even if its
+        `$disconnect` never comes."""
+        now = int(self._now())
+        record = ConnectionRecord(connection_id, user_id, session_id, now, now + self._ttl)
+        self._client.put_item(
+            TableName=self.table_name,
+            Item={
+                "connectionId": {"S": connection_id},
+                "userId": {"S": user_id},
+                "sessionId": {"S": session_id},
+                "connectedAt": {"N": str(now)},
+                "expiresAt": {"N": str(record.expires_at)},
+            },
+        )
+        return record
+
+    def get(self, connection_id: str) -> ConnectionRecord | None:
+        """The live record (consistent read), or None if unknown or expired."""
+        found = self._client.get_item(
+            TableName=self.table_name,
+            Key={"connectionId": {"S": connection_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        record = _record(found) if found else None
+        return record if record is not None and record.expires_at > self._now() else None
+
+    def mark_hello(self, connection_id: str) -> bool:
+        """Records that the connection's `hello` goes out now; False if it already
+        went (two first frames at once: only one of them sends it) or the connection
+        is gone."""
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"connectionId": {"S": connection_id}},
+                UpdateExpression="SET helloAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND attribute_not_exists(helloAt)"
+                ),
+                ExpressionAttributeValues={":now": {"N": str(int(self._now()))}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def remove(self, connection_id: str) -> ConnectionRecord | None:
+        """Deletes the connection's row; returns what it held (None if there was none),
+        so `$disconnect` learns whose connection it was."""
+        old = self._client.delete_item(
+            TableName=self.table_name,
+            Key={"connectionId": {"S": connection_id}},
+            ReturnValues="ALL_OLD",
+        ).get("Attributes")
+        return _record(old) if old else None
+
+    def of_user(self, user_id: str) -> list[ConnectionRecord]:
+        """The user's unexpired connections (from the `byUser` index: eventually
+        consistent, so a connection made a moment ago may be missing)."""
+        records: list[ConnectionRecord] = []
+        start: dict[str, Any] | None = None
+        now = self._now()
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": "byUser",
+                "KeyConditionExpression": "userId = :u",
+                "ExpressionAttributeValues": {":u": {"S": user_id}},
+            }
+            if start is not None:
+                query["ExclusiveStartKey"] = start
+            page = self._client.query(**query)
+            for item in page.get("Items", []):
+                record = _record(item)
+                if record.expires_at > now:
+                    records.append(record)
+            # Real DynamoDB may end with an empty page after a full one; moto may not.
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return records
+
+    def of_users(
+        self, user_ids: Iterable[str], pool: ThreadPoolExecutor
+    ) -> dict[str, list[ConnectionRecord]]:
+        """`of_user` for many users, queried in parallel on `pool`."""
+        ids = list(dict.fromkeys(user_ids))
+        return dict(zip(ids, pool.map(self.of_user, ids), strict=True))
+
+
+def _record(item: Mapping[str, Any]) -> ConnectionRecord:
+    hello = item.get("helloAt")
+    return ConnectionRecord(
+        connection_id=item["connectionId"]["S"],
+        user_id=item["userId"]["S"],
+        session_id=item.get("sessionId", {}).get("S", ""),
+        connected_at=int(item.get("connectedAt", {}).get("N", "0")),
+        expires_at=int(item["expiresAt"]["N"]),
+        hello_at=int(hello["N"]) if hello else None,
+    )
+
+
+class Outcome(Enum):
+    SENT = "sent"
+    GONE = "gone"  # the connection is closed: its row is deleted
+    FAILED = "failed"  # still throttled after every retry, or another error
+
+
+class ConnectionPoster:
+    """Posts frames to connections through the Management API endpoint
+    (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`, or serverless-offline's
+    `http://localhost:3001`, from configuration, never from the event).
+
+    `client` is a boto3 `apigatewaymanagementapi` client with its own retries off
+    (`client_config()`), so throttling is retried here, visibly and boundedly."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        attempts: int = 6,
+        first_backoff: float = 0.05,
+        most_backoff: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._attempts = attempts
+        self._first = first_backoff
+        self._most = most_backoff
+        self._sleep = sleep
+        self.throttled = 0  # retries made because of throttling, for metrics
+        self._counting = threading.Lock()  # posts run on many threads
+
+    def post(self, connection_id: str, data: bytes) -> Outcome:
+        """One frame to one connection: GONE for a closed connection (410, whether
+        API Gateway names it `GoneException` or serverless-offline answers a bare
+        410), throttling and a dropped or refused connection retried with backoff (a
+        retried frame may arrive twice: clients drop duplicates by `cursor`), anything
+        else FAILED (and logged)."""
+        delay = self._first
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+                return Outcome.SENT
+            except Exception as error:
+                code, status = _error_of(error)
+                if code in _GONE or status == 410:
+                    return Outcome.GONE
+                retry = code in _THROTTLED or status == 429 or _transient(error)
+                if retry and attempt < self._attempts:
+                    if not _transient(error):
+                        with self._counting:
+                            self.throttled += 1
+                    self._sleep(delay * (0.5 + random.random() / 2))
+                    delay = min(delay * 2, self._most)
+                    continue
+                log.warning(
+                    "posting to connection %s failed: %s",
+                    connection_id,
+                    code or error.__class__.__name__,
+                )
+                return Outcome.FAILED
+        return Outcome.FAILED  # pragma: no cover (the loop always returns)
+
+    def post_all(self, connection_id: str, frames: Sequence[bytes]) -> Outcome:
+        """The connection's frames in order; stops at the first that does not go."""
+        for data in frames:
+            outcome = self.post(connection_id, data)
+            if outcome is not Outcome.SENT:
+                return outcome
+        return Outcome.SENT
+
+    def close(self, connection_id: str) -> None:
+        """Closes the connection from our side (API Gateway sends close code 1000: no
+        other can be chosen); nothing if it is already gone."""
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except Exception as error:
+            code, status = _error_of(error)
+            if not (code in _GONE or status == 410):
+                log.warning("closing connection %s failed: %s", connection_id, code)
+
+
+def client_config() -> Any:
+    """botocore settings for the Management API client: no hidden retries (ours are
+    counted and bounded), short timeouts, a pool as large as the fan-out's."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=2,
+        read_timeout=5,
+        max_pool_connections=64,
+    )
+
+
+def _transient(error: Exception) -> bool:
+    """A connection refused, reset or timed out on the way (botocore's own names):
+    worth another try, like throttling."""
+    return type(error).__name__ in {
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+    }
+
+
+def _error_of(error: Exception) -> tuple[str, int]:
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return "", 0
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+# -- the SNS subscriber's work ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Report:
+    connections: int = 0
+    sent: int = 0  # connections that got all their frames
+    gone: int = 0
+    failed: int = 0
+    throttled: int = 0
+    rejected: int = 0  # messages that were not ours
+
+    def summary(self) -> str:
+        return (
+            f"connections={self.connections} sent={self.sent} gone={self.gone}"
+            f" failed={self.failed} throttled={self.throttled} rejected={self.rejected}"
+        )
+
+
+def deliver(
+    messages: Sequence[str],
+    registry: ConnectionRegistry,
+    poster: ConnectionPoster,
+    pool: ThreadPoolExecutor,
+) -> Report:
+    """Posts each delivery to every connection of its recipients that has had its
+    `hello` (before it, a connection gets nothing: what it misses is after the hello's
+    cursor, so `/api/sync` returns it). The origin connection of a change gets the ack
+    in the event's place, as `LocalHub` does. Each connection's frames go in message
+    order; connections are posted to in parallel on `pool`. A connection that answers
+    410 is unregistered; a failure of one connection never stops the others."""
+    report = Report()
+    deliveries = []
+    for message in messages:
+        if hello_request(message) is not None:
+            continue  # not a delivery: the handler sends hellos itself
+        try:
+            deliveries.extend(decode(message))
+        except ValueError as error:
+            report.rejected += 1
+            log.warning("ignoring an SNS message: %s", error)
+    recipients = {user_id for delivery in deliveries for user_id in delivery.recipients}
+    connections = registry.of_users(recipients, pool) if recipients else {}
+    frames: dict[str, list[bytes]] = {}
+    for delivery in deliveries:
+        text = protocol.encode(delivery.frame).encode()
+        origin = delivery.origin
+        for user_id in delivery.recipients:
+            for record in connections.get(user_id, ()):
+                if record.hello_at is None:
+                    continue
+                if origin is not None and record.connection_id == origin.connection_id:
+                    ack = protocol.ack_for_event(delivery.frame, origin.request_id)
+                    frames.setdefault(record.connection_id, []).append(
+                        protocol.encode(ack).encode()
+                    )
+                else:
+                    frames.setdefault(record.connection_id, []).append(text)
+    report.connections = len(frames)
+    throttled_before = poster.throttled
+    outcomes = pool.map(lambda item: poster.post_all(item[0], item[1]), frames.items())
+    gone: list[str] = []
+    for connection_id, outcome in zip(frames, outcomes, strict=True):
+        if outcome is Outcome.SENT:
+            report.sent += 1
+        elif outcome is Outcome.GONE:
+            report.gone += 1
+            gone.append(connection_id)
+        else:
+            report.failed += 1
+    for _ in pool.map(registry.remove, gone):
+        pass
+    report.throttled = poster.throttled - throttled_before
+    if report.gone or report.failed:
+        log.info("fan-out: %s", report.summary())
+    return report

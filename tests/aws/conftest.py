@@ -1,0 +1,347 @@
+"""The Lambda handlers, invoked as Lambda invokes them: with API Gateway and SNS
+payloads (the JSON fixtures under tests/events/), a Lambda context, and the
+environment a deployed function gets, pointed at moto's server (DynamoDB, SNS, SQS)
+over HTTP, a real throwaway Redis, and a real HTTP server speaking the API Gateway
+Management API (`POST`/`DELETE /{stage}/@connections/{id}`).
+
+The Management API server is ours because moto's `post_to_connection` accepts anything
+and never answers 410: here a test says which connections are gone (410) or throttled
+(429 a number of times), and reads what each connection was sent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import pytest
+
+from hubbub.aws import platform
+from tests.moto import MotoServer, moto
+from tests.redis import RedisServer
+
+__all__ = ["moto"]
+
+EVENTS = Path(__file__).parent.parent / "events"
+ORIGIN = "https://d111111abcdef8.cloudfront.net"
+STAGE = "prod"
+
+
+def event(name: str) -> dict[str, Any]:
+    """A fresh copy of the fixture tests/events/<name>.json."""
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return copy.deepcopy(loaded)
+
+
+@dataclass
+class Context:
+    """What Lambda passes as `context` (Powertools reads these)."""
+
+    function_name: str = "hubbub-test-handler"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hubbub-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/hubbub-test"
+    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the fan-out opens dozens of connections at once
+    daemon_threads = True
+
+
+class ManagementApi:
+    """A real HTTP server speaking API Gateway's `@connections` API."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[bytes]] = {}
+        self.gone: set[str] = set()  # answered 410 (GoneException)
+        self.bare_gone: set[str] = set()  # answered a bare 410, as serverless-offline does
+        self.throttle: dict[str, int] = {}  # answered 429 this many times first
+        # Answered 410 this many times first: a handshake API Gateway has not finished.
+        self.opening: dict[str, int] = {}
+        self.throttled = 0
+        self.deleted: list[str] = []
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                connection_id = api._connection(self.path)
+                data = self.rfile.read(int(self.headers.get("content-length", "0")))
+                with api._lock:
+                    if connection_id in api.gone:
+                        return self._answer(410, "GoneException")
+                    if connection_id in api.bare_gone:
+                        return self._answer(410, None)
+                    if api.opening.get(connection_id, 0) > 0:
+                        api.opening[connection_id] -= 1
+                        return self._answer(410, "GoneException")
+                    if api.throttle.get(connection_id, 0) > 0:
+                        api.throttle[connection_id] -= 1
+                        api.throttled += 1
+                        return self._answer(429, "TooManyRequestsException")
+                    api.sent.setdefault(connection_id, []).append(data)
+                self._answer(200, None)
+
+            def do_DELETE(self) -> None:
+                with api._lock:
+                    api.deleted.append(api._connection(self.path))
+                self._answer(204, None)
+
+            def _answer(self, status: int, error_type: str | None) -> None:
+                body = b"" if status in (200, 204) else json.dumps({"message": "x"}).encode()
+                self.send_response(status)
+                if error_type:
+                    self.send_header("x-amzn-ErrorType", error_type)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/{STAGE}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _connection(path: str) -> str:
+        prefix = f"/{STAGE}/@connections/"
+        assert path.startswith(prefix), path
+        return unquote(path[len(prefix) :])
+
+    def frames(self, connection_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [json.loads(d) for d in self.sent.get(connection_id, [])]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+CONNECTIONS_TABLE_SPEC: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "connectionId", "AttributeType": "S"},
+        {"AttributeName": "userId", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "byUser",
+            "KeySchema": [
+                {"AttributeName": "userId", "KeyType": "HASH"},
+                {"AttributeName": "connectionId", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def create_connections_table(client: Any, name: str) -> None:
+    """The `websocket-connections` table as SHARED_DESIGN.md specifies it (until
+    `hubbub.adapters.dynamodb_tables.create_tables` is merged)."""
+    client.create_table(TableName=name, **CONNECTIONS_TABLE_SPEC)
+    client.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
+    )
+
+
+class Deployment:
+    """One stage's resources on moto, and the handlers invoked with real payloads."""
+
+    def __init__(self, moto: MotoServer, redis_url: str, api: ManagementApi) -> None:
+        self.api = api
+        self.moto_endpoint = moto.endpoint
+        self.prefix = f"hubbub-t{uuid.uuid4().hex[:8]}-"
+        self.dynamodb = boto3.client("dynamodb")
+        self.table = f"{self.prefix}websocket-connections"
+        create_connections_table(self.dynamodb, self.table)
+        sns = boto3.client("sns")
+        self.topic = sns.create_topic(Name=f"{self.prefix}fanout")["TopicArn"]
+        # The fan-out subscription, as an SQS queue the tests drain into the fan-out
+        # handler (moto cannot invoke a Lambda without Docker).
+        self.sqs = boto3.client("sqs")
+        self.queue = self.sqs.create_queue(QueueName=f"{self.prefix}fanout")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=queue_arn)
+        self.env = {
+            "HUBBUB_STORE": "memory",
+            "HUBBUB_REDIS_URL": redis_url,
+            "HUBBUB_TOKEN_SECRET": "x" * 40,
+            "HUBBUB_PASSWORD_HASH_MEMORY_KIB": "64",
+            "HUBBUB_ALLOWED_ORIGINS": ORIGIN,
+            "HUBBUB_DYNAMODB_TABLE_PREFIX": self.prefix,
+            "HUBBUB_SNS_TOPIC_ARN": self.topic,
+            "HUBBUB_WS_MANAGEMENT_URL": api.url,
+        }
+
+    # -- HTTP API ------------------------------------------------------------------
+
+    def http(
+        self,
+        handler: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        from hubbub.aws import http
+
+        request = event("http_api_v2")
+        raw = "" if body is None else json.dumps(body)
+        path, _, query = path.partition("?")
+        request["rawPath"] = request["requestContext"]["http"]["path"] = path
+        request["rawQueryString"] = query
+        request["requestContext"]["http"]["method"] = method
+        request["routeKey"] = request["requestContext"]["routeKey"] = "$default"
+        request["body"] = raw or None
+        request["headers"]["content-length"] = str(len(raw))
+        if token:
+            request["headers"]["authorization"] = f"Bearer {token}"
+        request["headers"].update(headers or {})
+        response = getattr(http, handler)(request, Context())
+        text = response.get("body") or ""
+        return (
+            response["statusCode"],
+            {k.lower(): v for k, v in response.get("headers", {}).items()},
+            json.loads(text) if text else None,
+        )
+
+    def sign_up_and_in(self, username: str) -> tuple[str, str]:
+        """(user id, access token) of a new confirmed user."""
+        status, _, body = self.http(
+            "auth",
+            "POST",
+            "/api/auth/signup",
+            {
+                "username": username,
+                "email": f"{username}@example.com",
+                "password": "correct horse battery staple",
+                "displayName": username.title(),
+            },
+        )
+        assert status == 201, body
+        status, _, body = self.http(
+            "auth",
+            "POST",
+            "/api/auth/signin",
+            {"username": username, "password": "correct horse battery staple"},
+        )
+        assert status == 200, body
+        return body["user"]["id"], body["accessToken"]
+
+    def ticket(self, token: str) -> str:
+        status, _, body = self.http("auth", "POST", "/api/auth/ws-ticket", token=token)
+        assert status == 200, body
+        return str(body["ticket"])
+
+    # -- WebSocket API -------------------------------------------------------------
+
+    def connect(
+        self, ticket: str, connection_id: str, origin: str | None = ORIGIN
+    ) -> dict[str, Any]:
+        from hubbub.aws import realtime
+
+        request = event("ws_connect")
+        request["queryStringParameters"] = {"ticket": ticket}
+        request["multiValueQueryStringParameters"] = {"ticket": [ticket]}
+        request["requestContext"]["connectionId"] = connection_id
+        if origin is None:
+            del request["headers"]["Origin"]
+        else:
+            request["headers"]["Origin"] = origin
+        response: dict[str, Any] = realtime.connect(request, Context())
+        return response
+
+    def frame(self, connection_id: str, frame: dict[str, Any]) -> dict[str, Any]:
+        from hubbub.aws import realtime
+
+        request = event("ws_message")
+        request["requestContext"]["connectionId"] = connection_id
+        request["body"] = json.dumps(frame)
+        response: dict[str, Any] = realtime.default(request, Context())
+        return response
+
+    def disconnect(self, connection_id: str) -> dict[str, Any]:
+        from hubbub.aws import realtime
+
+        request = event("ws_disconnect")
+        request["requestContext"]["connectionId"] = connection_id
+        response: dict[str, Any] = realtime.disconnect(request, Context())
+        return response
+
+    # -- SNS -----------------------------------------------------------------------
+
+    def pump(self) -> list[dict[str, Any]]:
+        """Hands what the topic received to the fan-out handler, one SNS event per
+        message as Lambda would; returns the handler's responses."""
+        from hubbub.aws import realtime
+
+        responses = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+            messages = got.get("Messages", [])
+            if not messages:
+                return responses
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                notification = event("sns_notification")
+                record = notification["Records"][0]
+                record["Sns"]["Message"] = envelope["Message"]
+                record["Sns"]["MessageId"] = envelope["MessageId"]
+                record["Sns"]["TopicArn"] = envelope["TopicArn"]
+                responses.append(realtime.fanout(notification, Context()))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def management_api() -> Iterator[ManagementApi]:
+    api = ManagementApi()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def deployment(
+    moto: MotoServer,
+    redis_server: RedisServer,
+    management_api: ManagementApi,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Deployment]:
+    """A fresh stage (its own tables, topic and Redis database) and a cold container:
+    what `hubbub.aws.platform` built for an earlier test is forgotten."""
+    stage = Deployment(moto, redis_server.fresh_url(), management_api)
+    for name in [n for n in os.environ if n.startswith("HUBBUB_")]:
+        monkeypatch.delenv(name)
+    for name, value in stage.env.items():
+        monkeypatch.setenv(name, value)
+    platform.reset()
+    try:
+        yield stage
+    finally:
+        platform.reset()

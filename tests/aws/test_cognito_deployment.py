@@ -1,0 +1,54 @@
+"""The handlers on the deployed identity: with HUBBUB_COGNITO_USER_POOL_ID set, the
+Lambda platform signs people up and in through the Cognito user pool (moto's, over
+HTTP), and its access tokens open the WebSocket like local ones."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+
+from tests.aws.conftest import Deployment
+
+
+def test_sign_up_sign_in_and_connect_on_cognito(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stage = deployment
+    client = boto3.client("cognito-idp")
+    pool_id = client.create_user_pool(
+        PoolName=f"hubbub-{time.monotonic_ns()}",
+        AutoVerifiedAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 8,
+                "RequireUppercase": False,
+                "RequireLowercase": False,
+                "RequireNumbers": False,
+                "RequireSymbols": False,
+            }
+        },
+    )["UserPool"]["Id"]
+    client_id = client.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="web",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    monkeypatch.delenv("HUBBUB_TOKEN_SECRET")
+    monkeypatch.setenv("HUBBUB_COGNITO_USER_POOL_ID", pool_id)
+    monkeypatch.setenv("HUBBUB_COGNITO_CLIENT_ID", client_id)
+    # moto signs with the real AWS issuer but serves the keys itself.
+    monkeypatch.setenv(
+        "HUBBUB_COGNITO_JWKS_URL", f"{stage.moto_endpoint}/{pool_id}/.well-known/jwks.json"
+    )
+    monkeypatch.setenv("HUBBUB_AUTO_CONFIRM", "true")  # the local stage's stand-in
+    try:
+        user_id, token = stage.sign_up_and_in("alice")
+        status, _, body = stage.http("conversations", "GET", "/api/users/me", token=token)
+        assert status == 200 and body["user"]["id"] == user_id
+        assert stage.connect(stage.ticket(token), "c1=") == {"statusCode": 200}
+        stage.frame("c1=", {"action": "ping", "requestId": "p"})
+        assert [f["type"] for f in stage.api.frames("c1=")] == ["hello", "pong"]
+    finally:
+        client.delete_user_pool(UserPoolId=pool_id)
