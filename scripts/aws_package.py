@@ -173,10 +173,11 @@ def dependencies_dir() -> Path:
     return target
 
 
-def bundle_zip(with_dependencies: bool = True) -> Path:
+def bundle_zip(with_dependencies: bool = True, target: Path | None = None) -> Path:
     """The artifact of every function: the hubbub package and, unless only templates are
     wanted (tests), its dependencies, both at the zip's root."""
     BUILD.mkdir(parents=True, exist_ok=True)
+    target = target or BUILD / "bundle.zip"
     entries = [(p, p.relative_to(ROOT / "src").as_posix()) for p in _code_files()]
     if with_dependencies:
         deps = dependencies_dir()
@@ -188,7 +189,7 @@ def bundle_zip(with_dependencies: bool = True) -> Path:
             and p.suffix != ".pyc"
             and p.relative_to(deps).parts[0] != "bin"
         ]
-    return _zip(BUILD / "bundle.zip", entries)
+    return _zip(target, entries)
 
 
 def osls_package(service: str, stage: str = STAGE) -> Path:
