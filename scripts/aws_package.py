@@ -216,7 +216,12 @@ def package_all(services: Sequence[str] = SERVICES, with_dependencies: bool = Tr
     started = time.monotonic()
     npm_install()
     tables_json()
-    bundle = bundle_zip(with_dependencies)
+    if with_dependencies:
+        bundle = bundle_zip()
+    else:
+        # Never where a deploy would pick it up.
+        bundle = bundle_zip(False, BUILD / "code-only.zip")
+        os.environ["HUBBUB_LAMBDA_ARTIFACT"] = str(bundle)
     with ThreadPoolExecutor(max_workers=3) as pool:
         templates = list(pool.map(osls_package, services))
     cfn_lint(templates)
