@@ -26,9 +26,9 @@ Template = dict[str, Any]
 
 HANDLERS = {
     "shared": {"PreSignUpLambdaFunction": "hubbub.aws.cognito_triggers.pre_sign_up"},
-    "auth": {"HttpLambdaFunction": "hubbub.aws.http.auth"},
-    "conversations": {"HttpLambdaFunction": "hubbub.aws.http.conversations"},
-    "messages": {"HttpLambdaFunction": "hubbub.aws.http.messages"},
+    "auth": {"AuthLambdaFunction": "hubbub.aws.http.auth"},
+    "conversations": {"ConversationsLambdaFunction": "hubbub.aws.http.conversations"},
+    "messages": {"MessagesLambdaFunction": "hubbub.aws.http.messages"},
     "realtime": {
         "ConnectLambdaFunction": "hubbub.aws.realtime.connect",
         "DisconnectLambdaFunction": "hubbub.aws.realtime.disconnect",
@@ -38,7 +38,7 @@ HANDLERS = {
 }
 # Functions that use Redis, and only they, run in the VPC.
 IN_VPC = {
-    ("auth", "HttpLambdaFunction"),
+    ("auth", "AuthLambdaFunction"),
     ("realtime", "ConnectLambdaFunction"),
     ("realtime", "DisconnectLambdaFunction"),
     ("realtime", "DefaultLambdaFunction"),
@@ -149,7 +149,7 @@ def test_messages_may_publish_events_but_no_function_may_drop_or_scan_a_table(
     templates: dict[str, Template],
 ) -> None:
     messages = templates["messages"]
-    statements = _statements(messages, messages["Resources"]["HttpLambdaFunction"])
+    statements = _statements(messages, messages["Resources"]["MessagesLambdaFunction"])
     assert _allowed(statements, "sns:Publish") == [{"Fn::ImportValue": "hubbub-dev-EventsTopicArn"}]
     assert _allowed(statements, "dynamodb:PutItem")
     for service, logical_id in _functions():
@@ -172,9 +172,9 @@ def test_each_function_gets_only_its_own_powers(templates: dict[str, Template]) 
         return bool(_allowed(_statements(template, template["Resources"][logical_id]), action))
 
     assert not allowed("shared", "PreSignUpLambdaFunction", "dynamodb:GetItem")
-    assert allowed("auth", "HttpLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
-    assert not allowed("messages", "HttpLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
-    assert not allowed("messages", "HttpLambdaFunction", "execute-api:ManageConnections")
+    assert allowed("auth", "AuthLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
+    assert not allowed("messages", "MessagesLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
+    assert not allowed("messages", "MessagesLambdaFunction", "execute-api:ManageConnections")
     assert allowed("realtime", "FanoutLambdaFunction", "execute-api:ManageConnections")
     # The fan-out may forget a gone connection, but write nothing else.
     fanout = templates["realtime"]
