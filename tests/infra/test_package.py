@@ -36,9 +36,12 @@ HANDLERS = {
         "FanoutLambdaFunction": "hubbub.aws.realtime.fanout",
     },
 }
-# Functions that use Redis, and only they, run in the VPC.
+# Functions that use Redis, and only they, run in the VPC: every one built on
+# hubbub.aws.platform.core, that is all but the fan-out and the PreSignUp trigger.
 IN_VPC = {
     ("auth", "AuthLambdaFunction"),
+    ("conversations", "ConversationsLambdaFunction"),
+    ("messages", "MessagesLambdaFunction"),
     ("realtime", "ConnectLambdaFunction"),
     ("realtime", "DisconnectLambdaFunction"),
     ("realtime", "DefaultLambdaFunction"),
@@ -175,6 +178,8 @@ def test_each_function_gets_only_its_own_powers(templates: dict[str, Template]) 
     assert allowed("auth", "AuthLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
     assert not allowed("messages", "MessagesLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
     assert not allowed("messages", "MessagesLambdaFunction", "execute-api:ManageConnections")
+    assert not allowed("realtime", "ConnectLambdaFunction", "execute-api:ManageConnections")
+    assert allowed("realtime", "DefaultLambdaFunction", "execute-api:ManageConnections")
     assert allowed("realtime", "FanoutLambdaFunction", "execute-api:ManageConnections")
     # The fan-out may forget a gone connection, but write nothing else.
     fanout = templates["realtime"]
@@ -219,8 +224,11 @@ def test_routes_attach_to_the_shared_apis_without_clashing(templates: dict[str, 
             seen[key] = service
     assert seen["hubbub-dev-HttpApiId ANY /api/auth/{proxy+}"] == "auth"
     assert seen["hubbub-dev-HttpApiId GET /api/sync"] == "messages"
+    # A conversation's events reach conversations through its {proxy+} route.
+    assert seen["hubbub-dev-HttpApiId ANY /api/conversations/{proxy+}"] == "conversations"
+    assert not [key for key in seen if key.endswith("/events")]
     assert seen["hubbub-dev-WebSocketApiId $connect"] == "realtime"
-    assert seen["hubbub-dev-WebSocketApiId sendMessage"] == "realtime"
+    assert seen["hubbub-dev-WebSocketApiId $default"] == "realtime"
 
 
 def test_templates_hold_no_account_id_secret_or_fixed_region(
@@ -236,21 +244,19 @@ def test_templates_hold_no_account_id_secret_or_fixed_region(
     assert "{{resolve:secretsmanager:" in json.dumps(props["AuthToken"])
 
 
-def test_no_nat_gateway_and_dynamodb_through_a_gateway_endpoint(
-    templates: dict[str, Template],
-) -> None:
+def test_dynamodb_and_s3_bypass_the_one_nat_gateway(templates: dict[str, Template]) -> None:
     shared = templates["shared"]
-    assert not _of_type(shared, "AWS::EC2::NatGateway")
-    assert not _of_type(shared, "AWS::EC2::InternetGateway")
-    endpoints = _of_type(shared, "AWS::EC2::VPCEndpoint").values()
-    kinds = {
-        (
-            e["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1],
-            e["Properties"]["VpcEndpointType"],
-        )
-        for e in endpoints
-    }
-    assert kinds == {("dynamodb", "Gateway"), ("sns", "Interface"), ("cognito-idp", "Interface")}
+    assert len(_of_type(shared, "AWS::EC2::NatGateway")) == 1
+    kinds = set()
+    for endpoint in _of_type(shared, "AWS::EC2::VPCEndpoint").values():
+        props = endpoint["Properties"]
+        kinds.add((props["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1], props["VpcEndpointType"]))
+    assert kinds == {("dynamodb", "Gateway"), ("s3", "Gateway")}
+    # Redis accepts connections from the functions' security group only.
+    redis_sg = shared["Resources"]["RedisSecurityGroup"]["Properties"]
+    assert [rule["SourceSecurityGroupId"] for rule in redis_sg["SecurityGroupIngress"]] == [
+        {"Ref": "LambdaSecurityGroup"}
+    ]
 
 
 def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
