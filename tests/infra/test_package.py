@@ -49,28 +49,32 @@ IN_VPC = {
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A code-only artifact, named to osls by HUBBUB_LAMBDA_ARTIFACT."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is required to package the AWS stacks (install Node.js 18+)")
     aws_package.npm_install()
     aws_package.tables_json()
-    artifact = aws_package.bundle_zip(
+    path = aws_package.bundle_zip(
         with_dependencies=False, target=tmp_path_factory.mktemp("artifact") / "bundle.zip"
     )
     mp = pytest.MonkeyPatch()
-    mp.setenv("HUBBUB_LAMBDA_ARTIFACT", str(artifact))
-    try:
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            paths = dict(
-                zip(
-                    aws_package.SERVICES,
-                    pool.map(aws_package.osls_package, aws_package.SERVICES),
-                    strict=True,
-                )
+    mp.setenv("HUBBUB_LAMBDA_ARTIFACT", str(path))
+    yield path
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def templates(artifact: Path) -> dict[str, Template]:
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        paths = dict(
+            zip(
+                aws_package.SERVICES,
+                pool.map(aws_package.osls_package, aws_package.SERVICES),
+                strict=True,
             )
-    finally:
-        mp.undo()
+        )
     aws_package.cfn_lint(list(paths.values()))  # raises SystemExit on any finding
     return {name: json.loads(path.read_text()) for name, path in paths.items()}
 
@@ -268,3 +272,25 @@ def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None
     requirements = " ".join(aws_package.lambda_requirements())
     assert "uvicorn" not in requirements and "psycopg" not in requirements
     assert "argon2-cffi" in requirements and "orjson" in requirements
+
+
+def test_the_local_stage_runs_the_same_functions_outside_any_vpc(
+    artifact: Path, templates: dict[str, Template]
+) -> None:
+    """infra/local (make aws-local) includes the services' own functions.yml files."""
+    local = json.loads(aws_package.osls_package("local", stage="local").read_text())
+    functions = _of_type(local, "AWS::Lambda::Function")
+    deployed = {
+        logical_id: handler
+        for service, handlers in HANDLERS.items()
+        if service != "shared"
+        for logical_id, handler in handlers.items()
+    }
+    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == deployed
+    for logical_id, function in functions.items():
+        assert "VpcConfig" not in function["Properties"], logical_id
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["HUBBUB_AUTO_CONFIRM"] == "true"
+        assert env["HUBBUB_DYNAMODB_TABLE_PREFIX"] == "hubbub-local-"
+    fanout = functions["FanoutLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert fanout["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:3001"
