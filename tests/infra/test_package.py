@@ -180,6 +180,15 @@ def test_each_function_gets_only_its_own_powers(templates: dict[str, Template]) 
 
     assert not allowed("shared", "PreSignUpLambdaFunction", "dynamodb:GetItem")
     assert allowed("auth", "AuthLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
+    # Deployed stages need the emailed code: nothing may confirm a sign-up in their place.
+    auth = templates["auth"]
+    auth_statements = _statements(auth, auth["Resources"]["AuthLambdaFunction"])
+    denied = [s for s in auth_statements if s["Effect"] == "Deny"]
+    assert [a for s in denied for a in s["Action"]] == [
+        "cognito-idp:AdminConfirmSignUp",
+        "cognito-idp:AdminUpdateUserAttributes",
+    ]
+    assert not _allowed(auth_statements, "cognito-idp:AdminConfirmSignUp")
     assert not allowed("messages", "MessagesLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
     assert not allowed("messages", "MessagesLambdaFunction", "execute-api:ManageConnections")
     assert not allowed("realtime", "ConnectLambdaFunction", "execute-api:ManageConnections")
@@ -198,6 +207,23 @@ def test_each_function_gets_only_its_own_powers(templates: dict[str, Template]) 
             }
         )
     ]
+
+
+def test_the_user_pool_is_what_the_cognito_identity_expects(
+    templates: dict[str, Template],
+) -> None:
+    pool = templates["shared"]["Resources"]["UserPool"]["Properties"]
+    assert "UsernameAttributes" not in pool  # the username is our user id
+    assert pool["AutoVerifiedAttributes"] == ["email"]
+    assert pool["LambdaConfig"]["PreSignUp"] == {"Fn::GetAtt": ["PreSignUpLambdaFunction", "Arn"]}
+    client = templates["shared"]["Resources"]["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert set(client["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+    assert client["EnableTokenRevocation"] is True
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
 
 
 def test_tables_are_on_demand_with_point_in_time_recovery_and_ttl_where_due(
