@@ -146,6 +146,7 @@ def test_application_functions_are_configured_for_dynamodb_and_cognito(
         assert env["HUBBUB_DYNAMODB_TABLE_PREFIX"] == "hubbub-dev-"
         assert env["HUBBUB_COGNITO_USER_POOL_ID"] == {"Fn::ImportValue": "hubbub-dev-UserPoolId"}
         assert env["HUBBUB_AUTO_CONFIRM"] == "false"  # only the local stage confirms by itself
+        assert env["HUBBUB_TOKEN_SECRET"].startswith("{{resolve:secretsmanager:hubbub/dev/")
     fanout = templates["realtime"]["Resources"]["FanoutLambdaFunction"]["Properties"]
     assert fanout["Environment"]["Variables"]["HUBBUB_WS_MANAGEMENT_URL"] == {
         "Fn::ImportValue": "hubbub-dev-WebSocketManagementUrl"
