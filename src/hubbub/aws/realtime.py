@@ -158,7 +158,7 @@ async def _default(connection_id: str, data: str | bytes) -> dict[str, Any]:
 
 # How long a frame that came before its connection's hello waits for it (the fan-out
 # sends it a moment after the handshake: SNS and one invocation away). The function's
-# timeout must leave room for it and the frame's own work (10 s or more).
+# timeout must leave room for it and the frame's own work (6 s, the default, does).
 HELLO_WAIT_SECONDS = 3.0
 
 
