@@ -8,7 +8,9 @@ nothing is cached in the process:
   process, so interpreter start-up (Lambda's own, ~80 ms on python3.12) is left out;
 - **set-up**: what the handler builds at its first invocation after that import (the
   services, the ASGI app and Mangum for an HTTP service, the boto3 clients, the Redis
-  client), without the network round trips of the call itself;
+  client; for the fan-out only the connections table's and the Management API's
+  clients, with the fan-out's environment), without the network round trips of the
+  call itself;
 - baselines measured in the same run: `python -c pass` (interpreter start-up, wall
   time) and `import boto3` alone (the floor of any Python handler that talks to AWS).
 
@@ -42,16 +44,27 @@ HANDLERS: dict[str, tuple[str, str]] = {
         "hubbub.aws.http",
         "platform.cached('http:messages', lambda: m._adapter('messages'))",
     ),
+    # In the VPC: the services with Redis, the connections table; no Management API.
     "realtime.connect/default/disconnect": (
         "hubbub.aws.realtime",
-        "platform.core(); platform.registry(); platform.poster(); platform.sessions();"
+        "platform.core(); platform.registry(); platform.sessions();"
         " platform.frame_limiter(); import hubbub.commands",
     ),
-    # Deliveries only; a hello request also builds the services, as connect does.
+    # Outside the VPC: deliveries and hello/close requests alike need only the
+    # connections table and the Management API (checked: nothing of the services or
+    # Redis gets imported, with the fan-out's environment, which has no Redis URL).
     "realtime.fanout": (
         "hubbub.aws.realtime",
-        "platform.registry(); platform.poster(); platform.pool()",
+        "platform.registry(); platform.poster(); platform.pool();"
+        " import hubbub.adapters.apigw_connections, hubbub.adapters.sns_fanout, sys;"
+        " bad = [n for n in sys.modules if n.startswith(('redis', 'hubbub.bootstrap',"
+        " 'hubbub.services', 'hubbub.commands'))]; assert not bad, bad",
     ),
+}
+
+# Settings a handler's function does not get (infra/realtime/functions.yml).
+_WITHOUT: dict[str, tuple[str, ...]] = {
+    "realtime.fanout": ("HUBBUB_REDIS_URL", "HUBBUB_SNS_TOPIC_ARN", "HUBBUB_TOKEN_SECRET"),
 }
 
 _PROBE = """
@@ -82,19 +95,19 @@ _ENV = {
 }
 
 
-def _env() -> dict[str, str]:
+def _env(without: tuple[str, ...] = ()) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "AWS_"))}
-    env.update(_ENV)
+    env.update({k: v for k, v in _ENV.items() if k not in without})
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
     env["PYTHONDONTWRITEBYTECODE"] = "0"
     return env
 
 
-def _python(code: str) -> tuple[float, str]:
+def _python(code: str, without: tuple[str, ...] = ()) -> tuple[float, str]:
     started = time.perf_counter()
     run = subprocess.run(
         [sys.executable, "-c", code],
-        env=_env(),
+        env=_env(without),
         capture_output=True,
         text=True,
         timeout=120,
@@ -113,8 +126,8 @@ def _median(values: list[float]) -> float:
 def measure(repeats: int) -> dict[str, Any]:
     # Warm the page cache and the bytecode cache once: a deployment package ships its
     # .pyc files, so compiling is no part of a cold start.
-    for module, setup in HANDLERS.values():
-        _python(_PROBE.format(module=module, setup=setup))
+    for name, (module, setup) in HANDLERS.items():
+        _python(_PROBE.format(module=module, setup=setup), _WITHOUT.get(name, ()))
     start = [_python("pass")[0] for _ in range(repeats)]
     boto = []
     for _ in range(repeats):
@@ -124,10 +137,8 @@ def measure(repeats: int) -> dict[str, Any]:
         boto.append(float(out))
     handlers: dict[str, Any] = {}
     for name, (module, setup) in HANDLERS.items():
-        runs = [
-            json.loads(_python(_PROBE.format(module=module, setup=setup))[1])
-            for _ in range(repeats)
-        ]
+        probe = _PROBE.format(module=module, setup=setup)
+        runs = [json.loads(_python(probe, _WITHOUT.get(name, ()))[1]) for _ in range(repeats)]
         handlers[name] = {
             "module": module,
             "import_ms": _median([r["import_ms"] for r in runs]),

@@ -14,10 +14,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ import boto3
 import pytest
 
 from hubbub.aws import platform
+from tests.aws.lambda_context import Context
 from tests.moto import MotoServer, moto
 from tests.redis import RedisServer
 
-__all__ = ["moto"]
+__all__ = ["Context", "moto"]
 
 EVENTS = Path(__file__).parent.parent / "events"
 ORIGIN = "https://d111111abcdef8.cloudfront.net"
@@ -41,22 +43,6 @@ def event(name: str) -> dict[str, Any]:
     """A fresh copy of the fixture tests/events/<name>.json."""
     loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return copy.deepcopy(loaded)
-
-
-@dataclass
-class Context:
-    """What Lambda passes as `context` (Powertools reads these)."""
-
-    function_name: str = "hubbub-test-handler"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:hubbub-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/hubbub-test"
-    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 class _Server(ThreadingHTTPServer):
@@ -196,6 +182,14 @@ class Deployment:
             "HUBBUB_SNS_TOPIC_ARN": self.topic,
             "HUBBUB_WS_MANAGEMENT_URL": api.url,
         }
+        # The fan-out runs outside the VPC: no Redis (nor anything else of the
+        # services'), only the connections table and the Management API.
+        self.fanout_env = {
+            "HUBBUB_DYNAMODB_TABLE_PREFIX": self.prefix,
+            "HUBBUB_WS_MANAGEMENT_URL": api.url,
+        }
+        self._fanout: subprocess.Popen[str] | None = None
+        self._moto_env = moto.env
 
     # -- HTTP API ------------------------------------------------------------------
 
@@ -295,12 +289,14 @@ class Deployment:
 
     # -- SNS -----------------------------------------------------------------------
 
-    def pump(self) -> list[dict[str, Any]]:
+    def pump(self, *, failures: bool = False) -> list[dict[str, Any]]:
         """Hands what the topic received to the fan-out handler, one SNS event per
-        message as Lambda would; returns the handler's responses."""
-        from hubbub.aws import realtime
-
-        responses = []
+        message as Lambda would, in a warm fan-out container of its own (a process with
+        the fan-out's environment only: `tests/aws/fanout_container.py`); returns the
+        handler's responses. Each invocation must have left the services unbuilt and
+        Redis unloaded; one that raised fails the test unless `failures` (then it is
+        `{"error": ...}` among the responses)."""
+        responses: list[dict[str, Any]] = []
         while True:
             got = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
             messages = got.get("Messages", [])
@@ -313,8 +309,53 @@ class Deployment:
                 record["Sns"]["Message"] = envelope["Message"]
                 record["Sns"]["MessageId"] = envelope["MessageId"]
                 record["Sns"]["TopicArn"] = envelope["TopicArn"]
-                responses.append(realtime.fanout(notification, Context()))
+                answer = self._invoke_fanout(notification)
+                assert not answer["servicesBuilt"] and answer["loaded"] == [], answer
+                if "error" in answer:
+                    assert failures, answer["trace"]
+                    responses.append({"error": answer["error"]})
+                else:
+                    responses.append(answer["response"])
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+    def _invoke_fanout(self, notification: dict[str, Any]) -> dict[str, Any]:
+        if self._fanout is None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "AWS_"))}
+            env.update(self._moto_env)
+            env.update(self.fanout_env)
+            env["PYTHONPATH"] = os.pathsep.join(["src", "."])
+            self._fanout = subprocess.Popen(
+                [sys.executable, "-m", "tests.aws.fanout_container"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+                cwd=Path(__file__).resolve().parents[2],
+                text=True,
+            )
+        assert self._fanout.stdin is not None and self._fanout.stdout is not None
+        self._fanout.stdin.write(json.dumps(notification) + "\n")
+        self._fanout.stdin.flush()
+        from tests.aws.fanout_container import ANSWER
+
+        while True:  # the handler's own logs and metrics come out there too
+            line = self._fanout.stdout.readline()
+            assert line, "the fan-out container died"
+            if line.startswith(ANSWER):
+                answer: dict[str, Any] = json.loads(line[len(ANSWER) :])
+                return answer
+
+    def close(self) -> None:
+        if self._fanout is not None:
+            assert self._fanout.stdin is not None
+            self._fanout.stdin.close()
+            try:
+                self._fanout.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._fanout.kill()
+                self._fanout.wait()
+            if self._fanout.stdout is not None:
+                self._fanout.stdout.close()
+            self._fanout = None
 
 
 @pytest.fixture
@@ -344,4 +385,5 @@ def deployment(
     try:
         yield stage
     finally:
+        stage.close()
         platform.reset()

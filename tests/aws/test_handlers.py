@@ -1,8 +1,11 @@
 """The handlers end to end, with real API Gateway payloads: two users sign up over
-the HTTP API, connect over the WebSocket API and chat, the fan-out reaching them
-through SNS."""
+the HTTP API, connect over the WebSocket API and chat, the fan-out (in a container of
+its own, without Redis) reaching them through SNS and `$default` answering through
+the route response."""
 
 from __future__ import annotations
+
+import json
 
 from tests.aws.conftest import Deployment
 
@@ -11,11 +14,13 @@ def connected(stage: Deployment, username: str, connection_id: str) -> str:
     """A user with one open connection that has had its hello; returns the user id."""
     user_id, token = stage.sign_up_and_in(username)
     assert stage.connect(stage.ticket(token), connection_id) == {"statusCode": 200}
-    assert stage.frame(connection_id, {"action": "ping", "requestId": "p"})["statusCode"] == 200
-    hello, pong = stage.api.frames(connection_id)
+    stage.pump()  # the hello, built by $connect, sent by the fan-out
+    (hello,) = stage.api.frames(connection_id)
     assert hello["type"] == "hello" and hello["userId"] == user_id
     assert hello["connectionId"] == connection_id and hello["cursor"]
-    assert pong == {"type": "pong", "requestId": "p"}
+    answer = stage.frame(connection_id, {"action": "ping", "requestId": "p"})
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"type": "pong", "requestId": "p"}
     return user_id
 
 
@@ -35,6 +40,12 @@ def test_two_users_chat_through_the_handlers(deployment: Deployment) -> None:
     conversation_id = body["conversation"]["id"]
     stage.pump()
     assert "conversation.created" in [f["type"] for f in stage.api.frames("bob-conn=")]
+
+    # Typing has no reply (no route response body); Bob hears it through the fan-out.
+    typing = {"action": "typing", "conversationId": conversation_id, "isTyping": True}
+    assert stage.frame("alice-conn=", typing) == {"statusCode": 200}
+    stage.pump()
+    assert stage.api.frames("bob-conn=")[-1]["type"] == "typing"
 
     # ...and sends over the WebSocket: Bob gets the event, Alice the ack in its place.
     send = {

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from hubbub.adapters.sns_fanout import MAX_MESSAGE_BYTES, decode, encode
+from hubbub.adapters.sns_fanout import (
+    MAX_MESSAGE_BYTES,
+    ConnectionRequest,
+    connection_request,
+    decode,
+    encode,
+    encode_request,
+)
 from hubbub.domain.events import Delivery, Origin
 
 FRAME = {"type": "message.created", "conversationId": "c", "eventSeq": 1, "body": "x" * 2000}
@@ -35,3 +42,20 @@ def test_small_deliveries_share_a_message_in_order() -> None:
 def test_anything_else_is_refused() -> None:
     with pytest.raises(ValueError):
         decode('{"Type": "SubscriptionConfirmation"}')
+
+
+def test_hello_and_close_requests_read_back_and_are_no_deliveries() -> None:
+    hello = ConnectionRequest("hello", "c1=", "u1", {"type": "hello", "cursor": "s2.x"})
+    close = ConnectionRequest("close", "c2=")
+    for request in (hello, close):
+        message = encode_request(request)
+        assert connection_request(message) == request
+        with pytest.raises(ValueError):
+            decode(message)
+    # A "hello" that does not carry a hello frame is not one.
+    assert connection_request(b'{"hello":{"connectionId":"c","userId":"u","frame":{}}}') is None
+    assert connection_request(encode([_delivery()])[0]) is None
+
+
+def _delivery() -> Delivery:
+    return Delivery(frozenset({"a"}), FRAME)

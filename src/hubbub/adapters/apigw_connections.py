@@ -13,6 +13,11 @@ out in order, one at a time, while up to `concurrency` connections are posted to
 once. `@connections` calls count against the account's API request quota (10,000/s
 shared with every other API call), so throttling (429) is retried with exponential
 backoff and jitter, not hammered.
+
+Only the fan-out function (outside the VPC) reaches the Management API: `deliver` posts
+events, `carry_out` the hellos and closes the VPC functions ask for over SNS. A
+connection's `hello` is claimed (`helloClaimedAt`, one sender) before it is posted,
+and the connection gets events (`helloAt`) only once API Gateway took it.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from enum import Enum
 from typing import Any
 
 from hubbub import protocol
-from hubbub.adapters.sns_fanout import decode, hello_request
+from hubbub.adapters.sns_fanout import ConnectionRequest, connection_request, decode
 
 log = logging.getLogger("hubbub.apigw")
 
@@ -43,7 +48,8 @@ _GONE = frozenset({"GoneException", "410"})
 @dataclass(frozen=True, slots=True)
 class ConnectionRecord:
     """One open (or not yet expired) API Gateway connection. `hello_at` is when its
-    `hello` was sent (None before: the connection gets no events yet)."""
+    `hello` was sent (None before: the connection gets no events yet, and its frames
+    wait for the hello)."""
 
     connection_id: str
     user_id: str
@@ -100,20 +106,57 @@ class ConnectionRegistry:
         record = _record(found) if found else None
         return record if record is not None and record.expires_at > self._now() else None
 
-    def mark_hello(self, connection_id: str) -> bool:
-        """Records that the connection's `hello` goes out now; False if it already
-        went (two first frames at once: only one of them sends it) or the connection
-        is gone."""
+    def claim_hello(self, connection_id: str, user_id: str) -> bool:
+        """Takes the right to send the connection its one `hello`; False if it was
+        taken already (SNS may deliver a request twice), or the connection is gone
+        (its `$disconnect` came first) or is not `user_id`'s."""
+        return self._update(
+            connection_id,
+            "SET helloClaimedAt = :now",
+            "attribute_exists(connectionId) AND userId = :user"
+            " AND attribute_not_exists(helloClaimedAt)",
+            {":now": {"N": str(int(self._now()))}, ":user": {"S": user_id}},
+        )
+
+    def hello_sent(self, connection_id: str) -> bool:
+        """Records that API Gateway took the connection's `hello`: from now on it gets
+        events (never before its hello). False if the connection is gone."""
+        return self._update(
+            connection_id,
+            "SET helloAt = :now",
+            "attribute_exists(connectionId)",
+            {":now": {"N": str(int(self._now()))}},
+        )
+
+    def release_hello(self, connection_id: str) -> None:
+        """Gives the claim back after a hello that could not be sent, so a retry of the
+        request may send it."""
+        self._update(
+            connection_id,
+            "REMOVE helloClaimedAt",
+            "attribute_exists(connectionId) AND attribute_not_exists(helloAt)",
+            None,
+        )
+
+    def _update(
+        self,
+        connection_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any] | None,
+    ) -> bool:
+        """A conditional update of an existing row (never creates one); False when the
+        condition does not hold."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"connectionId": {"S": connection_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"connectionId": {"S": connection_id}},
-                UpdateExpression="SET helloAt = :now",
-                ConditionExpression=(
-                    "attribute_exists(connectionId) AND attribute_not_exists(helloAt)"
-                ),
-                ExpressionAttributeValues={":now": {"N": str(int(self._now()))}},
-            )
+            self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
@@ -321,8 +364,8 @@ def deliver(
     report = Report()
     deliveries = []
     for message in messages:
-        if hello_request(message) is not None:
-            continue  # not a delivery: the handler sends hellos itself
+        if connection_request(message) is not None:
+            continue  # not a delivery: `carry_out` does these
         try:
             deliveries.extend(decode(message))
         except ValueError as error:
@@ -363,3 +406,72 @@ def deliver(
     if report.gone or report.failed:
         log.info("fan-out: %s", report.summary())
     return report
+
+
+# -- what functions without the Management API ask of the subscriber ---------------
+
+
+@dataclass(slots=True)
+class RequestReport:
+    hellos: int = 0  # hellos sent
+    closed: int = 0
+    skipped: int = 0  # hello already sent (a duplicate request), or connection gone first
+    gone: int = 0  # still 410 after the handshake's patience
+    failed: int = 0  # could not be sent (throttled after every retry, or another error)
+
+
+def carry_out(
+    requests: Sequence[ConnectionRequest],
+    registry: ConnectionRegistry,
+    poster: ConnectionPoster,
+    *,
+    patience: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RequestReport:
+    """Does what `$connect` and `$default` asked: closes connections, and sends each
+    requested `hello` exactly once (a conditional write claims it) and before anything
+    else (the connection gets events only once its hello was taken, `hello_sent`).
+
+    Right after `$connect` API Gateway answers 410 until it has finished the handshake,
+    so a hello's 410 is tried again for up to `patience` seconds. A hello still refused
+    then leaves the row as it is: the connection gets no events, and its `$disconnect`
+    (or the row's TTL) forgets it, with its presence, which this function cannot reach."""
+    report = RequestReport()
+    for request in requests:
+        connection_id = request.connection_id
+        if request.kind == "close":
+            poster.close(connection_id)
+            report.closed += 1
+            continue
+        if request.frame is None or not registry.claim_hello(connection_id, request.user_id):
+            report.skipped += 1
+            continue
+        outcome = _post_patiently(
+            poster, connection_id, protocol.encode(request.frame), patience, sleep
+        )
+        if outcome is Outcome.SENT:
+            registry.hello_sent(connection_id)
+            report.hellos += 1
+        elif outcome is Outcome.GONE:
+            report.gone += 1
+        else:
+            registry.release_hello(connection_id)
+            report.failed += 1
+    return report
+
+
+def _post_patiently(
+    poster: ConnectionPoster,
+    connection_id: str,
+    text: str,
+    patience: float,
+    sleep: Callable[[float], None],
+) -> Outcome:
+    waited, delay = 0.0, 0.05
+    while True:
+        outcome = poster.post(connection_id, text.encode())
+        if outcome is not Outcome.GONE or waited >= patience:
+            return outcome
+        sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.5)

@@ -12,11 +12,15 @@ client sees `eventSeq` skip and fetches the gap; duplicates share a `cursor`).
 
 The message format (`encode`/`decode`) is shared with the subscriber:
 `{"deliveries": [{"recipients": [...], "frame": {...}, "origin": {"connectionId",
-"requestId"} | null}]}`. One other kind of message travels the same way:
-`{"hello": {"connectionId", "userId"}}` (`hello_request`), sent by `$connect`, which
-cannot post to its own connection, so the subscriber sends the connection's `hello` as
-soon as the handshake is over. The origin connection gets an ack built from the frame instead
+"requestId"} | null}]}`. The origin connection gets an ack built from the frame instead
 of the frame, as `LocalHub` does.
+
+Two other kinds of message travel the same way (`ConnectionRequest`): what a function
+inside the VPC, which cannot reach API Gateway's Management API, needs done to one
+connection. `{"hello": {"connectionId", "userId", "frame": {...}}}` is sent by
+`$connect` with the complete `hello` (it cannot post to its own connection, and the
+subscriber has no Redis to build it); `{"close": {"connectionId"}}` by `$default` for a
+connection that is unknown or signed out.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import orjson
 
@@ -60,10 +65,16 @@ class SnsPublisher:
         self._last = task
         return task
 
-    async def request_hello(self, connection_id: str, user_id: str) -> None:
-        """Asks the subscriber to send the connection's `hello` (raises if SNS refuses:
+    async def request_hello(self, connection_id: str, user_id: str, frame: JsonObject) -> None:
+        """Asks the subscriber to send the connection its `hello` (raises if SNS refuses:
         the handshake then fails and the client retries)."""
-        message = orjson.dumps({"hello": {"connectionId": connection_id, "userId": user_id}})
+        await self._now(encode_request(ConnectionRequest("hello", connection_id, user_id, frame)))
+
+    async def request_close(self, connection_id: str) -> None:
+        """Asks the subscriber to close the connection (raises if SNS refuses)."""
+        await self._now(encode_request(ConnectionRequest("close", connection_id)))
+
+    async def _now(self, message: bytes) -> None:
         await asyncio.to_thread(
             self._client.publish, TopicArn=self._topic, Message=message.decode()
         )
@@ -147,14 +158,47 @@ def _piece(ids: list[bytes], rest: bytes) -> bytes:
     return b'{"recipients":[' + b",".join(ids) + b"]," + rest[1:]
 
 
-def hello_request(message: str | bytes) -> tuple[str, str] | None:
-    """(connection id, user id) of a hello request, or None for any other message."""
+@dataclass(frozen=True, slots=True)
+class ConnectionRequest:
+    """Something to do to one connection on behalf of a function that cannot reach the
+    Management API: send it its `hello` (`frame`, for `user_id`'s connection only) or
+    close it."""
+
+    kind: Literal["hello", "close"]
+    connection_id: str
+    user_id: str = ""
+    frame: JsonObject | None = None
+
+
+def encode_request(request: ConnectionRequest) -> bytes:
+    if request.kind == "hello":
+        body: JsonObject = {
+            "connectionId": request.connection_id,
+            "userId": request.user_id,
+            "frame": request.frame,
+        }
+    else:
+        body = {"connectionId": request.connection_id}
+    return orjson.dumps({request.kind: body})
+
+
+def connection_request(message: str | bytes) -> ConnectionRequest | None:
+    """The `ConnectionRequest` a message holds, or None for any other message (a
+    malformed request is None too: it is logged by `decode`'s caller as not ours)."""
     raw = message.encode() if isinstance(message, str) else message
-    if not raw.startswith(b'{"hello":'):
+    if not raw.startswith((b'{"hello":', b'{"close":')):
         return None
     try:
-        hello = orjson.loads(message)["hello"]
-        return str(hello["connectionId"]), str(hello["userId"])
+        body = orjson.loads(raw)
+        if "hello" in body:
+            hello = body["hello"]
+            frame = hello["frame"]
+            if not isinstance(frame, dict) or frame.get("type") != "hello":
+                return None
+            return ConnectionRequest(
+                "hello", str(hello["connectionId"]), str(hello["userId"]), frame
+            )
+        return ConnectionRequest("close", str(body["close"]["connectionId"]))
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
 

@@ -13,7 +13,12 @@ registry, the poster). The seams where the deployment's adapters are chosen:
   deployed; else the local identity, with HUBBUB_TOKEN_SECRET);
 - Redis (ElastiCache, `rediss://`): presence, typing, tickets, rate limits and ended
   sessions, through the same adapters as a scaled-out server (HUBBUB_REDIS_URL,
-  required here: no two invocations share memory).
+  required by `core`: no two invocations share memory).
+
+Two kinds of container, as the functions are placed (see `hubbub.aws`): the services
+(`core`, `sessions`, `frame_limiter`) are built only in the VPC functions; the
+fan-out builds only `registry`, `poster` and `pool`, which read nothing but
+`AwsSettings` and need neither Redis nor the store.
 
 Everything runs on one event loop kept for the container's life, so the Redis client
 (bound to a loop) and the store are reused by warm invocations.
@@ -23,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -33,7 +37,13 @@ from hubbub.aws.settings import AwsSettings
 from hubbub.config import ConfigError, Settings
 
 if TYPE_CHECKING:
-    from hubbub.adapters.apigw_connections import ConnectionPoster, ConnectionRegistry, Report
+    from hubbub.adapters.apigw_connections import (
+        ConnectionPoster,
+        ConnectionRegistry,
+        Report,
+        RequestReport,
+    )
+    from hubbub.adapters.sns_fanout import ConnectionRequest, SnsPublisher
     from hubbub.bootstrap import Platform
     from hubbub.ports import Clock, IdentityProvider, RateLimiter, SessionStore, Store
 
@@ -45,6 +55,7 @@ LAMBDA_PRESENCE_LEASE_SECONDS = 600
 
 _loop: asyncio.AbstractEventLoop | None = None
 _settings: tuple[Settings, AwsSettings] | None = None
+_aws: AwsSettings | None = None
 _core: Platform | None = None
 _extras: dict[str, Any] = {}
 
@@ -70,8 +81,16 @@ def settings() -> tuple[Settings, AwsSettings]:
         core = Settings.from_env()
         if "HUBBUB_PRESENCE_LEASE_SECONDS" not in os.environ:
             core = replace(core, presence_lease_seconds=LAMBDA_PRESENCE_LEASE_SECONDS)
-        _settings = core, AwsSettings.from_env()
+        _settings = core, aws_settings()
     return _settings
+
+
+def aws_settings() -> AwsSettings:
+    """The AWS-only settings, all the fan-out reads."""
+    global _aws
+    if _aws is None:
+        _aws = AwsSettings.from_env()
+    return _aws
 
 
 def core() -> Platform:
@@ -145,7 +164,7 @@ def registry() -> ConnectionRegistry:
     if found is None:
         from hubbub.adapters.apigw_connections import ConnectionRegistry
 
-        _, aws = settings()
+        aws = aws_settings()
         found = _extras["registry"] = ConnectionRegistry(
             _client("dynamodb"),
             aws.table("websocket-connections"),
@@ -160,7 +179,7 @@ def poster() -> ConnectionPoster:
     if found is None:
         from hubbub.adapters.apigw_connections import ConnectionPoster, client_config
 
-        _, aws = settings()
+        aws = aws_settings()
         aws.require("ws_management_url")
         client = _client(
             "apigatewaymanagementapi",
@@ -175,46 +194,37 @@ def pool() -> ThreadPoolExecutor:
     """Worker threads for the fan-out's parallel calls (bounded: HUBBUB_FANOUT_CONCURRENCY)."""
     found = _extras.get("pool")
     if found is None:
-        _, aws = settings()
+        aws = aws_settings()
         found = _extras["pool"] = ThreadPoolExecutor(
             max_workers=aws.fanout_concurrency, thread_name_prefix="fanout"
         )
     return found
 
 
-def answer(connection_id: str, text: str, *, patience: float = 0.0) -> bool:
-    """Posts one frame to the connection; False if it is gone (its row is then
-    deleted). With `patience`, a 410 is tried again for that many seconds first: a
-    connection whose handshake API Gateway has not finished yet answers 410 too."""
-    from hubbub.adapters.apigw_connections import Outcome
-
-    waited, delay = 0.0, 0.05
-    while True:
-        outcome = poster().post(connection_id, text.encode())
-        if outcome is not Outcome.GONE:
-            return True
-        if waited >= patience:
-            registry().remove(connection_id)
-            return False
-        time.sleep(delay)
-        waited += delay
-        delay = min(delay * 2, 0.5)
-
-
-async def request_hello(connection_id: str, user_id: str) -> None:
-    """Has the fan-out send the connection's `hello` once its handshake is over."""
-    from hubbub.adapters.sns_fanout import SnsPublisher
-
+def publisher() -> SnsPublisher:
+    """The SNS publisher `core` was built with."""
     core()
-    publisher: SnsPublisher = _extras["sns"]
-    await publisher.request_hello(connection_id, user_id)
+    found: SnsPublisher = _extras["sns"]
+    return found
 
 
-def hello_requests(messages: list[str]) -> list[tuple[str, str]]:
-    """The (connection id, user id) of the hello requests among fan-out messages."""
-    from hubbub.adapters.sns_fanout import hello_request
+def connection_requests(messages: list[str]) -> list[ConnectionRequest]:
+    """The hello and close requests among fan-out messages."""
+    from hubbub.adapters.sns_fanout import connection_request
 
-    return [found for m in messages if (found := hello_request(m)) is not None]
+    return [found for m in messages if (found := connection_request(m)) is not None]
+
+
+# How long a hello waits for API Gateway to finish the handshake (its post answers 410
+# until then).
+HELLO_PATIENCE_SECONDS = 3.0
+
+
+def carry_out(requests: list[ConnectionRequest]) -> RequestReport:
+    """Sends the requested hellos and closes the connections asked to be closed."""
+    from hubbub.adapters.apigw_connections import carry_out
+
+    return carry_out(requests, registry(), poster(), patience=HELLO_PATIENCE_SECONDS)
 
 
 def fan_out(messages: list[str]) -> Report:
@@ -270,11 +280,11 @@ def _client(service: str, **options: Any) -> Any:
 
 def reset() -> None:
     """Forgets everything built (tests: a new container)."""
-    global _settings, _core
+    global _settings, _core, _aws
     if _core is not None:
         run(_core.close())
     pooled = _extras.get("pool")
     if pooled is not None:
         pooled.shutdown(wait=True)
-    _settings, _core = None, None
+    _settings, _core, _aws = None, None, None
     _extras.clear()

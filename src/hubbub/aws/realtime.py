@@ -4,25 +4,34 @@ The protocol is the local one (docs/websocket.md, "On AWS (API Gateway)"): every
 client frame runs through `hubbub.commands.handle`, the same code as `/ws`. What API
 Gateway changes: a handshake is refused with an HTTP status (401 bad ticket, 403
 Origin, 429 too many connections, 503 Redis or SNS down) instead of a close code, and
-nothing can be sent during `$connect`, so `$connect` has the fan-out function send the
-`hello` once the handshake is over (or, if the client speaks first, the first frame's
-handler sends it, before that frame's answer: one `hello` either way).
+nothing can be sent during `$connect`.
+
+Where they run decides how they reach a client (no NAT gateway: see `hubbub.aws`):
+`connect`, `disconnect` and `default` are in the VPC, with Redis but without the
+Management API. `default` answers through the route response (its return value's
+`body`); whatever else a connection must be sent (its `hello`, a close) is published
+to SNS as a `ConnectionRequest`, which `fanout`, outside the VPC, carries out with
+the Management API, needing only the connections table.
 
 Every handler returns a response, never None (serverless-offline hangs on None).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hubbub.aws import platform
+
+if TYPE_CHECKING:
+    from hubbub.domain.views import JsonObject
 
 # Named after the package's logger: every `hubbub.*` line comes out as Powertools' JSON
 # with the Lambda context and the correlation id (API Gateway's request id).
@@ -38,7 +47,8 @@ OK: dict[str, Any] = {"statusCode": 200}
 def connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """`$connect`: Origin checked (403), the ticket from `?ticket=` redeemed once
     (401), a connection slot claimed (429); then the connection is registered with a
-    TTL, counts as opening for presence until its hello, and the hello is requested."""
+    TTL, goes online, and its `hello`, built here (cursor, online, muted), is handed to
+    the fan-out over SNS to send once the handshake is over."""
     return platform.run(_connect(event))
 
 
@@ -53,25 +63,33 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 def default(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """`$default` (and any action route): one client frame, answered by posting to
-    the connection; acks of changes travel with the fan-out, as locally."""
+    """`$default` (and any action route): one client frame, answered through the route
+    response (API Gateway sends the returned `body` to the client; no body, no reply);
+    acks of changes travel with the fan-out, as locally. Never posts itself."""
     return platform.run(_default(_connection_id(event), _body(event)))
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].Sns.MessageId")
 def fanout(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """SNS subscriber: first the hellos `$connect` asked for, then each delivery to
-    every connection (that has had its hello) of
-    each recipient, `HUBBUB_FANOUT_CONCURRENCY` connections at a time, each
-    connection's frames in order. A connection that answers 410 is deleted and the
-    others still get theirs; throttling is retried with backoff."""
+    """SNS subscriber, outside the VPC (DynamoDB and the Management API only): first
+    the hellos and closes the VPC functions asked for, then each delivery to every
+    connection (that has had its hello) of each recipient,
+    `HUBBUB_FANOUT_CONCURRENCY` connections at a time, each connection's frames in
+    order. A connection that answers 410 is deleted and the others still get theirs;
+    throttling is retried with backoff. A hello that could not be sent (not a gone
+    connection) fails the invocation, so Lambda tries it again (SNS invokes with one
+    record at a time: nothing else is repeated)."""
 
     messages = [record["Sns"]["Message"] for record in event.get("Records", [])]
-    hellos = platform.hello_requests(messages)
-    if hellos:
-        sent = platform.run(_send_hellos(hellos))
-        metrics.add_metric("Hellos", MetricUnit.Count, sent)
+    requests = platform.connection_requests(messages)
+    if requests:
+        done = platform.carry_out(requests)
+        metrics.add_metric("Hellos", MetricUnit.Count, done.hellos)
+        metrics.add_metric("HellosGone", MetricUnit.Count, done.gone)
+        metrics.add_metric("Closes", MetricUnit.Count, done.closed)
+        if done.failed:
+            raise RuntimeError(f"{done.failed} hello(s) could not be sent; Lambda retries")
     report = platform.fan_out(messages)
     metrics.add_metric("FanoutPosts", MetricUnit.Count, report.sent)
     metrics.add_metric("FanoutGone", MetricUnit.Count, report.gone)
@@ -100,9 +118,13 @@ async def _connect(event: dict[str, Any]) -> dict[str, Any]:
     except Unavailable:
         return _refuse(503, "try again later")
     try:
+        # The row first: events published from here on reach the connection once its
+        # hello is sent; those before the hello's cursor is read are behind it.
         platform.registry().add(connection_id, user_id, session.session_id)
-        # Nothing can be posted until this returns: the fan-out sends the hello.
-        await platform.request_hello(connection_id, user_id)
+        hello, _ = await core.realtime.connected(user_id, connection_id)
+        # Nothing can be posted until this returns (nor from the VPC at all): the
+        # fan-out sends the hello built here.
+        await platform.publisher().request_hello(connection_id, user_id, hello)
     except Exception:
         log.exception("registering connection %s failed", connection_id)
         platform.registry().remove(connection_id)
@@ -125,81 +147,71 @@ async def _default(connection_id: str, data: str | bytes) -> dict[str, Any]:
     from hubbub.domain.errors import Unavailable
 
     try:
-        return await _run_frame(connection_id, data)
+        reply = await _run_frame(connection_id, data)
     except Unavailable as error:
         # Redis is down: the frame could not run; the client may send it again.
         reply = protocol.error_frame(protocol.request_id_of(data), error)
-        platform.answer(connection_id, protocol.encode(reply))
+    if reply is None:
         return OK
+    return {"statusCode": 200, "body": protocol.encode(reply)}
 
 
-async def _run_frame(connection_id: str, data: str | bytes) -> dict[str, Any]:
+# How long a frame that came before its connection's hello waits for it (the fan-out
+# sends it a moment after the handshake: SNS and one invocation away). The function's
+# timeout must leave room for it and the frame's own work (6 s, the default, does).
+HELLO_WAIT_SECONDS = 3.0
+
+
+async def _run_frame(connection_id: str, data: str | bytes) -> JsonObject | None:
     from hubbub import commands, protocol
-    from hubbub.domain.errors import RateLimited
-    from hubbub.domain.views import JsonObject
+    from hubbub.domain.errors import RateLimited, Unavailable
 
     metrics.add_metric("Frames", MetricUnit.Count, 1)
-    registry = platform.registry()
-    record = registry.get(connection_id)
+    record = platform.registry().get(connection_id)
     if record is None or await platform.sessions().is_ended(record.session_id):
-        # Unknown (expired, or its $connect failed half-way) or signed out: close it.
-        platform.poster().close(connection_id)
-        return OK
+        # Unknown (expired, or its $connect failed half-way) or signed out: close it
+        # (by the fan-out: only it reaches the Management API). No reply.
+        await platform.publisher().request_close(connection_id)
+        return None
+    if record.hello_at is None and not await _hello_sent(connection_id):
+        # Still no hello: answering now would put this reply before it.
+        return protocol.error_frame(
+            protocol.request_id_of(data),
+            Unavailable("The connection is not ready yet; send the frame again."),
+        )
     core = platform.core()
     user_id = record.user_id
-    if record.hello_at is None and registry.mark_hello(connection_id):
-        hello, _ = await core.realtime.connected(user_id, connection_id)
-        await _post(connection_id, user_id, protocol.encode(hello))
-    else:
-        # Every frame renews the connection's presence lease (and ends those whose
-        # lease ran out elsewhere: their contacts hear `offline`).
-        await core.realtime.keep_alive([(user_id, connection_id)])
+    # Every frame renews the connection's presence lease (and ends those whose lease
+    # ran out elsewhere: their contacts hear `offline`).
+    await core.realtime.keep_alive([(user_id, connection_id)])
     settings = core.settings
     burst = settings.ws_frame_burst
     wait = await platform.frame_limiter().hit(
         f"ws-frames:{connection_id}", burst, burst / settings.ws_frames_per_second
     )
-    reply: JsonObject | None
     if wait is not None:
         error = RateLimited("Too many frames; slow down.", retry_after=1)
-        reply = protocol.error_frame(protocol.request_id_of(data), error)
-    else:
-        reply = await commands.handle(core, user_id, connection_id, data)
-    if reply is not None:
-        await _post(connection_id, user_id, protocol.encode(reply))
-    return OK
+        return protocol.error_frame(protocol.request_id_of(data), error)
+    return await commands.handle(core, user_id, connection_id, data)
 
 
-# How long a hello waits for API Gateway to finish the handshake (its post answers 410
-# until then).
-HELLO_PATIENCE_SECONDS = 3.0
-
-
-async def _send_hellos(requests: list[tuple[str, str]]) -> int:
-    """Sends each requested connection its `hello`, unless a frame of its own already
-    made it send one; returns how many were sent."""
-    from hubbub import protocol
-
-    sent = 0
+async def _hello_sent(connection_id: str) -> bool:
+    """Waits (up to `HELLO_WAIT_SECONDS`) until the fan-out has sent the connection its
+    hello, so the reply (and an ack, which needs the hello to be routed) comes after
+    it, as locally."""
     registry = platform.registry()
-    for connection_id, user_id in requests:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HELLO_WAIT_SECONDS
+    delay = 0.05
+    while loop.time() < deadline:
+        await asyncio.sleep(delay)
         record = registry.get(connection_id)
-        if record is None or record.user_id != user_id or not registry.mark_hello(connection_id):
-            continue
-        hello, _ = await platform.core().realtime.connected(user_id, connection_id)
-        text = protocol.encode(hello)
-        if platform.answer(connection_id, text, patience=HELLO_PATIENCE_SECONDS):
-            sent += 1
-        else:
-            await platform.core().realtime.disconnected(user_id, connection_id)
-    return sent
-
-
-async def _post(connection_id: str, user_id: str, text: str) -> None:
-    """Answers on the connection; one that turns out gone is forgotten at once (its
-    `$disconnect` may never come)."""
-    if not platform.answer(connection_id, text):
-        await platform.core().realtime.disconnected(user_id, connection_id)
+        if record is None:
+            return False
+        if record.hello_at is not None:
+            return True
+        delay = min(delay * 2, 0.25)
+    return False
 
 
 def origin_allowed(headers: Mapping[str, str], allowed: tuple[str, ...]) -> bool:

@@ -28,7 +28,8 @@ class AwsSettings:
     # The fan-out topic (messages, conversations, realtime publish; fanout subscribes).
     sns_topic_arn: str = ""
     # Where connections are posted to: https://{apiId}.execute-api.{region}.amazonaws.com/{stage}
-    # (offline: http://localhost:3001). Configured, never derived from the event.
+    # (offline: http://localhost:3001). Configured, never derived from the event. Only the
+    # fan-out reads it: the functions in the VPC cannot reach the Management API.
     ws_management_url: str = ""
     # Cognito (read by the Cognito identity adapter; the pool and its app client).
     cognito_user_pool_id: str = ""
