@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STATIC := src/hubbub/static/index.html
 WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run scale-out test install web browser postgres redis nginx lint unit api e2e web-test bench bench-quick openapi package clean
+.PHONY: run scale-out test install web browser postgres redis nginx lint unit api e2e web-test bench bench-quick openapi package aws-local clean
 
 run: install web ## install everything, build the web app, serve on http://127.0.0.1:8000
 	$(BIN)/hubbub serve
@@ -57,6 +57,9 @@ lint: install
 
 openapi: install ## regenerate docs/openapi.json from the code
 	$(BIN)/hubbub openapi > docs/openapi.json
+
+aws-local: install redis ## the serverless stack under emulation: HTTP API on :3000, WebSocket on :3001
+	$(BIN)/python -m scripts.aws_local $(AWS_LOCAL_ARGS)
 
 package: install ## build every AWS stack offline (osls package) and cfn-lint the templates
 	$(BIN)/python -m scripts.aws_package

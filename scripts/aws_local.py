@@ -11,8 +11,11 @@ What runs, all on 127.0.0.1:
   from `infra/local/serverless.yml`: the HTTP API on --http-port (the same `/api/...`
   paths as `hubbub serve`) and the WebSocket API on --ws-port.
 
-SNS delivers to the realtime service's fan-out handler through an HTTP subscription to a
-route only the local stage has, since moto cannot invoke a Lambda without Docker.
+SNS's Lambda subscription is emulated here, since moto cannot invoke a Lambda without
+Docker: the topic delivers to an HTTP subscription on this launcher (`SnsToLambda`),
+which answers at once, as SNS does not wait for a Lambda, and invokes the fan-out
+function with the SNS event Lambda would get, through serverless-offline's Lambda API,
+one notification after another.
 Sign-ups are confirmed at once (the local stage's PreSignUp stand-in). moto keeps
 everything in memory: stopping the stack forgets every user and message; Redis's
 password and the logs stay in the state directory. Ctrl-C or SIGTERM stops it all.
@@ -22,11 +25,15 @@ password and the logs stay in the state directory. Ctrl-C or SIGTERM stops it al
 from __future__ import annotations
 
 import argparse
+import http.server
+import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +41,9 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from scripts.aws_package import npm_install
 from scripts.children import spawn, stop, tail, wait_for
 from scripts.services import Redis
 
@@ -43,8 +52,8 @@ LOCAL_SERVICE = ROOT / "infra" / "local"
 REGION = "us-east-1"
 STAGE = "local"
 TABLE_PREFIX = f"hubbub-{STAGE}-"
-# The route that stands in for SNS's Lambda subscription (infra/local/serverless.yml).
-SNS_ROUTE = "/_local/sns"
+# serverless-offline's name for the realtime service's fan-out function.
+FANOUT_FUNCTION = f"hubbub-{STAGE}-fanout"
 
 
 class _Stop(Exception):
@@ -63,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=3001,
         help="the WebSocket API (3001); serverless-offline's Lambda port, moto and Redis"
-        " take the three ports after it",
+        " take the four ports after it",
     )
     parser.add_argument("--state-dir", type=Path, default=Path("aws-local"))
     parser.add_argument(
@@ -116,9 +125,9 @@ def _run(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     logs = state / "logs"
     lambda_port, moto_port, redis_port = args.ws_port + 1, args.ws_port + 2, args.ws_port + 3
+    sns_port = args.ws_port + 4
+    npm_install()  # osls and serverless-offline, pinned in infra/package-lock.json
     osls = ROOT / "infra" / "node_modules" / ".bin" / "osls"
-    if not osls.exists():
-        raise RuntimeError("infra's node modules are missing: run `make aws-local`")
     with ExitStack() as running:
         print(f"Starting moto (DynamoDB, SNS, Cognito) on 127.0.0.1:{moto_port} ...", flush=True)
         moto_log = logs / "moto.log"
@@ -141,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         redis.start()
 
         env = {**os.environ, **aws_env(moto_port)}
-        resources = create_resources(env, args.http_port)
+        resources = create_resources(env, f"http://127.0.0.1:{sns_port}/")
         origins = args.origin or [
             f"http://127.0.0.1:{args.http_port}",
             "http://localhost:5173",
@@ -202,6 +211,10 @@ def _run(args: argparse.Namespace) -> int:
             cwd=LOCAL_SERVICE,
         )
         running.callback(stop, offline)
+        # Threads only now: spawning children from a threaded parent is unsafe.
+        bridge = SnsToLambda(sns_port, f"http://127.0.0.1:{lambda_port}", env)
+        running.callback(bridge.stop)
+        bridge.start()
         wait_for(
             _answers(f"http://127.0.0.1:{args.http_port}/api/users/me"),
             offline,
@@ -219,9 +232,9 @@ def _run(args: argparse.Namespace) -> int:
     return 1
 
 
-def create_resources(env: Mapping[str, str], http_port: int) -> dict[str, str]:
+def create_resources(env: Mapping[str, str], sns_endpoint: str) -> dict[str, str]:
     """The user pool, its app client and the fan-out topic, as the shared stack makes
-    them on AWS, with the topic delivering to the local stage's fan-out route."""
+    them on AWS, with the topic delivering to `sns_endpoint` (`SnsToLambda`)."""
     import boto3
 
     session = boto3.session.Session(
@@ -247,9 +260,93 @@ def create_resources(env: Mapping[str, str], http_port: int) -> dict[str, str]:
     sns.subscribe(
         TopicArn=topic_arn,
         Protocol="http",
-        Endpoint=f"http://127.0.0.1:{http_port}{SNS_ROUTE}",
+        Endpoint=sns_endpoint,
     )
     return {"pool_id": pool["Id"], "client_id": client["ClientId"], "topic_arn": topic_arn}
+
+
+class SnsToLambda:
+    """SNS's subscription of the fan-out function, emulated: takes moto's HTTP
+    notifications on 127.0.0.1:`port`, answers each at once, and invokes the function
+    with the event Lambda gets from SNS, in the order they were published."""
+
+    def __init__(self, port: int, lambda_endpoint: str, env: Mapping[str, str]) -> None:
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._lambda_endpoint = lambda_endpoint
+        self._env = env
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, daemon=True),
+            threading.Thread(target=self._invoke_each, daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        notifications = self._queue
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                notification = json.loads(body)
+                if notification.get("Type") == "Notification":
+                    notifications.put(notification)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    def _invoke_each(self) -> None:
+        import boto3
+
+        client = boto3.client(
+            "lambda",
+            endpoint_url=self._lambda_endpoint,
+            region_name=REGION,
+            aws_access_key_id=self._env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self._env["AWS_SECRET_ACCESS_KEY"],
+        )
+        while (notification := self._queue.get()) is not None:
+            event = {"Records": [_sns_record(notification)]}
+            try:
+                client.invoke(FunctionName=FANOUT_FUNCTION, Payload=json.dumps(event).encode())
+            except Exception as error:  # logged; SNS would retry, we go on
+                print(f"aws_local: the fan-out failed: {error}", file=sys.stderr, flush=True)
+
+
+def _sns_record(notification: Mapping[str, Any]) -> dict[str, Any]:
+    """The record Lambda gets from SNS for `notification` (an HTTP delivery's body)."""
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{notification['TopicArn']}:local",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": notification["MessageId"],
+            "TopicArn": notification["TopicArn"],
+            "Subject": notification.get("Subject"),
+            "Message": notification["Message"],
+            "Timestamp": notification["Timestamp"],
+            "SignatureVersion": notification.get("SignatureVersion", "1"),
+            "Signature": notification.get("Signature", ""),
+            "SigningCertUrl": notification.get("SigningCertURL", ""),
+            "UnsubscribeUrl": notification.get("UnsubscribeURL", ""),
+            "MessageAttributes": notification.get("MessageAttributes", {}),
+        },
+    }
 
 
 def _answers(url: str) -> Callable[[], bool]:
