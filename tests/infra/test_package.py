@@ -380,12 +380,13 @@ def test_security_groups_let_the_functions_reach_redis_and_the_endpoints_only(
     assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in inline] == [("tcp", 443, 443)]
 
 
-def test_the_nat_gateway_is_a_stage_parameter(
+def test_the_nat_gateway_and_the_endpoint_azs_are_stage_parameters(
     artifact: Path, templates: dict[str, Template]
 ) -> None:
     """natGateway=true adds one NAT gateway (the fallback if a service the VPC functions need
-    is not served by an endpoint); the endpoints stay."""
-    path = aws_package.osls_package("shared", params=["natGateway=true"])
+    is not served by an endpoint); the endpoints stay. endpointAzs=1 puts the interface
+    endpoints in one subnet, for half their price."""
+    path = aws_package.osls_package("shared", params=["natGateway=true", "endpointAzs=1"])
     aws_package.cfn_lint([path])
     shared = json.loads(path.read_text())
     assert len(_of_type(shared, "AWS::EC2::NatGateway")) == 1
@@ -396,7 +397,10 @@ def test_the_nat_gateway_is_a_stage_parameter(
         and r["DestinationCidrBlock"] == "0.0.0.0/0"
         for r in routes
     )
-    assert set(_endpoints(shared)) == {"dynamodb", "s3", "sns", "cognito-idp"}
+    endpoints = _endpoints(shared)
+    assert set(endpoints) == {"dynamodb", "s3", "sns", "cognito-idp"}
+    for name in ("sns", "cognito-idp"):
+        assert endpoints[name]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}], name
 
 
 def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
