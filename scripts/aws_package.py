@@ -192,11 +192,13 @@ def bundle_zip(with_dependencies: bool = True, target: Path | None = None) -> Pa
     return _zip(target, entries)
 
 
-def osls_package(service: str, stage: str = STAGE) -> Path:
-    """`osls package` for one service: the CloudFormation template it would deploy."""
+def osls_package(service: str, stage: str = STAGE, params: Sequence[str] = ()) -> Path:
+    """`osls package` for one service: the CloudFormation template it would deploy.
+    `params` are stage parameters as `name=value` (`--param`), e.g. `natGateway=true`."""
     env = {**os.environ, **FAKE_AWS}
     osls = INFRA / "node_modules" / ".bin" / "osls"
-    run([osls, "package", "--stage", stage], INFRA / service, env)
+    extra = [f"--param={param}" for param in params]
+    run([osls, "package", "--stage", stage, *extra], INFRA / service, env)
     return INFRA / service / TEMPLATE
 
 

@@ -36,8 +36,9 @@ HANDLERS = {
         "FanoutLambdaFunction": "hubbub.aws.realtime.fanout",
     },
 }
-# Functions that use Redis, and only they, run in the VPC: every one built on
-# hubbub.aws.platform.core (the fan-out too: it sends the hellos), i.e. all but PreSignUp.
+# Functions that use Redis, and only they, run in the VPC (src/hubbub/aws/__init__.py): the
+# HTTP services and realtime's connect, disconnect and default. The fan-out (Management API,
+# connections table) and PreSignUp run outside it.
 IN_VPC = {
     ("auth", "AuthLambdaFunction"),
     ("conversations", "ConversationsLambdaFunction"),
@@ -45,7 +46,6 @@ IN_VPC = {
     ("realtime", "ConnectLambdaFunction"),
     ("realtime", "DisconnectLambdaFunction"),
     ("realtime", "DefaultLambdaFunction"),
-    ("realtime", "FanoutLambdaFunction"),
 }
 
 
@@ -147,11 +147,26 @@ def test_application_functions_are_configured_for_dynamodb_and_cognito(
         assert env["HUBBUB_DYNAMODB_TABLE_PREFIX"] == "hubbub-dev-"
         assert env["HUBBUB_COGNITO_USER_POOL_ID"] == {"Fn::ImportValue": "hubbub-dev-UserPoolId"}
         assert env["HUBBUB_AUTO_CONFIRM"] == "false"  # only the local stage confirms by itself
-        assert env["HUBBUB_TOKEN_SECRET"].startswith("{{resolve:secretsmanager:hubbub/dev/")
-    fanout = templates["realtime"]["Resources"]["FanoutLambdaFunction"]["Properties"]
-    assert fanout["Environment"]["Variables"]["HUBBUB_WS_MANAGEMENT_URL"] == {
+        if logical_id == "FanoutLambdaFunction":
+            # Signs and verifies nothing: it need not hold the token key.
+            assert env["HUBBUB_TOKEN_SECRET"] == ""
+        else:
+            assert env["HUBBUB_TOKEN_SECRET"].startswith("{{resolve:secretsmanager:hubbub/dev/")
+    realtime = templates["realtime"]["Resources"]
+    fanout = realtime["FanoutLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert fanout["HUBBUB_WS_MANAGEMENT_URL"] == {
         "Fn::ImportValue": "hubbub-dev-WebSocketManagementUrl"
     }
+    # Only the fan-out talks to the Management API; it publishes nothing.
+    assert "HUBBUB_SNS_TOPIC_ARN" not in fanout
+    for logical_id in (
+        "ConnectLambdaFunction",
+        "DisconnectLambdaFunction",
+        "DefaultLambdaFunction",
+    ):
+        env = realtime[logical_id]["Properties"]["Environment"]["Variables"]
+        assert "HUBBUB_WS_MANAGEMENT_URL" not in env, logical_id
+        assert env["HUBBUB_SNS_TOPIC_ARN"] == {"Fn::ImportValue": "hubbub-dev-EventsTopicArn"}
 
 
 def test_messages_may_publish_events_but_no_function_may_drop_or_scan_a_table(
@@ -193,9 +208,26 @@ def test_each_function_gets_only_its_own_powers(templates: dict[str, Template]) 
     assert not _allowed(auth_statements, "cognito-idp:AdminConfirmSignUp")
     assert not allowed("messages", "MessagesLambdaFunction", "cognito-idp:AdminUserGlobalSignOut")
     assert not allowed("messages", "MessagesLambdaFunction", "execute-api:ManageConnections")
-    assert not allowed("realtime", "ConnectLambdaFunction", "execute-api:ManageConnections")
-    assert allowed("realtime", "DefaultLambdaFunction", "execute-api:ManageConnections")
-    assert allowed("realtime", "FanoutLambdaFunction", "execute-api:ManageConnections")
+    # The Management API is reachable from outside the VPC only: the fan-out alone may use it,
+    # on this stage's WebSocket API.
+    for service, logical_id in _functions():
+        manages = allowed(service, logical_id, "execute-api:ManageConnections")
+        assert manages is (logical_id == "FanoutLambdaFunction"), logical_id
+    realtime = templates["realtime"]
+    fanout = _statements(realtime, realtime["Resources"]["FanoutLambdaFunction"])
+    assert "WebSocketApiId" in json.dumps(_allowed(fanout, "execute-api:ManageConnections"))
+    # ... and the connections table, nothing else: no other table, no topic.
+    tables = json.dumps(_allowed(fanout, "dynamodb:Query"))
+    assert "hubbub-dev-websocket-connections" in tables and "hubbub-dev-*" not in tables
+    assert not _allowed(fanout, "dynamodb:PutItem")
+    assert not _allowed(fanout, "sns:Publish")
+    # Whatever publishes may publish to the events topic only.
+    for service, logical_id in _functions():
+        template = templates[service]
+        topics = _allowed(_statements(template, template["Resources"][logical_id]), "sns:Publish")
+        publishes = service != "shared" and logical_id != "FanoutLambdaFunction"
+        expected = [{"Fn::ImportValue": "hubbub-dev-EventsTopicArn"}] if publishes else []
+        assert topics == expected, logical_id
     # Only the fan-out's failures may reach the dead-letter queue.
     for service, logical_id in _functions():
         template = templates[service]
@@ -254,6 +286,27 @@ def test_routes_attach_to_the_shared_apis_without_clashing(templates: dict[str, 
     assert not [key for key in seen if key.endswith("/events")]
     assert seen["hubbub-dev-WebSocketApiId $connect"] == "realtime"
     assert seen["hubbub-dev-WebSocketApiId $default"] == "realtime"
+    # No deployed service has the local stage's SNS stand-in.
+    assert not [key for key in seen if "/_local/" in key]
+
+
+def test_default_answers_through_the_route_response(templates: dict[str, Template]) -> None:
+    """`$default` replies with its return value, not through the Management API, which the
+    VPC cannot reach: API Gateway sends it back only with a route response."""
+    realtime = templates["realtime"]
+    routes = {
+        r["Properties"]["RouteKey"]: (logical_id, r["Properties"])
+        for logical_id, r in _of_type(realtime, "AWS::ApiGatewayV2::Route").items()
+    }
+    route_id, default = routes["$default"]
+    assert default["RouteResponseSelectionExpression"] == "$default"
+    assert "DefaultWebsocketsIntegration" in json.dumps(default["Target"])
+    responses = [
+        r["Properties"] for r in _of_type(realtime, "AWS::ApiGatewayV2::RouteResponse").values()
+    ]
+    assert [(r["RouteId"], r["RouteResponseKey"]) for r in responses] == [
+        ({"Ref": route_id}, "$default")
+    ]
 
 
 def test_templates_hold_no_account_id_secret_or_fixed_region(
@@ -269,19 +322,85 @@ def test_templates_hold_no_account_id_secret_or_fixed_region(
     assert "{{resolve:secretsmanager:" in json.dumps(props["AuthToken"])
 
 
-def test_dynamodb_and_s3_bypass_the_one_nat_gateway(templates: dict[str, Template]) -> None:
-    shared = templates["shared"]
-    assert len(_of_type(shared, "AWS::EC2::NatGateway")) == 1
-    kinds = set()
-    for endpoint in _of_type(shared, "AWS::EC2::VPCEndpoint").values():
+def _endpoints(template: Template) -> dict[str, dict[str, Any]]:
+    found = {}
+    for endpoint in _of_type(template, "AWS::EC2::VPCEndpoint").values():
         props = endpoint["Properties"]
-        kinds.add((props["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1], props["VpcEndpointType"]))
-    assert kinds == {("dynamodb", "Gateway"), ("s3", "Gateway")}
-    # Redis accepts connections from the functions' security group only.
-    redis_sg = shared["Resources"]["RedisSecurityGroup"]["Properties"]
-    assert [rule["SourceSecurityGroupId"] for rule in redis_sg["SecurityGroupIngress"]] == [
-        {"Ref": "LambdaSecurityGroup"}
-    ]
+        found[props["ServiceName"]["Fn::Sub"].rsplit(".", 1)[1]] = props
+    return found
+
+
+def test_the_vpc_reaches_aws_through_endpoints_without_a_nat_gateway(
+    templates: dict[str, Template],
+) -> None:
+    shared = templates["shared"]
+    for kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
+        assert not _of_type(shared, kind), kind
+    routes = _of_type(shared, "AWS::EC2::Route")
+    assert not routes  # nothing leaves the VPC but through the endpoints
+    endpoints = _endpoints(shared)
+    assert {name: props["VpcEndpointType"] for name, props in endpoints.items()} == {
+        "dynamodb": "Gateway",
+        "s3": "Gateway",
+        "sns": "Interface",
+        "cognito-idp": "Interface",
+    }
+    for name in ("sns", "cognito-idp"):
+        props = endpoints[name]
+        # Private DNS: the SDKs' usual host names (and Cognito's JWKS URL) resolve to them.
+        assert props["PrivateDnsEnabled"] is True, name
+        assert props["SecurityGroupIds"] == [{"Ref": "EndpointSecurityGroup"}], name
+        assert len(props["SubnetIds"]) == 2, name
+    # PrivateLink serves a user pool only while it has no domain.
+    assert not _of_type(shared, "AWS::Cognito::UserPoolDomain")
+
+
+def test_security_groups_let_the_functions_reach_redis_and_the_endpoints_only(
+    templates: dict[str, Template],
+) -> None:
+    resources = templates["shared"]["Resources"]
+    lambda_sg = {"Ref": "LambdaSecurityGroup"}
+    # Redis and the interface endpoints accept the functions' group only, on their port only.
+    for group, port in (("RedisSecurityGroup", 6379), ("EndpointSecurityGroup", 443)):
+        ingress = resources[group]["Properties"]["SecurityGroupIngress"]
+        assert [(r["SourceSecurityGroupId"], r["FromPort"], r["ToPort"]) for r in ingress] == [
+            (lambda_sg, port, port)
+        ], group
+    egress = {
+        json.dumps(r["Properties"]["DestinationSecurityGroupId"]): r["Properties"]
+        for r in _of_type(templates["shared"], "AWS::EC2::SecurityGroupEgress").values()
+        if r["Properties"]["GroupId"] == lambda_sg
+    }
+    redis = egress[json.dumps({"Ref": "RedisSecurityGroup"})]
+    endpoints = egress[json.dumps({"Ref": "EndpointSecurityGroup"})]
+    assert (redis["FromPort"], redis["ToPort"]) == (6379, 6379)
+    assert (endpoints["FromPort"], endpoints["ToPort"]) == (443, 443)
+    # Otherwise HTTPS only (the gateway endpoints' prefix lists; there is no other route).
+    inline = resources["LambdaSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in inline] == [("tcp", 443, 443)]
+
+
+def test_the_nat_gateway_and_the_endpoint_azs_are_stage_parameters(
+    artifact: Path, templates: dict[str, Template]
+) -> None:
+    """natGateway=true adds one NAT gateway (the fallback if a service the VPC functions need
+    is not served by an endpoint); the endpoints stay. endpointAzs=1 puts the interface
+    endpoints in one subnet, for half their price."""
+    path = aws_package.osls_package("shared", params=["natGateway=true", "endpointAzs=1"])
+    aws_package.cfn_lint([path])
+    shared = json.loads(path.read_text())
+    assert len(_of_type(shared, "AWS::EC2::NatGateway")) == 1
+    routes = [r["Properties"] for r in _of_type(shared, "AWS::EC2::Route").values()]
+    assert any(
+        r.get("NatGatewayId") == {"Ref": "NatGateway"}
+        and r["RouteTableId"] == {"Ref": "PrivateRouteTable"}
+        and r["DestinationCidrBlock"] == "0.0.0.0/0"
+        for r in routes
+    )
+    endpoints = _endpoints(shared)
+    assert set(endpoints) == {"dynamodb", "s3", "sns", "cognito-idp"}
+    for name in ("sns", "cognito-idp"):
+        assert endpoints[name]["SubnetIds"] == [{"Ref": "PrivateSubnetA"}], name
 
 
 def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
@@ -298,7 +417,8 @@ def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None
 def test_the_local_stage_runs_the_same_functions_outside_any_vpc(
     artifact: Path, templates: dict[str, Template]
 ) -> None:
-    """infra/local (make aws-local) includes the services' own functions.yml files."""
+    """infra/local (make aws-local) includes the services' own functions.yml files, plus the
+    route that stands in for SNS's Lambda subscription, which only this file has."""
     local = json.loads(aws_package.osls_package("local", stage="local").read_text())
     functions = _of_type(local, "AWS::Lambda::Function")
     deployed = {
@@ -307,11 +427,40 @@ def test_the_local_stage_runs_the_same_functions_outside_any_vpc(
         if service != "shared"
         for logical_id, handler in handlers.items()
     }
-    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == deployed
+    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == {
+        **deployed,
+        "LocalSnsLambdaFunction": "hubbub.aws.realtime.fanout_over_http",
+    }
     for logical_id, function in functions.items():
         assert "VpcConfig" not in function["Properties"], logical_id
         env = function["Properties"]["Environment"]["Variables"]
         assert env["HUBBUB_AUTO_CONFIRM"] == "true"
         assert env["HUBBUB_DYNAMODB_TABLE_PREFIX"] == "hubbub-local-"
-    fanout = functions["FanoutLambdaFunction"]["Properties"]["Environment"]["Variables"]
-    assert fanout["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:3001"
+    for logical_id in ("FanoutLambdaFunction", "LocalSnsLambdaFunction"):
+        env = functions[logical_id]["Properties"]["Environment"]["Variables"]
+        assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:3001"
+    routes = {
+        r["Properties"]["RouteKey"]: json.dumps(r["Properties"]["Target"])
+        for r in _of_type(local, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert "LocalSns" in routes["POST /_local/sns"]
+
+
+def test_the_local_stage_follows_the_management_url_it_is_given(
+    artifact: Path, templates: dict[str, Template], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/aws_local.py moves the WebSocket port; the fan-out must post there."""
+    monkeypatch.setenv("HUBBUB_WS_MANAGEMENT_URL", "http://127.0.0.1:4101")
+    local = json.loads(aws_package.osls_package("local", stage="local").read_text())
+    for logical_id in ("FanoutLambdaFunction", "LocalSnsLambdaFunction"):
+        env = local["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:4101", logical_id
+
+
+def test_the_local_configuration_cannot_be_packaged_for_another_stage(
+    artifact: Path, templates: dict[str, Template], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """infra/local holds /_local/sns (anyone could post events to it): it must never reach AWS."""
+    with pytest.raises(SystemExit):
+        aws_package.osls_package("local", stage="dev")
+    assert "localStageOnly" in capsys.readouterr().err
