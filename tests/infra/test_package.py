@@ -286,8 +286,6 @@ def test_routes_attach_to_the_shared_apis_without_clashing(templates: dict[str, 
     assert not [key for key in seen if key.endswith("/events")]
     assert seen["hubbub-dev-WebSocketApiId $connect"] == "realtime"
     assert seen["hubbub-dev-WebSocketApiId $default"] == "realtime"
-    # No deployed service has the local stage's SNS stand-in.
-    assert not [key for key in seen if "/_local/" in key]
 
 
 def test_default_answers_through_the_route_response(templates: dict[str, Template]) -> None:
@@ -417,8 +415,8 @@ def test_the_artifact_holds_the_package_and_nothing_else(tmp_path: Path) -> None
 def test_the_local_stage_runs_the_same_functions_outside_any_vpc(
     artifact: Path, templates: dict[str, Template]
 ) -> None:
-    """infra/local (make aws-local) includes the services' own functions.yml files, plus the
-    route that stands in for SNS's Lambda subscription, which only this file has."""
+    """infra/local (make aws-local) runs the services' own functions.yml files, and nothing
+    else: the fan-out it runs is the deployed one (scripts/aws_local.py stands in for SNS)."""
     local = json.loads(aws_package.osls_package("local", stage="local").read_text())
     functions = _of_type(local, "AWS::Lambda::Function")
     deployed = {
@@ -427,23 +425,14 @@ def test_the_local_stage_runs_the_same_functions_outside_any_vpc(
         if service != "shared"
         for logical_id, handler in handlers.items()
     }
-    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == {
-        **deployed,
-        "LocalSnsLambdaFunction": "hubbub.aws.realtime.fanout_over_http",
-    }
+    assert {k: f["Properties"]["Handler"] for k, f in functions.items()} == deployed
     for logical_id, function in functions.items():
         assert "VpcConfig" not in function["Properties"], logical_id
         env = function["Properties"]["Environment"]["Variables"]
         assert env["HUBBUB_AUTO_CONFIRM"] == "true"
         assert env["HUBBUB_DYNAMODB_TABLE_PREFIX"] == "hubbub-local-"
-    for logical_id in ("FanoutLambdaFunction", "LocalSnsLambdaFunction"):
-        env = functions[logical_id]["Properties"]["Environment"]["Variables"]
-        assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:3001"
-    routes = {
-        r["Properties"]["RouteKey"]: json.dumps(r["Properties"]["Target"])
-        for r in _of_type(local, "AWS::ApiGatewayV2::Route").values()
-    }
-    assert "LocalSns" in routes["POST /_local/sns"]
+    env = functions["FanoutLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:3001"
 
 
 def test_the_local_stage_follows_the_management_url_it_is_given(
@@ -452,15 +441,14 @@ def test_the_local_stage_follows_the_management_url_it_is_given(
     """scripts/aws_local.py moves the WebSocket port; the fan-out must post there."""
     monkeypatch.setenv("HUBBUB_WS_MANAGEMENT_URL", "http://127.0.0.1:4101")
     local = json.loads(aws_package.osls_package("local", stage="local").read_text())
-    for logical_id in ("FanoutLambdaFunction", "LocalSnsLambdaFunction"):
-        env = local["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
-        assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:4101", logical_id
+    env = local["Resources"]["FanoutLambdaFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["HUBBUB_WS_MANAGEMENT_URL"] == "http://127.0.0.1:4101"
 
 
 def test_the_local_configuration_cannot_be_packaged_for_another_stage(
     artifact: Path, templates: dict[str, Template], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """infra/local holds /_local/sns (anyone could post events to it): it must never reach AWS."""
+    """infra/local holds a development token key: it must never reach AWS."""
     with pytest.raises(SystemExit):
         aws_package.osls_package("local", stage="dev")
     assert "localStageOnly" in capsys.readouterr().err
