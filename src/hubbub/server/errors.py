@@ -21,6 +21,7 @@ from hubbub.domain.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
+    SearchUnavailable,
     Unavailable,
     UnsupportedMediaType,
     ValidationFailed,
@@ -41,6 +42,7 @@ STATUS: dict[type[DomainError], int] = {
     UnsupportedMediaType: 415,
     RateLimited: 429,
     Unavailable: 503,
+    SearchUnavailable: 501,
 }
 
 HTTP_CODES = {
