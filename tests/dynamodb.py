@@ -8,13 +8,16 @@ needed between them.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import boto3
 import pytest
 
 from hubbub.adapters.dynamodb import DynamoStore
 from hubbub.adapters.dynamodb_tables import create_tables
+from hubbub.config import Settings
 from tests.moto import MotoServer
+from tests.postgres import TEST_TOKEN_SECRET
 
 _prefixes = itertools.count(1)
 
@@ -30,3 +33,15 @@ def dynamo_store(request: pytest.FixtureRequest) -> DynamoStore:
     """A store on fresh tables of the session's moto server."""
     server: MotoServer = request.getfixturevalue("moto")
     return DynamoStore(fresh_prefix(server))
+
+
+def settings_on_dynamodb(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """`settings` on fresh DynamoDB tables, as a deployment on them is configured."""
+    server: MotoServer = request.getfixturevalue("moto")
+    return replace(
+        settings,
+        store="dynamodb",
+        database_url="",
+        dynamodb_table_prefix=fresh_prefix(server),
+        token_secret=TEST_TOKEN_SECRET,
+    )

@@ -441,6 +441,7 @@ class _Tx:
         # Buffered puts (the item) and deletes (None), in the order made.
         self._buffer: dict[Key, Item | None] = {}
         self._deferrable: set[Key] = set()
+        self._fresh: set[Key] = set()
         self._locks: dict[Key, None] = {}
 
     def name(self, table: str) -> str:
@@ -499,9 +500,7 @@ class _Tx:
     def query(self, q: _Query, *, forward: bool = True, limit: int | None = None) -> list[Item]:
         """The items in the query's range, in range-key order (reversed unless
         `forward`), at most `limit`, with this run's buffered writes applied."""
-        buffered = [
-            (key, item) for key, item in self._buffer.items() if key[0] == q.table
-        ]
+        buffered = [(key, item) for key, item in self._buffer.items() if key[0] == q.table]
         arguments = q.arguments()
         arguments["TableName"] = self.name(q.table)
         arguments["ScanIndexForward"] = forward
@@ -512,7 +511,7 @@ class _Tx:
             response = self._client.query(**arguments)
             for raw in response.get("Items", []):
                 item = _dec(raw)
-                if q.holds(item) or q.index is not None or q.low is None:
+                if q.holds(item):  # BETWEEN's bounds are inclusive: dropped here
                     items.append(item)
             last = response.get("LastEvaluatedKey")
             # Both endings: no key after an exactly full last page (moto), or a key
@@ -520,18 +519,19 @@ class _Tx:
             if not last or (limit is not None and not buffered and len(items) >= limit):
                 break
             arguments["ExclusiveStartKey"] = last
-        items = [i for i in items if q.holds(i)]
         if q.index is None:
             for item in items:
                 self._remember((q.table, item["pk"], item["sk"]), item)
         if buffered:
             by_key = {(q.table, i["pk"], i["sk"]): i for i in items}
-            for key, item in buffered:
+            for key, pending in buffered:
                 by_key.pop(key, None)
-                if item is not None and q.holds(item):
-                    by_key[key] = dict(item)
+                if pending is not None and q.holds(pending):
+                    by_key[key] = dict(pending)
             items = sorted(
-                by_key.values(), key=lambda i: (i[q.range_name], i["pk"], i["sk"]), reverse=not forward
+                by_key.values(),
+                key=lambda i: (i[q.range_name], i["pk"], i["sk"]),
+                reverse=not forward,
             )
         return items if limit is None else items[:limit]
 
@@ -547,10 +547,20 @@ class _Tx:
 
     # writes
 
-    def put(self, table: str, item: Item) -> None:
+    def put(self, table: str, item: Item, *, fresh: bool = False) -> None:
+        """Buffers a write. `fresh`: the item belongs to a row this run creates (a new
+        conversation's memberships), so nothing else can reach it before the commit
+        and it may be written ahead of it if the commit would be too large."""
         key = (table, item["pk"], item["sk"])
         self._known(key)
         self._buffer[key] = item
+        if fresh:
+            self._fresh.add(key)
+
+    def creates(self, table: str, pk: str, sk: str) -> bool:
+        """Whether this run creates that item (it did not exist when read)."""
+        key = (table, pk, sk)
+        return self._buffer.get(key) is not None and self._seen.get(key, 0) is None
 
     def delete(self, table: str, pk: str, sk: str, *, deferrable: bool = False) -> None:
         key = (table, pk, sk)
@@ -570,41 +580,44 @@ class _Tx:
         """The keys this run writes or locks (what a lost commit lost on)."""
         return [*self._buffer, *self._locks]
 
-    def actions(self) -> tuple[list[dict[str, Any]], list[Key]]:
-        """The TransactWriteItems actions, and the deletes left for after the commit."""
+    def actions(self) -> tuple[list[dict[str, Any]], list[Key], list[dict[str, Any]]]:
+        """The TransactWriteItems actions, the deletes left for after the commit, and
+        the fresh items to write ahead of it (module docstring): those two only when
+        everything would not fit in one transaction."""
         actions: list[dict[str, Any]] = []
         later: list[Key] = []
-        budget = _MAX_ACTIONS - sum(
-            1 for k, v in self._buffer.items() if not (v is None and k in self._deferrable)
-        ) - sum(1 for k in self._locks if k not in self._buffer)
-        for key, item in self._buffer.items():
-            seen = self._seen.get(key)
+        ahead: list[dict[str, Any]] = []
+        deletes = [
+            k for k, v in self._buffer.items() if v is None and self._seen.get(k) is not None
+        ]
+        puts = [k for k, v in self._buffer.items() if v is not None]
+        locks = [k for k in self._locks if k not in self._buffer]
+        movable = {k for k in deletes if k in self._deferrable} | {
+            k for k in puts if k in self._fresh and self._seen.get(k) is None
+        }
+        room = _MAX_ACTIONS - (len(deletes) + len(puts) + len(locks) - len(movable))
+        for key in puts + deletes:
             table, pk, sk = key
             name = self.name(table)
-            if item is None:
-                if seen is None:
-                    continue  # deleting nothing
-                if key in self._deferrable:
-                    if budget <= 0:
+            seen = self._seen.get(key)
+            item = self._buffer[key]
+            if key in movable:
+                if room <= 0:
+                    if item is None:
                         later.append(key)
-                        continue
-                    budget -= 1
-                actions.append(
-                    {
-                        "Delete": {
-                            "TableName": name,
-                            "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
-                            **_condition(seen),
-                        }
-                    }
-                )
+                    else:
+                        ahead.append({"table": name, "item": _enc({**item, "ver": 1})})
+                    continue
+                room -= 1
+            target = {"TableName": name, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}
+            if item is None:
+                actions.append({"Delete": {**target, **_condition(seen)}})
             else:
-                written = dict(item)
-                written["ver"] = (seen or 0) + 1
-                actions.append({"Put": {"TableName": name, "Item": _enc(written), **_condition(seen)}})
-        for key in self._locks:
-            if key in self._buffer:
-                continue
+                written = {**item, "ver": (seen or 0) + 1}
+                actions.append(
+                    {"Put": {"TableName": name, "Item": _enc(written), **_condition(seen)}}
+                )
+        for key in locks:
             table, pk, sk = key
             seen = self._seen.get(key)
             target = {"TableName": self.name(table), "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}
@@ -620,7 +633,13 @@ class _Tx:
                         }
                     }
                 )
-        return actions, later
+        if len(actions) > _MAX_ACTIONS:
+            # Only a deployment's own batch jobs could get here, never a request:
+            # they must write in smaller transactions.
+            raise RuntimeError(
+                f"a DynamoDB transaction holds at most {_MAX_ACTIONS} writes, not {len(actions)}"
+            )
+        return actions, later, ahead
 
 
 def _condition(seen: int | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -687,7 +706,8 @@ class _Users:
     def _words(self, old: User | None, new: User | None) -> None:
         before = set(search.words(old.display_name)) if old else set()
         after = set(search.words(new.display_name)) if new else set()
-        user_id = (old or new).id if (old or new) else ""
+        held = old or new
+        user_id = held.id if held else ""
         for word in before - after:
             self._tx.delete("user-words", "w#" + word[:1], word + " " + user_id)
         for word in after - before:
@@ -823,9 +843,12 @@ class _Conversations:
     ) -> list[Conversation]:
         # Every membership of the user, then their conversations, ordered here: the
         # order moves with every message, so no index holds it.
-        ids = [i["cid"] for i in self._tx.query(_Query(
-            "conversation-members", "uid", user_id, index="byUser", range_name="cid"
-        ))]
+        ids = [
+            i["cid"]
+            for i in self._tx.query(
+                _Query("conversation-members", "uid", user_id, index="byUser", range_name="cid")
+            )
+        ]
         mine = list(self.get_many(ids).values())
         ordered = sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
         if after is not None:
@@ -870,9 +893,12 @@ class _Members:
     def put(self, membership: Membership) -> None:
         if self._raw(membership.conversation_id, membership.user_id):
             raise LostRace("Already a member.")
-        self._tx.put("conversation-members", self._item(membership))
+        fresh = self._tx.creates("conversations", membership.conversation_id, "conv")
+        self._tx.put("conversation-members", self._item(membership), fresh=fresh)
 
-    def _change(self, conversation_id: str, user_id: str, change: Callable[[Membership], Membership]) -> bool:
+    def _change(
+        self, conversation_id: str, user_id: str, change: Callable[[Membership], Membership]
+    ) -> bool:
         found = self._raw(conversation_id, user_id)
         if found is None:
             return False
@@ -940,8 +966,11 @@ class _Messages:
 
     def get_many(self, keys: Sequence[tuple[str, str]]) -> list[Message]:
         refs = self._tx.get_many("unique-keys", ((f"mid#{c}#{m}", "k") for c, m in keys))
-        positions = [(c, refs[(f"mid#{c}#{m}", "k")]["d"]["seq"]) for c, m in dict.fromkeys(keys)
-                     if (f"mid#{c}#{m}", "k") in refs]
+        positions = [
+            (c, refs[(f"mid#{c}#{m}", "k")]["d"]["seq"])
+            for c, m in dict.fromkeys(keys)
+            if (f"mid#{c}#{m}", "k") in refs
+        ]
         return self.by_seqs(positions)
 
     def by_client_id(self, sender_id: str, client_message_id: str) -> Message | None:
@@ -1041,10 +1070,15 @@ class _Attachments:
         return gone
 
     def of_conversation(self, conversation_id: str) -> list[Attachment]:
-        return [_attachment(i["d"]) for i in self._tx.query(_Query("attachments", "pk", conversation_id))]
+        return [
+            _attachment(i["d"])
+            for i in self._tx.query(_Query("attachments", "pk", conversation_id))
+        ]
 
     def unsent_before(self, moment: datetime, limit: int) -> list[Attachment]:
-        q = _Query("attachments", "upk", "unsent", index="unsent", range_name="usk", high=_ts(moment))
+        q = _Query(
+            "attachments", "upk", "unsent", index="unsent", range_name="usk", high=_ts(moment)
+        )
         return [_attachment(i["d"]) for i in self._tx.query(q, limit=limit)]
 
     def delete(self, conversation_id: str, attachment_id: str) -> bool:
@@ -1094,7 +1128,11 @@ class _Reactions:
     def of_keys(self, keys: Sequence[tuple[str, str]]) -> list[Reaction]:
         found = [
             Reaction(
-                d["conversation_id"], d["message_id"], d["user_id"], d["emoji"], _t_req(d["created_at"])
+                d["conversation_id"],
+                d["message_id"],
+                d["user_id"],
+                d["emoji"],
+                _t_req(d["created_at"]),
             )
             for c, m in dict.fromkeys(keys)
             for d in (i["d"] for i in self._tx.query(_Query("reactions", "pk", f"{c}|{m}")))
@@ -1218,7 +1256,9 @@ class _Sync:
 
     def departures_after(self, user_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
         q = _Query("sync-departures", "pk", user_id, low="d#" + _pad(seq), high="d#" + "9" * 13)
-        return [(int(i["sk"][2:]), i["d"]["conversation_id"]) for i in self._tx.query(q, limit=limit)]
+        return [
+            (int(i["sk"][2:]), i["d"]["conversation_id"]) for i in self._tx.query(q, limit=limit)
+        ]
 
     def departure_head(self, user_id: str) -> int:
         head = self._tx.get("sync-departures", user_id, "head")
@@ -1306,7 +1346,10 @@ class _Credentials:
             return False
         self._write(
             replace(
-                found, password_hash=password_hash, confirmation_code_hash=None, code_expires_at=None
+                found,
+                password_hash=password_hash,
+                confirmation_code_hash=None,
+                code_expires_at=None,
             )
         )
         return True
@@ -1572,7 +1615,9 @@ class DynamoStore:
                         # Another writer of this process committed these rows while
                         # we waited: run again, now holding them.
                         continue
-                actions, later = tx.actions()
+                actions, later, ahead = tx.actions()
+                if ahead:
+                    self._batch(ahead, "PutRequest")
                 hand_over = partial(
                     loop.call_soon_threadsafe, _settle, future, on_commit, result, None
                 )
@@ -1582,6 +1627,8 @@ class DynamoStore:
                         self.client.transact_write_items(TransactItems=actions)
                     except ClientError as error:
                         self._commit_order.done(ticket, None)
+                        if ahead:
+                            self._forget(ahead)
                         if not _lost(error):
                             raise
                         losses += 1
@@ -1592,6 +1639,8 @@ class DynamoStore:
                         continue
                     except BaseException:
                         self._commit_order.done(ticket, None)
+                        if ahead:
+                            self._forget(ahead)
                         raise
                 self._commit_order.done(ticket, hand_over)
                 _swap(held, [])
@@ -1604,25 +1653,35 @@ class DynamoStore:
             loop.call_soon_threadsafe(_settle, future, None, None, failure)
 
     def _clean_up(self, keys: Sequence[Key]) -> None:
-        """Deletes what did not fit in a commit (module docstring), 25 at a time."""
-        by_table: dict[str, list[Key]] = {}
-        for key in keys:
-            by_table.setdefault(self.prefix + key[0], []).append(key)
-        for name, mine in by_table.items():
-            for start in range(0, len(mine), 25):
-                pending: dict[str, Any] = {
-                    name: [
-                        {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}}
-                        for _, pk, sk in mine[start : start + 25]
-                    ]
-                }
-                pause = 0.01
-                while pending:
-                    response = self.client.batch_write_item(RequestItems=pending)
-                    pending = response.get("UnprocessedItems") or {}
-                    if pending:
-                        time.sleep(pause)
-                        pause = min(pause * 2, 1.0)
+        """Deletes what did not fit in a commit (module docstring)."""
+        requests = [
+            {"table": self.prefix + table, "item": {"pk": {"S": pk}, "sk": {"S": sk}}}
+            for table, pk, sk in keys
+        ]
+        self._batch(requests, "DeleteRequest")
+
+    def _forget(self, ahead: list[dict[str, Any]]) -> None:
+        """Deletes items written ahead of a commit that did not happen."""
+        keys = [
+            {"table": r["table"], "item": {"pk": r["item"]["pk"], "sk": r["item"]["sk"]}}
+            for r in ahead
+        ]
+        self._batch(keys, "DeleteRequest")
+
+    def _batch(self, requests: list[dict[str, Any]], kind: str) -> None:
+        """BatchWriteItem, 25 at a time, retrying what DynamoDB left unprocessed."""
+        field = "Item" if kind == "PutRequest" else "Key"
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {}
+            for request in requests[start : start + 25]:
+                pending.setdefault(request["table"], []).append({kind: {field: request["item"]}})
+            pause = 0.01
+            while pending:
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if pending:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
 
 
 def _swap(held: list[threading.Lock], need: list[threading.Lock]) -> bool:
@@ -1648,4 +1707,3 @@ def _lost(error: ClientError) -> bool:
     codes = {r.get("Code") for r in reasons} - {"None", None}
     # Conflicts and failed conditions are races; anything else (validation) is not.
     return not codes or codes <= {"ConditionalCheckFailed", "TransactionConflict"}
-
