@@ -25,12 +25,17 @@ PostgreSQL's reasoning). A transaction whose final run read version v of a row t
 its ticket after the commit that wrote v had returned, so whenever two commits touch
 the same row (and so their order matters), ticket order is commit order.
 
-A commit needs more than 100 actions only when a conversation with many rows is
-deleted: its row, direct key and as many children as fit go in the transaction;
-the rest (messages, log, reactions, memberships beyond that) are deleted after the
-commit by batch writes. They are unreachable once the conversation row is gone
-(every path to them starts from a conversation the caller is in), so a crash in
-between leaves only garbage, never a visible inconsistency.
+A commit could need more than 100 actions only for a big group. Creating one writes
+the surplus memberships ahead of the commit (nothing reaches them before the
+conversation row exists; they are deleted again if the commit fails). Deleting one
+commits its row, direct key and as many children as fit; each member's departure
+(two writes) that does not fit is committed right after, in a small transaction of
+its own; the remaining children (messages, log, reactions, memberships) are deleted
+by batch writes. All of it happens before `write` returns. The children are
+unreachable once the conversation row is gone (every path to them starts from a
+conversation the caller is in), so a crash in between leaves only garbage, and
+departures not yet recorded (a client that learned of the group live and resumes
+from a cursor would keep showing it until it reloads).
 
 No Scan anywhere: every read is a GetItem, a BatchGetItem or a Query on a key or an
 index. Full-text message search is not offered (`SearchUnavailable`): DynamoDB has no
@@ -442,6 +447,8 @@ class _Tx:
         self._buffer: dict[Key, Item | None] = {}
         self._deferrable: set[Key] = set()
         self._fresh: set[Key] = set()
+        self._cache: dict[Key, Item | None] = {}
+        self._follow_ups: list[tuple[list[Key], Callable[[DynamoTransaction], object]]] = []
         self._locks: dict[Key, None] = {}
 
     def name(self, table: str) -> str:
@@ -453,7 +460,12 @@ class _Tx:
         key = (table, pk, sk)
         if key in self._buffer:
             found = self._buffer[key]
-            return None if found is None else dict(found)
+            return None if found is None else _copy(found)
+        if key in self._cache:
+            cached = self._cache[key]
+            return None if cached is None else _copy(cached)
+        if not _keyable(pk, sk):
+            return None
         response = self._client.get_item(
             TableName=self.name(table),
             Key={"pk": {"S": pk}, "sk": {"S": sk}},
@@ -468,10 +480,12 @@ class _Tx:
         found: dict[tuple[str, str], Item] = {}
         wanted: list[tuple[str, str]] = []
         for pk, sk in dict.fromkeys(keys):
+            if not _keyable(pk, sk):
+                continue
             if (table, pk, sk) in self._buffer:
                 item = self._buffer[(table, pk, sk)]
                 if item is not None:
-                    found[(pk, sk)] = dict(item)
+                    found[(pk, sk)] = _copy(item)
             else:
                 wanted.append((pk, sk))
         name = self.name(table)
@@ -501,6 +515,8 @@ class _Tx:
         """The items in the query's range, in range-key order (reversed unless
         `forward`), at most `limit`, with this run's buffered writes applied."""
         buffered = [(key, item) for key, item in self._buffer.items() if key[0] == q.table]
+        if not _keyable(q.hash_value, q.prefix or q.low or q.high or "-"):
+            return []
         arguments = q.arguments()
         arguments["TableName"] = self.name(q.table)
         arguments["ScanIndexForward"] = forward
@@ -527,7 +543,7 @@ class _Tx:
             for key, pending in buffered:
                 by_key.pop(key, None)
                 if pending is not None and q.holds(pending):
-                    by_key[key] = dict(pending)
+                    by_key[key] = _copy(pending)
             items = sorted(
                 by_key.values(),
                 key=lambda i: (i[q.range_name], i["pk"], i["sk"]),
@@ -536,6 +552,9 @@ class _Tx:
         return items if limit is None else items[:limit]
 
     def _remember(self, key: Key, item: Item | None) -> None:
+        # A second read of the same item in this run is answered from here: the commit
+        # is conditional on the version first read anyway.
+        self._cache.setdefault(key, None if item is None else _copy(item))
         if key not in self._seen and key not in self._buffer:
             self._seen[key] = None if item is None else int(item.get("ver", 0))
 
@@ -580,21 +599,58 @@ class _Tx:
         """The keys this run writes or locks (what a lost commit lost on)."""
         return [*self._buffer, *self._locks]
 
-    def actions(self) -> tuple[list[dict[str, Any]], list[Key], list[dict[str, Any]]]:
-        """The TransactWriteItems actions, the deletes left for after the commit, and
-        the fresh items to write ahead of it (module docstring): those two only when
-        everything would not fit in one transaction."""
+    def follow_up(self, keys: Sequence[Key], work: Callable[[DynamoTransaction], object]) -> None:
+        """Says that the writes to `keys` (already buffered) are what `work` writes, and
+        may instead be committed by running `work` in a transaction of its own after this
+        one commits, if this one would not fit in 100 writes (a user's departure from a
+        deleted conversation, per member)."""
+        self._follow_ups.append((list(keys), work))
+
+    def actions(
+        self,
+    ) -> tuple[
+        list[dict[str, Any]],
+        list[Key],
+        list[dict[str, Any]],
+        list[Callable[[DynamoTransaction], object]],
+    ]:
+        """The TransactWriteItems actions; then, only when everything would not fit in
+        one transaction: the deletes left for after the commit, the fresh items to write
+        ahead of it, and the follow-up transactions to run after it (module docstring)."""
         actions: list[dict[str, Any]] = []
         later: list[Key] = []
         ahead: list[dict[str, Any]] = []
-        deletes = [
-            k for k, v in self._buffer.items() if v is None and self._seen.get(k) is not None
-        ]
-        puts = [k for k, v in self._buffer.items() if v is not None]
-        locks = [k for k in self._locks if k not in self._buffer]
-        movable = {k for k in deletes if k in self._deferrable} | {
-            k for k in puts if k in self._fresh and self._seen.get(k) is None
+        follow: list[Callable[[DynamoTransaction], object]] = []
+        excluded: set[Key] = set()
+        movable = {k for k in self._buffer if k in self._deferrable} | {
+            k for k in self._buffer if k in self._fresh and self._seen.get(k) is None
         }
+
+        def required() -> int:
+            written = [
+                k
+                for k, v in self._buffer.items()
+                if k not in excluded
+                and k not in movable
+                and (v is not None or self._seen.get(k) is not None)
+            ]
+            return len(written) + sum(
+                1 for k in self._locks if k not in self._buffer and k not in excluded
+            )
+
+        for keys, work in self._follow_ups:
+            if required() <= _MAX_ACTIONS:
+                break
+            excluded.update(keys)
+            follow.append(work)
+        deletes = [
+            k
+            for k, v in self._buffer.items()
+            if v is None and self._seen.get(k) is not None and k not in excluded
+        ]
+        puts = [k for k, v in self._buffer.items() if v is not None and k not in excluded]
+        locks = [k for k in self._locks if k not in self._buffer and k not in excluded]
+        movable &= set(deletes) | set(puts)
         room = _MAX_ACTIONS - (len(deletes) + len(puts) + len(locks) - len(movable))
         for key in puts + deletes:
             table, pk, sk = key
@@ -639,7 +695,22 @@ class _Tx:
             raise RuntimeError(
                 f"a DynamoDB transaction holds at most {_MAX_ACTIONS} writes, not {len(actions)}"
             )
-        return actions, later, ahead
+        return actions, later, ahead, follow
+
+
+def _copy(item: Item) -> Item:
+    """A copy a repository may change (its `d` too) without touching the original."""
+    copied = dict(item)
+    if isinstance(copied.get("d"), dict):
+        copied["d"] = json.loads(json.dumps(copied["d"]))
+    return copied
+
+
+def _keyable(pk: str, sk: str) -> bool:
+    """Whether DynamoDB accepts these as key values (not empty, not too long). Ids
+    from requests may be anything; no stored item has such a key, so a lookup by one
+    finds nothing."""
+    return 0 < len(pk.encode()) <= 2048 and 0 < len(sk.encode()) <= 1024
 
 
 def _condition(seen: int | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -1252,6 +1323,10 @@ class _Sync:
             "sync-departures",
             {"pk": user_id, "sk": "d#" + _pad(seq), "d": {"conversation_id": conversation_id}},
         )
+        self._tx.follow_up(
+            [("sync-departures", user_id, "head"), ("sync-departures", user_id, "d#" + _pad(seq))],
+            lambda tx: tx.sync.record_departure(user_id, conversation_id),
+        )
         return seq
 
     def departures_after(self, user_id: str, seq: int, limit: int) -> list[tuple[int, str]]:
@@ -1615,7 +1690,7 @@ class DynamoStore:
                         # Another writer of this process committed these rows while
                         # we waited: run again, now holding them.
                         continue
-                actions, later, ahead = tx.actions()
+                actions, later, ahead, follow = tx.actions()
                 if ahead:
                     self._batch(ahead, "PutRequest")
                 hand_over = partial(
@@ -1642,15 +1717,36 @@ class DynamoStore:
                         if ahead:
                             self._forget(ahead)
                         raise
-                self._commit_order.done(ticket, hand_over)
+                try:
+                    # Before the hand-over: when `write` returns, all of it is done.
+                    for more in follow:
+                        self._follow(more)
+                    if later:
+                        self._clean_up(later)
+                finally:
+                    self._commit_order.done(ticket, hand_over)
                 _swap(held, [])
                 held = []
-                if later:
-                    self._clean_up(later)
                 return
         except BaseException as failure:
             _swap(held, [])
             loop.call_soon_threadsafe(_settle, future, None, None, failure)
+
+    def _follow(self, work: Callable[[DynamoTransaction], object]) -> None:
+        """Commits a follow-up transaction (`_Tx.follow_up`): small, so it always fits;
+        re-run while it loses races, like any write."""
+        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+            tx = _Tx(self, writing=True)
+            work(DynamoTransaction(tx))
+            actions, _, _, _ = tx.actions()
+            try:
+                if actions:
+                    self.client.transact_write_items(TransactItems=actions)
+                return
+            except ClientError as error:
+                if not _lost(error) or attempt == _COMMIT_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
 
     def _clean_up(self, keys: Sequence[Key]) -> None:
         """Deletes what did not fit in a commit (module docstring)."""
