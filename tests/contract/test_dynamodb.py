@@ -4,7 +4,8 @@ pass it, the tables `hubbub migrate` and the stack create, and no Scan anywhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -195,3 +196,47 @@ def test_settings_require_a_token_secret_on_dynamodb() -> None:
     assert ok.backend == "dynamodb" and ok.dynamodb_table_prefix == "hubbub-"
     with pytest.raises(ConfigError, match="PREFIX"):
         replace(ok, dynamodb_table_prefix="bad prefix")
+
+
+async def test_writers_in_two_processes_take_turns_through_conditions(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Two stores on the same tables, as two processes are (no lock in common): their
+    sends to one conversation meet only in DynamoDB's conditions, and the losers run
+    again, so seqs and log positions stay 1, 2, 3, ... with nothing lost or doubled."""
+    server: MotoServer = request.getfixturevalue("dynamodb_moto")
+    prefix = fresh_prefix(server)
+    first = DynamoStore(prefix, dynamodb=client_of(server))
+    second = DynamoStore(prefix, dynamodb=client_of(server))
+    await first.write(
+        lambda tx: tx.conversations.insert(
+            Conversation("c1", ConversationKind.GROUP, "g", "u1", T0, T0)
+        )
+    )
+
+    def send(n: int) -> Callable[[Transaction], tuple[int, int]]:
+        def work(tx: Transaction) -> tuple[int, int]:
+            found = tx.log.append_message(
+                LogEntry("c1", "message.created", T0, message_id=f"m{n}"), T0
+            )
+            assert found is not None
+            seq, position = found
+            tx.messages.insert(Message(f"m{n}", "c1", seq, "u1", f"#{n}", f"cm{n}", T0))
+            return seq, position
+
+        return work
+
+    results = await asyncio.gather(
+        *((first if n % 2 else second).write(send(n)) for n in range(30))
+    )
+    assert sorted(seq for seq, _ in results) == list(range(1, 31))
+    assert all(seq == position for seq, position in results)
+    thread = await first.read(lambda tx: tx.messages.page("c1", before=None, after=0, limit=50))
+    assert [m.seq for m in thread] == list(range(1, 31))
+    entries = await first.read(lambda tx: tx.log.after("c1", 0, 50))
+    assert {e.message_id for e in entries} == {m.id for m in thread}
+    assert [e.message_id for e in entries] == [m.id for m in thread]
+    now = await second.read(lambda tx: tx.conversations.get("c1"))
+    assert now is not None and (now.last_seq, now.last_event_seq) == (30, 30)
+    await first.close()
+    await second.close()
