@@ -84,12 +84,16 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 def store_of(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """A fresh store of `kind` (memory, sqlite or postgres) for a contract test; the
+    """A fresh store of `kind` (memory, sqlite, postgres or dynamodb) for a contract test; the
     PostgreSQL server starts only when a test asks for it."""
     if kind == "memory":
         return MemoryStore()
     if kind == "sqlite":
         return SqliteStore(tmp_path / "t.db")
+    if kind == "dynamodb":
+        from tests.dynamodb import dynamo_store
+
+        return dynamo_store(request)
     server: PostgresServer = request.getfixturevalue("postgres")
     return PostgresStore(server.fresh_url())
 

@@ -160,6 +160,13 @@ def build(
             from hubbub.adapters.postgres import PostgresStore
 
             store = PostgresStore(settings.database_url, connections=settings.database_connections)
+        elif settings.store == "dynamodb":
+            # Imported here: only a deployment on DynamoDB loads boto3 for its store.
+            from hubbub.adapters.dynamodb import DynamoStore
+
+            store = DynamoStore(
+                settings.dynamodb_table_prefix, workers=settings.database_connections * 2
+            )
         elif settings.store == "memory":
             store = MemoryStore()
         else:
@@ -329,7 +336,7 @@ def schema_status(settings: Settings) -> SchemaStatus | None:
         from hubbub.adapters import postgres_schema
 
         return postgres_schema.status(settings.database_url)
-    if settings.store == "memory":
+    if settings.store in {"memory", "dynamodb"}:
         return None
     return sqlite_schema.status(settings.database_path)
 
@@ -342,6 +349,11 @@ def migrate(settings: Settings) -> tuple[int, int] | None:
         from hubbub.adapters import postgres_schema
 
         return postgres_schema.migrate(settings.database_url)
+    if settings.store == "dynamodb":
+        from hubbub.adapters import dynamodb, dynamodb_tables
+
+        dynamodb_tables.create_tables(dynamodb.client(), settings.dynamodb_table_prefix)
+        return None
     if settings.store == "memory":
         return None
     return sqlite_schema.upgrade(settings.database_path)
@@ -353,6 +365,8 @@ def where(settings: Settings) -> str:
         from hubbub.adapters.postgres_schema import describe
 
         return describe(settings.database_url)
+    if settings.store == "dynamodb":
+        return f"DynamoDB tables {settings.dynamodb_table_prefix}*"
     return str(settings.database_path if settings.store == "sqlite" else settings.data_dir)
 
 

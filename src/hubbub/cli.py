@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (HUBBUB_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (HUBBUB_PORT, default 8000)")
     serve.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
-    serve.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    serve.add_argument("--store", choices=["sqlite", "memory", "dynamodb"], help="HUBBUB_STORE")
     serve.add_argument("--database-url", help=_DATABASE_URL)
     serve.add_argument(
         "--redis-url",
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate = commands.add_parser("migrate", help="upgrade the database schema in place")
     migrate.add_argument("--data-dir", type=Path, help="where the database lives (HUBBUB_DATA_DIR)")
-    migrate.add_argument("--store", choices=["sqlite", "memory"], help="HUBBUB_STORE")
+    migrate.add_argument("--store", choices=["sqlite", "memory", "dynamodb"], help="HUBBUB_STORE")
     migrate.add_argument("--database-url", help=_DATABASE_URL)
     migrate.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if an upgrade is pending"
@@ -90,7 +90,7 @@ def _migrate(settings: Settings, *, check: bool) -> int:
     if check:
         status = schema_status(settings)
         if status is None:
-            print("The memory store has no schema: nothing to migrate.")
+            print(f"The {settings.store} store has no schema versions: nothing to check.")
             return 0
         if status.pending:
             print(f"Schema version {status.current}, upgrade to {status.latest} pending.")
@@ -98,6 +98,9 @@ def _migrate(settings: Settings, *, check: bool) -> int:
         print(f"Schema version {status.current} is current.")
         return 0
     versions = migrate(settings)
+    if versions is None and settings.store == "dynamodb":
+        print(f"Tables are in place ({_where(settings)}).")
+        return 0
     if versions is None:
         print("The memory store has no schema: nothing to migrate.")
         return 0
@@ -113,7 +116,8 @@ def _where(settings: Settings) -> str:
 
 
 def _served_from(settings: Settings) -> str:
-    return _where(settings) if settings.backend == "postgres" else str(settings.data_dir)
+    shared = settings.backend in {"postgres", "dynamodb"}
+    return _where(settings) if shared else str(settings.data_dir)
 
 
 def _serve(settings: Settings) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -27,6 +28,9 @@ class Settings:
     # postgresql://...: the store is that PostgreSQL database, shared by every process.
     database_url: str = ""
     database_connections: int = 8  # per process: its pool, and its worker threads
+    # HUBBUB_STORE=dynamodb: the tables are named <prefix><logical name> (dynamodb_tables);
+    # the endpoint and credentials come from the standard AWS variables.
+    dynamodb_table_prefix: str = "hubbub-"
     sqlite_synchronous: str = "FULL"
     # redis://...: processes share presence, typing, tickets, limits and fan-out there.
     redis_url: str = ""
@@ -89,7 +93,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         _check(0 < self.port < 65536, "HUBBUB_PORT must be 1-65535")
-        _check(self.store in {"sqlite", "memory"}, "HUBBUB_STORE must be sqlite or memory")
+        _check(
+            self.store in {"sqlite", "memory", "dynamodb"},
+            "HUBBUB_STORE must be sqlite, memory or dynamodb",
+        )
         _check(1 <= self.database_connections <= 200, "HUBBUB_DATABASE_CONNECTIONS must be 1-200")
         if self.database_url:
             _check_database_url(self.database_url)
@@ -104,13 +111,29 @@ class Settings:
                 "HUBBUB_TOKEN_SECRET is required with HUBBUB_DATABASE_URL (every process"
                 " sharing the database must sign tokens with the same secret)",
             )
+        if self.store == "dynamodb":
+            _check(
+                not self.database_url,
+                "HUBBUB_STORE=dynamodb and HUBBUB_DATABASE_URL exclude each other",
+            )
+            _check(
+                bool(re.fullmatch(r"[A-Za-z0-9_.-]{0,200}", self.dynamodb_table_prefix)),
+                "HUBBUB_DYNAMODB_TABLE_PREFIX may hold letters, digits, '_', '-' and '.' only",
+            )
+            # A shared store, like PostgreSQL: every process signs with the same key.
+            _check(
+                bool(self.token_secret),
+                "HUBBUB_TOKEN_SECRET is required with HUBBUB_STORE=dynamodb (every process"
+                " sharing the tables must sign tokens with the same secret)",
+            )
         if self.redis_url:
             _check_redis_url(self.redis_url)
         _check(1 <= self.workers <= 64, "HUBBUB_WORKERS must be 1-64")
         if self.workers > 1:
             _check(
-                self.backend == "postgres" and bool(self.redis_url),
-                "HUBBUB_WORKERS above 1 needs HUBBUB_DATABASE_URL (PostgreSQL) and"
+                self.backend in {"postgres", "dynamodb"} and bool(self.redis_url),
+                "HUBBUB_WORKERS above 1 needs HUBBUB_DATABASE_URL (PostgreSQL) or"
+                " HUBBUB_STORE=dynamodb, and"
                 " HUBBUB_REDIS_URL: worker processes share nothing else (SQLite has one"
                 " writer per file, and without Redis each worker would see only its own"
                 " connections, tickets and limits)",
@@ -208,7 +231,7 @@ class Settings:
 
     @property
     def backend(self) -> str:
-        """The store in use: memory, sqlite or postgres (a database URL is set)."""
+        """The store in use: memory, sqlite, dynamodb or postgres (a database URL is set)."""
         return "postgres" if self.database_url else self.store
 
     @property

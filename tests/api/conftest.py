@@ -2,8 +2,9 @@
 subprocess; set HUBBUB_TEST_BASE_URL to point it at another deployment.
 
 HUBBUB_TEST_STORE=postgres runs that server on PostgreSQL (a fresh database on the
-tests' throwaway server, migrated with `hubbub migrate`); `make test` runs the suite
-once on each store.
+tests' throwaway server, migrated with `hubbub migrate`); HUBBUB_TEST_STORE=dynamodb on
+DynamoDB (moto's server, tables created with `hubbub migrate`); `make test` runs the
+suite once on each store.
 
 HUBBUB_TEST_TOPOLOGY says how many processes serve it (with HUBBUB_TEST_STORE=postgres):
 `two-processes` runs two sharing that database and a throwaway Redis (tests/cluster.py),
@@ -23,6 +24,7 @@ import pytest
 
 from tests.api.console import start_console_server
 from tests.cluster import Cluster, running_cluster
+from tests.moto import MotoServer
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.proxy import ProxiedDeployment, proxy_topology
 from tests.redis import RedisServer
@@ -69,9 +71,18 @@ def server(
     if TOPOLOGY == "proxy":
         yield from proxy_topology(tmp_path_factory, request, STORE)
         return
-    if STORE not in {"sqlite", "postgres"}:
-        raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite or postgres")
+    if STORE not in {"sqlite", "postgres", "dynamodb"}:
+        raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite, postgres or dynamodb")
     env: dict[str, str] = {}
+    if STORE == "dynamodb":
+        moto: MotoServer = request.getfixturevalue("dynamodb_moto")
+        env = {
+            **moto.env,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint,
+            "HUBBUB_STORE": "dynamodb",
+            "HUBBUB_DYNAMODB_TABLE_PREFIX": f"api{os.getpid()}-",
+            "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        }
     if STORE == "postgres":
         postgres: PostgresServer = request.getfixturevalue("postgres")
         env = {
@@ -79,6 +90,15 @@ def server(
             "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
         }
         # As an operator would: servers on PostgreSQL never migrate on their own.
+        subprocess.run(
+            [sys.executable, "-m", "hubbub", "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    if STORE == "dynamodb":
+        # As an operator would: `hubbub migrate` creates the tables.
         subprocess.run(
             [sys.executable, "-m", "hubbub", "migrate"],
             env={**os.environ, **env},

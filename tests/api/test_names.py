@@ -4,10 +4,12 @@ names stored before the rule keep working."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sqlite3
 import time
 
+import boto3
 import httpx
 import psycopg
 import pytest
@@ -94,6 +96,8 @@ async def test_a_name_stored_before_the_rule_still_reads(
                 b"UPDATE users SET display_name = %s, display_name_lower = %s WHERE id = %s",
                 (old, old.lower(), account.id),
             )
+    elif local_server.env.get("HUBBUB_STORE") == "dynamodb":
+        _store_name_in_dynamodb(local_server.env, account.id, old)
     else:
         with sqlite3.connect(local_server.data_dir / "hubbub.db", timeout=30) as db:
             db.execute(
@@ -108,6 +112,24 @@ async def test_a_name_stored_before_the_rule_still_reads(
     # ...and its owner can replace it with a valid one.
     fixed = await api.call("PATCH", "/users/me", account, json={"displayName": "New Name"})
     assert fixed.status_code == 200 and fixed.json()["user"]["displayName"] == "New Name"
+
+
+def _store_name_in_dynamodb(env: dict[str, str], user_id: str, name: str) -> None:
+    """Writes the name into the user's item as an older release could have."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    table = env["HUBBUB_DYNAMODB_TABLE_PREFIX"] + "users"
+    key = {"pk": {"S": user_id}, "sk": {"S": "user"}}
+    item = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    data = json.loads(item["d"]["S"])
+    data["display_name"] = name
+    item["d"] = {"S": json.dumps(data)}
+    client.put_item(TableName=table, Item=item)
 
 
 async def test_two_people_may_share_a_name_and_are_told_apart_by_username(api: Api) -> None:

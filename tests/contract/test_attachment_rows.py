@@ -16,7 +16,7 @@ from tests.contract.test_store import T0, message, seed
 from tests.postgres import store_of
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "dynamodb"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     made = store_of(request.param, request, tmp_path)
     yield made

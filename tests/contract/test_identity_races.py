@@ -27,6 +27,7 @@ from hubbub.bootstrap import Platform, build
 from hubbub.config import Settings
 from hubbub.domain.errors import Conflict, Unauthorized
 from hubbub.ports import Credential, RefreshToken, Store, TokenSet, Transaction
+from tests.dynamodb import settings_on_dynamodb
 from tests.postgres import settings_on_postgres
 from tests.unit.conftest import SETTINGS, CapturingCodeSender, ManualClock
 
@@ -131,13 +132,15 @@ class Deployment:
         return self.process(view), view
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "dynamodb"])
 async def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployment]:
     settings = SETTINGS  # confirmation codes on
     if request.param == "sqlite":
         settings = replace(settings, store="sqlite", data_dir=tmp_path, sqlite_synchronous="NORMAL")
     if request.param == "postgres":
         settings = settings_on_postgres(settings, request)
+    if request.param == "dynamodb":
+        settings = settings_on_dynamodb(settings, request)
     clock, codes = ManualClock(), CapturingCodeSender()
     first = build(settings, clock=clock, code_sender=codes, publisher=RecordingPublisher())
     yield Deployment(settings, clock, first.store, codes)

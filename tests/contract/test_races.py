@@ -23,6 +23,7 @@ from hubbub.ports import Store, Transaction
 from hubbub.services.conversations import ConversationService
 from hubbub.services.messages import Change, MessageService
 from tests.contract.races import race
+from tests.dynamodb import settings_on_dynamodb
 from tests.postgres import settings_on_postgres
 from tests.unit.conftest import SETTINGS, World, make_world
 
@@ -53,11 +54,14 @@ class Chat:
     async def add_users(self, *names: str) -> None:
         now = self.world.clock.now()
 
-        def work(tx: Transaction) -> None:
-            for name in names:
-                tx.users.insert(User(name, name, f"{name}@x.io", name.title(), now))
+        # A few at a time: a DynamoDB transaction holds at most 100 writes.
+        for start in range(0, len(names), 10):
 
-        await self.store.write(work)
+            def work(tx: Transaction, chunk: tuple[str, ...] = names[start : start + 10]) -> None:
+                for name in chunk:
+                    tx.users.insert(User(name, name, f"{name}@x.io", name.title(), now))
+
+            await self.store.write(work)
 
     async def group(self, owner: str, *others: str) -> str:
         view = await self.conversations.create_group(owner, "G", list(others))
@@ -70,7 +74,7 @@ class Chat:
         return await self.store.read(work)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "dynamodb"])
 async def chat(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Chat]:
     settings = (
         SETTINGS
@@ -79,6 +83,8 @@ async def chat(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     )
     if request.param == "postgres":
         settings = settings_on_postgres(SETTINGS, request)
+    if request.param == "dynamodb":
+        settings = settings_on_dynamodb(SETTINGS, request)
     world = make_world(settings)
     made = Chat(world)
     await made.add_users("ana", "bob", "cy")

@@ -18,6 +18,7 @@ from hubbub.adapters.postgres import PostgresStore
 from hubbub.adapters.sqlite import SqliteStore
 from hubbub.adapters.sqlite_schema import MIGRATIONS, migrate
 from hubbub.domain import search
+from hubbub.domain.errors import SearchUnavailable
 from hubbub.domain.models import Conversation, ConversationKind, Membership, Message, Role, User
 from hubbub.ports import Store, Transaction
 from tests.postgres import PostgresServer, store_of
@@ -25,8 +26,16 @@ from tests.postgres import PostgresServer, store_of
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "dynamodb"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    made = store_of(request.param, request, tmp_path)
+    yield made
+    await made.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+async def text_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The stores that search message text (DynamoDB does not: see the test below)."""
     made = store_of(request.param, request, tmp_path)
     yield made
     await made.close()
@@ -50,6 +59,17 @@ def said(conversation_id: str, seq: int, body: str, *, at: int, sender: str = "u
         f"{conversation_id}-cm{seq}",
         T0 + timedelta(minutes=at),
     )
+
+
+async def insert_people(store: Store, people: list[User]) -> None:
+    """A few at a time: a DynamoDB transaction holds at most 100 writes."""
+    for start in range(0, len(people), 10):
+
+        def work(tx: Transaction, chunk: list[User] = people[start : start + 10]) -> None:
+            for someone in chunk:
+                tx.users.insert(someone)
+
+        await store.write(work)
 
 
 async def names(store: Store, query: str, caller: str = "u1") -> list[str]:
@@ -105,11 +125,7 @@ async def test_one_word_finds_the_first_by_username_among_many_names_and_words(
     people.append(person(50, "marvin", "Zed"))  # by username only
     people.append(person(51, "aaa", "Mark Unconfirmed", confirmed=False))
 
-    def work(tx: Transaction) -> None:
-        for someone in people:
-            tx.users.insert(someone)
-
-    await store.write(work)
+    await insert_people(store, people)
     found = [p for p in people[1:] if p.confirmed and search.matches(["mar"], p.display_name)]
     want = sorted([u.username for u in found] + ["marvin"])
     for limit in (1, 7, 20, 50):
@@ -128,12 +144,7 @@ async def test_a_word_beginning_many_distinct_words_is_answered_all_the_same(
     index instead: same answer."""
     many = [person(n, f"p{n:03d}", f"Zed{n:03d} Person") for n in range(2, 2 + 80)]
 
-    def work(tx: Transaction) -> None:
-        tx.users.insert(person(1, "me", "Me"))
-        for someone in many:
-            tx.users.insert(someone)
-
-    await store.write(work)
+    await insert_people(store, [person(1, "me", "Me"), *many])
     assert await names(store, "zed") == [p.username for p in many][:20]
     assert await names(store, "zed07") == [f"p{n:03d}" for n in range(70, 80)]
 
@@ -181,43 +192,43 @@ async def found(
 
 
 async def test_messages_are_found_by_word_beginnings_in_the_callers_conversations(
-    store: Store,
+    text_store: Store,
 ) -> None:
-    await seed_chat(store)
+    await seed_chat(text_store)
     # Newest first; "lunch" begins "Lunch", "LUNCH" and "lunchbox", not "Launch".
-    assert await found(store, "u1", "lunch") == ["c2-m1", "c1-m2", "c1-m1"]
-    assert await found(store, "u1", "LUN tomorrow") == ["c1-m1"]
-    assert await found(store, "u1", "tomorrow lunch") == ["c1-m1"]
-    assert await found(store, "u1", "unch") == []
-    assert await found(store, "u1", "lunch", conversation_id="c1") == ["c1-m2", "c1-m1"]
+    assert await found(text_store, "u1", "lunch") == ["c2-m1", "c1-m2", "c1-m1"]
+    assert await found(text_store, "u1", "LUN tomorrow") == ["c1-m1"]
+    assert await found(text_store, "u1", "tomorrow lunch") == ["c1-m1"]
+    assert await found(text_store, "u1", "unch") == []
+    assert await found(text_store, "u1", "lunch", conversation_id="c1") == ["c1-m2", "c1-m1"]
     # Members see their conversations only: u2 is not in c2, nobody else in c3.
-    assert await found(store, "u2", "lunch") == ["c1-m2", "c1-m1"]
-    assert await found(store, "u3", "lunch") == ["c3-m1", "c2-m1"]
-    assert await found(store, "u2", "lunch", conversation_id="c2") == []
+    assert await found(text_store, "u2", "lunch") == ["c1-m2", "c1-m1"]
+    assert await found(text_store, "u3", "lunch") == ["c3-m1", "c2-m1"]
+    assert await found(text_store, "u2", "lunch", conversation_id="c2") == []
 
 
-async def test_a_member_who_leaves_finds_nothing_of_that_conversation(store: Store) -> None:
-    await seed_chat(store)
-    await store.write(lambda tx: tx.members.remove("c1", "u2"))
-    assert await found(store, "u2", "lunch") == []
-    await store.write(lambda tx: tx.conversations.delete("c2"))
-    assert await found(store, "u1", "lunch") == ["c1-m2", "c1-m1"]
-    assert await found(store, "u3", "lunch") == ["c3-m1"]
+async def test_a_member_who_leaves_finds_nothing_of_that_conversation(text_store: Store) -> None:
+    await seed_chat(text_store)
+    await text_store.write(lambda tx: tx.members.remove("c1", "u2"))
+    assert await found(text_store, "u2", "lunch") == []
+    await text_store.write(lambda tx: tx.conversations.delete("c2"))
+    assert await found(text_store, "u1", "lunch") == ["c1-m2", "c1-m1"]
+    assert await found(text_store, "u3", "lunch") == ["c3-m1"]
 
 
 async def test_deleted_messages_are_never_found_and_edits_are_found_as_edited(
-    store: Store,
+    text_store: Store,
 ) -> None:
-    await seed_chat(store)
+    await seed_chat(text_store)
     later = T0 + timedelta(hours=1)
-    assert await store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m2", later))
-    assert await store.write(
+    assert await text_store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m2", later))
+    assert await text_store.write(
         lambda tx: tx.messages.edit("c1", "c1-m1", "Dinner tonight instead", later)
     )
-    assert await found(store, "u1", "lunch") == ["c2-m1"]
-    assert await found(store, "u1", "sure") == []
-    assert await found(store, "u1", "dinner tonight") == ["c1-m1"]
-    assert await found(store, "u1", "noon") == []
+    assert await found(text_store, "u1", "lunch") == ["c2-m1"]
+    assert await found(text_store, "u1", "sure") == []
+    assert await found(text_store, "u1", "dinner tonight") == ["c1-m1"]
+    assert await found(text_store, "u1", "noon") == []
 
 
 async def page_of(
@@ -230,7 +241,7 @@ async def page_of(
     )
 
 
-async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> None:
+async def test_pages_go_on_from_the_last_result_newest_first(text_store: Store) -> None:
     def work(tx: Transaction) -> None:
         tx.users.insert(person(1, "ana", "Ana"))
         tx.conversations.insert(group(1))
@@ -244,13 +255,13 @@ async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> No
             if n == 3:
                 tx.messages.insert(said("c2", 1, "ping twin", at=3))
 
-    await store.write(work)
-    every = await found(store, "u1", "ping")
+    await text_store.write(work)
+    every = await found(text_store, "u1", "ping")
     assert every == ["c1-m5", "c1-m4", "c2-m1", "c1-m3", "c1-m2", "c1-m1"]
     seen: list[str] = []
     position: tuple[datetime, str] | None = None
     while True:
-        hits = await page_of(store, "ping", position, 2)
+        hits = await page_of(text_store, "ping", position, 2)
         if not hits:
             break
         seen += [m.id for m in hits]
@@ -258,7 +269,7 @@ async def test_pages_go_on_from_the_last_result_newest_first(store: Store) -> No
     assert seen == every
 
 
-async def test_words_are_letters_and_digits_in_any_script(store: Store) -> None:
+async def test_words_are_letters_and_digits_in_any_script(text_store: Store) -> None:
     def work(tx: Transaction) -> None:
         tx.users.insert(person(1, "ana", "Ana"))
         tx.conversations.insert(group(1))
@@ -267,14 +278,27 @@ async def test_words_are_letters_and_digits_in_any_script(store: Store) -> None:
         for seq, text in enumerate(texts, start=1):
             tx.messages.insert(said("c1", seq, text, at=seq))
 
-    await store.write(work)
-    assert await found(store, "u1", "мир") == ["c1-m1"]
-    assert await found(store, "u1", "ПРИВ") == ["c1-m1"]
-    assert await found(store, "u1", "très") == ["c1-m2"]
-    assert await found(store, "u1", "101 floor") == ["c1-m3"]
-    assert await found(store, "u1", "3") == ["c1-m3"]
-    assert await found(store, "u1", "αθήνα") == []  # accents are kept, not folded
-    assert await found(store, "u1", "αθη") == ["c1-m4"]
+    await text_store.write(work)
+    assert await found(text_store, "u1", "мир") == ["c1-m1"]
+    assert await found(text_store, "u1", "ПРИВ") == ["c1-m1"]
+    assert await found(text_store, "u1", "très") == ["c1-m2"]
+    assert await found(text_store, "u1", "101 floor") == ["c1-m3"]
+    assert await found(text_store, "u1", "3") == ["c1-m3"]
+    assert await found(text_store, "u1", "αθήνα") == []  # accents are kept, not folded
+    assert await found(text_store, "u1", "αθη") == ["c1-m4"]
+
+
+async def test_dynamodb_says_message_search_is_unavailable(request: pytest.FixtureRequest) -> None:
+    """DynamoDB has no text index: message search answers `search_unavailable` (501 from
+    the API) rather than scanning, while people search works (tests above)."""
+    dynamo = store_of("dynamodb", request, Path("."))
+    try:
+        await seed_chat(dynamo)
+        with pytest.raises(SearchUnavailable) as raised:
+            await found(dynamo, "u1", "lunch")
+        assert raised.value.code == "search_unavailable"
+    finally:
+        await dynamo.close()
 
 
 async def test_an_old_sqlite_database_has_its_messages_and_names_indexed_on_upgrade(
@@ -360,7 +384,7 @@ async def test_an_old_postgres_database_has_its_messages_and_names_indexed_on_up
         await store.close()
 
 
-async def test_a_page_goes_on_after_its_last_message_was_deleted(store: Store) -> None:
+async def test_a_page_goes_on_after_its_last_message_was_deleted(text_store: Store) -> None:
     def work(tx: Transaction) -> None:
         tx.users.insert(person(1, "ana", "Ana"))
         tx.conversations.insert(group(1))
@@ -368,15 +392,15 @@ async def test_a_page_goes_on_after_its_last_message_was_deleted(store: Store) -
         for n in range(1, 6):
             tx.messages.insert(said("c1", n, f"pong {n}", at=n))
 
-    await store.write(work)
-    first = await store.read(
+    await text_store.write(work)
+    first = await text_store.read(
         lambda tx: tx.messages.search("u1", ["pong"], conversation_id=None, before=None, limit=2)
     )
     assert [m.id for m in first] == ["c1-m5", "c1-m4"]
     gone = T0 + timedelta(hours=1)
-    assert await store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m4", gone))
+    assert await text_store.write(lambda tx: tx.messages.mark_deleted("c1", "c1-m4", gone))
     position = (first[-1].created_at, first[-1].id)
-    rest = await store.read(
+    rest = await text_store.read(
         lambda tx: tx.messages.search(
             "u1", ["pong"], conversation_id=None, before=position, limit=10
         )

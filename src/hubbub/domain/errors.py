@@ -78,6 +78,13 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class SearchUnavailable(DomainError):
+    """Full-text message search is not offered by the configured store (DynamoDB has
+    no text index); the rest of the API works."""
+
+    code = "search_unavailable"
+
+
 class NotConfirmed(DomainError):
     """Sign-in of an account whose confirmation code was never entered."""
 

@@ -20,6 +20,7 @@ from hubbub.domain.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    SearchUnavailable,
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
@@ -41,6 +42,7 @@ STATUS: dict[type[DomainError], int] = {
     UnsupportedMediaType: 415,
     RateLimited: 429,
     Unavailable: 503,
+    SearchUnavailable: 501,
 }
 
 HTTP_CODES = {
