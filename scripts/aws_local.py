@@ -3,7 +3,7 @@
     python -m scripts.aws_local [--http-port 3000] [--ws-port 3001] [--state-dir aws-local]
 
 What runs, all on 127.0.0.1:
-- moto's server as DynamoDB, SNS and Cognito (the five tables and the rest are created
+- moto's server as DynamoDB, SNS, Cognito and S3 (attachments) (the five tables and the rest are created
   by `hubbub migrate`; a user pool, its app client and the fan-out topic by this
   script);
 - a real redis-server, as ElastiCache would be;
@@ -45,7 +45,7 @@ from typing import Any
 
 from scripts.aws_package import npm_install
 from scripts.children import spawn, stop, tail, wait_for
-from scripts.services import Redis
+from scripts.services import Redis, secret_file
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_SERVICE = ROOT / "infra" / "local"
@@ -171,6 +171,8 @@ def _run(args: argparse.Namespace) -> int:
                 "HUBBUB_REDIS_URL": redis.url,
                 "HUBBUB_ALLOWED_ORIGINS": ",".join(origins),
                 "HUBBUB_AUTO_CONFIRM": "true",
+                "HUBBUB_S3_BUCKET": f"hubbub-{STAGE}-attachments",
+                "HUBBUB_TOKEN_SECRET": secret_file(state / "token-secret"),
                 # serverless-offline runs `python3` from the active virtualenv.
                 "VIRTUAL_ENV": str(venv),
                 "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
@@ -244,17 +246,13 @@ def create_resources(env: Mapping[str, str], sns_endpoint: str) -> dict[str, str
     )
     endpoint = env["AWS_ENDPOINT_URL"]
     cognito = session.client("cognito-idp", endpoint_url=endpoint)
-    pool = cognito.create_user_pool(
-        PoolName=f"hubbub-{STAGE}",
-        AutoVerifiedAttributes=["email"],
-        Policies={"PasswordPolicy": {"MinimumLength": 8}},
-    )["UserPool"]
+    pool_properties, client_properties = _deployed_pool()
+    pool = cognito.create_user_pool(PoolName=f"hubbub-{STAGE}", **pool_properties)["UserPool"]
     client = cognito.create_user_pool_client(
-        UserPoolId=pool["Id"],
-        ClientName=f"hubbub-{STAGE}-web",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        GenerateSecret=False,
+        UserPoolId=pool["Id"], ClientName=f"hubbub-{STAGE}-web", **client_properties
     )["UserPoolClient"]
+    # The attachments bucket (infra/local names it hubbub-local-attachments).
+    session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=f"hubbub-{STAGE}-attachments")
     sns = session.client("sns", endpoint_url=endpoint)
     topic_arn = sns.create_topic(Name=f"hubbub-{STAGE}-events")["TopicArn"]
     sns.subscribe(
@@ -347,6 +345,30 @@ def _sns_record(notification: Mapping[str, Any]) -> dict[str, Any]:
             "MessageAttributes": notification.get("MessageAttributes", {}),
         },
     }
+
+
+def _deployed_pool() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The user pool's and app client's properties as the shared stack deploys them
+    (infra/shared/resources/cognito.yml), so the local pool enforces the same password
+    policy and token lifetimes; less its names and its trigger, which moto cannot run."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML ships no types
+
+    class _Template(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
+        pass
+
+    # CloudFormation's short-form functions (!Ref, !GetAtt): kept as their text.
+    _Template.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load(  # a SafeLoader: no Python objects
+        (ROOT / "infra" / "shared" / "resources" / "cognito.yml").read_text(), _Template
+    )
+    resources = template["Resources"]
+    pool = dict(resources["UserPool"]["Properties"])
+    for name in ("UserPoolName", "LambdaConfig"):
+        pool.pop(name, None)
+    client = dict(resources["UserPoolClient"]["Properties"])
+    for name in ("ClientName", "UserPoolId"):
+        client.pop(name, None)
+    return pool, client
 
 
 def _answers(url: str) -> Callable[[], bool]:

@@ -183,8 +183,10 @@ class Api:
     Given several base URLs (processes of one deployment), it routes each user to a
     process of their own (`_Router`); the interface stays the same for the tests."""
 
-    def __init__(self, base_url: str | Sequence[str]) -> None:
+    def __init__(self, base_url: str | Sequence[str], *, ws_url: str | None = None) -> None:
         self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        # Where the WebSocket is when it is not the server's own /ws (API Gateway's API).
+        self._ws_override = ws_url
         self.base_url = self.base_urls[0]
         self.router = _Router(self.base_urls) if len(self.base_urls) > 1 else None
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=20, transport=self.router)
@@ -194,11 +196,15 @@ class Api:
         """The WebSocket URL of the process that issued the latest ticket (the one the
         ticket's user is on), so `connect(f"{api.ws_url}?ticket={ticket}")` right after
         fetching a ticket opens the socket where its user is."""
+        if self._ws_override:
+            return self._ws_override
         index = self.router.last_ticket if self.router else 0
         return _ws_url(self.base_urls[index])
 
     def ws_url_for(self, account: Account) -> str:
         """The WebSocket URL of `account`'s process."""
+        if self._ws_override:
+            return self._ws_override
         return _ws_url(self.base_urls[self.router.home(account.id) if self.router else 0])
 
     def home_of(self, account: Account) -> int:

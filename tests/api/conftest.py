@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.console import start_console_server
+from tests.aws_local import AwsLocalStack, aws_local_topology
 from tests.cluster import Cluster, running_cluster
 from tests.moto import MotoServer
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
@@ -40,7 +41,7 @@ def cluster(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Cluster | None]:
     """The two processes of HUBBUB_TEST_TOPOLOGY=two-processes; None otherwise."""
-    if TOPOLOGY in {"one-process", "proxy"} or EXTERNAL:
+    if TOPOLOGY in {"one-process", "proxy", "aws-local"} or EXTERNAL:
         yield None
         return
     if TOPOLOGY != "two-processes" or STORE != "postgres":
@@ -59,7 +60,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
     cluster: Cluster | None,
-) -> Iterator[ServerProcess | ProxiedDeployment | None]:
+) -> Iterator[ServerProcess | ProxiedDeployment | AwsLocalStack | None]:
     """The server under test; on two processes the first (the one `local_server`
     restarts: its users' requests meet the restart, the other's do not)."""
     if EXTERNAL:
@@ -70,6 +71,9 @@ def server(
         return
     if TOPOLOGY == "proxy":
         yield from proxy_topology(tmp_path_factory, request, STORE)
+        return
+    if TOPOLOGY == "aws-local":
+        yield from aws_local_topology(tmp_path_factory)
         return
     if STORE not in {"sqlite", "postgres", "dynamodb"}:
         raise pytest.UsageError("HUBBUB_TEST_STORE must be sqlite, postgres or dynamodb")
@@ -114,22 +118,28 @@ def server(
 
 @pytest.fixture
 def local_server(
-    server: ServerProcess | ProxiedDeployment | None,
+    server: ServerProcess | ProxiedDeployment | AwsLocalStack | None,
 ) -> ServerProcess | ProxiedDeployment:
-    """For tests that must restart the server; meaningless against a remote target."""
+    """For tests that must restart the server; meaningless against a remote target, and
+    on Lambda, where no process outlives a request's need of it."""
     if server is None:
         pytest.skip("restarts need the local server (HUBBUB_TEST_BASE_URL is set)")
+    if isinstance(server, AwsLocalStack):
+        pytest.skip("restarts need a server process: on Lambda (aws-local) there is none")
     return server
 
 
 @pytest.fixture
 async def api(
-    server: ServerProcess | ProxiedDeployment | None, cluster: Cluster | None
+    server: ServerProcess | ProxiedDeployment | AwsLocalStack | None, cluster: Cluster | None
 ) -> AsyncIterator[Api]:
     if cluster is not None:
         client = cluster.api()
     else:
-        client = Api(EXTERNAL or (server.base_url if server else ""))
+        client = Api(
+            EXTERNAL or (server.base_url if server else ""),
+            ws_url=server.ws_url if isinstance(server, AwsLocalStack) else None,
+        )
     yield client
     await client.close()
 
