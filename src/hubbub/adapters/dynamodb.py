@@ -365,8 +365,10 @@ def _token(d: dict[str, Any]) -> RefreshToken:
 # ---- the transaction core -------------------------------------------------------
 
 
-class _Lost(Exception):
-    """The commit's conditions failed: another transaction committed first."""
+class _Stale(LostRace):
+    """A read found what only a commit after this run's earlier reads could have made
+    (a message at the seq this run just took): its snapshot is stale, as a failed
+    commit condition would have said. Re-run like a lost commit, with its backoff."""
 
 
 class _Query:
@@ -465,7 +467,9 @@ class _Tx:
             cached = self._cache[key]
             return None if cached is None else _copy(cached)
         if not _keyable(pk, sk):
-            return None
+            # Still a round trip (health probes read an empty id to see the store
+            # answer), for a key no item has.
+            pk = sk = "\x00"
         response = self._client.get_item(
             TableName=self.name(table),
             Key={"pk": {"S": pk}, "sk": {"S": sk}},
@@ -575,6 +579,12 @@ class _Tx:
         self._buffer[key] = item
         if fresh:
             self._fresh.add(key)
+
+    def assume_absent(self, key: Key) -> None:
+        """Records `key` as read and absent without reading it (see `_Members.put`)."""
+        if key not in self._seen and key not in self._buffer:
+            self._seen[key] = None
+            self._cache[key] = None
 
     def creates(self, table: str, pk: str, sk: str) -> bool:
         """Whether this run creates that item (it did not exist when read)."""
@@ -962,9 +972,15 @@ class _Members:
         return [i["sk"] for i in self._rows(conversation_id)]
 
     def put(self, membership: Membership) -> None:
+        fresh = self._tx.creates("conversations", membership.conversation_id, "conv")
+        if fresh:
+            # A conversation this run creates has no members but those it adds: no read
+            # (the commit's condition says "absent" all the same).
+            self._tx.assume_absent(
+                ("conversation-members", membership.conversation_id, membership.user_id)
+            )
         if self._raw(membership.conversation_id, membership.user_id):
             raise LostRace("Already a member.")
-        fresh = self._tx.creates("conversations", membership.conversation_id, "conv")
         self._tx.put("conversation-members", self._item(membership), fresh=fresh)
 
     def _change(
@@ -1054,7 +1070,7 @@ class _Messages:
         if self.by_client_id(message.sender_id, message.client_message_id) is not None:
             raise LostRace("Duplicate message.")
         if self.by_seq(message.conversation_id, message.seq) is not None:
-            raise LostRace("Duplicate message.")
+            raise _Stale("Duplicate message.")
         self._put(message)
         _claim_unique(self._tx, f"mid#{message.conversation_id}#{message.id}", seq=message.seq)
         _claim_unique(
@@ -1677,6 +1693,12 @@ class DynamoStore:
                 tx = _Tx(self, writing=True)
                 try:
                     result = work(DynamoTransaction(tx))
+                except _Stale as stale:
+                    losses += 1
+                    if losses >= _COMMIT_ATTEMPTS:
+                        raise Conflict("Too many concurrent changes; try again.") from stale
+                    time.sleep(random.uniform(0, 0.002 * 2 ** min(losses, 7)))
+                    continue
                 except LostRace as lost:
                     races += 1
                     if races >= WRITE_ATTEMPTS:
