@@ -37,6 +37,10 @@ conversation the caller is in), so a crash in between leaves only garbage, and
 departures not yet recorded (a client that learned of the group live and resumes
 from a cursor would keep showing it until it reloads).
 
+Modules: `dynamodb_core` (items, versions, the run and its commit), `dynamodb_repos`
+(the repositories), `dynamodb_tables` (the tables), this one (the store: threads,
+re-runs, commit order).
+
 No Scan anywhere: every read is a GetItem, a BatchGetItem or a Query on a key or an
 index. Full-text message search is not offered (`SearchUnavailable`): DynamoDB has no
 text index, and scanning a user's conversations is not a query.
