@@ -2,9 +2,10 @@
 one Redis shared by all, each process with its own data directory and port.
 
 `HUBBUB_TEST_TOPOLOGY=two-processes` runs the API suite on such a cluster of two (with
-`HUBBUB_TEST_STORE=postgres`), each test's users spread over both processes by `Api`
-(tests/support.py: first user on the first process, second on the second, ...). The
-scale-out fault tests (tests/reliability/test_scale_out.py) build their own.
+`HUBBUB_TEST_STORE=postgres`, or `dynamodb`: DynamoDB tables instead of the database),
+each test's users spread over both processes by `Api` (tests/support.py: first user on
+the first process, second on the second, ...). The scale-out fault tests
+(tests/reliability/test_scale_out.py) build their own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.moto import MotoServer
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.support import Api, ServerProcess
 
@@ -104,6 +106,45 @@ def running_cluster(
             for n in range(count)
         ],
         database_url,
+        redis_url,
+    )
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_dynamodb_cluster(
+    root: Path, dynamodb: MotoServer, redis_url: str, *, count: int = 2
+) -> Iterator[Cluster]:
+    """`count` processes on fresh DynamoDB tables (created by `hubbub migrate`) and
+    `redis_url`; killed at the end even if the test failed."""
+    prefix = f"cluster{os.getpid()}-{root.name}-"
+    settings = {
+        **dynamodb.env,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+        "HUBBUB_STORE": "dynamodb",
+        "HUBBUB_DYNAMODB_TABLE_PREFIX": prefix,
+        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        "HUBBUB_REDIS_URL": redis_url,
+        "HUBBUB_PRESENCE_LEASE_SECONDS": str(LEASE_SECONDS),
+        "HUBBUB_ATTACHMENT_DIR": str(root / "attachments"),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "hubbub", "migrate"],
+        env={**os.environ, **settings},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    cluster = Cluster(
+        [
+            ServerProcess(data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=settings)
+            for n in range(count)
+        ],
+        "",
         redis_url,
     )
     try:

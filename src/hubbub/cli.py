@@ -89,8 +89,11 @@ def _migrate(settings: Settings, *, check: bool) -> int:
 
     if check:
         status = schema_status(settings)
+        if status is None and settings.store == "dynamodb":
+            print("DynamoDB tables have no schema versions: `hubbub migrate` creates missing ones.")
+            return 0
         if status is None:
-            print(f"The {settings.store} store has no schema versions: nothing to check.")
+            print("The memory store has no schema: nothing to migrate.")
             return 0
         if status.pending:
             print(f"Schema version {status.current}, upgrade to {status.latest} pending.")

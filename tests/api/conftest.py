@@ -6,7 +6,8 @@ tests' throwaway server, migrated with `hubbub migrate`); HUBBUB_TEST_STORE=dyna
 DynamoDB (moto's server, tables created with `hubbub migrate`); `make test` runs the
 suite once on each store.
 
-HUBBUB_TEST_TOPOLOGY says how many processes serve it (with HUBBUB_TEST_STORE=postgres):
+HUBBUB_TEST_TOPOLOGY says how many processes serve it (with HUBBUB_TEST_STORE=postgres;
+`two-processes` also with dynamodb):
 `two-processes` runs two sharing that database and a throwaway Redis (tests/cluster.py),
 each test's users spread over both (its first user on one process, its second on the
 other); `proxy` runs it through nginx in front of two such processes, as
@@ -24,7 +25,7 @@ import pytest
 
 from tests.api.console import start_console_server
 from tests.aws_local import AwsLocalStack, aws_local_topology
-from tests.cluster import Cluster, running_cluster
+from tests.cluster import Cluster, running_cluster, running_dynamodb_cluster
 from tests.moto import MotoServer
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.proxy import ProxiedDeployment, proxy_topology
@@ -44,13 +45,18 @@ def cluster(
     if TOPOLOGY in {"one-process", "proxy", "aws-local"} or EXTERNAL:
         yield None
         return
-    if TOPOLOGY != "two-processes" or STORE != "postgres":
+    if TOPOLOGY != "two-processes" or STORE not in {"postgres", "dynamodb"}:
         raise pytest.UsageError(
-            "HUBBUB_TEST_TOPOLOGY must be one-process, or two-processes or proxy with"
-            " HUBBUB_TEST_STORE=postgres"
+            "HUBBUB_TEST_TOPOLOGY must be one-process, or two-processes (with"
+            " HUBBUB_TEST_STORE=postgres or dynamodb) or proxy (with postgres)"
         )
     redis: RedisServer = request.getfixturevalue("redis_server")
     root = Path(tmp_path_factory.mktemp("hubbub-cluster"))
+    if STORE == "dynamodb":
+        dynamodb: MotoServer = request.getfixturevalue("dynamodb_moto")
+        with running_dynamodb_cluster(root, dynamodb, redis.fresh_url()) as on_dynamodb:
+            yield on_dynamodb
+        return
     with running_cluster(root, request.getfixturevalue("postgres"), redis.fresh_url()) as two:
         yield two
 

@@ -5,6 +5,10 @@ pass it, the tables `hubbub migrate` and the stack create, and no Scan anywhere.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -150,9 +154,9 @@ async def test_tables_are_created_once_and_match_the_stack(dynamodb_moto: MotoSe
     client: Any = client_of(dynamodb_moto)
     prefix = fresh_prefix(dynamodb_moto)
     assert create_tables(client, prefix) == []  # a second run leaves them as they are
-    names = set(client.list_tables(Limit=100)["TableNames"])
     for spec in TABLES:
-        assert prefix + spec.logical in names
+        table = client.describe_table(TableName=prefix + spec.logical)["Table"]
+        assert table["TableStatus"] == "ACTIVE"
     connections = client.describe_table(TableName=prefix + "websocket-connections")["Table"]
     assert connections["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
     (by_user,) = connections["GlobalSecondaryIndexes"]
@@ -240,3 +244,39 @@ async def test_writers_in_two_processes_take_turns_through_conditions(
     assert now is not None and (now.last_seq, now.last_event_seq) == (30, 30)
     await first.close()
     await second.close()
+
+
+def test_hubbub_migrate_creates_the_tables_once(dynamodb_moto: MotoServer) -> None:
+    prefix = f"cli{next(_cli_runs)}-"
+    env = {
+        **os.environ,
+        **dynamodb_moto.env,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_moto.endpoint,
+        "HUBBUB_STORE": "dynamodb",
+        "HUBBUB_DYNAMODB_TABLE_PREFIX": prefix,
+        "HUBBUB_TOKEN_SECRET": "t" * 32,
+    }
+    for _ in range(2):  # the second run finds them all and changes nothing
+        done = subprocess.run(
+            [sys.executable, "-m", "hubbub", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"DynamoDB tables {prefix}*" in done.stdout
+    client: Any = client_of(dynamodb_moto)
+    for spec in TABLES:
+        assert client.describe_table(TableName=prefix + spec.logical)["Table"]["TableStatus"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "hubbub", "serve"],
+        env={**env, "HUBBUB_TOKEN_SECRET": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "HUBBUB_TOKEN_SECRET" in refused.stderr
+
+
+_cli_runs = itertools.count(1)

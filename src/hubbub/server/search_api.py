@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.responses import Response
@@ -29,10 +29,25 @@ message as in its history (use its `seq` to open the history there: page with
 `snippet`: plain-text segments of the body around the first match, the matched
 beginnings of words with `match: true`; render them as text, never as HTML. Call again
 with `nextCursor` until it is null. A blank `q`, one with no letter or digit, more than
-100 characters or more than 8 words, or a bad cursor is a 422 `validation_error`."""
+100 characters or more than 8 words, or a bad cursor is a 422 `validation_error`.
+A deployment on DynamoDB (`HUBBUB_STORE=dynamodb`, the serverless one) has no text index
+and answers 501 `search_unavailable`: clients hide message search there."""
+
+SEARCH_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    501: {
+        "model": schemas.ErrorResponse,
+        "description": "`search_unavailable`: this deployment's store (DynamoDB) offers no"
+        " message search.",
+    }
+}
 
 
-@router.get("/messages", response_model=schemas.MessageSearchResponse, description=MESSAGES_DOC)
+@router.get(
+    "/messages",
+    response_model=schemas.MessageSearchResponse,
+    description=MESSAGES_DOC,
+    responses=SEARCH_UNAVAILABLE,
+)
 async def search_messages(
     platform: PlatformDep,
     caller: CallerDep,
