@@ -3,9 +3,9 @@
     python -m scripts.aws_local [--http-port 3000] [--ws-port 3001] [--state-dir aws-local]
 
 What runs, all on 127.0.0.1:
-- moto's server as DynamoDB, SNS, Cognito and S3 (attachments) (the five tables and the rest are created
-  by `hubbub migrate`; a user pool, its app client and the fan-out topic by this
-  script);
+- moto's server as DynamoDB, SNS, Cognito and S3 (the tables are created by `hubbub
+  migrate`; a user pool, its app client, the fan-out topic and the attachments bucket
+  by this script), answering one request at a time (scripts/serial_moto.py);
 - a real redis-server, as ElastiCache would be;
 - serverless-offline (under osls) running the real Lambda handlers of every service
   from `infra/local/serverless.yml`: the HTTP API on --http-port (the same `/api/...`
@@ -129,17 +129,14 @@ def _run(args: argparse.Namespace) -> int:
     npm_install()  # osls and serverless-offline, pinned in infra/package-lock.json
     osls = ROOT / "infra" / "node_modules" / ".bin" / "osls"
     with ExitStack() as running:
-        print(f"Starting moto (DynamoDB, SNS, Cognito) on 127.0.0.1:{moto_port} ...", flush=True)
+        print(
+            f"Starting moto (DynamoDB, SNS, Cognito, S3) on 127.0.0.1:{moto_port} ...", flush=True
+        )
         moto_log = logs / "moto.log"
         moto = spawn(
-            [
-                str(Path(sys.executable).with_name("moto_server")),
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(moto_port),
-            ],
+            [sys.executable, "-m", "scripts.serial_moto", str(moto_port)],
             moto_log,
+            cwd=ROOT,
         )
         running.callback(stop, moto)
         wait_for(_answers(f"http://127.0.0.1:{moto_port}/moto-api/"), moto, "moto", moto_log)

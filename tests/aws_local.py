@@ -97,9 +97,7 @@ class AwsLocalStack:
         """One request per HTTP service, so the suite's first tests do not each pay a
         cold start (serverless-offline starts one Python process per function)."""
         for path in ("/api/auth/refresh", "/api/users/me", "/api/sync"):
-            httpx.request(
-                "POST" if "auth" in path else "GET", self.base_url + path, timeout=60
-            )
+            httpx.request("POST" if "auth" in path else "GET", self.base_url + path, timeout=60)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

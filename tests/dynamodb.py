@@ -5,12 +5,8 @@ under it (about 0.2 s on moto), so tests never see each other's rows and no rese
 needed between them.
 
 The tables live on a moto server of their own that answers one request at a time
-(`dynamodb_moto`), not on the shared threaded one (tests/moto.py): moto's
-TransactWriteItems deep-copies the tables it touches without a lock, so two at once
-fail with a 500 ("dictionary changed size during iteration") and concurrent writers,
-which the store contract and the API suite have plenty of, would fail for moto's sake.
-DynamoDB has no such limit; one request at a time is also how moto's transactions stay
-atomic with respect to each other.
+(`dynamodb_moto`, scripts/serial_moto.py says why), not on the shared threaded one
+(tests/moto.py).
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import boto3
 import httpx
@@ -34,72 +31,14 @@ from tests.postgres import TEST_TOKEN_SECRET
 
 _prefixes = itertools.count(1)
 
-# moto's own server (moto.server.main), with threads off, and with TransactWriteItems'
-# undo made cheaper: moto deep-copies every table a transaction touches, once per
-# action, so that it can put the tables back if a condition fails; that made a
-# transaction cost the size of its tables times its actions (a 64-member group took
-# seconds). Here it keeps the items the actions touch instead, and puts those back:
-# the same all-or-nothing outcome.
-_SERIAL = """
-import sys
-from werkzeug.serving import run_simple
-from moto.dynamodb import models
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from moto.moto_server.threaded_moto_server import MotoRequestHandler
-
-class _NoCopy:
-    @staticmethod
-    def deepcopy(value, memo=None):
-        return value
-
-_transact = models.DynamoDBBackend.transact_write_items
-
-def transact_write_items(self, transact_items):
-    saved = {}
-    for action in transact_items:
-        _, op = next(iter(action.items()))
-        name = op.get("TableName")
-        if name not in self.tables:
-            continue
-        table = self.tables[name]
-        if "Item" in op:
-            key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
-            if table.range_key_attr is not None:
-                key[table.range_key_attr] = op["Item"][table.range_key_attr]
-        else:
-            key = op["Key"]
-        ident = (name, repr(sorted(key.items())))
-        if ident not in saved:
-            held = self.get_item(name, key)
-            saved[ident] = (name, key, None if held is None else held.to_json()["Attributes"])
-    copier, models.copy = models.copy, _NoCopy
-    try:
-        return _transact(self, transact_items)
-    except BaseException:
-        for name, key, attributes in saved.values():
-            if attributes is None:
-                try:
-                    self.delete_item(name, key)
-                except Exception:
-                    pass
-            else:
-                self.put_item(name, attributes)
-        raise
-    finally:
-        models.copy = copier
-
-models.DynamoDBBackend.transact_write_items = transact_write_items
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
-           threaded=False, request_handler=MotoRequestHandler)
-"""
-
 
 class SerialMotoServer(MotoServer):
     """A `moto_server` that answers one request at a time (module docstring)."""
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _SERIAL, str(self.port)],
+            [sys.executable, "-m", "scripts.serial_moto", str(self.port)],
+            cwd=Path(__file__).resolve().parent.parent,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

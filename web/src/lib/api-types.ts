@@ -736,6 +736,8 @@ export interface paths {
          *     beginnings of words with `match: true`; render them as text, never as HTML. Call again
          *     with `nextCursor` until it is null. A blank `q`, one with no letter or digit, more than
          *     100 characters or more than 8 words, or a bad cursor is a 422 `validation_error`.
+         *     A deployment on DynamoDB (`HUBBUB_STORE=dynamodb`, the serverless one) has no text index
+         *     and answers 501 `search_unavailable`: clients hide message search there.
          */
         get: operations["search_messages_api_search_messages_get"];
         put?: never;
@@ -6228,6 +6230,15 @@ export interface operations {
             };
             /** @description Too many attempts (`rate_limited`, with Retry-After). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `search_unavailable`: this deployment's store (DynamoDB) offers no message search. */
+            501: {
                 headers: {
                     [name: string]: unknown;
                 };
