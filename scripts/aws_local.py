@@ -30,21 +30,18 @@ import json
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from scripts.aws_package import npm_install
-from scripts.children import spawn, stop, tail, wait_for
+from scripts.children import Stop, spawn, stop, stop_on_signals, wait_for, watch
 from scripts.services import Redis, secret_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +51,6 @@ STAGE = "local"
 TABLE_PREFIX = f"hubbub-{STAGE}-"
 # serverless-offline's name for the realtime service's fan-out function.
 FANOUT_FUNCTION = f"hubbub-{STAGE}-fanout"
-
-
-class _Stop(Exception):
-    """SIGINT or SIGTERM arrived: unwind and stop everything."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,21 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         if not 1024 <= port <= 65532:
             print("aws_local: ports must be 1024-65532", file=sys.stderr)
             return 2
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_stop)
+    stop_on_signals()
     try:
         return _run(args)
-    except _Stop:
+    except Stop:
         return 0
     except RuntimeError as error:
         print(f"aws_local: {error}", file=sys.stderr)
         return 1
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    raise _Stop
 
 
 def aws_env(moto_port: int) -> dict[str, str]:
@@ -227,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
             f"Logs in {logs}. Ctrl-C stops everything (moto keeps nothing).",
             flush=True,
         )
-        _watch([("serverless-offline", offline, offline_log), ("moto", moto, moto_log)])
+        watch("aws_local", [("serverless-offline", offline, offline_log), ("moto", moto, moto_log)])
     return 1
 
 
@@ -381,20 +367,6 @@ def _answers(url: str) -> Callable[[], bool]:
         return True
 
     return ready
-
-
-def _watch(children: list[tuple[str, subprocess.Popen[bytes], Path]]) -> None:
-    """Waits for a signal; if a child dies meanwhile, says which and returns."""
-    while True:
-        time.sleep(0.5)
-        for name, process, log in children:
-            if process.poll() is not None:
-                print(
-                    f"aws_local: {name} exited; stopping the rest. Its log:\n{tail(log)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return
 
 
 if __name__ == "__main__":

@@ -7,11 +7,13 @@ import contextlib
 import ctypes
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import FrameType
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _PR_SET_PDEATHSIG = 1
@@ -94,3 +96,35 @@ def tail(log: Path, lines: int = 30) -> str:
     if not log.exists():
         return "(no log)"
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Stop(Exception):
+    """SIGINT or SIGTERM arrived: the launcher unwinds and stops everything it started."""
+
+
+def stop_on_signals() -> None:
+    """Turns the first SIGINT or SIGTERM into `Stop`, raised in the main thread."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_stop)
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    # Once: a second Ctrl-C during the shutdown must not cut it short.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stop
+
+
+def watch(prog: str, children: list[tuple[str, subprocess.Popen[bytes] | None, Path]]) -> None:
+    """Waits for a signal; if a child dies meanwhile, says which (with its log's tail) and
+    returns, so the rest is stopped rather than left serving half a platform."""
+    while True:
+        time.sleep(0.5)
+        for name, process, log in children:
+            if process is not None and process.poll() is not None:
+                print(
+                    f"{prog}: {name} exited; stopping the rest. Its log:\n{tail(log)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return

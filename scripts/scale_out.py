@@ -16,25 +16,17 @@ import argparse
 import fcntl
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
 from hubbub.config import ConfigError, Settings
 from scripts import nginx
-from scripts.children import tail
+from scripts.children import Stop, stop_on_signals, watch
 from scripts.services import Postgres, Redis, Server, migrate, secret_file
-
-
-class _Stop(Exception):
-    """SIGINT or SIGTERM arrived: unwind and stop everything."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,22 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.port <= 65535 - args.processes - 2:
         print("scale_out: --port leaves no room for the ports after it", file=sys.stderr)
         return 2
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_stop)
+    stop_on_signals()
     try:
         return _run(args)
-    except _Stop:
+    except Stop:
         return 0
     except (RuntimeError, ConfigError) as error:
         print(f"scale_out: {error}", file=sys.stderr)
         return 1
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    # Once: a second Ctrl-C during the shutdown must not cut it short.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    raise _Stop
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -163,26 +147,12 @@ def _run(args: argparse.Namespace) -> int:
             f"State and logs in {state}. Ctrl-C stops everything.",
             flush=True,
         )
-        _watch(
+        watch(
+            "scale_out",
             [(f"hubbub serve on {s.port}", s.process, s.log) for s in servers]
-            + [("nginx", proxy.process, proxy.error_log), ("Redis", redis.process, redis.log)]
+            + [("nginx", proxy.process, proxy.error_log), ("Redis", redis.process, redis.log)],
         )
-    return 1  # _watch returns only when a child died
-
-
-def _watch(children: list[tuple[str, subprocess.Popen[bytes] | None, Path]]) -> None:
-    """Waits for a signal; if a child dies meanwhile, says which and returns, so the
-    rest is stopped rather than left serving half a platform."""
-    while True:
-        time.sleep(0.5)
-        for name, process, log in children:
-            if process is not None and process.poll() is not None:
-                print(
-                    f"scale_out: {name} exited; stopping the rest. Its log:\n{tail(log)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return
+    return 1  # watch returns only when a child died
 
 
 def _step(name: str, stop: Callable[[], None]) -> None:
