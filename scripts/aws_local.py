@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.aws_package import npm_install
-from scripts.children import Stop, spawn, stop, stop_on_signals, wait_for, watch
+from scripts.children import Stop, spawn, stop, stop_group, stop_on_signals, wait_for, watch
 from scripts.services import Redis, secret_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             env,
             cwd=LOCAL_SERVICE,
         )
-        running.callback(stop, offline)
+        running.callback(stop_group, offline)
         # Threads only now: spawning children from a threaded parent is unsafe.
         bridge = SnsToLambda(sns_port, f"http://127.0.0.1:{lambda_port}", env)
         running.callback(bridge.stop)

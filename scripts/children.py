@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -80,6 +81,20 @@ def stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> 
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def stop_group(process: subprocess.Popen[bytes] | None) -> None:
+    """Stops `process` (a `spawn`ed child: the leader of its own process group) and every
+    process of its group, which outlive it otherwise: serverless-offline starts a Python
+    process per function and per concurrent invocation, and they are its group's, not
+    its children once it has gone."""
+    if process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    stop(process)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def healthy(url: str) -> bool:

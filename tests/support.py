@@ -183,13 +183,24 @@ class Api:
     Given several base URLs (processes of one deployment), it routes each user to a
     process of their own (`_Router`); the interface stays the same for the tests."""
 
-    def __init__(self, base_url: str | Sequence[str], *, ws_url: str | None = None) -> None:
+    def __init__(
+        self, base_url: str | Sequence[str], *, ws_url: str | None = None, timeout: float = 20
+    ) -> None:
         self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
         # Where the WebSocket is when it is not the server's own /ws (API Gateway's API).
         self._ws_override = ws_url
         self.base_url = self.base_urls[0]
         self.router = _Router(self.base_urls) if len(self.base_urls) > 1 else None
-        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=20, transport=self.router)
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=timeout, transport=self.router
+        )
+
+    @property
+    def at_api_gateway(self) -> bool:
+        """Whether the WebSocket is API Gateway's (aws-local), which refuses at the
+        handshake with an HTTP status where `hubbub serve` accepts and closes with a code
+        (docs/websocket.md, "On AWS")."""
+        return self._ws_override is not None
 
     @property
     def ws_url(self) -> str:
@@ -501,6 +512,26 @@ class Socket:
         await self.connection.close()
         with contextlib.suppress(Exception):
             await self._reader
+
+
+async def assert_refused(api: Api, url: str, close_code: int, **kwargs: Any) -> None:
+    """A handshake at `url` is refused: closed with `close_code` by `hubbub serve`, or
+    answered with its HTTP status (close code less 4000) by API Gateway."""
+    if api.at_api_gateway:
+        try:
+            connection = await websockets.connect(url, **kwargs)
+        except websockets.InvalidStatus as refused:
+            assert refused.response.status_code == close_code - 4000
+            return
+        await connection.close()
+        raise AssertionError(f"{url} was accepted")
+    async with websockets.connect(url, **kwargs) as connection:
+        try:
+            await connection.recv()
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == close_code
+        else:
+            raise AssertionError(f"{url} was not refused")
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import websockets
 
-from tests.support import Api
+from tests.support import Api, assert_refused
 
 
 async def test_sign_up_validates_and_refuses_taken_names(api: Api) -> None:
@@ -194,7 +194,4 @@ async def test_websocket_tickets_are_single_use(api: Api) -> None:
         api.ws_url,
         f"{api.ws_url}?token={account.access_token}",
     ):
-        async with websockets.connect(url) as refused:
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await refused.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        await assert_refused(api, url, 4401)

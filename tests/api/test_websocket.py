@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.support import Api, Socket, open_socket
+from tests.support import Api, Socket, assert_refused, open_socket
 
 
 async def test_malformed_frames_get_error_frames_and_the_connection_stays_open(api: Api) -> None:
@@ -201,18 +201,8 @@ async def test_frame_floods_are_limited_and_the_connection_survives(api: Api) ->
 
 async def test_origin_allowlist_refuses_foreign_browsers(api: Api) -> None:
     account = await api.sign_up()
-    import websockets
-
     ticket = await api.ticket(account)
-    async with websockets.connect(
-        f"{api.ws_url}?ticket={ticket}", origin="https://evil.example"
-    ) as refused:  # type: ignore[arg-type]
-        try:
-            await refused.recv()
-        except websockets.ConnectionClosed as closed:
-            assert closed.rcvd is not None and closed.rcvd.code == 4403
-        else:
-            raise AssertionError("a foreign origin must be refused")
+    await assert_refused(api, f"{api.ws_url}?ticket={ticket}", 4403, origin="https://evil.example")
     host = api.base_url.split("//", 1)[1]
     async with open_socket(api, account, origin=f"http://{host}") as same_origin:
         assert same_origin.of_type("hello")

@@ -1,0 +1,71 @@
+"""What of the API suite does not hold against `make aws-local` (HUBBUB_TEST_TOPOLOGY=
+aws-local), and why: each such test is skipped there with its reason, so the rest of the
+suite runs on the serverless stack in `make test`, and this list is the record of what is
+left (README, "Offline: make aws-local"). A test leaves the list when the gap closes."""
+
+from __future__ import annotations
+
+# Where API Gateway, Lambda or Cognito behave otherwise, as docs/websocket.md ("On AWS")
+# and SECURITY.md state.
+DIFFERENCES = {
+    "test_auth.py::test_refresh_rotates_and_reuse_revokes_the_session": (
+        "Cognito neither rotates refresh tokens nor detects their reuse (SECURITY.md)"
+    ),
+    "test_websocket.py::test_frames_sent_at_once_are_stored_and_delivered_in_the_order_sent": (
+        "API Gateway may run two frames of one connection at once (docs/websocket.md)"
+    ),
+    "test_websocket.py::test_frame_floods_are_limited_and_the_connection_survives": (
+        "frame floods meet API Gateway's stage throttling on AWS, which is not emulated"
+    ),
+    "test_people.py::test_signing_off_sets_last_seen_for_contacts_only": (
+        "a signed-out session's socket closes at its next frame, not at the sign-out"
+        " (docs/websocket.md), so contacts hear it go offline then"
+    ),
+    "test_sign_up_rules.py::test_long_unicode_and_spaced_passwords_are_welcome": (
+        "moto's user pool refuses a 256-character password as against its policy"
+    ),
+}
+
+# What only a `hubbub serve` process has (on AWS, CloudFront serves the web app).
+SERVER_ONLY = {
+    "test_platform.py::test_health_reports_ok": "/healthz",
+    "test_operations.py::test_readyz_reports_a_ready_server": "/readyz",
+    "test_operations.py::test_a_sane_request_id_is_echoed": "asked of /healthz",
+    "test_operations.py::test_requests_without_a_sane_id_get_a_new_one_each": "asked of /healthz",
+    "test_platform.py::test_the_openapi_document_covers_the_whole_contract": "/api/openapi.json",
+    "test_published_contract.py::test_docs_openapi_json_is_the_served_document": (
+        "/api/openapi.json"
+    ),
+    "test_platform.py::test_the_web_app_is_served_for_any_client_route": "the web app",
+}
+
+# Not built, or not yet diagnosed, on the serverless stack.
+OPEN = {
+    "test_attachments.py::test_too_large_and_disallowed_uploads_are_refused_with_stable_codes": (
+        "uploads through the HTTP API (10 MB body limit on AWS): presigned S3 uploads not built"
+    ),
+    "test_attachments.py::test_links_serve_the_bytes_without_a_token_and_only_as_signed": (
+        "S3 answers a bad link's signature with 403 where the server answers 404"
+    ),
+    "test_attachments.py::test_deleting_the_message_deletes_its_attachments": (
+        "a deleted attachment's S3 link still served, or 403 for 404: not yet diagnosed"
+    ),
+    "test_history_route.py::test_the_page_answers_like_any_route_with_its_headers": (
+        "Content-Type carries '; charset=utf-8' through Mangum"
+    ),
+    "test_event_size.py::test_a_rename_sends_each_member_a_small_frame": "emulator throughput",
+    "test_event_size.py::test_adding_a_member_sends_the_others_a_small_frame": (
+        "emulator throughput"
+    ),
+    "test_event_size.py::test_the_owner_leaving_sends_each_member_one_small_frame": (
+        "emulator throughput"
+    ),
+    "test_event_size.py::test_deltas_live_and_replayed_add_up_to_a_fresh_fetch": (
+        "emulator throughput"
+    ),
+    "test_former_members.py::test_authors_who_left_or_were_removed_can_still_be_named": (
+        "emulator throughput"
+    ),
+}
+
+GAPS = {**DIFFERENCES, **SERVER_ONLY, **OPEN}
