@@ -146,12 +146,15 @@ def build(
     publisher: EventPublisher | None = None,
     store: Store | None = None,
     identity: Callable[[Store, Clock], IdentityProvider] | None = None,
+    connections: SessionConnections | None = None,
 ) -> Platform:
     """Wires the adapters `settings` choose. Tests pass their fakes for the outside world:
     a clock they move, a code sender they read, a publisher that records the fan-out
     instead of the hub (which then has no connections), and a store another platform
     also uses (two processes sharing one database). `identity` makes the identity
-    provider from the store and clock in place of the local one (Cognito on AWS)."""
+    provider from the store and clock in place of the local one (Cognito on AWS), and
+    `connections` closes an ended session's sockets where no process holds them (API
+    Gateway)."""
     clock = clock or SystemClock()
     ids = UlidGenerator()
     if store is None:
@@ -216,7 +219,7 @@ def build(
         clock,
         policy,
         sessions=shared.sessions,
-        connections=shared.connections,
+        connections=connections or shared.connections,
         devices=devices,
         common_passwords=ShippedCommonPasswords(),
     )

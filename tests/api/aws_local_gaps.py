@@ -17,10 +17,6 @@ DIFFERENCES = {
     "test_websocket.py::test_frame_floods_are_limited_and_the_connection_survives": (
         "frame floods meet API Gateway's stage throttling on AWS, which is not emulated"
     ),
-    "test_people.py::test_signing_off_sets_last_seen_for_contacts_only": (
-        "a signed-out session's socket closes at its next frame, not at the sign-out"
-        " (docs/websocket.md), so contacts hear it go offline then"
-    ),
     "test_sign_up_rules.py::test_long_unicode_and_spaced_passwords_are_welcome": (
         "moto's user pool refuses a 256-character password as against its policy"
     ),

@@ -27,6 +27,7 @@ from urllib.parse import unquote
 import boto3
 import pytest
 
+from hubbub.adapters.dynamodb_tables import create_tables
 from hubbub.aws import platform
 from tests.aws.lambda_context import Context
 from tests.moto import MotoServer, moto
@@ -122,36 +123,6 @@ class ManagementApi:
         self._server.server_close()
 
 
-CONNECTIONS_TABLE_SPEC: dict[str, Any] = {
-    "AttributeDefinitions": [
-        {"AttributeName": "connectionId", "AttributeType": "S"},
-        {"AttributeName": "userId", "AttributeType": "S"},
-    ],
-    "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
-    "GlobalSecondaryIndexes": [
-        {
-            "IndexName": "byUser",
-            "KeySchema": [
-                {"AttributeName": "userId", "KeyType": "HASH"},
-                {"AttributeName": "connectionId", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-    ],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-
-
-def create_connections_table(client: Any, name: str) -> None:
-    """The `websocket-connections` table as SHARED_DESIGN.md specifies it (until
-    `hubbub.adapters.dynamodb_tables.create_tables` is merged)."""
-    client.create_table(TableName=name, **CONNECTIONS_TABLE_SPEC)
-    client.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"},
-    )
-
-
 class Deployment:
     """One stage's resources on moto, and the handlers invoked with real payloads."""
 
@@ -161,7 +132,7 @@ class Deployment:
         self.prefix = f"hubbub-t{uuid.uuid4().hex[:8]}-"
         self.dynamodb = boto3.client("dynamodb")
         self.table = f"{self.prefix}websocket-connections"
-        create_connections_table(self.dynamodb, self.table)
+        create_tables(self.dynamodb, self.prefix, only={"websocket-connections"})
         sns = boto3.client("sns")
         self.topic = sns.create_topic(Name=f"{self.prefix}fanout")["TopicArn"]
         # The fan-out subscription, as an SQS queue the tests drain into the fan-out

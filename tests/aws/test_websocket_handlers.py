@@ -250,3 +250,17 @@ def boto3_sns(stage: Deployment) -> Any:
     import boto3
 
     return boto3.client("sns")
+
+
+def test_signing_out_closes_that_sign_ins_sockets_at_once_through_the_fanout(
+    deployment: Deployment,
+) -> None:
+    stage = deployment
+    _, token = stage.sign_up_and_in("alice")
+    _, other_token = stage.sign_up_and_in("alice2")
+    opened(stage, token, "mine=")
+    opened(stage, other_token, "theirs=")
+    status, _, _ = stage.http("auth", "POST", "/api/auth/signout", {}, token=token)
+    assert status == 204
+    stage.pump()  # no frame was sent on the socket: the sign-out itself asked for the close
+    assert stage.api.deleted == ["mine="]

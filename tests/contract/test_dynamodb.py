@@ -159,8 +159,17 @@ async def test_tables_are_created_once_and_match_the_stack(dynamodb_moto: MotoSe
         assert table["TableStatus"] == "ACTIVE"
     connections = client.describe_table(TableName=prefix + "websocket-connections")["Table"]
     assert connections["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
-    (by_user,) = connections["GlobalSecondaryIndexes"]
-    assert by_user["IndexName"] == "byUser"
+    indexes = {i["IndexName"]: i["KeySchema"] for i in connections["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        "byUser": [
+            {"AttributeName": "userId", "KeyType": "HASH"},
+            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+        ],
+        "bySession": [
+            {"AttributeName": "sessionId", "KeyType": "HASH"},
+            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+        ],
+    }
     ttl = client.describe_time_to_live(TableName=prefix + "websocket-connections")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
 

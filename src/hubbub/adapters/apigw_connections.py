@@ -22,11 +22,12 @@ and the connection gets events (`helloAt`) only once API Gateway took it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -174,15 +175,23 @@ class ConnectionRegistry:
     def of_user(self, user_id: str) -> list[ConnectionRecord]:
         """The user's unexpired connections (from the `byUser` index: eventually
         consistent, so a connection made a moment ago may be missing)."""
+        return self._by("byUser", "userId", user_id)
+
+    def of_session(self, session_id: str) -> list[ConnectionRecord]:
+        """The sign-in's unexpired connections (from the `bySession` index, eventually
+        consistent like `of_user`)."""
+        return self._by("bySession", "sessionId", session_id)
+
+    def _by(self, index: str, attribute: str, value: str) -> list[ConnectionRecord]:
         records: list[ConnectionRecord] = []
         start: dict[str, Any] | None = None
         now = self._now()
         while True:
             query: dict[str, Any] = {
                 "TableName": self.table_name,
-                "IndexName": "byUser",
-                "KeyConditionExpression": "userId = :u",
-                "ExpressionAttributeValues": {":u": {"S": user_id}},
+                "IndexName": index,
+                "KeyConditionExpression": f"{attribute} = :v",
+                "ExpressionAttributeValues": {":v": {"S": value}},
             }
             if start is not None:
                 query["ExclusiveStartKey"] = start
@@ -202,6 +211,34 @@ class ConnectionRegistry:
         """`of_user` for many users, queried in parallel on `pool`."""
         ids = list(dict.fromkeys(user_ids))
         return dict(zip(ids, pool.map(self.of_user, ids), strict=True))
+
+
+class SessionSockets:
+    """`SessionConnections` on API Gateway: a sign-out closes the sign-in's sockets at
+    once. Their ids come from the registry's `bySession` index, and the closes are asked
+    of the fan-out (`request_close`, through SNS), the one function that reaches the
+    Management API. The index is eventually consistent: a socket opened a moment before
+    the sign-out may be missed, and is closed at its next frame, which finds its session
+    ended (`hubbub.aws.realtime`)."""
+
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        request_close: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._registry = registry
+        self._request_close = request_close
+
+    async def close_sessions(self, session_ids: Collection[str]) -> None:
+        """Never raises: the sessions have ended whatever happens here, and a socket not
+        closed now is closed at its next frame."""
+        for session_id in session_ids:
+            try:
+                found = await asyncio.to_thread(self._registry.of_session, session_id)
+                for record in found:
+                    await self._request_close(record.connection_id)
+            except Exception:
+                log.warning("could not close the sockets of an ended session", exc_info=True)
 
 
 def _record(item: Mapping[str, Any]) -> ConnectionRecord:

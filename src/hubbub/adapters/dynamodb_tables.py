@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,12 @@ TABLES: tuple[TableSpec, ...] = (
         "websocket-connections",
         hash_key="connectionId",
         range_key=None,
-        indexes=(Index("byUser", "userId", "connectionId"),),
+        # byUser: a user's connections, for the fan-out; bySession: a sign-in's, which a
+        # sign-out closes (`apigw_connections.SessionSockets`).
+        indexes=(
+            Index("byUser", "userId", "connectionId"),
+            Index("bySession", "sessionId", "connectionId"),
+        ),
         ttl_attribute="expiresAt",
     ),
 )
@@ -100,11 +106,14 @@ def _definition(spec: TableSpec, name: str) -> dict[str, Any]:
     return definition
 
 
-def create_tables(client: Any, prefix: str) -> list[str]:
-    """Creates the tables missing under `prefix` (existing ones are left as they are)
-    and waits until they are active; returns the names it created."""
+def create_tables(client: Any, prefix: str, *, only: Collection[str] = ()) -> list[str]:
+    """Creates the tables missing under `prefix` (existing ones are left as they are),
+    or of them those whose logical names `only` lists, and waits until they are active;
+    returns the names it created."""
     created: list[str] = []
     for spec in TABLES:
+        if only and spec.logical not in only:
+            continue
         name = prefix + spec.logical
         try:
             client.create_table(**_definition(spec, name))

@@ -111,11 +111,15 @@ def core() -> Platform:
 
         publisher = _extras["sns"] = SnsPublisher(_client("sns"), aws.sns_topic_arn)
         loop()  # the Redis client and the store are made on the container's loop
+        from hubbub.adapters.apigw_connections import SessionSockets
+
         _core = build(
             config,
             publisher=publisher,
             store=_store(config, aws),
             identity=_identity(config, aws),
+            # A sign-out closes the sign-in's sockets through the fan-out.
+            connections=SessionSockets(registry(), publisher.request_close),
         )
     return _core
 
