@@ -289,3 +289,14 @@ def test_hubbub_migrate_creates_the_tables_once(dynamodb_moto: MotoServer) -> No
 
 
 _cli_runs = itertools.count(1)
+
+
+def test_the_store_loads_where_no_postgresql_driver_is_installed() -> None:
+    """The Lambda package carries no psycopg (tests/infra checks it): the DynamoDB store,
+    which every function loads, must not need it."""
+    probe = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg_pool'] = None\n"
+        "import hubbub.adapters.dynamodb"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -295,9 +295,9 @@ async def test_a_write_that_keeps_deadlocking_gives_up_with_a_plain_conflict(
 def test_committed_results_are_handed_over_in_ticket_order() -> None:
     """COMMITs run in parallel; their results still reach the event loop in the order the
     transactions took their tickets, and a ticket that did not commit holds none back."""
-    from hubbub.adapters.postgres import _CommitOrder
+    from hubbub.adapters.commit_order import CommitOrder
 
-    order = _CommitOrder()
+    order = CommitOrder()
     handed: list[str] = []
     a, b, c, d = (order.take() for _ in range(4))
     order.done(c, lambda: handed.append("c"))

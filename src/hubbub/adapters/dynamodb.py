@@ -20,7 +20,7 @@ lock is a version bump: of two transactions that locked the same row, the second
 commit fails its condition and runs again, reading what the first committed.
 
 Commit order: `on_commit` results are handed over in the order the transactions took
-a ticket, just before sending their `TransactWriteItems` (`_CommitOrder`, shared with
+a ticket, just before sending their `TransactWriteItems` (`commit_order.CommitOrder`, shared with
 PostgreSQL's reasoning). A transaction whose final run read version v of a row took
 its ticket after the commit that wrote v had returned, so whenever two commits touch
 the same row (and so their order matters), ticket order is commit order.
@@ -60,6 +60,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from hubbub.adapters.commit_order import CommitOrder, settle
 from hubbub.adapters.dynamodb_core import (
     _COMMIT_ATTEMPTS,
     _STRIPES,
@@ -68,7 +69,6 @@ from hubbub.adapters.dynamodb_core import (
     _Tx,
 )
 from hubbub.adapters.dynamodb_repos import DynamoTransaction
-from hubbub.adapters.postgres import _CommitOrder, _settle
 from hubbub.domain.errors import Conflict
 from hubbub.ports import WRITE_ATTEMPTS, LostRace
 
@@ -100,7 +100,7 @@ class DynamoStore:
         self.prefix = prefix
         self.client = dynamodb if dynamodb is not None else client(workers)
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dynamodb")
-        self._commit_order = _CommitOrder()
+        self._commit_order = CommitOrder()
         self._closed = False
         self._locks = [threading.Lock() for _ in range(_STRIPES)]
 
@@ -173,7 +173,7 @@ class DynamoStore:
                 if ahead:
                     self._batch(ahead, "PutRequest")
                 hand_over = partial(
-                    loop.call_soon_threadsafe, _settle, future, on_commit, result, None
+                    loop.call_soon_threadsafe, settle, future, on_commit, result, None
                 )
                 ticket = self._commit_order.take()
                 if actions:
@@ -209,7 +209,7 @@ class DynamoStore:
                 return
         except BaseException as failure:
             _swap(held, [])
-            loop.call_soon_threadsafe(_settle, future, None, None, failure)
+            loop.call_soon_threadsafe(settle, future, None, None, failure)
 
     def _follow(self, work: Callable[[DynamoTransaction], object]) -> None:
         """Commits a follow-up transaction (`_Tx.follow_up`): small, so it always fits;

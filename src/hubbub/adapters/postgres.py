@@ -18,7 +18,7 @@ winner's row). A serialization failure or a deadlock (SQLSTATE 40001, 40P01) is 
 too; after `WRITE_ATTEMPTS` runs the store gives up with `Conflict`.
 
 Commit order: `on_commit` results are handed to the caller's event loop in the order
-the transactions took a ticket (`_CommitOrder`), just before their COMMIT, even if the
+the transactions took a ticket (`commit_order.CommitOrder`), just before their COMMIT, even if the
 caller was cancelled meanwhile. A transaction that waited for another's row (or key,
 or advisory lock) can only take its ticket after that one's COMMIT, so whenever the
 order of two commits matters it is their ticket order. The COMMITs themselves run in
@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +56,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from hubbub.adapters import sql_attachments, sql_keys
+from hubbub.adapters.commit_order import CommitOrder, settle
 from hubbub.adapters.postgres_schema import require_current
 from hubbub.adapters.sql_attachments import SqlAttachments
 from hubbub.adapters.sql_name_words import SqlNameWords
@@ -949,7 +949,7 @@ class PostgresStore:
         )
         self._pool.open(wait=True, timeout=30)
         self._workers = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="postgres")
-        self._commit_order = _CommitOrder()
+        self._commit_order = CommitOrder()
         self._closed = False
 
     async def read(self, work: Callable[[PostgresTransaction], T], *, quick: bool = False) -> T:
@@ -1024,7 +1024,7 @@ class PostgresStore:
                             self._commit_order.done(ticket, None)
                             raise
                         hand_over = partial(
-                            loop.call_soon_threadsafe, _settle, future, on_commit, result, None
+                            loop.call_soon_threadsafe, settle, future, on_commit, result, None
                         )
                         self._commit_order.done(ticket, hand_over)
                         return
@@ -1044,60 +1044,9 @@ class PostgresStore:
                         _rollback(db)
                         raise
         except BaseException as failure:
-            loop.call_soon_threadsafe(_settle, future, None, None, failure)
-
-
-class _CommitOrder:
-    """Hands committed results over in ticket order (module docstring). Every ticket
-    taken must be `done` exactly once, with its hand-over or None (no commit)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._taken = 0
-        self._next = 0
-        self._finished: dict[int, Callable[[], object] | None] = {}
-
-    def take(self) -> int:
-        with self._lock:
-            self._taken += 1
-            return self._taken - 1
-
-    def done(self, ticket: int, hand_over: Callable[[], object] | None) -> None:
-        with self._lock:
-            self._finished[ticket] = hand_over
-            while self._next in self._finished:
-                ready = self._finished.pop(self._next)
-                self._next += 1
-                if ready is not None:
-                    try:
-                        ready()
-                    except Exception:
-                        # A closed loop (the caller's process is stopping): the
-                        # commits after this one must still be handed over.
-                        log.exception("could not hand over a committed result")
+            loop.call_soon_threadsafe(settle, future, None, None, failure)
 
 
 def _rollback(db: Db) -> None:
     with contextlib.suppress(psycopg.Error):
         db.execute(b"ROLLBACK")
-
-
-def _settle(
-    future: asyncio.Future[Any],
-    on_commit: Callable[[Any], None] | None,
-    result: Any,
-    error: BaseException | None,
-) -> None:
-    """Runs on the caller's event loop; committed results arrive in commit order."""
-    if error is None and on_commit is not None:
-        try:
-            on_commit(result)
-        except Exception:
-            # Publishing is best effort (clients resync); the commit stands.
-            log.exception("after-commit callback failed")
-    if future.done():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
