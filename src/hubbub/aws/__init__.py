@@ -43,6 +43,9 @@ WebSocket API):
 - `fanout`: outside the VPC. DynamoDB: the connections table only (query on its
   `byUser` index; update and delete by key); the Management API (post to and delete
   connections). No Redis, no store tables, no SNS publish.
+- The HTTP functions, `auth` above all: a sign-out (or a password reset) queries the
+  connections table's `bySession` index and publishes close requests for the ended
+  sessions' sockets (`apigw_connections.SessionSockets`).
 
 Settings: `connect`, `disconnect`, `default` need HUBBUB_REDIS_URL and
 HUBBUB_SNS_TOPIC_ARN (never HUBBUB_WS_MANAGEMENT_URL); `fanout` needs only
