@@ -39,6 +39,13 @@ def binary() -> str:
     return found
 
 
+# The routes whose bodies may be large: uploads in one request, the bytes of an upload
+# sent to the server's signed URL, profile pictures.
+UPLOAD_ROUTES = "|".join(
+    ["conversations/[^/]+/attachments", "attachment-uploads/[^/]+", "users/me/avatar"]
+)
+
+
 def config(
     *,
     prefix: Path,
@@ -137,7 +144,7 @@ http {{
 
         # Uploads (attachments, profile pictures; HUBBUB_ATTACHMENT_MAX_BYTES) may be
         # bigger than other bodies, and stream to the servers, which check their limits.
-        location ~ ^/api/(conversations/[^/]+/attachments|users/me/avatar)$ {{
+        location ~ ^/api/({UPLOAD_ROUTES})$ {{
             client_max_body_size {upload}k;
             proxy_request_buffering off;
             proxy_pass http://hubbub;

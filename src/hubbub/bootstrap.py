@@ -93,9 +93,9 @@ class Platform:
     # and the fan-out through it, whose reader runs while the server does.
     redis: RedisLink | None = None
     fanout: RedisFanout | None = None
-    # Origins besides this one that serve images to the page (an S3 bucket's presigned
-    # attachment URLs): the Content-Security-Policy allows them.
-    image_origins: tuple[str, ...] = ()
+    # Origins besides this one that serve images to the page and take its uploads (an
+    # S3 bucket's presigned attachment URLs): the Content-Security-Policy allows them.
+    file_origins: tuple[str, ...] = ()
     _keeping: asyncio.Task[None] | None = None
     _cleaning: asyncio.Task[None] | None = None
 
@@ -225,7 +225,7 @@ def build(
     )
     sync = SyncService(store, clock)
     publisher = InstrumentedPublisher(publisher or shared.publisher)  # metrics: fan-out timed
-    blobs, image_origins = _attachment_store(settings)
+    blobs, file_origins = _attachment_store(settings)
     images = PillowImages()
     attachments = AttachmentService(
         store,
@@ -260,7 +260,7 @@ def build(
         search=SearchService(store),
         redis=shared.link,
         fanout=shared.fanout,
-        image_origins=image_origins,
+        file_origins=file_origins,
     )
 
 

@@ -643,6 +643,23 @@ class AttachmentStore(Protocol):
         such thing (local disk: the app then signs a URL it serves itself)."""
         ...
 
+    async def upload_target(
+        self, key: str, *, max_bytes: int, ttl_seconds: int
+    ) -> UploadTarget | None:
+        """Where a client may send up to `max_bytes` to be stored under `key` itself,
+        for `ttl_seconds` (an S3 presigned POST), or None when the store has no such
+        thing (local disk: the app then takes them at a URL it signs)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """A form upload that needs no token: POST `url` as multipart/form-data with
+    `fields` in order, then the file last under the name `file`."""
+
+    url: str
+    fields: dict[str, str]
+
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:

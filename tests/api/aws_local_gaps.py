@@ -17,6 +17,10 @@ DIFFERENCES = {
     "test_websocket.py::test_frame_floods_are_limited_and_the_connection_survives": (
         "frame floods meet API Gateway's stage throttling on AWS, which is not emulated"
     ),
+    "test_attachments.py::test_one_request_uploads_over_the_limit_are_refused_with_413": (
+        "API Gateway refuses a body over Lambda's 6 MB itself, in its own shape; clients"
+        ' upload large files in three steps (docs/websocket.md, "Attachments")'
+    ),
     "test_sign_up_rules.py::test_long_unicode_and_spaced_passwords_are_welcome": (
         "moto's user pool refuses a 256-character password as against its policy"
     ),
@@ -37,18 +41,6 @@ SERVER_ONLY = {
 
 # Not built, or not yet diagnosed, on the serverless stack.
 OPEN = {
-    "test_attachments.py::test_too_large_and_disallowed_uploads_are_refused_with_stable_codes": (
-        "uploads through the HTTP API (10 MB body limit on AWS): presigned S3 uploads not built"
-    ),
-    "test_attachments.py::test_links_serve_the_bytes_without_a_token_and_only_as_signed": (
-        "S3 answers a bad link's signature with 403 where the server answers 404"
-    ),
-    "test_attachments.py::test_deleting_the_message_deletes_its_attachments": (
-        "a deleted attachment's S3 link still served, or 403 for 404: not yet diagnosed"
-    ),
-    "test_history_route.py::test_the_page_answers_like_any_route_with_its_headers": (
-        "Content-Type carries '; charset=utf-8' through Mangum"
-    ),
     "test_event_size.py::test_a_rename_sends_each_member_a_small_frame": "emulator throughput",
     "test_event_size.py::test_adding_a_member_sends_the_others_a_small_frame": (
         "emulator throughput"

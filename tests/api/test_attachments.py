@@ -40,6 +40,33 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>
 
 
 async def upload(
+    api: Api, account: Account, conversation: str, name: str, data: bytes
+) -> httpx.Response:
+    """Uploads as the web app does: start, send the bytes where the server says (its own
+    signed URL, or an S3 bucket's presigned form), complete. The first refusal, or the
+    completion's answer."""
+    base = f"/conversations/{conversation}/attachments/uploads"
+    started = await api.call("POST", base, account, json={"fileName": name, "size": len(data)})
+    if started.status_code != 201:
+        return started
+    target = started.json()["upload"]
+    sent = await send_bytes(api, target, data)
+    if sent.status_code not in {200, 201, 204}:
+        return sent
+    return await api.call("POST", f"{base}/{target['id']}", account, json={"fileName": name})
+
+
+async def send_bytes(api: Api, target: dict[str, Any], data: Any) -> httpx.Response:
+    """Step two, with no access token: the URL is signed."""
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=api.http.timeout) as anonymous:
+        if target["method"] == "PUT":
+            headers = {"content-type": "application/octet-stream"}
+            return await anonymous.put(target["url"], content=data, headers=headers)
+        assert target["method"] == "POST", target
+        return await anonymous.post(target["url"], data=target["fields"], files={"file": data})
+
+
+async def upload_in_one_request(
     api: Api, account: Account, conversation: str, name: str, data: bytes, **kwargs: Any
 ) -> httpx.Response:
     return await api.call(
@@ -188,17 +215,9 @@ async def test_too_large_and_disallowed_uploads_are_refused_with_stable_codes(ap
     ana, bob = await api.sign_up(), await api.sign_up()
     chat = await api.direct(ana, bob)
     too_big = b"%PDF-" + b"0" * LIMIT
-    declared = await upload(api, ana, chat, "huge.pdf", too_big)
+    declared = await upload(api, ana, chat, "huge.pdf", too_big)  # refused before it is sent
     assert declared.status_code == 413
     assert declared.json()["error"]["code"] == "payload_too_large"
-
-    async def chunks() -> Any:  # no Content-Length: counted as it arrives
-        for _ in range(26):
-            yield b"\x00" * (1024 * 1024)
-
-    streamed = await upload(api, ana, chat, "huge.txt", chunks())  # type: ignore[arg-type]
-    assert streamed.status_code == 413
-    assert streamed.json()["error"]["code"] == "payload_too_large"  # through nginx too
 
     for name, data in [
         ("setup.exe", b"MZ\x90\x00"),
@@ -225,6 +244,104 @@ async def test_too_large_and_disallowed_uploads_are_refused_with_stable_codes(ap
     assert (await send(api, ana, chat, "ten", ids[:10])).status_code == 201
     history = (await api.call("GET", f"/conversations/{chat}/messages", bob)).json()["messages"]
     assert len(history) == 1 and len(history[0]["attachments"]) == 10
+
+
+async def test_sending_more_than_the_limit_never_makes_an_attachment(api: Api) -> None:
+    """A client that declares a small file and sends a huge one: refused where the bytes
+    go (the server's URL; S3 by the signed policy), or at the latest when completed."""
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    base = f"/conversations/{chat}/attachments/uploads"
+    started = await api.call("POST", base, ana, json={"fileName": "big.txt", "size": 10})
+    assert started.status_code == 201, started.text
+    target = started.json()["upload"]
+    sent = await send_bytes(api, target, b"a" * (LIMIT + 1))
+    done = await api.call("POST", f"{base}/{target['id']}", ana, json={"fileName": "big.txt"})
+    if sent.status_code in {200, 201, 204}:  # an S3 that does not check policies (moto)
+        assert done.status_code == 413, done.text
+        assert done.json()["error"]["code"] == "payload_too_large"
+    else:
+        assert sent.status_code in {400, 413}, sent.text
+        if target["method"] == "PUT":  # this server's own answer
+            assert sent.json()["error"]["code"] == "payload_too_large"
+        assert done.status_code == 404, done.text  # nothing was kept
+    # Refused for good: completing again does not make it either.
+    again = await api.call("POST", f"{base}/{target['id']}", ana, json={"fileName": "big.txt"})
+    assert again.status_code == 404
+
+
+async def test_an_upload_is_completed_once_by_its_uploader_only(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    base = f"/conversations/{chat}/attachments/uploads"
+    started = await api.call("POST", base, ana, json={"fileName": "plan.pdf", "size": len(PDF)})
+    target = started.json()["upload"]
+    complete = f"{base}/{target['id']}"
+    early = await api.call("POST", complete, ana, json={"fileName": "plan.pdf"})
+    assert early.status_code == 404, early.text  # nothing sent yet
+    assert (await send_bytes(api, target, PDF)).status_code in {200, 201, 204}
+    stolen = await api.call("POST", complete, bob, json={"fileName": "mine.pdf"})
+    assert stolen.status_code == 404 and stolen.json()["error"]["code"] == "not_found"
+    forged = await api.call("POST", f"{complete[:-3]}AAA", ana, json={"fileName": "plan.pdf"})
+    assert forged.status_code == 404
+
+    first = await api.call("POST", complete, ana, json={"fileName": "plan.pdf"})
+    assert first.status_code == 201, first.text
+    retry = await api.call("POST", complete, ana, json={"fileName": "plan.pdf"})
+    assert retry.status_code == 200 and retry.json() == first.json()  # a lost answer, again
+    attachment = first.json()["attachment"]
+    assert (attachment["fileName"], attachment["size"]) == ("plan.pdf", len(PDF))
+    assert (await send(api, ana, chat, "plan", [attachment["id"]])).status_code == 201
+    got = await api.call("GET", f"/conversations/{chat}/attachments/{attachment['id']}", bob)
+    assert got.status_code == 200 and got.content == PDF
+
+
+async def test_upload_urls_take_bytes_only_as_signed(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    base = f"/conversations/{chat}/attachments/uploads"
+    started = await api.call("POST", base, ana, json={"fileName": "a.txt", "size": 5})
+    target = started.json()["upload"]
+    if target["method"] == "POST":  # S3 checks its own signatures (tests/contract)
+        assert target["url"].startswith("http") and target["fields"]
+        return
+    assert target["fields"] == {}
+    forged = {**target, "url": target["url"].replace("signature=", "signature=x")}
+    refused = await send_bytes(api, forged, b"hello")
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
+    later = {**target, "url": target["url"].replace("expires=", "expires=9")}
+    assert (await send_bytes(api, later, b"hello")).status_code == 404
+    done = await api.call("POST", f"{base}/{target['id']}", ana, json={"fileName": "a.txt"})
+    assert done.status_code == 404  # nothing was taken
+
+
+async def test_a_file_can_also_be_uploaded_in_one_request(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    reply = await upload_in_one_request(api, ana, chat, "C:\\docs\\one.pdf", PDF)
+    assert reply.status_code == 201, reply.text
+    attachment = reply.json()["attachment"]
+    assert (attachment["fileName"], attachment["size"]) == ("one.pdf", len(PDF))
+    assert (await send(api, ana, chat, "one", [attachment["id"]])).status_code == 201
+    refused = await upload_in_one_request(api, ana, chat, "setup.exe", b"MZ\x90\x00")
+    assert refused.json()["error"]["code"] == "unsupported_media_type"
+
+
+async def test_one_request_uploads_over_the_limit_are_refused_with_413(api: Api) -> None:
+    ana, bob = await api.sign_up(), await api.sign_up()
+    chat = await api.direct(ana, bob)
+    too_big = b"%PDF-" + b"0" * LIMIT
+    declared = await upload_in_one_request(api, ana, chat, "huge.pdf", too_big)
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+
+    async def chunks() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(26):
+            yield b"\x00" * (1024 * 1024)
+
+    streamed = await upload_in_one_request(api, ana, chat, "huge.txt", chunks())  # type: ignore[arg-type]
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "payload_too_large"  # through nginx too
 
 
 async def test_outsiders_and_removed_members_get_404_for_everything(api: Api) -> None:
@@ -299,10 +416,18 @@ async def test_links_serve_the_bytes_without_a_token_and_only_as_signed(api: Api
         assert full.status_code == 200 and full.content == image
         thumb = await anonymous.get(links["thumbnailUrl"])
         assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
-        tampered = links["url"].replace("/file?", "/thumbnail?")
-        assert (await anonymous.get(tampered)).status_code == 404
+        if not links["url"].startswith("/"):
+            # A bucket's presigned links: S3 checks their signatures, which moto does
+            # not (it serves an existing key whatever the signature), so what is ours
+            # to show is that they are signed, for a minute.
+            for url in (links["url"], links["thumbnailUrl"]):
+                assert "X-Amz-Signature=" in url and "X-Amz-Expires=60" in url, url
+            return
+        # The thumbnail's address with the file's signature; the file's, signed wrongly.
+        tampered = links["thumbnailUrl"].split("?")[0] + "?" + links["url"].split("?", 1)[1]
+        assert_link_refused(api, await anonymous.get(tampered))
         forged = links["url"][:-4] + ("AAAA" if not links["url"].endswith("AAAA") else "BBBB")
-        assert (await anonymous.get(forged)).status_code == 404
+        assert_link_refused(api, await anonymous.get(forged))
     finally:
         await anonymous.aclose()
 
@@ -322,9 +447,20 @@ async def test_deleting_the_message_deletes_its_attachments(api: Api) -> None:
         assert (await api.call("GET", path, bob)).status_code == 404
     anonymous = httpx.AsyncClient(base_url=api.base_url)
     try:
-        assert (await anonymous.get(link["url"])).status_code == 404
+        assert_link_refused(api, await anonymous.get(link["url"]))
     finally:
         await anonymous.aclose()
+
+
+def assert_link_refused(api: Api, reply: httpx.Response) -> None:
+    """A link that is altered, or whose file is gone, serves nothing: this server
+    answers 404 `not_found`; an S3 bucket's presigned link, 403 or 404 (S3 answers 403
+    for a bad signature, and for a missing key to whoever may not list the bucket)."""
+    if str(reply.url).startswith(api.base_url):
+        assert reply.status_code == 404, reply.text
+        assert reply.json()["error"]["code"] == "not_found"
+    else:
+        assert reply.status_code in {403, 404}, reply.text
 
 
 def _jpeg() -> bytes:

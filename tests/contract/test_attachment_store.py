@@ -3,10 +3,13 @@ and an S3-compatible bucket (moto's S3 server, spoken to over HTTP like a real o
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import stat
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -103,7 +106,9 @@ async def test_direct_urls_serve_the_bytes_with_their_type_and_disposition(
         assert (
             disposition.startswith("attachment;") and "rapport%20%C3%A9t%C3%A9.pdf" in disposition
         )
-        # The signature covers the key: another key with the same query is refused.
+        # moto checks a presigned URL's signature only where the key does not exist (it
+        # serves an existing key whatever the signature; S3 would not), and so refuses
+        # another key with this one's signature; which is all of S3's checks it shows.
         forged = await client.get(url.replace("/c1/a3?", "/c1/a4?"))
         assert forged.status_code == 403
 
@@ -123,3 +128,55 @@ async def test_disk_keys_cannot_leave_the_directory(tmp_path: Path) -> None:
     for key in ("../escape", "c1/../../x", "/etc/passwd", "c1/a1/deeper"):
         with pytest.raises(ValueError):
             await blobs.put(key, b"x", "text/plain")
+
+
+async def test_an_upload_target_takes_a_form_post_and_its_policy_bounds_the_size(
+    blobs: AttachmentStore,
+) -> None:
+    target = await blobs.upload_target("uploads/u1", max_bytes=1000, ttl_seconds=60)
+    if isinstance(blobs, DiskAttachments):
+        assert target is None  # the app signs a URL of its own and takes the bytes there
+        return
+    assert target is not None
+    async with httpx.AsyncClient() as client:
+        fields, file = target.fields, {"file": ("x.pdf", b"%PDF-1.4 sent by the browser")}
+        sent = await client.post(target.url, data=fields, files=file)
+        assert sent.status_code in {200, 201, 204}, sent.text
+    assert await read(blobs, "uploads/u1") == b"%PDF-1.4 sent by the browser"
+    # moto stores any form POST without checking its policy (real S3 checks it), so what
+    # S3 is asked to enforce is read from the signed policy itself: this key only, at
+    # most `max_bytes`, for a minute.
+    policy = json.loads(base64.b64decode(target.fields["policy"]))
+    assert ["content-length-range", 1, 1000] in policy["conditions"]
+    assert {"key": "attachments/uploads/u1"} in policy["conditions"]
+    assert target.fields["key"] == "attachments/uploads/u1"
+    expires = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 60
+
+
+async def test_on_aws_links_and_uploads_name_the_bucket_in_the_host_the_page_allows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On AWS (no endpoint URL) presigned URLs are virtual-hosted, so the deployed page's
+    CSP (infra/shared/resources/web.yml: https://*.s3.<region>.amazonaws.com in img-src
+    and connect-src) lets the page show and upload them. Signing needs no network."""
+    from hubbub.adapters.attachments_s3 import S3Attachments
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    blobs = S3Attachments("hubbub-prod-attachments", region="eu-west-1")
+    host = "https://hubbub-prod-attachments.s3.eu-west-1.amazonaws.com"
+    link = await blobs.url(
+        "c1/a1", file_name="a.png", content_type="image/png", inline=True, ttl_seconds=60
+    )
+    target = await blobs.upload_target("uploads/u1", max_bytes=10, ttl_seconds=60)
+    assert link is not None and link.startswith(host + "/attachments/c1/a1?")
+    assert target is not None and target.url.rstrip("/") == host
+    assert blobs.origin == host
+    web = (Path(__file__).parents[2] / "infra/shared/resources/web.yml").read_text()
+    allowed = "https://*.s3.${AWS::Region}.${AWS::URLSuffix}"
+    policy = next(line for line in web.splitlines() if "ContentSecurityPolicy: !Sub" in line)
+    for directive in ("img-src", "connect-src"):
+        assert allowed in policy.split(directive, 1)[1].split(";", 1)[0], directive

@@ -33,6 +33,9 @@ PUBLIC = {
     # What a link from .../attachments/{id}/link serves: no token, the URL's signature
     # is the permission (test_signed_attachment_urls_need_their_signature).
     ("GET", "/api/attachment-files/{conversation_id}/{attachment_id}/{variant}"),
+    # Where an upload's bytes go (local disk): the URL's signature, handed to a member
+    # who started the upload, is the permission (tests/api/test_attachments.py).
+    ("PUT", "/api/attachment-uploads/{upload_id}"),
     # A profile picture, for <img>: its URL's 128 random bits are the permission, and
     # only views of the user hand it out (tests/api/test_avatars.py).
     ("GET", "/api/avatars/{avatar_id}"),
@@ -162,6 +165,8 @@ def operations(w: World, caller: Account) -> list[tuple[str, str, dict[str, Any]
         ("GET", f"{g}/attachments/{w.attachment}", None),
         ("GET", f"{g}/attachments/{w.attachment}/thumbnail", None),
         ("GET", f"{g}/attachments/{w.attachment}/link", None),
+        ("POST", f"{g}/attachments/uploads", {"fileName": "note.txt", "size": 5}),
+        ("POST", f"{g}/attachments/uploads/U1", {"fileName": "note.txt"}),
         ("PUT", f"{d}/mute", {"until": None}),
     ]
 
@@ -212,6 +217,7 @@ async def test_the_matrix_covers_every_operation_of_the_served_openapi(api: Api)
         for message in ("M1", "M4"):
             template = template.replace(f"/messages/{message}", "/messages/{message_id}")
         template = template.replace("/attachments/A1", "/attachments/{attachment_id}")
+        template = template.replace("/uploads/U1", "/uploads/{upload_id}")
         template = template.replace(f"/reactions/{THUMBS}", "/reactions/{emoji}")
         template = template.replace("/users/u", "/users/{user_id}").replace(
             "/members/u", "/members/{user_id}"

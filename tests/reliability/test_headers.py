@@ -103,11 +103,12 @@ async def test_a_500_and_an_https_response_carry_them_too(tmp_path: Path) -> Non
     await platform.close()
 
 
-async def test_images_may_come_from_the_attachment_bucket_and_nowhere_else(
+async def test_images_and_uploads_may_use_the_attachment_bucket_and_nothing_else(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With attachments in an S3-compatible bucket, the page shows its presigned images:
-    img-src names the bucket's origin, and nothing else loosens."""
+    """With attachments in an S3-compatible bucket, the page shows its presigned images
+    and sends uploads to it: img-src and connect-src name the bucket's origin, and
+    nothing else loosens."""
     pytest.importorskip("boto3")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -126,7 +127,7 @@ async def test_images_may_come_from_the_attachment_bucket_and_nowhere_else(
         policy = _assert_protected(await client.get("/healthz"))
     directives = {d.strip().split(" ")[0]: d.strip() for d in policy.split(";")}
     assert directives["img-src"] == "img-src 'self' data: blob: https://objects.example.test:9000"
-    assert directives["connect-src"] == "connect-src 'self'"
+    assert directives["connect-src"] == "connect-src 'self' https://objects.example.test:9000"
     assert directives["script-src"] == "script-src 'self'"
     await platform.close()
 

@@ -1,6 +1,7 @@
 """`AttachmentStore` in a directory (`<data dir>/attachments` by default): one file per
 key, written whole then renamed into place, owner-only like the rest of the data
-directory. It has no URLs of its own: the app signs short-lived ones and serves them."""
+directory. It has no URLs of its own: the app signs short-lived ones, serves downloads
+at them and takes uploads at them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from hubbub.domain.errors import NotFound
+from hubbub.ports import UploadTarget
 
 CHUNK = 256 * 1024
 # Keys are chosen by the service (ids), never by users; anything else is a bug.
@@ -67,4 +69,9 @@ class DiskAttachments:
     async def url(
         self, key: str, *, file_name: str, content_type: str, inline: bool, ttl_seconds: int
     ) -> str | None:
+        return None
+
+    async def upload_target(
+        self, key: str, *, max_bytes: int, ttl_seconds: int
+    ) -> UploadTarget | None:
         return None

@@ -1,8 +1,10 @@
 """`AttachmentStore` in an S3-compatible bucket (AWS S3, MinIO, Ceph...), with boto3.
 
-Downloads can skip the app: `url` presigns a GET that is valid for a minute and makes
-the bucket answer with the attachment's content type and disposition. boto3 is
-synchronous; each call runs in a worker thread."""
+Downloads and uploads skip the app: `url` presigns a GET that is valid for a minute and
+makes the bucket answer with the attachment's content type and disposition;
+`upload_target` presigns a browser's form POST, which S3 refuses beyond the size it
+names (a presigned PUT cannot bound the size). boto3 is synchronous; each call runs in
+a worker thread."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from hubbub.domain.attachments import content_disposition
 from hubbub.domain.errors import NotFound
+from hubbub.ports import UploadTarget
 
 CHUNK = 256 * 1024
 
@@ -37,14 +40,22 @@ class S3Attachments:
             "s3",
             endpoint_url=endpoint_url or None,
             region_name=region or None,
-            # Path-style works with every S3-compatible server; SigV4 for presigning.
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+            config=Config(
+                signature_version="s3v4",  # for presigning
+                # Path-style works with every S3-compatible server; AWS's own URLs name
+                # the bucket in the host (<bucket>.s3.<region>.amazonaws.com), which the
+                # deployed page's CSP allows.
+                s3={"addressing_style": "path" if endpoint_url else "virtual"},
+            ),
         )
 
     @property
     def origin(self) -> str:
         """Where presigned URLs point (scheme, host and port), for the page's CSP."""
-        parts = urlsplit(str(self._client.meta.endpoint_url))
+        sample = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": self._key("x")}, ExpiresIn=60
+        )
+        parts = urlsplit(str(sample))
         return f"{parts.scheme}://{parts.netloc}"
 
     def _key(self, key: str) -> str:
@@ -93,3 +104,15 @@ class S3Attachments:
             ExpiresIn=ttl_seconds,
         )
         return url
+
+    async def upload_target(
+        self, key: str, *, max_bytes: int, ttl_seconds: int
+    ) -> UploadTarget | None:
+        form: dict[str, Any] = await asyncio.to_thread(
+            self._client.generate_presigned_post,
+            Bucket=self._bucket,
+            Key=self._key(key),
+            Conditions=[["content-length-range", 1, max_bytes]],
+            ExpiresIn=ttl_seconds,
+        )
+        return UploadTarget(url=str(form["url"]), fields=dict(form["fields"]))

@@ -34,7 +34,15 @@ from hubbub.domain.models import (
     SyncHead,
     User,
 )
-from hubbub.ports import WRITE_ATTEMPTS, CodePurpose, Credential, LostRace, RefreshToken, Session
+from hubbub.ports import (
+    WRITE_ATTEMPTS,
+    CodePurpose,
+    Credential,
+    LostRace,
+    RefreshToken,
+    Session,
+    UploadTarget,
+)
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -806,6 +814,11 @@ class MemoryAttachments:
     async def url(
         self, key: str, *, file_name: str, content_type: str, inline: bool, ttl_seconds: int
     ) -> str | None:
+        return None
+
+    async def upload_target(
+        self, key: str, *, max_bytes: int, ttl_seconds: int
+    ) -> UploadTarget | None:
         return None
 
 

@@ -67,14 +67,20 @@ def is_image_name(name: str) -> bool:
     return extension(name) in IMAGE_EXTENSIONS
 
 
-def file_type(name: str, data: bytes) -> str:
-    """The content type of a non-image upload named `name`, if its extension is allowed
-    and its bytes agree; `UnsupportedMediaType` otherwise."""
-    kind = FILE_TYPES.get(extension(name))
-    if kind is None:
+def check_allowed_name(name: str) -> None:
+    """`UnsupportedMediaType` unless a file named `name` may be attached at all: asked
+    before its bytes are sent, so nobody uploads 25 MB to be told no."""
+    if not is_image_name(name) and extension(name) not in FILE_TYPES:
         raise UnsupportedMediaType(
             "That type of file cannot be attached. Allowed: " + ", ".join(ALLOWED_EXTENSIONS) + "."
         )
+
+
+def file_type(name: str, data: bytes) -> str:
+    """The content type of a non-image upload named `name`, if its extension is allowed
+    and its bytes agree; `UnsupportedMediaType` otherwise."""
+    check_allowed_name(name)
+    kind = FILE_TYPES[extension(name)]
     if kind.magic is None:
         if b"\x00" in data:
             raise UnsupportedMediaType("That is not a text file.")

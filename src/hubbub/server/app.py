@@ -28,7 +28,7 @@ from hubbub.server import (
 )
 from hubbub.server.headers import SecurityHeaders
 from hubbub.server.hot_reads import HotReads
-from hubbub.server.limits import AVATAR_PATH, UPLOAD_PATH, BodyLimit
+from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH, BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
 from hubbub.server.responses import json_response
@@ -55,7 +55,7 @@ class HubbubApp:
             if getattr(r, "endpoint", None) is messages_api.history
         )
         self._http = RequestIds(
-            SecurityHeaders(HotReads(api, platform, history), platform.image_origins)
+            SecurityHeaders(HotReads(api, platform, history), platform.file_origins)
         )
         trusted = platform.settings.trusted_proxies
         # Outermost, so /ws and every response see the client a trusted proxy names.
@@ -135,6 +135,7 @@ def create_app(platform: Platform) -> HubbubApp:
         max_bytes=settings.max_body_bytes,
         larger=(
             ("POST", UPLOAD_PATH, settings.attachment_max_bytes),
+            ("PUT", STAGED_UPLOAD_PATH, settings.attachment_max_bytes),
             ("PUT", AVATAR_PATH, platform.avatars.max_bytes),
         ),
     )

@@ -1,15 +1,18 @@
 """/api/conversations/{id}/attachments: uploads, downloads and short-lived links.
 
-An upload is the file itself as the request body (`application/octet-stream` or its
-own type), named by `?fileName=`: no multipart parsing, and a browser's
-XMLHttpRequest reports upload progress for it. This is the one route whose body may
-exceed HUBBUB_MAX_BODY_BYTES (up to HUBBUB_ATTACHMENT_MAX_BYTES: `limits.UPLOAD_PATH`)."""
+An upload comes in three steps, so that its bytes need not pass through the API (on
+AWS they cannot: Lambda takes 6 MB at most): start it (`.../uploads`, checks that need
+no bytes), send the bytes where it says (an S3 presigned form POST, or a PUT to a URL
+this server signs), complete it (`.../uploads/{id}`: the bytes are checked and the
+attachment recorded). The one-request upload stays for clients that have it: the file
+itself as the request body, named by `?fileName=`. Those two are the routes whose body
+may exceed HUBBUB_MAX_BODY_BYTES (up to HUBBUB_ATTACHMENT_MAX_BYTES: `limits`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from hubbub.domain.errors import PayloadTooLarge
@@ -57,17 +60,106 @@ async def upload(
     file_name: Annotated[str, Query(alias="fileName", min_length=1, max_length=1000)],
 ) -> Response:
     service = platform.attachments
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > service.max_bytes:
-        raise PayloadTooLarge(f"Attachments are limited to {service.max_bytes} bytes.")
     await service.may_upload(caller, conversation_id)  # before reading the body
+    view = await service.upload(
+        caller, conversation_id, file_name, await _body(request, service.max_bytes)
+    )
+    return json_response({"attachment": view}, status=201)
+
+
+async def _body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, refused (413) as soon as it is known to exceed `max_bytes`:
+    by its Content-Length, or counted as it arrives."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes.")
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > service.max_bytes:
-            raise PayloadTooLarge(f"Attachments are limited to {service.max_bytes} bytes.")
-    view = await service.upload(caller, conversation_id, file_name, bytes(data))
-    return json_response({"attachment": view}, status=201)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes.")
+    return bytes(data)
+
+
+START_DOC = """Starts an upload: checks what can be checked without the bytes (membership,
+the name's type, the size the client declares) and says where to send them, without the
+access token, until `expiresAt`: `method` PUT sends the raw file to `url` (a path of this
+server); `method` POST sends multipart/form-data to `url` (an S3 bucket) with `fields` in
+order and the file last, named `file`. Then complete it."""
+
+COMPLETE_DOC = """Completes an upload: its bytes are checked as the one-request upload checks
+them (413, 415, 422), the attachment is recorded (201) and the sent bytes dropped; a
+refused upload starts over. Completing it again returns the same attachment (200). 404
+if nothing was sent for it (or the upload is not the caller's in this conversation)."""
+
+
+@router.post(
+    BASE + "/uploads",
+    status_code=201,
+    response_model=schemas.UploadResponse,
+    description=START_DOC,
+    responses={415: {"model": schemas.ErrorResponse, "description": "Type not allowed."}},
+)
+async def start_upload(
+    conversation_id: str,
+    body: schemas.UploadStartRequest,
+    platform: PlatformDep,
+    caller: WriterDep,
+) -> Response:
+    target = await platform.attachments.start_upload(
+        caller, conversation_id, body.file_name, body.size
+    )
+    return json_response({"upload": target}, status=201)
+
+
+@router.post(
+    BASE + "/uploads/{upload_id}",
+    status_code=201,
+    response_model=schemas.AttachmentResponse,
+    description=COMPLETE_DOC,
+    responses={
+        200: {"model": schemas.AttachmentResponse, "description": "Completed before."},
+        415: {"model": schemas.ErrorResponse, "description": "Type not allowed."},
+    },
+)
+async def complete_upload(
+    conversation_id: str,
+    upload_id: Annotated[str, Path(max_length=100)],
+    body: schemas.UploadCompleteRequest,
+    platform: PlatformDep,
+    caller: WriterDep,
+) -> Response:
+    view, created = await platform.attachments.complete_upload(
+        caller, conversation_id, upload_id, body.file_name
+    )
+    return json_response({"attachment": view}, status=201 if created else 200)
+
+
+@router.put(
+    "/attachment-uploads/{upload_id}",
+    status_code=204,
+    response_class=Response,
+    description="Takes the bytes of an upload started with `.../uploads` where the store has"
+    " no URLs of its own (local disk): the raw file as the body. No token: the URL is signed.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": _BINARY},
+        }
+    },
+)
+async def receive_upload(
+    upload_id: Annotated[str, Path(max_length=100)],
+    request: Request,
+    platform: PlatformDep,
+    expires: Annotated[int, Query(ge=0, lt=2**53)],
+    signature: Annotated[str, Query(max_length=100)],
+) -> Response:
+    service = platform.attachments
+    service.check_upload_url(upload_id, expires, signature)  # before reading the body
+    data = await _body(request, service.max_bytes)
+    await service.receive_upload(upload_id, expires, signature, data)
+    return Response(status_code=204)
 
 
 @router.get(

@@ -15,18 +15,18 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def app_policy(image_origins: tuple[str, ...] = ()) -> str:
-    """The web app's policy; `image_origins` are where else images may come from (the
-    S3-compatible bucket that serves attachments through presigned URLs)."""
+def app_policy(file_origins: tuple[str, ...] = ()) -> str:
+    """The web app's policy; `file_origins` are where else images may come from and
+    uploads may go (the S3-compatible bucket behind presigned URLs)."""
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
-            " ".join(["img-src 'self' data: blob:", *image_origins]),
+            " ".join(["img-src 'self' data: blob:", *file_origins]),
             "font-src 'self'",
             # 'self' covers ws:// and wss:// to this host (CSP Level 3).
-            "connect-src 'self'",
+            " ".join(["connect-src 'self'", *file_origins]),
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
@@ -79,9 +79,9 @@ def docs_policy(page: bytes) -> str:
 class SecurityHeaders:
     """ASGI middleware: adds the headers a response does not set itself."""
 
-    def __init__(self, app: ASGIApp, image_origins: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, file_origins: tuple[str, ...] = ()) -> None:
         self.app = app
-        self._policy = app_policy(image_origins)
+        self._policy = app_policy(file_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -15,6 +15,8 @@ from hubbub.server.errors import error_response
 # The attachment upload route (server/attachments_api.py): its body may be larger, and
 # take longer to arrive, than any other's.
 UPLOAD_PATH = re.compile(r"^/api/conversations/[^/]+/attachments/?$")
+# Where an upload's bytes go when the store has no URLs of its own (PUT, signed).
+STAGED_UPLOAD_PATH = re.compile(r"^/api/attachment-uploads/[^/]+/?$")
 # The profile picture upload (server/users_api.py): an image, up to a few MiB.
 AVATAR_PATH = re.compile(r"^/api/users/me/avatar/?$")
 

@@ -120,6 +120,15 @@ class SendRequest(Api):
     )
 
 
+class UploadStartRequest(Api):
+    file_name: str = Field(min_length=1, max_length=1000)
+    size: int = Field(ge=0, le=2**53, description="The file's bytes, as the client has it.")
+
+
+class UploadCompleteRequest(Api):
+    file_name: str = Field(min_length=1, max_length=1000)
+
+
 class EditRequest(Api):
     body: str = Field(max_length=64000)
 
@@ -186,6 +195,22 @@ class Attachment(Api):
 
 class AttachmentResponse(Api):
     attachment: Attachment
+
+
+class UploadTarget(Api):
+    id: str = Field(description="Completes the upload: POST .../attachments/uploads/{id}.")
+    url: str = Field(
+        description="Where to send the bytes, without the access token: a path of this"
+        " server's (`method` PUT, the raw file as the body) or an S3 bucket (`method` POST,"
+        " multipart/form-data with `fields` in order and the file last, named `file`)."
+    )
+    method: Literal["PUT", "POST"]
+    fields: dict[str, str]
+    expires_at: str = Field(description="When the URL stops taking bytes.")
+
+
+class UploadResponse(Api):
+    upload: UploadTarget
 
 
 class AttachmentLinks(Api):

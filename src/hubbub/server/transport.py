@@ -46,7 +46,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from hubbub.config import Settings
-from hubbub.server.limits import AVATAR_PATH, UPLOAD_PATH
+from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH
 
 # Sockets the process keeps for itself (database, WAL, static files, logs) when the
 # connection cap is derived from the open-file limit.
@@ -73,7 +73,8 @@ class Limits:
     body_timeout: float
     max_connections: int
     headroom: int
-    # The upload routes' body deadline (limits.UPLOAD_PATH, AVATAR_PATH): large files.
+    # The upload routes' body deadline (limits.UPLOAD_PATH, STAGED_UPLOAD_PATH, AVATAR_PATH):
+    # large files.
     upload_timeout: float = 600.0
 
     @classmethod
@@ -203,7 +204,7 @@ class HttpProtocol(HttpToolsProtocol):
         if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
             method, path = self.scope["method"], self.scope["path"]
             upload = (method == "POST" and UPLOAD_PATH.match(path)) or (
-                method == "PUT" and AVATAR_PATH.match(path)
+                method == "PUT" and (AVATAR_PATH.match(path) or STAGED_UPLOAD_PATH.match(path))
             )
             deadline = self.LIMITS.upload_timeout if upload else self.LIMITS.body_timeout
             self._timer = self.loop.call_later(deadline, self._body_late)

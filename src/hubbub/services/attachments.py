@@ -21,7 +21,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from hubbub.domain import attachments as rules
@@ -35,6 +35,8 @@ log = logging.getLogger("hubbub.attachments")
 
 # Uploads never sent are deleted once this old (a composer abandoned mid-message).
 UNSENT_KEEP = timedelta(days=1)
+# How long a started upload's URL takes bytes: 25 MB on a slow link.
+UPLOAD_WINDOW = timedelta(minutes=15)
 _VARIANTS = ("file", "thumbnail")
 
 
@@ -80,6 +82,95 @@ class AttachmentService:
         """Checks the file (type by its bytes, size, pixels), stores it with a
         thumbnail for images, and records it unsent. Returns its view."""
         name = rules.file_name(raw_name)
+        attachment = await self._accept(caller_id, conversation_id, name, data, self._ids.new_id())
+        return attachment_view(attachment)
+
+    async def start_upload(
+        self, caller_id: str, conversation_id: str, raw_name: str, size: int
+    ) -> JsonObject:
+        """Where the caller may send a file's bytes without going through this app's
+        request size limits (an S3 presigned form POST), or a PUT to a URL this app
+        signs, after every check that needs no bytes. `complete_upload` then checks
+        the bytes and records the attachment."""
+        name = rules.file_name(raw_name)
+        rules.check_allowed_name(name)
+        if size > self.max_bytes:
+            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+        if size <= 0:
+            raise ValidationFailed("The file is empty.")
+        await self.may_upload(caller_id, conversation_id)
+        upload_id = self._upload_id(caller_id, conversation_id, self._ids.new_id())
+        expires = self._clock.now() + UPLOAD_WINDOW
+        target = await self._blobs.upload_target(
+            _staged_key(upload_id),
+            max_bytes=self.max_bytes,
+            ttl_seconds=int(UPLOAD_WINDOW.total_seconds()),
+        )
+        if target is None:
+            stamp = int(expires.timestamp())
+            url = f"/api/attachment-uploads/{upload_id}?expires={stamp}"
+            url += f"&signature={self._mac('put', upload_id, str(stamp))}"
+            method, fields = "PUT", {}
+        else:
+            url, method, fields = target.url, "POST", target.fields
+        return {
+            "id": upload_id,
+            "url": url,
+            "method": method,
+            "fields": fields,
+            "expiresAt": _iso(expires),
+        }
+
+    def check_upload_url(self, upload_id: str, expires: int, signature: str) -> None:
+        """`NotFound` unless this app signed the PUT URL (`start_upload`) and it is
+        still valid: checked before the body is read."""
+        expected = self._mac("put", upload_id, str(expires))
+        valid = hmac.compare_digest(expected.encode(), signature.encode())
+        if not valid or expires < self._clock.now().timestamp():
+            raise NotFound("That upload URL is not valid (expired or altered).")
+
+    async def receive_upload(
+        self, upload_id: str, expires: int, signature: str, data: bytes
+    ) -> None:
+        """Keeps the bytes sent to a URL `start_upload` signed, for `complete_upload`."""
+        self.check_upload_url(upload_id, expires, signature)
+        if len(data) > self.max_bytes:
+            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+        if not data:
+            raise ValidationFailed("The file is empty.")
+        await self._blobs.put(_staged_key(upload_id), data, "application/octet-stream")
+
+    async def complete_upload(
+        self, caller_id: str, conversation_id: str, upload_id: str, raw_name: str
+    ) -> tuple[JsonObject, bool]:
+        """Checks the bytes sent for `upload_id` as `upload` checks a body, records the
+        attachment and drops the sent bytes; True if it is new. Completing it again (a
+        retry after a lost answer) returns the same attachment: its id is the upload's."""
+        attachment_id = self._attachment_of(caller_id, conversation_id, upload_id)
+        name = rules.file_name(raw_name)
+
+        def done(tx: Transaction) -> Attachment | None:
+            membership_of(tx, conversation_id, caller_id)
+            return tx.attachments.get(conversation_id, attachment_id)
+
+        existing = await self._store.read(done)
+        if existing is not None:
+            return attachment_view(existing), False
+        staged = _staged_key(upload_id)
+        try:
+            data = await self._staged_bytes(staged)
+            attachment = await self._accept(caller_id, conversation_id, name, data, attachment_id)
+        except NotFound:
+            raise
+        except BaseException:
+            await self._forget_keys([staged])  # refused: the upload starts over
+            raise
+        await self._forget_keys([staged])
+        return attachment_view(attachment), True
+
+    async def _accept(
+        self, caller_id: str, conversation_id: str, name: str, data: bytes, attachment_id: str
+    ) -> Attachment:
         if len(data) > self.max_bytes:
             raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
         if not data:
@@ -95,7 +186,7 @@ class AttachmentService:
         else:
             content_type = rules.file_type(name, data)
         attachment = Attachment(
-            id=self._ids.new_id(),
+            id=attachment_id,
             conversation_id=conversation_id,
             uploader_id=caller_id,
             file_name=name,
@@ -112,16 +203,43 @@ class AttachmentService:
         if thumbnail is not None:
             await self._blobs.put(attachment.thumbnail_key, thumbnail, "image/webp")
 
-        def work(tx: Transaction) -> None:
+        def work(tx: Transaction) -> Attachment:
             membership_of(tx, conversation_id, caller_id)
+            # Two completions of one upload at once: the first one's row stands.
+            earlier = tx.attachments.get(conversation_id, attachment.id)
+            if earlier is not None:
+                return earlier
             tx.attachments.insert(attachment)
+            return attachment
 
         try:
-            await self._store.write(work)
+            return await self._store.write(work)
         except BaseException:
             await self._forget([attachment])
             raise
-        return attachment_view(attachment)
+
+    async def _staged_bytes(self, key: str) -> bytes:
+        data = bytearray()
+        try:
+            async for chunk in self._blobs.stream(key):
+                data += chunk
+                if len(data) > self.max_bytes:
+                    raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+        except NotFound:
+            raise NotFound("Nothing was uploaded for that upload, or it was completed.") from None
+        return bytes(data)
+
+    def _upload_id(self, caller_id: str, conversation_id: str, attachment_id: str) -> str:
+        """The attachment's id and a MAC binding it to its uploader and conversation, so
+        nobody else can complete it (no record is kept until it completes)."""
+        return f"{attachment_id}-{self._mac('upload', conversation_id, caller_id, attachment_id)}"
+
+    def _attachment_of(self, caller_id: str, conversation_id: str, upload_id: str) -> str:
+        attachment_id, _, mac = upload_id.partition("-")
+        expected = self._mac("upload", conversation_id, caller_id, attachment_id)
+        if not attachment_id or not hmac.compare_digest(expected.encode(), mac.encode()):
+            raise NotFound("Upload not found.")
+        return attachment_id
 
     async def download(
         self, caller_id: str, conversation_id: str, attachment_id: str, *, thumbnail: bool
@@ -133,7 +251,7 @@ class AttachmentService:
         """Short-lived URLs of the file and its thumbnail, for `<img src>` and links."""
         attachment = await self._visible(caller_id, conversation_id, attachment_id, False)
         expires = self._clock.now() + timedelta(seconds=self._url_seconds)
-        urls: JsonObject = {"expiresAt": expires.isoformat().replace("+00:00", "Z")}
+        urls: JsonObject = {"expiresAt": _iso(expires)}
         for variant in _VARIANTS:
             thumb = variant == "thumbnail"
             if thumb and not attachment.has_thumbnail:
@@ -222,20 +340,36 @@ class AttachmentService:
     def _signature(
         self, conversation_id: str, attachment_id: str, variant: str, expires: int
     ) -> str:
-        text = f"{conversation_id}\n{attachment_id}\n{variant}\n{expires}".encode()
-        digest = hmac.new(self._key, text, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return self._mac(conversation_id, attachment_id, variant, str(expires))
+
+    def _mac(self, *parts: str) -> str:
+        """22 URL-safe characters (128 bits) authenticating `parts`, by the server's key."""
+        digest = hmac.new(self._key, "\n".join(parts).encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     async def _forget(self, attachments: list[Attachment]) -> None:
+        keys = []
         for attachment in attachments:
-            keys = [attachment.storage_key]
+            keys.append(attachment.storage_key)
             if attachment.has_thumbnail:
                 keys.append(attachment.thumbnail_key)
-            for key in keys:
-                try:
-                    await self._blobs.delete(key)
-                except Exception:
-                    log.exception("deleting attachment bytes %s failed; left behind", key)
+        await self._forget_keys(keys)
+
+    async def _forget_keys(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                await self._blobs.delete(key)
+            except Exception:
+                log.exception("deleting attachment bytes %s failed; left behind", key)
+
+
+def _staged_key(upload_id: str) -> str:
+    """Where an upload's bytes wait for `complete_upload` (a bucket expires them)."""
+    return f"uploads/{upload_id}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _deleting(attachment: Attachment) -> Callable[[Transaction], bool]:
