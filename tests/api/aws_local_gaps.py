@@ -28,14 +28,6 @@ DIFFERENCES = {
 
 # What only a `hubbub serve` process has (on AWS, CloudFront serves the web app).
 SERVER_ONLY = {
-    "test_platform.py::test_health_reports_ok": "/healthz",
-    "test_operations.py::test_readyz_reports_a_ready_server": "/readyz",
-    "test_operations.py::test_a_sane_request_id_is_echoed": "asked of /healthz",
-    "test_operations.py::test_requests_without_a_sane_id_get_a_new_one_each": "asked of /healthz",
-    "test_platform.py::test_the_openapi_document_covers_the_whole_contract": "/api/openapi.json",
-    "test_published_contract.py::test_docs_openapi_json_is_the_served_document": (
-        "/api/openapi.json"
-    ),
     "test_platform.py::test_the_web_app_is_served_for_any_client_route": "the web app",
 }
 

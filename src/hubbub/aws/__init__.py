@@ -6,7 +6,8 @@ Handlers (module.function) and what reaches them:
   signin, refresh, signout, ws-ticket, password reset.
 - `hubbub.aws.http.conversations` (HTTP API v2): `/api/conversations`,
   `/api/conversations/{id}` and its `members`, `read`, `mute`, `events`;
-  `/api/users*` (me, search, blocks, profiles, avatars).
+  `/api/users*` (me, search, blocks, profiles, avatars); `/healthz`, `/readyz`, and
+  every other `/api` path (`/api/openapi.json`, `/api/docs`, else a JSON 404).
 - `hubbub.aws.http.messages` (HTTP API v2, publishes to SNS):
   `/api/conversations/{id}/messages*` (send, history, get, edit, delete, reactions),
   `/api/conversations/{id}/attachments*`, `/api/attachment-files/*`, `/api/sync`,

@@ -85,6 +85,8 @@ def app(service: str) -> Any:
     errors.install(api)
     for name in ROUTERS[service]:
         api.include_router(importlib.import_module(f"hubbub.server.{name}").router)
+    if service == "conversations":  # it has /healthz, /readyz and the catch-all /api/{proxy+}
+        api.include_router(_operations(core))
     settings = core.settings
     api.add_middleware(
         BodyLimit,
@@ -96,3 +98,33 @@ def app(service: str) -> Any:
         ),
     )
     return RequestIds(SecurityHeaders(api, core.file_origins))
+
+
+def _operations(core: Any) -> Any:
+    """The probes, and the whole API's contract (/api/openapi.json, /api/docs) as
+    `hubbub serve` serves it: the document is the local app's own, built at the first
+    request for it (CloudFront serves the web build's Swagger UI on /api-docs/)."""
+    from fastapi import APIRouter
+    from starlette.responses import Response
+
+    from hubbub.server import operations
+    from hubbub.server.responses import json_response
+
+    routes: APIRouter = operations.probes(core)
+
+    @routes.get("/api/openapi.json", include_in_schema=False)
+    async def openapi() -> Response:
+        def document() -> Any:
+            from hubbub.server.app import create_app
+
+            return create_app(core).api.openapi()
+
+        return json_response(platform.cached("openapi", document))
+
+    @routes.get("/api/docs", include_in_schema=False)
+    async def docs() -> Response:
+        from hubbub.server.app import docs_page
+
+        return docs_page(bundled=True)
+
+    return routes

@@ -31,8 +31,6 @@ from hubbub.server.hot_reads import HotReads
 from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH, BodyLimit
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
-from hubbub.server.responses import json_response
-from hubbub.server.schemas import Health
 from hubbub.server.web import SinglePageApp, default_static_dir, placeholder
 
 DESCRIPTION = """The Hubbub chat API. Errors are `{"error": {"code", "message"}}` with a
@@ -71,6 +69,20 @@ class HubbubApp:
             await self._http(scope, receive, send)
 
 
+def docs_page(*, bundled: bool) -> Response:
+    """Swagger UI over /api/openapi.json: the web build's copy (`bundled`: served from
+    this origin, as the CSP wants), else a CDN's."""
+    if not bundled:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Hubbub API")
+    return get_swagger_ui_html(
+        openapi_url="/api/openapi.json",
+        title="Hubbub API",
+        swagger_js_url="/api-docs/swagger-ui-bundle.js",
+        swagger_css_url="/api-docs/swagger-ui.css",
+        swagger_favicon_url="/favicon.svg",
+    )
+
+
 def create_app(platform: Platform) -> HubbubApp:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,13 +109,6 @@ def create_app(platform: Platform) -> HubbubApp:
     app.include_router(avatars_api.router)
     app.include_router(search_api.router)
 
-    @app.get("/healthz", response_model=Health, tags=["operations"])
-    async def health() -> Response:
-        await platform.store.read(lambda tx: tx.users.get(""))  # the store answers
-        # Nothing about load or connections: anyone may call it. Liveness only: /readyz
-        # says whether the process's dependencies answer.
-        return json_response({"status": "ok"})
-
     app.include_router(operations.router(platform))
 
     static_dir = platform.settings.static_dir or default_static_dir()
@@ -111,15 +116,7 @@ def create_app(platform: Platform) -> HubbubApp:
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> Response:
         # The web build ships Swagger UI, so the docs work on a machine with no internet.
-        if not (static_dir / "api-docs" / "swagger-ui-bundle.js").exists():
-            return get_swagger_ui_html(openapi_url="/api/openapi.json", title="Hubbub API")
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="Hubbub API",
-            swagger_js_url="/api-docs/swagger-ui-bundle.js",
-            swagger_css_url="/api-docs/swagger-ui.css",
-            swagger_favicon_url="/favicon.svg",
-        )
+        return docs_page(bundled=(static_dir / "api-docs" / "swagger-ui-bundle.js").exists())
 
     if (static_dir / "index.html").exists():
         app.mount("/", SinglePageApp(directory=static_dir, html=True), name="web")

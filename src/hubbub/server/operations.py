@@ -1,5 +1,6 @@
-"""What an operator's machinery asks the server: is it ready (`/readyz`), and what is
-it doing (`/metrics`). `/healthz`, whether it is alive, is in `app`.
+"""What an operator's machinery asks the server: is it alive (`/healthz`), is it ready
+(`/readyz`), and what is it doing (`/metrics`). On AWS the probes are served too (by
+the conversations function), the metrics not: CloudWatch has them.
 
 `/readyz` is for load balancers and orchestrators: 200 when everything a request
 needs answers (the store; Redis when configured), 503 otherwise, each check at most
@@ -29,7 +30,7 @@ from hubbub.adapters import prometheus
 from hubbub.bootstrap import Platform
 from hubbub.server.errors import error_response
 from hubbub.server.responses import json_response
-from hubbub.server.schemas import Readiness
+from hubbub.server.schemas import Health, Readiness
 
 log = logging.getLogger("hubbub.ready")
 
@@ -38,7 +39,30 @@ _FORWARDING = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
 
 def router(platform: Platform) -> APIRouter:
+    """The probes and `/metrics`."""
+    routes = probes(platform)
+
+    @routes.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        refused = _refusal(request, platform.settings.metrics_token)
+        if refused is not None:
+            return refused
+        body = await asyncio.to_thread(prometheus.render)  # reads files in multi-process mode
+        return Response(body, media_type=prometheus.CONTENT_TYPE)
+
+    return routes
+
+
+def probes(platform: Platform) -> APIRouter:
+    """`/healthz` and `/readyz`."""
     routes = APIRouter()
+
+    @routes.get("/healthz", response_model=Health, tags=["operations"])
+    async def health() -> Response:
+        await platform.store.read(lambda tx: tx.users.get(""))  # the store answers
+        # Nothing about load or connections: anyone may call it. Liveness only: /readyz
+        # says whether the process's dependencies answer.
+        return json_response({"status": "ok"})
 
     @routes.get(
         "/readyz",
@@ -58,14 +82,6 @@ def router(platform: Platform) -> APIRouter:
         ready = all(result == "ok" for result in results)
         body = {"status": "ready" if ready else "unready", "checks": report}
         return json_response(body, status=200 if ready else 503)
-
-    @routes.get("/metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
-        refused = _refusal(request, platform.settings.metrics_token)
-        if refused is not None:
-            return refused
-        body = await asyncio.to_thread(prometheus.render)  # reads files in multi-process mode
-        return Response(body, media_type=prometheus.CONTENT_TYPE)
 
     return routes
 
