@@ -74,8 +74,8 @@ function send(target: UploadTarget, file: NamedFile, onProgress: (fraction: numb
       body = file
     } else {
       // A presigned POST: its policy fields first, the file last (S3 ignores fields after it).
-      // No headers of our own: the browser sets the multipart boundary, and the request stays
-      // a simple one that needs no preflight.
+      // No headers of our own: the browser sets the multipart boundary. The progress listener
+      // makes the browser ask first (a CORS preflight): the bucket's CORS must allow POST.
       xhr.open('POST', target.url)
       const form = new FormData()
       for (const [name, value] of Object.entries(target.fields)) form.append(name, value)
