@@ -4,8 +4,8 @@ import { setConfig } from '@/lib/config'
 import { ApiError, NetworkError } from '@/lib/http'
 import { clearSession, setTokens } from '@/lib/session'
 import { ana } from '@/test/fixtures'
-import type { Attachment } from '@/lib/types'
-import { COMPLETE_RETRY_DELAYS_MS, type UploadTarget, uploadAttachment } from './upload'
+import type { Attachment, UploadTarget } from '@/lib/types'
+import { COMPLETE_RETRY_DELAYS_MS, uploadAttachment } from './upload'
 import { useUploads } from './useUploads'
 
 const attachment: Attachment = {

@@ -6,19 +6,8 @@
  */
 import { apiUrl } from '@/lib/config'
 import { ApiError, NetworkError, api } from '@/lib/http'
-import type { Attachment } from '@/lib/types'
+import type { Attachment, UploadTarget } from '@/lib/types'
 import { MAX_ATTACHMENT_BYTES, attachmentsPath } from './attachments'
-
-/** Where and how to send one file's bytes (the answer to step 1). */
-export interface UploadTarget {
-  id: string
-  /** A path on the API's origin (method PUT) or an absolute URL (POST, a storage bucket). */
-  url: string
-  method: 'PUT' | 'POST'
-  /** For POST: form fields to send, in this order, before the file. */
-  fields: Record<string, string>
-  expiresAt: string
-}
 
 type NamedFile = Blob & { name: string }
 
