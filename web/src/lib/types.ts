@@ -15,6 +15,8 @@ export type Me = Schemas['Me']
 export type Attachment = Schemas['Attachment']
 export type Message = Schemas['Message']
 export type AttachmentLinks = Schemas['AttachmentLinks']
+/** Where and how to send an upload's bytes (step 2 of three; features/messages/upload.ts). */
+export type UploadTarget = Schemas['UploadTarget']
 export type ReplyTo = Schemas['ReplyTo']
 export type ReactionCount = Schemas['ReactionCount']
 export type ReactionEmoji = ReactionCount['emoji']

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { errorMessage } from '@/lib/http'
 import type { Attachment } from '@/lib/types'
-import { MAX_ATTACHMENTS, refusal, uploadAttachment } from './attachments'
+import { MAX_ATTACHMENTS, refusal } from './attachments'
+import { uploadAttachment } from './upload'
 
 export interface Upload {
   key: string
