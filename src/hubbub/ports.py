@@ -651,6 +651,12 @@ class AttachmentStore(Protocol):
         thing (local disk: the app then takes them at a URL it signs)."""
         ...
 
+    async def expire_uploads(self, before: datetime) -> int:
+        """Deletes the bytes of uploads (keys `uploads/...`) stored before `before`,
+        sent but never completed; returns how many. A bucket whose lifecycle rule
+        expires them does nothing here."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UploadTarget:

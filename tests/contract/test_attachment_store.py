@@ -9,7 +9,7 @@ import os
 import stat
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -180,3 +180,22 @@ async def test_on_aws_links_and_uploads_name_the_bucket_in_the_host_the_page_all
     policy = next(line for line in web.splitlines() if "ContentSecurityPolicy: !Sub" in line)
     for directive in ("img-src", "connect-src"):
         assert allowed in policy.split(directive, 1)[1].split(";", 1)[0], directive
+
+
+async def test_uploads_never_completed_expire_and_nothing_else_does(
+    blobs: AttachmentStore,
+) -> None:
+    await blobs.put("uploads/old", b"sent, never completed", "application/octet-stream")
+    await blobs.put("c1/a1", b"an attachment", "application/pdf")
+    assert await blobs.expire_uploads(datetime.now(UTC) - timedelta(hours=1)) == 0
+    assert await read(blobs, "uploads/old") == b"sent, never completed"
+    expired = await blobs.expire_uploads(datetime.now(UTC) + timedelta(seconds=5))
+    assert await read(blobs, "c1/a1") == b"an attachment"
+    if isinstance(blobs, DiskAttachments):
+        assert expired == 1
+        with pytest.raises(NotFound):
+            await read(blobs, "uploads/old")
+    else:  # S3: the bucket's lifecycle rule (infra/shared/resources/messaging.yml) does it
+        assert expired == 0
+        messaging = (Path(__file__).parents[2] / "infra/shared/resources/messaging.yml").read_text()
+        assert "Prefix: attachments/uploads/\n            ExpirationInDays: 1" in messaging

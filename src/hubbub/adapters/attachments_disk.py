@@ -6,10 +6,12 @@ at them and takes uploads at them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from hubbub.domain.errors import NotFound
@@ -75,3 +77,19 @@ class DiskAttachments:
         self, key: str, *, max_bytes: int, ttl_seconds: int
     ) -> UploadTarget | None:
         return None
+
+    async def expire_uploads(self, before: datetime) -> int:
+        return await asyncio.to_thread(self._expire, self._root / "uploads", before.timestamp())
+
+    def _expire(self, directory: Path, before: float) -> int:
+        expired = 0
+        try:
+            entries = list(directory.iterdir())
+        except FileNotFoundError:
+            return 0
+        for path in entries:
+            with contextlib.suppress(FileNotFoundError):  # completed meanwhile
+                if path.stat().st_mtime < before:
+                    path.unlink()
+                    expired += 1
+        return expired

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,3 +117,6 @@ class S3Attachments:
             ExpiresIn=ttl_seconds,
         )
         return UploadTarget(url=str(form["url"]), fields=dict(form["fields"]))
+
+    async def expire_uploads(self, before: datetime) -> int:
+        return 0  # the bucket's lifecycle rule expires attachments/uploads/ after a day

@@ -821,6 +821,9 @@ class MemoryAttachments:
     ) -> UploadTarget | None:
         return None
 
+    async def expire_uploads(self, before: datetime) -> int:
+        return 0  # nothing outlives the process anyway
+
 
 class MemoryTicketStore:
     """Single-use tickets for one process; a restart forgets them (they live ≤ 60 s).

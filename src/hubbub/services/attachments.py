@@ -294,15 +294,17 @@ class AttachmentService:
 
     async def clean_up(self, limit: int = 100) -> int:
         """Deletes up to `limit` uploads never sent and older than a day (rows, then
-        bytes); returns how many."""
+        bytes), and the bytes of uploads started that long ago and never completed;
+        returns how many."""
         cutoff = self._clock.now() - UNSENT_KEEP
+        expired = await self._blobs.expire_uploads(cutoff)
         stale = await self._store.read(lambda tx: tx.attachments.unsent_before(cutoff, limit))
         gone: list[Attachment] = []
         for attachment in stale:
             if await self._store.write(_deleting(attachment)):  # False: sent meanwhile
                 gone.append(attachment)
         await self._forget(gone)
-        return len(gone)
+        return expired + len(gone)
 
     async def _visible(
         self, caller_id: str, conversation_id: str, attachment_id: str, thumbnail: bool
