@@ -166,11 +166,16 @@ def registry() -> ConnectionRegistry:
     """The `websocket-connections` table."""
     found = _extras.get("registry")
     if found is None:
+        from botocore.config import Config
+
         from hubbub.adapters.apigw_connections import ConnectionRegistry
 
         aws = aws_settings()
+        # The fan-out queries it from `fanout_concurrency` threads at once: with botocore's
+        # default pool of 10, every connection past the tenth was dropped after its call (a
+        # new TCP and TLS handshake each time, and a warning per call in the log).
         found = _extras["registry"] = ConnectionRegistry(
-            _client("dynamodb"),
+            _client("dynamodb", config=Config(max_pool_connections=aws.fanout_concurrency)),
             aws.table("websocket-connections"),
             ttl_seconds=aws.connection_ttl_seconds,
         )
