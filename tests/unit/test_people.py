@@ -46,6 +46,7 @@ class DeadProcess:
     """A presence tracker whose other process died holding `gone`'s only connection."""
 
     def __init__(self, gone: str) -> None:
+        self.dead = gone
         self.gone = [gone]
 
     async def claim(self, user_id: str, connection_id: str, limit: int) -> bool:
@@ -58,7 +59,7 @@ class DeadProcess:
         return False
 
     async def online(self, user_ids: Sequence[str]) -> set[str]:
-        return set()
+        return {u for u in user_ids if u != self.dead}  # the others' processes live on
 
     async def renew(self, connections: Collection[tuple[str, str]]) -> None:
         return None
@@ -90,3 +91,25 @@ async def test_a_lease_running_out_records_last_seen_and_tells_contacts(world: W
     # Told once: the next renewal finds nobody else gone.
     await realtime.keep_alive([])
     assert len(world.published.deliveries) == mark + 1
+
+
+async def test_presence_is_told_to_the_contacts_who_are_online_and_to_no_one_else(
+    world: World,
+) -> None:
+    # Presence is not kept for later (a hello says who is online): told to a contact
+    # with no connection, it would only cost the fan-out a look-up of nobody.
+    await people(world, "ana", "bob", "cy")
+    await world.conversations.create_group("ana", "Club", ["bob", "cy"])
+    realtime = world.platform.realtime
+    assert await realtime.claim("bob", "bob-1", 5)
+    await realtime.connected("bob", "bob-1")
+    mark = len(world.published.deliveries)
+    assert await realtime.claim("ana", "ana-1", 5)
+    hello, _ = await realtime.connected("ana", "ana-1")
+    assert hello["online"] == ["bob"]
+    (came,) = [d for d in world.published.deliveries[mark:] if d.frame["type"] == "presence"]
+    assert came.recipients == {"bob"} and came.frame["online"] is True
+    mark = len(world.published.deliveries)
+    await realtime.disconnected("ana", "ana-1")
+    (left,) = [d for d in world.published.deliveries[mark:] if d.frame["type"] == "presence"]
+    assert left.recipients == {"bob"} and left.frame["online"] is False

@@ -54,9 +54,9 @@ class RealtimeService:
 
         contacts, resume, heads, muted = await self._store.read(work)
         cursor = await self._sync.keep(resume)
-        if came_online:
-            await self._announce(user_id, contacts, online=True)
         online = sorted(await self._presence.online(sorted(contacts)))
+        if came_online:
+            await self._announce(user_id, online, online=True)
         hello: JsonObject = {
             "type": "hello",
             "userId": user_id,
@@ -111,16 +111,24 @@ class RealtimeService:
             return _visible_contacts(tx, user_id)
 
         contacts = await self._store.write(work)
-        await self._announce(user_id, contacts, online=False, last_seen_at=at)
+        listening = await self._presence.online(sorted(contacts)) if contacts else []
+        await self._announce(user_id, listening, online=False, last_seen_at=at)
 
     async def _announce(
         self,
         user_id: str,
-        contacts: set[str],
+        contacts: Collection[str],
         *,
         online: bool,
         last_seen_at: datetime | None = None,
     ) -> None:
+        """Tells `contacts`, which the callers narrow to those online now: presence is
+        neither stored nor replayed (whoever connects later reads who is online in its
+        `hello`), so a contact without a connection has nothing to receive it, and a
+        big group's presence costs the fan-out its online members, not all of them.
+        The callers read who is online after recording this user's change, as
+        `connected` records a connection before its `hello` reads the others: of two
+        contacts connecting at once, at least one sees the other, either way."""
         if contacts:
             frame = events.presence(user_id, online=online, last_seen_at=last_seen_at)
             await self._publisher.publish([Delivery(frozenset(contacts), frame)])
