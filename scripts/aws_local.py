@@ -51,6 +51,8 @@ STAGE = "local"
 TABLE_PREFIX = f"hubbub-{STAGE}-"
 # serverless-offline's name for the realtime service's fan-out function.
 FANOUT_FUNCTION = f"hubbub-{STAGE}-fanout"
+# Loaded into serverless-offline: a cap on one function's invocations at once.
+CONCURRENCY = (LOCAL_SERVICE / "concurrency.mjs").as_uri()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--state-dir", type=Path, default=Path("aws-local"))
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=max(2, os.cpu_count() or 1),
+        help="invocations of one function run at once, the rest queue for a warm process"
+        " (infra/local/concurrency.mjs; default: the CPU count, at least 2)",
+    )
+    parser.add_argument(
         "--origin",
         action="append",
         default=[],
@@ -84,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         if not 1024 <= port <= 65532:
             print("aws_local: ports must be 1024-65532", file=sys.stderr)
             return 2
+    if args.concurrency < 1:
+        print("aws_local: --concurrency must be at least 1", file=sys.stderr)
+        return 2
     stop_on_signals()
     try:
         return _run(args)
@@ -158,6 +170,10 @@ def _run(args: argparse.Namespace) -> int:
                 "HUBBUB_TOKEN_SECRET": secret_file(state / "token-secret"),
                 # serverless-offline runs `python3` from the active virtualenv.
                 "VIRTUAL_ENV": str(venv),
+                # A burst queues for a few warm processes instead of starting one cold
+                # process per request on the host's few cores (infra/local/concurrency.mjs).
+                "HUBBUB_OFFLINE_CONCURRENCY": str(args.concurrency),
+                "NODE_OPTIONS": f"{env.get('NODE_OPTIONS', '')} --import={CONCURRENCY}".strip(),
                 "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
             }
         )

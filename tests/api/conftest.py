@@ -158,8 +158,9 @@ async def api(
         client = Api(
             EXTERNAL or (server.base_url if server else ""),
             ws_url=server.ws_url if isinstance(server, AwsLocalStack) else None,
-            # The emulator runs one Python process per function and moto answers one
-            # request at a time: a burst of requests queues there, where Lambda scales out.
+            # The emulator runs a few Python processes per function (aws_local.py
+            # --concurrency) and moto answers one request at a time: a burst of requests
+            # queues there, where Lambda scales out.
             timeout=90 if isinstance(server, AwsLocalStack) else 20,
         )
     yield client
