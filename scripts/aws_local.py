@@ -9,7 +9,9 @@ What runs, all on 127.0.0.1:
 - a real redis-server, as ElastiCache would be;
 - serverless-offline (under osls) running the real Lambda handlers of every service
   from `infra/local/serverless.yml`: the HTTP API on --http-port (the same `/api/...`
-  paths as `hubbub serve`) and the WebSocket API on --ws-port.
+  paths as `hubbub serve`) and the WebSocket API on --ws-port; at most --concurrency
+  invocations of one function at once, the rest queued for a warm process
+  (`infra/local/concurrency.mjs`), since this host cannot scale out as Lambda does.
 
 SNS's Lambda subscription is emulated here, since moto cannot invoke a Lambda without
 Docker: the topic delivers to an HTTP subscription on this launcher (`SnsToLambda`),
