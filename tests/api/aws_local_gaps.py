@@ -14,9 +14,6 @@ DIFFERENCES = {
     "test_websocket.py::test_frames_sent_at_once_are_stored_and_delivered_in_the_order_sent": (
         "API Gateway may run two frames of one connection at once (docs/websocket.md)"
     ),
-    "test_websocket.py::test_frame_floods_are_limited_and_the_connection_survives": (
-        "frame floods meet API Gateway's stage throttling on AWS, which is not emulated"
-    ),
     "test_attachments.py::test_one_request_uploads_over_the_limit_are_refused_with_413": (
         "API Gateway refuses a body over Lambda's 6 MB itself, in its own shape; clients"
         ' upload large files in three steps (docs/websocket.md, "Attachments")'
