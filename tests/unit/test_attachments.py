@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubbub.domain.errors import NotFound
+from hubbub.domain.errors import NotFound, UnsupportedMediaType
 from tests.unit.conftest import World
 from tests.unit.test_conversations import add_users
 
@@ -89,3 +89,41 @@ async def test_a_deleted_group_takes_its_files_bytes_and_all(world: World) -> No
         with pytest.raises(NotFound):
             async for _ in service._blobs.stream(f"{gid}/{attachment['id']}"):
                 pass
+
+
+async def test_an_upload_whose_completion_failed_midway_can_be_completed_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store failing while an upload completes keeps the bytes sent: the client's
+    retry completes it, once. Refused bytes go: there is nothing to retry."""
+    await add_users(world, "ana", "bob")
+    chat, _ = await world.conversations.open_direct("ana", "bob")
+    cid = str(chat["id"])
+    service = world.platform.attachments
+
+    async def sent(name: str, data: bytes) -> str:
+        target = await service.start_upload("ana", cid, name, len(data))
+        query = {k: v[0] for k, v in parse_qs(urlsplit(str(target["url"])).query).items()}
+        upload_id = str(target["id"])
+        await service.receive_upload(upload_id, int(query["expires"]), query["signature"], data)
+        return upload_id
+
+    upload_id = await sent("plan.txt", b"the plan")
+    write = world.store.write
+
+    async def failing(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(world.store, "write", write)  # only this once
+        raise ConnectionError("the store went away")
+
+    monkeypatch.setattr(world.store, "write", failing)
+    with pytest.raises(ConnectionError):
+        await service.complete_upload("ana", cid, upload_id, "plan.txt")
+    view, created = await service.complete_upload("ana", cid, upload_id, "plan.txt")
+    assert created and view["size"] == len(b"the plan")
+    assert await service.complete_upload("ana", cid, upload_id, "plan.txt") == (view, False)
+
+    refused = await sent("notes.txt", b"binary\x00")
+    with pytest.raises(UnsupportedMediaType):
+        await service.complete_upload("ana", cid, refused, "notes.txt")
+    with pytest.raises(NotFound):  # the bytes went with the refusal
+        await service.complete_upload("ana", cid, refused, "notes.txt")

@@ -25,7 +25,12 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from hubbub.domain import attachments as rules
-from hubbub.domain.errors import NotFound, PayloadTooLarge, ValidationFailed
+from hubbub.domain.errors import (
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from hubbub.domain.models import Attachment
 from hubbub.domain.views import JsonObject, attachment_view
 from hubbub.ports import AttachmentStore, Clock, IdGenerator, ImageProcessor, Store, Transaction
@@ -160,11 +165,11 @@ class AttachmentService:
         try:
             data = await self._staged_bytes(staged)
             attachment = await self._accept(caller_id, conversation_id, name, data, attachment_id)
-        except NotFound:
+        except _REFUSALS:
+            await self._forget_keys([staged])  # refused for good: the upload starts over
             raise
-        except BaseException:
-            await self._forget_keys([staged])  # refused: the upload starts over
-            raise
+        # Anything else (the store failed, the request was cut) keeps the bytes: a retry
+        # completes it; never completed, they expire.
         await self._forget_keys([staged])
         return attachment_view(attachment), True
 
@@ -363,6 +368,10 @@ class AttachmentService:
                 await self._blobs.delete(key)
             except Exception:
                 log.exception("deleting attachment bytes %s failed; left behind", key)
+
+
+# What the bytes themselves are refused for: completing again would only refuse again.
+_REFUSALS = (PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
 
 
 def _staged_key(upload_id: str) -> str:
