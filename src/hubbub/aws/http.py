@@ -71,7 +71,7 @@ def app(service: str) -> Any:
 
     from hubbub.server import errors
     from hubbub.server.headers import SecurityHeaders
-    from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH, BodyLimit
+    from hubbub.server.limits import BodyLimit, larger_bodies
     from hubbub.server.request_ids import RequestIds
 
     core = platform.core()
@@ -91,11 +91,7 @@ def app(service: str) -> Any:
     api.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        larger=(
-            ("POST", UPLOAD_PATH, settings.attachment_max_bytes),
-            ("PUT", STAGED_UPLOAD_PATH, settings.attachment_max_bytes),
-            ("PUT", AVATAR_PATH, core.avatars.max_bytes),
-        ),
+        larger=larger_bodies(settings.attachment_max_bytes, core.avatars.max_bytes),
     )
     return RequestIds(SecurityHeaders(api, core.file_origins))
 

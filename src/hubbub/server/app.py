@@ -28,7 +28,7 @@ from hubbub.server import (
 )
 from hubbub.server.headers import SecurityHeaders
 from hubbub.server.hot_reads import HotReads
-from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH, BodyLimit
+from hubbub.server.limits import BodyLimit, larger_bodies
 from hubbub.server.proxies import TrustedProxies
 from hubbub.server.request_ids import RequestIds
 from hubbub.server.web import SinglePageApp, default_static_dir, placeholder
@@ -130,10 +130,6 @@ def create_app(platform: Platform) -> HubbubApp:
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        larger=(
-            ("POST", UPLOAD_PATH, settings.attachment_max_bytes),
-            ("PUT", STAGED_UPLOAD_PATH, settings.attachment_max_bytes),
-            ("PUT", AVATAR_PATH, platform.avatars.max_bytes),
-        ),
+        larger=larger_bodies(settings.attachment_max_bytes, platform.avatars.max_bytes),
     )
     return HubbubApp(app, platform)

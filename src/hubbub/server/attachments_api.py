@@ -15,12 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
-from hubbub.domain.errors import PayloadTooLarge
 from hubbub.server import schemas
 from hubbub.server.deps import CallerDep, PlatformDep, WriterDep
 from hubbub.server.openapi import ERRORS
 from hubbub.server.responses import json_response
-from hubbub.services.attachments import Download
+from hubbub.services.attachments import AttachmentService, Download
 
 router = APIRouter(prefix="/api", tags=["attachments"], responses=ERRORS)
 BASE = "/conversations/{conversation_id}/attachments"
@@ -61,23 +60,21 @@ async def upload(
 ) -> Response:
     service = platform.attachments
     await service.may_upload(caller, conversation_id)  # before reading the body
-    view = await service.upload(
-        caller, conversation_id, file_name, await _body(request, service.max_bytes)
-    )
+    view = await service.upload(caller, conversation_id, file_name, await _body(request, service))
     return json_response({"attachment": view}, status=201)
 
 
-async def _body(request: Request, max_bytes: int) -> bytes:
-    """The request's body, refused (413) as soon as it is known to exceed `max_bytes`:
-    by its Content-Length, or counted as it arrives."""
+async def _body(request: Request, service: AttachmentService) -> bytes:
+    """The request's body, refused (413) as soon as it is known to exceed the limit: by
+    its Content-Length, or counted as it arrives."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > service.max_bytes:
+        raise service.too_large()
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
-        if len(data) > max_bytes:
-            raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes.")
+        if len(data) > service.max_bytes:
+            raise service.too_large()
     return bytes(data)
 
 
@@ -157,7 +154,7 @@ async def receive_upload(
 ) -> Response:
     service = platform.attachments
     service.check_upload_url(upload_id, expires, signature)  # before reading the body
-    data = await _body(request, service.max_bytes)
+    data = await _body(request, service)
     await service.receive_upload(upload_id, expires, signature, data)
     return Response(status_code=204)
 

@@ -21,6 +21,22 @@ STAGED_UPLOAD_PATH = re.compile(r"^/api/attachment-uploads/[^/]+/?$")
 AVATAR_PATH = re.compile(r"^/api/users/me/avatar/?$")
 
 
+def larger_bodies(
+    attachment_max_bytes: int, avatar_max_bytes: int
+) -> tuple[tuple[str, re.Pattern[str], int], ...]:
+    """The upload routes (method, path) with their own body limits: `BodyLimit`'s
+    `larger`, and, for the transport, the routes whose bodies may take longer."""
+    return (
+        ("POST", UPLOAD_PATH, attachment_max_bytes),
+        ("PUT", STAGED_UPLOAD_PATH, attachment_max_bytes),
+        ("PUT", AVATAR_PATH, avatar_max_bytes),
+    )
+
+
+def is_upload(method: str, path: str) -> bool:
+    return any(m == method and p.match(path) for m, p, _ in larger_bodies(0, 0))
+
+
 class _TooLarge(Exception):
     pass
 

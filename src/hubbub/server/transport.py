@@ -46,7 +46,7 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from hubbub.config import Settings
-from hubbub.server.limits import AVATAR_PATH, STAGED_UPLOAD_PATH, UPLOAD_PATH
+from hubbub.server.limits import is_upload
 
 # Sockets the process keeps for itself (database, WAL, static files, logs) when the
 # connection cap is derived from the open-file limit.
@@ -73,8 +73,7 @@ class Limits:
     body_timeout: float
     max_connections: int
     headroom: int
-    # The upload routes' body deadline (limits.UPLOAD_PATH, STAGED_UPLOAD_PATH, AVATAR_PATH):
-    # large files.
+    # The upload routes' body deadline (`limits.is_upload`): large files.
     upload_timeout: float = 600.0
 
     @classmethod
@@ -203,9 +202,7 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
             method, path = self.scope["method"], self.scope["path"]
-            upload = (method == "POST" and UPLOAD_PATH.match(path)) or (
-                method == "PUT" and (AVATAR_PATH.match(path) or STAGED_UPLOAD_PATH.match(path))
-            )
+            upload = is_upload(method, path)
             deadline = self.LIMITS.upload_timeout if upload else self.LIMITS.body_timeout
             self._timer = self.loop.call_later(deadline, self._body_late)
 

@@ -77,6 +77,15 @@ class AttachmentService:
         self.max_bytes = max_bytes
         self._url_seconds = url_seconds
 
+    def too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+
+    def _check_size(self, size: int) -> None:
+        if size > self.max_bytes:
+            raise self.too_large()
+        if size <= 0:
+            raise ValidationFailed("The file is empty.")
+
     async def may_upload(self, caller_id: str, conversation_id: str) -> None:
         """`NotFound` unless the caller is a member: checked before the body is read."""
         await self._store.read(lambda tx: membership_of(tx, conversation_id, caller_id))
@@ -87,6 +96,7 @@ class AttachmentService:
         """Checks the file (type by its bytes, size, pixels), stores it with a
         thumbnail for images, and records it unsent. Returns its view."""
         name = rules.file_name(raw_name)
+        await self.may_upload(caller_id, conversation_id)
         attachment = await self._accept(caller_id, conversation_id, name, data, self._ids.new_id())
         return attachment_view(attachment)
 
@@ -99,10 +109,7 @@ class AttachmentService:
         the bytes and records the attachment."""
         name = rules.file_name(raw_name)
         rules.check_allowed_name(name)
-        if size > self.max_bytes:
-            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
-        if size <= 0:
-            raise ValidationFailed("The file is empty.")
+        self._check_size(size)
         await self.may_upload(caller_id, conversation_id)
         upload_id = self._upload_id(caller_id, conversation_id, self._ids.new_id())
         expires = self._clock.now() + UPLOAD_WINDOW
@@ -139,10 +146,7 @@ class AttachmentService:
     ) -> None:
         """Keeps the bytes sent to a URL `start_upload` signed, for `complete_upload`."""
         self.check_upload_url(upload_id, expires, signature)
-        if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
-        if not data:
-            raise ValidationFailed("The file is empty.")
+        self._check_size(len(data))
         await self._blobs.put(_staged_key(upload_id), data, "application/octet-stream")
 
     async def complete_upload(
@@ -176,11 +180,9 @@ class AttachmentService:
     async def _accept(
         self, caller_id: str, conversation_id: str, name: str, data: bytes, attachment_id: str
     ) -> Attachment:
-        if len(data) > self.max_bytes:
-            raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
-        if not data:
-            raise ValidationFailed("The file is empty.")
-        await self.may_upload(caller_id, conversation_id)
+        """Checks `data` and records it as an attachment of the caller's (a member: the
+        callers checked, and the write checks again)."""
+        self._check_size(len(data))
         width = height = None
         thumbnail: bytes | None = None
         if rules.is_image_name(name):
@@ -229,7 +231,7 @@ class AttachmentService:
             async for chunk in self._blobs.stream(key):
                 data += chunk
                 if len(data) > self.max_bytes:
-                    raise PayloadTooLarge(f"Attachments are limited to {self.max_bytes} bytes.")
+                    raise self.too_large()
         except NotFound:
             raise NotFound("Nothing was uploaded for that upload, or it was completed.") from None
         return bytes(data)
