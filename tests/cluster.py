@@ -57,20 +57,27 @@ class Cluster:
         return [p.log.read_text() if p.log else "" for p in self.processes]
 
 
-def migrate(database_url: str) -> None:
-    """`hubbub migrate`, as an operator runs it once: processes on PostgreSQL never
-    migrate on their own."""
+def migrate(env: Mapping[str, str]) -> None:
+    """`hubbub migrate` with `env`, as an operator runs it once: servers on PostgreSQL
+    never migrate on their own, and on DynamoDB it creates the tables."""
     subprocess.run(
         [sys.executable, "-m", "hubbub", "migrate"],
-        env={
-            **os.environ,
-            "HUBBUB_DATABASE_URL": database_url,
-            "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
-        },
+        env={**os.environ, **env},
         check=True,
         capture_output=True,
         timeout=120,
     )
+
+
+def dynamodb_env(dynamodb: MotoServer, prefix: str) -> dict[str, str]:
+    """What a server is configured with to use `dynamodb`, its tables named `prefix`<name>."""
+    return {
+        **dynamodb.env,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
+        "HUBBUB_STORE": "dynamodb",
+        "HUBBUB_DYNAMODB_TABLE_PREFIX": prefix,
+        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+    }
 
 
 def cluster_env(database_url: str, redis_url: str, **env: str) -> dict[str, str]:
@@ -96,23 +103,12 @@ def running_cluster(
     """`count` processes on a fresh, migrated PostgreSQL database and `redis_url`, with
     the given HUBBUB_* settings; killed at the end even if the test failed."""
     database_url = postgres.fresh_database_url(migrated=False)
-    migrate(database_url)
+    migrate({"HUBBUB_DATABASE_URL": database_url, "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET})
     # The processes share one attachment directory, as processes on one machine must.
     shared = {"HUBBUB_ATTACHMENT_DIR": str(root / "attachments"), **(env or {})}
     settings = cluster_env(database_url, redis_url, **shared)
-    cluster = Cluster(
-        [
-            ServerProcess(data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=settings)
-            for n in range(count)
-        ],
-        database_url,
-        redis_url,
-    )
-    try:
-        cluster.start()
+    with _running(root, settings, count, database_url, redis_url) as cluster:
         yield cluster
-    finally:
-        cluster.stop(signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -121,30 +117,31 @@ def running_dynamodb_cluster(
 ) -> Iterator[Cluster]:
     """`count` processes on fresh DynamoDB tables (created by `hubbub migrate`) and
     `redis_url`; killed at the end even if the test failed."""
-    prefix = f"cluster{os.getpid()}-{root.name}-"
     settings = {
-        **dynamodb.env,
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb.endpoint,
-        "HUBBUB_STORE": "dynamodb",
-        "HUBBUB_DYNAMODB_TABLE_PREFIX": prefix,
-        "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        **dynamodb_env(dynamodb, f"cluster{os.getpid()}-{root.name}-"),
         "HUBBUB_REDIS_URL": redis_url,
         "HUBBUB_PRESENCE_LEASE_SECONDS": str(LEASE_SECONDS),
         "HUBBUB_ATTACHMENT_DIR": str(root / "attachments"),
     }
-    subprocess.run(
-        [sys.executable, "-m", "hubbub", "migrate"],
-        env={**os.environ, **settings},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    migrate(settings)
+    with _running(root, settings, count, "", redis_url) as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def _running(
+    root: Path, settings: Mapping[str, str], count: int, database_url: str, redis_url: str
+) -> Iterator[Cluster]:
+    """`count` processes configured with `settings`, killed at the end even if the test
+    failed."""
     cluster = Cluster(
         [
-            ServerProcess(data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=settings)
+            ServerProcess(
+                data_dir=root / f"process-{chr(ord('a') + n)}" / "data", env=dict(settings)
+            )
             for n in range(count)
         ],
-        "",
+        database_url,
         redis_url,
     )
     try:

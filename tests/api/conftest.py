@@ -16,8 +16,6 @@ other); `proxy` runs it through nginx in front of two such processes, as
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,7 +24,13 @@ import pytest
 from tests.api.aws_local_gaps import GAPS
 from tests.api.console import start_console_server
 from tests.aws_local import AwsLocalStack, aws_local_topology
-from tests.cluster import Cluster, running_cluster, running_dynamodb_cluster
+from tests.cluster import (
+    Cluster,
+    dynamodb_env,
+    migrate,
+    running_cluster,
+    running_dynamodb_cluster,
+)
 from tests.moto import MotoServer
 from tests.postgres import TEST_TOKEN_SECRET, PostgresServer
 from tests.proxy import ProxiedDeployment, proxy_topology
@@ -99,36 +103,17 @@ def server(
     env: dict[str, str] = {}
     if STORE == "dynamodb":
         moto: MotoServer = request.getfixturevalue("dynamodb_moto")
-        env = {
-            **moto.env,
-            "AWS_ENDPOINT_URL_DYNAMODB": moto.endpoint,
-            "HUBBUB_STORE": "dynamodb",
-            "HUBBUB_DYNAMODB_TABLE_PREFIX": f"api{os.getpid()}-",
-            "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
-        }
+        env = dynamodb_env(moto, f"api{os.getpid()}-")
     if STORE == "postgres":
         postgres: PostgresServer = request.getfixturevalue("postgres")
         env = {
             "HUBBUB_DATABASE_URL": postgres.fresh_database_url(migrated=False),
             "HUBBUB_TOKEN_SECRET": TEST_TOKEN_SECRET,
         }
-        # As an operator would: servers on PostgreSQL never migrate on their own.
-        subprocess.run(
-            [sys.executable, "-m", "hubbub", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    if STORE == "dynamodb":
-        # As an operator would: `hubbub migrate` creates the tables.
-        subprocess.run(
-            [sys.executable, "-m", "hubbub", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    if env:
+        # As an operator would: servers on PostgreSQL never migrate on their own, and
+        # `hubbub migrate` creates DynamoDB's tables.
+        migrate(env)
     process = ServerProcess(data_dir=Path(tmp_path_factory.mktemp("hubbub-data")), env=env)
     process.start()
     yield process
