@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from hubbub.domain.models import User
 from hubbub.ports import Clock, Store
 from hubbub.server.app import create_app
 from hubbub.services.auth import AuthService
+from tests.cognito import create_client, create_pool
 from tests.moto import MotoServer, moto
 
 __all__ = ["moto"]  # the fixture
@@ -72,38 +72,14 @@ class Pool:
         return CognitoIdentity(store, clock, **params)
 
     def other_client(self) -> str:
-        made = self.client.create_user_pool_client(
-            UserPoolId=self.pool_id,
-            ClientName="other",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )
-        return str(made["UserPoolClient"]["ClientId"])
+        return create_client(self.client, self.pool_id, "other")
 
 
 @pytest.fixture
 def pool(moto: MotoServer) -> Iterator[Pool]:
     client = boto3.client("cognito-idp")
-    made = client.create_user_pool(
-        PoolName=f"hubbub-{time.monotonic_ns()}",
-        AutoVerifiedAttributes=["email"],
-        # As the shared stack sets it: length only, like our own rule (no composition).
-        Policies={
-            "PasswordPolicy": {
-                "MinimumLength": 8,
-                "RequireUppercase": False,
-                "RequireLowercase": False,
-                "RequireNumbers": False,
-                "RequireSymbols": False,
-            }
-        },
-    )
-    pool_id = made["UserPool"]["Id"]
-    app = client.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="web",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )
-    rig = Pool(moto, client, pool_id, app["UserPoolClient"]["ClientId"])
+    pool_id, client_id = create_pool(client)
+    rig = Pool(moto, client, pool_id, client_id)
 
     def keep_code(http_response: Any, **_: Any) -> None:
         code = http_response.headers.get("x-moto-forgot-password-confirmation-code")

@@ -1,0 +1,40 @@
+"""A user pool and its app client on moto's Cognito, as the shared stack makes them
+where the tests rely on it: email auto-verified, a password policy of length only (8,
+like our own rule; no composition demands), and a client without a secret allowing
+USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+
+
+def create_pool(client: Any) -> tuple[str, str]:
+    """Creates a uniquely named pool and its `web` client with `client` (a boto3
+    `cognito-idp` client); returns (pool id, client id). The caller deletes the pool."""
+    pool_id = str(
+        client.create_user_pool(
+            PoolName=f"hubbub-{time.monotonic_ns()}",
+            AutoVerifiedAttributes=["email"],
+            Policies={
+                "PasswordPolicy": {
+                    "MinimumLength": 8,
+                    "RequireUppercase": False,
+                    "RequireLowercase": False,
+                    "RequireNumbers": False,
+                    "RequireSymbols": False,
+                }
+            },
+        )["UserPool"]["Id"]
+    )
+    return pool_id, create_client(client, pool_id, "web")
+
+
+def create_client(client: Any, pool_id: str, name: str) -> str:
+    """Another app client of the pool, with the same auth flows; returns its id."""
+    made = client.create_user_pool_client(
+        UserPoolId=pool_id, ClientName=name, ExplicitAuthFlows=AUTH_FLOWS
+    )
+    return str(made["UserPoolClient"]["ClientId"])
