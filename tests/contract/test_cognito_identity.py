@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,16 +21,18 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hubbub.adapters.cognito_identity import CognitoIdentity, cognito_identity_from_env
+from hubbub.adapters.cognito_identity import CognitoIdentity
 from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
+from hubbub.aws import platform as aws_platform
+from hubbub.aws.settings import AwsSettings
 from hubbub.bootstrap import build
 from hubbub.config import Settings
 from hubbub.domain.errors import Conflict, NotConfirmed, Unauthorized, ValidationFailed
 from hubbub.domain.models import User
-from hubbub.ports import Clock, Store
+from hubbub.ports import Clock, IdentityProvider, Store
 from hubbub.server.app import create_app
 from hubbub.services.auth import AuthService
 from tests.cognito import create_client, create_pool
@@ -355,6 +357,13 @@ def _ana_id(tx: Any) -> str:
     return str(ana.id)
 
 
+def _identity_from_env(env: dict[str, str]) -> Callable[[Store, Clock], IdentityProvider]:
+    """The identity the Lambda platform makes from these settings (its seam)."""
+    make = aws_platform.identity(Settings(store="memory"), AwsSettings.from_env(env))
+    assert make is not None
+    return make
+
+
 async def test_from_env_derives_the_issuer_from_the_pool(pool: Pool) -> None:
     store = MemoryStore()
     env = {
@@ -363,7 +372,7 @@ async def test_from_env_derives_the_issuer_from_the_pool(pool: Pool) -> None:
         "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}/.well-known/jwks.json",
         "HUBBUB_AUTO_CONFIRM": "true",
     }
-    identity = cognito_identity_from_env(store, SystemClock(), env)
+    identity = _identity_from_env(env)(store, SystemClock())
     user = User("u-env", "env", "env@example.com", "Env", datetime.now(UTC), False)
     await store.write(lambda tx: tx.users.insert(user))
     assert not await identity.register(user, PASSWORD)  # auto-confirmed
@@ -392,18 +401,13 @@ async def test_the_http_routes_answer_as_locally_on_cognito(pool: Pool) -> None:
     the Lambda handlers use): status codes and error codes as the local server's."""
     settings = Settings(store="memory", token_secret="k" * 32)
 
-    def cognito(store: Store, clock: Clock) -> CognitoIdentity:
-        return cognito_identity_from_env(
-            store,
-            clock,
-            {
-                "HUBBUB_COGNITO_USER_POOL_ID": pool.pool_id,
-                "HUBBUB_COGNITO_CLIENT_ID": pool.client_id,
-                "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}"
-                "/.well-known/jwks.json",
-            },
-        )
-
+    cognito = _identity_from_env(
+        {
+            "HUBBUB_COGNITO_USER_POOL_ID": pool.pool_id,
+            "HUBBUB_COGNITO_CLIENT_ID": pool.client_id,
+            "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}/.well-known/jwks.json",
+        }
+    )
     platform = build(settings, identity=cognito)
     await platform.start()
     transport = httpx.ASGITransport(app=create_app(platform))

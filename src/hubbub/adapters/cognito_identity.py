@@ -548,21 +548,3 @@ class CognitoIdentity:
             return ended
 
         return await self._store.write(end_all)
-
-
-def cognito_identity_from_env(
-    store: Store, clock: Clock, env: Mapping[str, str], **overrides: Any
-) -> CognitoIdentity:
-    """The adapter configured by HUBBUB_COGNITO_USER_POOL_ID, HUBBUB_COGNITO_CLIENT_ID,
-    HUBBUB_COGNITO_JWKS_URL and HUBBUB_COGNITO_ISSUER (both optional: derived from the
-    pool id), and HUBBUB_AUTO_CONFIRM ("true" on the local stage only)."""
-    return CognitoIdentity(
-        store,
-        clock,
-        user_pool_id=env["HUBBUB_COGNITO_USER_POOL_ID"],
-        client_id=env["HUBBUB_COGNITO_CLIENT_ID"],
-        jwks_url=env.get("HUBBUB_COGNITO_JWKS_URL") or None,
-        issuer=env.get("HUBBUB_COGNITO_ISSUER") or None,
-        auto_confirm=env.get("HUBBUB_AUTO_CONFIRM", "").strip().lower() == "true",
-        **overrides,
-    )

@@ -9,7 +9,7 @@ registry, the poster). The seams where the deployment's adapters are chosen:
 
 - the store: `_store` (None: `build` chooses it from HUBBUB_STORE, which is
   `dynamodb` when deployed);
-- the identity: `_identity` (Cognito when HUBBUB_COGNITO_USER_POOL_ID is set, as when
+- the identity: `identity` (Cognito when HUBBUB_COGNITO_USER_POOL_ID is set, as when
   deployed; else the local identity, with HUBBUB_TOKEN_SECRET);
 - Redis (ElastiCache, `rediss://`): presence, typing, tickets, rate limits and ended
   sessions, through the same adapters as a scaled-out server (HUBBUB_REDIS_URL,
@@ -117,7 +117,7 @@ def core() -> Platform:
             config,
             publisher=publisher,
             store=_store(config, aws),
-            identity=_identity(config, aws),
+            identity=identity(config, aws),
             # A sign-out closes the sign-in's sockets through the fan-out.
             connections=SessionSockets(registry(), publisher.request_close),
         )
@@ -130,7 +130,7 @@ def _store(config: Settings, aws: AwsSettings) -> Store | None:
     return None
 
 
-def _identity(
+def identity(
     config: Settings, aws: AwsSettings
 ) -> Callable[[Store, Clock], IdentityProvider] | None:
     """The identity seam: the Cognito user pool when one is configured, else None
