@@ -209,6 +209,10 @@ class Deployment:
             },
         )
         assert status == 201, body
+        return self.sign_in(username)
+
+    def sign_in(self, username: str) -> tuple[str, str]:
+        """(user id, access token) of a new sign-in of a user made by `sign_up_and_in`."""
         status, _, body = self.http(
             "auth",
             "POST",
@@ -216,7 +220,7 @@ class Deployment:
             {"username": username, "password": "correct horse battery staple"},
         )
         assert status == 200, body
-        return body["user"]["id"], body["accessToken"]
+        return str(body["user"]["id"]), str(body["accessToken"])
 
     def ticket(self, token: str) -> str:
         status, _, body = self.http("auth", "POST", "/api/auth/ws-ticket", token=token)

@@ -5,12 +5,12 @@ HTTP), and its access tokens open the WebSocket like local ones."""
 from __future__ import annotations
 
 import json
-import time
 
 import boto3
 import pytest
 
 from tests.aws.conftest import Deployment
+from tests.cognito import create_pool
 
 
 def test_sign_up_sign_in_and_connect_on_cognito(
@@ -18,24 +18,7 @@ def test_sign_up_sign_in_and_connect_on_cognito(
 ) -> None:
     stage = deployment
     client = boto3.client("cognito-idp")
-    pool_id = client.create_user_pool(
-        PoolName=f"hubbub-{time.monotonic_ns()}",
-        AutoVerifiedAttributes=["email"],
-        Policies={
-            "PasswordPolicy": {
-                "MinimumLength": 8,
-                "RequireUppercase": False,
-                "RequireLowercase": False,
-                "RequireNumbers": False,
-                "RequireSymbols": False,
-            }
-        },
-    )["UserPool"]["Id"]
-    client_id = client.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="web",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )["UserPoolClient"]["ClientId"]
+    pool_id, client_id = create_pool(client)
     monkeypatch.delenv("HUBBUB_TOKEN_SECRET")
     monkeypatch.setenv("HUBBUB_COGNITO_USER_POOL_ID", pool_id)
     monkeypatch.setenv("HUBBUB_COGNITO_CLIENT_ID", client_id)

@@ -34,7 +34,7 @@ def test_two_users_chat_through_the_handlers(deployment: Deployment) -> None:
         "POST",
         "/api/conversations/direct",
         {"userId": bob},
-        token=_token(stage, "alice"),
+        token=stage.sign_in("alice")[1],
     )
     assert status == 201, body
     conversation_id = body["conversation"]["id"]
@@ -68,7 +68,7 @@ def test_two_users_chat_through_the_handlers(deployment: Deployment) -> None:
         "messages",
         "GET",
         f"/api/conversations/{conversation_id}/messages",
-        token=_token(stage, "bob"),
+        token=stage.sign_in("bob")[1],
     )
     assert status == 200, body
     assert [m["body"] for m in body["messages"]] == ["hello bob"]
@@ -86,14 +86,3 @@ def test_two_users_chat_through_the_handlers(deployment: Deployment) -> None:
     stage.pump()
     assert len(stage.api.frames("bob-conn=")) == before
     assert stage.api.frames("alice-conn=")[-1]["requestId"] == "s2"
-
-
-def _token(stage: Deployment, username: str) -> str:
-    status, _, body = stage.http(
-        "auth",
-        "POST",
-        "/api/auth/signin",
-        {"username": username, "password": "correct horse battery staple"},
-    )
-    assert status == 200, body
-    return str(body["accessToken"])

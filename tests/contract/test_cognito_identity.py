@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,18 +21,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hubbub.adapters.cognito_identity import CognitoIdentity, cognito_identity_from_env
+from hubbub.adapters.cognito_identity import CognitoIdentity
 from hubbub.adapters.local_hub import LocalHub
 from hubbub.adapters.local_sessions import StoredSessions
 from hubbub.adapters.memory import MemoryRateLimiter, MemoryStore, MemoryTicketStore
 from hubbub.adapters.system import SystemClock, UlidGenerator
+from hubbub.aws import platform as aws_platform
+from hubbub.aws.settings import AwsSettings
 from hubbub.bootstrap import build
 from hubbub.config import Settings
 from hubbub.domain.errors import Conflict, NotConfirmed, Unauthorized, ValidationFailed
 from hubbub.domain.models import User
-from hubbub.ports import Clock, Store
+from hubbub.ports import Clock, IdentityProvider, Store
 from hubbub.server.app import create_app
 from hubbub.services.auth import AuthService
+from tests.cognito import create_client, create_pool
 from tests.moto import MotoServer, moto
 
 __all__ = ["moto"]  # the fixture
@@ -72,38 +74,14 @@ class Pool:
         return CognitoIdentity(store, clock, **params)
 
     def other_client(self) -> str:
-        made = self.client.create_user_pool_client(
-            UserPoolId=self.pool_id,
-            ClientName="other",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )
-        return str(made["UserPoolClient"]["ClientId"])
+        return create_client(self.client, self.pool_id, "other")
 
 
 @pytest.fixture
 def pool(moto: MotoServer) -> Iterator[Pool]:
     client = boto3.client("cognito-idp")
-    made = client.create_user_pool(
-        PoolName=f"hubbub-{time.monotonic_ns()}",
-        AutoVerifiedAttributes=["email"],
-        # As the shared stack sets it: length only, like our own rule (no composition).
-        Policies={
-            "PasswordPolicy": {
-                "MinimumLength": 8,
-                "RequireUppercase": False,
-                "RequireLowercase": False,
-                "RequireNumbers": False,
-                "RequireSymbols": False,
-            }
-        },
-    )
-    pool_id = made["UserPool"]["Id"]
-    app = client.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName="web",
-        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-    )
-    rig = Pool(moto, client, pool_id, app["UserPoolClient"]["ClientId"])
+    pool_id, client_id = create_pool(client)
+    rig = Pool(moto, client, pool_id, client_id)
 
     def keep_code(http_response: Any, **_: Any) -> None:
         code = http_response.headers.get("x-moto-forgot-password-confirmation-code")
@@ -379,6 +357,13 @@ def _ana_id(tx: Any) -> str:
     return str(ana.id)
 
 
+def _identity_from_env(env: dict[str, str]) -> Callable[[Store, Clock], IdentityProvider]:
+    """The identity the Lambda platform makes from these settings (its seam)."""
+    make = aws_platform.identity(Settings(store="memory"), AwsSettings.from_env(env))
+    assert make is not None
+    return make
+
+
 async def test_from_env_derives_the_issuer_from_the_pool(pool: Pool) -> None:
     store = MemoryStore()
     env = {
@@ -387,7 +372,7 @@ async def test_from_env_derives_the_issuer_from_the_pool(pool: Pool) -> None:
         "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}/.well-known/jwks.json",
         "HUBBUB_AUTO_CONFIRM": "true",
     }
-    identity = cognito_identity_from_env(store, SystemClock(), env)
+    identity = _identity_from_env(env)(store, SystemClock())
     user = User("u-env", "env", "env@example.com", "Env", datetime.now(UTC), False)
     await store.write(lambda tx: tx.users.insert(user))
     assert not await identity.register(user, PASSWORD)  # auto-confirmed
@@ -416,18 +401,13 @@ async def test_the_http_routes_answer_as_locally_on_cognito(pool: Pool) -> None:
     the Lambda handlers use): status codes and error codes as the local server's."""
     settings = Settings(store="memory", token_secret="k" * 32)
 
-    def cognito(store: Store, clock: Clock) -> CognitoIdentity:
-        return cognito_identity_from_env(
-            store,
-            clock,
-            {
-                "HUBBUB_COGNITO_USER_POOL_ID": pool.pool_id,
-                "HUBBUB_COGNITO_CLIENT_ID": pool.client_id,
-                "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}"
-                "/.well-known/jwks.json",
-            },
-        )
-
+    cognito = _identity_from_env(
+        {
+            "HUBBUB_COGNITO_USER_POOL_ID": pool.pool_id,
+            "HUBBUB_COGNITO_CLIENT_ID": pool.client_id,
+            "HUBBUB_COGNITO_JWKS_URL": f"{pool.moto.endpoint}/{pool.pool_id}/.well-known/jwks.json",
+        }
+    )
     platform = build(settings, identity=cognito)
     await platform.start()
     transport = httpx.ASGITransport(app=create_app(platform))

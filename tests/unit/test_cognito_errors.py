@@ -5,11 +5,9 @@ names, in Cognito's own wire format, and boto3 parses it as it would AWS's."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -31,6 +29,7 @@ from hubbub.domain.errors import (
 )
 from hubbub.domain.models import User
 from hubbub.ports import Transaction
+from tests.cognito import JsonHandler, serving
 from tests.support import free_port
 
 ANA = User("01ana", "ana", "ana@example.com", "Ana", datetime(2026, 1, 1, tzinfo=UTC), True)
@@ -45,22 +44,14 @@ class FakeCognito:
         self.calls: list[str] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 operation = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
                 fake.calls.append(operation)
                 status, code = fake.errors.get(operation, (200, ""))
                 payload = {"__type": code, "message": f"{code} (fake)"} if code else {}
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
+                self.send_json(status, payload, "application/x-amz-json-1.1")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
@@ -80,11 +71,8 @@ def client_for(endpoint: str) -> Any:
 @pytest.fixture
 def cognito() -> Iterator[FakeCognito]:
     fake = FakeCognito()
-    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with serving(fake.server):
+        yield fake
 
 
 async def identity_on(endpoint: str) -> CognitoIdentity:

@@ -5,10 +5,9 @@ no network before the first token."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -19,6 +18,7 @@ from hubbub.adapters.cognito_identity import CognitoIdentity, JwksKeys
 from hubbub.adapters.memory import MemoryStore
 from hubbub.adapters.system import SystemClock
 from hubbub.domain.errors import Unauthorized
+from tests.cognito import JsonHandler, serving
 from tests.support import free_port
 
 POOL = "us-east-1_TESTPOOL"
@@ -34,18 +34,10 @@ class Jwks:
         self.fetches = 0
         jwks = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 jwks.fetches += 1
-                body = json.dumps({"keys": jwks.public()}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
+                self.send_json(200, {"keys": jwks.public()}, "application/json")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/{POOL}/.well-known/jwks.json"
@@ -79,11 +71,8 @@ class Jwks:
 @pytest.fixture
 def jwks() -> Iterator[Jwks]:
     served = Jwks()
-    thread = threading.Thread(target=served.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield served
-    served.server.shutdown()
-    served.server.server_close()
+    with serving(served.server):
+        yield served
 
 
 def identity(url: str, refetch_seconds: float = 60) -> CognitoIdentity:

@@ -91,6 +91,11 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
+def _message(error: ClientError, default: str) -> str:
+    """Cognito's own message for the error, or `default` when it gives none."""
+    return str(error.response.get("Error", {}).get("Message", "")).strip() or default
+
+
 def _status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
 
@@ -113,9 +118,8 @@ def _domain_error(error: ClientError, fallback: DomainError | None) -> Exception
     if code in _THROTTLES:
         return RateLimited("Too many attempts; try again later.", retry_after=_THROTTLES[code])
     if code == "InvalidPasswordException":
-        message = str(error.response.get("Error", {}).get("Message", "")).strip()
         return ValidationFailed(
-            f"Choose another password: {message or 'it does not meet the password policy.'}",
+            f"Choose another password: {_message(error, 'it does not meet the password policy.')}",
             details={"field": "password"},
         )
     if code in ("InternalErrorException", "ServiceUnavailableException") or _status(error) >= 500:
@@ -249,7 +253,8 @@ class CognitoIdentity:
             # Cognito's own checks of what we send (an email it will not take); anything
             # else is no fault of the person signing up.
             invalid = _code(error) == "InvalidParameterException"
-            fallback = ValidationFailed(_message(error)) if invalid else None
+            refused = "The identity service refused this sign-up."
+            fallback = ValidationFailed(_message(error, refused)) if invalid else None
             raise _domain_error(error, fallback) from error
         if answer.get("UserConfirmed"):
             return False  # a PreSignUp trigger confirmed it
@@ -543,26 +548,3 @@ class CognitoIdentity:
             return ended
 
         return await self._store.write(end_all)
-
-
-def _message(error: ClientError) -> str:
-    text = str(error.response.get("Error", {}).get("Message", "")).strip()
-    return text or "The identity service refused this sign-up."
-
-
-def cognito_identity_from_env(
-    store: Store, clock: Clock, env: Mapping[str, str], **overrides: Any
-) -> CognitoIdentity:
-    """The adapter configured by HUBBUB_COGNITO_USER_POOL_ID, HUBBUB_COGNITO_CLIENT_ID,
-    HUBBUB_COGNITO_JWKS_URL and HUBBUB_COGNITO_ISSUER (both optional: derived from the
-    pool id), and HUBBUB_AUTO_CONFIRM ("true" on the local stage only)."""
-    return CognitoIdentity(
-        store,
-        clock,
-        user_pool_id=env["HUBBUB_COGNITO_USER_POOL_ID"],
-        client_id=env["HUBBUB_COGNITO_CLIENT_ID"],
-        jwks_url=env.get("HUBBUB_COGNITO_JWKS_URL") or None,
-        issuer=env.get("HUBBUB_COGNITO_ISSUER") or None,
-        auto_confirm=env.get("HUBBUB_AUTO_CONFIRM", "").strip().lower() == "true",
-        **overrides,
-    )

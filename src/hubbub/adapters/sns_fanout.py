@@ -68,13 +68,15 @@ class SnsPublisher:
     async def request_hello(self, connection_id: str, user_id: str, frame: JsonObject) -> None:
         """Asks the subscriber to send the connection its `hello` (raises if SNS refuses:
         the handshake then fails and the client retries)."""
-        await self._now(encode_request(ConnectionRequest("hello", connection_id, user_id, frame)))
+        request = ConnectionRequest("hello", connection_id, user_id, frame)
+        await self._publish(encode_request(request))
 
     async def request_close(self, connection_id: str) -> None:
         """Asks the subscriber to close the connection (raises if SNS refuses)."""
-        await self._now(encode_request(ConnectionRequest("close", connection_id)))
+        await self._publish(encode_request(ConnectionRequest("close", connection_id)))
 
-    async def _now(self, message: bytes) -> None:
+    async def _publish(self, message: bytes) -> None:
+        """One SNS Publish, on a worker thread; raises what boto3 raises."""
         await asyncio.to_thread(
             self._client.publish, TopicArn=self._topic, Message=message.decode()
         )
@@ -84,9 +86,7 @@ class SnsPublisher:
             await asyncio.wait([before])  # order: the previous publish leaves first
         for message in messages:
             try:
-                await asyncio.to_thread(
-                    self._client.publish, TopicArn=self._topic, Message=message.decode()
-                )
+                await self._publish(message)
             except Exception:
                 log.exception("publishing %d bytes to SNS failed", len(message))
 

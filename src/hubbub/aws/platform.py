@@ -9,7 +9,7 @@ registry, the poster). The seams where the deployment's adapters are chosen:
 
 - the store: `_store` (None: `build` chooses it from HUBBUB_STORE, which is
   `dynamodb` when deployed);
-- the identity: `_identity` (Cognito when HUBBUB_COGNITO_USER_POOL_ID is set, as when
+- the identity: `identity` (Cognito when HUBBUB_COGNITO_USER_POOL_ID is set, as when
   deployed; else the local identity, with HUBBUB_TOKEN_SECRET);
 - Redis (ElastiCache, `rediss://`): presence, typing, tickets, rate limits and ended
   sessions, through the same adapters as a scaled-out server (HUBBUB_REDIS_URL,
@@ -117,7 +117,7 @@ def core() -> Platform:
             config,
             publisher=publisher,
             store=_store(config, aws),
-            identity=_identity(config, aws),
+            identity=identity(config, aws),
             # A sign-out closes the sign-in's sockets through the fan-out.
             connections=SessionSockets(registry(), publisher.request_close),
         )
@@ -130,7 +130,7 @@ def _store(config: Settings, aws: AwsSettings) -> Store | None:
     return None
 
 
-def _identity(
+def identity(
     config: Settings, aws: AwsSettings
 ) -> Callable[[Store, Clock], IdentityProvider] | None:
     """The identity seam: the Cognito user pool when one is configured, else None
@@ -164,8 +164,8 @@ def _identity(
 
 def registry() -> ConnectionRegistry:
     """The `websocket-connections` table."""
-    found = _extras.get("registry")
-    if found is None:
+
+    def make() -> ConnectionRegistry:
         from botocore.config import Config
 
         from hubbub.adapters.apigw_connections import ConnectionRegistry
@@ -174,18 +174,19 @@ def registry() -> ConnectionRegistry:
         # The fan-out queries it from `fanout_concurrency` threads at once: with botocore's
         # default pool of 10, every connection past the tenth was dropped after its call (a
         # new TCP and TLS handshake each time, and a warning per call in the log).
-        found = _extras["registry"] = ConnectionRegistry(
+        return ConnectionRegistry(
             _client("dynamodb", config=Config(max_pool_connections=aws.fanout_concurrency)),
             aws.table("websocket-connections"),
             ttl_seconds=aws.connection_ttl_seconds,
         )
-    return found
+
+    return cached("registry", make)
 
 
 def poster() -> ConnectionPoster:
     """Posts to connections through the configured Management API endpoint."""
-    found = _extras.get("poster")
-    if found is None:
+
+    def make() -> ConnectionPoster:
         from hubbub.adapters.apigw_connections import ConnectionPoster, client_config
 
         aws = aws_settings()
@@ -195,19 +196,19 @@ def poster() -> ConnectionPoster:
             endpoint_url=aws.ws_management_url,
             config=client_config(),
         )
-        found = _extras["poster"] = ConnectionPoster(client)
-    return found
+        return ConnectionPoster(client)
+
+    return cached("poster", make)
 
 
 def pool() -> ThreadPoolExecutor:
     """Worker threads for the fan-out's parallel calls (bounded: HUBBUB_FANOUT_CONCURRENCY)."""
-    found = _extras.get("pool")
-    if found is None:
-        aws = aws_settings()
-        found = _extras["pool"] = ThreadPoolExecutor(
-            max_workers=aws.fanout_concurrency, thread_name_prefix="fanout"
-        )
-    return found
+    return cached(
+        "pool",
+        lambda: ThreadPoolExecutor(
+            max_workers=aws_settings().fanout_concurrency, thread_name_prefix="fanout"
+        ),
+    )
 
 
 def publisher() -> SnsPublisher:
@@ -246,31 +247,31 @@ def fan_out(messages: list[str]) -> Report:
 def sessions() -> SessionStore:
     """Which sessions have ended (signed out), shared through Redis and the store: a
     frame on a connection of an ended session closes it."""
-    found = _extras.get("sessions")
-    if found is None:
+
+    def make() -> SessionStore:
         from hubbub.adapters.redis_sessions import SharedSessions
         from hubbub.adapters.system import SystemClock
 
         platform = core()
         assert platform.redis is not None  # core() requires Redis
-        found = _extras["sessions"] = SharedSessions(platform.store, SystemClock(), platform.redis)
-    return found
+        return SharedSessions(platform.store, SystemClock(), platform.redis)
+
+    return cached("sessions", make)
 
 
 def frame_limiter() -> RateLimiter:
     """Frames per connection (HUBBUB_WS_FRAMES_PER_SECOND, bursts of
     HUBBUB_WS_FRAME_BURST), counted in Redis since every frame is its own invocation."""
-    found = _extras.get("frames")
-    if found is None:
+
+    def make() -> RateLimiter:
         from hubbub.adapters.memory import MemoryRateLimiter
         from hubbub.adapters.redis_state import RedisRateLimiter
 
         platform = core()
         assert platform.redis is not None
-        found = _extras["frames"] = RedisRateLimiter(
-            platform.redis, fallback=MemoryRateLimiter(max_keys=10_000)
-        )
-    return found
+        return RedisRateLimiter(platform.redis, fallback=MemoryRateLimiter(max_keys=10_000))
+
+    return cached("frames", make)
 
 
 def cached(name: str, make: Callable[[], T]) -> T:
