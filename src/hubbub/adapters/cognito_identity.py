@@ -43,14 +43,12 @@ boto3 is synchronous: each call runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import secrets
 import threading
 import time
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -59,6 +57,7 @@ import boto3
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hubbub.adapters.credentials import BAD_TOKEN, VerifiedTokens, digest, signing_out
 from hubbub.domain.errors import (
     Conflict,
     DomainError,
@@ -75,16 +74,11 @@ log = logging.getLogger(__name__)
 
 BAD_CODE = "That code is not valid or has expired."
 BAD_LOGIN = "Invalid username or password."
-BAD_TOKEN = "Access token is missing, invalid or expired."
 BAD_REFRESH = "Refresh token is not valid; sign in again."
 # Verified access tokens remembered per process (oldest dropped first), as locally.
 VERIFIED_TOKENS = 4096
 
 JwksFetch = Callable[[], Mapping[str, Any]]
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _code(error: ClientError) -> str:
@@ -216,7 +210,7 @@ class CognitoIdentity:
         self._auto_confirm = auto_confirm
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = timedelta(days=refresh_ttl_days)
-        self._verified: OrderedDict[str, tuple[Session, float]] = OrderedDict()
+        self._verified = VerifiedTokens(VERIFIED_TOKENS)
         self._cognito = client or boto3.client("cognito-idp", region_name=region)
 
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
@@ -329,7 +323,7 @@ class CognitoIdentity:
             raise Unauthorized(BAD_LOGIN)
         refresh = str(result["RefreshToken"])
         ledger = RefreshToken(
-            token_hash=_digest(refresh),
+            token_hash=digest(refresh),
             user_id=user.id,
             family_id=session.session_id,
             expires_at=self._clock.now() + self._refresh_ttl,
@@ -348,7 +342,7 @@ class CognitoIdentity:
         refresh token is not rotated (unless the pool rotates it) and a reused one is not
         detected: Cognito has no such thing (SECURITY.md). A token whose sign-in was
         ended here is refused even if Cognito would still take it."""
-        presented = _digest(refresh_token)
+        presented = digest(refresh_token)
         now = self._clock.now()
         record = await self._store.read(lambda tx: tx.credentials.get_refresh(presented))
         if record is None or record.expires_at <= now:
@@ -374,7 +368,7 @@ class CognitoIdentity:
         rotated = result.get("RefreshToken")
         if rotated and rotated != refresh_token:
             successor = RefreshToken(
-                _digest(rotated), record.user_id, record.family_id, now + self._refresh_ttl
+                digest(rotated), record.user_id, record.family_id, now + self._refresh_ttl
             )
 
             def rotate(tx: Transaction) -> bool:
@@ -401,24 +395,9 @@ class CognitoIdentity:
                 if _code(error) != "UserNotFoundException":
                     raise _domain_error(error, None) from error
 
-            def end_all(tx: Transaction) -> list[str]:
-                ended = tx.credentials.families_of(session.user_id) | {session.session_id}
-                tx.credentials.revoke_user(session.user_id)
-                return sorted(ended)
+            return await self._store.write(signing_out(session, None, everywhere=True))
 
-            return await self._store.write(end_all)
-
-        def end_one(tx: Transaction) -> list[str]:
-            ended = {session.session_id}
-            if refresh_token:
-                record = tx.credentials.get_refresh(_digest(refresh_token))
-                if record is not None and record.user_id == session.user_id:
-                    ended.add(record.family_id)
-            for family_id in ended:
-                tx.credentials.revoke_family(family_id)
-            return sorted(ended)
-
-        ended = await self._store.write(end_one)
+        ended = await self._store.write(signing_out(session, refresh_token, everywhere=False))
         if refresh_token:
             try:
                 await self._call("revoke_token", Token=refresh_token, ClientId=self._client_id)
@@ -427,18 +406,12 @@ class CognitoIdentity:
         return ended
 
     def verify_access_token(self, token: str) -> Session:
-        known = self._verified.get(token)
         now = self._clock.now().timestamp()
-        if known is not None:
-            session, expires = known
-            if expires > now:
-                return session
-            self._verified.pop(token, None)
-            raise Unauthorized(BAD_TOKEN)
+        session = self._verified.known(token, now)
+        if session is not None:
+            return session
         session, expires = self._check(token, now)
-        self._verified[token] = (session, expires)
-        if len(self._verified) > VERIFIED_TOKENS:
-            self._verified.popitem(last=False)
+        self._verified.remember(token, session, expires)
         return session
 
     def _check(self, token: str, now: float) -> tuple[Session, float]:

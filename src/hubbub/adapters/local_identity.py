@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
 from datetime import datetime, timedelta
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hubbub.adapters.credentials import BAD_TOKEN, VerifiedTokens, digest, signing_out
 from hubbub.domain.errors import NotConfirmed, Unauthorized, ValidationFailed
 from hubbub.domain.models import User
 from hubbub.ports import (
@@ -46,16 +45,12 @@ RESET_CODE_TTL = timedelta(hours=1)
 BAD_CODE = "That code is not valid or has expired."
 
 
-def _digest(secret_text: str) -> str:
-    return hashlib.sha256(secret_text.encode()).hexdigest()
-
-
 def _code_matches(credential: Credential, code: str, now: datetime) -> bool:
     expected = credential.confirmation_code_hash
     expires = credential.code_expires_at
     if expected is None or expires is None or expires < now:
         return False
-    return hmac.compare_digest(expected, _digest(code))
+    return hmac.compare_digest(expected, digest(code))
 
 
 # Verified access tokens remembered per process (oldest dropped first).
@@ -84,7 +79,7 @@ class LocalIdentity:
         # same one with every request for its lifetime, and checking its signature
         # again was a quarter of a history page's time. Holds nothing a token does not
         # already grant; the expiry is still checked on every use.
-        self._verified: OrderedDict[str, tuple[Session, int]] = OrderedDict()
+        self._verified = VerifiedTokens(VERIFIED_TOKENS)
         self._sender = code_sender
         self._access_ttl = access_ttl_seconds
         self._refresh_ttl = timedelta(days=refresh_ttl_days)
@@ -101,7 +96,7 @@ class LocalIdentity:
             email=user.email,
             password_hash=password_hash,
             confirmed=code is None,
-            confirmation_code_hash=_digest(code) if code else None,
+            confirmation_code_hash=digest(code) if code else None,
             code_expires_at=self._clock.now() + CODE_TTL if code else None,
         )
         await self._store.write(lambda tx: tx.credentials.put(credential))
@@ -156,7 +151,7 @@ class LocalIdentity:
         revoked). A caller that lost the race reads the token again and is answered as
         a presentation within the grace: the same successor, never a second chain; a
         caller whose token was revoked meanwhile is refused, reviving nothing."""
-        presented = _digest(refresh_token)
+        presented = digest(refresh_token)
         successor = self._successor(refresh_token)
         now = self._clock.now()
 
@@ -173,7 +168,7 @@ class LocalIdentity:
                 record = tx.credentials.get_refresh(presented)
                 if record is None or record.used_at is None:
                     return None
-            following = tx.credentials.get_refresh(_digest(successor))
+            following = tx.credentials.get_refresh(digest(successor))
             late = now - record.used_at >= self._grace
             if late or following is None or following.used_at is not None:
                 tx.credentials.revoke_family(record.family_id)
@@ -190,34 +185,14 @@ class LocalIdentity:
     async def sign_out(
         self, session: Session, refresh_token: str | None, everywhere: bool
     ) -> list[str]:
-        def work(tx: Transaction) -> list[str]:
-            if everywhere:
-                ended = tx.credentials.families_of(session.user_id) | {session.session_id}
-                tx.credentials.revoke_user(session.user_id)
-                return sorted(ended)
-            ended = {session.session_id}
-            if refresh_token:
-                record = tx.credentials.get_refresh(_digest(refresh_token))
-                if record is not None and record.user_id == session.user_id:
-                    ended.add(record.family_id)
-            for family_id in ended:
-                tx.credentials.revoke_family(family_id)
-            return sorted(ended)
-
-        return await self._store.write(work)
+        return await self._store.write(signing_out(session, refresh_token, everywhere))
 
     def verify_access_token(self, token: str) -> Session:
-        known = self._verified.get(token)
-        if known is not None:
-            session, expires = known
-            if expires > self._clock.now().timestamp():
-                return session
-            self._verified.pop(token, None)
-            raise Unauthorized("Access token is missing, invalid or expired.")
+        session = self._verified.known(token, self._clock.now().timestamp())
+        if session is not None:
+            return session
         session, expires = self._check_access_token(token)
-        self._verified[token] = (session, expires)
-        if len(self._verified) > VERIFIED_TOKENS:
-            self._verified.popitem(last=False)
+        self._verified.remember(token, session, expires)
         return session
 
     def _check_access_token(self, token: str) -> tuple[Session, int]:
@@ -237,7 +212,7 @@ class LocalIdentity:
                 },
             )
         except jwt.PyJWTError as error:
-            raise Unauthorized("Access token is missing, invalid or expired.") from error
+            raise Unauthorized(BAD_TOKEN) from error
         subject = claims.get("sub")
         session_id = claims.get("sid")
         expires = claims.get("exp")
@@ -250,7 +225,7 @@ class LocalIdentity:
             or not isinstance(expires, int)
             or expires <= now
         ):
-            raise Unauthorized("Access token is missing, invalid or expired.")
+            raise Unauthorized(BAD_TOKEN)
         return Session(user_id=subject, session_id=session_id), expires
 
     async def has_account(self, user_id: str) -> bool:
@@ -286,7 +261,7 @@ class LocalIdentity:
         def work(tx: Transaction) -> Credential | None:
             credential = tx.credentials.by_login(login)
             if credential is None or not tx.credentials.replace_code(
-                credential.user_id, _digest(code), expires, confirmed=confirmed
+                credential.user_id, digest(code), expires, confirmed=confirmed
             ):
                 return None
             return credential
@@ -357,7 +332,7 @@ class LocalIdentity:
         if existing is None:
             tx.credentials.add_refresh(
                 RefreshToken(
-                    token_hash=_digest(refresh),
+                    token_hash=digest(refresh),
                     user_id=user_id,
                     family_id=family_id,
                     expires_at=now + self._refresh_ttl,
