@@ -154,7 +154,7 @@ class DynamoStore:
                     losses += 1
                     if losses >= _COMMIT_ATTEMPTS:
                         raise Conflict("Too many concurrent changes; try again.") from stale
-                    time.sleep(random.uniform(0, 0.002 * 2 ** min(losses, 7)))
+                    _back_off(losses)
                     continue
                 except LostRace as lost:
                     races += 1
@@ -188,8 +188,8 @@ class DynamoStore:
                         losses += 1
                         if losses >= _COMMIT_ATTEMPTS:
                             raise Conflict("Too many concurrent changes; try again.") from error
-                        # Another process won: back off a little, with jitter.
-                        time.sleep(random.uniform(0, 0.002 * 2 ** min(losses, 7)))
+                        # Another process won.
+                        _back_off(losses)
                         continue
                     except BaseException:
                         self._commit_order.done(ticket, None)
@@ -225,7 +225,7 @@ class DynamoStore:
             except ClientError as error:
                 if not _lost(error) or attempt == _COMMIT_ATTEMPTS:
                     raise
-                time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 7)))
+                _back_off(attempt)
 
     def _clean_up(self, keys: Sequence[Key]) -> None:
         """Deletes what did not fit in a commit (module docstring)."""
@@ -270,6 +270,11 @@ def _swap(held: list[threading.Lock], need: list[threading.Lock]) -> bool:
             waited = True
             lock.acquire()
     return waited
+
+
+def _back_off(losses: int) -> None:
+    """Waits a little after the `losses`-th lost run, more each time, with jitter."""
+    time.sleep(random.uniform(0, 0.002 * 2 ** min(losses, 7)))
 
 
 def _lost(error: ClientError) -> bool:

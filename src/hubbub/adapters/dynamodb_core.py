@@ -48,22 +48,22 @@ def _ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _dt(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+def _t_req(text: str) -> datetime:
+    """A time stored by `_ts`, read back (UTC)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else _t_req(text)
 
 
 def _t(moment: datetime) -> datetime:
-    found = _dt(_ts(moment))
-    assert found is not None
-    return found.replace(tzinfo=UTC)
+    """`moment` as it will read back once stored (microseconds, UTC)."""
+    return _t_req(_ts(moment))
 
 
 def _pad(n: int) -> str:
     return f"{n:012d}"
-
-
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _enc(item: Item) -> dict[str, Any]:
@@ -118,10 +118,6 @@ def _user(d: dict[str, Any]) -> User:
         last_seen_at=_time(d["last_seen_at"]),
         avatar_id=d["avatar_id"],
     )
-
-
-def _t_req(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _conv_d(c: Conversation) -> dict[str, Any]:

@@ -63,6 +63,12 @@ def _claim_unique(tx: _Tx, key: str, **refs: Any) -> None:
     tx.put("unique-keys", {"pk": key, "sk": "k", "d": refs})
 
 
+def _conversations_of(tx: _Tx, user_id: str) -> list[str]:
+    """The ids of the conversations `user_id` is a member of (the byUser index)."""
+    q = _Query("conversation-members", "uid", user_id, index="byUser", range_name="cid")
+    return [i["cid"] for i in tx.query(q)]
+
+
 class _Users:
     def __init__(self, tx: _Tx) -> None:
         self._tx = tx
@@ -241,13 +247,7 @@ class _Conversations:
     ) -> list[Conversation]:
         # Every membership of the user, then their conversations, ordered here: the
         # order moves with every message, so no index holds it.
-        ids = [
-            i["cid"]
-            for i in self._tx.query(
-                _Query("conversation-members", "uid", user_id, index="byUser", range_name="cid")
-            )
-        ]
-        mine = list(self.get_many(ids).values())
+        mine = list(self.get_many(_conversations_of(self._tx, user_id)).values())
         ordered = sorted(mine, key=lambda c: (c.updated_at, c.id), reverse=True)
         if after is not None:
             ordered = [c for c in ordered if (c.updated_at, c.id) < after]
@@ -328,18 +328,14 @@ class _Members:
         if self._raw(conversation_id, user_id):
             self._tx.delete("conversation-members", conversation_id, user_id)
 
-    def _conversations_of(self, user_id: str) -> list[str]:
-        q = _Query("conversation-members", "uid", user_id, index="byUser", range_name="cid")
-        return [i["cid"] for i in self._tx.query(q)]
-
     def share_conversation(self, user_id: str, other_id: str) -> bool:
-        mine = self._conversations_of(user_id)
+        mine = _conversations_of(self._tx, user_id)
         found = self._tx.get_many("conversation-members", ((c, other_id) for c in mine))
         return bool(found)
 
     def contacts_of(self, user_id: str) -> set[str]:
         contacts: set[str] = set()
-        for conversation_id in self._conversations_of(user_id):
+        for conversation_id in _conversations_of(self._tx, user_id):
             contacts.update(self.ids_of(conversation_id))
         contacts.discard(user_id)
         return contacts
