@@ -404,7 +404,7 @@ class _Messages:
         current = self.get(conversation_id, message_id)
         if current is None or current.deleted:
             return False
-        self._put(replace(current, body="", deleted=True, edited_at=at, attachments=()))
+        self._put(current.deleted_at(at))
         return True
 
     def page(

@@ -6,7 +6,7 @@ so nothing is half-updated in memory when a transaction rolls back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -127,6 +127,10 @@ class Message:
     # The message this one quotes (same conversation); its text is never copied here,
     # so the quote shows the original as it is now: edited, or deleted.
     reply_to_id: str | None = None
+
+    def deleted_at(self, at: datetime) -> Message:
+        """What is left of it once deleted at `at`: no body, no attachments."""
+        return replace(self, body="", deleted=True, edited_at=at, attachments=())
 
 
 @dataclass(frozen=True, slots=True)

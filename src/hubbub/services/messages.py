@@ -192,7 +192,7 @@ class MessageService:
             if message.deleted:
                 return Change(shown(tx, message), None), []
             now = self._clock.now()
-            gone = replace(message, body="", deleted=True, edited_at=now, attachments=())
+            gone = message.deleted_at(now)
             if not tx.messages.mark_deleted(conversation_id, message_id, now):
                 # A delete that raced this one won, and told everyone.
                 current = tx.messages.get(conversation_id, message_id)
